@@ -1,0 +1,3 @@
+from agorakit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,52 @@
+"""``python -m agorakit``: one entry point, one subcommand module per capability.
+
+Each subcommand module exposes ``register(subparsers)`` and imports nothing heavy at module
+level, so ``--help`` and every command start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from agorakit.errors import AgorakitError
+
+#: subcommand name -> module providing ``register(subparsers)``
+SUBCOMMANDS: dict[str, str] = {
+    "token": "agorakit.tokens.cli",
+    "emulator": "agorakit.emulator.cli",
+    "ncs": "agorakit.ncs.cli",
+    "m3u8": "agorakit.m3u8.cli",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="agorakit", description="Agora tools: tokens, emulator, webhooks, m3u8.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:  # a capability not built yet must not break the others
+            if not exc.name or not module_name.startswith(exc.name):
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except AgorakitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)

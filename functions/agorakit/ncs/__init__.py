@@ -1,0 +1,1 @@
+"""Agora's Notification Center Service (NCS): webhook signatures and event models."""

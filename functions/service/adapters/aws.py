@@ -1,0 +1,32 @@
+"""Lazily created, cached boto3 clients.
+
+boto3 is imported on first use only, so functions that never touch a service do not pay for it.
+Endpoints follow the standard ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` variables, which is
+how the local stack points every function at its embedded moto server.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+_lock = threading.Lock()
+
+
+@cache
+def _client(service_name: str) -> Any:
+    import boto3
+
+    return boto3.session.Session().client(service_name)
+
+
+def client(service_name: str) -> Any:
+    with _lock:
+        return _client(service_name)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests that start a fresh moto backend call this)."""
+    with _lock:
+        _client.cache_clear()

@@ -1,0 +1,137 @@
+"""Domain errors of the service, and their mapping to HTTP responses (the only place that maps them).
+
+Logic raises these; handlers never build error responses by hand. Errors from the domain core
+(``agorakit``) and from Agora are mapped here too, so a malformed request never becomes a 5xx.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An error with a precise HTTP status and a stable machine-readable code."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+        self.headers = headers or {}
+
+
+class BadRequest(ServiceError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ServiceError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(ServiceError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ServiceError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ServiceError):
+    status, code = 409, "conflict"
+
+
+class PayloadTooLarge(ServiceError):
+    status, code = 413, "payload_too_large"
+
+
+class Unprocessable(ServiceError):
+    status, code = 422, "unprocessable"
+
+
+class TooManyRequests(ServiceError):
+    status, code = 429, "too_many_requests"
+
+
+class UpstreamError(ServiceError):
+    """Agora (or another dependency) failed in a way the caller cannot fix."""
+
+    status, code = 502, "upstream_error"
+
+
+class UpstreamUnavailable(ServiceError):
+    status, code = 503, "upstream_unavailable"
+
+
+def error_body(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> str:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
+    return json.dumps({"error": error}, separators=(",", ":"), default=str)
+
+
+def map_exception(exc: BaseException) -> ServiceError | None:
+    """Translate domain-core and Agora errors into ServiceErrors; None for unknown (a real 500)."""
+    if isinstance(exc, ServiceError):
+        return exc
+    # Imported lazily: only handlers that can meet these errors pay for the import.
+    from agorakit.errors import AgorakitError
+
+    agora_error = _agora_error_class()
+    if agora_error is not None and isinstance(exc, agora_error):
+        return _map_agora_error(exc)
+    if isinstance(exc, AgorakitError):
+        return BadRequest(str(exc))
+    return None
+
+
+def _agora_error_class() -> type[Exception] | None:
+    try:
+        from agorakit.agora.errors import AgoraError
+    except ImportError:  # pragma: no cover - the client is part of the package
+        return None
+    return AgoraError
+
+
+def _map_agora_error(exc: Exception) -> ServiceError:
+    code = getattr(exc, "code", None)
+    http_status = getattr(exc, "http_status", None)
+    details = {"agora_code": code, "agora_http_status": http_status, "request_id": getattr(exc, "request_id", None)}
+    details = {k: v for k, v in details.items() if v is not None}
+    name = type(exc).__name__
+    if name == "AgoraNotFoundError":
+        return NotFound(f"Agora: {exc}", details=details)
+    if getattr(exc, "retryable", False):
+        return UpstreamUnavailable(f"Agora is unavailable or rate limited: {exc}", details=details, headers={"Retry-After": "2"})
+    return UpstreamError(f"Agora rejected the request: {exc}", details=details)
+
+
+def register_error_handlers(app: Any) -> None:
+    """Install the mapping on a Powertools resolver."""
+    from aws_lambda_powertools.event_handler import Response
+    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+    def to_response(err: ServiceError) -> Response:
+        headers = {"Content-Type": "application/json", **err.headers}
+        return Response(status_code=err.status, body=error_body(err.status, err.code, err.message, err.details), headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _validation(exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return to_response(BadRequest("the request body is not valid JSON"))
+        problems = []
+        for e in errors:
+            loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",))
+            problems.append({"field": loc or "body", "message": e.get("msg", "invalid"), "type": e.get("type")})
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        return to_response(Unprocessable(f"invalid request: {summary}", details={"errors": problems}))
+
+    @app.exception_handler(Exception)
+    def _any(exc: Exception) -> Response:
+        mapped = map_exception(exc)
+        if mapped is None:
+            raise exc
+        return to_response(mapped)

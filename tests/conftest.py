@@ -1,0 +1,16 @@
+"""Shared test setup: fake AWS credentials and region so nothing can reach a real account."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ["AWS_ACCESS_KEY_ID"] = "testing"
+os.environ["AWS_SECRET_ACCESS_KEY"] = "testing"  # noqa: S105 - moto's fake credentials
+os.environ["AWS_SECURITY_TOKEN"] = "testing"  # noqa: S105
+os.environ["AWS_SESSION_TOKEN"] = "testing"  # noqa: S105
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgoraServerlessTest")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agora-serverless-test")
+os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
