@@ -1,0 +1,1 @@
+"""The CDK app: one construct per capability, composed by ``infra.stack.AgoraServerlessStack``."""

@@ -1,0 +1,43 @@
+"""Docker-free bundling of the Lambda dependency layer: ``pip install --platform`` on the host.
+
+CDK asks ``try_bundle`` first; only if it returns False would it fall back to the Docker image.
+The wheels are chosen for the function's architecture and Python version, never the host's.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import ILocalBundling
+
+
+@jsii.implements(ILocalBundling)
+class PipLocalBundler:
+    def __init__(self, requirements: Path, *, platform: str, python_version: str):
+        self.requirements = requirements
+        self.platform = platform
+        self.python_version = python_version
+
+    # jsii passes ``options`` positionally: keep this exact signature.
+    def try_bundle(self, output_dir: str, options) -> bool:  # noqa: ANN001
+        target = Path(output_dir) / "python"
+        cmd = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-compile", "--only-binary=:all:", "--implementation", "cp",
+            "--platform", self.platform, "--python-version", self.python_version,
+            "--target", str(target), "-r", str(self.requirements),
+        ]  # fmt: skip
+        try:
+            subprocess.run(cmd, check=True)  # noqa: S603 - a fixed pip command line
+        except (OSError, subprocess.CalledProcessError) as exc:
+            print(f"local bundling failed ({exc}); falling back to Docker bundling", file=sys.stderr)
+            return False
+        for junk in target.glob("*.dist-info/RECORD"):
+            junk.unlink()
+        for cache in target.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        return True

@@ -1,0 +1,137 @@
+"""The public HTTP API: one API Gateway HTTP API, a JWT authorizer, access logs and throttling.
+
+Identity is a Cognito user pool that this construct creates (with the publisher and admin groups),
+or any existing OIDC issuer and audience given in the settings. Routes are added by the capability
+constructs through ``add_route``; a route is authorized unless it says why it is public.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.nag import acknowledge
+from infra.settings import StackSettings
+
+ACCESS_LOG_FORMAT = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationLatency": "$context.integrationLatency",
+    "authorizerError": "$context.authorizer.error",
+    "sub": "$context.authorizer.claims.sub",
+}
+
+
+class Api(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings):
+        super().__init__(scope, construct_id)
+        self.settings = settings
+        self.user_pool: cognito.UserPool | None = None
+        self.user_pool_client: cognito.UserPoolClient | None = None
+        if settings.uses_cognito:
+            issuer, audience = self._cognito()
+        else:
+            issuer, audience = settings.auth_issuer, settings.auth_audience
+        assert issuer and audience
+        self.issuer, self.audience = issuer, audience
+
+        self.http_api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="agora-serverless: tokens, recordings, channels, webhooks",
+            create_default_stage=True,
+        )
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        stage = self.http_api.default_stage
+        assert stage is not None
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigw.CfnStage)
+        cfn_stage.access_log_settings = apigw.CfnStage.AccessLogSettingsProperty(
+            destination_arn=access_logs.log_group_arn, format=json.dumps(ACCESS_LOG_FORMAT)
+        )
+        cfn_stage.default_route_settings = apigw.CfnStage.RouteSettingsProperty(
+            throttling_burst_limit=200, throttling_rate_limit=100, detailed_metrics_enabled=True
+        )
+        self.authorizer = authorizers.HttpJwtAuthorizer(
+            "JwtAuthorizer", jwt_issuer=issuer, jwt_audience=[audience], identity_source=["$request.header.Authorization"]
+        )
+        CfnOutput(self, "ApiUrl", value=self.http_api.api_endpoint, description="Base URL of the HTTP API")
+
+    def _cognito(self) -> tuple[str, str]:
+        pool = cognito.UserPool(
+            self,
+            "UserPool",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True, username=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        for group, description in (
+            (self.settings.publisher_group, "may mint publisher tokens"),
+            (self.settings.admin_group, "may manage recordings and moderate channels"),
+        ):
+            cognito.CfnUserPoolGroup(
+                self, f"Group{group.title().replace('-', '')}", user_pool_id=pool.user_pool_id, group_name=group,
+                description=description,
+            )  # fmt: skip
+        client = pool.add_client(
+            "AppClient",
+            auth_flows=cognito.AuthFlow(user_srp=True),
+            generate_secret=False,
+            id_token_validity=Duration.hours(1),
+            access_token_validity=Duration.hours(1),
+            prevent_user_existence_errors=True,
+        )
+        acknowledge(
+            pool,
+            "AwsSolutions-COG2",
+            "MFA is offered (TOTP) but its enforcement is the app owner's product decision; "
+            "Agora end users sign in from mobile and web apps where forced MFA is often not acceptable.",
+        )
+        acknowledge(
+            pool,
+            "AwsSolutions-COG8",
+            "Threat protection needs the Cognito Plus feature plan, a paid add-on that the deploying team "
+            "enables when it wants it; the stack must deploy on the default (Essentials) plan.",
+        )
+        self.user_pool, self.user_pool_client = pool, client
+        region = Stack.of(self).region
+        CfnOutput(self, "UserPoolId", value=pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=client.user_pool_client_id)
+        return f"https://cognito-idp.{region}.amazonaws.com/{pool.user_pool_id}", client.user_pool_client_id
+
+    def add_route(
+        self, path: str, methods: list[apigw.HttpMethod], fn: lambda_.IFunction, *, public_reason: str | None = None
+    ) -> list[apigw.HttpRoute]:
+        """Route ``path`` to ``fn``; JWT-authorized unless ``public_reason`` explains another check."""
+        integration = integrations.HttpLambdaIntegration(
+            f"{fn.node.id}Integration{len(self.http_api.node.children)}", fn
+        )
+        routes = self.http_api.add_routes(
+            path=path, methods=methods, integration=integration, authorizer=None if public_reason else self.authorizer
+        )
+        if public_reason:
+            for route in routes:
+                acknowledge(route, "AwsSolutions-APIG4", public_reason)
+        return routes

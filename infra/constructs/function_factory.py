@@ -1,0 +1,127 @@
+"""Every Lambda function of the project comes from here, so they all share one shape.
+
+Python 3.14 on arm64 (see docs/decisions.md), one code asset (``functions/``) shared by all functions,
+the public Powertools layer resolved at deploy time from its SSM parameter (synth stays offline),
+and a small layer with the dependencies Powertools does not ship (httpx), bundled without Docker.
+Each function gets its own role (no managed policies), its own log group with a retention, X-Ray
+tracing and Powertools' environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from aws_cdk import AssetHashType, BundlingOptions, Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from infra.bundling import PipLocalBundler
+from infra.nag import acknowledge
+from infra.settings import StackSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "functions"
+LAYER_REQUIREMENTS = ROOT / "infra" / "layer" / "requirements.txt"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+RUNTIME_VERSION = "3.14"
+PIP_PLATFORM = "manylinux2014_aarch64"
+POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.14/latest"
+METRICS_NAMESPACE = "AgoraServerless"
+
+CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "agorakit/emulator", "agorakit/emulator/**"]
+
+
+def _retention(days: int) -> logs.RetentionDays:
+    for candidate in logs.RetentionDays:
+        if candidate.value == days:
+            return candidate
+    raise ValueError(f"logRetentionDays {days} is not a CloudWatch retention period")
+
+
+class FunctionFactory(Construct):
+    """Holds the shared code asset and layers; ``create`` makes one function."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings):
+        super().__init__(scope, construct_id)
+        self.settings = settings
+        self.code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=CODE_EXCLUDES)
+        powertools_arn = ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
+        self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)
+        lock = hashlib.sha256(LAYER_REQUIREMENTS.read_bytes() + PIP_PLATFORM.encode() + RUNTIME_VERSION.encode())
+        self.dependencies_layer = lambda_.LayerVersion(
+            self,
+            "DependenciesLayer",
+            description="httpx and its dependencies for the agora-serverless functions (arm64, Python 3.14)",
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[lambda_.Architecture.ARM_64],
+            code=lambda_.Code.from_asset(
+                str(LAYER_REQUIREMENTS.parent),
+                asset_hash_type=AssetHashType.CUSTOM,
+                asset_hash=lock.hexdigest(),
+                bundling=BundlingOptions(
+                    image=RUNTIME.bundling_image,
+                    local=PipLocalBundler(LAYER_REQUIREMENTS, platform=PIP_PLATFORM, python_version=RUNTIME_VERSION),
+                    command=["bash", "-c", "pip install -r requirements.txt -t /asset-output/python"],
+                ),
+            ),
+        )
+
+    def create(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler: str,
+        description: str,
+        environment: dict[str, str] | None = None,
+        memory_size: int = 256,
+        timeout: Duration | None = None,
+        service_name: str,
+    ) -> lambda_.Function:
+        log_group = logs.LogGroup(
+            scope,
+            f"{construct_id}Logs",
+            retention=_retention(self.settings.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            scope,
+            f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Execution role of {construct_id}: only what this function uses",
+        )
+        env = {
+            "POWERTOOLS_SERVICE_NAME": service_name,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+            **(environment or {}),
+        }
+        fn = lambda_.Function(
+            scope,
+            construct_id,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=handler,
+            code=self.code,
+            layers=[self.powertools_layer, self.dependencies_layer],
+            description=description,
+            memory_size=memory_size,
+            timeout=timeout or Duration.seconds(10),
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            role=role,
+            environment=env,
+        )
+        log_group.grant_write(role)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
+            "the wildcard is the only form AWS accepts for active tracing.",
+        )
+        return fn

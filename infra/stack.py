@@ -1,0 +1,24 @@
+"""The stack composes one construct per capability; it holds no resources of its own."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, Stack
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.constructs.function_factory import FunctionFactory
+from infra.settings import StackSettings
+
+
+class AgoraServerlessStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings, **kwargs):
+        super().__init__(scope, construct_id, **kwargs)
+        if settings.uses_placeholder_app_id:
+            Annotations.of(self).add_warning_v2(
+                "agora-serverless:placeholder-app-id",
+                "agoraAppId is the placeholder; set -c agoraAppId=<your App ID> (or AGORA_APP_ID) before deploying.",
+            )
+        self.settings = settings
+        self.functions = FunctionFactory(self, "Functions", settings=settings)
+        self.api = Api(self, "Api", settings=settings)
+        # Capability constructs are composed below, each in one line or a few.
