@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.tokens import Tokens
 from infra.settings import StackSettings
 
 
@@ -22,3 +23,4 @@ class AgoraServerlessStack(Stack):
         self.functions = FunctionFactory(self, "Functions", settings=settings)
         self.api = Api(self, "Api", settings=settings)
         # Capability constructs are composed below, each in one line or a few.
+        self.tokens = Tokens(self, "Tokens", settings=settings, api=self.api, functions=self.functions)

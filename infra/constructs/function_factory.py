@@ -35,11 +35,20 @@ METRICS_NAMESPACE = "AgoraServerless"
 CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "agorakit/emulator", "agorakit/emulator/**"]
 
 
-def _retention(days: int) -> logs.RetentionDays:
-    for candidate in logs.RetentionDays:
-        if candidate.value == days:
-            return candidate
-    raise ValueError(f"logRetentionDays {days} is not a CloudWatch retention period")
+RETENTION_BY_DAYS = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+    60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+    365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1827: "FIVE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
+
+
+def retention(days: int) -> logs.RetentionDays:
+    try:
+        return getattr(logs.RetentionDays, RETENTION_BY_DAYS[days])
+    except KeyError:
+        allowed = ", ".join(str(d) for d in RETENTION_BY_DAYS)
+        raise ValueError(f"logRetentionDays {days} is not a CloudWatch retention period ({allowed})") from None
 
 
 class FunctionFactory(Construct):
@@ -85,7 +94,7 @@ class FunctionFactory(Construct):
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
-            retention=_retention(self.settings.log_retention_days),
+            retention=retention(self.settings.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
         role = iam.Role(

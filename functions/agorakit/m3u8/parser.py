@@ -1,0 +1,606 @@
+"""A streaming, exact summary of an HLS media playlist (m3u8) as Agora Cloud Recording writes it.
+
+Why not the ``m3u8`` library: it loads the whole text, builds an object per segment and sums floats.
+A 30-day recording's playlist is about 13 MB and 170-260 thousand segments; this parser reads it in
+chunks with constant memory (a block of at most about 512 KiB plus one line) and is an order of
+magnitude faster, because runs of ``#EXTINF``/URI pairs are validated and summed with bytes and
+regex operations over a whole block at a time. Anything unusual (tags, blank lines, CR, odd spacing)
+goes through a line-by-line path that is the reference semantics; tests check both paths agree.
+
+Exactness (a deliberate choice): every ``#EXTINF`` value is parsed as a decimal digit string with
+integer arithmetic, never through float. The exact sum is kept as an integer in units of
+10^-d, where d is the largest number of decimals seen (6 at least, 18 at most; more than 18 decimals,
+or more than 12 integer digits, is rejected as not a duration). ``duration_us`` is that exact sum
+rounded half-to-even to the microsecond, so it equals the exact sum whenever every value has at most
+6 decimals (Agora writes 3 or 6); ``duration_exact_seconds`` keeps every digit.
+
+Semantics: a segment is a URI line preceded by its ``#EXTINF``; the duration is the sum of the
+segments' ``#EXTINF`` values. A final ``#EXTINF`` without a URI (a playlist cut mid-write) does not
+count and sets ``trailing_extinf``. Blank and whitespace-only lines are ignored, leading/trailing
+spaces and tabs of a line are stripped, lines end in LF or CRLF, a UTF-8 BOM and a missing final
+newline are accepted. Invalid input raises :class:`PlaylistError` naming the line: not a playlist (the
+first non-empty line is not ``#EXTM3U``), an empty object, NUL bytes or invalid UTF-8 (binary data),
+a line over 1 MiB, a non-numeric or negative ``#EXTINF``, a URI without ``#EXTINF``, two ``#EXTINF``
+without a URI between them, a segment after ``#EXT-X-ENDLIST``, a non-integer integer tag, and a master
+playlist (``#EXT-X-STREAM-INF``), whose variants have no duration of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+from agorakit.errors import AgorakitError
+
+#: The longest line accepted. A playlist line is a tag or a URI; a longer one means binary data.
+MAX_LINE_BYTES = 1 << 20
+#: Bytes read per ``read()`` from a file object.
+DEFAULT_CHUNK_SIZE = 256 * 1024
+#: Bytes gathered before a block of complete lines is parsed (big enough to amortise per-block work).
+DEFAULT_BLOCK_SIZE = 256 * 1024
+#: Agora tags kept in full (all are counted); bounds memory for pathological playlists.
+MAX_COLLECTED_TAGS = 1000
+MAX_INT_DIGITS = 12
+MAX_FRACTION_DIGITS = 18
+_MIN_SCALE = 6
+
+_BOM = b"\xef\xbb\xbf"
+_HASH = 0x23  # "#"
+_BLANKISH = (0x20, 0x09, 0x0A)  # a line starting with space, tab or newline is handled line by line
+
+# One #EXTINF line of the common form, starting a line, whose next line is a URI (not a tag, not
+# blank, not indented) or the end of the region. Groups: integer digits, decimal digits.
+_EXTINF_FAST = re.compile(
+    rb"#EXTINF:(?<![^\n]#EXTINF:)(\d{1,12})(?:\.(\d{0,18}))?[ \t]*(?:,[^\n]*)?\n(?:(?=[^#\s])|\Z)"
+)
+# The newline before a line the fast path leaves to the line-by-line path: a tag other than #EXTINF,
+# a comment, a blank line or an indented line.
+_SPECIAL = re.compile(rb"\n(?:#(?!EXTINF:)|[ \t\n])")
+_EXTINF_VALUE = re.compile(rb"(\d*)(?:\.(\d*))?")
+_ATTRIBUTE = re.compile(r'([A-Za-z0-9_-]+)=("[^"]*"|[^,]*)')
+_SLICE_UTC = re.compile(r"_(\d{17})\.[A-Za-z0-9]+$")
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_Value = tuple[bytes, bytes]  # (integer digits, decimal digits) of one #EXTINF
+
+
+class PlaylistError(AgorakitError, ValueError):
+    """The input is not a valid media playlist; ``line`` is the 1-based line at fault."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.line, self.reason))
+
+
+@dataclass(frozen=True, slots=True)
+class AgoraTag:
+    """One of Agora's own tags (``#EXT-X-AGORA-TRACK-EVENT``, ``#EXT-X-AGORA-ROTATE``, ...)."""
+
+    name: str
+    line: int
+    attributes: dict[str, str]
+    time: datetime | None = None  # from TIME=, a 17-digit UTC stamp or epoch milliseconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"tag": self.name, "line": self.line, "attributes": dict(self.attributes), "time": _iso(self.time)}
+
+
+@dataclass(frozen=True, slots=True)
+class PlaylistSummary:
+    """What a playlist says about its recording. ``to_dict()`` is JSON-ready (exact decimals as strings)."""
+
+    segments: int
+    duration_us: int
+    duration_exact_seconds: Decimal
+    ended: bool
+    discontinuities: int
+    target_duration: int | None
+    media_sequence: int | None
+    version: int | None
+    playlist_type: str | None
+    first_segment_uri: str | None
+    last_segment_uri: str | None
+    last_segment_us: int | None
+    first_slice_utc: datetime | None
+    last_slice_utc: datetime | None
+    wall_clock_span_us: int | None
+    agora_tag_counts: dict[str, int]
+    agora_tags: tuple[AgoraTag, ...]
+    agora_tags_truncated: bool
+    trailing_extinf: bool
+    byte_size: int
+    lines: int
+
+    @property
+    def track_events(self) -> int:
+        """``#EXT-X-AGORA-TRACK-EVENT`` tags: a stream (re)started (individual mode)."""
+        return self.agora_tag_counts.get("EXT-X-AGORA-TRACK-EVENT", 0)
+
+    @property
+    def rotations(self) -> int:
+        return self.agora_tag_counts.get("EXT-X-AGORA-ROTATE", 0)
+
+    @property
+    def duration_seconds(self) -> Decimal:
+        """Exact to the microsecond, always 6 decimals (``Decimal('12345.678901')``)."""
+        return _seconds(self.duration_us)
+
+    @property
+    def wall_clock_span_seconds(self) -> Decimal | None:
+        return None if self.wall_clock_span_us is None else _seconds(self.wall_clock_span_us)
+
+    def to_dict(self) -> dict[str, Any]:
+        span = self.wall_clock_span_seconds
+        return {
+            "segments": self.segments,
+            "duration_seconds": str(self.duration_seconds),
+            "duration_us": self.duration_us,
+            "duration_exact_seconds": str(self.duration_exact_seconds),
+            "ended": self.ended,
+            "discontinuities": self.discontinuities,
+            "target_duration": self.target_duration,
+            "media_sequence": self.media_sequence,
+            "version": self.version,
+            "playlist_type": self.playlist_type,
+            "first_segment_uri": self.first_segment_uri,
+            "last_segment_uri": self.last_segment_uri,
+            "last_segment_us": self.last_segment_us,
+            "first_slice_utc": _iso(self.first_slice_utc),
+            "last_slice_utc": _iso(self.last_slice_utc),
+            "wall_clock_span_seconds": None if span is None else str(span),
+            "wall_clock_span_us": self.wall_clock_span_us,
+            "track_events": self.track_events,
+            "rotations": self.rotations,
+            "agora_tag_counts": dict(self.agora_tag_counts),
+            "agora_tags": [t.to_dict() for t in self.agora_tags],
+            "agora_tags_truncated": self.agora_tags_truncated,
+            "trailing_extinf": self.trailing_extinf,
+            "byte_size": self.byte_size,
+            "lines": self.lines,
+        }
+
+
+class PlaylistParser:
+    """Incremental parser: ``feed()`` byte chunks of any size, then ``close()`` for the summary.
+
+    ``block_size`` is how many bytes are gathered before parsing (tests use tiny values to put block
+    boundaries everywhere); ``fast=False`` forces the line-by-line reference path.
+    """
+
+    def __init__(self, *, block_size: int = DEFAULT_BLOCK_SIZE, fast: bool = True) -> None:
+        if block_size < 1:
+            raise ValueError("block_size must be positive")
+        self._block_size = min(block_size, MAX_LINE_BYTES // 2)
+        self._fast_enabled = fast
+        self._carry = b""  # the start of a line whose end has not arrived yet
+        self._pieces: list[bytes] = []  # new data since the last flush
+        self._buffered = 0  # bytes in self._pieces
+        self._size = 0
+        self._lines = 0
+        self._closed = False
+        self._header = False
+        self._ended = False
+        self._segments = 0
+        self._total = 0  # exact sum of every #EXTINF seen, in units of 10**-self._scale
+        self._scale = _MIN_SCALE
+        self._pending: _Value | None = None  # an #EXTINF still waiting for its URI
+        self._last_value: _Value | None = None  # the #EXTINF of the last complete segment
+        self._first_uri: bytes | None = None
+        self._last_uri: bytes | None = None
+        self._discontinuities = 0
+        self._target: int | None = None
+        self._media_sequence: int | None = None
+        self._version: int | None = None
+        self._playlist_type: str | None = None
+        self._agora_counts: dict[str, int] = {}
+        self._agora_tags: list[AgoraTag] = []
+
+    # ---- input ---------------------------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        if self._closed:
+            raise ValueError("feed() after close()")
+        if not isinstance(data, bytes):
+            if isinstance(data, str):
+                raise TypeError("the playlist must be read as bytes (open the file in binary mode)")
+            data = bytes(data)
+        if not data:
+            return
+        self._size += len(data)
+        step = self._block_size
+        for offset in range(0, len(data), step):
+            piece = data[offset : offset + step] if len(data) > step else data
+            self._pieces.append(piece)
+            self._buffered += len(piece)
+            if self._buffered >= self._block_size or len(self._pieces) >= 4096:
+                self._flush(final=False)
+
+    def close(self) -> PlaylistSummary:
+        if not self._closed:
+            self._flush(final=True)
+            self._closed = True
+        if self._size == 0:
+            raise PlaylistError(1, "empty object, not a playlist")
+        if not self._header:
+            raise PlaylistError(max(self._lines, 1), "no #EXTM3U header before the end of the data")
+        return self._summary()
+
+    def _flush(self, *, final: bool) -> None:
+        data = b"".join([self._carry, *self._pieces]) if self._carry or len(self._pieces) != 1 else self._pieces[0]
+        self._carry = b""
+        self._pieces = []
+        self._buffered = 0
+        if not data:
+            return
+        cut = data.rfind(b"\n")
+        if final:
+            block, rest = (data if data.endswith(b"\n") else data + b"\n"), b""
+        elif cut < 0:
+            block, rest = b"", data
+        else:
+            block, rest = data[: cut + 1], data[cut + 1 :]
+        if block:
+            # A flush adds under 2 * block_size <= MAX_LINE_BYTES new bytes, so only the first line of
+            # a block (it may start in the carry) can be too long: one rule whatever the chunking.
+            first = block.find(b"\n")
+            if first > MAX_LINE_BYTES:
+                raise self._binary_error(block[:first], self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            self._block(block)
+        if rest:
+            if len(rest) > MAX_LINE_BYTES:
+                raise self._binary_error(rest, self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            self._carry = rest
+
+    def _binary_error(self, text: bytes, line: int, reason: str) -> PlaylistError:
+        if b"\x00" in text:
+            return PlaylistError(line, "binary data (NUL byte), not a playlist")
+        return PlaylistError(line, reason)
+
+    # ---- blocks of complete lines ------------------------------------------------------------
+
+    def _block(self, block: bytes) -> None:
+        base = self._lines + 1  # number of the block's first line
+        nul = block.find(b"\x00")
+        if nul >= 0:
+            raise PlaylistError(base + block.count(b"\n", 0, nul), "binary data (NUL byte), not a playlist")
+        if not block.isascii():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = base + block.count(b"\n", 0, exc.start)
+                raise PlaylistError(line, "invalid UTF-8 (binary data?), not a playlist") from None
+        fast = self._fast_enabled
+        if b"\r" in block:
+            block = block.replace(b"\r\n", b"\n")
+            fast = fast and b"\r" not in block  # a lone CR: let the line path deal with it
+        end = len(block)
+        pos, line = 0, base
+        while pos < end and not (fast and self._header):
+            nl = block.index(b"\n", pos)
+            self._line(block[pos:nl], line)
+            pos, line = nl + 1, line + 1
+        if pos < end:
+            self._fast_block(block, pos, end, line)
+        self._lines = base - 1 + block.count(b"\n")
+
+    def _fast_block(self, buf: bytes, start: int, end: int, line: int) -> None:
+        if self._run(buf, start, end):
+            return
+        pos = start
+        specials = [start] if (buf[start] in _BLANKISH or _is_other_tag(buf, start)) else []
+        specials.extend(m.start() + 1 for m in _SPECIAL.finditer(buf, start, end))
+        for s in specials:
+            if s > pos:
+                if not self._run(buf, pos, s):
+                    self._lines_slow(buf, pos, s, line)
+                line += buf.count(b"\n", pos, s)
+            nl = buf.index(b"\n", s)
+            self._line(buf[s:nl], line)
+            pos, line = nl + 1, line + 1
+        if pos < end and not self._run(buf, pos, end):
+            self._lines_slow(buf, pos, end, line)
+
+    def _lines_slow(self, buf: bytes, start: int, end: int, line: int) -> None:
+        for raw in buf[start : end - 1].split(b"\n"):
+            self._line(raw, line)
+            line += 1
+
+    def _run(self, buf: bytes, a: int, b: int) -> bool:
+        """Take buf[a:b] in one go if it is only #EXTINF/URI pairs (completing/leaving one pending).
+
+        Returns False, having changed nothing, for anything else; the caller then splits the region.
+        Correctness: every '#' line must be a valid #EXTINF followed by a URI line (the regex), and the
+        count of URI lines must be the minimum that allows, which forces strict alternation.
+        """
+        if self._ended:
+            return False
+        pending = self._pending
+        first_is_uri = buf[a] != _HASH
+        if first_is_uri != (pending is not None) or buf[a] in _BLANKISH:
+            return False
+        n_lines = buf.count(b"\n", a, b)
+        n_tags = buf.count(b"\n#", a, b) + (not first_is_uri)
+        last_start = max(buf.rfind(b"\n", a, b - 1) + 1, a)
+        last_is_uri = buf[last_start] != _HASH
+        n_uris = n_lines - n_tags
+        if n_tags == 0:
+            if n_lines != 1:
+                return False
+            found: list[tuple[bytes, bytes]] = []
+        else:
+            if n_uris != n_tags - 1 + first_is_uri + last_is_uri:
+                return False
+            found = _EXTINF_FAST.findall(buf, a, b)
+            if len(found) != n_tags:
+                return False
+            ints, fracs = zip(*found, strict=True)
+            self._add_values(ints, fracs)
+        # commit
+        if n_tags == 0:
+            last_value: _Value | None = pending
+            self._pending = None
+        elif last_is_uri:
+            last_value = found[-1]
+            self._pending = None
+        else:
+            self._pending = found[-1]
+            if n_tags >= 2:
+                last_value = found[-2]
+            else:
+                last_value = pending if first_is_uri else self._last_value
+        self._last_value = last_value
+        if n_uris:
+            self._segments += n_uris
+            if self._first_uri is None:
+                s = a if first_is_uri else buf.index(b"\n", a) + 1
+                self._first_uri = buf[s : buf.index(b"\n", s)].rstrip(b" \t")
+            if last_is_uri:
+                self._last_uri = buf[last_start : b - 1].rstrip(b" \t")
+            else:
+                prev = max(buf.rfind(b"\n", a, last_start - 1) + 1, a)
+                self._last_uri = buf[prev : last_start - 1].rstrip(b" \t")
+        return True
+
+    # ---- the reference path: one line -------------------------------------------------------
+
+    def _line(self, raw: bytes, no: int) -> None:
+        if no == 1 and raw.startswith(_BOM):
+            raw = raw[3:]
+        line = raw.strip(b" \t\r")
+        if not line:
+            return
+        if not self._header:
+            if line == b"#EXTM3U":
+                self._header = True
+                return
+            raise PlaylistError(no, f"not a playlist: the first non-empty line must be #EXTM3U, got {_show(line)}")
+        if line[0] != _HASH:
+            if self._ended:
+                raise PlaylistError(no, "segment after #EXT-X-ENDLIST")
+            if self._pending is None:
+                raise PlaylistError(no, f"segment URI without a preceding #EXTINF: {_show(line)}")
+            self._last_value, self._pending = self._pending, None
+            self._segments += 1
+            if self._first_uri is None:
+                self._first_uri = line
+            self._last_uri = line
+            return
+        if line.startswith(b"#EXTINF:"):
+            if self._ended:
+                raise PlaylistError(no, "segment after #EXT-X-ENDLIST")
+            if self._pending is not None:
+                raise PlaylistError(no, "#EXTINF follows an #EXTINF that has no segment URI")
+            value = _parse_extinf(line[8:], no)
+            self._add_values((value[0],), (value[1],))
+            self._pending = value
+            return
+        if not line.startswith(b"#EXT"):
+            return  # a comment
+        name_b, _, rest_b = line[1:].partition(b":")
+        name = name_b.decode("utf-8").strip()
+        rest = rest_b.decode("utf-8").strip()
+        if name == "EXT-X-ENDLIST":
+            self._ended = True
+        elif name == "EXT-X-DISCONTINUITY":
+            self._discontinuities += 1
+        elif name == "EXT-X-TARGETDURATION":
+            self._target = _int_tag(name, rest, no)
+        elif name == "EXT-X-MEDIA-SEQUENCE":
+            self._media_sequence = _int_tag(name, rest, no)
+        elif name == "EXT-X-VERSION":
+            self._version = _int_tag(name, rest, no)
+        elif name == "EXT-X-PLAYLIST-TYPE":
+            self._playlist_type = rest
+        elif name in ("EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF"):
+            raise PlaylistError(no, f"a master playlist (#{name}) lists variants, not segments; parse its media playlists")
+        elif name.startswith("EXT-X-AGORA-"):
+            self._agora_counts[name] = self._agora_counts.get(name, 0) + 1
+            if len(self._agora_tags) < MAX_COLLECTED_TAGS:
+                attributes = {k: v.strip('"') for k, v in _ATTRIBUTE.findall(rest)}
+                self._agora_tags.append(AgoraTag(name, no, attributes, _tag_time(attributes.get("TIME"))))
+
+    # ---- exact arithmetic ------------------------------------------------------------------
+
+    def _add_values(self, ints: Sequence[bytes], fracs: Sequence[bytes]) -> None:
+        lengths = set(map(len, fracs))
+        longest = max(lengths)
+        if longest > self._scale:
+            self._total *= 10 ** (longest - self._scale)
+            self._scale = longest
+        scale = self._scale
+        total = sum(map(int, ints)) * 10**scale
+        for k in lengths:
+            if k:
+                group = fracs if len(lengths) == 1 else [f for f in fracs if len(f) == k]
+                total += sum(map(int, group)) * 10 ** (scale - k)
+        self._total += total
+
+    def _summary(self) -> PlaylistSummary:
+        total = self._total
+        trailing = self._pending is not None
+        if self._pending is not None:
+            total -= _units(self._pending, self._scale)
+        scale = self._scale
+        duration_us = _round_half_even(total, 10 ** (scale - _MIN_SCALE))
+        first_uri = self._first_uri.decode("utf-8") if self._first_uri is not None else None
+        last_uri = self._last_uri.decode("utf-8") if self._last_uri is not None else None
+        last_us = None if self._last_value is None else _value_us(self._last_value)
+        first_utc = slice_time(first_uri) if first_uri else None
+        last_utc = slice_time(last_uri) if last_uri else None
+        span = None
+        if first_utc is not None and last_utc is not None and last_us is not None:
+            span = (last_utc - first_utc) // timedelta(microseconds=1) + last_us
+        return PlaylistSummary(
+            segments=self._segments,
+            duration_us=duration_us,
+            duration_exact_seconds=Decimal(f"{total}e-{scale}"),
+            ended=self._ended,
+            discontinuities=self._discontinuities,
+            target_duration=self._target,
+            media_sequence=self._media_sequence,
+            version=self._version,
+            playlist_type=self._playlist_type,
+            first_segment_uri=first_uri,
+            last_segment_uri=last_uri,
+            last_segment_us=last_us,
+            first_slice_utc=first_utc,
+            last_slice_utc=last_utc,
+            wall_clock_span_us=span,
+            agora_tag_counts=dict(self._agora_counts),
+            agora_tags=tuple(self._agora_tags),
+            agora_tags_truncated=sum(self._agora_counts.values()) > len(self._agora_tags),
+            trailing_extinf=trailing,
+            byte_size=self._size,
+            lines=self._lines,
+        )
+
+
+# ---- entry points ------------------------------------------------------------------------------
+
+
+def parse_playlist(
+    source: bytes | bytearray | memoryview | BinaryIO | Iterable[bytes],
+    *,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> PlaylistSummary:
+    """Summarise a playlist from bytes, a binary file object (read in chunks) or an iterable of chunks."""
+    parser = PlaylistParser(block_size=block_size)
+    for chunk in iter_chunks(source, chunk_size):
+        parser.feed(chunk)
+    return parser.close()
+
+
+def parse_playlist_file(path: str | os.PathLike[str], *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> PlaylistSummary:
+    with open(path, "rb", buffering=0) as fh:
+        return parse_playlist(fh, chunk_size=chunk_size)
+
+
+def iter_chunks(source: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    if isinstance(source, bytes | bytearray | memoryview):
+        yield bytes(source)
+        return
+    if isinstance(source, str):
+        raise TypeError("pass the playlist as bytes, a binary file object or byte chunks, not str")
+    read = getattr(source, "read", None)
+    if callable(read):
+        while chunk := read(chunk_size):
+            yield chunk
+        return
+    yield from source
+
+
+def slice_time(uri: str) -> datetime | None:
+    """The start time Agora encodes in a slice name (``..._<yyyyMMddHHmmssSSS>.ts``), or None."""
+    name = uri.split("?", 1)[0].rsplit("/", 1)[-1]
+    match = _SLICE_UTC.search(name)
+    return _utc17(match.group(1)) if match else None
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+
+
+def _is_other_tag(buf: bytes, pos: int) -> bool:
+    return buf[pos] == _HASH and not buf.startswith(b"#EXTINF:", pos)
+
+
+def _parse_extinf(text: bytes, no: int) -> _Value:
+    value = text.split(b",", 1)[0].strip(b" \t")
+    match = _EXTINF_VALUE.fullmatch(value)
+    if not value or match is None or (not match.group(1) and not match.group(2)):
+        if value.startswith(b"-") and _EXTINF_VALUE.fullmatch(value[1:]):
+            raise PlaylistError(no, f"negative #EXTINF duration {_show(value)}")
+        raise PlaylistError(no, f"#EXTINF duration is not a decimal number: {_show(value)}")
+    ints, fracs = match.group(1) or b"0", match.group(2) or b""
+    if len(ints.lstrip(b"0")) > MAX_INT_DIGITS:
+        raise PlaylistError(no, f"#EXTINF duration too large: {_show(value)}")
+    if len(fracs) > MAX_FRACTION_DIGITS:
+        raise PlaylistError(no, f"#EXTINF duration has more than {MAX_FRACTION_DIGITS} decimals: {_show(value)}")
+    return ints.lstrip(b"0") or b"0", fracs
+
+
+def _units(value: _Value, scale: int) -> int:
+    ints, fracs = value
+    return int(ints) * 10**scale + (int(fracs) * 10 ** (scale - len(fracs)) if fracs else 0)
+
+
+def _value_us(value: _Value) -> int:
+    scale = max(_MIN_SCALE, len(value[1]))
+    return _round_half_even(_units(value, scale), 10 ** (scale - _MIN_SCALE))
+
+
+def _round_half_even(n: int, d: int) -> int:
+    q, r = divmod(n, d)
+    if 2 * r > d or (2 * r == d and q & 1):
+        q += 1
+    return q
+
+
+def _int_tag(name: str, text: str, no: int) -> int:
+    if not text.isascii() or not text.isdigit():
+        raise PlaylistError(no, f"#{name} must be a non-negative integer, got {text[:40]!r}")
+    return int(text)
+
+
+def _tag_time(text: str | None) -> datetime | None:
+    if not text or not text.isdigit():
+        return None
+    if len(text) == 17:
+        return _utc17(text)
+    if len(text) == 13:  # epoch milliseconds (what NCS and some writers use)
+        return _EPOCH + timedelta(milliseconds=int(text))
+    return None
+
+
+def _utc17(text: str) -> datetime | None:
+    t = text
+    try:
+        return datetime(
+            int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]), int(t[14:17]) * 1000, UTC
+        )
+    except ValueError:
+        return None
+
+
+def _seconds(us: int) -> Decimal:
+    return Decimal(f"{us}e-6")  # the string form is exact whatever the context precision
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _show(text: bytes) -> str:
+    shown = text[:60].decode("utf-8", "replace")
+    return repr(shown + ("..." if len(text) > 60 else ""))

@@ -1,0 +1,54 @@
+"""``POST /tokens``: thin handler. Decorators, routing and one call into ``service.tokens.logic``.
+
+Cold start: the module imports Powertools' Logger, Metrics and resolver, and pydantic; boto3 is imported
+when the first request needs DynamoDB or Secrets Manager; the token format is standard library only; the
+X-Ray SDK is left out unless ``XRAY_SDK=true`` (see ``service.observability``).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.auth import caller_from_event
+from service.http import build_resolver
+from service.observability import make_tracer
+from service.tokens.logic import TokenDependencies, TokenRequest, TokenResponse, mint_tokens
+from service.tokens.settings import TokenSettings
+
+logger = Logger()
+metrics = Metrics()
+tracer = make_tracer()  # XRAY_SDK=false in the deployed token function: see docs/decisions.md
+app = build_resolver()
+settings = TokenSettings.from_env()
+
+
+@cache
+def dependencies() -> TokenDependencies:
+    from service.adapters.secrets import SecretsManagerStore
+    from service.tokens.repository import DynamoDBUidRepository
+
+    return TokenDependencies(
+        uids=DynamoDBUidRepository(settings.users_table),
+        secrets=SecretsManagerStore(max_age=settings.secret_cache_seconds),
+    )
+
+
+@app.post("/tokens", summary="Mint Agora tokens for the caller", responses={200: {"description": "tokens minted"}})
+@tracer.capture_method
+def post_tokens(body: TokenRequest) -> TokenResponse:
+    caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
+    response = mint_tokens(caller, body, settings=settings, deps=dependencies())
+    metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=1)
+    logger.info("tokens minted", extra={"uid": response.uid, "channel": response.channel, "role": response.role})
+    return response
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,111 @@
+"""Subject -> uid mapping in DynamoDB, allocated race-free.
+
+Two items per user: ``SUB#<subject>`` holds the uid and ``UID#<uid>`` holds the subject. Both are
+written in one transaction with ``attribute_not_exists`` conditions, so two concurrent first requests
+of one subject end with the same uid (the loser re-reads the winner's item), and no uid is ever given
+to two subjects. The first candidate uid is derived from the subject (stable across retries); on a
+collision the next candidates are random. Recorder bots use a reserved range that is never allocated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Any, Protocol
+
+#: uids handed to users; everything above is reserved for recorder bots (see docs/decisions.md)
+USER_UID_MIN = 1_000
+USER_UID_MAX = 3_999_999_999
+RECORDER_UID_MIN = 4_000_000_000
+RECORDER_UID_MAX = 4_294_967_295
+MAX_ALLOCATION_ATTEMPTS = 8
+
+
+class UidAllocationError(RuntimeError):
+    """No free uid was found in MAX_ALLOCATION_ATTEMPTS tries (practically impossible below ~1e9 users)."""
+
+
+class UidRepository(Protocol):
+    def uid_for(self, subject: str) -> int: ...
+
+
+def candidate_uids(subject: str, rng: random.Random | None = None):
+    """The deterministic first candidate for ``subject``, then random ones."""
+    span = USER_UID_MAX - USER_UID_MIN + 1
+    digest = int.from_bytes(hashlib.sha256(subject.encode()).digest()[:8], "big")
+    yield USER_UID_MIN + digest % span
+    rng = rng or random.SystemRandom()
+    while True:
+        yield rng.randint(USER_UID_MIN, USER_UID_MAX)
+
+
+class DynamoDBUidRepository:
+    def __init__(self, table_name: str, *, client: Any = None, rng: random.Random | None = None):
+        self._table = table_name
+        self._client = client
+        self._rng = rng
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from service.adapters.aws import client
+
+            self._client = client("dynamodb")
+        return self._client
+
+    def _read(self, subject: str) -> int | None:
+        item = self.client.get_item(
+            TableName=self._table, Key={"pk": {"S": f"SUB#{subject}"}}, ConsistentRead=True
+        ).get("Item")
+        return int(item["uid"]["N"]) if item else None
+
+    def uid_for(self, subject: str) -> int:
+        existing = self._read(subject)
+        if existing is not None:
+            return existing
+        candidates = candidate_uids(subject, self._rng)
+        for _ in range(MAX_ALLOCATION_ATTEMPTS):
+            uid = next(candidates)
+            outcome = self._try_allocate(subject, uid)
+            if outcome == "allocated":
+                return uid
+            if outcome == "subject_exists":
+                winner = self._read(subject)
+                if winner is not None:
+                    return winner
+            # "uid_taken": try the next candidate
+        raise UidAllocationError(f"could not allocate a uid after {MAX_ALLOCATION_ATTEMPTS} attempts")
+
+    def _try_allocate(self, subject: str, uid: int) -> str:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {"pk": {"S": f"SUB#{subject}"}, "uid": {"N": str(uid)}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": {"pk": {"S": f"UID#{uid}"}, "subject": {"S": subject}},
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return "subject_exists"
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                return "uid_taken"
+            # TransactionConflict (a concurrent transaction on the same items): treat as the subject race
+            return "subject_exists"
+        return "allocated"

@@ -1,0 +1,21 @@
+"""Settings of the token function, read once at cold start."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from service.settings import FunctionSettings
+
+
+class TokenSettings(FunctionSettings):
+    agora_app_id: str = Field(pattern=r"^[0-9a-fA-F]{32}$")
+    app_certificate_secret_name: str
+    users_table: str
+    groups_claim: str = "cognito:groups"
+    publisher_group: str = "hosts"
+    #: what a caller outside the publisher group gets when asking for a publisher token
+    publisher_denied: Literal["forbid", "downgrade"] = "forbid"
+    token_default_ttl: int = Field(default=3600, ge=1, le=86400)
+    secret_cache_seconds: float = Field(default=300, ge=0)

@@ -1,0 +1,192 @@
+"""Webhook logic: accepting a request (intake) and dispatching a stored notice (processor).
+
+Intake order of checks, and why:
+1. size (413) - before any work, so an oversized body costs nothing;
+2. signature (401) - HMAC over the exact bytes against *every* configured secret, before parsing: an
+   unauthenticated body never reaches the JSON parser, and a caller without a secret learns nothing
+   about what we would accept (no 400-vs-401 oracle);
+3. JSON and envelope (400) - noticeId, productId, eventType;
+4. the verifying secret must be one configured for the envelope's productId, or the default (401);
+5. one conditional PutItem on noticeId (a duplicate is a 200 and a no-op).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agorakit.ncs.events import (
+    PRODUCT_CLOUD_RECORDING,
+    PRODUCT_RTC,
+    Envelope,
+    NcsEventError,
+    loads_envelope,
+    parse_rtc_event,
+)
+from agorakit.ncs.signature import Keyring, NcsSecretError, Verification
+
+from service.adapters.secrets import SecretStore
+from service.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
+from service.webhooks.presence import apply_rtc_event
+from service.webhooks.repository import InboxRecord, InboxRepository, PresenceStore
+from service.webhooks.settings import IntakeSettings, ProcessorSettings
+
+UPLOAD_PROGRESS_EVENT = 33
+
+
+class IntakeUnavailable(ServiceError):
+    """A dependency (secrets, DynamoDB) failed: answer 503 so NCS delivers the event again."""
+
+    status, code = 503, "unavailable"
+
+
+# ---------------------------------------------------------------------------------------------- intake
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    envelope: Envelope
+    verification: Verification
+    stored: bool  # False: a duplicate delivery (already in the inbox)
+    size: int
+
+    @property
+    def outcome(self) -> str:
+        return "stored" if self.stored else "duplicate"
+
+
+class KeyringCache:
+    """The NCS keyring, rebuilt only when the secret store hands back a different (rotated) document."""
+
+    def __init__(self, secrets: SecretStore, secret_name: str):
+        self._secrets = secrets
+        self._name = secret_name
+        self._document: Any = None
+        self._keyring: Keyring | None = None
+
+    def get(self) -> Keyring:
+        try:
+            document = self._secrets.get_json(self._name)
+        except Exception as exc:
+            raise IntakeUnavailable("the NCS secret could not be read") from exc
+        if document is not self._document or self._keyring is None:
+            try:
+                keyring = Keyring.from_json(document)
+            except NcsSecretError as exc:  # the message names labels only, never values
+                raise IntakeUnavailable(f"the NCS secret is misconfigured: {exc}") from exc
+            self._document, self._keyring = document, keyring
+        return self._keyring
+
+
+def request_body(event: Mapping[str, Any], max_bytes: int) -> bytes:
+    """The raw body bytes of an API Gateway (payload v2) event, base64-decoded if needed; 413 if too big."""
+    body = event.get("body")
+    if body is None:
+        return b""
+    if event.get("isBase64Encoded"):
+        text = body if isinstance(body, str) else str(body)
+        if len(text) > (max_bytes + 2) // 3 * 4 + 4:
+            raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest("the body is not valid base64") from exc
+    else:
+        raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if len(raw) > max_bytes:
+        raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
+    return raw
+
+
+def accept_notice(
+    raw: bytes,
+    headers: Mapping[str, str],
+    *,
+    keyring: Keyring,
+    inbox: InboxRepository,
+    settings: IntakeSettings,
+    now: Callable[[], float] = time.time,
+) -> Accepted:
+    """Verify, validate and store one NCS delivery. Raises Unauthorized (401), BadRequest (400)."""
+    if len(raw) > settings.ncs_max_body_bytes:
+        raise PayloadTooLarge(f"the body is larger than {settings.ncs_max_body_bytes} bytes")
+    verification = keyring.verify(raw, headers)
+    if verification is None:
+        raise Unauthorized("missing or invalid Agora-Signature-V2 / Agora-Signature")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest("the body is not UTF-8 JSON") from exc
+    try:
+        envelope, _ = loads_envelope(text)
+    except NcsEventError as exc:
+        raise BadRequest(str(exc)) from exc
+    if not verification.allows(envelope.product_id):
+        raise Unauthorized(f"the signing secret is not configured for productId {envelope.product_id}")
+    received = now()
+    ttl = settings.ncs_event_ttl_seconds
+    if envelope.product_id == PRODUCT_CLOUD_RECORDING and envelope.event_type == UPLOAD_PROGRESS_EVENT:
+        ttl = settings.ncs_progress_ttl_seconds
+    record = InboxRecord(
+        notice_id=envelope.notice_id,
+        product_id=envelope.product_id,
+        event_type=envelope.event_type,
+        body=text,
+        received_ms=int(received * 1000),
+        expires_at=int(received) + ttl,
+        signature=verification.header,
+        notify_ms=envelope.notify_ms,
+        sid=envelope.sid,
+        cname=envelope.cname,
+    )
+    try:
+        stored = inbox.put_new(record)
+    except Exception as exc:
+        raise IntakeUnavailable("the event could not be stored; NCS will deliver it again") from exc
+    return Accepted(envelope=envelope, verification=verification, stored=stored, size=len(raw))
+
+
+# ---------------------------------------------------------------------------------------------- processor
+
+RecordingApplier = Callable[[dict[str, Any]], None]
+
+
+def dispatch_notice(
+    notice: dict[str, Any],
+    *,
+    presence: PresenceStore,
+    recordings: RecordingApplier | None,
+    settings: ProcessorSettings,
+    now: float,
+) -> tuple[Envelope | None, str]:
+    """Route one stored notice by productId; returns the envelope and the outcome for the log.
+
+    Exceptions from the effects (DynamoDB throttling, the recording workflow) propagate: the record is
+    reported as failed and the stream delivers it again. A notice that can never be applied (malformed
+    payload) is logged and skipped instead, so it cannot block the shard.
+    """
+    try:
+        from agorakit.ncs.events import parse_envelope
+
+        envelope = parse_envelope(notice)
+    except NcsEventError as exc:
+        return None, f"invalid: {exc}"
+    if envelope.product_id == PRODUCT_CLOUD_RECORDING:
+        if recordings is None:
+            return envelope, "skipped: no recording workflow deployed"
+        recordings(notice)
+        return envelope, "recording"
+    if envelope.product_id == PRODUCT_RTC:
+        try:
+            event = parse_rtc_event(envelope)
+        except NcsEventError as exc:
+            return envelope, f"invalid: {exc}"
+        if event is None:
+            return envelope, "ignored: undocumented RTC event"
+        outcome = apply_rtc_event(event, presence, settings=settings, now=now, notice_id=envelope.notice_id)
+        return envelope, f"presence:{outcome}"
+    return envelope, "ignored: product not handled"

@@ -1,0 +1,29 @@
+"""Settings of the webhook intake and processor functions, read once at cold start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from service.settings import FunctionSettings
+
+DAY = 86_400
+
+
+class IntakeSettings(FunctionSettings):
+    inbox_table: str
+    ncs_secret_name: str
+    #: bodies above this are refused with 413 before any HMAC is computed (Agora's events are a few KiB)
+    ncs_max_body_bytes: int = Field(default=256 * 1024, ge=1024, le=380 * 1024)
+    #: how long an accepted event stays in the inbox (dedupe window and audit trail)
+    ncs_event_ttl_seconds: int = Field(default=30 * DAY, ge=3600)
+    #: upload-progress events (productId 3, eventType 33) arrive every minute per task: keep them briefly
+    ncs_progress_ttl_seconds: int = Field(default=DAY, ge=600)
+    ncs_secret_cache_seconds: float = Field(default=300, ge=0)
+
+
+class ProcessorSettings(FunctionSettings):
+    presence_table: str
+    #: a user who left is kept this long, so that late (older) events for them are recognised as stale
+    presence_left_ttl_seconds: int = Field(default=DAY, ge=60)
+    #: safety net for users whose leave event never came and whose channel was never destroyed
+    presence_ttl_seconds: int = Field(default=30 * DAY, ge=3600)
