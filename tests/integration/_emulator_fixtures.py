@@ -86,7 +86,7 @@ class WebhookReceiver:
                     if failing:
                         receiver.fail_first -= 1
                     else:
-                        receiver.received.append(({k: v for k, v in self.headers.items()}, body))
+                        receiver.received.append((dict(self.headers.items()), body))
                 reply = b"{}"
                 self.send_response(503 if failing else 200)
                 self.send_header("Content-Type", "application/json")

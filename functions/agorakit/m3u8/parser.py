@@ -27,15 +27,17 @@ playlist (``#EXT-X-STREAM-INF``), whose variants have no duration of their own.
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, BinaryIO
 
 from agorakit.errors import AgorakitError
+from agorakit.m3u8._utc import iso_utc, parse_utc17
 
 #: The longest line accepted. A playlist line is a tag or a URI; a longer one means binary data.
 MAX_LINE_BYTES = 1 << 20
@@ -54,10 +56,11 @@ _HASH = 0x23  # "#"
 _BLANKISH = (0x20, 0x09, 0x0A)  # a line starting with space, tab or newline is handled line by line
 
 # One #EXTINF line of the common form, starting a line, whose next line is a URI (not a tag, not
-# blank, not indented) or the end of the region. Groups: integer digits, decimal digits.
+# blank, not indented) or the end of the region. The group is the number ("10.016", "10", "10.").
 _EXTINF_FAST = re.compile(
-    rb"#EXTINF:(?<![^\n]#EXTINF:)(\d{1,12})(?:\.(\d{0,18}))?[ \t]*(?:,[^\n]*)?\n(?:(?=[^#\s])|\Z)"
+    rb"#EXTINF:(?<![^\n]#EXTINF:)(\d{1,12}(?:\.\d{0,18})?)[ \t]*(?:,[^\n]*)?\n(?:(?=[^#\s])|\Z)"
 )
+_DECIMALS_NOT: dict[int, re.Pattern[bytes]] = {}  # k -> finds a number in a ","-joined list without k decimals
 # The newline before a line the fast path leaves to the line-by-line path: a tag other than #EXTINF,
 # a comment, a blank line or an indented line.
 _SPECIAL = re.compile(rb"\n(?:#(?!EXTINF:)|[ \t\n])")
@@ -66,7 +69,7 @@ _ATTRIBUTE = re.compile(r'([A-Za-z0-9_-]+)=("[^"]*"|[^,]*)')
 _SLICE_UTC = re.compile(r"_(\d{17})\.[A-Za-z0-9]+$")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_Value = tuple[bytes, bytes]  # (integer digits, decimal digits) of one #EXTINF
+_Value = bytes  # one #EXTINF number as written: digits, optionally "." and decimal digits
 
 
 class PlaylistError(AgorakitError, ValueError):
@@ -91,7 +94,7 @@ class AgoraTag:
     time: datetime | None = None  # from TIME=, a 17-digit UTC stamp or epoch milliseconds
 
     def to_dict(self) -> dict[str, Any]:
-        return {"tag": self.name, "line": self.line, "attributes": dict(self.attributes), "time": _iso(self.time)}
+        return {"tag": self.name, "line": self.line, "attributes": dict(self.attributes), "time": iso_utc(self.time)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +157,8 @@ class PlaylistSummary:
             "first_segment_uri": self.first_segment_uri,
             "last_segment_uri": self.last_segment_uri,
             "last_segment_us": self.last_segment_us,
-            "first_slice_utc": _iso(self.first_slice_utc),
-            "last_slice_utc": _iso(self.last_slice_utc),
+            "first_slice_utc": iso_utc(self.first_slice_utc),
+            "last_slice_utc": iso_utc(self.last_slice_utc),
             "wall_clock_span_seconds": None if span is None else str(span),
             "wall_clock_span_us": self.wall_clock_span_us,
             "track_events": self.track_events,
@@ -268,16 +271,19 @@ class PlaylistParser:
     # ---- blocks of complete lines ------------------------------------------------------------
 
     def _block(self, block: bytes) -> None:
-        base = self._lines + 1  # number of the block's first line
-        nul = block.find(b"\x00")
-        if nul >= 0:
-            raise PlaylistError(base + block.count(b"\n", 0, nul), "binary data (NUL byte), not a playlist")
-        if not block.isascii():
+        bad, reason = block.find(b"\x00"), "binary data (NUL byte), not a playlist"
+        if bad < 0 and not block.isascii():
             try:
                 block.decode("utf-8")
             except UnicodeDecodeError as exc:
-                line = base + block.count(b"\n", 0, exc.start)
-                raise PlaylistError(line, "invalid UTF-8 (binary data?), not a playlist") from None
+                bad, reason = exc.start, "invalid UTF-8 (binary data?), not a playlist"
+        if bad >= 0:
+            # Lines before the bad one come first, so the error reported does not depend on chunking.
+            start = block.rfind(b"\n", 0, bad) + 1
+            if start:
+                self._block(block[:start])
+            raise PlaylistError(self._lines + 1, reason)
+        base = self._lines + 1  # number of the block's first line
         fast = self._fast_enabled
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n")
@@ -314,12 +320,12 @@ class PlaylistParser:
             self._line(raw, line)
             line += 1
 
-    def _run(self, buf: bytes, a: int, b: int) -> bool:
+    def _run(self, buf: bytes, a: int, b: int) -> bool:  # noqa: PLR0912 - one hot path, kept in one piece
         """Take buf[a:b] in one go if it is only #EXTINF/URI pairs (completing/leaving one pending).
 
         Returns False, having changed nothing, for anything else; the caller then splits the region.
-        Correctness: every '#' line must be a valid #EXTINF followed by a URI line (the regex), and the
-        count of URI lines must be the minimum that allows, which forces strict alternation.
+        Correctness: the regex only matches a valid #EXTINF at a line start followed by a URI line; the
+        line count must then be the least possible, which leaves no room for any other line.
         """
         if self._ended:
             return False
@@ -327,23 +333,18 @@ class PlaylistParser:
         first_is_uri = buf[a] != _HASH
         if first_is_uri != (pending is not None) or buf[a] in _BLANKISH:
             return False
-        n_lines = buf.count(b"\n", a, b)
-        n_tags = buf.count(b"\n#", a, b) + (not first_is_uri)
         last_start = max(buf.rfind(b"\n", a, b - 1) + 1, a)
         last_is_uri = buf[last_start] != _HASH
+        n_lines = buf.count(b"\n", a, b)
+        found: list[bytes] = _EXTINF_FAST.findall(buf, a, b) if n_lines > 1 or not first_is_uri else []
+        n_tags = len(found)
+        # Each matched #EXTINF is followed by its own URI line, so n_lines >= this minimum, with equality
+        # only if every line is either a matched #EXTINF or the URI right after one (or the leading URI).
+        if n_lines != 2 * n_tags - 1 + first_is_uri + last_is_uri:
+            return False
         n_uris = n_lines - n_tags
-        if n_tags == 0:
-            if n_lines != 1:
-                return False
-            found: list[tuple[bytes, bytes]] = []
-        else:
-            if n_uris != n_tags - 1 + first_is_uri + last_is_uri:
-                return False
-            found = _EXTINF_FAST.findall(buf, a, b)
-            if len(found) != n_tags:
-                return False
-            ints, fracs = zip(*found, strict=True)
-            self._add_values(ints, fracs)
+        if found:
+            self._add_many(found)
         # commit
         if n_tags == 0:
             last_value: _Value | None = pending
@@ -400,7 +401,7 @@ class PlaylistParser:
             if self._pending is not None:
                 raise PlaylistError(no, "#EXTINF follows an #EXTINF that has no segment URI")
             value = _parse_extinf(line[8:], no)
-            self._add_values((value[0],), (value[1],))
+            self._add_one(value)
             self._pending = value
             return
         if not line.startswith(b"#EXT"):
@@ -430,19 +431,44 @@ class PlaylistParser:
 
     # ---- exact arithmetic ------------------------------------------------------------------
 
-    def _add_values(self, ints: Sequence[bytes], fracs: Sequence[bytes]) -> None:
-        lengths = set(map(len, fracs))
-        longest = max(lengths)
-        if longest > self._scale:
-            self._total *= 10 ** (longest - self._scale)
-            self._scale = longest
-        scale = self._scale
-        total = sum(map(int, ints)) * 10**scale
-        for k in lengths:
-            if k:
-                group = fracs if len(lengths) == 1 else [f for f in fracs if len(f) == k]
-                total += sum(map(int, group)) * 10 ** (scale - k)
-        self._total += total
+    def _rescale(self, decimals: int) -> int:
+        if decimals > self._scale:
+            self._total *= 10 ** (decimals - self._scale)
+            self._scale = decimals
+        return self._scale
+
+    def _add_one(self, value: _Value) -> None:
+        scale = self._rescale(_decimals(value))
+        self._total += _units(value, scale)
+
+    def _add_many(self, values: list[_Value]) -> None:
+        """Exact sum of many numbers with a few C-level passes when they share one number of decimals.
+
+        With k decimals everywhere, dropping the dots turns each number into an integer count of
+        10**-k; those integers are summed exactly. Mixed decimals fall back to one number at a time.
+        """
+        joined = b",".join(values)
+        k = _decimals(values[0])
+        dots = joined.count(b".")
+        if dots == len(values):
+            check = _DECIMALS_NOT.get(k)
+            if check is None:
+                check = _DECIMALS_NOT[k] = re.compile(rb"\.(?!\d{%d}(?:,|\Z))" % k)
+            if check.search(joined) is not None:
+                for value in values:
+                    self._add_one(value)
+                return
+            joined = joined.replace(b".", b"")
+        elif dots:
+            for value in values:
+                self._add_one(value)
+            return
+        try:  # json parses a list of integers in C; a leading zero ("0.5" -> "05") is not JSON
+            units = sum(json.loads(b"[" + joined + b"]"))
+        except ValueError:
+            units = sum(map(int, joined.split(b",")))
+        scale = self._rescale(k)
+        self._total += units * 10 ** (scale - k)
 
     def _summary(self) -> PlaylistSummary:
         total = self._total
@@ -523,7 +549,7 @@ def slice_time(uri: str) -> datetime | None:
     """The start time Agora encodes in a slice name (``..._<yyyyMMddHHmmssSSS>.ts``), or None."""
     name = uri.split("?", 1)[0].rsplit("/", 1)[-1]
     match = _SLICE_UTC.search(name)
-    return _utc17(match.group(1)) if match else None
+    return parse_utc17(match.group(1)) if match else None
 
 
 # ---- helpers -----------------------------------------------------------------------------------
@@ -540,21 +566,27 @@ def _parse_extinf(text: bytes, no: int) -> _Value:
         if value.startswith(b"-") and _EXTINF_VALUE.fullmatch(value[1:]):
             raise PlaylistError(no, f"negative #EXTINF duration {_show(value)}")
         raise PlaylistError(no, f"#EXTINF duration is not a decimal number: {_show(value)}")
-    ints, fracs = match.group(1) or b"0", match.group(2) or b""
-    if len(ints.lstrip(b"0")) > MAX_INT_DIGITS:
+    ints, fracs = match.group(1).lstrip(b"0") or b"0", match.group(2) or b""
+    if len(ints) > MAX_INT_DIGITS:
         raise PlaylistError(no, f"#EXTINF duration too large: {_show(value)}")
     if len(fracs) > MAX_FRACTION_DIGITS:
         raise PlaylistError(no, f"#EXTINF duration has more than {MAX_FRACTION_DIGITS} decimals: {_show(value)}")
-    return ints.lstrip(b"0") or b"0", fracs
+    return ints + b"." + fracs if fracs else ints
+
+
+def _decimals(value: _Value) -> int:
+    dot = value.find(b".")
+    return 0 if dot < 0 else len(value) - dot - 1
 
 
 def _units(value: _Value, scale: int) -> int:
-    ints, fracs = value
+    """``value`` as an integer count of 10**-scale (scale >= its decimals)."""
+    ints, _, fracs = value.partition(b".")
     return int(ints) * 10**scale + (int(fracs) * 10 ** (scale - len(fracs)) if fracs else 0)
 
 
 def _value_us(value: _Value) -> int:
-    scale = max(_MIN_SCALE, len(value[1]))
+    scale = max(_MIN_SCALE, _decimals(value))
     return _round_half_even(_units(value, scale), 10 ** (scale - _MIN_SCALE))
 
 
@@ -575,30 +607,16 @@ def _tag_time(text: str | None) -> datetime | None:
     if not text or not text.isdigit():
         return None
     if len(text) == 17:
-        return _utc17(text)
+        return parse_utc17(text)
     if len(text) == 13:  # epoch milliseconds (what NCS and some writers use)
         return _EPOCH + timedelta(milliseconds=int(text))
     return None
 
 
-def _utc17(text: str) -> datetime | None:
-    t = text
-    try:
-        return datetime(
-            int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]), int(t[14:17]) * 1000, UTC
-        )
-    except ValueError:
-        return None
-
 
 def _seconds(us: int) -> Decimal:
     return Decimal(f"{us}e-6")  # the string form is exact whatever the context precision
 
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
 def _show(text: bytes) -> str:

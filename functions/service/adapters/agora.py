@@ -94,8 +94,15 @@ class DynamoDBTokenBucket:
             raise ValueError("permits must be at least 1")
         if permits > self.burst:
             raise ValueError(f"cannot take {permits} permits from a bucket of {self.burst}")
+        # Threads of one process reserve one at a time: they would only race each other on the item.
         with self._lock:
-            state = self._state
+            wait = self._reserve(permits)
+        if wait > 0:
+            self._sleep(wait)
+
+    def _reserve(self, permits: int) -> float:
+        """Take ``permits`` from the shared bucket; returns how long to wait for the reserved slot."""
+        state = self._state
         for _ in range(self.max_conflicts):
             if state is None:
                 state = self._read()
@@ -109,19 +116,18 @@ class DynamoDBTokenBucket:
             new_tokens = available - permits
             wait = max(0.0, -new_tokens / self.rate) + max(0.0, new_stamp - now)
             if self.max_wait is not None and wait > self.max_wait:
+                self._state = state
                 raise AgoraRateLimitedError(
                     f"Agora rate limiter: the next slot is {wait:.1f}s away (max_wait {self.max_wait:g}s)"
                 )
             won, current = self._write(state, new_tokens, new_stamp, version + 1)
             if won:
-                with self._lock:
-                    self._state = (new_tokens, new_stamp, version + 1)
-                if wait > 0:
-                    self._sleep(wait)
-                return
+                self._state = (new_tokens, new_stamp, version + 1)
+                return wait
             self.conflicts += 1
             state = current
-            self._sleep(random.random() * 0.002)  # de-synchronise racing callers a little
+            time.sleep(random.random() * 0.002)  # de-synchronise racing processes a little
+        self._state = None
         raise AgoraRateLimitedError(f"Agora rate limiter: {self.max_conflicts} lost races in a row")
 
     def _read(self) -> tuple[float, float, int] | None:

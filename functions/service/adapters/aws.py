@@ -1,6 +1,8 @@
-"""Lazily created, cached boto3 clients.
+"""Lazily created, cached AWS clients (botocore, the engine under boto3).
 
-boto3 is imported on first use only, so functions that never touch a service do not pay for it.
+botocore is imported on first use only, so functions that never touch a service do not pay for it;
+and going through botocore's session directly skips boto3's own import of s3transfer (about 100 ms
+of cold start that none of these clients use).
 Endpoints follow the standard ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` variables, which is
 how the local stack points every function at its embedded moto server.
 """
@@ -16,9 +18,9 @@ _lock = threading.Lock()
 
 @cache
 def _client(service_name: str) -> Any:
-    import boto3
+    import botocore.session
 
-    return boto3.session.Session().client(service_name)
+    return botocore.session.get_session().create_client(service_name)
 
 
 def client(service_name: str) -> Any:

@@ -25,6 +25,7 @@ from agorakit.ncs.events import (
     Envelope,
     NcsEventError,
     loads_envelope,
+    parse_envelope,
     parse_rtc_event,
 )
 from agorakit.ncs.signature import Keyring, NcsSecretError, Verification
@@ -170,8 +171,6 @@ def dispatch_notice(
     payload) is logged and skipped instead, so it cannot block the shard.
     """
     try:
-        from agorakit.ncs.events import parse_envelope
-
         envelope = parse_envelope(notice)
     except NcsEventError as exc:
         return None, f"invalid: {exc}"

@@ -1,0 +1,260 @@
+"""The rules of a recording, as pure functions: statuses and their transitions, recorder uids, storage
+prefixes, token and resource lifetimes, request fingerprints, stop reasons, event ordering and the API view.
+
+Nothing here touches AWS or Agora, so every rule is unit-tested without a network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, Final
+
+REQUESTED: Final = "REQUESTED"
+STARTING: Final = "STARTING"
+RECORDING: Final = "RECORDING"
+STOPPING: Final = "STOPPING"
+STOPPED: Final = "STOPPED"
+FAILED: Final = "FAILED"
+
+ACTIVE_STATUSES: Final = (REQUESTED, STARTING, RECORDING, STOPPING)
+TERMINAL_STATUSES: Final = (STOPPED, FAILED)
+
+#: allowed moves; a status never goes back (STARTING -> STARTING is a re-acquire)
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    REQUESTED: frozenset({STARTING, STOPPING, FAILED}),
+    STARTING: frozenset({STARTING, RECORDING, STOPPING, FAILED}),
+    RECORDING: frozenset({STOPPING, FAILED}),
+    STOPPING: frozenset({STOPPING, STOPPED, FAILED}),
+    STOPPED: frozenset(),
+    FAILED: frozenset(),
+}
+
+#: why a recording stopped (``stopReason``)
+REASON_API: Final = "api"
+REASON_RECORDER_EXITED: Final = "recorder_exited"
+REASON_RECONCILER: Final = "reconciler"
+REASON_MAX_DURATION: Final = "max_duration"
+STOP_REASONS: Final = frozenset({REASON_API, REASON_RECORDER_EXITED, REASON_RECONCILER, REASON_MAX_DURATION})
+
+#: contract D: recorder bots use uids no user is ever given
+RECORDER_UID_MIN: Final = 4_000_000_000
+RECORDER_UID_MAX: Final = 4_294_967_295
+
+MAX_TOKEN_SECONDS: Final = 86_400
+#: the recorder's token outlives the longest recording by this much (start happens after the token is made)
+TOKEN_MARGIN_SECONDS: Final = 900
+MAX_RESOURCE_EXPIRED_HOUR: Final = 720
+#: fileNamePrefix: segments of a-z A-Z 0-9, at most 128 characters joined with "/"
+MAX_PREFIX_LENGTH: Final = 128
+PREFIX_ROOT: Final = "recordings"
+#: errors (event 1) and warnings (event 2) kept per recording
+MAX_EVENT_ENTRIES: Final = 20
+
+_NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+class TransitionError(ValueError):
+    """A status change that would move a recording backwards."""
+
+
+def is_active(status: str | None) -> bool:
+    return status in ACTIVE_STATUSES
+
+
+def is_terminal(status: str | None) -> bool:
+    return status in TERMINAL_STATUSES
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def check_transition(current: str, target: str) -> None:
+    if not can_transition(current, target):
+        raise TransitionError(f"a recording cannot go from {current} to {target}")
+
+
+def sources_of(target: str) -> tuple[str, ...]:
+    """The statuses from which ``target`` may be entered (for conditional writes)."""
+    return tuple(status for status, targets in TRANSITIONS.items() if target in targets)
+
+
+def pick_recorder_uid(rng: random.Random | None = None) -> int:
+    """A random uid from the reserved recorder range; a 53 conflict makes the workflow pick another."""
+    return (rng or random.SystemRandom()).randint(RECORDER_UID_MIN, RECORDER_UID_MAX)
+
+
+def channel_segment(channel: str) -> str:
+    """The channel as one fileNamePrefix segment: alphanumerics only (Agora rejects "-", "_", "/", ...).
+
+    A channel with no alphanumerics at all gets a stable hash so its files still group together.
+    """
+    safe = _NON_ALNUM.sub("", channel)
+    if not safe:
+        safe = "c" + hashlib.sha256(channel.encode()).hexdigest()[:16]
+    return safe
+
+
+def file_name_prefix(channel: str, recording_id: str) -> list[str]:
+    """["recordings", <channel alphanumerics>, <recording id hex>] within Agora's 128-character limit."""
+    rid = _NON_ALNUM.sub("", recording_id)
+    room = MAX_PREFIX_LENGTH - len(PREFIX_ROOT) - len(rid) - 2
+    return [PREFIX_ROOT, channel_segment(channel)[:room], rid]
+
+
+def token_lifetime(max_duration_seconds: int) -> int:
+    """Seconds of validity for the recorder's RTC token: the longest recording plus a margin, at most 24 h."""
+    if max_duration_seconds < 1:
+        raise ValueError("max_duration_seconds must be positive")
+    return min(MAX_TOKEN_SECONDS, max_duration_seconds + TOKEN_MARGIN_SECONDS)
+
+
+def resource_expired_hour(max_duration_seconds: int) -> int:
+    """acquire's ``resourceExpiredHour``: stop must still be callable when the longest recording ends."""
+    return max(1, min(MAX_RESOURCE_EXPIRED_HOUR, math.ceil(max_duration_seconds / 3600) + 1))
+
+
+def resource_age_seconds(acquired_at_ms: int, now_ms: int) -> float:
+    return max(0.0, (now_ms - acquired_at_ms) / 1000.0)
+
+
+def resource_too_old(acquired_at_ms: int | None, now_ms: int, max_age_seconds: float) -> bool:
+    """True when a resource ID is too old to start with (unknown age counts as too old)."""
+    return acquired_at_ms is None or resource_age_seconds(acquired_at_ms, now_ms) > max_age_seconds
+
+
+def request_fingerprint(payload: Mapping[str, Any]) -> str:
+    """A hash of a request body that ignores key order and whitespace (Idempotency-Key comparisons)."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def validate_idempotency_key(key: str) -> str:
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise ValueError("Idempotency-Key must be 1-255 printable ASCII characters without spaces")
+    return key
+
+
+def idempotency_scope(subject: str, key: str) -> str:
+    """Keys are per caller: two callers choosing the same key never see each other's recordings."""
+    return hashlib.sha256(f"{subject}\x00{key}".encode()).hexdigest()
+
+
+def stop_reason(state: Mapping[str, Any]) -> str:
+    """Why the wait ended, from the workflow state: the callback's reason, or the maximum duration."""
+    wait = state.get("wait")
+    if isinstance(wait, Mapping):
+        reason = wait.get("reason")
+        if isinstance(reason, str) and reason:
+            return reason
+    if state.get("timeout") is not None:
+        return REASON_MAX_DURATION
+    return "unknown"
+
+
+def workflow_error(state: Mapping[str, Any]) -> tuple[str, str]:
+    """(error name, message) of a caught error: Step Functions gives ``{"Error", "Cause"}`` where a Lambda's
+    Cause is JSON ``{"errorType", "errorMessage", ...}``."""
+    error = state.get("error")
+    if not isinstance(error, Mapping):
+        return "Unknown", "the workflow failed without an error description"
+    name = str(error.get("Error") or "Unknown")
+    cause = error.get("Cause")
+    message = ""
+    if isinstance(cause, str):
+        try:
+            parsed = json.loads(cause)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, Mapping):
+            message = str(parsed.get("errorMessage") or "")
+        else:
+            message = cause
+    return name, message[:1000]
+
+
+def sequence_is_newer(stored: int | None, incoming: int | None) -> bool:
+    """Event ordering per (sid, sequence): an event moves a field only if it is newer than what set it.
+
+    An event without a sequence cannot be ordered; it may fill a field that no sequenced event has set.
+    """
+    if incoming is None:
+        return stored is None
+    return stored is None or incoming > stored
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def iso(ms: Any) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _entries(value: Any) -> list[dict[str, Any]]:
+    """errors/warnings are stored as a map keyed by event sequence (idempotent); shown in sequence order."""
+    if not isinstance(value, Mapping):
+        return []
+    out = []
+    for key in sorted(value, key=lambda k: int(k) if str(k).isdigit() else -1):
+        entry = _plain(value[key])
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out
+
+
+def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The API representation of a recording item (never the task token or lock internals)."""
+    error = None
+    if item.get("errorType") or item.get("errorCode") is not None:
+        error = {
+            "type": item.get("errorType"),
+            "code": _plain(item.get("errorCode")),
+            "reason": item.get("errorReason"),
+        }
+    out: dict[str, Any] = {
+        "recording_id": item.get("recordingId"),
+        "channel": item.get("channel"),
+        "mode": item.get("mode"),
+        "status": item.get("status"),
+        "recorder_uid": _plain(item.get("recorderUid")),
+        "bot_uid": _plain(item.get("botUid", item.get("recorderUid"))),
+        "sid": item.get("sid"),
+        "resource_id": item.get("resourceId"),
+        "created_at": iso(item.get("createdAt")),
+        "updated_at": iso(item.get("updatedAt")),
+        "started_at": iso(item.get("startedAt")),
+        "stopped_at": iso(item.get("stoppedAt")),
+        "stop_requested": item.get("stopRequested"),
+        "stop_reason": item.get("stopReason"),
+        "outcome": item.get("outcome"),
+        "files": _plain(item.get("fileNames") or []),
+        "uploading_status": item.get("uploadingStatus"),
+        "exit_status": _plain(item.get("exitStatus")),
+        "leave_reasons": _plain(item.get("leaveReasons") or []),
+        "reacquires": _plain(item.get("reacquires", 0)),
+        "error": error,
+        "agora_errors": _entries(item.get("agoraErrors")),
+        "agora_warnings": _entries(item.get("agoraWarnings")),
+    }
+    if media is not None:
+        out["media"] = _plain(dict(media))
+    return out

@@ -1,0 +1,259 @@
+"""Request bodies of the recordings API, validated before anything reaches Agora.
+
+Our own fields are snake_case (``channel``, ``mode``, ``recording_config``); objects that are passed to
+Agora keep Agora's field names (``maxIdleTime``, ``transcodingConfig``, ``streamSubscribe``, ...), so the
+Agora documentation applies to them word for word. Unknown fields are rejected (422), never ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+#: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
+UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
+Uid = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
+Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=1024)]
+UidList = Annotated[list[UidOrAll], Field(min_length=1, max_length=32)]
+Unit = Annotated[float, Field(ge=0, le=1)]
+
+MAX_PIXELS = 1920 * 1080
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_uids(values: list[str] | None) -> list[str] | None:
+    if values is not None:
+        for value in values:
+            if value != "#allstream#" and int(value) > 2**32 - 1:
+                raise ValueError(f"uid {value} is larger than 2^32-1")
+    return values
+
+
+class LayoutRegion(_Strict):
+    """One window of a custom mix layout (``mixedVideoLayout`` 3); coordinates are fractions of the canvas."""
+
+    uid: Uid | None = None
+    x_axis: Unit
+    y_axis: Unit
+    width: Unit
+    height: Unit
+    alpha: float | None = Field(default=None, gt=0, le=1)
+    render_mode: Literal[0, 1] | None = None
+
+
+class BackgroundImage(_Strict):
+    uid: Uid
+    image_url: HttpsUrl
+    render_mode: Literal[0, 1] | None = None
+
+
+class LayoutFields(_Strict):
+    """The fields ``updateLayout`` and ``transcodingConfig`` share."""
+
+    mixedVideoLayout: Literal[0, 1, 2, 3] | None = None
+    maxResolutionUid: Uid | None = None
+    backgroundColor: Color | None = None
+    backgroundImage: HttpsUrl | None = None
+    defaultUserBackgroundImage: HttpsUrl | None = None
+    layoutConfig: list[LayoutRegion] | None = Field(default=None, max_length=17)
+    backgroundConfig: list[BackgroundImage] | None = Field(default=None, max_length=17)
+
+    @model_validator(mode="after")
+    def _layout_needs(self) -> Self:
+        if self.mixedVideoLayout == 3 and not self.layoutConfig:
+            raise ValueError("mixedVideoLayout 3 (custom) needs layoutConfig")
+        if self.mixedVideoLayout == 2 and not self.maxResolutionUid:
+            raise ValueError("mixedVideoLayout 2 (vertical) needs maxResolutionUid")
+        return self
+
+
+class TranscodingConfig(LayoutFields):
+    width: int | None = Field(default=None, ge=16, le=1920)
+    height: int | None = Field(default=None, ge=16, le=1920)
+    fps: int | None = Field(default=None, ge=1, le=30)
+    bitrate: int | None = Field(default=None, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _canvas(self) -> Self:
+        width, height = self.width or 360, self.height or 640
+        if width * height > MAX_PIXELS:
+            raise ValueError("width x height must be at most 1920 x 1080 pixels")
+        return self
+
+
+class RecordingConfigOverrides(_Strict):
+    """The parts of Agora's ``recordingConfig`` a caller may set (the rest is the service's policy)."""
+
+    channelType: Literal[0, 1] | None = None
+    maxIdleTime: int | None = Field(default=None, ge=5, le=2_592_000)
+    streamTypes: Literal[0, 1, 2] | None = None
+    videoStreamType: Literal[0, 1] | None = None
+    subscribeAudioUids: UidList | None = None
+    unsubscribeAudioUids: UidList | None = None
+    subscribeVideoUids: UidList | None = None
+    unsubscribeVideoUids: UidList | None = None
+    subscribeUidGroup: int | None = Field(default=None, ge=0, le=5)
+    streamMode: Literal["default", "standard", "original"] | None = None
+    audioProfile: Literal[0, 1, 2] | None = None
+    transcodingConfig: TranscodingConfig | None = None
+
+    _uids = field_validator(
+        "subscribeAudioUids", "unsubscribeAudioUids", "subscribeVideoUids", "unsubscribeVideoUids"
+    )(_check_uids)
+
+    @model_validator(mode="after")
+    def _one_list_per_kind(self) -> Self:
+        for kind in ("Audio", "Video"):
+            if getattr(self, f"subscribe{kind}Uids") and getattr(self, f"unsubscribe{kind}Uids"):
+                raise ValueError(f"set subscribe{kind}Uids or unsubscribe{kind}Uids, not both")
+        if self.streamMode == "original" and self.streamTypes not in (None, 0):
+            raise ValueError('streamMode "original" records audio only: streamTypes must be 0')
+        return self
+
+
+class RecordingFileConfig(_Strict):
+    avFileType: list[Literal["hls", "mp4"]] = Field(min_length=1, max_length=2)
+
+    @field_validator("avFileType")
+    @classmethod
+    def _hls_first(cls, value: list[str]) -> list[str]:
+        if "hls" not in value:
+            raise ValueError('avFileType must include "hls" (["mp4"] alone is rejected by Agora)')
+        if len(set(value)) != len(value):
+            raise ValueError("avFileType has duplicates")
+        return value
+
+
+class WebRecordingConfig(_Strict):
+    """Web page recording (``mode: "web"``): Agora renders ``url`` in a headless browser."""
+
+    url: HttpsUrl
+    audioProfile: Literal[0, 1, 2] = 0
+    videoWidth: int = Field(default=1280, ge=16, le=1920)
+    videoHeight: int = Field(default=720, ge=16, le=1920)
+    videoBitrate: int | None = Field(default=None, ge=1, le=10_000)
+    videoFps: int | None = Field(default=None, ge=5, le=60)
+    mobile: bool | None = None
+    maxVideoDuration: int | None = Field(default=None, ge=30, le=240)
+    onhold: bool | None = None
+    readyTimeout: int | None = Field(default=None, ge=0, le=60)
+
+    @model_validator(mode="after")
+    def _canvas(self) -> Self:
+        if self.videoWidth * self.videoHeight > MAX_PIXELS:
+            raise ValueError("videoWidth x videoHeight must be at most 1920 x 1080 pixels")
+        return self
+
+
+class RecordingRequest(_Strict):
+    """``POST /recordings``."""
+
+    channel: str = Field(min_length=1, max_length=1024, description="the Agora channel (web mode: a label)")
+    mode: Literal["mix", "individual", "raw", "web"] = "mix"
+    recording_config: RecordingConfigOverrides | None = None
+    recording_file_config: RecordingFileConfig | None = None
+    web: WebRecordingConfig | None = None
+
+    @model_validator(mode="after")
+    def _mode_rules(self) -> Self:
+        from agorakit.agora.errors import AgoraParameterError
+        from agorakit.agora.models import validate_cname
+
+        try:
+            validate_cname(self.channel, web=self.mode == "web")
+        except AgoraParameterError as exc:
+            raise ValueError(f"channel: {exc}") from None
+        config = self.recording_config
+        if self.mode == "web":
+            if self.web is None:
+                raise ValueError('mode "web" needs web.url')
+            if config is not None:
+                raise ValueError('mode "web" takes no recording_config')
+        elif self.web is not None:
+            raise ValueError('web applies to mode "web" only')
+        if config is not None:
+            if self.mode != "mix" and (config.transcodingConfig is not None or config.audioProfile is not None):
+                raise ValueError("transcodingConfig and audioProfile apply to mode mix only")
+            if config.streamMode is not None and self.mode != "individual":
+                raise ValueError("streamMode applies to mode individual only")
+        files = self.recording_file_config
+        if files is not None and "mp4" in files.avFileType and self.mode in ("individual", "raw"):
+            raise ValueError('individual recording keeps avFileType ["hls"]')
+        return self
+
+    def agora_recording_config(self) -> dict[str, Any] | None:
+        if self.recording_config is None:
+            return None
+        return self.recording_config.model_dump(exclude_none=True)
+
+    def agora_file_config(self) -> dict[str, Any] | None:
+        return None if self.recording_file_config is None else self.recording_file_config.model_dump()
+
+
+class AudioUidList(_Strict):
+    subscribeAudioUids: UidList | None = None
+    unsubscribeAudioUids: UidList | None = None
+
+    _uids = field_validator("subscribeAudioUids", "unsubscribeAudioUids")(_check_uids)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.subscribeAudioUids is None) == (self.unsubscribeAudioUids is None):
+            raise ValueError("set exactly one of subscribeAudioUids and unsubscribeAudioUids")
+        return self
+
+
+class VideoUidList(_Strict):
+    subscribeVideoUids: UidList | None = None
+    unsubscribeVideoUids: UidList | None = None
+
+    _uids = field_validator("subscribeVideoUids", "unsubscribeVideoUids")(_check_uids)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Self:
+        if (self.subscribeVideoUids is None) == (self.unsubscribeVideoUids is None):
+            raise ValueError("set exactly one of subscribeVideoUids and unsubscribeVideoUids")
+        return self
+
+
+class StreamSubscribe(_Strict):
+    audioUidList: AudioUidList | None = None
+    videoUidList: VideoUidList | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.audioUidList is None and self.videoUidList is None:
+            raise ValueError("streamSubscribe needs audioUidList or videoUidList")
+        return self
+
+
+class WebOnhold(_Strict):
+    onhold: bool
+
+
+class UpdateRequest(_Strict):
+    """``POST /recordings/{id}/update``: Agora's ``update`` clientRequest (subscriptions, web onhold)."""
+
+    streamSubscribe: StreamSubscribe | None = None
+    webRecordingConfig: WebOnhold | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.streamSubscribe is None and self.webRecordingConfig is None:
+            raise ValueError("an update needs streamSubscribe or webRecordingConfig")
+        return self
+
+    def client_request(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+class LayoutRequest(LayoutFields):
+    """``POST /recordings/{id}/layout``: Agora's ``updateLayout`` (a full overwrite of the mix layout)."""
+
+    def client_request(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)

@@ -1,0 +1,54 @@
+"""Settings of the recording functions (API, workflow tasks, reconciler), read once at cold start.
+
+One model for the three functions: each gets the variables it needs from the construct, and fields
+that a function does not use are optional. Agora access comes from ``AgoraAccessSettings`` (CONTRACTS A).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from service.adapters.agora import AgoraAccessSettings
+
+#: Agora's tokens live at most 24 hours and a recorder's token cannot be renewed (recording doc, section 7).
+MAX_TOKEN_SECONDS = 86_400
+
+
+class RecordingSettings(AgoraAccessSettings):
+    recordings_table: str
+    recording_state_machine_arn: str | None = None
+    app_certificate_secret_name: str | None = None
+    recordings_bucket: str | None = None
+    recordings_bucket_region: str | None = None
+    recording_uploader_secret_name: str | None = None
+    media_table: str | None = None
+
+    groups_claim: str = "cognito:groups"
+    admin_group: str = "admins"
+
+    #: longest a recording may run; the recorder's token and the wait's timeout are derived from it
+    recording_max_hours: int = Field(default=4, ge=1, le=24)
+    #: overrides ``recording_max_hours`` (tests and the bench use seconds)
+    recording_max_duration_seconds: int | None = Field(default=None, ge=1, le=MAX_TOKEN_SECONDS)
+    recording_async_stop: bool = True
+    #: a resource ID lives 5 minutes; start refuses older ones (and the workflow acquires again)
+    recording_resource_max_age_seconds: float = Field(default=240.0, gt=0, le=300)
+    #: attempts inside one Lambda call; Step Functions' Retry (with jitter) does the long backoff
+    recording_agora_max_attempts: int = Field(default=2, ge=1, le=10)
+    #: Agora's HA migration window: a 404 younger than this is not yet proof that the recorder exited
+    recording_ha_grace_seconds: float = Field(default=90.0, ge=0)
+    #: how long an update/updateLayout may hold a recording's operation lock
+    recording_op_lock_seconds: int = Field(default=30, ge=1, le=900)
+    #: an active recording whose execution ended this long ago is repaired by the reconciler
+    recording_stale_seconds: float = Field(default=300.0, ge=0)
+    secret_cache_seconds: float = Field(default=300.0, ge=0)
+
+    @property
+    def max_duration_seconds(self) -> int:
+        if self.recording_max_duration_seconds is not None:
+            return self.recording_max_duration_seconds
+        return self.recording_max_hours * 3600
+
+    @property
+    def bucket_region(self) -> str:
+        return self.recordings_bucket_region or self.aws_region or "us-east-1"

@@ -1,0 +1,92 @@
+"""``POST /webhooks/agora``: the NCS receiver. A plain function handler, not a Powertools resolver.
+
+Why no resolver: the signature is over the raw bytes, which a resolver would decode and re-model, and the
+resolver with validation costs ~100-200 ms of cold start (serverless-notes B4) against Agora's 10 s budget
+that also covers retries. This module imports Powertools' Logger and the standard library; boto3 is
+imported on the first request. Every request gets one structured log line; header values (signatures)
+and secrets are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.errors import ServiceError, error_body
+from service.webhooks.logic import KeyringCache, accept_notice, request_body
+from service.webhooks.repository import DynamoDBInbox, InboxRepository
+from service.webhooks.settings import IntakeSettings
+
+logger = Logger()
+settings = IntakeSettings.from_env()
+
+_JSON = {"Content-Type": "application/json"}
+_OK = json.dumps({"ok": True})
+_DUPLICATE = json.dumps({"ok": True, "duplicate": True})
+
+
+@dataclass(frozen=True)
+class IntakeDependencies:
+    inbox: InboxRepository
+    keyring: KeyringCache
+
+
+@cache
+def dependencies() -> IntakeDependencies:
+    from service.adapters.secrets import SecretsManagerStore
+
+    return IntakeDependencies(
+        inbox=DynamoDBInbox(settings.inbox_table),
+        keyring=KeyringCache(SecretsManagerStore(max_age=settings.ncs_secret_cache_seconds), settings.ncs_secret_name),
+    )
+
+
+def _response(status: int, body: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": _JSON, "body": body, "isBase64Encoded": False}
+
+
+def receive(event: Mapping[str, Any], *, deps: IntakeDependencies, config: IntakeSettings) -> dict[str, Any]:
+    """One delivery -> an HTTP API response. Never raises: unknown failures are a 500 (NCS retries)."""
+    headers = event.get("headers") or {}
+    log: dict[str, Any] = {
+        "signature_headers": sorted(h for h in (k.lower() for k in headers) if h.startswith("agora-signature")),
+        "source_ip": ((event.get("requestContext") or {}).get("http") or {}).get("sourceIp"),
+    }
+    try:
+        raw = request_body(event, config.ncs_max_body_bytes)
+        log["bytes"] = len(raw)
+        accepted = accept_notice(raw, headers, keyring=deps.keyring.get(), inbox=deps.inbox, settings=config)
+    except ServiceError as err:
+        level = logger.error if err.status >= 500 else logger.warning
+        level("ncs notice rejected", extra={**log, "outcome": err.code, "status": err.status, "reason": err.message})
+        return _response(err.status, error_body(err.status, err.code, err.message))
+    except Exception:
+        logger.exception("ncs intake failed", extra={**log, "outcome": "error", "status": 500})
+        return _response(500, error_body(500, "internal_error", "the event was not stored; deliver it again"))
+    envelope = accepted.envelope
+    logger.info(
+        "ncs notice",
+        extra={
+            **log,
+            "noticeId": envelope.notice_id,
+            "productId": envelope.product_id,
+            "eventType": envelope.event_type,
+            "sid": envelope.sid,
+            "cname": envelope.cname,
+            "signature": accepted.verification.header,
+            "outcome": accepted.outcome,
+            "status": 200,
+        },
+    )
+    return _response(200, _OK if accepted.stored else _DUPLICATE)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return receive(event, deps=dependencies(), config=settings)

@@ -1,0 +1,111 @@
+"""The inbox stream processor: DynamoDB Stream (NEW_IMAGE, INSERT) -> dispatch by productId.
+
+Partial-batch failure reporting (Powertools ``BatchProcessor``, ``ReportBatchItemFailures`` on the event
+source mapping): a record whose effect failed (throttling, a recording-workflow error) is reported and
+the stream delivers it again from there; records after it in the batch may run twice, which the
+effects tolerate (ordered, conditional writes). After the mapping's retries the batch goes to the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.webhooks.logic import RecordingApplier, dispatch_notice
+from service.webhooks.repository import DynamoDBPresence, PresenceStore
+from service.webhooks.settings import ProcessorSettings
+
+logger = Logger()
+settings = ProcessorSettings.from_env()
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+@dataclass(frozen=True)
+class ProcessorDependencies:
+    presence: PresenceStore
+    recordings: RecordingApplier | None
+
+
+def recording_applier() -> RecordingApplier | None:
+    """``service.recordings.events.apply_recording_event``, imported lazily; None when not deployed."""
+    try:
+        from service.recordings.events import apply_recording_event
+    except ModuleNotFoundError as exc:
+        if exc.name in ("service.recordings", "service.recordings.events"):
+            return None
+        raise
+    return apply_recording_event
+
+
+@cache
+def dependencies() -> ProcessorDependencies:
+    return ProcessorDependencies(presence=DynamoDBPresence(settings.presence_table), recordings=recording_applier())
+
+
+def process_record(
+    record: DynamoDBRecord, *, deps: ProcessorDependencies, config: ProcessorSettings, now: float | None = None
+) -> str:
+    """Apply one stream record; raises to have it reported as failed (and delivered again)."""
+    if record.raw_event.get("eventName") != "INSERT":
+        return "ignored: not an insert"
+    image = record.dynamodb.new_image if record.dynamodb else None
+    body = (image or {}).get("body")
+    notice_id = (image or {}).get("noticeId")
+    if not isinstance(body, str):
+        logger.error("inbox record without a body", extra={"noticeId": notice_id, "outcome": "invalid"})
+        return "invalid: no body"
+    try:
+        notice = json.loads(body)
+    except ValueError:
+        notice = None
+    if not isinstance(notice, dict):
+        logger.error("inbox body is not a JSON object", extra={"noticeId": notice_id, "outcome": "invalid"})
+        return "invalid: body"
+    envelope, outcome = dispatch_notice(
+        notice,
+        presence=deps.presence,
+        recordings=deps.recordings,
+        settings=config,
+        now=time.time() if now is None else now,
+    )
+    extra: dict[str, Any] = {"noticeId": notice_id, "outcome": outcome}
+    if envelope is not None:
+        extra.update(
+            productId=envelope.product_id, eventType=envelope.event_type, sid=envelope.sid, cname=envelope.cname
+        )
+    (logger.warning if outcome.startswith("invalid") else logger.info)("ncs notice processed", extra=extra)
+    return outcome
+
+
+def process_batch(
+    event: dict[str, Any], context: Any = None, *, deps: ProcessorDependencies | None = None
+) -> dict[str, Any]:
+    """Process a stream batch; the answer lists failed records' sequence numbers (``batchItemFailures``)."""
+    resolved = deps or dependencies()
+
+    def record_handler(record: DynamoDBRecord) -> str:
+        try:
+            return process_record(record, deps=resolved, config=settings)
+        except Exception:
+            image = record.dynamodb.new_image if record.dynamodb else None
+            logger.warning(
+                "ncs notice failed; the stream will deliver it again",
+                extra={"noticeId": (image or {}).get("noticeId"), "outcome": "failed"},
+                exc_info=True,
+            )
+            raise
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_batch(event, context)

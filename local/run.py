@@ -1,0 +1,488 @@
+"""``make run``: the whole system on this machine, in one foreground process, on loopback only.
+
+moto (as a server thread) holds the AWS resources provisioned from the synthesized template, the real
+handlers run in-process (``local.provision.lambda_dispatch``), pumps feed them DynamoDB streams, SQS and
+schedules, the Agora emulator plays Agora (REST, S3 uploads, signed NCS webhooks) and ``local.api_server``
+plays API Gateway with a local JWT issuer. Stop with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.provision import DEFAULT_STACK_NAME, Dispatcher, LocalStack, lambda_dispatch, provision, synth_template
+
+log = logging.getLogger("local.run")
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORTS = {"api": 8080, "moto": 5000, "emulator": 8090}
+LOCAL_APP_ID = "0123456789abcdef0123456789abcdef"  # the emulator's default App ID (32 hex)
+#: environment for the in-process functions that only makes sense locally (cosmetic: logs/tracing)
+LOCAL_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "AWS_XRAY_SDK_ENABLED": "false",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+}
+
+
+class StartupError(RuntimeError):
+    """The local stack cannot start; ``exit_code`` 2 for a busy port, 1 otherwise."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def check_port(port: int, what: str, option: str, host: str = LOOPBACK) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                raise StartupError(
+                    f"port {port} for the {what} is already in use on {host}; choose another with {option} PORT", 2
+                ) from exc
+            raise
+
+
+@dataclass
+class Secrets:
+    """The local secret values, shared by the functions (Secrets Manager in moto) and the emulator."""
+
+    app_certificate: str = field(default_factory=lambda: secrets.token_hex(16))
+    customer_id: str = field(default_factory=lambda: "local-" + secrets.token_hex(6))
+    customer_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    ncs_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    storage_access_key: str = field(default_factory=lambda: "AKIALOCAL" + secrets.token_hex(6).upper())
+    storage_secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
+
+    def documents(self) -> dict[str, dict[str, str]]:
+        """Secret JSON by the env var that names it (CONTRACTS F names; unknown ones are reported)."""
+        storage = {"access_key": self.storage_access_key, "secret_key": self.storage_secret_key}
+        return {
+            "APP_CERTIFICATE_SECRET_NAME": {"app_certificate": self.app_certificate},
+            "AGORA_REST_SECRET_NAME": {"customer_id": self.customer_id, "customer_secret": self.customer_secret},
+            "NCS_SECRET_NAME": {"default": self.ncs_secret},
+            "STORAGE_SECRET_NAME": storage,
+            "RECORDING_STORAGE_SECRET_NAME": storage,
+            "AGORA_STORAGE_SECRET_NAME": storage,
+            "UPLOADER_SECRET_NAME": storage,
+            "RECORDING_UPLOADER_SECRET_NAME": storage,
+        }
+
+
+class LocalRuntime:
+    """Everything ``make run`` starts, as an object (``make demo`` and the e2e test use it too)."""
+
+    def __init__(
+        self,
+        *,
+        api_port: int = DEFAULT_PORTS["api"],
+        moto_port: int = DEFAULT_PORTS["moto"],
+        emulator_port: int = DEFAULT_PORTS["emulator"],
+        stack_name: str = DEFAULT_STACK_NAME,
+        env_overrides: dict[str, str] | None = None,
+        emulator_options: dict[str, Any] | None = None,
+        on_request: Callable[[str], None] | None = None,
+        sqs_retry_delay: float | None = 2.0,
+    ):
+        self.host = LOOPBACK
+        self.api_port, self.moto_port, self.emulator_port = api_port, moto_port, emulator_port
+        self.stack_name = stack_name
+        self.env_overrides = {**LOCAL_ENV, **(env_overrides or {})}
+        self.emulator_options = emulator_options or {}
+        self.on_request = on_request
+        self.sqs_retry_delay = sqs_retry_delay
+        self.secrets = Secrets()
+        self.app_id = LOCAL_APP_ID
+        self.stack: LocalStack | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.emulator: Any = None
+        self.emulator_error: str | None = None
+        self.api: Any = None
+        self.pumps: Any = None
+        self.identity: Any = None
+        self.seeded: dict[str, str] = {}  # secret name -> env var
+        self.unseeded: dict[str, str] = {}
+        self._moto: Any = None
+        self._exit = contextlib.ExitStack()
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- urls ---------------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.host}:{self.api_port}"
+
+    @property
+    def moto_url(self) -> str:
+        return f"http://{self.host}:{self.moto_port}"
+
+    @property
+    def emulator_url(self) -> str:
+        return f"http://{self.host}:{self.emulator_port}"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _start(self) -> None:
+        check_port(self.api_port, "local API", "--port")
+        check_port(self.moto_port, "moto server", "--moto-port")
+        check_port(self.emulator_port, "Agora emulator", "--emulator-port")
+        # 1. AWS: moto as a server thread; every boto3 client of this process goes there.
+        self._set_env({
+            "MOTO_PORT": str(self.moto_port),  # the Step Functions interpreter calls back through it
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "AWS_REGION": os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local",
+        })  # fmt: skip
+        os.environ.pop("AWS_PROFILE", None)
+        from moto.server import ThreadedMotoServer
+
+        self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
+        self._moto.start()
+        self._configure_moto()
+        from service.adapters.aws import reset_clients
+
+        reset_clients()
+        # 2. The template, synthesized for this machine: our App ID, the emulator as Agora's REST host.
+        template = synth_template({"agoraAppId": self.app_id, "restBaseUrls": self.emulator_url})
+        import boto3
+
+        session = boto3.session.Session()
+        self.stack = provision(template, stack_name=self.stack_name, session=session)
+        self._seed_secrets(session)
+        # 3. Handlers in-process, with the stack's environment (plus local cosmetics).
+        self.dispatcher = self._exit.enter_context(lambda_dispatch(self.stack))
+        self._set_env(self.env_overrides)
+        # 4. The Agora emulator: S3 = moto, webhooks = our API, same NCS secret and REST credentials.
+        self._start_emulator()
+        # 5. Identity and the API.
+        from local.api_server import LocalApi, PortInUse
+        from local.identity import LocalIdentity
+
+        authorizer = next(iter(self.stack.authorizers.values()), None)
+        if authorizer is not None:
+            groups_claim = self.stack.environment().get("GROUPS_CLAIM", "cognito:groups")
+            self.identity = LocalIdentity(
+                issuer=authorizer.issuer, audience=authorizer.audience[0], groups_claim=groups_claim
+            )
+        from local.pumps import Pumps
+
+        self.pumps = Pumps(self.stack, self.dispatcher, session, sqs_retry_delay=self.sqs_retry_delay)
+        self.pumps.start()
+        self.api = LocalApi(
+            self.stack, self.dispatcher, self.identity, host=self.host, port=self.api_port,
+            fire_schedule=self.pumps.schedules.fire if self.pumps.schedules else None, on_request=self.on_request,
+        )  # fmt: skip
+        try:
+            self.api.start()
+        except PortInUse as exc:
+            raise StartupError(str(exc), 2) from exc
+
+    def _configure_moto(self) -> None:
+        import urllib.request
+
+        body = json.dumps({"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}).encode()
+        request = urllib.request.Request(f"{self.moto_url}/moto-api/config", data=body, method="POST")  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as resp:  # noqa: S310 - loopback moto
+                    if resp.status in (200, 201):
+                        return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise StartupError(f"the moto server on {self.moto_url} did not start") from None
+                time.sleep(0.1)
+
+    def _seed_secrets(self, session: Any) -> None:
+        assert self.stack is not None
+        sm = session.client("secretsmanager")
+        env = self.stack.environment()
+        documents = self.secrets.documents()
+        existing = {r.name for r in self.stack.by_type("AWS::SecretsManager::Secret")}
+        for var, name in sorted(env.items()):
+            if not var.endswith("_SECRET_NAME") or not name or name in existing:
+                continue
+            document = documents.get(var)
+            if document is None:
+                self.unseeded[name] = var
+                continue
+            with contextlib.suppress(sm.exceptions.ResourceExistsException):
+                sm.create_secret(Name=name, SecretString=json.dumps(document))
+            self.seeded[name] = var
+
+    def _start_emulator(self) -> None:
+        try:
+            from agorakit.emulator import Emulator
+        except ImportError as exc:
+            self.emulator_error = f"the Agora emulator is not available ({exc}); Agora calls will fail"
+            log.warning(self.emulator_error)
+            return
+        options = {
+            "app_id": self.app_id,
+            "customer_id": self.secrets.customer_id,
+            "customer_secret": self.secrets.customer_secret,
+            "s3_endpoint": self.moto_url,
+            "s3_bucket": self.recordings_bucket(),
+            "webhook_url": f"{self.api_url}/webhooks/agora",
+            "ncs_secret": self.secrets.ncs_secret,
+            **self.emulator_options,
+        }
+        try:
+            self.emulator = Emulator(self.host, self.emulator_port, **options)
+        except TypeError as exc:  # an older/newer emulator signature: say so instead of crashing
+            self.emulator_error = f"the Agora emulator rejected its options ({exc})"
+            log.warning(self.emulator_error)
+            return
+        self.emulator.start()
+
+    def recordings_bucket(self) -> str | None:
+        assert self.stack is not None
+        env = self.stack.environment()
+        for key in ("RECORDINGS_BUCKET", "RECORDINGS_BUCKET_NAME", "MEDIA_BUCKET"):
+            if env.get(key):
+                return env[key]
+        buckets = self.stack.by_type("AWS::S3::Bucket")
+        named = [b for b in buckets if "recording" in b.logical_id.lower()]
+        chosen = named or buckets
+        return chosen[0].name if chosen else None
+
+    def stop(self) -> None:
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
+        if self.pumps is not None:
+            self.pumps.stop()
+            self.pumps = None
+        if self.emulator is not None:
+            try:
+                self.emulator.stop()
+            except Exception:  # stopping must go on
+                log.exception("stopping the emulator failed")
+            self.emulator = None
+        try:
+            self._exit.close()
+        except Exception:
+            log.exception("stopping the in-process Lambda runtime failed")
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- what to tell people ------------------------------------------------------------------
+    def banner(self) -> str:
+        assert self.stack is not None
+        url = self.api_url
+        lines = [
+            "",
+            "agora-serverless local stack is running (loopback only). Ctrl-C stops it.",
+            f"  API (API Gateway HTTP API, payload v2):  {url}",
+            f"  Swagger UI:                              {url}/docs   (OpenAPI: {url}/openapi.json)",
+            f"  AWS (moto server):                       {self.moto_url}",
+            f"  Agora emulator:                          {self.emulator_url if self.emulator else 'NOT RUNNING'}",
+            f"  functions: {len(self.stack.functions)}, routes: {len(self.stack.routes)}, "
+            f"state machines: {len(self.stack.state_machines)}, pumps: {', '.join(self.pumps.describe()) or 'none'}",
+        ]
+        if self.emulator_error:
+            lines.append(f"  ! {self.emulator_error}")
+        if self.unseeded:
+            names = ", ".join(f"{n} ({v})" for n, v in self.unseeded.items())
+            lines.append(f"  ! secrets without a local value (functions reading them will fail): {names}")
+        if self.identity is not None:
+            users = ", ".join(f"{u.username} [{' '.join(u.groups) or '-'}]" for u in self.identity.users.values())
+            lines += [
+                "",
+                f"Local users: {users}",
+                "Get a token (ID token of the local issuer, accepted by the API's JWT authorizer):",
+                f"  TOKEN=$(curl -s -X POST {url}/local/token -d '{{\"username\":\"host-1\"}}' "
+                "| python3 -c 'import sys,json; print(json.load(sys.stdin)[\"id_token\"])')",
+            ]
+        lines += ["", "Routes:"]
+        examples = request_examples(self.api.openapi_path if self.api else None)
+        for route in sorted(self.stack.routes, key=lambda r: (r.path, r.method)):
+            lines.append("  " + curl_for(route, url, examples.get(route.route_key)))
+        if self.pumps and self.pumps.schedules and self.stack.schedules:
+            lines += ["", "Schedules (run one now):"]
+            for spec in self.stack.schedules:
+                lines.append(f"  curl -s -X POST {url}/local/schedules/{spec.logical_id}   # {spec.expression}")
+        if self.emulator is not None:
+            lines += ["", "Agora emulator control (users join/leave channels, recording tasks):",
+                      f"  curl -s -X POST {self.emulator_url}/emulator/channels/demo/join -d '{{\"uid\":1001,\"role\":\"host\"}}'",
+                      f"  curl -s {self.emulator_url}/emulator/tasks"]  # fmt: skip
+        return "\n".join(lines) + "\n"
+
+
+def curl_for(route: Any, base_url: str, example: Any = None) -> str:
+    path = route.path if route.route_key != "$default" else "/"
+    for part in [p for p in path.split("/") if p.startswith("{")]:
+        path = path.replace(part, "<" + part.strip("{}+") + ">")
+    method = "GET" if route.method == "ANY" else route.method
+    parts = ["curl -s"]
+    if method != "GET":
+        parts.append(f"-X {method}")
+    parts.append(f'"{base_url}{path}"')
+    if route.authorizer is not None:
+        parts.append('-H "Authorization: Bearer $TOKEN"')
+    if method in ("POST", "PUT", "PATCH"):
+        body = json.dumps(example if example is not None else {}, separators=(",", ":"))
+        parts.append(f"-H 'content-type: application/json' -d '{body}'")
+    return " ".join(parts)
+
+
+def request_examples(openapi_path: Path | None) -> dict[str, Any]:
+    """A minimal JSON body per route key, from the OpenAPI document's request schemas (if present)."""
+    if openapi_path is None or not openapi_path.exists():
+        return {}
+    try:
+        doc = json.loads(openapi_path.read_text())
+    except ValueError:
+        return {}
+    out: dict[str, Any] = {}
+    for path, item in (doc.get("paths") or {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict):
+                continue
+            content = ((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
+            schema = content.get("schema")
+            if schema:
+                out[f"{method.upper()} {path}"] = example_for(schema, doc)
+    return out
+
+
+def example_for(schema: dict[str, Any], doc: dict[str, Any], depth: int = 0) -> Any:  # noqa: PLR0911
+    if depth > 6:
+        return None
+    if "$ref" in schema:
+        target: Any = doc
+        for part in schema["$ref"].lstrip("#/").split("/"):
+            target = target.get(part, {})
+        return example_for(target, doc, depth + 1)
+    for key in ("example", "default"):
+        if key in schema:
+            return schema[key]
+    if schema.get("examples"):
+        return schema["examples"][0]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if schema.get(key):
+            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
+            return example_for(options[0], doc, depth + 1)
+    kind = schema.get("type")
+    if kind == "object" or "properties" in schema:
+        required = schema.get("required") or []
+        return {name: example_for(prop, doc, depth + 1) for name, prop in (schema.get("properties") or {}).items()
+                if name in required}  # fmt: skip
+    if kind == "array":
+        return []
+    if kind == "integer":
+        return max(0, int(schema.get("minimum", 0)))
+    if kind == "number":
+        return 0
+    if kind == "boolean":
+        return False
+    if kind == "string":
+        return "demo" if schema.get("minLength", 1) <= 4 else "x" * int(schema["minLength"])
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    p.add_argument("--port", type=int, default=DEFAULT_PORTS["api"], help="local API port (default 8080)")
+    p.add_argument("--moto-port", type=int, default=DEFAULT_PORTS["moto"], help="moto server port (default 5000)")
+    p.add_argument("--emulator-port", type=int, default=DEFAULT_PORTS["emulator"], help="Agora emulator port (default 8090)")
+    p.add_argument("--quiet", action="store_true", help="do not print one line per API request")
+    p.add_argument("--function-logs", action="store_true", help="show the functions' Powertools INFO logs")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    for port, name in ((args.port, "--port"), (args.moto_port, "--moto-port"), (args.emulator_port, "--emulator-port")):
+        if not 1 <= port <= 65535:
+            print(f"error: {name} {port} is not a TCP port", file=sys.stderr)
+            return 2
+    if len({args.port, args.moto_port, args.emulator_port}) != 3:
+        print("error: --port, --moto-port and --emulator-port must differ", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("local").setLevel(logging.INFO)
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print("starting: synthesizing the stack and provisioning it in moto ...", flush=True)
+    runtime = LocalRuntime(
+        api_port=args.port, moto_port=args.moto_port, emulator_port=args.emulator_port,
+        env_overrides={} if args.function_logs else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
+        on_request=None if args.quiet else (lambda line: print(f"  {line}", flush=True)),
+    )  # fmt: skip
+    try:
+        runtime.start()
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    try:
+        print(runtime.banner(), flush=True)
+        while not stop.wait(0.5):
+            pass
+        print("\nstopping ...", flush=True)
+    finally:
+        runtime.stop()
+    print("stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

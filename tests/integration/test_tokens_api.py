@@ -1,0 +1,195 @@
+"""POST /tokens end to end through the real handler, with DynamoDB and Secrets Manager in moto."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.support.apigw import FakeContext, http_api_event
+
+APP_ID = "970CA35de60c44645bbae8a215061b33"
+CERT = "5CFd2fd1755d40ecb72977518be15d3b"
+SECRET_NAME = "agora-serverless/app-certificate"
+TABLE = "users-table"
+HOST = {"sub": "host-subject-1", "cognito:groups": ["hosts"]}
+VIEWER = {"sub": "viewer-subject-1"}
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    monkeypatch.setenv("AGORA_APP_ID", APP_ID)
+    monkeypatch.setenv("APP_CERTIFICATE_SECRET_NAME", SECRET_NAME)
+    monkeypatch.setenv("USERS_TABLE", TABLE)
+    monkeypatch.setenv("XRAY_SDK", "false")
+    with mock_aws():
+        from service.adapters.aws import reset_clients
+
+        reset_clients()
+        ddb = boto3.client("dynamodb")
+        ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=json.dumps({"app_certificate": CERT}))
+        yield ddb
+        reset_clients()
+
+
+@pytest.fixture
+def handler_module(aws):
+    import service.tokens.handler as module
+
+    module = importlib.reload(module)  # settings are read at import (cold start): reload with this test's env
+    module.dependencies.cache_clear()
+    return module
+
+
+def call(module, body, claims=VIEWER, **kw):
+    event = http_api_event("POST", "/tokens", body=body, claims=claims, **kw)
+    response = module.handler(event, FakeContext())
+    return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
+
+
+def test_subscriber_token_for_the_callers_stable_uid(handler_module):
+    from agorakit.tokens import parse_token, verify
+
+    status, body = call(handler_module, {"channel": "room-1"})
+    assert status == 200, body
+    assert body["app_id"] == APP_ID and body["channel"] == "room-1" and body["role"] == "subscriber"
+    assert 1_000 <= body["uid"] <= 3_999_999_999
+    assert body["expires_at"] - body["issued_at"] == 3600
+    parsed = parse_token(body["rtc_token"]).to_dict()
+    rtc = next(s for s in parsed["services"] if s["name"] == "rtc")
+    assert rtc["channel_name"] == "room-1" and rtc["uid"] == str(body["uid"])
+    assert set(rtc["privileges"]) == {"1"}  # join only
+    assert verify(body["rtc_token"], CERT)
+    status2, again = call(handler_module, {"channel": "room-2"})
+    assert status2 == 200 and again["uid"] == body["uid"]
+    _, other = call(handler_module, {"channel": "room-1"}, claims={"sub": "someone-else"})
+    assert other["uid"] != body["uid"]
+
+
+def test_publisher_needs_the_publisher_group(handler_module):
+    from agorakit.tokens import parse_token
+
+    status, body = call(handler_module, {"channel": "live", "role": "publisher"}, claims=HOST)
+    assert status == 200 and body["role"] == "publisher"
+    rtc = next(s for s in parse_token(body["rtc_token"]).to_dict()["services"] if s["name"] == "rtc")
+    assert set(rtc["privileges"]) == {"1", "2", "3", "4"}
+    status, body = call(handler_module, {"channel": "live", "role": "publisher"}, claims=VIEWER)
+    assert status == 403
+    assert "hosts" in body["error"]["message"]
+
+
+def test_downgrade_policy_gives_subscriber_instead_of_403(handler_module, monkeypatch):
+    from service.auth import Caller
+    from service.tokens.logic import effective_role
+
+    settings = handler_module.settings.model_copy(update={"publisher_denied": "downgrade"})
+    assert effective_role(Caller("s"), "publisher", settings) == "subscriber"
+    assert effective_role(Caller("s", frozenset({"hosts"})), "publisher", settings) == "publisher"
+
+
+def test_rtm_token_for_the_same_user(handler_module):
+    from agorakit.tokens import parse_token, verify
+
+    status, body = call(handler_module, {"channel": "room-1", "rtm": True, "ttl": 600})
+    assert status == 200, body
+    assert body["rtm_user_id"] == str(body["uid"])
+    assert body["expires_at"] - body["issued_at"] == 600
+    names = {s["name"] for s in parse_token(body["rtm_token"]).to_dict()["services"]}
+    assert names == {"rtc", "rtm"}
+    assert verify(body["rtm_token"], CERT)
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"channel": ""}, 422),
+        ({"channel": "x" * 64}, 422),
+        ({"channel": "bad\nname"}, 422),
+        ({"channel": "room", "ttl": 0}, 422),
+        ({"channel": "room", "ttl": 86401}, 422),
+        ({"channel": "room", "role": "admin"}, 422),
+        ({"channel": "room", "uid": 5}, 422),  # the uid is never taken from the body
+        ({}, 422),
+    ],
+)
+def test_bad_bodies_are_precise_4xx(handler_module, body, status):
+    got, payload = call(handler_module, body)
+    assert got == status, payload
+    assert payload["error"]["message"]
+
+
+def test_malformed_json_is_400(handler_module):
+    status, payload = call(handler_module, "{not json")
+    assert status == 400
+    assert "JSON" in payload["error"]["message"]
+
+
+def test_no_identity_is_401(handler_module):
+    event = http_api_event("POST", "/tokens", body={"channel": "room"})
+    response = handler_module.handler(event, FakeContext())
+    assert response["statusCode"] == 401
+
+
+def test_missing_secret_is_503_and_leaks_nothing(handler_module, aws, capsys):
+    boto3.client("secretsmanager").delete_secret(SecretId=SECRET_NAME, ForceDeleteWithoutRecovery=True)
+    status, body = call(handler_module, {"channel": "room"})
+    assert status == 503
+    assert "Secrets Manager" in body["error"]["message"]
+
+
+def test_certificate_never_logged_and_read_once(handler_module, capsys):
+    calls = []
+    client = boto3.client("secretsmanager")
+    client.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **kw: calls.append(1))
+    from service.adapters.secrets import SecretsManagerStore
+
+    deps = handler_module.dependencies()
+    deps.secrets = SecretsManagerStore(client_factory=lambda: client)
+    for _ in range(5):
+        status, body = call(handler_module, {"channel": "room", "role": "publisher"}, claims=HOST)
+        assert status == 200
+    assert len(calls) == 1  # cached across warm invocations
+    captured = capsys.readouterr()
+    assert "TokensMinted" in captured.out  # the metric was emitted
+    assert CERT not in captured.out and CERT not in captured.err
+    assert CERT.lower() not in captured.out.lower()
+
+
+def test_concurrent_first_requests_get_one_uid(handler_module, aws):
+    from service.tokens.repository import DynamoDBUidRepository
+
+    repo = DynamoDBUidRepository(TABLE, client=aws)
+    results: list[int] = []
+    barrier = threading.Barrier(12)
+
+    def first_request():
+        barrier.wait()
+        results.append(repo.uid_for("racing-subject"))
+
+    threads = [threading.Thread(target=first_request) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1 and len(results) == 12
+    items = aws.scan(TableName=TABLE)["Items"]
+    assert sorted(i["pk"]["S"] for i in items) == sorted(["SUB#racing-subject", f"UID#{results[0]}"])
+
+
+def test_uid_collision_moves_to_another_uid(aws):
+    from service.tokens.repository import USER_UID_MAX, USER_UID_MIN, DynamoDBUidRepository, candidate_uids
+
+    first = next(candidate_uids("victim"))
+    aws.put_item(TableName=TABLE, Item={"pk": {"S": f"UID#{first}"}, "subject": {"S": "squatter"}})
+    uid = DynamoDBUidRepository(TABLE, client=aws).uid_for("victim")
+    assert uid != first and USER_UID_MIN <= uid <= USER_UID_MAX
