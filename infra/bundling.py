@@ -23,7 +23,7 @@ class PipLocalBundler:
         self.python_version = python_version
 
     # jsii passes ``options`` positionally: keep this exact signature.
-    def try_bundle(self, output_dir: str, options) -> bool:  # noqa: ANN001
+    def try_bundle(self, output_dir: str, options) -> bool:
         target = Path(output_dir) / "python"
         cmd = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",

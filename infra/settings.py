@@ -47,9 +47,9 @@ class StackSettings(BaseModel):
     account: str | None = None
     region: str = "us-east-1"
     agora_app_id: str = PLACEHOLDER_APP_ID
-    app_certificate_secret_name: str = "agora-serverless/app-certificate"
-    rest_secret_name: str = "agora-serverless/rest-credentials"
-    ncs_secret_name: str = "agora-serverless/ncs-secrets"
+    app_certificate_secret_name: str = "agora-serverless/app-certificate"  # noqa: S105 - a name, not a value
+    rest_secret_name: str = "agora-serverless/rest-credentials"  # noqa: S105 - a name, not a value
+    ncs_secret_name: str = "agora-serverless/ncs-secrets"  # noqa: S105 - a name, not a value
     rest_base_urls: list[str] = Field(default_factory=list)
     agora_qps: int = Field(default=10, ge=1, le=100)
     auth_issuer: str | None = None

@@ -996,6 +996,71 @@ def provision(
     return _Provisioner(template, stack_name=stack_name, session=session, parameters=parameters or {}).run()
 
 
+def dry_routes(template: dict[str, Any], *, stack_name: str = DEFAULT_STACK_NAME) -> tuple[dict[str, FunctionSpec], list[RouteSpec]]:
+    """Functions (env resolved with deterministic names) and API routes of a template, without any AWS call.
+
+    For tools that only need to import handlers (the OpenAPI generator): a moto-free ``provision``.
+    """
+    env = {"partition": "aws", "region": "us-east-1", "account": "123456789012"}
+    resources = template.get("Resources", {})
+    initial = {lid: _initial_resource(stack_name, lid, b.get("Type", ""), b.get("Properties") or {}, env)
+               for lid, b in resources.items()}  # fmt: skip
+
+    def fallback(lid: str, attribute: str) -> Any:
+        res = initial.get(lid)
+        if res is None:
+            raise IntrinsicError(f"Fn::GetAtt to unknown logical id {lid!r}")
+        if attribute == "StreamArn":
+            return f"{res.attrs['Arn']}/stream/1970-01-01T00:00:00.000"
+        return res.attrs.get(attribute)
+
+    resolver = Resolver(
+        refs={lid: r.ref for lid, r in initial.items()},
+        pseudo={"AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": stack_name, "AWS::NotificationARNs": []},
+        parameters={name: DUMMY_SSM_VALUE if "SSM" in str(spec.get("Type")) else spec.get("Default", "")
+                    for name, spec in (template.get("Parameters") or {}).items()},
+        conditions=template.get("Conditions", {}),
+        mappings=template.get("Mappings", {}),
+        attr_fallback=fallback,
+    )  # fmt: skip
+    functions: dict[str, FunctionSpec] = {}
+    for lid, body in resources.items():
+        props = body.get("Properties") or {}
+        if body.get("Type") != "AWS::Lambda::Function" or not props.get("Handler") or "ZipFile" in (props.get("Code") or {}):
+            continue
+        variables = resolver.resolve((props.get("Environment") or {}).get("Variables") or {})
+        functions[lid] = FunctionSpec(
+            name=initial[lid].name, handler=str(props["Handler"]), environment={k: _env_str(v) for k, v in variables.items()},
+            logical_id=lid, arn=str(initial[lid].attrs["Arn"]),
+        )  # fmt: skip
+    by_arn = {f.arn: f for f in functions.values()}
+    integrations = {}
+    for lid, body in resources.items():
+        if body.get("Type") == "AWS::ApiGatewayV2::Integration":
+            uri = str(resolver.resolve((body.get("Properties") or {}).get("IntegrationUri", "")))
+            if uri in by_arn:
+                integrations[str(initial[lid].ref)] = by_arn[uri]
+    authorizers = {}
+    for lid, body in resources.items():
+        if body.get("Type") == "AWS::ApiGatewayV2::Authorizer":
+            jwt = resolver.resolve((body.get("Properties") or {}).get("JwtConfiguration") or {})
+            authorizers[str(initial[lid].ref)] = AuthorizerSpec(lid, str(jwt.get("Issuer", "")), list(jwt.get("Audience") or []), [])
+    routes = []
+    for lid, body in resources.items():
+        if body.get("Type") != "AWS::ApiGatewayV2::Route":
+            continue
+        props = resolver.resolve(body.get("Properties") or {})
+        fn = integrations.get(str(props.get("Target", "")).removeprefix("integrations/"))
+        if fn is None:
+            continue
+        key = str(props["RouteKey"])
+        method, _, path = key.partition(" ") if " " in key else ("ANY", "", key)
+        auth = authorizers.get(str(props.get("AuthorizerId"))) if props.get("AuthorizationType") == "JWT" else None
+        routes.append(RouteSpec(key, method.upper(), path, fn.name, "2.0", auth, list(props.get("AuthorizationScopes") or []), lid))
+    return functions, routes
+
+
 # ------------------------------------------------------------------------------------------------
 # in-process Lambda runtime
 # ------------------------------------------------------------------------------------------------

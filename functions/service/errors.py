@@ -104,7 +104,9 @@ def _map_agora_error(exc: Exception) -> ServiceError:
     if name == "AgoraNotFoundError":
         return NotFound(f"Agora: {exc}", details=details)
     if getattr(exc, "retryable", False):
-        return UpstreamUnavailable(f"Agora is unavailable or rate limited: {exc}", details=details, headers={"Retry-After": "2"})
+        return UpstreamUnavailable(
+            f"Agora is unavailable or rate limited: {exc}", details=details, headers={"Retry-After": "2"}
+        )
     return UpstreamError(f"Agora rejected the request: {exc}", details=details)
 
 
@@ -115,7 +117,9 @@ def register_error_handlers(app: Any) -> None:
 
     def to_response(err: ServiceError) -> Response:
         headers = {"Content-Type": "application/json", **err.headers}
-        return Response(status_code=err.status, body=error_body(err.status, err.code, err.message, err.details), headers=headers)
+        return Response(
+            status_code=err.status, body=error_body(err.status, err.code, err.message, err.details), headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:

@@ -26,7 +26,7 @@ class AgoraAccess(Construct):
     def __init__(
         self,
         scope: Construct,
-        id: str,  # noqa: A002 - the CDK's own parameter name
+        id: str,
         *,
         app_id: str,
         rest_secret_name: str,

@@ -69,7 +69,10 @@ class Api(Construct):
             throttling_burst_limit=200, throttling_rate_limit=100, detailed_metrics_enabled=True
         )
         self.authorizer = authorizers.HttpJwtAuthorizer(
-            "JwtAuthorizer", jwt_issuer=issuer, jwt_audience=[audience], identity_source=["$request.header.Authorization"]
+            "JwtAuthorizer",
+            jwt_issuer=issuer,
+            jwt_audience=[audience],
+            identity_source=["$request.header.Authorization"],
         )
         CfnOutput(self, "ApiUrl", value=self.http_api.api_endpoint, description="Base URL of the HTTP API")
 

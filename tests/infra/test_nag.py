@@ -34,8 +34,8 @@ def test_every_acknowledgement_names_a_finding_and_a_reason(synthesized):
         for entry in node.node.metadata:
             if entry.type != "aws:cdk:acknowledged-rules":
                 continue
-            for finding, reason in dict(entry.data).items():
-                finding = finding.removeprefix("Annotation::")
+            for raw_finding, reason in dict(entry.data).items():
+                finding = raw_finding.removeprefix("Annotation::")
                 found += 1
                 assert finding.startswith("AwsSolutions-"), finding
                 assert len(str(reason)) >= 40, (finding, reason)

@@ -39,7 +39,9 @@ def test_users_table_is_retained_and_recoverable(template):
             "Properties": Match.object_like(
                 {
                     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-                    "Replicas": [Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})],
+                    "Replicas": [
+                        Match.object_like({"PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True}})
+                    ],
                 }
             ),
         },
@@ -47,7 +49,7 @@ def test_users_table_is_retained_and_recoverable(template):
 
 
 def test_token_role_is_scoped_to_its_table_and_secret(template_json):
-    logical_id, fn = _token_function(template_json)
+    _logical_id, fn = _token_function(template_json)
     role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     policies = [
         v

@@ -37,7 +37,9 @@ def aws(monkeypatch):
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        boto3.client("secretsmanager").create_secret(Name=SECRET_NAME, SecretString=json.dumps({"app_certificate": CERT}))
+        boto3.client("secretsmanager").create_secret(
+            Name=SECRET_NAME, SecretString=json.dumps({"app_certificate": CERT})
+        )
         yield ddb
         reset_clients()
 
@@ -156,7 +158,7 @@ def test_certificate_never_logged_and_read_once(handler_module, capsys):
     deps = handler_module.dependencies()
     deps.secrets = SecretsManagerStore(client_factory=lambda: client)
     for _ in range(5):
-        status, body = call(handler_module, {"channel": "room", "role": "publisher"}, claims=HOST)
+        status, _body = call(handler_module, {"channel": "room", "role": "publisher"}, claims=HOST)
         assert status == 200
     assert len(calls) == 1  # cached across warm invocations
     captured = capsys.readouterr()

@@ -343,7 +343,8 @@ def test_health_check_events_answer_json(aws):
     assert len(_items(aws)) == 9
 
 
-def test_one_log_line_per_event_and_no_secrets_in_logs(aws, capsys):
+def test_one_log_line_per_event_and_no_secrets_in_logs(aws, caplog):
+    caplog.set_level("INFO")
     body = _body(RTC_EVENT)
     good = signature_headers(RTC_SECRET, body)
     bad = signature_headers("attacker-guess", body)
@@ -355,9 +356,12 @@ def test_one_log_line_per_event_and_no_secrets_in_logs(aws, capsys):
     aws.secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps({"bad": DEFAULT_SECRET}))
     aws.intake.dependencies().keyring._secrets.clear()
     _send(aws, RTC_EVENT)
-    captured = capsys.readouterr()
-    output = captured.out + captured.err
-    lines = [json.loads(line) for line in captured.out.splitlines() if line.startswith("{")]
+    # the exact JSON lines the function writes, rendered by its own Powertools formatter
+    formatter = aws.intake.logger.registered_formatter
+    records = [r for r in caplog.records if r.name == aws.intake.logger.name]
+    rendered = [formatter.format(r) for r in records]
+    output = "\n".join(rendered) + caplog.text
+    lines = [json.loads(line) for line in rendered]
     assert len(lines) == 6
     assert [line["outcome"] for line in lines] == [
         "stored", "duplicate", "unauthorized", "bad_request", "stored", "unavailable"

@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fault-429", type=_rate, default=0.0)
     p.add_argument("--fault-5xx", type=_rate, default=0.0)
     p.add_argument("--fault-206-65", type=_rate, default=0.0)
-    p.add_argument("--slow-ms", type=int, default=0, help="delay every answer this many milliseconds")
+    p.add_argument("--slow-ms", type=int, default=0, help="delay of a slow answer, milliseconds")
+    p.add_argument("--fault-slow", type=_rate, help="rate of slow answers (default: all, when --slow-ms is set)")
     p.add_argument("--time-scale", type=_positive, default=1.0, help="emulated seconds per real second")
     p.add_argument("--segment-seconds", type=_positive, default=15.0, help="HLS slice length, emulated seconds")
     p.add_argument("--seed", type=int, help="random seed (faults, durations) for reproducible runs")
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         fault_5xx=args.fault_5xx,
         fault_206_65=args.fault_206_65,
         slow_ms=args.slow_ms,
+        fault_slow=args.fault_slow,
         time_scale=args.time_scale,
         segment_seconds=args.segment_seconds,
         seed=args.seed,

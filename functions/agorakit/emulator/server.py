@@ -48,6 +48,7 @@ class Faults:
         rate_5xx: float = 0.0,
         rate_206_65: float = 0.0,
         slow_ms: int = 0,
+        rate_slow: float = 0.0,
         retry_after: float | None = 1.0,
         rng: random.Random | None = None,
     ):
@@ -57,17 +58,18 @@ class Faults:
         self.rate_5xx = rate_5xx
         self.rate_206_65 = rate_206_65
         self.slow_ms = slow_ms
+        self.rate_slow = rate_slow
         self.retry_after = retry_after
         self.script: deque[str] = deque()
 
     def configure(self, **changes: Any) -> dict[str, Any]:
         with self._lock:
             if changes.pop("clear", False):
-                self.rate_429 = self.rate_5xx = self.rate_206_65 = 0.0
+                self.rate_429 = self.rate_5xx = self.rate_206_65 = self.rate_slow = 0.0
                 self.slow_ms = 0
                 self.retry_after = 1.0
                 self.script.clear()
-            for name in ("rate_429", "rate_5xx", "rate_206_65"):
+            for name in ("rate_429", "rate_5xx", "rate_206_65", "rate_slow"):
                 if changes.get(name) is not None:
                     value = float(changes.pop(name))
                     if not 0.0 <= value <= 1.0:
@@ -96,6 +98,7 @@ class Faults:
             "rate_429": self.rate_429,
             "rate_5xx": self.rate_5xx,
             "rate_206_65": self.rate_206_65,
+            "rate_slow": self.rate_slow,
             "slow_ms": self.slow_ms,
             "retry_after": self.retry_after,
             "script": list(self.script),
@@ -110,7 +113,7 @@ class Faults:
                 if roll < rate:
                     return kind
                 roll -= rate
-            return "slow" if self.slow_ms else None
+            return "slow" if self.slow_ms and self._rng.random() < self.rate_slow else None
 
 
 class SlidingWindow:
@@ -185,6 +188,7 @@ class Emulator:
         fault_5xx: float = 0.0,
         fault_206_65: float = 0.0,
         slow_ms: int = 0,
+        fault_slow: float | None = None,
         time_scale: float = 1.0,
         segment_seconds: float = 15.0,
         exit_seconds: float = 2.0,
@@ -204,6 +208,7 @@ class Emulator:
             rate_5xx=fault_5xx,
             rate_206_65=fault_206_65,
             slow_ms=slow_ms,
+            rate_slow=fault_slow if fault_slow is not None else (1.0 if slow_ms else 0.0),
             rng=random.Random(self._rng.random()),
         )
         self.uploader = S3Uploader(s3_endpoint) if s3_endpoint and s3_bucket else None
@@ -348,17 +353,20 @@ class Emulator:
         rate_429: float | None = None,
         rate_5xx: float | None = None,
         rate_206_65: float | None = None,
+        rate_slow: float | None = None,
         slow_ms: int | None = None,
         retry_after: float | None = 1.0,
         script: list[str] | None = None,
         clear: bool = False,
     ) -> dict[str, Any]:
-        """Fault rates (0..1), a slow-answer delay, the Retry-After sent with 429s, and/or a script of
-        faults ("429", "5xx", "206_65", "slow") for the next API requests, in order."""
+        """Fault rates (0..1), the delay of a slow answer (``slow_ms``; ``rate_slow`` of answers are slow),
+        the Retry-After sent with 429s (None: no header), and/or a script of faults ("429", "5xx",
+        "206_65", "slow") for the next API requests, in order. A script entry wins over the rates."""
         return self.faults.configure(
             rate_429=rate_429,
             rate_5xx=rate_5xx,
             rate_206_65=rate_206_65,
+            rate_slow=rate_slow,
             slow_ms=slow_ms,
             retry_after=retry_after,
             script=script,
@@ -438,6 +446,7 @@ class Emulator:
             self._stats["log"].append(
                 {
                     "method": method,
+                    "host": handler.headers.get("Host"),
                     "op": op,
                     "status": status,
                     "code": body.get("code") if isinstance(body, dict) else None,

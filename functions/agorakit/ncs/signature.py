@@ -111,9 +111,7 @@ class Keyring:
             name = DEFAULT_LABEL if label == "value" else str(label).strip()
             if name != DEFAULT_LABEL and not name.isdigit():
                 raise NcsSecretError(f"label {label!r} is neither a product id nor 'default'")
-            if isinstance(value, str | bytes):
-                entries[name] = value
-            elif isinstance(value, list):
+            if isinstance(value, (str | bytes, list)):
                 entries[name] = value
             else:
                 raise NcsSecretError(f"secret entry {label!r} must be a string or a list of strings")

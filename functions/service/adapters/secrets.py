@@ -19,7 +19,9 @@ class SecretStore(Protocol):
 
 
 class SecretsManagerStore:
-    def __init__(self, *, max_age: float = 300.0, client_factory: Callable[[], Any] | None = None, clock=time.monotonic):
+    def __init__(
+        self, *, max_age: float = 300.0, client_factory: Callable[[], Any] | None = None, clock=time.monotonic
+    ):
         self._max_age = max_age
         self._client_factory = client_factory
         self._clock = clock

@@ -75,7 +75,9 @@ def app_certificate(secrets: SecretStore, settings: TokenSettings) -> str:
     return str(certificate)
 
 
-def mint_tokens(caller: Caller, request: TokenRequest, *, settings: TokenSettings, deps: TokenDependencies) -> TokenResponse:
+def mint_tokens(
+    caller: Caller, request: TokenRequest, *, settings: TokenSettings, deps: TokenDependencies
+) -> TokenResponse:
     from agorakit.tokens import TokenError, build_rtc_rtm_token, build_rtc_token
 
     role = effective_role(caller, request.role, settings)

@@ -1,0 +1,381 @@
+"""The RecordingsTable: recording items, per-channel locks and Idempotency-Key records, in one table.
+
+Items (partition key ``pk``):
+- ``REC#<recording id>``: the recording (attributes in camelCase; see ``logic.view`` for the API shape).
+- ``CHANNEL#<channel>``: the channel lock, ``recordingId`` of the one active recording of the channel.
+- ``IDEMP#<scope>``: an Idempotency-Key record (request fingerprint and the first response), with a TTL.
+
+GSIs: ``bySid`` (pk ``sid``) for NCS events, ``byChannel`` (pk ``channel``, sk ``createdAt``) for listing,
+``byStatus`` (pk ``activeStatus``, sk ``createdAt``) - sparse: only active recordings carry ``activeStatus`` -
+for the reconciler. Every status change is a conditional write from the statuses ``logic.TRANSITIONS``
+allows, so a late writer never moves a recording backwards.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from service.recordings import logic
+
+BY_SID = "bySid"
+BY_CHANNEL = "byChannel"
+BY_STATUS = "byStatus"
+TTL_ATTRIBUTE = "expiresAt"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+TRANSACTION_RETRIES = 5
+
+
+class ConditionFailed(Exception):
+    """A conditional write lost; ``item`` is the item as it was (None if absent or not returned)."""
+
+    def __init__(self, item: dict[str, Any] | None):
+        super().__init__("conditional write failed")
+        self.item = item
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    kind: Literal["created", "replay", "mismatch", "busy"]
+    #: replay: the stored response; busy: the active recording's id
+    response: dict[str, Any] | None = None
+    active_recording_id: str | None = None
+
+
+def rec_key(recording_id: str) -> str:
+    return f"REC#{recording_id}"
+
+
+def lock_key(channel: str) -> str:
+    return f"CHANNEL#{channel}"
+
+
+def idempotency_key(scope: str) -> str:
+    return f"IDEMP#{scope}"
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+class RecordingsRepository:
+    def __init__(self, table_name: str, *, client: Any = None, clock: Any = time.time):
+        if not table_name:
+            raise ValueError("table_name is required")
+        self.table_name = table_name
+        self._client = client
+        self._clock = clock
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from service.adapters.aws import client
+
+            self._client = client("dynamodb")
+        return self._client
+
+    # -- (de)serialisation --------------------------------------------------------------------
+    def _item(self, item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: self._ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
+
+    def _plain(self, raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        if not raw:
+            return None
+        return {k: self._de.deserialize(v) for k, v in raw.items()}
+
+    def _value(self, value: Any) -> dict[str, Any]:
+        return self._ser.serialize(_to_dynamo(value))
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, recording_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        raw = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": rec_key(recording_id)}}, ConsistentRead=consistent
+        ).get("Item")
+        return self._plain(raw)
+
+    def get_lock(self, channel: str) -> dict[str, Any] | None:
+        raw = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": lock_key(channel)}}, ConsistentRead=True
+        ).get("Item")
+        return self._plain(raw)
+
+    def get_idempotency(self, scope: str) -> dict[str, Any] | None:
+        raw = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": idempotency_key(scope)}}, ConsistentRead=True
+        ).get("Item")
+        item = self._plain(raw)
+        if item is not None and int(item.get(TTL_ATTRIBUTE, 0)) < self._clock():
+            return None  # expired; DynamoDB's TTL deletes lazily
+        return item
+
+    def by_sid(self, sid: str) -> dict[str, Any] | None:
+        response = self.client.query(
+            TableName=self.table_name,
+            IndexName=BY_SID,
+            KeyConditionExpression="sid = :sid",
+            ExpressionAttributeValues={":sid": {"S": sid}},
+            Limit=2,
+        )
+        items = [self._plain(i) for i in response.get("Items", [])]
+        if not items:
+            return None
+        # a sid is unique; re-read from the table for a consistent view
+        recording_id = (items[0] or {}).get("recordingId")
+        return self.get(str(recording_id)) if recording_id else None
+
+    def list_by_channel(
+        self, channel: str, *, limit: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_CHANNEL,
+            "KeyConditionExpression": "channel = :c",
+            "ExpressionAttributeValues": {":c": {"S": channel}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if start_key:
+            kwargs["ExclusiveStartKey"] = start_key
+        response = self.client.query(**kwargs)
+        items = [i for i in (self._plain(r) for r in response.get("Items", [])) if i]
+        return items, response.get("LastEvaluatedKey")
+
+    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for status in statuses:
+            kwargs: dict[str, Any] = {
+                "TableName": self.table_name,
+                "IndexName": BY_STATUS,
+                "KeyConditionExpression": "activeStatus = :s",
+                "ExpressionAttributeValues": {":s": {"S": status}},
+            }
+            while True:
+                response = self.client.query(**kwargs)
+                out.extend(i for i in (self._plain(r) for r in response.get("Items", [])) if i)
+                if not response.get("LastEvaluatedKey"):
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return out
+
+    # -- creation: recording + channel lock + Idempotency-Key in one transaction --------------
+    def create(
+        self,
+        recording: Mapping[str, Any],
+        *,
+        idempotency_scope: str | None = None,
+        fingerprint: str | None = None,
+        response: Mapping[str, Any] | None = None,
+    ) -> CreateOutcome:
+        """Create a recording if its channel is free, race-free (one transaction with three conditions).
+
+        A lock left behind by a recording that already ended is removed and the creation retried.
+        """
+        from botocore.exceptions import ClientError
+
+        channel = str(recording["channel"])
+        recording_id = str(recording["recordingId"])
+        now = self.now_ms()
+        items: list[dict[str, Any]] = []
+        if idempotency_scope:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": self._item(
+                            {
+                                "pk": idempotency_key(idempotency_scope),
+                                "fingerprint": fingerprint,
+                                "recordingId": recording_id,
+                                "response": dict(response or {}),
+                                "createdAt": now,
+                                TTL_ATTRIBUTE: int(now / 1000) + IDEMPOTENCY_TTL_SECONDS,
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk) OR #ttl < :now",
+                        "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {":now": {"N": str(int(now / 1000))}},
+                    }
+                }
+            )
+        lock_index = len(items)
+        items.append(
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._item({"pk": lock_key(channel), "recordingId": recording_id, "createdAt": now}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+        items.append(
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._item({"pk": rec_key(recording_id), **recording}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+        for attempt in range(TRANSACTION_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return CreateOutcome("created")
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if idempotency_scope and reasons and reasons[0] == "ConditionalCheckFailed":
+                stored = self.get_idempotency(idempotency_scope)
+                if stored is None:
+                    continue  # it expired or was withdrawn meanwhile: try again
+                if stored.get("fingerprint") != fingerprint:
+                    return CreateOutcome("mismatch")
+                return CreateOutcome("replay", response=dict(stored.get("response") or {}))
+            if len(reasons) > lock_index and reasons[lock_index] == "ConditionalCheckFailed":
+                lock = self.get_lock(channel)
+                holder = str(lock.get("recordingId")) if lock else None
+                if holder is None:
+                    continue  # released meanwhile
+                held = self.get(holder)
+                if held is None or logic.is_terminal(held.get("status")):
+                    self.release_lock(channel, holder)  # a stale lock: its recording is over
+                    continue
+                return CreateOutcome("busy", active_recording_id=holder)
+            # TransactionConflict (concurrent transactions on the same items): back off and retry
+            time.sleep(0.02 * (attempt + 1))
+        lock = self.get_lock(channel)
+        return CreateOutcome("busy", active_recording_id=str(lock.get("recordingId")) if lock else None)
+
+    def release_lock(self, channel: str, recording_id: str) -> bool:
+        """Delete the channel lock if ``recording_id`` holds it (never someone else's)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": lock_key(channel)}},
+                ConditionExpression="recordingId = :r",
+                ExpressionAttributeValues={":r": {"S": recording_id}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def delete_idempotency(self, scope: str, recording_id: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": idempotency_key(scope)}},
+                ConditionExpression="recordingId = :r",
+                ExpressionAttributeValues={":r": {"S": recording_id}},
+            )
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return
+
+    # -- updates ------------------------------------------------------------------------------
+    def update(
+        self,
+        recording_id: str,
+        *,
+        set_: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        add: Mapping[str, Any] | None = None,
+        condition: str | None = None,
+        names: Mapping[str, str] | None = None,
+        values: Mapping[str, Any] | None = None,
+        must_exist: bool = True,
+    ) -> dict[str, Any]:
+        """One UpdateItem. Attribute paths may be dotted (``agoraErrors.17``); ``condition`` uses the
+        caller's own ``#name``/``:value`` placeholders. Returns the new item; raises ConditionFailed."""
+        expr_names: dict[str, str] = dict(names or {})
+        expr_values: dict[str, Any] = {k: self._value(v) for k, v in (values or {}).items()}
+
+        def path(attribute: str) -> str:
+            parts = []
+            for part in attribute.split("."):
+                key = f"#n{len(expr_names)}"
+                expr_names[key] = part
+                parts.append(key)
+            return ".".join(parts)
+
+        def value(v: Any) -> str:
+            key = f":v{len(expr_values)}"
+            expr_values[key] = self._value(v)
+            return key
+
+        sets = {"updatedAt": self.now_ms(), **(set_ or {})}
+        clauses = ["SET " + ", ".join(f"{path(k)} = {value(v)}" for k, v in sets.items())]
+        removals = [path(r) for r in remove]
+        if removals:
+            clauses.append("REMOVE " + ", ".join(removals))
+        if add:
+            clauses.append("ADD " + ", ".join(f"{path(k)} {value(v)}" for k, v in add.items()))
+        conditions = []
+        if must_exist:
+            conditions.append("attribute_exists(pk)")
+        if condition:
+            conditions.append(f"({condition})")
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": rec_key(recording_id)}},
+            "UpdateExpression": " ".join(clauses),
+            "ExpressionAttributeNames": expr_names,
+            "ReturnValues": "ALL_NEW",
+        }
+        if expr_values:
+            kwargs["ExpressionAttributeValues"] = expr_values
+        if conditions:
+            kwargs["ConditionExpression"] = " AND ".join(conditions)
+            kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        try:
+            response = self.client.update_item(**kwargs)
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise ConditionFailed(self._plain(getattr(exc, "response", {}).get("Item"))) from exc
+        return self._plain(response.get("Attributes")) or {}
+
+    def transition(
+        self,
+        recording_id: str,
+        target: str,
+        *,
+        set_: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        add: Mapping[str, Any] | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Move to ``target`` only from a status that may precede it; keeps the sparse status index in step."""
+        allowed = tuple(sources) if sources is not None else logic.sources_of(target)
+        if not allowed:
+            raise ValueError(f"nothing may move to {target}")
+        placeholders = {f":src{i}": s for i, s in enumerate(allowed)}
+        fields: dict[str, Any] = {"status": target, **(set_ or {})}
+        removals = list(remove)
+        if logic.is_active(target):
+            fields["activeStatus"] = target
+        else:
+            removals.append("activeStatus")
+        return self.update(
+            recording_id,
+            set_=fields,
+            remove=removals,
+            add=add,
+            condition=f"#status IN ({', '.join(placeholders)})",
+            names={"#status": "status"},
+            values=placeholders,
+        )
