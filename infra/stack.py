@@ -5,8 +5,10 @@ from __future__ import annotations
 from aws_cdk import Annotations, Stack
 from constructs import Construct
 
+from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.recording import Recording
 from infra.constructs.tokens import Tokens
 from infra.settings import StackSettings
 
@@ -24,3 +26,10 @@ class AgoraServerlessStack(Stack):
         self.api = Api(self, "Api", settings=settings)
         # Capability constructs are composed below, each in one line or a few.
         self.tokens = Tokens(self, "Tokens", settings=settings, api=self.api, functions=self.functions)
+        self.agora = AgoraAccess(
+            self, "AgoraAccess", app_id=settings.agora_app_id, rest_secret_name=settings.rest_secret_name,
+            rest_base_urls=settings.rest_base_urls, qps=settings.agora_qps,
+        )  # fmt: skip
+        self.recording = Recording(
+            self, "Recording", settings=settings, api=self.api, functions=self.functions, agora=self.agora
+        )

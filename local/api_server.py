@@ -137,7 +137,9 @@ class LocalApi:
             self._server = ThreadingHTTPServer((self.host, self.port), Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(exc.errno, f"port {self.port} on {self.host} is already in use (choose another with --port)") from exc
+                raise PortInUse(
+                    exc.errno, f"port {self.port} on {self.host} is already in use (choose another with --port)"
+                ) from exc
             raise
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
@@ -158,7 +160,9 @@ class LocalApi:
                 return route, params
         return None
 
-    def handle(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1") -> Response:
+    def handle(  # noqa: PLR0911 - one early answer per API Gateway outcome
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1"
+    ) -> Response:
         method = method.upper()
         split = urlsplit(target)
         path = split.path or "/"
@@ -217,7 +221,7 @@ class LocalApi:
             return _json(403, {"message": "Forbidden"})
         return claims
 
-    def build_event(
+    def build_event(  # noqa: PLR0917 - every part of the request, as API Gateway sees it
         self,
         route: CompiledRoute,
         params: dict[str, str],
@@ -344,8 +348,10 @@ class LocalApi:
         return 204, out, b""
 
     # -- local extras -------------------------------------------------------------------------
-    def _local(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> Response | None:  # noqa: PLR0911
-        if path == "/docs" or path == "/docs/":
+    def _local(  # noqa: PLR0911, PLR0912 - a small router for the local-only endpoints
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> Response | None:
+        if path in {"/docs", "/docs/"}:
             return 200, [("Content-Type", "text/html; charset=utf-8")], swagger_html().encode()
         if path.startswith("/docs/") and path.rsplit("/", 1)[1] in SWAGGER_ASSETS:
             return _swagger_asset(path.rsplit("/", 1)[1])
@@ -361,7 +367,9 @@ class LocalApi:
             return self._token(body)
         if path == "/local/users" and method == "GET":
             users = self.identity.users.values() if self.identity else []
-            return _json(200, {"users": [{"username": u.username, "groups": list(u.groups), "sub": u.sub} for u in users]})
+            return _json(
+                200, {"users": [{"username": u.username, "groups": list(u.groups), "sub": u.sub} for u in users]}
+            )
         if path == "/local/jwks.json" and method == "GET" and self.identity:
             return _json(200, self.identity.jwks())
         if path == "/local/routes" and method == "GET":
@@ -405,7 +413,7 @@ class LocalApi:
             "message": "agora-serverless local stack",
             "docs": f"{self.url}/docs",
             "openapi": f"{self.url}/openapi.json",
-            "token": f"POST {self.url}/local/token {{\"username\": \"host-1\"}}",
+            "token": f'POST {self.url}/local/token {{"username": "host-1"}}',
             "users": f"{self.url}/local/users",
             "routes": [self._route_info(r.spec) for r in self.routes],
         }
@@ -422,7 +430,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         headers = [(k, v) for k, v in self.headers.items()]
         try:
-            status, out_headers, out_body = self.local_api.handle(self.command, self.path, headers, body, self.client_address[0])
+            status, out_headers, out_body = self.local_api.handle(
+                self.command, self.path, headers, body, self.client_address[0]
+            )
         except Exception:
             log.exception("local API failure on %s %s", self.command, self.path)
             status, out_headers, out_body = _json(500, {"message": "Internal Server Error"})
@@ -443,7 +453,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)
 
 
@@ -463,7 +473,11 @@ def _swagger_asset(name: str) -> Response:
     directory = _swagger_dir()
     if directory is None or not (directory / name).exists():
         return _json(404, {"message": "Swagger UI assets are not installed (aws-lambda-powertools)"})
-    return 200, [("Content-Type", SWAGGER_ASSETS[name]), ("Cache-Control", "max-age=3600")], (directory / name).read_bytes()
+    return (
+        200,
+        [("Content-Type", SWAGGER_ASSETS[name]), ("Cache-Control", "max-age=3600")],
+        (directory / name).read_bytes(),
+    )
 
 
 def swagger_html() -> str:

@@ -996,7 +996,9 @@ def provision(
     return _Provisioner(template, stack_name=stack_name, session=session, parameters=parameters or {}).run()
 
 
-def dry_routes(template: dict[str, Any], *, stack_name: str = DEFAULT_STACK_NAME) -> tuple[dict[str, FunctionSpec], list[RouteSpec]]:
+def dry_routes(
+    template: dict[str, Any], *, stack_name: str = DEFAULT_STACK_NAME
+) -> tuple[dict[str, FunctionSpec], list[RouteSpec]]:
     """Functions (env resolved with deterministic names) and API routes of a template, without any AWS call.
 
     For tools that only need to import handlers (the OpenAPI generator): a moto-free ``provision``.
@@ -1027,12 +1029,16 @@ def dry_routes(template: dict[str, Any], *, stack_name: str = DEFAULT_STACK_NAME
     functions: dict[str, FunctionSpec] = {}
     for lid, body in resources.items():
         props = body.get("Properties") or {}
-        if body.get("Type") != "AWS::Lambda::Function" or not props.get("Handler") or "ZipFile" in (props.get("Code") or {}):
+        if (
+            body.get("Type") != "AWS::Lambda::Function"
+            or not props.get("Handler")
+            or "ZipFile" in (props.get("Code") or {})
+        ):
             continue
         variables = resolver.resolve((props.get("Environment") or {}).get("Variables") or {})
         functions[lid] = FunctionSpec(
-            name=initial[lid].name, handler=str(props["Handler"]), environment={k: _env_str(v) for k, v in variables.items()},
-            logical_id=lid, arn=str(initial[lid].attrs["Arn"]),
+            name=initial[lid].name, handler=str(props["Handler"]), logical_id=lid, arn=str(initial[lid].attrs["Arn"]),
+            environment={k: _env_str(v) for k, v in variables.items()},
         )  # fmt: skip
     by_arn = {f.arn: f for f in functions.values()}
     integrations = {}
@@ -1045,7 +1051,9 @@ def dry_routes(template: dict[str, Any], *, stack_name: str = DEFAULT_STACK_NAME
     for lid, body in resources.items():
         if body.get("Type") == "AWS::ApiGatewayV2::Authorizer":
             jwt = resolver.resolve((body.get("Properties") or {}).get("JwtConfiguration") or {})
-            authorizers[str(initial[lid].ref)] = AuthorizerSpec(lid, str(jwt.get("Issuer", "")), list(jwt.get("Audience") or []), [])
+            authorizers[str(initial[lid].ref)] = AuthorizerSpec(
+                lid, str(jwt.get("Issuer", "")), list(jwt.get("Audience") or []), []
+            )
     routes = []
     for lid, body in resources.items():
         if body.get("Type") != "AWS::ApiGatewayV2::Route":
@@ -1057,7 +1065,11 @@ def dry_routes(template: dict[str, Any], *, stack_name: str = DEFAULT_STACK_NAME
         key = str(props["RouteKey"])
         method, _, path = key.partition(" ") if " " in key else ("ANY", "", key)
         auth = authorizers.get(str(props.get("AuthorizerId"))) if props.get("AuthorizationType") == "JWT" else None
-        routes.append(RouteSpec(key, method.upper(), path, fn.name, "2.0", auth, list(props.get("AuthorizationScopes") or []), lid))
+        routes.append(
+            RouteSpec(
+                key, method.upper(), path, fn.name, "2.0", auth, list(props.get("AuthorizationScopes") or []), lid
+            )
+        )
     return functions, routes
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -161,10 +162,8 @@ def _filter_view(record: dict[str, Any]) -> dict[str, Any]:
     """What a filter pattern sees: SQS bodies are matched as JSON when they are JSON, as on AWS."""
     if record.get("eventSource") == "aws:sqs":
         view = dict(record)
-        try:
+        with contextlib.suppress(ValueError):
             view["body"] = json.loads(record.get("body", ""))
-        except ValueError:
-            pass
         return view
     return record
 
@@ -269,7 +268,9 @@ class StreamPump(_Pump):
     def _deliver(self, batch: list[dict[str, Any]]) -> bool:
         self.batches += 1
         try:
-            result = self.dispatcher.invoke(self.spec.function, {"Records": batch}, source=f"stream:{self.spec.logical_id}")
+            result = self.dispatcher.invoke(
+                self.spec.function, {"Records": batch}, source=f"stream:{self.spec.logical_id}"
+            )
         except FunctionError as exc:
             return self._failed(batch, 0, str(exc))
         failed = _failed_ids(result) if self.spec.report_batch_item_failures else None
@@ -328,7 +329,13 @@ class QueuePump(_Pump):
         retry_delay: float | None = 2.0,
     ):
         super().__init__(f"queue:{spec.logical_id}", poll_interval=poll_interval)
-        self.spec, self.dispatcher, self.client, self.queue_url, self.region = spec, dispatcher, client, queue_url, region
+        self.spec, self.dispatcher, self.client, self.queue_url, self.region = (
+            spec,
+            dispatcher,
+            client,
+            queue_url,
+            region,
+        )
         self.wait_seconds = wait_seconds
         # None: failed messages reappear after the queue's visibility timeout (AWS behaviour);
         # a number: they reappear after min(that, visibility timeout), to keep local retries quick.
@@ -359,7 +366,9 @@ class QueuePump(_Pump):
                 return True
         self.batches += 1
         try:
-            result = self.dispatcher.invoke(self.spec.function, {"Records": records}, source=f"queue:{self.spec.logical_id}")
+            result = self.dispatcher.invoke(
+                self.spec.function, {"Records": records}, source=f"queue:{self.spec.logical_id}"
+            )
         except FunctionError as exc:
             log.warning("%s: batch of %d failed (%s); messages return to the queue", self.name, len(records), exc)
             self.errors += 1
@@ -417,10 +426,11 @@ def _cron_field(text: str, low: int, high: int, names: dict[str, int] | None = N
     if text in ("*", "?"):
         return set(range(low, high + 1))
     out: set[int] = set()
-    for part in text.split(","):
+    for item in text.split(","):
         step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
+        part = item
+        if "/" in item:
+            part, step_text = item.split("/", 1)
             step = int(step_text)
         if part in ("*", ""):
             start, end = low, high
@@ -637,7 +647,7 @@ class Pumps:
         for res in self.stack.by_type("AWS::SQS::Queue"):
             if res.attrs.get("Arn") == arn:
                 return str(res.ref)
-        return str(sqs.get_queue_url(QueueName=arn.split(":")[-1])["QueueUrl"])
+        return str(sqs.get_queue_url(QueueName=arn.rsplit(":", maxsplit=1)[-1])["QueueUrl"])
 
     def start(self) -> None:
         for pump in self.pumps:

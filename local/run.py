@@ -80,16 +80,14 @@ class Secrets:
 
     def documents(self) -> dict[str, dict[str, str]]:
         """Secret JSON by the env var that names it (CONTRACTS F names; unknown ones are reported)."""
-        storage = {"access_key": self.storage_access_key, "secret_key": self.storage_secret_key}
         return {
             "APP_CERTIFICATE_SECRET_NAME": {"app_certificate": self.app_certificate},
             "AGORA_REST_SECRET_NAME": {"customer_id": self.customer_id, "customer_secret": self.customer_secret},
             "NCS_SECRET_NAME": {"default": self.ncs_secret},
-            "STORAGE_SECRET_NAME": storage,
-            "RECORDING_STORAGE_SECRET_NAME": storage,
-            "AGORA_STORAGE_SECRET_NAME": storage,
-            "UPLOADER_SECRET_NAME": storage,
-            "RECORDING_UPLOADER_SECRET_NAME": storage,
+            "RECORDING_UPLOADER_SECRET_NAME": {
+                "access_key": self.storage_access_key,
+                "secret_key": self.storage_secret_key,
+            },
         }
 
 
@@ -235,16 +233,24 @@ class LocalRuntime:
         sm = session.client("secretsmanager")
         env = self.stack.environment()
         documents = self.secrets.documents()
-        existing = {r.name for r in self.stack.by_type("AWS::SecretsManager::Secret")}
+        in_template = {r.name for r in self.stack.by_type("AWS::SecretsManager::Secret")}
+        in_template |= {str(r.ref) for r in self.stack.by_type("AWS::SecretsManager::Secret")}
         for var, name in sorted(env.items()):
-            if not var.endswith("_SECRET_NAME") or not name or name in existing:
+            if not var.endswith(("_SECRET_NAME", "_SECRET_ARN")) or not name:
                 continue
-            document = documents.get(var)
+            document = documents.get(var.removesuffix("_ARN") + ("_NAME" if var.endswith("_ARN") else ""))
             if document is None:
-                self.unseeded[name] = var
+                if name not in in_template:
+                    self.unseeded[name] = var
                 continue
-            with contextlib.suppress(sm.exceptions.ResourceExistsException):
-                sm.create_secret(Name=name, SecretString=json.dumps(document))
+            # the local value wins over a generated one: the emulator must hold the same credentials
+            if name in in_template or name.startswith("arn:"):
+                sm.put_secret_value(SecretId=name, SecretString=json.dumps(document))
+            else:
+                try:
+                    sm.create_secret(Name=name, SecretString=json.dumps(document))
+                except sm.exceptions.ResourceExistsException:
+                    sm.put_secret_value(SecretId=name, SecretString=json.dumps(document))
             self.seeded[name] = var
 
     def _start_emulator(self) -> None:
@@ -341,7 +347,7 @@ class LocalRuntime:
                 "",
                 f"Local users: {users}",
                 "Get a token (ID token of the local issuer, accepted by the API's JWT authorizer):",
-                f"  TOKEN=$(curl -s -X POST {url}/local/token -d '{{\"username\":\"host-1\"}}' "
+                f'  TOKEN=$(curl -s -X POST {url}/local/token -d \'{{"username":"host-1"}}\' '
                 "| python3 -c 'import sys,json; print(json.load(sys.stdin)[\"id_token\"])')",
             ]
         lines += ["", "Routes:"]
@@ -354,7 +360,8 @@ class LocalRuntime:
                 lines.append(f"  curl -s -X POST {url}/local/schedules/{spec.logical_id}   # {spec.expression}")
         if self.emulator is not None:
             lines += ["", "Agora emulator control (users join/leave channels, recording tasks):",
-                      f"  curl -s -X POST {self.emulator_url}/emulator/channels/demo/join -d '{{\"uid\":1001,\"role\":\"host\"}}'",
+                      f"  curl -s -X POST {self.emulator_url}/emulator/channels/demo/join "
+                      "-d '{\"uid\":1001,\"role\":\"host\"}'",
                       f"  curl -s {self.emulator_url}/emulator/tasks"]  # fmt: skip
         return "\n".join(lines) + "\n"
 
@@ -396,7 +403,7 @@ def request_examples(openapi_path: Path | None) -> dict[str, Any]:
     return out
 
 
-def example_for(schema: dict[str, Any], doc: dict[str, Any], depth: int = 0) -> Any:  # noqa: PLR0911
+def example_for(schema: dict[str, Any], doc: dict[str, Any], depth: int = 0) -> Any:  # noqa: PLR0911, PLR0912
     if depth > 6:
         return None
     if "$ref" in schema:
@@ -433,11 +440,19 @@ def example_for(schema: dict[str, Any], doc: dict[str, Any], depth: int = 0) -> 
     return None
 
 
+def quiet_third_party_logs() -> None:
+    """moto's server and ASL interpreter log every request and dump internals for expected failures."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.split("\n\n")[0] if __doc__ else None)
     p.add_argument("--port", type=int, default=DEFAULT_PORTS["api"], help="local API port (default 8080)")
     p.add_argument("--moto-port", type=int, default=DEFAULT_PORTS["moto"], help="moto server port (default 5000)")
-    p.add_argument("--emulator-port", type=int, default=DEFAULT_PORTS["emulator"], help="Agora emulator port (default 8090)")
+    p.add_argument(
+        "--emulator-port", type=int, default=DEFAULT_PORTS["emulator"], help="Agora emulator port (default 8090)"
+    )
     p.add_argument("--quiet", action="store_true", help="do not print one line per API request")
     p.add_argument("--function-logs", action="store_true", help="show the functions' Powertools INFO logs")
     return p
@@ -454,6 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("local").setLevel(logging.INFO)
+    quiet_third_party_logs()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     stop = threading.Event()
 

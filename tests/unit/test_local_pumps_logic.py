@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - record fixtures read best on one line
 """Event filtering and schedule expressions of the local pumps (pure)."""
 
 from __future__ import annotations
@@ -39,7 +40,9 @@ def test_rates_and_cron() -> None:
     assert cron.matches(friday) and not cron.matches(friday + dt.timedelta(days=1))
     assert cron.next_after(friday) == dt.datetime(2026, 1, 5, 10, 15, tzinfo=dt.UTC)  # Monday
     every5 = Cron("cron(0/5 * * * ? *)")
-    assert every5.next_after(dt.datetime(2026, 1, 1, 0, 1, tzinfo=dt.UTC)) == dt.datetime(2026, 1, 1, 0, 5, tzinfo=dt.UTC)
+    assert every5.next_after(dt.datetime(2026, 1, 1, 0, 1, tzinfo=dt.UTC)) == dt.datetime(
+        2026, 1, 1, 0, 5, tzinfo=dt.UTC
+    )
     with pytest.raises(ValueError, match="6 fields"):
         Cron("cron(* * * *)")
     with pytest.raises(ValueError, match="not supported"):

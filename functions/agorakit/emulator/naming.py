@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-_SPECIAL = set("!@#$%^&*()+_.=[]{}~|,;:?<> ")
+_SPECIAL = set("!@#$%^&*()+_.=[]{}~|,;:?<> /\\")  # Agora's list, plus path separators
 
 
 def safe_cname(cname: str) -> str:

@@ -439,9 +439,9 @@ class Emulator:
         if op is None:
             self._reply(handler, 404, {"message": NO_ROUTE}, request_id)
             return
+        arrived = time.monotonic()
         status, body, headers = self._api(handler, op, call, raw)
-        self._reply(handler, status, body, request_id, headers)
-        with self._stats_lock:
+        with self._stats_lock:  # logged before the answer leaves, so the log order is the request order
             self._stats["by_status"][status] += 1
             self._stats["log"].append(
                 {
@@ -450,9 +450,10 @@ class Emulator:
                     "op": op,
                     "status": status,
                     "code": body.get("code") if isinstance(body, dict) else None,
-                    "t": time.monotonic(),
+                    "t": arrived,
                 }
             )
+        self._reply(handler, status, body, request_id, headers)
 
     def _authorized(self, handler: _Handler) -> str | None:
         """None when the credentials are right, else the gateway's message."""

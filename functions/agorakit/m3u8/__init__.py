@@ -33,7 +33,17 @@ _EXPORTS = {
     "safe_channel_name": "filenames",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "AgoraTag",
+    "PlaylistError",
+    "PlaylistParser",
+    "PlaylistSummary",
+    "RecordingFileName",
+    "parse_playlist",
+    "parse_playlist_file",
+    "parse_recording_filename",
+    "safe_channel_name",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -141,12 +141,8 @@ def parse_recording_filename(key: str, *, channel: str | None = None) -> Recordi
     sid, sep, rest = stem.partition("_")
     if not sep or not rest or not _SID.fullmatch(sid):
         return None
-    fields: dict[str, Any] | None
     individual = _INDIVIDUAL.fullmatch(rest) if "__uid_s_" in rest else None
-    if individual:
-        fields = _individual(individual, kind)
-    else:
-        fields = _mix(rest, kind, channel)
+    fields = _individual(individual, kind) if individual else _mix(rest, kind, channel)
     if fields is None or not fields["channel"]:
         return None
     return RecordingFileName(
@@ -189,19 +185,7 @@ def _individual(match: re.Match[str], kind: Kind) -> dict[str, Any] | None:
 def _mix(rest: str, kind: Kind, channel: str | None) -> dict[str, Any] | None:
     base: dict[str, Any] = {"mode": "mix"}
     if kind == "playlist":
-        hinted = _split_hinted(rest, channel) if channel else None
-        if hinted is not None:
-            base["channel"], suffix = hinted
-            if suffix:
-                tick, _, index = suffix.partition("_")
-                base["backup_tick"], base["backup_index"] = int(tick), int(index)
-            return base
-        m = _MIX_BACKUP.fullmatch(rest)
-        if m:
-            base["channel"], base["backup_tick"], base["backup_index"] = m.group(1), int(m.group(2)), int(m.group(3))
-        else:
-            base["channel"] = rest
-        return base
+        return base | _mix_playlist(rest, channel)
     if kind == "slice":
         m = _SLICE.fullmatch(rest)
         utc = parse_utc17(m.group(2)) if m else None
@@ -218,13 +202,27 @@ def _mix(rest: str, kind: Kind, channel: str | None) -> dict[str, Any] | None:
     return None  # screenshots exist in individual mode only
 
 
+def _mix_playlist(rest: str, channel: str | None) -> dict[str, Any]:
+    hinted = _split_hinted(rest, channel) if channel else None
+    if hinted is not None:
+        written, suffix = hinted
+        if not suffix:
+            return {"channel": written}
+        tick, _, index = suffix.partition("_")
+        return {"channel": written, "backup_tick": int(tick), "backup_index": int(index)}
+    m = _MIX_BACKUP.fullmatch(rest)
+    if m:
+        return {"channel": m.group(1), "backup_tick": int(m.group(2)), "backup_index": int(m.group(3))}
+    return {"channel": rest}
+
+
 def _split_hinted(rest: str, channel: str) -> tuple[str, str] | None:
     """(channel as written, backup suffix or "") if ``rest`` is the hinted channel plus an optional suffix."""
-    for written in dict.fromkeys((channel, safe_channel_name(channel), safe_channel_name(channel, keep_underscore=True))):
+    for written in dict.fromkeys(
+        (channel, safe_channel_name(channel), safe_channel_name(channel, keep_underscore=True))
+    ):
         if rest == written:
             return written, ""
         if rest.startswith(written + "_") and re.fullmatch(r"\d+_\d+", rest[len(written) + 1 :]):
             return written, rest[len(written) + 1 :]
     return None
-
-

@@ -57,9 +57,7 @@ _BLANKISH = (0x20, 0x09, 0x0A)  # a line starting with space, tab or newline is 
 
 # One #EXTINF line of the common form, starting a line, whose next line is a URI (not a tag, not
 # blank, not indented) or the end of the region. The group is the number ("10.016", "10", "10.").
-_EXTINF_FAST = re.compile(
-    rb"#EXTINF:(?<![^\n]#EXTINF:)(\d{1,12}(?:\.\d{0,18})?)[ \t]*(?:,[^\n]*)?\n(?:(?=[^#\s])|\Z)"
-)
+_EXTINF_FAST = re.compile(rb"#EXTINF:(?<![^\n]#EXTINF:)(\d{1,12}(?:\.\d{0,18})?)[ \t]*(?:,[^\n]*)?\n(?:(?=[^#\s])|\Z)")
 _DECIMALS_NOT: dict[int, re.Pattern[bytes]] = {}  # k -> finds a number in a ","-joined list without k decimals
 # The newline before a line the fast path leaves to the line-by-line path: a tag other than #EXTINF,
 # a comment, a blank line or an indented line.
@@ -320,7 +318,7 @@ class PlaylistParser:
             self._line(raw, line)
             line += 1
 
-    def _run(self, buf: bytes, a: int, b: int) -> bool:  # noqa: PLR0912 - one hot path, kept in one piece
+    def _run(self, buf: bytes, a: int, b: int) -> bool:
         """Take buf[a:b] in one go if it is only #EXTINF/URI pairs (completing/leaving one pending).
 
         Returns False, having changed nothing, for anything else; the caller then splits the region.
@@ -354,10 +352,8 @@ class PlaylistParser:
             self._pending = None
         else:
             self._pending = found[-1]
-            if n_tags >= 2:
-                last_value = found[-2]
-            else:
-                last_value = pending if first_is_uri else self._last_value
+            # with one #EXTINF ([URI,] #EXTINF) the last complete segment is the pending one or an older one
+            last_value = found[-2] if n_tags >= 2 else (pending if first_is_uri else self._last_value)
         self._last_value = last_value
         if n_uris:
             self._segments += n_uris
@@ -404,11 +400,11 @@ class PlaylistParser:
             self._add_one(value)
             self._pending = value
             return
-        if not line.startswith(b"#EXT"):
-            return  # a comment
-        name_b, _, rest_b = line[1:].partition(b":")
-        name = name_b.decode("utf-8").strip()
-        rest = rest_b.decode("utf-8").strip()
+        if line.startswith(b"#EXT"):  # anything else starting with "#" is a comment
+            name, _, rest = line[1:].decode("utf-8").partition(":")
+            self._tag(name.strip(), rest.strip(), no)
+
+    def _tag(self, name: str, rest: str, no: int) -> None:
         if name == "EXT-X-ENDLIST":
             self._ended = True
         elif name == "EXT-X-DISCONTINUITY":
@@ -422,7 +418,7 @@ class PlaylistParser:
         elif name == "EXT-X-PLAYLIST-TYPE":
             self._playlist_type = rest
         elif name in ("EXT-X-STREAM-INF", "EXT-X-I-FRAME-STREAM-INF"):
-            raise PlaylistError(no, f"a master playlist (#{name}) lists variants, not segments; parse its media playlists")
+            raise PlaylistError(no, f"a master playlist (#{name}) lists variants, not segments")
         elif name.startswith("EXT-X-AGORA-"):
             self._agora_counts[name] = self._agora_counts.get(name, 0) + 1
             if len(self._agora_tags) < MAX_COLLECTED_TAGS:
@@ -613,10 +609,8 @@ def _tag_time(text: str | None) -> datetime | None:
     return None
 
 
-
 def _seconds(us: int) -> Decimal:
     return Decimal(f"{us}e-6")  # the string form is exact whatever the context precision
-
 
 
 def _show(text: bytes) -> str:

@@ -11,15 +11,11 @@ the general ``AccessToken2`` class, ``build_from_spec`` and the 006 support load
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
 from agorakit.tokens.builder import (
     AGORA_CHARACTERS,
     MAX_EXPIRE,
     PRIVILEGES,
     SERVICE_NAMES,
-    Role,
     build_rtc_rtm_token,
     build_rtc_token,
     build_rtm_token,
@@ -35,7 +31,10 @@ from agorakit.tokens.builder import (
 )
 from agorakit.tokens.errors import TokenError, TokenParseError, TokenValidationError
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs more than this whole package
 if TYPE_CHECKING:
+    from typing import Any
+
     from agorakit.tokens.legacy import ParsedLegacyToken, build_legacy_token
     from agorakit.tokens.parser import ParsedAccessToken2, ParsedService, ParsedToken, parse_token, verify
     from agorakit.tokens.services import (
@@ -60,9 +59,8 @@ _LAZY: dict[str, str] = {
     "ParsedService": "agorakit.tokens.parser",
     "ParsedLegacyToken": "agorakit.tokens.legacy",
     "build_legacy_token": "agorakit.tokens.legacy",
-    **{
-        name: "agorakit.tokens.services"
-        for name in (
+    **dict.fromkeys(
+        (
             "AccessToken2",
             "Service",
             "RtcService",
@@ -74,8 +72,9 @@ _LAZY: dict[str, str] = {
             "ApaasService",
             "Rtm2Service",
             "build_from_spec",
-        )
-    },
+        ),
+        "agorakit.tokens.services",
+    ),
 }
 
 
@@ -83,7 +82,9 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 
@@ -102,7 +103,6 @@ __all__ = [
     "ParsedLegacyToken",
     "ParsedService",
     "ParsedToken",
-    "Role",
     "RtcService",
     "Rtm2Service",
     "RtmService",

@@ -23,7 +23,6 @@ from agorakit.tokens.builder import (
     SERVICE_NAMES,
     SERVICE_RTC,
     SERVICE_RTM,
-    SERVICE_RTM2,
     SERVICE_STREAMING,
     _certificate,
     _hmac_key32,
@@ -154,8 +153,9 @@ class ParsedService:
         }
         for key, value in self.fields.items():
             if key == "permissions":
-                value = {str(r): {str(p): list(res) for p, res in perms.items()} for r, perms in value.items()}
-            out[key] = value
+                out[key] = {str(r): {str(p): list(res) for p, res in perms.items()} for r, perms in value.items()}
+            else:
+                out[key] = value
         return out
 
 
@@ -255,6 +255,8 @@ def _parse_service(reader: _Reader, stype: int) -> ParsedService:
 
 def parse_access_token2(token: str) -> ParsedAccessToken2:
     """Parse a "007" token; raises ``TokenParseError`` with the reason if it is not well-formed."""
+    if len(token) == 3:
+        raise TokenParseError("the 007 token has no body")
     body = inflate(decode_base64(token[3:], "the 007 token body"))
     reader = _Reader(body)
     signature = reader.bytes_("signature")

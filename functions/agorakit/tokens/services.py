@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 from agorakit.tokens.builder import (
+    _U16,
     AGORA_CHARACTERS,
     MAX_ACCOUNT_BYTES,
     PRIVILEGES,
@@ -31,7 +32,6 @@ from agorakit.tokens.builder import (
     _check_salt,
     _rtm_user_bytes,
     _uid_bytes,
-    _U16,
     pack_privileges,
     privilege_id,
     seal,
@@ -172,8 +172,12 @@ class ApaasService(Service):
 
     def __init__(self, room_uuid: str = "", user_uuid: str = "", role: int = -1) -> None:
         super().__init__()
-        self._room = _check_agora_string("apaas.room_uuid", room_uuid, MAX_ACCOUNT_BYTES, "a room uuid", allow_empty=True)
-        self._user = _check_agora_string("apaas.user_uuid", user_uuid, MAX_ACCOUNT_BYTES, "a user uuid", allow_empty=True)
+        self._room = _check_agora_string(
+            "apaas.room_uuid", room_uuid, MAX_ACCOUNT_BYTES, "a room uuid", allow_empty=True
+        )
+        self._user = _check_agora_string(
+            "apaas.user_uuid", user_uuid, MAX_ACCOUNT_BYTES, "a user uuid", allow_empty=True
+        )
         self._role = _check_int("apaas.role", role, -0x8000, 0x7FFF, "int16")
 
     def _fields(self) -> bytes:
@@ -311,7 +315,13 @@ class AccessToken2:
         ordered = sorted(self.services, key=lambda s: s.type)  # stable: same-type services keep their order
         packed = b"".join([s.pack() for s in ordered])
         return seal(
-            self._app_prefix, self._certificate, self.expire, self.issue_ts, self.salt, len(ordered), packed
+            self._app_prefix,
+            self._certificate,
+            expire=self.expire,
+            issue_ts=self.issue_ts,
+            salt=self.salt,
+            service_count=len(ordered),
+            services=packed,
         )
 
 
@@ -377,7 +387,7 @@ def service_from_spec(spec: Mapping[str, Any], index: int = 0) -> Service:
         raise TokenValidationError(where, f"unknown key(s) {', '.join(unknown)} for {SERVICE_NAMES[stype]}; "
                                    f"allowed: {allowed}")  # fmt: skip
     kwargs: dict[str, Any] = {}
-    for key, (argument, required) in fields.items():
+    for key, (argument, _required) in fields.items():
         if key in spec:
             if argument in kwargs:
                 raise TokenValidationError(where, f"give only one of the aliases for {argument}")
@@ -411,7 +421,8 @@ def build_from_spec(spec: Mapping[str, Any]) -> str:
         raise TokenValidationError("spec", "must be an object")
     unknown = sorted(set(spec) - _TOP_LEVEL)
     if unknown:
-        raise TokenValidationError("spec", f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_TOP_LEVEL))}")
+        allowed = ", ".join(sorted(_TOP_LEVEL))
+        raise TokenValidationError("spec", f"unknown key(s) {', '.join(unknown)}; allowed: {allowed}")
     for key in ("app_id", "app_certificate", "expire", "services"):
         if key not in spec:
             raise TokenValidationError(key, "is required")

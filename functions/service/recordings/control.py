@@ -41,6 +41,7 @@ def request_stop(repo: RecordingsRepository, sfn: Any, recording_id: str, reason
     """Ask an active recording to stop. Returns the item (None if unknown); first reason wins; idempotent."""
     now = repo.now_ms()
     placeholders = {f":a{i}": s for i, s in enumerate(logic.ACTIVE_STATUSES)}
+    item: dict[str, Any] | None
     try:
         item = repo.update(
             recording_id,
@@ -54,6 +55,7 @@ def request_stop(repo: RecordingsRepository, sfn: Any, recording_id: str, reason
         if item is None or not logic.is_active(item.get("status")):
             return item  # unknown, or already over: nothing to stop
         # already requested: (re)send in case the first requester died between its write and its send
+    assert item is not None
     token = item.get("taskToken")
     if token:
         send_success(sfn, str(token), str(item.get("stopRequested") or reason))

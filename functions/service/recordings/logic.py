@@ -174,10 +174,7 @@ def workflow_error(state: Mapping[str, Any]) -> tuple[str, str]:
             parsed = json.loads(cause)
         except ValueError:
             parsed = None
-        if isinstance(parsed, Mapping):
-            message = str(parsed.get("errorMessage") or "")
-        else:
-            message = cause
+        message = str(parsed.get("errorMessage") or "") if isinstance(parsed, Mapping) else cause
     return name, message[:1000]
 
 
@@ -258,3 +255,28 @@ def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> 
     if media is not None:
         out["media"] = _plain(dict(media))
     return out
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution ``name`` of ``state_machine_arn`` (known before it starts)."""
+    parts = state_machine_arn.split(":")
+    if len(parts) != 7 or parts[5] != "stateMachine":
+        raise ValueError(f"not a state machine ARN: {state_machine_arn!r}")
+    return ":".join([*parts[:5], "execution", parts[6], name])
+
+
+def max_recording_hour(max_duration_seconds: int) -> int:
+    """Web mode's ``maxRecordingHour`` in [1, 720], covering the configured maximum duration."""
+    return max(1, min(MAX_RESOURCE_EXPIRED_HOUR, math.ceil(max_duration_seconds / 3600)))
+
+
+def web_extension_config(web: Mapping[str, Any], max_duration_seconds: int) -> dict[str, Any]:
+    """``extensionServiceConfig`` for a web page recording of ``web`` (url, size, ...)."""
+    params = {k: v for k, v in web.items() if v is not None}
+    params["maxRecordingHour"] = max_recording_hour(max_duration_seconds)
+    return {
+        "errorHandlePolicy": "error_abort",
+        "extensionServices": [
+            {"serviceName": "web_recorder_service", "errorHandlePolicy": "error_abort", "serviceParam": params}
+        ],
+    }

@@ -102,9 +102,9 @@ class RecordingConfigOverrides(_Strict):
     audioProfile: Literal[0, 1, 2] | None = None
     transcodingConfig: TranscodingConfig | None = None
 
-    _uids = field_validator(
-        "subscribeAudioUids", "unsubscribeAudioUids", "subscribeVideoUids", "unsubscribeVideoUids"
-    )(_check_uids)
+    _uids = field_validator("subscribeAudioUids", "unsubscribeAudioUids", "subscribeVideoUids", "unsubscribeVideoUids")(
+        _check_uids
+    )
 
     @model_validator(mode="after")
     def _one_list_per_kind(self) -> Self:

@@ -180,12 +180,16 @@ def dispatch_notice(
         recordings(notice)
         return envelope, "recording"
     if envelope.product_id == PRODUCT_RTC:
-        try:
-            event = parse_rtc_event(envelope)
-        except NcsEventError as exc:
-            return envelope, f"invalid: {exc}"
-        if event is None:
-            return envelope, "ignored: undocumented RTC event"
-        outcome = apply_rtc_event(event, presence, settings=settings, now=now, notice_id=envelope.notice_id)
-        return envelope, f"presence:{outcome}"
+        return envelope, _dispatch_rtc(envelope, presence=presence, settings=settings, now=now)
     return envelope, "ignored: product not handled"
+
+
+def _dispatch_rtc(envelope: Envelope, *, presence: PresenceStore, settings: ProcessorSettings, now: float) -> str:
+    try:
+        event = parse_rtc_event(envelope)
+    except NcsEventError as exc:
+        return f"invalid: {exc}"
+    if event is None:
+        return "ignored: undocumented RTC event"
+    outcome = apply_rtc_event(event, presence, settings=settings, now=now, notice_id=envelope.notice_id)
+    return f"presence:{outcome}"

@@ -29,33 +29,36 @@ from service.webhooks.settings import ProcessorSettings
 BOOKKEEPING = frozenset({"updatedAt", "noticeId", "expiresAt"})
 
 
-def _state(event: RtcChannelEvent) -> dict[str, Any]:
-    """The state facet: every attribute is set or removed, so the item depends only on the newest event."""
-    leaving = event.kind == "leave"
-    return {
-        "state": "left" if leaving else "in",
+def _presence(event: RtcChannelEvent) -> dict[str, Any]:
+    """The state facet, written whole (absent fields are absent), so it depends only on the newest event."""
+    presence: dict[str, Any] = {
+        "state": "left" if event.kind == "leave" else "in",
         "role": event.role,
         "lastEventType": event.event_type,
         "eventTs": event.ts,
-        "leftTs": event.ts if leaving else None,
-        "leaveReason": event.reason if leaving else None,
-        "leaveReasonName": event.reason_name if leaving else None,
-        "sessionDuration": event.duration if leaving else None,
-        "leaveCause": None,
     }
+    if event.kind == "leave":
+        presence.update(
+            leftTs=event.ts,
+            leaveReason=event.reason,
+            leaveReasonName=event.reason_name,
+            sessionDuration=event.duration,
+        )
+    return {k: v for k, v in presence.items() if v is not None}
 
 
 def _session(event: RtcChannelEvent) -> dict[str, Any]:
     joined = event.ts if event.kind == "join" else None
     if event.kind == "leave" and event.ts is not None and event.duration is not None:
         joined = event.ts - event.duration
-    return {
+    session = {
         "platform": event.platform,
         "clientType": event.client_type,
         "account": event.account,
         "bot": event.is_recorder_bot,
         "joinedTs": joined,
     }
+    return {k: v for k, v in session.items() if v is not None}
 
 
 def apply_rtc_event(
@@ -67,18 +70,20 @@ def apply_rtc_event(
     notice_id: str,
 ) -> str:
     """Apply one event; returns the outcome for the log (applied, stale, session_filled, unordered, ...)."""
-    stamp = {"updatedAt": int(now * 1000), "noticeId": notice_id}
     kind = event.kind
     if kind in ("channel_create", "channel_destroy"):
-        return _apply_channel(event, store, settings=settings, now=now, stamp=stamp)
+        return _apply_channel(event, store, settings=settings, now=now, notice_id=notice_id)
     if kind not in ("join", "leave", "role") or event.uid is None:
         return "ignored"
     if event.client_seq is None:
         return "unordered"  # without clientSeq the event cannot be placed among the user's others
     ttl = settings.presence_left_ttl_seconds if kind == "leave" else settings.presence_ttl_seconds
-    values = {**_state(event), **stamp, "expiresAt": int(now) + ttl}
+    stamp = {"updatedAt": int(now * 1000), "noticeId": notice_id, "expiresAt": int(now) + ttl}
     session = _session(event) if event.carries_session else None
-    if store.put_user(event.channel, event.uid, seq=event.client_seq, values=values, session=session):
+    applied = store.put_user(
+        event.channel, event.uid, seq=event.client_seq, presence=_presence(event), session=session, stamp=stamp
+    )
+    if applied:
         return "applied"
     if session is not None and store.fill_session(event.channel, event.uid, seq=event.client_seq, session=session):
         return "session_filled"
@@ -86,77 +91,72 @@ def apply_rtc_event(
 
 
 def _apply_channel(
-    event: RtcChannelEvent, store: PresenceStore, *, settings: ProcessorSettings, now: float, stamp: dict[str, Any]
+    event: RtcChannelEvent, store: PresenceStore, *, settings: ProcessorSettings, now: float, notice_id: str
 ) -> str:
     if event.ts is None:
         return "unordered"
     if event.kind == "channel_create":
-        values = {
-            "state": "live",
-            "createdTs": event.ts,
-            "destroyedTs": None,
-            "lastUid": None,
-            "lastEventType": event.event_type,
-            **stamp,
+        presence: dict[str, Any] = {"state": "live", "createdTs": event.ts, "lastEventType": event.event_type}
+        stamp = {
+            "updatedAt": int(now * 1000),
+            "noticeId": notice_id,
             "expiresAt": int(now) + settings.presence_ttl_seconds,
         }
-        return "applied" if store.put_channel(event.channel, ts=event.ts, values=values) else "stale"
-    values = {
-        "state": "destroyed",
-        "createdTs": None,
-        "destroyedTs": event.ts,
-        "lastUid": event.last_uid,
-        "lastEventType": event.event_type,
-        **stamp,
+        return "applied" if store.put_channel(event.channel, ts=event.ts, presence=presence, stamp=stamp) else "stale"
+    presence = {"state": "destroyed", "destroyedTs": event.ts, "lastEventType": event.event_type}
+    if event.last_uid is not None:
+        presence["lastUid"] = event.last_uid
+    stamp = {
+        "updatedAt": int(now * 1000),
+        "noticeId": notice_id,
         "expiresAt": int(now) + settings.presence_left_ttl_seconds,
     }
-    applied = store.put_channel(event.channel, ts=event.ts, values=values)
-    # Always (even when stale or on a retry): users still "in" from before the destroy have left. The
-    # condition (eventTs < destroy ts) spares anyone who (re)joined after it, so this is idempotent.
+    applied = store.put_channel(event.channel, ts=event.ts, presence=presence, stamp=stamp)
+    # Always (even when stale, or on a retry after a partial failure): users still "in" from before the
+    # destroy have left. Anyone whose last event is at or after the destroy is spared, so this is idempotent.
     cleared = 0
-    left = {
-        "state": "left",
-        "leftTs": event.ts,
-        "leaveCause": "channel_destroyed",
-        "leaveReason": None,
-        "leaveReasonName": None,
-        "sessionDuration": None,
-        **stamp,
-        "expiresAt": int(now) + settings.presence_left_ttl_seconds,
-    }
     for item in store.channel_items(event.channel):
-        if item.get("uid") == CHANNEL_SK or item.get("state") != "in":
+        current = item.get("presence") or {}
+        seen_seq = item.get("clientSeq")
+        event_ts = current.get("eventTs")
+        if item.get("uid") == CHANNEL_SK or current.get("state") != "in" or not isinstance(seen_seq, int):
             continue
-        eventTs = item.get("eventTs")
-        if not isinstance(eventTs, int) or eventTs >= event.ts:
+        if not isinstance(event_ts, int) or event_ts >= event.ts:
             continue
-        if store.mark_left_by_destroy(event.channel, int(item["uid"]), ts=event.ts, values=left):
+        left = {
+            **{k: v for k, v in current.items() if k in ("role", "lastEventType", "eventTs")},
+            "state": "left",
+            "leftTs": event.ts,
+            "leaveCause": "channel_destroyed",
+        }
+        if store.mark_left(event.channel, int(item["uid"]), seen_seq=seen_seq, presence=left, stamp=stamp):
             cleared += 1
-    if cleared:
-        return f"{'applied' if applied else 'stale'}+cleared:{cleared}"
-    return "applied" if applied else "stale"
+    outcome = "applied" if applied else "stale"
+    return f"{outcome}+cleared:{cleared}" if cleared else outcome
 
 
 def member_view(item: dict[str, Any]) -> dict[str, Any]:
     """A presence item as the channels API shows it."""
     uid = int(item["uid"])
-    bot = item.get("bot")
+    presence = item.get("presence") or {}
+    session = item.get("session") or {}
+    bot = session.get("bot")
     if bot is None:
-        bot = is_recorder_bot(uid, item.get("platform"), item.get("clientType"))
-    view = {
+        bot = is_recorder_bot(uid, session.get("platform"), session.get("clientType"))
+    view: dict[str, Any] = {
         "uid": uid,
-        "state": item.get("state"),
-        "role": item.get("role"),
+        "state": presence.get("state"),
+        "role": presence.get("role"),
         "bot": bool(bot),
-        "platform": item.get("platform"),
-        "account": item.get("account"),
-        "joined_ts": item.get("joinedTs"),
-        "last_event_ts": item.get("eventTs"),
+        "platform": session.get("platform"),
+        "account": session.get("account"),
+        "joined_ts": session.get("joinedTs"),
+        "last_event_ts": presence.get("eventTs"),
     }
-    if item.get("state") == "left":
+    if presence.get("state") == "left":
         view.update(
-            left_ts=item.get("leftTs"),
-            leave_reason=item.get("leaveReason"),
-            leave_reason_name=item.get("leaveReasonName") or item.get("leaveCause"),
+            left_ts=presence.get("leftTs"),
+            leave_reason=presence.get("leaveReason"),
+            leave_reason_name=presence.get("leaveReasonName") or presence.get("leaveCause"),
         )
     return view

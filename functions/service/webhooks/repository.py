@@ -31,29 +31,34 @@ def to_attr(value: Any) -> dict[str, Any]:
         return {"N": str(value)}
     if isinstance(value, str):
         return {"S": value}
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return {"L": [{"S": v} for v in value]}
+    if isinstance(value, list):
+        return {"L": [to_attr(v) for v in value]}
+    if isinstance(value, Mapping):
+        return {"M": {str(k): to_attr(v) for k, v in value.items() if v is not None}}
     raise TypeError(f"cannot store {type(value).__name__}")
 
 
+def _number(text: str) -> int | float:
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+_DECODERS: dict[str, Any] = {
+    "S": lambda v: v,
+    "N": _number,
+    "BOOL": lambda v: v,
+    "NULL": lambda v: None,
+    "L": lambda v: [from_attr(x) for x in v],
+    "M": lambda v: {k: from_attr(x) for k, x in v.items()},
+    "SS": set,
+    "NS": lambda v: {_number(x) for x in v},
+}
+
+
 def from_attr(attr: Mapping[str, Any]) -> Any:
-    if "S" in attr:
-        return attr["S"]
-    if "N" in attr:
-        text = attr["N"]
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    if "BOOL" in attr:
-        return attr["BOOL"]
-    if "NULL" in attr:
-        return None
-    if "L" in attr:
-        return [from_attr(v) for v in attr["L"]]
-    if "M" in attr:
-        return {k: from_attr(v) for k, v in attr["M"].items()}
-    if "SS" in attr:
-        return set(attr["SS"])
-    if "NS" in attr:
-        return {int(v) for v in attr["NS"]}
+    for tag, value in attr.items():
+        decoder = _DECODERS.get(tag)
+        if decoder is not None:
+            return decoder(value)
     raise TypeError(f"unsupported attribute {sorted(attr)}")
 
 
@@ -160,27 +165,37 @@ class MemoryInbox:
 
 
 class PresenceStore(Protocol):
+    """Ordered presence writes. Each returns True when applied, False when the order condition refused it."""
+
     def put_user(
-        self, channel: str, uid: int, *, seq: int, values: Mapping[str, Any], session: Mapping[str, Any] | None
+        self,
+        channel: str,
+        uid: int,
+        *,
+        seq: int,
+        presence: Mapping[str, Any],
+        session: Mapping[str, Any] | None,
+        stamp: Mapping[str, Any],
     ) -> bool: ...
 
     def fill_session(self, channel: str, uid: int, *, seq: int, session: Mapping[str, Any]) -> bool: ...
 
-    def put_channel(self, channel: str, *, ts: int, values: Mapping[str, Any]) -> bool: ...
+    def put_channel(self, channel: str, *, ts: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]) -> bool: ...
 
-    def mark_left_by_destroy(self, channel: str, uid: int, *, ts: int, values: Mapping[str, Any]) -> bool: ...
+    def mark_left(
+        self, channel: str, uid: int, *, seen_seq: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]
+    ) -> bool: ...
 
     def channel_items(self, channel: str) -> list[dict[str, Any]]: ...
 
 
-class _Expression:
-    """Builds ``SET``/``REMOVE`` update expressions: a None value means REMOVE the attribute."""
+class _Update:
+    """A ``SET`` update expression with generated placeholders (maps are written whole, never merged)."""
 
     def __init__(self) -> None:
         self.names: dict[str, str] = {}
         self.values: dict[str, Any] = {}
         self._set: list[str] = []
-        self._remove: list[str] = []
 
     def name(self, attribute: str) -> str:
         placeholder = f"#a{len(self.names)}"
@@ -192,38 +207,28 @@ class _Expression:
         self.values[placeholder] = to_attr(value)
         return placeholder
 
-    def set_placeholders(self, name: str, value: str) -> None:
-        self._set.append(f"{name} = {value}")
-
-    def assign(self, attributes: Mapping[str, Any]) -> _Expression:
-        for attribute, value in attributes.items():
-            if value is None:
-                self._remove.append(self.name(attribute))
-            else:
-                self._set.append(f"{self.name(attribute)} = {self.value(value)}")
-        return self
-
-    def update(self) -> str:
-        parts = []
-        if self._set:
-            parts.append("SET " + ", ".join(self._set))
-        if self._remove:
-            parts.append("REMOVE " + ", ".join(self._remove))
-        return " ".join(parts)
+    def set(self, attribute: str, value: Any) -> tuple[str, str]:
+        name, placeholder = self.name(attribute), self.value(value)
+        self._set.append(f"{name} = {placeholder}")
+        return name, placeholder
 
     def kwargs(self, condition: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "UpdateExpression": self.update(),
+        return {
+            "UpdateExpression": "SET " + ", ".join(self._set),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": self.names,
+            "ExpressionAttributeValues": self.values,
         }
-        if self.values:
-            out["ExpressionAttributeValues"] = self.values
-        return out
 
 
 class DynamoDBPresence:
-    """Presence in DynamoDB; every write is one UpdateItem whose condition enforces the event order."""
+    """Presence in DynamoDB; every write is one UpdateItem whose condition enforces the event order.
+
+    A user item: ``clientSeq``, ``presence`` (map: state, role, leave details; replaced whole by each
+    applied event), ``session`` (map: platform, clientType, account, bot, joinedTs) with ``sessionSeq``,
+    and bookkeeping (``updatedAt``, ``noticeId``, ``expiresAt`` = the TTL). The channel item (sk
+    ``#channel``) has ``ts`` and a ``presence`` map (live/destroyed).
+    """
 
     def __init__(self, table_name: str, *, client: Any = None):
         self.table_name = table_name
@@ -235,68 +240,73 @@ class DynamoDBPresence:
             self._client = _dynamodb()
         return self._client
 
-    def _key(self, channel: str, sk: str) -> dict[str, Any]:
-        return {"channel": {"S": channel}, "uid": {"S": sk}}
-
-    def _conditional_update(self, key: dict[str, Any], kwargs: dict[str, Any]) -> bool:
+    def _update(self, channel: str, sk: str, update: _Update, condition: str) -> bool:
         try:
-            self.client.update_item(TableName=self.table_name, Key=key, **kwargs)
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"channel": {"S": channel}, "uid": {"S": sk}},
+                **update.kwargs(condition),
+            )
         except Exception as exc:
             if is_conditional_failure(exc):
                 return False
             raise
         return True
 
+    @staticmethod
+    def _stamp(update: _Update, stamp: Mapping[str, Any]) -> None:
+        for attribute, value in stamp.items():
+            if value is not None:
+                update.set(attribute, value)
+
     def put_user(
-        self, channel: str, uid: int, *, seq: int, values: Mapping[str, Any], session: Mapping[str, Any] | None
+        self,
+        channel: str,
+        uid: int,
+        *,
+        seq: int,
+        presence: Mapping[str, Any],
+        session: Mapping[str, Any] | None,
+        stamp: Mapping[str, Any],
     ) -> bool:
-        """Apply the state of an event with ``clientSeq`` = seq, only if newer than the stored one."""
-        expr = _Expression()
-        seq_name = expr.name("clientSeq")
-        seq_value = expr.value(seq)
-        expr.set_placeholders(seq_name, seq_value)
-        attributes = {k: v for k, v in values.items() if k != "clientSeq"}
+        """Apply an event with ``clientSeq`` = seq, only if it is newer than the stored one."""
+        update = _Update()
+        seq_name, seq_value = update.set("clientSeq", seq)
+        update.set("presence", dict(presence))
         if session is not None:
-            attributes.update(session)
-            attributes["sessionSeq"] = seq
-        expr.assign(attributes)
-        condition = f"attribute_not_exists({seq_name}) OR {seq_name} < {seq_value}"
-        return self._conditional_update(self._key(channel, str(uid)), expr.kwargs(condition))
+            update.set("session", dict(session))
+            update.set("sessionSeq", seq)
+        self._stamp(update, stamp)
+        return self._update(channel, str(uid), update, f"attribute_not_exists({seq_name}) OR {seq_name} < {seq_value}")
 
     def fill_session(self, channel: str, uid: int, *, seq: int, session: Mapping[str, Any]) -> bool:
-        """A stale join/leave still describes the session if no newer session-carrying event did."""
-        expr = _Expression()
-        seq_name = expr.name("sessionSeq")
-        seq_value = expr.value(seq)
-        expr.set_placeholders(seq_name, seq_value)
-        expr.assign({k: v for k, v in session.items() if k != "sessionSeq"})
-        condition = f"attribute_exists(#pk) AND (attribute_not_exists({seq_name}) OR {seq_name} < {seq_value})"
-        expr.names["#pk"] = "channel"
-        return self._conditional_update(self._key(channel, str(uid)), expr.kwargs(condition))
+        """A stale join/leave still describes the session if no newer join/leave did."""
+        update = _Update()
+        seq_name, seq_value = update.set("sessionSeq", seq)
+        update.set("session", dict(session))
+        pk = update.name("channel")
+        condition = f"attribute_exists({pk}) AND (attribute_not_exists({seq_name}) OR {seq_name} < {seq_value})"
+        return self._update(channel, str(uid), update, condition)
 
-    def put_channel(self, channel: str, *, ts: int, values: Mapping[str, Any]) -> bool:
+    def put_channel(self, channel: str, *, ts: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]) -> bool:
         """Channel create/destroy, ordered by ``ts`` (seconds); on a tie the first one processed stays."""
-        expr = _Expression()
-        ts_name = expr.name("ts")
-        ts_value = expr.value(ts)
-        expr.set_placeholders(ts_name, ts_value)
-        expr.assign({k: v for k, v in values.items() if k != "ts"})
-        condition = f"attribute_not_exists({ts_name}) OR {ts_name} < {ts_value}"
-        return self._conditional_update(self._key(channel, CHANNEL_SK), expr.kwargs(condition))
+        update = _Update()
+        ts_name, ts_value = update.set("ts", ts)
+        update.set("presence", dict(presence))
+        self._stamp(update, stamp)
+        return self._update(channel, CHANNEL_SK, update, f"attribute_not_exists({ts_name}) OR {ts_name} < {ts_value}")
 
-    def mark_left_by_destroy(self, channel: str, uid: int, *, ts: int, values: Mapping[str, Any]) -> bool:
-        """After a channel destroy at ``ts``: a user still "in" from an earlier event (eventTs < ts) has left.
-
-        ``clientSeq`` is kept, so the user's own leave (or a later join) still applies afterwards.
-        """
-        expr = _Expression()
-        state = expr.name("state")
-        event_ts = expr.name("eventTs")
-        in_value = expr.value("in")
-        ts_value = expr.value(ts)
-        expr.assign(values)
-        condition = f"{state} = {in_value} AND {event_ts} < {ts_value}"
-        return self._conditional_update(self._key(channel, str(uid)), expr.kwargs(condition))
+    def mark_left(
+        self, channel: str, uid: int, *, seen_seq: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]
+    ) -> bool:
+        """Replace the presence of a user still "in" at ``clientSeq`` = seen_seq (optimistic: unchanged since read)."""
+        update = _Update()
+        presence_name, _ = update.set("presence", dict(presence))
+        self._stamp(update, stamp)
+        seq_name, state_name = update.name("clientSeq"), update.name("state")
+        seen, in_value = update.value(seen_seq), update.value("in")
+        condition = f"{seq_name} = {seen} AND {presence_name}.{state_name} = {in_value}"
+        return self._update(channel, str(uid), update, condition)
 
     def channel_items(self, channel: str) -> list[dict[str, Any]]:
         """Every item of the channel (users and the channel item), strongly consistent, all pages."""

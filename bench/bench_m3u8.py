@@ -1,0 +1,127 @@
+"""A 30-day Agora playlist: our streaming exact parser against the ``m3u8`` PyPI library, whole process.
+
+Each side runs in a fresh ``python -c`` process that prints the segment count and the summed duration:
+ours streams the file in 256 KiB chunks (``parse_playlist_file``); the peer does what its users do,
+``m3u8.load(path)`` and ``sum(s.duration for s in playlist.segments)``. Wall time is measured around the
+whole process (interpreter start, imports, reading, parsing); peak RSS is the child's own ``ru_maxrss``
+from ``os.wait4`` (the per-child form of ``getrusage(RUSAGE_CHILDREN)``). Bytecode is cached in a temp
+dir for both sides (one unmeasured warm-up each), as it is for any installed package. Medians of RUNS.
+
+The playlist is generated: Agora mix-mode slice names (``<sid>_<cname>_<utc17>.ts``) and durations
+with microsecond fractions around the slice length, at 10 s slices (the issue's figure, ~20 MB) and at
+Agora's documented ~15 s slices (~13 MB). Targets: ratio >= 10x, our peak RSS < 60 MB. Both sums are
+printed; ours is exact, theirs a float that must agree within float error (else exit 1).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+RUNS = 5
+DAYS = 30
+SID = "38f8e3cfdc474cd56fc1ceba380d7e1a"
+
+OURS = (
+    "import sys\n"
+    "from agorakit.m3u8.parser import parse_playlist_file\n"
+    "s = parse_playlist_file(sys.argv[1])\n"
+    "print(s.segments, s.duration_exact_seconds)\n"
+)
+PEER = (
+    "import sys, m3u8\n"
+    "playlist = m3u8.load(sys.argv[1])\n"
+    "print(len(playlist.segments), repr(sum(s.duration for s in playlist.segments)))\n"
+)
+
+
+def generate(path: Path, slice_seconds: int, seed: int = 7) -> tuple[int, Decimal]:
+    """Write the playlist; return (segments, exact total seconds)."""
+    rng = random.Random(seed)
+    t = datetime(2024, 3, 1, tzinfo=UTC)
+    end = t + timedelta(days=DAYS)
+    total_us = segments = 0
+    with path.open("w", encoding="ascii", newline="\n") as fh:
+        fh.write(f"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-TARGETDURATION:{slice_seconds + 2}\n")
+        lines = []
+        while t < end:
+            d_us = slice_seconds * 1_000_000 + rng.randint(-400_000, 600_000)
+            stamp = t.strftime("%Y%m%d%H%M%S") + f"{t.microsecond // 1000:03d}"
+            lines.append(f"#EXTINF:{d_us // 1_000_000}.{d_us % 1_000_000:06d}\n{SID}_room42_{stamp}.ts\n")
+            t += timedelta(microseconds=d_us)
+            total_us += d_us
+            segments += 1
+            if len(lines) >= 5000:
+                fh.write("".join(lines))
+                lines.clear()
+        fh.write("".join(lines) + "#EXT-X-ENDLIST\n")
+    return segments, Decimal(total_us).scaleb(-6)
+
+
+def run_once(code: str, path: Path, env: dict[str, str]) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS bytes, stdout) of one fresh process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"benchmark process failed ({proc.returncode}): {code!r}")
+    return wall, usage.ru_maxrss * 1024, out.strip()
+
+
+def measure(code: str, path: Path, env: dict[str, str]) -> tuple[float, float, int, str]:
+    """(median wall, min wall, median peak RSS, output) over RUNS, after one warm-up."""
+    run_once(code, path, env)
+    samples = [run_once(code, path, env) for _ in range(RUNS)]
+    walls = [s[0] for s in samples]
+    return statistics.median(walls), min(walls), int(statistics.median(s[1] for s in samples)), samples[-1][2]
+
+
+def one_size(slice_seconds: int, workdir: Path, env: dict[str, str]) -> bool:
+    path = workdir / f"playlist_{slice_seconds}s.m3u8"
+    segments, exact = generate(path, slice_seconds)
+    size_mb = path.stat().st_size / 1e6
+    print(f"\n{DAYS}-day playlist, ~{slice_seconds} s slices: {size_mb:.1f} MB, {segments} segments, exact {exact} s")
+    ours = measure(OURS, path, env)
+    peer = measure(PEER, path, env)
+    for label, (median, best, rss, _) in (("agorakit parser", ours), ("m3u8 library", peer)):
+        print(
+            f"  {label:16s} median {median * 1000:8.1f} ms  (min {best * 1000:8.1f} ms)  peak RSS {rss / 1e6:6.1f} MB"
+        )
+    ratio = peer[0] / ours[0]
+    print(f"  ratio (m3u8 / ours, medians): {ratio:.1f}x   target >= 10x: {'met' if ratio >= 10 else 'NOT met'}")
+    print(f"  our peak RSS: {ours[2] / 1e6:.1f} MB   target < 60 MB: {'met' if ours[2] < 60e6 else 'NOT met'}")
+    our_n, our_sum = ours[3].split()
+    peer_n, peer_sum = peer[3].split()
+    float_error = abs(Decimal(peer_sum) - exact)
+    bound = Decimal(segments) * Decimal(2) ** -52 * exact  # a generous bound for a naive float sum
+    agree = int(our_n) == int(peer_n) == segments and Decimal(our_sum) == exact and float_error <= bound
+    print(f"  sums: ours {our_sum} (exact: {Decimal(our_sum) == exact}), m3u8 {peer_sum}", end="")
+    print(f" (float error {float_error:.3g} s)")
+    print(f"  both agree (same segments, float within error): {agree}")
+    return agree
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="bench_m3u8_") as tmp:
+        workdir = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+        print(f"python {sys.version.split()[0]}, {RUNS} runs per side (+1 warm-up), whole-process wall time")
+        ok = all([one_size(10, workdir, env), one_size(15, workdir, env)])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,106 @@
+"""SQS (S3 ObjectCreated notifications of ``recordings/**.m3u8``) -> exact durations in the MediaTable.
+
+Thin: Powertools BatchProcessor with partial-batch failure reporting; each record goes to
+``service.media.logic``. Only transient failures are raised (the queue redelivers, then dead-letters);
+invalid messages and bad playlists are consumed, logged and counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.media import logic
+from service.media.settings import MediaSettings
+from service.observability import make_tracer
+
+logger = Logger()
+metrics = Metrics()
+tracer = make_tracer()
+processor = BatchProcessor(event_type=EventType.SQS)
+settings = MediaSettings.from_env()
+
+METRIC_BY_OUTCOME = {
+    "stored": "PlaylistsProcessed",
+    "error-recorded": "PlaylistErrors",
+    "stale": "StaleEvents",
+    "superseded": "SupersededEvents",
+    "gone": "ObjectsGone",
+    "ignored": "IgnoredEvents",
+}
+
+
+@dataclass(frozen=True)
+class MediaDependencies:
+    store: logic.MediaStore
+    objects: logic.ObjectSource
+
+
+@cache
+def dependencies() -> MediaDependencies:
+    from service.media.repository import MediaRepository, S3Objects
+
+    return MediaDependencies(
+        store=MediaRepository(settings.media_table), objects=S3Objects(chunk_size=settings.s3_chunk_size)
+    )
+
+
+def process_record(
+    record: SQSRecord,
+    *,
+    deps: MediaDependencies,
+    config: MediaSettings,
+    latest: dict[tuple[str, str], tuple[str, str]],
+) -> list[logic.Result]:
+    """All S3 records of one SQS message; raises (to be redelivered) on transient failures only."""
+    try:
+        events = logic.parse_message(record.body)
+    except logic.InvalidMessage as exc:
+        metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
+        logger.error("not an S3 notification; message consumed", extra={"messageId": record.message_id, "reason": str(exc)})
+        return []
+    results = []
+    for event in events:
+        result = logic.process_event(
+            event, store=deps.store, objects=deps.objects, prefix=config.recordings_prefix, latest=latest
+        )
+        metrics.add_metric(name=METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
+        extra: dict[str, Any] = {"key": result.key, "sid": result.sid, "outcome": result.outcome}
+        if result.outcome == "error-recorded":
+            logger.warning("bad playlist recorded as an error", extra={**extra, "error": result.error})
+        else:
+            logger.info("playlist event", extra={**extra, "duration_us": result.duration_us})
+        results.append(result)
+    return results
+
+
+def process_batch(event: dict[str, Any], context: Any = None, *, deps: MediaDependencies | None = None) -> dict:
+    """Process an SQS batch; the answer lists the failed messages (``batchItemFailures``)."""
+    resolved = deps or dependencies()
+    bodies = [r.get("body", "") for r in event.get("Records", []) if isinstance(r, dict)]
+    latest = logic.latest_events(bodies)  # older events of a key rewritten within the batch are skipped
+
+    def record_handler(record: SQSRecord) -> list[logic.Result]:
+        try:
+            return process_record(record, deps=resolved, config=settings, latest=latest)
+        except Exception:
+            logger.warning(
+                "media event failed; SQS will deliver it again", extra={"messageId": record.message_id}, exc_info=True
+            )
+            raise
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+    return process_batch(event, context)

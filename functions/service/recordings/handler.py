@@ -1,0 +1,107 @@
+"""The recordings API (``/recordings*``): thin routes over ``service.recordings.operations``.
+
+Every route requires the admin group. ``POST /recordings`` honours an ``Idempotency-Key`` header.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.auth import Caller, caller_from_event
+from service.errors import BadRequest
+from service.http import build_resolver
+from service.observability import make_tracer
+from service.recordings import deps as deps_module
+from service.recordings import operations
+from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
+from service.recordings.settings import RecordingSettings
+
+logger = Logger()
+metrics = Metrics()
+tracer = make_tracer()
+app = build_resolver()
+settings = RecordingSettings.from_env()
+
+
+def _metric(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@cache
+def dependencies() -> deps_module.RecordingDependencies:
+    return deps_module.build(settings, metric=_metric)
+
+
+def _caller() -> Caller:
+    return caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
+
+
+@app.post("/recordings", summary="Start a cloud recording of a channel", responses={202: {"description": "accepted"}})
+@tracer.capture_method
+def post_recording(body: RecordingRequest) -> Response[dict[str, Any]]:
+    key = app.current_event.headers.get("idempotency-key")  # headers are case-insensitive here
+    status, payload = operations.create_recording(_caller(), body, key, settings=settings, deps=dependencies())
+    logger.info("recording requested", extra={"recording_id": payload.get("recording_id"), "channel": body.channel})
+    return _json(status, payload, {"Location": f"/recordings/{payload.get('recording_id')}"})
+
+
+@app.get("/recordings", summary="A channel's recordings (newest first), or the active ones")
+@tracer.capture_method
+def list_recordings() -> Response[dict[str, Any]]:
+    query = app.current_event.query_string_parameters or {}
+    limit = query.get("limit")
+    if limit is not None and not limit.isdigit():
+        raise BadRequest("limit must be a positive integer")
+    payload = operations.list_recordings(
+        _caller(),
+        channel=query.get("channel"),
+        limit=int(limit) if limit is not None else None,
+        next_token=query.get("next_token"),
+        settings=settings,
+        deps=dependencies(),
+    )
+    return _json(200, payload)
+
+
+@app.get("/recordings/<recording_id>", summary="One recording, with media durations when known")
+@tracer.capture_method
+def get_recording(recording_id: str) -> Response[dict[str, Any]]:
+    return _json(200, operations.get_recording(_caller(), recording_id, settings=settings, deps=dependencies()))
+
+
+@app.post("/recordings/<recording_id>/stop", summary="Stop a recording (idempotent)")
+@tracer.capture_method
+def stop_recording(recording_id: str) -> Response[dict[str, Any]]:
+    status, payload = operations.stop_recording(_caller(), recording_id, settings=settings, deps=dependencies())
+    return _json(status, payload)
+
+
+@app.post("/recordings/<recording_id>/update", summary="Change subscriptions (Agora update), one at a time")
+@tracer.capture_method
+def update_recording(recording_id: str, body: UpdateRequest) -> Response[dict[str, Any]]:
+    payload = operations.update_recording(_caller(), recording_id, body, settings=settings, deps=dependencies())
+    return _json(200, payload)
+
+
+@app.post("/recordings/<recording_id>/layout", summary="Replace a mix recording's layout (Agora updateLayout)")
+@tracer.capture_method
+def update_layout(recording_id: str, body: LayoutRequest) -> Response[dict[str, Any]]:
+    payload = operations.update_layout(_caller(), recording_id, body, settings=settings, deps=dependencies())
+    return _json(200, payload)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler
+def handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

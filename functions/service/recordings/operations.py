@@ -1,0 +1,343 @@
+"""The recordings API's use cases: create (with the channel lock and Idempotency-Key), read, list, stop,
+update and updateLayout. Handlers call these with the caller and validated bodies; errors are
+``service.errors`` types, mapped to HTTP in one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import uuid
+from typing import Any
+
+from service.auth import Caller
+from service.errors import BadRequest, Conflict, NotFound, Unprocessable, UpstreamUnavailable
+from service.recordings import logic
+from service.recordings.control import request_stop
+from service.recordings.deps import RecordingDependencies
+from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
+from service.recordings.repository import ConditionFailed
+from service.recordings.settings import RecordingSettings
+from service.recordings.workflow import task_args
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+
+
+def _authorize(caller: Caller, settings: RecordingSettings) -> None:
+    caller.require_group(settings.admin_group, "managing recordings")
+
+
+def _parse_id(recording_id: str) -> str:
+    try:
+        return str(uuid.UUID(recording_id))
+    except ValueError:
+        raise NotFound(f"no recording {recording_id!r}") from None
+
+
+def _load(deps: RecordingDependencies, recording_id: str) -> dict[str, Any]:
+    item = deps.repo.get(_parse_id(recording_id))
+    if item is None:
+        raise NotFound(f"no recording {recording_id!r}")
+    return item
+
+
+def validate_start(request: RecordingRequest, recording_id: str, settings: RecordingSettings) -> dict[str, Any]:
+    """The recording's Agora configuration, checked now with the same rules the start step will apply,
+    so a bad combination is a 422 here and not a FAILED recording later."""
+    from agorakit.agora.client import AgoraClient
+    from agorakit.agora.errors import AgoraParameterError
+    from agorakit.agora.models import StorageConfig
+
+    config: dict[str, Any] = {
+        "recordingConfig": request.agora_recording_config(),
+        "recordingFileConfig": request.agora_file_config(),
+        "web": request.web.model_dump(exclude_none=True) if request.web else None,
+    }
+    try:
+        storage = StorageConfig(
+            bucket="validation",
+            access_key="validation",
+            secret_key="validation",  # noqa: S106 - a placeholder: only the request's shape is checked
+            file_name_prefix=logic.file_name_prefix(request.channel, recording_id),
+        )
+        AgoraClient.start_body(
+            request.channel,
+            logic.RECORDER_UID_MIN,
+            request.mode,
+            token=None,
+            recording_config=config["recordingConfig"],
+            storage_config=storage,
+            recording_file_config=config["recordingFileConfig"],
+            extension_service_config=(
+                logic.web_extension_config(config["web"], settings.max_duration_seconds) if config["web"] else None
+            ),
+        )
+    except AgoraParameterError as exc:
+        raise Unprocessable(f"invalid recording configuration: {exc.message}") from exc
+    return {k: v for k, v in config.items() if v is not None}
+
+
+def create_recording(
+    caller: Caller,
+    request: RecordingRequest,
+    idempotency_key: str | None,
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> tuple[int, dict[str, Any]]:
+    """202 with the new recording's id; 409 while the channel has an active recording."""
+    _authorize(caller, settings)
+    if not settings.recording_state_machine_arn:
+        raise UpstreamUnavailable("the recording workflow is not configured")
+    scope = None
+    if idempotency_key is not None:
+        try:
+            logic.validate_idempotency_key(idempotency_key)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        scope = logic.idempotency_scope(caller.subject, idempotency_key)
+    recording_id = str(uuid.uuid4())
+    config = validate_start(request, recording_id, settings)
+    now = deps.repo.now_ms()
+    execution = logic.execution_arn(settings.recording_state_machine_arn, recording_id)
+    body = {
+        "recording_id": recording_id,
+        "status": logic.REQUESTED,
+        "channel": request.channel,
+        "mode": request.mode,
+        "created_at": logic.iso(now),
+    }
+    item = {
+        "recordingId": recording_id,
+        "channel": request.channel,
+        "mode": request.mode,
+        "status": logic.REQUESTED,
+        "activeStatus": logic.REQUESTED,
+        "configJson": json.dumps(config, separators=(",", ":")),
+        "requestedBy": caller.subject,
+        "createdAt": now,
+        "updatedAt": now,
+        "executionArn": execution,
+        "idempotencyKey": idempotency_key,
+        "reacquires": 0,
+        "agoraErrors": {},
+        "agoraWarnings": {},
+    }
+    fingerprint = logic.request_fingerprint(request.model_dump(mode="json"))
+    outcome = deps.repo.create(item, idempotency_scope=scope, fingerprint=fingerprint, response=body)
+    if outcome.kind == "replay":
+        return 202, dict(outcome.response or {})
+    if outcome.kind == "mismatch":
+        raise Unprocessable("this Idempotency-Key was already used with a different request body")
+    if outcome.kind == "busy":
+        raise Conflict(
+            f"channel {request.channel!r} already has an active recording",
+            details={"active_recording_id": outcome.active_recording_id},
+        )
+    try:
+        deps.sfn.start_execution(
+            stateMachineArn=settings.recording_state_machine_arn,
+            name=recording_id,
+            input=json.dumps({"recordingId": recording_id}),
+        )
+    except Exception as exc:
+        logger.exception("could not start the workflow of recording %s", recording_id)
+        _abandon(deps, item, scope, f"the workflow could not be started: {type(exc).__name__}")
+        raise UpstreamUnavailable("the recording workflow could not be started; try again") from exc
+    deps.metric("RecordingRequested")
+    return 202, body
+
+
+def _abandon(deps: RecordingDependencies, item: dict[str, Any], scope: str | None, reason: str) -> None:
+    """Undo a creation whose workflow never started: FAILED, channel released, key free for a retry."""
+    recording_id = item["recordingId"]
+    with contextlib.suppress(ConditionFailed):
+        deps.repo.transition(
+            recording_id,
+            logic.FAILED,
+            set_={"errorType": "WorkflowNotStarted", "errorReason": reason, "failedAt": deps.repo.now_ms()},
+        )
+    deps.repo.release_lock(item["channel"], recording_id)
+    if scope:
+        deps.repo.delete_idempotency(scope, recording_id)
+    deps.metric("RecordingFailed")
+
+
+def get_recording(
+    caller: Caller, recording_id: str, *, settings: RecordingSettings, deps: RecordingDependencies
+) -> dict[str, Any]:
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    media = None
+    repository = deps.media() if item.get("sid") else None
+    if repository is not None:
+        try:
+            media = repository.totals_for_sid(str(item["sid"]))
+        except Exception:  # durations are a convenience: a media-table problem must not hide the recording
+            logger.exception("media totals unavailable for sid %s", item.get("sid"))
+    return logic.view(item, media=media)
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+    except ValueError:
+        raise BadRequest("next_token is not valid") from None
+    if not isinstance(key, dict):
+        raise BadRequest("next_token is not valid")
+    return key
+
+
+def _encode_token(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def list_recordings(
+    caller: Caller,
+    *,
+    channel: str | None,
+    limit: int | None,
+    next_token: str | None,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> dict[str, Any]:
+    """A channel's recordings, newest first (paged); without a channel, the active recordings."""
+    _authorize(caller, settings)
+    size = MAX_PAGE if limit is None else limit
+    if not 1 <= size <= MAX_PAGE:
+        raise BadRequest(f"limit must be in 1..{MAX_PAGE}")
+    if channel is None:
+        if next_token:
+            raise BadRequest("next_token applies to a channel listing")
+        items = sorted(deps.repo.list_active(), key=lambda i: int(i.get("createdAt", 0)), reverse=True)
+        return {"recordings": [logic.view(i) for i in items[:size]], "next_token": None}
+    if not channel or len(channel) > 1024:
+        raise BadRequest("channel must be 1-1024 characters")
+    start = _decode_token(next_token) if next_token else None
+    try:
+        items, last = deps.repo.list_by_channel(channel, limit=size, start_key=start)
+    except Exception as exc:
+        if start is not None and type(exc).__name__ in ("ClientError", "ValidationException"):
+            raise BadRequest("next_token is not valid") from None
+        raise
+    return {"recordings": [logic.view(i) for i in items], "next_token": _encode_token(last)}
+
+
+def stop_recording(
+    caller: Caller, recording_id: str, *, settings: RecordingSettings, deps: RecordingDependencies
+) -> tuple[int, dict[str, Any]]:
+    """Idempotent: 202 while the stop is under way, 200 once the recording has ended."""
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    if logic.is_terminal(item.get("status")):
+        return 200, logic.view(item)
+    current = request_stop(deps.repo, deps.sfn, str(item["recordingId"]), logic.REASON_API) or item
+    status = 200 if logic.is_terminal(current.get("status")) else 202
+    return status, logic.view(current)
+
+
+def _with_op_lock(deps: RecordingDependencies, item: dict[str, Any], settings: RecordingSettings, call: Any) -> Any:
+    """Run ``call`` while holding the recording's operation lock (one update/updateLayout at a time)."""
+    recording_id = str(item["recordingId"])
+    token = uuid.uuid4().hex
+    now = deps.repo.now_ms()
+    try:
+        deps.repo.update(
+            recording_id,
+            set_={"opLock": token, "opLockUntil": now + settings.recording_op_lock_seconds * 1000},
+            condition=(
+                "#status = :rec AND attribute_exists(sid) AND (attribute_not_exists(opLock) OR opLockUntil < :now)"
+            ),
+            names={"#status": "status"},
+            values={":rec": logic.RECORDING, ":now": now},
+        )
+    except ConditionFailed as lost:
+        current = lost.item or item
+        if current.get("status") != logic.RECORDING or not current.get("sid"):
+            raise Conflict(
+                f"recording {recording_id} is {current.get('status')}; only a RECORDING recording can be changed"
+            ) from None
+        raise Conflict(
+            f"another update of recording {recording_id} is in progress; send one at a time",
+            headers={"Retry-After": "1"},
+        ) from None
+    try:
+        return call()
+    finally:
+        try:
+            deps.repo.update(
+                recording_id, set_={}, remove=["opLock", "opLockUntil"],
+                condition="opLock = :mine", values={":mine": token},
+            )  # fmt: skip
+        except ConditionFailed:
+            logger.warning("operation lock of %s expired before the call returned", recording_id)
+
+
+def _agora_call(item: dict[str, Any], fn: Any) -> None:
+    from agorakit.agora.errors import AgoraNotFoundError, AgoraParameterError
+
+    try:
+        fn()
+    except AgoraNotFoundError as exc:
+        raise Conflict(
+            "Agora no longer runs this recording task (it exited, or is migrating); try again later",
+            details={"agora_code": exc.code, "agora_http_status": exc.http_status},
+        ) from exc
+    except AgoraParameterError as exc:
+        raise Unprocessable(f"Agora rejected the request: {exc.message}", details={"agora_code": exc.code}) from exc
+
+
+def update_recording(
+    caller: Caller,
+    recording_id: str,
+    request: UpdateRequest,
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> dict[str, Any]:
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    if request.webRecordingConfig is not None and item.get("mode") != "web":
+        raise Conflict("webRecordingConfig applies to web recordings only")
+    if request.streamSubscribe is not None and item.get("mode") == "web":
+        raise Conflict("streamSubscribe does not apply to web recordings")
+
+    def call() -> None:
+        _agora_call(
+            item,
+            lambda: deps.agora.update(*task_args(item), request.client_request()),
+        )
+
+    _with_op_lock(deps, item, settings, call)
+    deps.metric("RecordingUpdated")
+    return logic.view(deps.repo.get(str(item["recordingId"])) or item)
+
+
+def update_layout(
+    caller: Caller,
+    recording_id: str,
+    request: LayoutRequest,
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> dict[str, Any]:
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    if item.get("mode") != "mix":
+        raise Conflict(f"layouts apply to mix recordings; this one is {item.get('mode')}")
+
+    def call() -> None:
+        _agora_call(
+            item,
+            lambda: deps.agora.update_layout(*task_args(item), request.client_request()),
+        )
+
+    _with_op_lock(deps, item, settings, call)
+    deps.metric("RecordingLayoutUpdated")
+    return logic.view(deps.repo.get(str(item["recordingId"])) or item)

@@ -1,0 +1,39 @@
+"""The reconciler, run on a schedule: completes recordings whose recorder exited without a webhook,
+and repairs recordings whose workflow ended without finishing them."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.observability import make_tracer
+from service.recordings import deps as deps_module
+from service.recordings import workflow
+from service.recordings.settings import RecordingSettings
+
+logger = Logger()
+metrics = Metrics()
+tracer = make_tracer()
+settings = RecordingSettings.from_env()
+
+
+def _metric(name: str, value: float = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+@cache
+def dependencies() -> deps_module.RecordingDependencies:
+    return deps_module.build(settings, metric=_metric)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    counts = workflow.reconcile(settings=settings, deps=dependencies())
+    logger.info("reconciled", extra=counts)
+    return counts

@@ -1,0 +1,439 @@
+"""The workflow's task steps (acquire, start, wait, stop, finalize, fail) and the reconciler.
+
+Each step reads the recording from DynamoDB (the source of truth), calls Agora at most once, and writes
+the result with a conditional status change. Agora's errors propagate with their class names, which is
+what the state machine's Retry and Catch match on (CONTRACTS A); before propagating, a step records the
+error on the item so that the fail handler can report Agora's code and reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from service.recordings import logic
+from service.recordings.control import request_stop, send_success
+from service.recordings.deps import RecordingDependencies
+from service.recordings.repository import ConditionFailed
+from service.recordings.settings import RecordingSettings
+
+logger = logging.getLogger(__name__)
+
+#: the role of the recorder's token: Agora's samples mint recorder tokens as publishers
+RECORDER_ROLE: Final = "publisher"
+
+
+class RecordingMissing(RuntimeError):
+    """The workflow runs for a recording that is not in the table (never retried)."""
+
+
+class RecordingStateError(RuntimeError):
+    """A step found the recording in a status it cannot continue from (another writer ended it)."""
+
+
+def _recording(deps: RecordingDependencies, recording_id: str) -> dict[str, Any]:
+    item = deps.repo.get(recording_id)
+    if item is None:
+        raise RecordingMissing(f"recording {recording_id} is not in the table")
+    return item
+
+
+def _record_agora_error(deps: RecordingDependencies, recording_id: str, step: str, exc: Exception) -> None:
+    try:
+        deps.repo.update(
+            recording_id,
+            set_={
+                "lastError": {
+                    "step": step,
+                    "type": type(exc).__name__,
+                    "code": getattr(exc, "code", None),
+                    "httpStatus": getattr(exc, "http_status", None),
+                    "reason": getattr(exc, "reason", None) or str(exc)[:500],
+                    "at": deps.repo.now_ms(),
+                }
+            },
+        )
+    except Exception:  # recording the error must never hide it
+        logger.exception("could not record the %s error of %s", step, recording_id)
+
+
+def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Callable[[], Any]) -> Any:
+    from agorakit.agora.errors import AgoraError
+
+    try:
+        return call()
+    except AgoraError as exc:
+        _record_agora_error(deps, recording_id, step, exc)
+        logger.warning("agora %s failed for %s: %s", step, recording_id, exc)
+        raise
+
+
+def task_args(item: Mapping[str, Any]) -> tuple[str, str, str, int, str]:
+    """(resource id, sid, channel, recorder uid, mode): how Agora names a running task. The uid is the one
+    acquire used, also after an HA failover gave the bot a new uid in the channel."""
+    return (
+        str(item["resourceId"]),
+        str(item["sid"]),
+        str(item["channel"]),
+        int(item["recorderUid"]),
+        str(item["mode"]),
+    )
+
+
+def _config(item: Mapping[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(str(item.get("configJson") or "{}"))
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+# ------------------------------------------------------------------------------------------ steps
+def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """A fresh resource ID for a fresh recorder uid (every re-acquire picks a new uid: 53 means "in use")."""
+    recording_id = str(event["recordingId"])
+    item = _recording(deps, recording_id)
+    if item.get("stopRequested") and not item.get("sid"):
+        return {"skipped": True}
+    uid = logic.pick_recorder_uid(deps.rng)
+    acquired_at = deps.repo.now_ms()  # before the call: the resource may be created any time after this
+    resource_id = _agora(
+        deps,
+        recording_id,
+        "acquire",
+        lambda: deps.agora.acquire(
+            str(item["channel"]),
+            uid,
+            scene=1 if item.get("mode") == "web" else 0,
+            resource_expired_hour=logic.resource_expired_hour(settings.max_duration_seconds),
+        ),
+    )
+    try:
+        deps.repo.transition(
+            recording_id,
+            logic.STARTING,
+            set_={
+                "resourceId": resource_id,
+                "acquiredAt": acquired_at,
+                "recorderUid": uid,
+                "reacquires": int(event.get("reacquires") or 0),
+            },
+        )
+    except ConditionFailed as lost:
+        raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+    return {"resourceId": resource_id, "recorderUid": uid, "acquiredAt": acquired_at}
+
+
+def _storage(settings: RecordingSettings, deps: RecordingDependencies, prefix: list[str]) -> Any:
+    from agorakit.agora.models import StorageConfig
+
+    if not settings.recordings_bucket or not settings.recording_uploader_secret_name:
+        raise RuntimeError("RECORDINGS_BUCKET and RECORDING_UPLOADER_SECRET_NAME must be set")
+    keys = deps.secrets.get_json(settings.recording_uploader_secret_name)
+    access_key, secret_key = keys.get("access_key"), keys.get("secret_key")
+    if not access_key or not secret_key:
+        raise RuntimeError("the uploader secret must be JSON with access_key and secret_key")
+    return StorageConfig(
+        vendor=1,
+        region=settings.bucket_region,
+        bucket=settings.recordings_bucket,
+        access_key=str(access_key),
+        secret_key=str(secret_key),
+        file_name_prefix=prefix,
+    )
+
+
+def _recorder_token(settings: RecordingSettings, deps: RecordingDependencies, channel: str, uid: int) -> str | None:
+    """An RTC token for the recorder, valid for the whole maximum duration (Agora cannot renew it)."""
+    if not settings.app_certificate_secret_name:
+        return None  # an App ID without certificate: Agora accepts no token
+    from agorakit.tokens import build_rtc_token
+
+    secret = deps.secrets.get_json(settings.app_certificate_secret_name)
+    certificate = secret.get("app_certificate") or secret.get("value")
+    if not certificate:
+        raise RuntimeError("the app certificate secret has no 'app_certificate' field")
+    return build_rtc_token(
+        app_id=settings.agora_app_id,
+        app_certificate=str(certificate),
+        channel_name=channel,
+        uid=uid,
+        role=RECORDER_ROLE,
+        expire=logic.token_lifetime(settings.max_duration_seconds),
+        issue_ts=int(deps.clock()),
+    )
+
+
+def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """Start with the resource ID acquired just before; refuse one too old to use (the workflow re-acquires)."""
+    from agorakit.agora.errors import AgoraResourceExpiredError
+
+    recording_id = str(event["recordingId"])
+    item = _recording(deps, recording_id)
+    if item.get("stopRequested"):
+        return {"started": False}
+    if item.get("status") != logic.STARTING or not item.get("resourceId"):
+        raise RecordingStateError(f"recording {recording_id} is {item.get('status')}, not STARTING")
+    now = deps.repo.now_ms()
+    acquired_at = int(item["acquiredAt"]) if item.get("acquiredAt") is not None else None
+    if logic.resource_too_old(acquired_at, now, settings.recording_resource_max_age_seconds):
+        age = logic.resource_age_seconds(acquired_at or 0, now)
+        error = AgoraResourceExpiredError(
+            f"resource ID is {age:.0f}s old (limit {settings.recording_resource_max_age_seconds:g}s); acquiring again",
+            code=433,
+            reason="resource too old to start",
+        )
+        _record_agora_error(deps, recording_id, "start", error)
+        raise error
+    mode = str(item["mode"])
+    channel = str(item["channel"])
+    uid = int(item["recorderUid"])
+    config = _config(item)
+    web = config.get("web")
+    storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
+    token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
+    result = _agora(
+        deps,
+        recording_id,
+        "start",
+        lambda: deps.agora.start(
+            str(item["resourceId"]),
+            channel,
+            uid,
+            mode,
+            token=token,
+            recording_config=config.get("recordingConfig"),
+            storage_config=storage,
+            recording_file_config=config.get("recordingFileConfig"),
+            extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+        ),
+    )
+    started = deps.repo.now_ms()
+    try:
+        deps.repo.transition(
+            recording_id,
+            logic.RECORDING,
+            set_={"sid": result.sid, "startedAt": started, "lastSeenAt": started},
+            remove=["lastError"],
+        )
+    except ConditionFailed as lost:
+        # the recorder runs at Agora: keep its sid so the stop step and the fail handler can stop it
+        deps.repo.update(recording_id, set_={"sid": result.sid, "startedAt": started})
+        raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+    deps.metric("RecordingStarted")
+    return {"sid": result.sid}
+
+
+def wait(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """Park the workflow: store its task token, or complete at once if a stop was already requested."""
+    recording_id = str(event["recordingId"])
+    token = str(event["taskToken"])
+    placeholders = {f":a{i}": s for i, s in enumerate(logic.ACTIVE_STATUSES)}
+    try:
+        item = deps.repo.update(
+            recording_id,
+            set_={"taskToken": token, "waitingSince": deps.repo.now_ms()},
+            condition=f"#status IN ({', '.join(placeholders)})",
+            names={"#status": "status"},
+            values=placeholders,
+        )
+    except ConditionFailed as lost:
+        raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+    if item.get("stopRequested"):
+        send_success(deps.sfn, token, str(item["stopRequested"]))
+    return {"waiting": True}
+
+
+def stop(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """Stop the recorder at Agora. A task that is already gone (404/49) or recorded nothing (435) is an
+    outcome, not a failure."""
+    from agorakit.agora.errors import AgoraResourceExpiredError
+
+    state = event.get("state") or {}
+    recording_id = str(state["recordingId"])
+    item = _recording(deps, recording_id)
+    reason = str(item.get("stopRequested") or logic.stop_reason(state))
+    if item.get("status") != logic.STOPPING:
+        try:
+            item = deps.repo.transition(
+                recording_id, logic.STOPPING, set_={"stopReason": reason, "stoppingAt": deps.repo.now_ms()},
+                remove=["taskToken"],
+            )  # fmt: skip
+        except ConditionFailed as lost:
+            raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+    if not item.get("sid"):
+        return {"outcome": "not_started", "fileList": [], "uploadingStatus": None, "reason": reason}
+    try:
+        result = _agora(
+            deps,
+            recording_id,
+            "stop",
+            lambda: deps.agora.stop(*task_args(item), async_stop=settings.recording_async_stop),
+        )
+    except AgoraResourceExpiredError:
+        # past resourceExpiredHour the task cannot exist any more: it is gone
+        return {"outcome": "gone", "fileList": [], "uploadingStatus": None, "reason": reason}
+    names = [str(f.get("fileName")) for f in result.file_list if f.get("fileName")]
+    return {"outcome": result.outcome, "fileList": names, "uploadingStatus": result.uploading_status, "reason": reason}
+
+
+def _release(deps: RecordingDependencies, item: Mapping[str, Any]) -> None:
+    if item.get("channel") and item.get("recordingId"):
+        deps.repo.release_lock(str(item["channel"]), str(item["recordingId"]))
+
+
+def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """STOPPED with files, uploading status and reason; the channel is free again."""
+    state = event.get("state") or {}
+    recording_id = str(state["recordingId"])
+    result = state.get("stop") or {}
+    files = [f for f in result.get("fileList") or [] if isinstance(f, str) and f]
+    fields: dict[str, Any] = {
+        "outcome": result.get("outcome"),
+        "stoppedAt": deps.repo.now_ms(),
+        "stopReason": result.get("reason") or logic.stop_reason(state),
+    }
+    item = _recording(deps, recording_id)
+    if result.get("uploadingStatus") and item.get("uploadSeq") is None:
+        fields["uploadingStatus"] = result["uploadingStatus"]  # an NCS 31/32 (sequenced) is more precise
+    try:
+        item = deps.repo.transition(
+            recording_id,
+            logic.STOPPED,
+            set_=fields,
+            remove=["taskToken", "opLock", "opLockUntil"],
+            add={"fileNames": set(files)} if files else None,
+        )
+    except ConditionFailed as lost:
+        current = lost.item or {}
+        if current.get("status") != logic.STOPPED:
+            raise RecordingStateError(f"recording {recording_id} is {current.get('status')}") from None
+        item = current  # a retried finalize: already done
+    _release(deps, item)
+    deps.metric("RecordingStopped")
+    return {"recordingId": recording_id, "status": logic.STOPPED, "outcome": fields["outcome"]}
+
+
+def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """FAILED with Agora's code and reason, a metric for the alarm, the recorder stopped if it runs, and
+    the channel released."""
+    state = event.get("state") or {}
+    recording_id = str(state["recordingId"])
+    name, message = logic.workflow_error(state)
+    item = deps.repo.get(recording_id) or {}
+    last = item.get("lastError") if isinstance(item.get("lastError"), Mapping) else {}
+    if last and last.get("type") != name:
+        last = {}  # an earlier, retried error: not the one that ended the workflow
+    fields: dict[str, Any] = {
+        "errorType": name,
+        "errorCode": last.get("code") if last else None,
+        "errorReason": (last.get("reason") if last else None) or message or name,
+        "errorStep": last.get("step") if last else None,
+        "failedAt": deps.repo.now_ms(),
+    }
+    if item.get("sid") and logic.is_active(item.get("status")):
+        _stop_quietly(settings, deps, item)
+    try:
+        item = deps.repo.transition(
+            recording_id,
+            logic.FAILED,
+            set_={k: v for k, v in fields.items() if v is not None},
+            remove=["taskToken", "opLock", "opLockUntil"],
+        )
+    except ConditionFailed as lost:
+        item = lost.item or item
+    _release(deps, item or {"recordingId": recording_id, "channel": item.get("channel")})
+    deps.metric("RecordingFailed")
+    logger.error("recording %s failed: %s %s", recording_id, name, fields["errorReason"])
+    return {"recordingId": recording_id, "status": logic.FAILED, "error": name, "cause": fields["errorReason"]}
+
+
+def _stop_quietly(settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any]) -> None:
+    """Best effort: a failed workflow must not leave a recorder running (and billing) at Agora."""
+    try:
+        deps.agora.stop(*task_args(item), async_stop=True)
+    except Exception:
+        logger.exception("could not stop the recorder of failed recording %s", item.get("recordingId"))
+
+
+STEPS: dict[str, Callable[..., dict[str, Any]]] = {
+    "acquire": acquire,
+    "start": start,
+    "wait": wait,
+    "stop": stop,
+    "finalize": finalize,
+    "fail": fail,
+}
+
+
+# ------------------------------------------------------------------------------------------ reconciler
+def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, int]:
+    """For every active recording: ask Agora whether its recorder still runs, and complete the wait of
+    those that exited without telling us (a 404 that outlasted the HA migration window). Also repairs
+    recordings whose workflow execution ended without finishing them (e.g. aborted by an operator)."""
+    from agorakit.agora.errors import AgoraError, AgoraNotFoundError
+
+    counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0}
+    now = deps.repo.now_ms()
+    for item in deps.repo.list_active():
+        recording_id = str(item["recordingId"])
+        if _repair_if_orphaned(settings, deps, item, now):
+            counts["repaired"] += 1
+            continue
+        if item.get("status") != logic.RECORDING or not item.get("sid"):
+            continue
+        counts["checked"] += 1
+        try:
+            deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+        except AgoraNotFoundError:
+            last_seen = int(item.get("lastSeenAt") or item.get("startedAt") or 0)
+            if (now - last_seen) / 1000 < settings.recording_ha_grace_seconds:
+                counts["in_grace"] += 1
+                continue
+            logger.info("recording %s: the recorder is gone at Agora; completing the workflow", recording_id)
+            request_stop(deps.repo, deps.sfn, recording_id, logic.REASON_RECONCILER)
+            counts["completed"] += 1
+            continue
+        except AgoraError as exc:
+            logger.warning("reconciler could not query %s: %s", recording_id, exc)
+            counts["errors"] += 1
+            continue
+        counts["running"] += 1
+        try:
+            deps.repo.update(
+                recording_id, set_={"lastSeenAt": deps.repo.now_ms()},
+                condition="#status = :rec", names={"#status": "status"}, values={":rec": logic.RECORDING},
+            )  # fmt: skip
+        except ConditionFailed:
+            continue
+    if counts["completed"]:
+        deps.metric("RecordingsReconciled", counts["completed"])
+    return counts
+
+
+def _repair_if_orphaned(
+    settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any], now: int
+) -> bool:
+    """An active recording whose execution is no longer RUNNING will never finish by itself: fail it."""
+    updated = int(item.get("updatedAt") or 0)
+    arn = item.get("executionArn")
+    if not arn or (now - updated) / 1000 < settings.recording_stale_seconds:
+        return False
+    try:
+        status = deps.sfn.describe_execution(executionArn=str(arn)).get("status")
+    except Exception as exc:
+        if type(exc).__name__ != "ClientError" or "ExecutionDoesNotExist" not in str(exc):
+            logger.warning("could not describe execution %s: %s", arn, exc)
+            return False
+        status = "MISSING"
+    if status == "RUNNING":
+        return False
+    fail(
+        {"state": {"recordingId": item["recordingId"],
+                   "error": {"Error": "ExecutionEnded", "Cause": f"the workflow execution is {status}"}}},
+        settings=settings,
+        deps=deps,
+    )  # fmt: skip
+    return True

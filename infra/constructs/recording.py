@@ -1,0 +1,219 @@
+"""Cloud recording: the RecordingsTable, the workflow (``recording_workflow``), its task function, the
+reconciler on a schedule, and the ``/recordings*`` API routes.
+
+Least privilege: the state machine can invoke only the task function; the API function can start
+executions of this state machine only; every function gets exactly the table actions it uses.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.constructs.agora_access import AgoraAccess
+from infra.constructs.api import Api
+from infra.constructs.function_factory import FunctionFactory, retention
+from infra.constructs.recording_workflow import SERVICE_NAME, RecordingTuning, RecordingWorkflow
+from infra.nag import acknowledge
+from infra.settings import StackSettings
+
+#: what the recording code does with its table (no Scan, no BatchWrite)
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
+
+
+class Recording(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        api: Api,
+        functions: FunctionFactory,
+        agora: AgoraAccess,
+        bucket: s3.IBucket | None = None,
+        uploader_secret: secretsmanager.ISecret | None = None,
+        media_table: dynamodb.ITableV2 | None = None,
+        tuning: RecordingTuning | None = None,
+    ):
+        super().__init__(scope, construct_id)
+        self.tuning = tuning or RecordingTuning.from_context(self)
+        max_duration = self.tuning.max_duration_seconds or settings.recording_max_hours * 3600
+        self.table = self._table()
+        certificate = secretsmanager.Secret.from_secret_name_v2(
+            self, "AppCertificate", settings.app_certificate_secret_name
+        )
+        env = {
+            "RECORDINGS_TABLE": self.table.table_name,
+            "GROUPS_CLAIM": settings.groups_claim,
+            "ADMIN_GROUP": settings.admin_group,
+            "RECORDING_MAX_HOURS": str(settings.recording_max_hours),
+            "RECORDING_MAX_DURATION_SECONDS": str(max_duration),
+            "RECORDING_ASYNC_STOP": "true" if settings.recording_async_stop else "false",
+            "RECORDING_RESOURCE_MAX_AGE_SECONDS": str(self.tuning.resource_max_age_seconds),
+            "RECORDING_AGORA_MAX_ATTEMPTS": str(self.tuning.agora_max_attempts),
+            "RECORDING_HA_GRACE_SECONDS": str(self.tuning.ha_grace_seconds),
+            "RECORDING_STALE_SECONDS": str(self.tuning.stale_seconds),
+        }
+        if bucket is not None:
+            env["RECORDINGS_BUCKET"] = bucket.bucket_name
+            env["RECORDINGS_BUCKET_REGION"] = Stack.of(self).region
+        if uploader_secret is not None:
+            env["RECORDING_UPLOADER_SECRET_NAME"] = uploader_secret.secret_name
+        if media_table is not None:
+            env["MEDIA_TABLE"] = media_table.table_name
+        if bucket is None or uploader_secret is None:
+            Annotations.of(self).add_warning_v2(
+                "agora-serverless:recording-storage",
+                "Recording has no bucket/uploader secret yet: starts will fail until the media construct is wired",
+            )
+
+        # -- the workflow and its task function ---------------------------------------------
+        self.task_function = functions.create(
+            self, "TaskFunction", handler="service.recordings.tasks.handler",
+            description="Recording workflow steps: acquire, start, wait, stop, finalize, fail",
+            service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(60), environment=env,
+        )  # fmt: skip
+        self.workflow = RecordingWorkflow(
+            self, "Workflow", task_function=self.task_function, tuning=self.tuning, max_duration_seconds=max_duration,
+            log_retention=retention(settings.log_retention_days), alarm_email=settings.alarm_email,
+        )  # fmt: skip
+        self.state_machine = self.workflow.state_machine
+        acknowledge(
+            self.state_machine,
+            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.task_function)}.Arn>:*]",
+            "The state machine invokes only the recording task function; ':*' covers that same function's "
+            "versions and aliases (CDK's LambdaInvoke grant), no other function.",
+        )
+        self._grant_table(self.task_function, TABLE_ACTIONS)
+        agora.grant(self.task_function)
+        certificate.grant_read(self.task_function)
+        if uploader_secret is not None:
+            uploader_secret.grant_read(self.task_function)
+        # A separate policy: the function's default policy may not reference the state machine, which
+        # references the function (a dependency cycle).
+        iam.Policy(
+            self, "TaskCallbackPolicy", roles=[self.task_function.role] if self.task_function.role else [],
+            statements=[iam.PolicyStatement(actions=["states:SendTaskSuccess"],
+                                            resources=[self.state_machine.state_machine_arn])],
+        )  # fmt: skip
+
+        # -- the reconciler -----------------------------------------------------------------
+        self.reconciler = functions.create(
+            self, "ReconcilerFunction", handler="service.recordings.reconciler.handler",
+            description="Every 5 minutes: completes recordings whose recorder exited without a webhook",
+            service_name=SERVICE_NAME, timeout=Duration.minutes(4), environment=env,
+        )  # fmt: skip
+        self._grant_table(self.reconciler, TABLE_ACTIONS)
+        agora.grant(self.reconciler)
+        self.state_machine.grant_task_response(self.reconciler)
+        stack = Stack.of(self)
+        executions = stack.format_arn(
+            service="states", resource="execution", resource_name=f"{self.workflow.state_machine_name}:*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )  # fmt: skip
+        self.reconciler.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
+        region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        acknowledge(
+            self.reconciler.role,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{region}:<AWS::AccountId>:execution:"
+            f"{self.workflow.state_machine_name}:*]",
+            "DescribeExecution on this state machine's executions only (execution names are recording ids, "
+            "unknown in advance); the reconciler repairs recordings whose execution ended early.",
+        )
+        self.schedule = events.Rule(
+            self,
+            "ReconcilerSchedule",
+            description="Run the recording reconciler",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[targets.LambdaFunction(self.reconciler, retry_attempts=0)],
+        )
+
+        # -- the API ------------------------------------------------------------------------
+        self.api_function = functions.create(
+            self, "ApiFunction", handler="service.recordings.handler.handler",
+            description="/recordings API: start, list, read, stop, update and layout recordings",
+            service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(20),
+            environment={**env, "RECORDING_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
+        )  # fmt: skip
+        self._grant_table(self.api_function, TABLE_ACTIONS)
+        agora.grant(self.api_function)
+        self.state_machine.grant_start_execution(self.api_function)
+        self.state_machine.grant_task_response(self.api_function)
+        if media_table is not None:
+            media_table.grant(self.api_function, "dynamodb:GetItem", "dynamodb:Query")
+        get, post = apigw.HttpMethod.GET, apigw.HttpMethod.POST
+        api.add_route("/recordings", [get, post], self.api_function)
+        api.add_route("/recordings/{id}", [get], self.api_function)
+        for action in ("stop", "update", "layout"):
+            api.add_route(f"/recordings/{{id}}/{action}", [post], self.api_function)
+
+    def _table(self) -> dynamodb.TableV2:
+        string, number = dynamodb.AttributeType.STRING, dynamodb.AttributeType.NUMBER
+        return dynamodb.TableV2(
+            self,
+            "RecordingsTable",
+            partition_key=dynamodb.Attribute(name="pk", type=string),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expiresAt",
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="bySid", partition_key=dynamodb.Attribute(name="sid", type=string)
+                ),
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="byChannel",
+                    partition_key=dynamodb.Attribute(name="channel", type=string),
+                    sort_key=dynamodb.Attribute(name="createdAt", type=number),
+                ),
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="byStatus",
+                    partition_key=dynamodb.Attribute(name="activeStatus", type=string),
+                    sort_key=dynamodb.Attribute(name="createdAt", type=number),
+                ),
+            ],
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=True,
+            # recording metadata (sids, files, outcomes) is the only record of what was recorded
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _logical_id(self, fn: lambda_.Function) -> str:
+        child = fn.node.default_child
+        assert child is not None
+        return Stack.of(self).get_logical_id(child)  # type: ignore[arg-type]
+
+    def _grant_table(self, fn: lambda_.Function, actions: tuple[str, ...]) -> None:
+        self.table.grant(fn, *actions)
+        acknowledge(
+            fn.role or fn,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::<{Stack.of(self).get_logical_id(self.table.node.default_child)}.Arn>/index/*]",  # type: ignore[arg-type]
+            "Query on the RecordingsTable's own GSIs (bySid, byChannel, byStatus); the wildcard is this table's "
+            "index namespace only.",
+        )
+
+    def grant_events(self, fn: lambda_.Function) -> None:
+        """What ``service.recordings.events.apply_recording_event`` needs in another function (webhooks):
+        the table (read/update via bySid), completing the workflow's wait, and RECORDINGS_TABLE."""
+        self._grant_table(fn, EVENT_TABLE_ACTIONS)
+        self.state_machine.grant_task_response(fn)
+        fn.add_environment("RECORDINGS_TABLE", self.table.table_name)

@@ -1,0 +1,265 @@
+"""The recording workflow: ONE Step Functions Standard definition (JSONPath, CDK chain API) used by the
+deployed stack, the workflow tests and the local stack; its numbers come from ``RecordingTuning``.
+
+    Init -> Acquire -> Start -> WaitForStop (task token) -> Stop -> Finalize -> Done
+                ^         |  433/1001/53                       | States.Timeout (maximum duration) -> Stop
+                |         v                                    v
+                +- CanReacquire <- CountReacquire         any other error -> RecordFailure -> Failed
+
+The wait is a callback (Lambda ``.waitForTaskToken``), so a recording costs the same number of state
+transitions whether it lasts a minute or ten hours: there is no polling loop in the workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct, IConstruct
+
+from infra.constructs.function_factory import METRICS_NAMESPACE
+from infra.nag import acknowledge
+
+#: Agora errors worth repeating (CONTRACTS A): 429, 5xx / code 65, network
+RETRYABLE_AGORA_ERRORS = ["AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"]
+#: start must acquire again: resource expired (433/1001, or too old to use) or uid taken (53)
+REACQUIRE_ERRORS = ["AgoraResourceExpiredError", "AgoraConflictError"]
+LAMBDA_SERVICE_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.ClientExecutionTimeoutException",
+]
+#: the metric the fail handler emits (Powertools, dimension service=recordings) and the alarm watches
+FAILED_METRIC = "RecordingFailed"
+SERVICE_NAME = "recordings"
+
+
+@dataclass(frozen=True)
+class RecordingTuning:
+    """Numbers of the workflow. Production uses the defaults; tests and the bench set small ones through
+    CDK context (same definition shape, smaller numbers). Context key = ``recording`` + field in CamelCase."""
+
+    retry_interval_seconds: int = 2
+    retry_max_attempts: int = 6
+    retry_max_delay_seconds: int = 60
+    reacquire_limit: int = 3
+    #: None: ``recording_max_hours`` of the stack settings
+    max_duration_seconds: int | None = None
+    resource_max_age_seconds: int = 240
+    agora_max_attempts: int = 2
+    ha_grace_seconds: int = 90
+    stale_seconds: int = 300
+
+    @staticmethod
+    def context_key(field_name: str) -> str:
+        return "recording" + "".join(part.title() for part in field_name.split("_"))
+
+    @classmethod
+    def from_context(cls, scope: IConstruct) -> RecordingTuning:
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = scope.node.try_get_context(cls.context_key(f.name))
+            if raw is not None and raw != "":
+                values[f.name] = int(raw)
+        tuning = cls(**values)
+        if tuning.retry_interval_seconds < 1 or tuning.retry_max_attempts < 0 or tuning.reacquire_limit < 0:
+            raise ValueError("recording retry interval must be >= 1 s and attempts/limits >= 0")
+        if not 1 <= tuning.resource_max_age_seconds <= 300:
+            raise ValueError("recordingResourceMaxAgeSeconds must be in [1, 300]: a resource ID lives 5 minutes")
+        return tuning
+
+
+class RecordingWorkflow(Construct):
+    """The state machine, its log group and alarms (SNS topic, encrypted, TLS only)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        task_function: lambda_.IFunction,
+        tuning: RecordingTuning,
+        max_duration_seconds: int,
+        log_retention: logs.RetentionDays,
+        alarm_email: str | None = None,
+    ):
+        super().__init__(scope, construct_id)
+        self.tuning = tuning
+        definition = self._definition(task_function, max_duration_seconds)
+        self.log_group = logs.LogGroup(
+            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        # A fixed name: execution ARNs (and the reconciler's DescribeExecution grant) are then predictable.
+        self.state_machine_name = f"{Stack.of(self).stack_name}-Recording"
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=self.state_machine_name,
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            comment="One cloud recording: acquire, start, wait for the stop (task token), stop, finalize",
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        acknowledge(
+            self.state_machine,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions' log delivery (logs:CreateLogDelivery, ...) and X-Ray tracing actions support no "
+            "resource-level permissions; AWS documents '*' as the only accepted resource for them.",
+        )
+        self.alarm_topic = self._alarms(alarm_email)
+
+    # -- definition ---------------------------------------------------------------------------
+    def _task(
+        self, name: str, fn: lambda_.IFunction, payload: dict[str, Any], *, result_path: str, agora: bool
+    ) -> tasks.LambdaInvoke:
+        task = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=fn,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            retry_on_service_exceptions=False,
+            result_path=result_path,
+        )
+        task.add_retry(
+            errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), max_attempts=3, backoff_rate=2,
+            jitter_strategy=sfn.JitterType.FULL,
+        )  # fmt: skip
+        if agora:
+            task.add_retry(
+                errors=RETRYABLE_AGORA_ERRORS,
+                interval=Duration.seconds(self.tuning.retry_interval_seconds),
+                max_attempts=self.tuning.retry_max_attempts,
+                backoff_rate=2,
+                max_delay=Duration.seconds(self.tuning.retry_max_delay_seconds),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
+        return task
+
+    def _definition(self, fn: lambda_.IFunction, max_duration_seconds: int) -> sfn.IChainable:
+        rid = {"recordingId.$": "$.recordingId"}
+        whole = {"state.$": "$"}
+        init = sfn.Pass(self, "Init", parameters={**rid, "reacquires": 0})
+        acquire = self._task(
+            "Acquire", fn, {"action": "acquire", **rid, "reacquires.$": "$.reacquires"},
+            result_path=sfn.JsonPath.DISCARD, agora=True,
+        )  # fmt: skip
+        start = self._task(
+            "Start", fn, {"action": "start", **rid, "reacquires.$": "$.reacquires"},
+            result_path=sfn.JsonPath.DISCARD, agora=True,
+        )  # fmt: skip
+        wait = tasks.LambdaInvoke(
+            self,
+            "WaitForStop",
+            lambda_function=fn,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {"action": "wait", "recordingId": sfn.JsonPath.string_at("$.recordingId"),
+                 "taskToken": sfn.JsonPath.task_token}
+            ),  # fmt: skip
+            retry_on_service_exceptions=False,
+            result_path="$.wait",
+            task_timeout=sfn.Timeout.duration(Duration.seconds(max_duration_seconds)),
+            comment="Completed by SendTaskSuccess (stop API, NCS session exit, reconciler) or the maximum duration",
+        )
+        wait.add_retry(
+            errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), max_attempts=3, backoff_rate=2,
+            jitter_strategy=sfn.JitterType.FULL,
+        )  # fmt: skip
+        stop = self._task("Stop", fn, {"action": "stop", **whole}, result_path="$.stop", agora=True)
+        finalize = self._task(
+            "Finalize", fn, {"action": "finalize", **whole}, result_path="$.result", agora=False
+        )
+        record_failure = self._task(
+            "RecordFailure", fn, {"action": "fail", **whole}, result_path="$.failure", agora=False
+        )
+        failed = sfn.Fail(self, "Failed", error=FAILED_METRIC, cause_path="$.failure.cause")
+        done = sfn.Succeed(self, "Done")
+        count = sfn.Pass(
+            self,
+            "CountReacquire",
+            parameters={**rid, "reacquires.$": "States.MathAdd($.reacquires, 1)", "error.$": "$.error"},
+        )
+        can_reacquire = (
+            sfn.Choice(self, "CanReacquire")
+            .when(sfn.Condition.number_less_than_equals("$.reacquires", self.tuning.reacquire_limit), acquire)
+            .otherwise(record_failure)
+        )
+        acquire.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        start.add_catch(count, errors=REACQUIRE_ERRORS, result_path="$.error")
+        start.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        wait.add_catch(stop, errors=["States.Timeout"], result_path="$.timeout")
+        wait.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        stop.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        finalize.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        count.next(can_reacquire)
+        record_failure.next(failed)
+        return init.next(acquire).next(start).next(wait).next(stop).next(finalize).next(done)
+
+    # -- alarms -------------------------------------------------------------------------------
+    def _alarms(self, alarm_email: str | None) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the recording alarm topic; CloudWatch alarms may use it to publish",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="Recording alarms")
+        if alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        action = cw_actions.SnsAction(topic)
+        failed_recordings = cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=FAILED_METRIC,
+            dimensions_map={"service": SERVICE_NAME},
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+        self.failed_alarm = cloudwatch.Alarm(
+            self,
+            "RecordingFailedAlarm",
+            alarm_description="A recording ended FAILED (see its errorCode/errorReason); Agora or storage trouble",
+            metric=failed_recordings,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.executions_failed_alarm = cloudwatch.Alarm(
+            self,
+            "ExecutionsFailedAlarm",
+            alarm_description=(
+                "A recording workflow execution failed: every FAILED recording, and also failures that the "
+                "fail handler itself could not record"
+            ),
+            metric=self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        for alarm in (self.failed_alarm, self.executions_failed_alarm):
+            alarm.add_alarm_action(action)
+        return topic

@@ -1,0 +1,97 @@
+"""``make run`` as a user meets it: start ``python -m local.run``, use the printed curls, stop it with Ctrl-C.
+
+The stack runs in a child process (it hosts every handler in-process with the stack's environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _call(method: str, url: str, body: Any = None, token: str | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method)
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+@pytest.mark.slow
+def test_run_serves_the_printed_routes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    api, moto, emulator = _free_port(), _free_port(), _free_port()
+    log = (tmp_path / "run.log").open("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local.run", "--port", str(api), "--moto-port", str(moto),
+         "--emulator-port", str(emulator)],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops it" not in (tmp_path / "run.log").read_text():
+            assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the local stack did not start in 120 s"
+            time.sleep(0.2)
+        banner = (tmp_path / "run.log").read_text()
+        base = f"http://127.0.0.1:{api}"
+        assert f"{base}/docs" in banner and f"curl -s -X POST {base}/local/token" in banner
+        assert f'curl -s -X POST "{base}/tokens" -H "Authorization: Bearer $TOKEN"' in banner
+
+        status, body = _call("POST", f"{base}/local/token", {"username": "host-1"})
+        assert status == 200
+        token = body["id_token"]
+        status, minted = _call("POST", f"{base}/tokens", {"channel": "room-1", "role": "publisher"}, token)
+        assert status == 200 and minted["role"] == "publisher" and minted["rtc_token"].startswith("007")
+        assert _call("POST", f"{base}/tokens", {"channel": "room-1"})[0] == 401
+        with urllib.request.urlopen(f"{base}/docs", timeout=10) as resp:
+            assert b"swagger-ui" in resp.read()
+        status, tasks = _call("GET", f"http://127.0.0.1:{emulator}/emulator/tasks")
+        assert status == 200 and "tasks" in tasks
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    output = (tmp_path / "run.log").read_text()
+    assert code == 0, output[-3000:]
+    assert output.rstrip().endswith("stopped.")
+    assert "POST /tokens -> 200" in output and "POST /tokens -> 401" in output
+
+
+def test_a_taken_port_exits_2_with_a_clear_message() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "local.run", "--port", str(port), "--moto-port", str(_free_port()),
+             "--emulator-port", str(_free_port())],
+            cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert result.returncode == 2
+    assert f"port {port} for the local API is already in use" in result.stderr and "--port" in result.stderr

@@ -1,0 +1,306 @@
+"""The recording stack on this machine, for the workflow tests, the integration tests and the bench:
+the SYNTHESIZED template provisioned into moto (local.provision), the real handlers dispatched in-process,
+and the Agora emulator on loopback. Small workflow numbers come from CDK context (same shape as prod).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+#: the workflow's numbers for tests: tiny intervals, a 6 s maximum duration, a 2 s resource age limit
+TEST_CONTEXT: dict[str, Any] = {
+    "agoraAppId": "0123456789abcdef0123456789abcdef",  # the emulator's default App ID
+    "recordingRetryIntervalSeconds": 1,
+    "recordingRetryMaxAttempts": 5,
+    "recordingRetryMaxDelaySeconds": 1,
+    "recordingReacquireLimit": 2,
+    "recordingMaxDurationSeconds": 6,
+    "recordingResourceMaxAgeSeconds": 2,
+    "recordingAgoraMaxAttempts": 1,
+    "recordingHaGraceSeconds": 1,
+}
+MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"
+BUCKET = "agora-serverless-test-recordings"
+UPLOADER_SECRET = "agora-serverless/test-recording-uploader"
+RECORDING_MODULES = (
+    "service.recordings.handler",
+    "service.recordings.tasks",
+    "service.recordings.reconciler",
+)
+
+
+def api_event(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    groups: tuple[str, ...] = ("admins",),
+    subject: str = "admin-1",
+    raw_body: str | None = None,
+) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload v2) event as the JWT authorizer passes it on."""
+    claims: dict[str, Any] = {"sub": subject}
+    if groups:
+        claims["cognito:groups"] = "[" + " ".join(groups) + "]"
+    text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+    hdrs = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "&".join(f"{k}={v}" for k, v in (query or {}).items()),
+        "queryStringParameters": query or None,
+        "headers": hdrs,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "local",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                     "userAgent": "pytest"},
+            "requestId": uuid.uuid4().hex,
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": "01/Jan/2026:00:00:00 +0000",
+            "timeEpoch": int(time.time() * 1000),
+            "authorizer": {"jwt": {"claims": claims, "scopes": None}},
+        },  # fmt: skip
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def response_json(response: dict[str, Any]) -> Any:
+    body = response.get("body")
+    return json.loads(body) if body else None
+
+
+@dataclass
+class RecordingStack:
+    stack: Any
+    dispatcher: Any
+    emulator: Any
+    link: Link
+    sfn: Any
+    ddb: Any
+
+    @property
+    def table(self) -> str:
+        return self.stack.physical("RecordingRecordingsTable")
+
+    @property
+    def state_machine_arn(self) -> str:
+        return self.stack.physical("RecordingWorkflowStateMachine")
+
+    def function_name(self, logical_prefix: str) -> str:
+        spec = self.stack.function(logical_prefix)
+        assert spec is not None, logical_prefix
+        return spec.name
+
+    def api(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        event = api_event(method, path, **kwargs)
+        response = self.dispatcher.invoke(self.function_name("RecordingApiFunction"), event, source="test")
+        return response["statusCode"], response_json(response)
+
+    def api_handler(self) -> Any:
+        """The API handler itself, for calls from several threads at once (the dispatcher serialises)."""
+        spec = self.dispatcher.spec(self.function_name("RecordingApiFunction"))
+        return self.dispatcher.handler(spec), spec
+
+    def reconcile(self) -> dict[str, int]:
+        return self.dispatcher.invoke(self.function_name("RecordingReconcilerFunction"), {}, source="schedule")
+
+    def item(self, recording_id: str) -> dict[str, Any]:
+        from service.recordings.repository import RecordingsRepository
+
+        repo = RecordingsRepository(self.table, client=self.ddb)
+        item = repo.get(recording_id)
+        assert item is not None, recording_id
+        return item
+
+    def execution_arn(self, recording_id: str) -> str:
+        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{recording_id}"
+
+    def wait_execution(self, recording_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        arn = self.execution_arn(recording_id)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(0.05)
+        raise AssertionError(f"execution {recording_id} still RUNNING after {timeout}s")
+
+    def wait_status(self, recording_id: str, status: str, timeout: float = 15.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        item: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            item = self.item(recording_id)
+            if item.get("status") == status:
+                return item
+            time.sleep(0.03)
+        raise AssertionError(f"recording {recording_id} is {item.get('status')}, not {status}, after {timeout}s")
+
+    def history(self, recording_id: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": self.execution_arn(recording_id), "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events.extend(page["events"])
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+    def states_entered(self, recording_id: str) -> list[str]:
+        return [
+            e["stateEnteredEventDetails"]["name"]
+            for e in self.history(recording_id)
+            if e["type"].endswith("StateEntered")
+        ]
+
+    def emulator_tasks(self, channel: str) -> list[dict[str, Any]]:
+        return [t for t in self.emulator.tasks() if t["cname"] == channel]
+
+
+class Link:
+    """A TCP forwarder between the functions and the emulator that a test can cut ("Agora unreachable"):
+    while down, connections are refused and open ones are closed (so keep-alive cannot hide the outage)."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self.port = 0
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def up(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._open = self._open, set()
+        if listener is not None:
+            listener.close()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._open.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._open.discard(source)
+
+
+def _forget_recording_modules() -> None:
+    """Handlers read their settings at import: make the next import happen under the current environment."""
+    import sys
+
+    from service.adapters.aws import reset_clients
+    from service.recordings import events
+
+    reset_clients()
+    events._default_dependencies.cache_clear()
+    for name in RECORDING_MODULES:
+        sys.modules.pop(name, None)
+
+
+@contextlib.contextmanager
+def recording_stack(*, emulator_kwargs: dict[str, Any] | None = None) -> Iterator[RecordingStack]:
+    """moto (Step Functions executing) + the synthesized stack + the emulator, for one test module."""
+    import boto3
+    from moto import mock_aws
+
+    from agorakit.emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
+    from local.provision import lambda_dispatch, provision, synth_template
+
+    template = synth_template(TEST_CONTEXT)
+    emulator = Emulator(**{"qps": 200, "time_scale": 100.0, "seed": 7, **(emulator_kwargs or {})}).start()
+    link = Link(emulator.port)
+    saved = dict(os.environ)
+    try:
+        with mock_aws(config=MOTO_CONFIG):
+            stack = provision(template)
+            secrets = boto3.client("secretsmanager")
+            env = stack.environment()
+            secrets.create_secret(
+                Name=env["AGORA_REST_SECRET_NAME"],
+                SecretString=json.dumps({"customer_id": DEFAULT_CUSTOMER_ID, "customer_secret": DEFAULT_CUSTOMER_SECRET}),
+            )
+            secrets.create_secret(
+                Name=env["APP_CERTIFICATE_SECRET_NAME"], SecretString=json.dumps({"app_certificate": APP_CERTIFICATE})
+            )
+            overrides = {"AGORA_REST_BASE_URLS": link.url}
+            if not env.get("RECORDINGS_BUCKET"):  # until the media construct provides the bucket
+                boto3.client("s3").create_bucket(Bucket=BUCKET)
+                overrides["RECORDINGS_BUCKET"] = BUCKET
+            uploader = env.get("RECORDING_UPLOADER_SECRET_NAME") or UPLOADER_SECRET
+            overrides["RECORDING_UPLOADER_SECRET_NAME"] = uploader
+            with contextlib.suppress(secrets.exceptions.ResourceExistsException):
+                secrets.create_secret(
+                    Name=uploader, SecretString=json.dumps({"access_key": "AKIATEST", "secret_key": "test-secret"})
+                )
+            with lambda_dispatch(stack) as dispatcher:
+                os.environ.update(overrides)
+                _forget_recording_modules()
+                yield RecordingStack(
+                    stack=stack,
+                    dispatcher=dispatcher,
+                    emulator=emulator,
+                    link=link,
+                    sfn=boto3.client("stepfunctions"),
+                    ddb=boto3.client("dynamodb"),
+                )
+    finally:
+        link.down()
+        emulator.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        _forget_recording_modules()
