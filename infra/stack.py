@@ -7,9 +7,12 @@ from constructs import Construct
 
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
+from infra.constructs.channels import Channels
 from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.media import Media
 from infra.constructs.recording import Recording
 from infra.constructs.tokens import Tokens
+from infra.constructs.webhooks import Webhooks
 from infra.settings import StackSettings
 
 
@@ -30,6 +33,15 @@ class AgoraServerlessStack(Stack):
             self, "AgoraAccess", app_id=settings.agora_app_id, rest_secret_name=settings.rest_secret_name,
             rest_base_urls=settings.rest_base_urls, qps=settings.agora_qps,
         )  # fmt: skip
+        self.media = Media(self, "Media", settings=settings, functions=self.functions)
         self.recording = Recording(
-            self, "Recording", settings=settings, api=self.api, functions=self.functions, agora=self.agora
+            self, "Recording", settings=settings, api=self.api, functions=self.functions, agora=self.agora,
+            bucket=self.media.bucket, uploader_secret=self.media.uploader_secret, media_table=self.media.table,
+        )  # fmt: skip
+        self.webhooks = Webhooks(
+            self, "Webhooks", settings=settings, api=self.api, functions=self.functions, recording=self.recording
         )
+        self.channels = Channels(
+            self, "Channels", settings=settings, api=self.api, functions=self.functions, agora=self.agora,
+            presence_table=self.webhooks.presence,
+        )  # fmt: skip

@@ -32,7 +32,11 @@ class StepFailed(Exception):
     """The step did not do what it should; the message says what happened instead."""
 
 
-class CapabilityMissing(StepFailed):
+class FinalFailure(StepFailed):
+    """A failure that waiting cannot change (a terminal state)."""
+
+
+class CapabilityMissing(FinalFailure):
     """The route the step needs is not in the stack: waiting cannot help."""
 
 
@@ -82,7 +86,7 @@ def poll(check: Callable[[], Any], *, timeout: float, interval: float = 0.25, wh
     while time.monotonic() < deadline:
         try:
             value = check()
-        except CapabilityMissing:
+        except FinalFailure:
             raise
         except StepFailed as exc:
             last = str(exc)
@@ -105,6 +109,13 @@ def find_values(document: Any, predicate: Callable[[str], bool]) -> list[Any]:
         for value in document:
             found.extend(find_values(value, predicate))
     return found
+
+
+def _brief(recording: dict[str, Any]) -> str:
+    """The fields that explain a recording's state (long ids and tokens left out)."""
+    keys = ("status", "error", "failure", "cause", "reason", "sid")
+    picked = {k: v for k, v in recording.items() if k in keys or "error" in k.lower()}
+    return json.dumps(picked or recording, default=str)[:500]
 
 
 def uids_in(document: Any) -> set[int]:
@@ -254,7 +265,7 @@ class Demo:
             rec = self.recording()
             status = self.status_of(rec)
             if status in FAILED_STATUSES | DONE_STATUSES:
-                raise StepFailed(f"the recording is {status} before it was stopped: {json.dumps(rec)[:300]}")
+                raise FinalFailure(f"the recording is {status} before it was stopped: {_brief(rec)}")
             tasks = http("GET", f"{self.emu}/emulator/tasks").body or {}
             for task in tasks.get("tasks", []):
                 segments = sum(s.get("segments", 0) for s in (task.get("streams") or {}).values())
@@ -267,7 +278,7 @@ class Demo:
         return f"Agora task {task.get('sid')} is {task.get('state')} with segments uploading"
 
     def stop_recording(self) -> str:
-        rec_id, admin = self.need("recording_id", "token:admin")
+        rec_id, admin, _ = self.need("recording_id", "token:admin", "sid")
         result = http("POST", f"{self.api}/recordings/{quote(rec_id, safe='')}/stop", {}, token=admin)
         self.route_missing(result, "POST /recordings/{id}/stop")
         if result.status not in (200, 202):
@@ -281,7 +292,7 @@ class Demo:
             rec = self.recording()
             status = self.status_of(rec)
             if status in FAILED_STATUSES:
-                raise StepFailed(f"the recording ended {status}: {json.dumps(rec)[:300]}")
+                raise FinalFailure(f"the recording ended {status}: {_brief(rec)}")
             if status in DONE_STATUSES:
                 return rec
             raise StepFailed(f"status {status or '?'}")
@@ -328,7 +339,9 @@ class Demo:
 
     def kick_step(self) -> str:
         admin, viewer_uid = self.need("token:admin", "uid:viewer-1")
-        result = http("POST", f"{self.api}/channels/{CHANNEL}/kick", {"uid": viewer_uid, "seconds": 60}, token=admin)
+        result = http(
+            "POST", f"{self.api}/channels/{CHANNEL}/kick", {"uid": viewer_uid, "duration_seconds": 60}, token=admin
+        )
         self.route_missing(result, "POST /channels/{name}/kick")
         if result.status not in (200, 201, 202):
             raise StepFailed(f"POST /channels/{CHANNEL}/kick: {result.describe()}")
@@ -374,6 +387,21 @@ class Demo:
         )
 
 
+class _QuietHandlers:
+    """stdout that drops what in-process handlers print (EMF metrics, logs) so the scenario reads clearly."""
+
+    def __init__(self, stream: Any, dispatcher: Any):
+        self._stream, self._dispatcher = stream, dispatcher
+
+    def write(self, text: str) -> int:
+        if getattr(self._dispatcher.current, "active", False):
+            return len(text)
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m local.demo", description="scripted scenario on a fresh local stack"
@@ -398,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
     except StartupError as exc:
         print(f"demo: FAILED, the local stack did not start: {exc}", flush=True)
         return exc.exit_code
+    original_stdout = sys.stdout
+    if not args.verbose:
+        sys.stdout = _QuietHandlers(original_stdout, runtime.dispatcher)
     try:
         print(f"demo: stack up in {time.monotonic() - started:.1f}s at {runtime.api_url}", flush=True)
         demo = Demo(runtime, out=lambda line: print(line, flush=True))
@@ -405,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         print(demo.summary(), flush=True)
     finally:
         runtime.stop()
+        sys.stdout = original_stdout
     return 0 if ok else 1
 
 

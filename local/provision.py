@@ -302,6 +302,14 @@ def _function_name(name_or_arn: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # provisioning
 # ------------------------------------------------------------------------------------------------
+#: resource types that ``provision`` creates in moto or records for the local pumps and API
+PROVISIONED_TYPES = frozenset({
+    "AWS::SecretsManager::Secret", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::SQS::Queue",
+    "AWS::SNS::Topic", "AWS::S3::Bucket", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine",
+    "Custom::S3BucketNotifications", "AWS::SNS::Subscription", "AWS::Lambda::EventSourceMapping",
+    "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::ApiGatewayV2::Route",
+    "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Authorizer",
+})  # fmt: skip
 _REF_BY_ARN = {"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine", "AWS::SecretsManager::Secret",
                "AWS::Lambda::LayerVersion"}  # fmt: skip
 
@@ -384,6 +392,10 @@ def _initial_resource(  # noqa: PLR0912 - one case per resource type
         case "AWS::KMS::Key":
             name = ref = str(uuid.UUID(hashlib.sha256(logical_id.encode()).hexdigest()[:32]))
             attrs = {"KeyId": name}
+        case "AWS::IAM::AccessKey":  # fake, deterministic keys: moto accepts any
+            name = ref = "AKIA" + _short_id(logical_id, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+            alphabet64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+            attrs = {"SecretAccessKey": _short_id(logical_id + "/secret", 40, alphabet64)}
         case "AWS::S3::Bucket":
             attrs = {"DomainName": f"{name}.s3.amazonaws.com", "RegionalDomainName": f"{name}.s3.{r}.amazonaws.com",
                      "WebsiteURL": f"http://{name}.s3-website-{r}.amazonaws.com"}  # fmt: skip
@@ -519,6 +531,9 @@ class _Provisioner:
             return res.attrs[attribute]
         if attribute == "StreamArn":
             raise IntrinsicError(f"{logical_id} has no stream (StreamSpecification missing?)")
+        if res.type not in PROVISIONED_TYPES:
+            # a resource the local stack does not create (IAM, logs, ...): any stable value will do
+            return f"local-{logical_id}-{attribute}"
         return None
 
     def props(self, logical_id: str) -> dict[str, Any]:
@@ -544,13 +559,7 @@ class _Provisioner:
 
     # -- run ----------------------------------------------------------------------------------
     def run(self) -> LocalStack:
-        handled = {
-            "AWS::SecretsManager::Secret", "AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable", "AWS::SQS::Queue",
-            "AWS::SNS::Topic", "AWS::S3::Bucket", "AWS::Lambda::Function", "AWS::StepFunctions::StateMachine",
-            "Custom::S3BucketNotifications", "AWS::SNS::Subscription", "AWS::Lambda::EventSourceMapping",
-            "AWS::Events::Rule", "AWS::Scheduler::Schedule", "AWS::ApiGatewayV2::Route",
-            "AWS::ApiGatewayV2::Integration", "AWS::ApiGatewayV2::Authorizer",
-        }  # fmt: skip
+        handled = PROVISIONED_TYPES
         self.secrets()
         self.tables()
         self.queues()
@@ -1132,6 +1141,8 @@ class Dispatcher:
         self._pending_lock = threading.Lock()
         self.invocations: list[Invocation] = []
         self.listeners: list[Callable[[Invocation], None]] = []
+        #: ``active`` is True on a thread while it runs a handler (lets a caller tell handler output apart)
+        self.current = threading.local()
 
     def spec(self, name_or_arn: str) -> FunctionSpec:
         spec = self.stack.function(name_or_arn)
@@ -1155,6 +1166,8 @@ class Dispatcher:
         if not acquired:
             log.warning("%s busy for %.0fs: running a concurrent invocation", spec.name, self.lock_timeout)
         started = time.perf_counter()
+        outer = getattr(self.current, "active", False)
+        self.current.active = True
         try:
             fn = self.handler(spec)
             result = fn(event, LambdaContext(spec))
@@ -1166,6 +1179,7 @@ class Dispatcher:
             log.debug("handler %s failed:\n%s", spec.name, traceback.format_exc())
             raise FunctionError(spec.name, type(exc).__name__, str(exc)) from exc
         finally:
+            self.current.active = outer
             if acquired:
                 lock.release()
         self._record(Invocation(spec.name, source, True, (time.perf_counter() - started) * 1000))

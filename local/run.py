@@ -48,6 +48,11 @@ class StartupError(RuntimeError):
         self.exit_code = exit_code
 
 
+def _short(exc: BaseException, limit: int = 1500) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
@@ -177,11 +182,19 @@ class LocalRuntime:
 
         reset_clients()
         # 2. The template, synthesized for this machine: our App ID, the emulator as Agora's REST host.
-        template = synth_template({"agoraAppId": self.app_id, "restBaseUrls": self.emulator_url})
+        try:
+            template = synth_template({"agoraAppId": self.app_id, "restBaseUrls": self.emulator_url})
+        except Exception as exc:  # jsii/cdk-nag errors: say what failed, not a 100-line trace
+            raise StartupError(
+                f"synthesizing the stack failed (`make synth` shows the details): {_short(exc)}"
+            ) from exc
         import boto3
 
         session = boto3.session.Session()
-        self.stack = provision(template, stack_name=self.stack_name, session=session)
+        try:
+            self.stack = provision(template, stack_name=self.stack_name, session=session)
+        except Exception as exc:
+            raise StartupError(f"provisioning the template in moto failed: {_short(exc)}") from exc
         self._seed_secrets(session)
         # 3. Handlers in-process, with the stack's environment (plus local cosmetics).
         self.dispatcher = self._exit.enter_context(lambda_dispatch(self.stack))

@@ -524,6 +524,12 @@ def test_control_api_and_channel_queries_over_http(api: Api):
     prop = api("GET", f"/dev/v1/channel/user/property/{APP_ID}/2845863044/live").json()["data"]
     assert (prop["in_channel"], prop["uid"], prop["role"], prop["platform"]) == (True, 2845863044, 2, 7)
     assert api("GET", f"/dev/v1/channel/user/property/{APP_ID}/11/live").json()["data"]["role"] == 3
+    control.post("/emulator/channels/live/join", json={"uid": 11, "role": "host"})  # audience -> host
+    control.post("/emulator/channels/live/join", json={"uid": 11, "role": "audience"})  # and back
+    roles = [e for e in api.emulator.events() if e["eventType"] in (111, 112)]
+    assert [(e["eventType"], e["payload"]["uid"]) for e in roles] == [(111, 11), (112, 11)]
+    assert roles[1]["payload"]["clientSeq"] > roles[0]["payload"]["clientSeq"]
+    assert control.post("/emulator/channels/live/join", json={"uid": 12, "platform": "x"}).status_code == 400
     tasks = control.get("/emulator/tasks").json()
     assert tasks == {"tasks": []}
     assert control.post("/emulator/channels/live/leave", json={"uid": 11}).json() == {"left": True}

@@ -74,6 +74,10 @@ SYNTHETIC: dict[str, Any] = {
     "Conditions": {"InUsEast1": {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}},
     "Resources": {
         "ServiceRoleAB12CD34": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {}}},
+        "UploaderKey0A1B2C3D": {"Type": "AWS::IAM::AccessKey", "Properties": {"UserName": "uploader"}},
+        "UploaderSecret0A1B2C3D": {"Type": "AWS::SecretsManager::Secret", "Properties": {"SecretString": {"Fn::Join": ["", [
+            '{"access_key":"', {"Ref": "UploaderKey0A1B2C3D"}, '","secret_key":"', {"Fn::GetAtt": ["UploaderKey0A1B2C3D", "SecretAccessKey"]},
+            '","user":"', {"Fn::GetAtt": ["ServiceRoleAB12CD34", "RoleId"]}, '","other":"', {"Fn::GetAtt": ["ServiceRoleAB12CD34", "Whatever"]}, '"}']]}}},
         "AppSecretC0FFEE00": {"Type": "AWS::SecretsManager::Secret", "Properties": {"GenerateSecretString": {
             "SecretStringTemplate": '{"user":"u"}', "GenerateStringKey": "password", "PasswordLength": 24}}},
         "ItemsTable1A2B3C4D": {"Type": "AWS::DynamoDB::Table", "Properties": {
@@ -204,6 +208,17 @@ def test_tables_queues_topics_buckets_and_secrets_are_created(stack: LocalStack)
     secret = boto3.client("secretsmanager").get_secret_value(SecretId=stack.physical("AppSecret"))
     value = json.loads(secret["SecretString"])
     assert value["user"] == "u" and len(value["password"]) == 24
+    uploader = json.loads(
+        boto3.client("secretsmanager").get_secret_value(SecretId=stack.physical("UploaderSecret"))["SecretString"]
+    )
+    assert (
+        uploader["access_key"].startswith("AKIA")
+        and len(uploader["access_key"]) == 20
+        and len(uploader["secret_key"]) == 40
+    )
+    assert (
+        uploader["user"].startswith("AROA") and uploader["other"] == "local-ServiceRoleAB12CD34-Whatever"
+    )  # skipped type
     assert stack.physical("AlertsTopic").startswith("arn:aws:sns:us-east-1:")
     assert boto3.client("s3").get_bucket_versioning(Bucket=stack.physical("MediaBucket"))["Status"] == "Enabled"
     assert stack.physical("MediaBucket") == "test-mediabucket0e0e0e0e"

@@ -18,9 +18,9 @@ from moto import mock_aws
 
 os.environ.setdefault("MEDIA_TABLE", "media-test")
 
-from service.adapters.aws import reset_clients  # noqa: E402
-from service.media import handler, logic  # noqa: E402
-from service.media.repository import MediaRepository, S3Objects  # noqa: E402
+from service.adapters.aws import reset_clients
+from service.media import handler, logic
+from service.media.repository import MediaRepository, S3Objects
 
 TABLE = "media-test"
 BUCKET = "recordings-test"
@@ -368,7 +368,10 @@ def test_real_s3_notifications_through_sqs(env):
                     "Events": ["s3:ObjectCreated:*"],
                     "Filter": {
                         "Key": {
-                            "FilterRules": [{"Name": "prefix", "Value": "recordings/"}, {"Name": "suffix", "Value": ".m3u8"}]
+                            "FilterRules": [
+                                {"Name": "prefix", "Value": "recordings/"},
+                                {"Name": "suffix", "Value": ".m3u8"},
+                            ]
                         }
                     },
                 }

@@ -26,10 +26,10 @@ from agorakit.ncs.signature import signature_headers
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "3000"))
+BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "600"))
 DELIVERIES_PER_EVENT = 3
 THROTTLE_RATE = 0.05
-BATCH_SIZE = 100
+BATCH_SIZE = 50
 SEED = 20240611
 
 RTC_SECRET = "replay-rtc-secret"
@@ -254,10 +254,10 @@ class RecordingPresence:
         self.applied: Counter[tuple[str, int, int]] = Counter()
 
     def put_user(self, channel: str, uid: int, *, seq: int, **kwargs: Any) -> bool:
-        done = self.inner.put_user(channel, uid, seq=seq, **kwargs)
-        if done:
+        write = self.inner.put_user(channel, uid, seq=seq, **kwargs)
+        if write.applied:
             self.applied[(channel, uid, seq)] += 1
-        return done
+        return write
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

@@ -203,6 +203,8 @@ class Link:
             listener, self._listener = self._listener, None
             sockets, self._open = self._open, set()
         if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
             listener.close()
         for sock in sockets:
             with contextlib.suppress(OSError):
@@ -253,8 +255,11 @@ def _forget_recording_modules() -> None:
 
 
 @contextlib.contextmanager
-def recording_stack(*, emulator_kwargs: dict[str, Any] | None = None) -> Iterator[RecordingStack]:
-    """moto (Step Functions executing) + the synthesized stack + the emulator, for one test module."""
+def recording_stack(
+    *, execute: bool = True, emulator_kwargs: dict[str, Any] | None = None
+) -> Iterator[RecordingStack]:
+    """moto + the synthesized stack + the emulator, for one test module. ``execute=False`` leaves
+    executions RUNNING without running them (API tests arrange the recording states themselves)."""
     import boto3
     from moto import mock_aws
 
@@ -266,7 +271,8 @@ def recording_stack(*, emulator_kwargs: dict[str, Any] | None = None) -> Iterato
     link = Link(emulator.port)
     saved = dict(os.environ)
     try:
-        with mock_aws(config=MOTO_CONFIG):
+        config = MOTO_CONFIG if execute else {"lambda": {"use_docker": False}}
+        with mock_aws(config=config):
             stack = provision(template)
             secrets = boto3.client("secretsmanager")
             env = stack.environment()

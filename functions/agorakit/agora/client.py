@@ -321,7 +321,11 @@ class AgoraClient:
         extension_service_config: dict[str, Any] | None = None,
         app_extra: dict[str, Any] | None = None,
     ) -> StartResult:
-        """Start recording; returns the sid. HTTP 201 code 7 raises AgoraAlreadyStartedError."""
+        """Start recording; returns the sid. HTTP 201 code 7 raises AgoraAlreadyStartedError.
+
+        ``app_extra`` holds further ``clientRequest`` keys (e.g. ``appsCollection``); they are merged last
+        and not validated here.
+        """
         body = self.start_body(
             cname,
             uid,

@@ -436,6 +436,9 @@ class Emulator:
         except ApiError as exc:
             self._reply(handler, exc.status, exc.body, request_id, exc.headers)
             return
+        except (TypeError, ValueError) as exc:  # malformed control input: a clear 400, never a crash
+            self._reply(handler, 400, {"message": f"bad request: {exc}"}, request_id)
+            return
         if op is None:
             self._reply(handler, 404, {"message": NO_ROUTE}, request_id)
             return
@@ -555,7 +558,7 @@ class Emulator:
             if method == "POST":
                 return "kicking_rule.create", lambda b: (200, self._locked(world.create_rule, b))
             if method == "GET":
-                appid = (query.get("appid") or [None])[0]
+                appid = next(iter(query.get("appid") or []), None)
                 return "kicking_rule.list", lambda b: (200, self._locked(world.list_rules, appid))
             if method == "PUT":
                 return "kicking_rule.update", lambda b: (200, self._locked(world.update_rule, b))
@@ -616,7 +619,7 @@ class Emulator:
         if not isinstance(body, dict):
             raise gateway_error(400, "the body must be a JSON object")
         if len(seg) == 3 and seg[0] == "channels" and method == "POST" and seg[2] in ("join", "leave"):
-            uid = body.get("uid")
+            uid: Any = body.get("uid")
             if isinstance(uid, str) and uid.isdigit():
                 uid = int(uid)
             if seg[2] == "join":
@@ -645,9 +648,8 @@ class Emulator:
                 return 200, self.faults.describe()
             if method == "POST":
                 try:
-                    return 200, self.set_faults(
-                        **{k: body.get(k) for k in body if k != "retry_after"}, retry_after=body.get("retry_after", 1.0)
-                    )
+                    options: dict[str, Any] = {k: body[k] for k in body if k != "retry_after"}
+                    return 200, self.set_faults(**options, retry_after=body.get("retry_after", 1.0))
                 except (TypeError, ValueError) as exc:
                     raise gateway_error(400, str(exc)) from None
         if seg == ["reset"] and method == "POST":

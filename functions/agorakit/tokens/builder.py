@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from typing import Final, Literal
 
     Role = Literal["publisher", "subscriber"]
+    #: ``{privilege: seconds}`` with privileges by name or wire id
+    PrivilegeExpiries = Mapping[str, int] | Mapping[int, int] | Mapping[int | str, int]
 
 VERSION: Final = "007"
 MAX_EXPIRE: Final = 86_400  # Agora: a token, and each privilege, lasts at most 24 h
@@ -440,7 +442,7 @@ def build_rtc_token(  # noqa: PLR0912 - the hot path is inlined on purpose (see 
     uid: int | str,
     role: Role,
     expire: int,
-    privilege_expire: int | Mapping[int | str, int] | None = None,
+    privilege_expire: int | PrivilegeExpiries | None = None,
     issue_ts: int | None = None,
     salt: int | None = None,
 ) -> str:
@@ -529,7 +531,7 @@ def build_rtc_rtm_token(
     uid: int | str,
     role: Role,
     expire: int,
-    privilege_expire: int | Mapping[int | str, int] | None = None,
+    privilege_expire: int | PrivilegeExpiries | None = None,
     rtm_user_id: str | None = None,
     rtm_expire: int | None = None,
     issue_ts: int | None = None,

@@ -48,7 +48,10 @@ def register(subparsers: Any) -> None:
         "--app-certificate-file", metavar="FILE", help="read the certificate from a file (keeps it out of ps)"
     )
     inspect.add_argument("--channel-name", help="006 only: the channel the token was built for")
-    inspect.add_argument("--uid", help="006 only: the uid or account the token was built for (0 = any)")
+    inspect.add_argument(
+        "--uid",
+        help="006 only: the uid or account the token was built for (digits are an int uid; 0 = any)",
+    )
     inspect.set_defaults(func=run)
 
 

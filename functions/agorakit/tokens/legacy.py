@@ -73,7 +73,7 @@ def build_legacy_token(
     app_certificate: str,
     channel_name: str,
     uid: int | str,
-    privileges: Mapping[int | str, int],
+    privileges: Mapping[str, int] | Mapping[int, int] | Mapping[int | str, int],
     ts: int | None = None,
     salt: int | None = None,
 ) -> str:

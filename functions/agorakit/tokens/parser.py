@@ -165,6 +165,12 @@ class ParsedToken:
     __slots__ = ()
     version: str
     app_id: str
+    signature: bytes
+
+    @property
+    def expires_at(self) -> int:
+        """Unix time the token stops working."""
+        raise NotImplementedError
 
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -2,13 +2,13 @@
 
 Agora's QPS limit is per App ID / account, while Lambda runs many copies at once; a limiter per
 process would let N copies send N times the limit. ``DynamoDBTokenBucket`` keeps one bucket in a
-DynamoDB item that every copy updates with a conditional write (optimistic concurrency on a version
-number), so bursts wait for a slot instead of meeting HTTP 429.
+DynamoDB item that every copy updates with atomic conditional writes, so bursts wait for a slot
+instead of meeting HTTP 429.
 """
 
 from __future__ import annotations
 
-import random
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -36,12 +36,17 @@ TTL_ATTRIBUTE = "expires_at"
 class DynamoDBTokenBucket:
     """A token bucket in one DynamoDB item, shared by every process that names the same table and key.
 
-    Reservation semantics (see ``agorakit.agora.ratelimit``): a caller reserves a token with one
-    conditional UpdateItem (the balance may go negative), then sleeps until its slot. At most
-    ``burst + rate * T`` permits are granted in any interval T, whatever the number of callers.
-    On a lost race the write fails with the item's current state (ReturnValuesOnConditionCheckFailure),
-    so a conflict costs one extra write and no read. Times are wall-clock (``time.time``) because
-    they are compared across machines.
+    Stored as GCRA (the "generic cell rate algorithm", a token bucket written as one number): ``tat``,
+    the time at which the bucket will be full again. With interval ``T = 1/rate``:
+
+    - busy bucket (``tat > now``): one atomic ``SET tat = tat + T`` reserves the next slot, at
+      ``new_tat - burst*T`` (now, if that is past). No read, and concurrent callers never conflict:
+      DynamoDB applies the increments one after another.
+    - idle bucket (``tat <= now``, i.e. full): ``SET tat = now + T`` conditioned on it still being idle.
+
+    A caller whose guess of the regime was wrong gets the item back from the failed condition and
+    takes the other path. At most ``burst + rate * L`` permits are granted in any interval L, across
+    all callers. Times are wall-clock (``time.time``) because they are compared across machines.
     """
 
     def __init__(
@@ -55,7 +60,8 @@ class DynamoDBTokenBucket:
         client: Any = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
-        max_conflicts: int = 100,
+        max_conflicts: int = 50,
+        on_grant: Callable[[float], None] | None = None,
     ):
         if not table_name:
             raise ValueError("table_name is required")
@@ -69,12 +75,15 @@ class DynamoDBTokenBucket:
         self.burst = int(burst)
         self.max_wait = max_wait
         self.max_conflicts = max_conflicts
+        # The interval is rounded UP to the microsecond stored, so rounding can only slow the bucket.
+        self.interval = math.ceil(1_000_000 / self.rate) / 1_000_000
         self._client = client
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._state: tuple[float, float, int] | None = None  # (tokens, stamp, version), last seen
-        self.conflicts = 0  # lost races so far (for tests and metrics)
+        self._on_grant = on_grant  # called with each reserved slot (bucket time): metrics and tests
+        self._tat: float | None = None  # last value seen: tells which regime to try first
+        self.conflicts = 0  # wrong guesses of the regime so far (for tests and metrics)
 
     def __repr__(self) -> str:
         return (
@@ -94,88 +103,90 @@ class DynamoDBTokenBucket:
             raise ValueError("permits must be at least 1")
         if permits > self.burst:
             raise ValueError(f"cannot take {permits} permits from a bucket of {self.burst}")
-        # Threads of one process reserve one at a time: they would only race each other on the item.
-        with self._lock:
+        with self._lock:  # one reservation at a time per process; waits happen outside the lock
             wait = self._reserve(permits)
         if wait > 0:
             self._sleep(wait)
 
     def _reserve(self, permits: int) -> float:
-        """Take ``permits`` from the shared bucket; returns how long to wait for the reserved slot."""
-        state = self._state
+        """Reserve ``permits``; returns how long to wait for the reserved slot."""
+        step = permits * self.interval
+        full = self.burst * self.interval
+        busy = self._tat is not None and self._tat > self._clock()
         for _ in range(self.max_conflicts):
-            if state is None:
-                state = self._read()
             now = self._clock()
-            if state is None:
-                tokens, stamp, version = float(self.burst), now, 0
-            else:
-                tokens, stamp, version = state
-            new_stamp = max(now, stamp)  # never let a slow clock on one machine move the bucket backwards
-            available = min(float(self.burst), tokens + (new_stamp - stamp) * self.rate)
-            new_tokens = available - permits
-            wait = max(0.0, -new_tokens / self.rate) + max(0.0, new_stamp - now)
-            if self.max_wait is not None and wait > self.max_wait:
-                self._state = state
-                raise AgoraRateLimitedError(
-                    f"Agora rate limiter: the next slot is {wait:.1f}s away (max_wait {self.max_wait:g}s)"
+            if busy:
+                limit = None if self.max_wait is None else now + self.max_wait + full - step
+                ok, tat = self._update(
+                    "SET tat = tat + :step, #ttl = :ttl",
+                    "tat > :now" + ("" if limit is None else " AND tat <= :limit"),
+                    {":step": step, ":now": now, **({} if limit is None else {":limit": limit})},
+                    now,
                 )
-            won, current = self._write(state, new_tokens, new_stamp, version + 1)
-            if won:
-                self._state = (new_tokens, new_stamp, version + 1)
-                return wait
+                if ok:
+                    assert tat is not None
+                    self._tat = tat
+                    self._granted(tat - full)
+                    # Measured after the write: the slot is absolute, the round trip must not delay it.
+                    return max(0.0, tat - full - self._clock())
+                if tat is not None and limit is not None and tat > limit:
+                    self._tat = tat
+                    raise AgoraRateLimitedError(
+                        f"Agora rate limiter: the next slot is {tat + step - full - now:.1f}s away "
+                        f"(max_wait {self.max_wait:g}s)"
+                    )
+            else:
+                ok, tat = self._update(
+                    "SET tat = :next, #ttl = :ttl",
+                    "attribute_not_exists(tat) OR tat <= :now",
+                    {":next": now + step, ":now": now},
+                    now,
+                )
+                if ok:
+                    self._tat = now + step
+                    self._granted(now)
+                    return 0.0
             self.conflicts += 1
-            state = current
-            time.sleep(random.random() * 0.002)  # de-synchronise racing processes a little
-        self._state = None
-        raise AgoraRateLimitedError(f"Agora rate limiter: {self.max_conflicts} lost races in a row")
+            busy = not busy
+        raise AgoraRateLimitedError(f"Agora rate limiter: no slot after {self.max_conflicts} attempts")
 
-    def _read(self) -> tuple[float, float, int] | None:
-        item = self.client.get_item(
-            TableName=self.table_name, Key={PARTITION_KEY: {"S": self.key}}, ConsistentRead=True
-        ).get("Item")
-        return _parse(item)
+    def _granted(self, slot: float) -> None:
+        if self._on_grant is not None:
+            self._on_grant(slot)
 
-    def _write(
-        self, expected: tuple[float, float, int] | None, tokens: float, stamp: float, version: int
-    ) -> tuple[bool, tuple[float, float, int] | None]:
-        """Conditional write; on a lost race returns the item as it is now (None: re-read it)."""
-        values: dict[str, Any] = {
-            ":t": {"N": _num(tokens)},
-            ":s": {"N": _num(stamp)},
-            ":v": {"N": str(version)},
-            ":e": {"N": str(int(stamp) + 86_400)},
-        }
-        if expected is None:
-            condition = f"attribute_not_exists({PARTITION_KEY})"
-        else:
-            condition = "v = :old"
-            values[":old"] = {"N": str(expected[2])}
+    def _update(
+        self, expression: str, condition: str, values: dict[str, float], now: float
+    ) -> tuple[bool, float | None]:
+        """One conditional UpdateItem: (True, new tat) or (False, tat as it is now, if known)."""
+        attribute_values: dict[str, Any] = {name: {"N": _num(value)} for name, value in values.items()}
+        attribute_values[":ttl"] = {"N": str(int(now) + 86_400)}
         try:
-            self.client.update_item(
+            response = self.client.update_item(
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": self.key}},
-                UpdateExpression=f"SET tokens = :t, stamp = :s, v = :v, {TTL_ATTRIBUTE} = :e",
+                UpdateExpression=expression,
                 ConditionExpression=condition,
-                ExpressionAttributeValues=values,
+                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeValues=attribute_values,
+                ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
-            response = getattr(exc, "response", None) or {}
-            if response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            error = getattr(exc, "response", None) or {}
+            if error.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            return False, _parse(response.get("Item"))
-        return True, None
+            return False, _tat(error.get("Item"))
+        return True, _tat(response.get("Attributes"))
 
 
 def _num(value: float) -> str:
     return f"{value:.6f}"
 
 
-def _parse(item: dict[str, Any] | None) -> tuple[float, float, int] | None:
-    if not item or "v" not in item:
+def _tat(item: dict[str, Any] | None) -> float | None:
+    if not item or "tat" not in item:
         return None
-    return float(item["tokens"]["N"]), float(item["stamp"]["N"]), int(item["v"]["N"])
+    return float(item["tat"]["N"])
 
 
 class AgoraAccessSettings(FunctionSettings):

@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -64,7 +65,9 @@ def process_record(
         events = logic.parse_message(record.body)
     except logic.InvalidMessage as exc:
         metrics.add_metric(name="InvalidMessages", unit=MetricUnit.Count, value=1)
-        logger.error("not an S3 notification; message consumed", extra={"messageId": record.message_id, "reason": str(exc)})
+        logger.error(
+            "not an S3 notification; message consumed", extra={"messageId": record.message_id, "reason": str(exc)}
+        )
         return []
     results = []
     for event in events:
@@ -81,7 +84,9 @@ def process_record(
     return results
 
 
-def process_batch(event: dict[str, Any], context: Any = None, *, deps: MediaDependencies | None = None) -> dict:
+def process_batch(
+    event: dict[str, Any], context: Any = None, *, deps: MediaDependencies | None = None
+) -> PartialItemFailureResponse:
     """Process an SQS batch; the answer lists the failed messages (``batchItemFailures``)."""
     resolved = deps or dependencies()
     bodies = [r.get("body", "") for r in event.get("Records", []) if isinstance(r, dict)]
@@ -102,5 +107,5 @@ def process_batch(event: dict[str, Any], context: Any = None, *, deps: MediaDepe
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict:
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_batch(event, context)

@@ -102,6 +102,7 @@ class Result:
     sid: str | None = None
     duration_us: int | None = None
     error: str | None = None
+    changed_nothing: bool = False  # no totals refresh needed
 
 
 def normalize_sequencer(value: Any) -> str:
@@ -189,28 +190,38 @@ def process_event(
     if stored is not None and stored >= event.order:
         # A repeat or an older event: nothing to read. Totals are refreshed anyway, in case the first
         # delivery stopped between the file write and the totals write.
-        if sid != UNPARSED_SID:
-            refresh_totals(sid, store=store, now_ms=now_ms)
-        return Result("stale", key, sid)
+        result = Result("stale", key, sid)
+    else:
+        result = _read_and_store(event, name, sid, store=store, objects=objects, now_ms=now_ms)
+    if sid != UNPARSED_SID and result.outcome not in ("gone", "superseded") and not result.changed_nothing:
+        refresh_totals(sid, store=store, now_ms=now_ms)
+    return result
+
+
+def _read_and_store(
+    event: ObjectEvent,
+    name: RecordingFileName | None,
+    sid: str,
+    *,
+    store: MediaStore,
+    objects: ObjectSource,
+    now_ms: int,
+) -> Result:
     try:
         summary: PlaylistSummary | None = summarize(objects, event)
         error = None
     except PlaylistError as exc:
         summary, error = None, exc
-    except ObjectChanged:
-        return Result("stale", key, sid)
+    except ObjectChanged:  # the version this event names is gone: a newer event describes the object
+        return Result("stale", event.key, sid, changed_nothing=True)
     except ObjectGone:
-        return Result("gone", key, sid)
-    item = file_item(event, name, sid, summary, error, now_ms=now_ms)
-    written = store.put_file(item)
-    if sid != UNPARSED_SID:
-        refresh_totals(sid, store=store, now_ms=now_ms)
-    if not written:
-        return Result("stale", key, sid)
+        return Result("gone", event.key, sid)
+    if not store.put_file(file_item(event, name, sid, summary, error, now_ms=now_ms)):
+        return Result("stale", event.key, sid)
     if error is not None:
-        return Result("error-recorded", key, sid, error=str(error))
+        return Result("error-recorded", event.key, sid, error=str(error))
     assert summary is not None
-    return Result("stored", key, sid, duration_us=summary.duration_us)
+    return Result("stored", event.key, sid, duration_us=summary.duration_us)
 
 
 def summarize(objects: ObjectSource, event: ObjectEvent) -> PlaylistSummary:

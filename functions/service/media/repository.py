@@ -208,21 +208,18 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: from_av(v) for k, v in item.items()}
 
 
+_SCALARS: dict[str, Any] = {"S": str, "BOOL": bool, "NULL": lambda _: None, "SS": sorted}
+
+
 def from_av(av: dict[str, Any]) -> Any:
     (kind, value), *_ = av.items()
-    if kind == "S":
-        return value
     if kind == "N":
         number = Decimal(value)
         return int(number) if number == number.to_integral_value() else number
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
     if kind == "M":
         return {k: from_av(v) for k, v in value.items()}
     if kind == "L":
         return [from_av(v) for v in value]
-    if kind == "SS":
-        return sorted(value)
+    if kind in _SCALARS:
+        return _SCALARS[kind](value)
     raise TypeError(f"unexpected DynamoDB type {kind}")

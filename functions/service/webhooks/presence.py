@@ -80,12 +80,16 @@ def apply_rtc_event(
     ttl = settings.presence_left_ttl_seconds if kind == "leave" else settings.presence_ttl_seconds
     stamp = {"updatedAt": int(now * 1000), "noticeId": notice_id, "expiresAt": int(now) + ttl}
     session = _session(event) if event.carries_session else None
-    applied = store.put_user(
+    write = store.put_user(
         event.channel, event.uid, seq=event.client_seq, presence=_presence(event), session=session, stamp=stamp
     )
-    if applied:
+    if write.applied:
         return "applied"
-    if session is not None and store.fill_session(event.channel, event.uid, seq=event.client_seq, session=session):
+    if (
+        session is not None
+        and write.session_outdated(event.client_seq)
+        and store.fill_session(event.channel, event.uid, seq=event.client_seq, session=session)
+    ):
         return "session_filled"
     return "stale"
 
@@ -115,7 +119,7 @@ def _apply_channel(
     # Always (even when stale, or on a retry after a partial failure): users still "in" from before the
     # destroy have left. Anyone whose last event is at or after the destroy is spared, so this is idempotent.
     cleared = 0
-    for item in store.channel_items(event.channel):
+    for item in store.channel_items(event.channel, state="in"):
         current = item.get("presence") or {}
         seen_seq = item.get("clientSeq")
         event_ts = current.get("eventTs")

@@ -164,6 +164,18 @@ class MemoryInbox:
 # ---------------------------------------------------------------------------------------------- presence
 
 
+@dataclass(frozen=True, slots=True)
+class UserWrite:
+    """Outcome of an ordered user write; when refused, what the stored item says about its session."""
+
+    applied: bool
+    stored_session_seq: int | None = None
+
+    def session_outdated(self, seq: int) -> bool:
+        """After a refusal: would this (older) event still improve the session description?"""
+        return not self.applied and (self.stored_session_seq is None or self.stored_session_seq < seq)
+
+
 class PresenceStore(Protocol):
     """Ordered presence writes. Each returns True when applied, False when the order condition refused it."""
 
@@ -176,7 +188,7 @@ class PresenceStore(Protocol):
         presence: Mapping[str, Any],
         session: Mapping[str, Any] | None,
         stamp: Mapping[str, Any],
-    ) -> bool: ...
+    ) -> UserWrite: ...
 
     def fill_session(self, channel: str, uid: int, *, seq: int, session: Mapping[str, Any]) -> bool: ...
 
@@ -186,7 +198,7 @@ class PresenceStore(Protocol):
         self, channel: str, uid: int, *, seen_seq: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]
     ) -> bool: ...
 
-    def channel_items(self, channel: str) -> list[dict[str, Any]]: ...
+    def channel_items(self, channel: str, *, state: str | None = None) -> list[dict[str, Any]]: ...
 
 
 class _Update:
@@ -240,18 +252,20 @@ class DynamoDBPresence:
             self._client = _dynamodb()
         return self._client
 
-    def _update(self, channel: str, sk: str, update: _Update, condition: str) -> bool:
+    def _update(self, channel: str, sk: str, update: _Update, condition: str, **extra: Any) -> tuple[bool, Any]:
+        """One conditional UpdateItem: (True, None) if applied, (False, the stored item or None) if refused."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key={"channel": {"S": channel}, "uid": {"S": sk}},
                 **update.kwargs(condition),
+                **extra,
             )
         except Exception as exc:
             if is_conditional_failure(exc):
-                return False
+                return False, (getattr(exc, "response", None) or {}).get("Item")
             raise
-        return True
+        return True, None
 
     @staticmethod
     def _stamp(update: _Update, stamp: Mapping[str, Any]) -> None:
@@ -268,8 +282,12 @@ class DynamoDBPresence:
         presence: Mapping[str, Any],
         session: Mapping[str, Any] | None,
         stamp: Mapping[str, Any],
-    ) -> bool:
-        """Apply an event with ``clientSeq`` = seq, only if it is newer than the stored one."""
+    ) -> UserWrite:
+        """Apply an event with ``clientSeq`` = seq, only if it is newer than the stored one.
+
+        A refusal returns the stored ``sessionSeq`` (ReturnValuesOnConditionCheckFailure), so the caller
+        needs no read and makes a second write only in the rare case that it would change something.
+        """
         update = _Update()
         seq_name, seq_value = update.set("clientSeq", seq)
         update.set("presence", dict(presence))
@@ -277,7 +295,14 @@ class DynamoDBPresence:
             update.set("session", dict(session))
             update.set("sessionSeq", seq)
         self._stamp(update, stamp)
-        return self._update(channel, str(uid), update, f"attribute_not_exists({seq_name}) OR {seq_name} < {seq_value}")
+        condition = f"attribute_not_exists({seq_name}) OR {seq_name} < {seq_value}"
+        applied, stored = self._update(
+            channel, str(uid), update, condition, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+        )
+        if applied:
+            return UserWrite(True)
+        session_seq = (stored or {}).get("sessionSeq")
+        return UserWrite(False, int(session_seq["N"]) if session_seq and "N" in session_seq else None)
 
     def fill_session(self, channel: str, uid: int, *, seq: int, session: Mapping[str, Any]) -> bool:
         """A stale join/leave still describes the session if no newer join/leave did."""
@@ -286,7 +311,7 @@ class DynamoDBPresence:
         update.set("session", dict(session))
         pk = update.name("channel")
         condition = f"attribute_exists({pk}) AND (attribute_not_exists({seq_name}) OR {seq_name} < {seq_value})"
-        return self._update(channel, str(uid), update, condition)
+        return self._update(channel, str(uid), update, condition)[0]
 
     def put_channel(self, channel: str, *, ts: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]) -> bool:
         """Channel create/destroy, ordered by ``ts`` (seconds); on a tie the first one processed stays."""
@@ -294,7 +319,9 @@ class DynamoDBPresence:
         ts_name, ts_value = update.set("ts", ts)
         update.set("presence", dict(presence))
         self._stamp(update, stamp)
-        return self._update(channel, CHANNEL_SK, update, f"attribute_not_exists({ts_name}) OR {ts_name} < {ts_value}")
+        return self._update(channel, CHANNEL_SK, update, f"attribute_not_exists({ts_name}) OR {ts_name} < {ts_value}")[
+            0
+        ]
 
     def mark_left(
         self, channel: str, uid: int, *, seen_seq: int, presence: Mapping[str, Any], stamp: Mapping[str, Any]
@@ -306,10 +333,11 @@ class DynamoDBPresence:
         seq_name, state_name = update.name("clientSeq"), update.name("state")
         seen, in_value = update.value(seen_seq), update.value("in")
         condition = f"{seq_name} = {seen} AND {presence_name}.{state_name} = {in_value}"
-        return self._update(channel, str(uid), update, condition)
+        return self._update(channel, str(uid), update, condition)[0]
 
-    def channel_items(self, channel: str) -> list[dict[str, Any]]:
-        """Every item of the channel (users and the channel item), strongly consistent, all pages."""
+    def channel_items(self, channel: str, *, state: str | None = None) -> list[dict[str, Any]]:
+        """Items of the channel (users and the channel item), strongly consistent, all pages;
+        with ``state``, only users whose presence state is that (e.g. "in")."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
@@ -318,6 +346,10 @@ class DynamoDBPresence:
             "ExpressionAttributeValues": {":c": {"S": channel}},
             "ConsistentRead": True,
         }
+        if state is not None:
+            kwargs["FilterExpression"] = "#p.#s = :s"
+            kwargs["ExpressionAttributeNames"].update({"#p": "presence", "#s": "state"})
+            kwargs["ExpressionAttributeValues"][":s"] = {"S": state}
         while True:
             page = self.client.query(**kwargs)
             items.extend(from_item(item) for item in page.get("Items", []))

@@ -1,0 +1,1 @@
+"""Channel moderation for admins: Agora's online channels and users, webhook presence, kicking rules."""

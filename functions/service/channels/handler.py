@@ -1,0 +1,125 @@
+"""``/channels*`` and ``/kicking-rules*``: thin routes over ``service.channels.logic``. Admin group only.
+
+No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime, and
+string annotations could not be resolved through the tracer's wrapper.
+"""
+
+from functools import cache
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.auth import Caller, caller_from_event
+from service.channels import logic
+from service.channels.logic import ChannelDependencies, KickRequest, RuleUpdate
+from service.channels.settings import ChannelsSettings
+from service.http import build_resolver
+from service.observability import make_tracer
+
+logger = Logger()
+tracer = make_tracer()
+app = build_resolver()
+settings = ChannelsSettings.from_env()
+
+
+@cache
+def dependencies() -> ChannelDependencies:
+    from service.adapters.agora import build_agora_client
+    from service.adapters.secrets import SecretsManagerStore
+    from service.channels.repository import DynamoDBKickingRules
+    from service.webhooks.repository import DynamoDBPresence
+
+    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
+    return ChannelDependencies(
+        agora_factory=lambda: build_agora_client(settings, secrets),
+        rules=DynamoDBKickingRules(settings.kicking_rules_table),
+        presence=DynamoDBPresence(settings.presence_table),
+    )
+
+
+def _admin() -> Caller:
+    caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
+    logic.require_admin(caller, settings)
+    return caller
+
+
+def _json(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+@app.get("/channels", summary="Agora's online channels (cached a few seconds per function)")
+@tracer.capture_method
+def get_channels(
+    page_no: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> Response[Any]:
+    _admin()
+    return _json(200, logic.online_channels(page_no, page_size, settings=settings, deps=dependencies()))
+
+
+@app.get("/channels/<name>/users", summary="Users in a channel, from Agora or from received webhooks")
+@tracer.capture_method
+def get_channel_users(name: str, source: Annotated[Literal["agora", "webhooks"], Query()] = "agora") -> Response[Any]:
+    _admin()
+    channel = logic.channel_name(name)
+    if source == "webhooks":
+        return _json(200, logic.users_from_webhooks(channel, deps=dependencies()))
+    return _json(200, logic.users_from_agora(channel, deps=dependencies()))
+
+
+@app.get("/channels/<name>/users/<uid>", summary="Whether a uid is in a channel, and its role")
+@tracer.capture_method
+def get_channel_user(name: str, uid: str) -> Response[Any]:
+    _admin()
+    return _json(200, logic.user_status(logic.channel_name(name), logic.user_uid(uid), deps=dependencies()))
+
+
+@app.post(
+    "/channels/<name>/kick", summary="Ban a uid or an IP from a channel", responses={201: {"description": "created"}}
+)
+@tracer.capture_method
+def post_kick(name: str, body: KickRequest) -> Response[Any]:
+    caller = _admin()
+    channel = logic.channel_name(name)
+    rule = logic.create_kick(channel, body, caller, settings=settings, deps=dependencies())
+    logger.info(
+        "kicking rule created",
+        extra={"rule_id": rule["id"], "channel": channel, "uid": body.uid, "by": caller.subject},
+    )
+    return _json(201, rule)
+
+
+@app.get("/kicking-rules", summary="Our kicking rules, optionally merged with Agora's list")
+@tracer.capture_method
+def get_kicking_rules(include_agora: Annotated[bool, Query()] = False) -> Response[Any]:
+    _admin()
+    return _json(200, logic.list_rules(include_agora=include_agora, deps=dependencies()))
+
+
+@app.put("/kicking-rules/<rule_id>", summary="Give a kicking rule a new duration (from now)")
+@tracer.capture_method
+def put_kicking_rule(rule_id: str, body: RuleUpdate) -> Response[Any]:
+    caller = _admin()
+    number = logic.rule_id(rule_id)
+    view = logic.update_rule(number, body, settings=settings, deps=dependencies())
+    logger.info("kicking rule updated", extra={"rule_id": number, "by": caller.subject})
+    return _json(200, view)
+
+
+@app.delete("/kicking-rules/<rule_id>", summary="Lift a kicking rule", responses={204: {"description": "deleted"}})
+@tracer.capture_method
+def delete_kicking_rule(rule_id: str) -> Response[Any]:
+    caller = _admin()
+    number = logic.rule_id(rule_id)
+    logic.delete_rule(number, deps=dependencies())
+    logger.info("kicking rule deleted", extra={"rule_id": number, "by": caller.subject})
+    return Response(status_code=204, body=None)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
