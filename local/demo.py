@@ -119,13 +119,30 @@ def _brief(recording: dict[str, Any]) -> str:
 
 
 def uids_in(document: Any) -> set[int]:
-    """Uids a presence answer mentions: ``uid`` fields and lists named hosts/audience/users."""
-    out: set[int] = set()
-    for value in find_values(document, lambda k: k.lower() in ("uid", "hosts", "audience", "users", "uids")):
-        for item in value if isinstance(value, list) else [value]:
+    """Uids present according to an answer: int lists named users/hosts/audience/uids, else ``uid`` entries
+    whose state is not "left"."""
+    listed: set[int] = set()
+    for value in find_values(document, lambda k: k.lower() in ("hosts", "audience", "users", "uids")):
+        for item in value if isinstance(value, list) else []:
             if isinstance(item, int) or (isinstance(item, str) and item.isdigit()):
-                out.add(int(item))
-    return out
+                listed.add(int(item))
+    if listed:
+        return listed
+    present: set[int] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            uid, state = node.get("uid"), str(node.get("state", "in")).lower()
+            if (isinstance(uid, int) or (isinstance(uid, str) and uid.isdigit())) and state not in ("left", "out"):
+                present.add(int(uid))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    return present
 
 
 class Demo:
@@ -354,8 +371,14 @@ class Demo:
             return True
 
         poll(gone_from_emulator, timeout=15 * self.scale, what=f"uid {viewer_uid} leaving the channel")
-        poll(lambda: viewer_uid not in self.presence(), timeout=30 * self.scale,
-             what=f"uid {viewer_uid} leaving webhook presence")  # fmt: skip
+
+        def gone_from_presence() -> bool:
+            present = self.presence()
+            if viewer_uid in present:
+                raise StepFailed(f"webhook presence still lists {sorted(present)}")
+            return True
+
+        poll(gone_from_presence, timeout=30 * self.scale, what=f"uid {viewer_uid} leaving webhook presence")
         return f"uid {viewer_uid} kicked: out of the channel and out of webhook presence"
 
     # -- running ------------------------------------------------------------------------------

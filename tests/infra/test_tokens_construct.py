@@ -54,7 +54,7 @@ def test_token_role_is_scoped_to_its_table_and_secret(template_json):
     policies = [
         v
         for v in template_json["Resources"].values()
-        if v["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in v["Properties"]["Roles"]
+        if v["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in v["Properties"].get("Roles", [])
     ]
     assert len(policies) == 1
     statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]

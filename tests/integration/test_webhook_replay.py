@@ -405,3 +405,139 @@ def test_replay_with_duplicates_reordering_and_throttling(stack):
             assert meta["presence"]["state"] == ("live" if channel.members else "destroyed")
     seen_bots = {int(uid) for (_, uid), item in final.items() if item.get("session", {}).get("bot")}
     assert seen_bots, "the recorder bots were seen and flagged"
+
+
+# ---------------------------------------------------------------------------------------------- recordings
+
+RECORDINGS = "replay-recordings"
+RECORDINGS_REFERENCE = "replay-recordings-in-order"
+#: written with the wall clock by the recording code: when, not what
+RECORDING_BOOKKEEPING = {"updatedAt", "stopRequestedAt"}
+
+
+def _recordings_table(ddb: Any, name: str) -> None:
+    ddb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sid", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "bySid", "KeySchema": [{"AttributeName": "sid", "KeyType": "HASH"}],
+             "Projection": {"ProjectionType": "ALL"}},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip
+
+
+def _recording_history(rng: random.Random, sid: str, cname: str) -> list[dict[str, Any]]:
+    """One task's NCS history (doc 4.4), with Agora's own resends under new noticeIds."""
+    details: list[tuple[int, int, dict[str, Any]]] = [(40, 1, {"msgName": "recorder_started", "status": 0})]
+    for _ in range(4):
+        details.append((43, 1, {"msgName": "recorder_audio_stream_state_changed", "streamUid": "1001",
+                                "state": rng.randint(0, 1), "UtcMs": rng.randint(1, 10**12)}))  # fmt: skip
+    details.append((42, 1, {"msgName": "recorder_slice_start", "startUtcMs": 1, "mixedAllUser": True}))
+    details.append((4, 0, {"msgName": "cloud_recording_file_infos", "fileList": f"{sid}_{cname}.m3u8"}))
+    for i in range(rng.randint(2, 5)):
+        details.append((1, 0, {"msgName": "cloud_recording_error", "module": 1, "errorLevel": 3,
+                               "errorCode": 47 + i, "errorMsg": "upload failed"}))  # fmt: skip
+        details.append((2, 0, {"msgName": "cloud_recording_warning", "module": 1, "warnCode": 31}))
+    for uid in (4_000_000_101, 4_000_000_102):
+        details.append((12, 0, {"msgName": "session_failover", "newUid": uid}))
+    for progress in range(0, 10_001, 2_500):
+        details.append((33, 2, {"msgName": "uploading_progress", "progress": progress}))
+    details.append((41, 1, {"msgName": "recorder_leave", "leaveCode": 4 | 16}))
+    details.append((11, 0, {"msgName": "session_exit", "exitStatus": 0}))
+    files = [{"fileName": f"{sid}_{cname}_{i}.ts", "trackType": "audio_and_video", "uid": "0", "mixedAllUser": True,
+              "isPlayable": True, "sliceStartTime": 1} for i in range(3)]  # fmt: skip
+    details.append((31, 2, {"msgName": "uploaded", "status": 0, "fileList": files[:2]}))
+    details.append((32, 2, {"msgName": "backuped", "status": 0, "fileList": files[1:]}))
+    events = []
+    for sequence, (event_type, service_type, detail) in enumerate(details):
+        payload = {"cname": cname, "uid": "4000000100", "sid": sid, "sequence": sequence, "sendts": 1_700_000_000_000 + sequence,
+                   "serviceType": service_type, "details": detail}  # fmt: skip
+        event = {"noticeId": f"{rng.getrandbits(128):032x}", "productId": 3, "eventType": event_type,
+                 "notifyMs": 1_700_000_000_000 + sequence, "sid": sid, "payload": payload}  # fmt: skip
+        events.append(event)
+        if event_type in (4, 31, 11):  # "4 arrives twice", redundant 31/11: same content, another noticeId
+            events.append({**event, "noticeId": f"{rng.getrandbits(128):032x}"})
+    return events
+
+
+def test_recording_events_replay(stack):
+    from service.recordings.events import apply_recording_event
+    from service.recordings.repository import RecordingsRepository
+    from service.webhooks.processor import ProcessorDependencies
+    from service.webhooks.repository import DynamoDBPresence
+
+    rng = random.Random(SEED + 1)
+    for table in (RECORDINGS, RECORDINGS_REFERENCE):
+        _recordings_table(stack.ddb, table)
+    recordings = []
+    for i in range(3):
+        sid, cname, recording_id = f"{rng.getrandbits(128):032x}", f"show-{i}", f"rec{i}"
+        item = {"recordingId": recording_id, "channel": cname, "sid": sid, "status": "RECORDING",
+                "activeStatus": "RECORDING", "createdAt": 1, "agoraErrors": {}, "agoraWarnings": {}}  # fmt: skip
+        for table in (RECORDINGS, RECORDINGS_REFERENCE):
+            assert RecordingsRepository(table, client=stack.client).create(item).kind == "created"
+        recordings.append(_recording_history(rng, sid, cname))
+    events = [e for history in recordings for e in history]
+
+    deliveries = [e for e in events for _ in range(DELIVERIES_PER_EVENT)]
+    rng.shuffle(deliveries)
+    for event in deliveries:
+        assert _deliver(stack, event)["statusCode"] == 200
+    records = _stream_records()
+    assert len(records) == len(events)
+
+    def applier(table: str) -> Any:
+        repo = RecordingsRepository(table, client=stack.client)
+        return lambda notice: apply_recording_event(notice, repo=repo, sfn=object())  # no task token: no SFN call
+
+    throttled = Counter()
+
+    def throttle(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == RECORDINGS and rng.random() < THROTTLE_RATE * 2:
+            throttled["count"] += 1
+            raise ClientError(
+                {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}, "UpdateItem"
+            )
+
+    presence = DynamoDBPresence(PRESENCE, client=stack.client)
+    deps = ProcessorDependencies(presence=presence, recordings=applier(RECORDINGS))
+    stack.client.meta.events.register("before-parameter-build.dynamodb.UpdateItem", throttle)
+    try:
+        stats = _pump(stack, deps, records, rng)
+    finally:
+        stack.client.meta.events.unregister("before-parameter-build.dynamodb.UpdateItem", throttle)
+    assert throttled["count"] > 5
+    assert stats["failed_records"] == throttled["count"]
+
+    in_order = [
+        {"eventName": "INSERT", "eventSource": "aws:dynamodb",
+         "dynamodb": {"SequenceNumber": str(i + 1), "NewImage": {"noticeId": {"S": e["noticeId"]},
+                      "body": {"S": json.dumps(e, separators=(",", ":"))}}}}
+        for i, e in enumerate(events)
+    ]  # fmt: skip
+    reference = ProcessorDependencies(presence=presence, recordings=applier(RECORDINGS_REFERENCE))
+    assert stack.processor.process_batch({"Records": in_order}, CONTEXT, deps=reference) == {"batchItemFailures": []}
+
+    def state(table: str) -> dict[str, Any]:
+        repo = RecordingsRepository(table, client=stack.client)
+        out = {}
+        for i in range(3):
+            item = repo.get(f"rec{i}")
+            assert item is not None
+            out[f"rec{i}"] = {k: v for k, v in item.items() if k not in RECORDING_BOOKKEEPING}
+        return out
+
+    final, expected = state(RECORDINGS), state(RECORDINGS_REFERENCE)
+    assert final == expected
+    # and the in-order result is what the history says
+    for i, item in enumerate(final.values()):
+        sid = recordings[i][0]["sid"]
+        assert item["fileNames"] == {f"{sid}_show-{i}.m3u8", *(f"{sid}_show-{i}_{n}.ts" for n in range(3))}
+        assert item["botUid"] == 4_000_000_102  # the later failover wins
+        assert item["exitStatus"] == 0
+        assert item["uploadingStatus"] == "backuped"  # 32 has the higher sequence
+        assert set(item["leaveReasons"]) == {"idle_timeout", "stopped"}
+        assert item["stopRequested"] == "recorder_exited"
+        assert len(item["agoraErrors"]) == len(item["agoraWarnings"]) >= 2

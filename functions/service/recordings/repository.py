@@ -242,13 +242,15 @@ class RecordingsRepository:
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                     raise
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if idempotency_scope and reasons and reasons[0] == "ConditionalCheckFailed":
+            if idempotency_scope:
+                # The key decides first: a retry of a request that won is a replay, whatever else failed.
                 stored = self.get_idempotency(idempotency_scope)
-                if stored is None:
+                if stored is not None:
+                    if stored.get("fingerprint") != fingerprint:
+                        return CreateOutcome("mismatch")
+                    return CreateOutcome("replay", response=dict(stored.get("response") or {}))
+                if reasons and reasons[0] == "ConditionalCheckFailed":
                     continue  # it expired or was withdrawn meanwhile: try again
-                if stored.get("fingerprint") != fingerprint:
-                    return CreateOutcome("mismatch")
-                return CreateOutcome("replay", response=dict(stored.get("response") or {}))
             if len(reasons) > lock_index and reasons[lock_index] == "ConditionalCheckFailed":
                 lock = self.get_lock(channel)
                 holder = str(lock.get("recordingId")) if lock else None
