@@ -1122,6 +1122,9 @@ class Invocation:
     error: str | None = None
 
 
+_PER_FUNCTION_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")
+
+
 class Dispatcher:
     """Runs a stack's handlers in this process, one invocation at a time per function (a warm instance).
 
@@ -1151,10 +1154,26 @@ class Dispatcher:
         return spec
 
     def handler(self, spec: FunctionSpec) -> Callable[[Any, Any], Any]:
+        """The handler callable, imported on first use (a cold start).
+
+        While importing, the function's own service name and metrics namespace are in the environment:
+        those are the POWERTOOLS_* values that legitimately differ between functions (CONTRACTS F), and
+        Powertools reads them when the module creates its Logger and Metrics.
+        """
         with self._import_lock:
             if spec.name not in self._handlers:
                 module_name, _, attr = spec.handler.rpartition(".")
-                module = importlib.import_module(module_name)
+                own = {k: v for k, v in spec.environment.items() if k in _PER_FUNCTION_ENV}
+                saved = {k: os.environ.get(k) for k in own}
+                os.environ.update(own)
+                try:
+                    module = importlib.import_module(module_name)
+                finally:
+                    for key, value in saved.items():
+                        if value is None:
+                            os.environ.pop(key, None)
+                        else:
+                            os.environ[key] = value
                 self._handlers[spec.name] = getattr(module, attr)
             return self._handlers[spec.name]
 

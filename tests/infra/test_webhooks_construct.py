@@ -14,9 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _resources(template_json: dict[str, Any], res_type: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-    return {
-        k: v for k, v in template_json["Resources"].items() if v["Type"] == res_type and k.startswith(prefix)
-    }
+    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == res_type and k.startswith(prefix)}
 
 
 def _one(template_json: dict[str, Any], res_type: str, prefix: str) -> tuple[str, dict[str, Any]]:

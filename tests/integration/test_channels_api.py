@@ -85,7 +85,7 @@ def api(emulator, monkeypatch):
         from service.adapters import aws as aws_adapter
 
         aws_adapter.reset_clients()
-        import service.channels.handler as handler
+        from service.channels import handler
 
         handler = importlib.reload(handler)
         yield SimpleNamespace(handler=handler, ddb=ddb, emulator=emulator)
@@ -95,8 +95,17 @@ def api(emulator, monkeypatch):
         aws_adapter.reset_clients()
 
 
-def call(api: Any, method: str, path: str, *, query: dict | None = None, body: Any = None, groups: str | None = "[admins]",
-         sub: str | None = "admin-1", raw_body: str | None = None) -> tuple[int, Any]:  # fmt: skip
+def call(
+    api: Any,
+    method: str,
+    path: str,
+    *,
+    query: dict | None = None,
+    body: Any = None,
+    groups: str | None = "[admins]",
+    sub: str | None = "admin-1",
+    raw_body: str | None = None,
+) -> tuple[int, Any]:
     claims: dict[str, Any] = {}
     if sub:
         claims["sub"] = sub
@@ -212,6 +221,7 @@ def test_users_from_webhooks_match_agora(api):
     status, hooks = call(api, "GET", "/channels/panel/users", query={"source": "webhooks"})
     assert status == 200
     assert hooks["source"] == "webhooks"
+
     def norm(value: Any) -> Any:
         return sorted(value) if isinstance(value, list) else value
 
@@ -282,7 +292,7 @@ def test_kick_list_update_delete(api):
     assert status == 200
     assert updated["duration_seconds"] == 1200
     assert updated["expires_at"] - updated["created_at"] >= 1200
-    status, missing = call(api, "PUT", "/kicking-rules/999999", body={"duration_seconds": 1200})
+    status, _ = call(api, "PUT", "/kicking-rules/999999", body={"duration_seconds": 1200})
     assert status == 404
 
     status, _ = call(api, "DELETE", f"/kicking-rules/{rule_id}")

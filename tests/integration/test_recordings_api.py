@@ -59,21 +59,11 @@ def call_concurrently(rs: RecordingStack, events: list[dict[str, Any]]) -> list[
 
 
 def task(rs: RecordingStack, event: dict[str, Any]) -> Any:
-    return rs.dispatcher.invoke(rs.function_name("RecordingTaskFunction"), event, source="test")
+    return rs.task(event)
 
 
 def running(rs: RecordingStack, channel: str, **body: Any) -> dict[str, Any]:
-    """A recording in RECORDING with a real task in the emulator, made by the workflow's own steps."""
-    rs.emulator.join(channel, HOST_UID, role="host")
-    status, created = rs.api("POST", "/recordings", body={"channel": channel, **body})
-    assert status == 202, created
-    recording_id = created["recording_id"]
-    task(rs, {"action": "acquire", "recordingId": recording_id, "reacquires": 0})
-    task(rs, {"action": "start", "recordingId": recording_id, "reacquires": 0})
-    task(rs, {"action": "wait", "recordingId": recording_id, "taskToken": "token-" + recording_id})
-    item = rs.item(recording_id)
-    assert item["status"] == "RECORDING" and item["sid"]
-    return item
+    return rs.running(channel, host_uid=HOST_UID, **body)
 
 
 # ------------------------------------------------------------------------------------------ create

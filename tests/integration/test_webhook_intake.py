@@ -11,7 +11,9 @@ import importlib
 import json
 import time
 from collections import Counter
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import boto3
 import pytest
@@ -25,7 +27,7 @@ INBOX = "test-inbox"
 SECRET_NAME = "test/ncs-secrets"
 WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 
-RTC_EVENT = {
+RTC_EVENT: dict[str, Any] = {
     "noticeId": "2000001428:4330:103",
     "productId": 1,
     "eventType": 103,
@@ -39,7 +41,7 @@ RTC_EVENT = {
         "account": "test",
     },
 }
-PROGRESS_EVENT = {
+PROGRESS_EVENT: dict[str, Any] = {
     "noticeId": "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d",
     "productId": 3,
     "eventType": 33,
@@ -109,7 +111,7 @@ def aws(monkeypatch):
         from service.adapters import aws as aws_adapter
 
         aws_adapter.reset_clients()
-        import service.webhooks.intake as intake
+        from service.webhooks import intake
 
         intake = importlib.reload(intake)  # settings are read at import (cold start)
         calls: Counter[str] = Counter()
@@ -144,6 +146,7 @@ def _stream_inserts() -> list[dict]:
     from moto.dynamodb.models import dynamodb_backends
 
     table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[INBOX]
+    assert table.stream_shard is not None
     return [r.to_json() for r in table.stream_shard.items if r.to_json()["eventName"] == "INSERT"]
 
 
@@ -216,7 +219,10 @@ def test_v1_only_is_accepted(aws):
         lambda body: {},
         lambda body: {"Agora-Signature-V2": "0" * 64},
         lambda body: signature_headers("wrong-secret", body),
-        lambda body: {"Agora-Signature-V2": "0" * 64, "Agora-Signature": signature_headers(RTC_SECRET, body)["Agora-Signature"]},
+        lambda body: {
+            "Agora-Signature-V2": "0" * 64,
+            "Agora-Signature": signature_headers(RTC_SECRET, body)["Agora-Signature"],
+        },
         lambda body: {"Agora-Signature-V2": signature_headers(RTC_SECRET, body + b" ")["Agora-Signature-V2"]},
     ],
     ids=["missing", "garbage", "wrong-secret", "bad-v2-good-v1", "other-body"],
@@ -296,17 +302,22 @@ def test_body_limit_is_configurable(aws, monkeypatch):
     intake = importlib.reload(aws.intake)
     event = copy.deepcopy(RTC_EVENT)
     event["payload"]["account"] = "x" * 2048
-    assert intake.handler(_event(_body(event), signature_headers(RTC_SECRET, _body(event))), CONTEXT)["statusCode"] == 413
-    assert intake.handler(_event(_body(RTC_EVENT), signature_headers(RTC_SECRET, _body(RTC_EVENT))), CONTEXT)[
-        "statusCode"
-    ] == 200
+    assert (
+        intake.handler(_event(_body(event), signature_headers(RTC_SECRET, _body(event))), CONTEXT)["statusCode"] == 413
+    )
+    assert (
+        intake.handler(_event(_body(RTC_EVENT), signature_headers(RTC_SECRET, _body(RTC_EVENT))), CONTEXT)["statusCode"]
+        == 200
+    )
 
 
 def test_storage_failure_is_503_so_ncs_retries(aws):
     from botocore.exceptions import ClientError
 
     def throttle(**_: object) -> None:
-        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem")
+        raise ClientError(
+            {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem"
+        )
 
     from service.adapters.aws import client
 
@@ -333,7 +344,7 @@ def test_misconfigured_secret_is_503(aws):
 
 def test_health_check_events_answer_json(aws):
     """Agora's console "Check" sends test events that must get a 200 with a JSON body within 10 s."""
-    examples = json.loads(open("/work/shared/agora/examples/ncs-events.json").read())
+    examples = json.loads(Path("/work/shared/agora/examples/ncs-events.json").read_text())
     for key in ("101", "102", "103", "104"):
         response = _send(aws, examples[key])
         assert response["statusCode"] == 200

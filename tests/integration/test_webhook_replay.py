@@ -26,7 +26,8 @@ from agorakit.ncs.signature import signature_headers
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "600"))
+#: 500 keeps this file near 20 s on moto (~4 ms per DynamoDB call); REPLAY_BASE_EVENTS=3000 for the full run
+BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "500"))
 DELIVERIES_PER_EVENT = 3
 THROTTLE_RATE = 0.05
 BATCH_SIZE = 50
@@ -145,8 +146,15 @@ class Simulator:
 
     def recording_event(self) -> None:
         sid = f"{self.rng.getrandbits(128):032x}"
-        payload = {"cname": self.rng.choice(self.channels).name, "uid": "4000000001", "sid": sid, "sequence": 0,
-                   "sendts": self.ts * 1000, "serviceType": 1, "details": {"msgName": "recorder_started", "status": 0}}  # fmt: skip
+        payload = {
+            "cname": self.rng.choice(self.channels).name,
+            "uid": "4000000001",
+            "sid": sid,
+            "sequence": 0,
+            "sendts": self.ts * 1000,
+            "serviceType": 1,
+            "details": {"msgName": "recorder_started", "status": 0},
+        }
         self._emit(3, 40, payload, sid=sid)
 
     def step(self) -> None:
@@ -214,8 +222,7 @@ def stack(monkeypatch):
         from service.adapters import aws as aws_adapter
 
         aws_adapter.reset_clients()
-        import service.webhooks.intake as intake
-        import service.webhooks.processor as processor
+        from service.webhooks import intake, processor
 
         intake = importlib.reload(intake)
         processor = importlib.reload(processor)
@@ -238,6 +245,7 @@ def _stream_records() -> list[dict[str, Any]]:
 
     table = dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables[INBOX]
     records = []
+    assert table.stream_shard is not None
     for record in table.stream_shard.items:
         data = json.loads(json.dumps(record.to_json(), default=str))
         data["eventSourceARN"] = f"arn:aws:dynamodb:us-east-1:123456789012:table/{INBOX}/stream/x"
@@ -267,7 +275,7 @@ def _pump(stack: Any, deps: Any, records: list[dict[str, Any]], rng: random.Rand
     """Lambda's stream poller with ReportBatchItemFailures: resume from the lowest failed sequence number."""
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-    stats = Counter()
+    stats: Counter[str] = Counter()
     position = 0
     while position < len(records):
         size = rng.randint(1, BATCH_SIZE)
@@ -315,7 +323,7 @@ def test_replay_with_duplicates_reordering_and_throttling(stack):
     # 1. intake: every event 3 times, all deliveries shuffled
     deliveries = [e for e in events for _ in range(DELIVERIES_PER_EVENT)]
     rng.shuffle(deliveries)
-    answers = Counter()
+    answers: Counter[str] = Counter()
     for event in deliveries:
         response = _deliver(stack, event)
         assert response["statusCode"] == 200, response
@@ -339,7 +347,7 @@ def test_replay_with_duplicates_reordering_and_throttling(stack):
     assert {r["eventName"] for r in records} == {"INSERT"}
 
     # 2. processing with throttled presence writes
-    throttled = Counter()
+    throttled: Counter[str] = Counter()
 
     def throttle(params: dict[str, Any], **_: Any) -> None:
         if params.get("TableName") == PRESENCE and rng.random() < THROTTLE_RATE:
@@ -413,13 +421,17 @@ RECORDINGS = "replay-recordings"
 RECORDINGS_REFERENCE = "replay-recordings-in-order"
 #: written with the wall clock by the recording code: when, not what
 RECORDING_BOOKKEEPING = {"updatedAt", "stopRequestedAt"}
+RECORDING_TASKS = 2
 
 
 def _recordings_table(ddb: Any, name: str) -> None:
     ddb.create_table(
         TableName=name,
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sid", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sid", "AttributeType": "S"},
+        ],
         GlobalSecondaryIndexes=[
             {"IndexName": "bySid", "KeySchema": [{"AttributeName": "sid", "KeyType": "HASH"}],
              "Projection": {"ProjectionType": "ALL"}},
@@ -452,8 +464,8 @@ def _recording_history(rng: random.Random, sid: str, cname: str) -> list[dict[st
     details.append((32, 2, {"msgName": "backuped", "status": 0, "fileList": files[1:]}))
     events = []
     for sequence, (event_type, service_type, detail) in enumerate(details):
-        payload = {"cname": cname, "uid": "4000000100", "sid": sid, "sequence": sequence, "sendts": 1_700_000_000_000 + sequence,
-                   "serviceType": service_type, "details": detail}  # fmt: skip
+        payload = {"cname": cname, "uid": "4000000100", "sid": sid, "sequence": sequence,
+                   "sendts": 1_700_000_000_000 + sequence, "serviceType": service_type, "details": detail}  # fmt: skip
         event = {"noticeId": f"{rng.getrandbits(128):032x}", "productId": 3, "eventType": event_type,
                  "notifyMs": 1_700_000_000_000 + sequence, "sid": sid, "payload": payload}  # fmt: skip
         events.append(event)
@@ -472,7 +484,7 @@ def test_recording_events_replay(stack):
     for table in (RECORDINGS, RECORDINGS_REFERENCE):
         _recordings_table(stack.ddb, table)
     recordings = []
-    for i in range(3):
+    for i in range(RECORDING_TASKS):
         sid, cname, recording_id = f"{rng.getrandbits(128):032x}", f"show-{i}", f"rec{i}"
         item = {"recordingId": recording_id, "channel": cname, "sid": sid, "status": "RECORDING",
                 "activeStatus": "RECORDING", "createdAt": 1, "agoraErrors": {}, "agoraWarnings": {}}  # fmt: skip
@@ -492,7 +504,7 @@ def test_recording_events_replay(stack):
         repo = RecordingsRepository(table, client=stack.client)
         return lambda notice: apply_recording_event(notice, repo=repo, sfn=object())  # no task token: no SFN call
 
-    throttled = Counter()
+    throttled: Counter[str] = Counter()
 
     def throttle(params: dict[str, Any], **_: Any) -> None:
         if params.get("TableName") == RECORDINGS and rng.random() < THROTTLE_RATE * 2:
@@ -523,7 +535,7 @@ def test_recording_events_replay(stack):
     def state(table: str) -> dict[str, Any]:
         repo = RecordingsRepository(table, client=stack.client)
         out = {}
-        for i in range(3):
+        for i in range(RECORDING_TASKS):
             item = repo.get(f"rec{i}")
             assert item is not None
             out[f"rec{i}"] = {k: v for k, v in item.items() if k not in RECORDING_BOOKKEEPING}

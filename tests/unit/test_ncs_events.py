@@ -154,7 +154,9 @@ def test_loads_envelope_errors_are_ncs_errors(body):
 
 
 def _rtc(event_type, **payload):
-    return parse_rtc_event(parse_envelope({"noticeId": "n", "productId": 1, "eventType": event_type, "payload": payload}))
+    return parse_rtc_event(
+        parse_envelope({"noticeId": "n", "productId": 1, "eventType": event_type, "payload": payload})
+    )
 
 
 def test_rtc_events_roles_and_kinds():

@@ -85,7 +85,9 @@ def test_base64_body_verifies_only_after_decoding():
     assert verify(base64.b64decode(encoded), {HEADER_V2: SAMPLE_SHA256}, ["secret"]) == "v2"
 
 
-@pytest.mark.parametrize("name", ["agora-signature-v2", "AGORA-SIGNATURE-V2", "Agora-Signature-V2", "aGoRa-SiGnAtUrE-v2"])
+@pytest.mark.parametrize(
+    "name", ["agora-signature-v2", "AGORA-SIGNATURE-V2", "Agora-Signature-V2", "aGoRa-SiGnAtUrE-v2"]
+)
 def test_header_names_are_case_insensitive(name):
     assert verify(SAMPLE_BODY, {name: SAMPLE_SHA256}, ["secret"]) == "v2"
     assert Keyring({"1": "secret"}).verify(SAMPLE_BODY, {name: SAMPLE_SHA256}) is not None

@@ -118,6 +118,24 @@ class RecordingStack:
         spec = self.dispatcher.spec(self.function_name("RecordingApiFunction"))
         return self.dispatcher.handler(spec), spec
 
+    def task(self, event: dict[str, Any]) -> Any:
+        """One workflow step, run by the real task function (tests without execution arrange states so)."""
+        return self.dispatcher.invoke(self.function_name("RecordingTaskFunction"), event, source="test")
+
+    def running(self, channel: str, *, host_uid: int = 1001, **body: Any) -> dict[str, Any]:
+        """A recording in RECORDING with a real task in the emulator, made by the workflow's own steps
+        (for stacks whose executions do not run)."""
+        self.emulator.join(channel, host_uid, role="host")
+        status, created = self.api("POST", "/recordings", body={"channel": channel, **body})
+        assert status == 202, created
+        recording_id = created["recording_id"]
+        self.task({"action": "acquire", "recordingId": recording_id, "reacquires": 0})
+        self.task({"action": "start", "recordingId": recording_id, "reacquires": 0})
+        self.task({"action": "wait", "recordingId": recording_id, "taskToken": "token-" + recording_id})
+        item = self.item(recording_id)
+        assert item["status"] == "RECORDING" and item["sid"]
+        return item
+
     def reconcile(self) -> dict[str, int]:
         return self.dispatcher.invoke(self.function_name("RecordingReconcilerFunction"), {}, source="schedule")
 

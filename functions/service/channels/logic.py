@@ -74,6 +74,10 @@ def rule_id(raw: str) -> int:
     return value
 
 
+def _default_privileges() -> list[Privilege]:
+    return ["join_channel"]
+
+
 class KickRequest(BaseModel):
     """Ban one uid or one IP address from the channel for ``duration_seconds``."""
 
@@ -82,7 +86,7 @@ class KickRequest(BaseModel):
     uid: int | None = Field(default=None, ge=1, le=MAX_UID, strict=True, description="the user to ban")
     ip: str | None = Field(default=None, max_length=45, description="an IPv4/IPv6 address to ban instead")
     duration_seconds: int = Field(default=3600, ge=MIN_BAN_SECONDS, le=MAX_BAN_SECONDS, strict=True)
-    privileges: list[Privilege] = Field(default_factory=lambda: ["join_channel"], min_length=1, max_length=3)
+    privileges: list[Privilege] = Field(default_factory=_default_privileges, min_length=1, max_length=3)
 
     @field_validator("ip")
     @classmethod

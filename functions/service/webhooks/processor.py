@@ -103,7 +103,8 @@ def process_batch(
             )
             raise
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    answer = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    return dict(answer)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,0 +1,264 @@
+"""The recording construct in the synthesized stack: the state machine's shape (no polling), its retry and
+catch rules, the maximum-duration timeout, the reconciler's schedule, the alarms, the table, the routes,
+and IAM scoped to exactly what each function does."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from infra.constructs.recording_workflow import RecordingTuning
+
+RETRYABLE = {"AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"}
+STATES = {
+    "Init": "Pass",
+    "Acquire": "Task",
+    "Start": "Task",
+    "CountReacquire": "Pass",
+    "CanReacquire": "Choice",
+    "WaitForStop": "Task",
+    "Stop": "Task",
+    "Finalize": "Task",
+    "Done": "Succeed",
+    "RecordFailure": "Task",
+    "Failed": "Fail",
+}
+
+
+def _one(resources: dict[str, Any], type_: str, prefix: str) -> tuple[str, dict[str, Any]]:
+    found = [(k, v) for k, v in resources.items() if v["Type"] == type_ and k.startswith(prefix)]
+    assert len(found) == 1, (type_, prefix, [k for k, _ in found])
+    return found[0]
+
+
+def _text(value: Any) -> str:
+    """A Fn::Join'ed string with its tokens rendered as <LogicalId> (enough to read the ASL)."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        return "".join(_text(part) for part in value["Fn::Join"][1])
+    if "Fn::GetAtt" in value:
+        return f"<{value['Fn::GetAtt'][0]}>"
+    if "Ref" in value:
+        return f"<{value['Ref']}>"
+    return json.dumps(value)
+
+
+def _definition(template: dict[str, Any]) -> dict[str, Any]:
+    _, machine = _one(template["Resources"], "AWS::StepFunctions::StateMachine", "RecordingWorkflow")
+    return json.loads(_text(machine["Properties"]["DefinitionString"]))
+
+
+@pytest.fixture(scope="module")
+def resources(template_json: dict[str, Any]) -> dict[str, Any]:
+    return template_json["Resources"]
+
+
+@pytest.fixture(scope="module")
+def asl(template_json: dict[str, Any]) -> dict[str, Any]:
+    return _definition(template_json)
+
+
+def _logical(resources: dict[str, Any], type_: str, prefix: str) -> str:
+    return _one(resources, type_, prefix)[0]
+
+
+def test_state_machine_is_standard_logged_and_traced(resources: dict[str, Any]) -> None:
+    _, machine = _one(resources, "AWS::StepFunctions::StateMachine", "RecordingWorkflow")
+    props = machine["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
+
+
+def test_states_and_the_happy_path(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    assert {name: s["Type"] for name, s in states.items()} == STATES
+    path, name = [], asl["StartAt"]
+    while name:
+        path.append(name)
+        name = states[name].get("Next")
+    assert path == ["Init", "Acquire", "Start", "WaitForStop", "Stop", "Finalize", "Done"]
+
+
+def test_no_polling_the_wait_is_a_task_token_with_the_maximum_duration(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    assert not [n for n, s in states.items() if s["Type"] == "Wait"]
+    wait = states["WaitForStop"]
+    assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
+    assert wait["TimeoutSeconds"] == 4 * 3600  # recordingMaxHours default
+    assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": "Stop"}
+
+
+def test_agora_calls_retry_transient_errors_with_jitter_only(asl: dict[str, Any]) -> None:
+    for name in ("Acquire", "Start", "Stop"):
+        retries = asl["States"][name]["Retry"]
+        agora = [r for r in retries if set(r["ErrorEquals"]) & RETRYABLE]
+        assert len(agora) == 1 and set(agora[0]["ErrorEquals"]) == RETRYABLE
+        assert agora[0]["JitterStrategy"] == "FULL" and agora[0]["BackoffRate"] == 2
+        assert all(r.get("JitterStrategy") == "FULL" for r in retries)
+        retried = {e for r in retries for e in r["ErrorEquals"]}
+        assert not retried & {"AgoraParameterError", "AgoraAuthError", "States.ALL", "States.TaskFailed"}
+        assert any("Lambda.TooManyRequestsException" in r["ErrorEquals"] for r in retries)
+
+
+def test_expired_resource_or_uid_conflict_acquires_again_a_bounded_number_of_times(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    catches = states["Start"]["Catch"]
+    assert catches[0]["ErrorEquals"] == ["AgoraResourceExpiredError", "AgoraConflictError"]
+    assert catches[0]["Next"] == "CountReacquire"
+    assert states["CountReacquire"]["Parameters"]["reacquires.$"] == "States.MathAdd($.reacquires, 1)"
+    choice = states["CanReacquire"]
+    assert choice["Choices"] == [{"Variable": "$.reacquires", "NumericLessThanEquals": 3, "Next": "Acquire"}]
+    assert choice["Default"] == "RecordFailure"
+
+
+def test_every_failure_goes_through_the_fail_handler(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    for name in ("Acquire", "Start", "WaitForStop", "Stop", "Finalize"):
+        last = states[name]["Catch"][-1]
+        assert last == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+    assert states["RecordFailure"]["Next"] == "Failed"
+    assert states["RecordFailure"]["Parameters"] == {"action": "fail", "state.$": "$"}
+    assert states["Failed"]["Error"] == "RecordingFailed"
+
+
+def test_the_test_definition_has_the_same_shape_with_smaller_numbers(asl: dict[str, Any]) -> None:
+    from local.provision import synth_template
+    from tests.workflow.recording_env import TEST_CONTEXT
+
+    small = _definition(synth_template(TEST_CONTEXT))
+
+    def shape(definition: dict[str, Any]) -> Any:
+        return {
+            name: (s["Type"], s.get("Next"), [c["Next"] for c in s.get("Catch", [])],
+                   [r["ErrorEquals"] for r in s.get("Retry", [])])
+            for name, s in definition["States"].items()
+        }  # fmt: skip
+
+    assert shape(small) == shape(asl)
+    assert small["States"]["WaitForStop"]["TimeoutSeconds"] == TEST_CONTEXT["recordingMaxDurationSeconds"]
+    agora = [r for r in small["States"]["Start"]["Retry"] if "AgoraServerError" in r["ErrorEquals"]][0]
+    assert agora["IntervalSeconds"] == 1 and agora["MaxDelaySeconds"] == 1
+
+
+def test_tuning_context_keys() -> None:
+    assert RecordingTuning.context_key("retry_interval_seconds") == "recordingRetryIntervalSeconds"
+    assert RecordingTuning.context_key("max_duration_seconds") == "recordingMaxDurationSeconds"
+
+
+def test_the_task_function_is_the_only_thing_the_state_machine_invokes(resources: dict[str, Any]) -> None:
+    task_fn = _logical(resources, "AWS::Lambda::Function", "RecordingTaskFunction")
+    _, role_policy = _one(resources, "AWS::IAM::Policy", "RecordingWorkflowStateMachineRoleDefaultPolicy")
+    statements = role_policy["Properties"]["PolicyDocument"]["Statement"]
+    invoke = [s for s in statements if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    assert len(invoke) == 1
+    assert [_text(r) for r in invoke[0]["Resource"]] == [f"<{task_fn}>", f"<{task_fn}>:*"]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not {a for a in actions if a.startswith(("dynamodb:", "states:", "secretsmanager:"))}
+
+
+def _statements(resources: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    _, policy = _one(resources, "AWS::IAM::Policy", prefix)
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_the_api_may_start_executions_of_this_state_machine_only(resources: dict[str, Any]) -> None:
+    machine = _logical(resources, "AWS::StepFunctions::StateMachine", "RecordingWorkflow")
+    statements = _statements(resources, "RecordingApiFunctionRoleDefaultPolicy")
+    starts = [s for s in statements if "states:StartExecution" in json.dumps(s["Action"])]
+    assert starts == [{"Action": "states:StartExecution", "Effect": "Allow", "Resource": {"Ref": machine}}]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if any(a.startswith("states:") for a in actions):
+            assert statement["Resource"] == {"Ref": machine}
+        assert "dynamodb:Scan" not in actions and "dynamodb:*" not in actions
+
+
+def test_task_callback_policy_is_separate_and_scoped(resources: dict[str, Any]) -> None:
+    machine = _logical(resources, "AWS::StepFunctions::StateMachine", "RecordingWorkflow")
+    statements = _statements(resources, "RecordingTaskCallbackPolicy")
+    assert statements == [{"Action": "states:SendTaskSuccess", "Effect": "Allow", "Resource": {"Ref": machine}}]
+
+
+def test_reconciler_runs_every_five_minutes(resources: dict[str, Any]) -> None:
+    reconciler = _logical(resources, "AWS::Lambda::Function", "RecordingReconcilerFunction")
+    _, rule = _one(resources, "AWS::Events::Rule", "RecordingReconcilerSchedule")
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert rule["Properties"]["State"] == "ENABLED"
+    assert [t["Arn"] for t in rule["Properties"]["Targets"]] == [{"Fn::GetAtt": [reconciler, "Arn"]}]
+    statements = _statements(resources, "RecordingReconcilerFunctionRoleDefaultPolicy")
+    describe = [s for s in statements if s["Action"] == "states:DescribeExecution"]
+    assert len(describe) == 1 and _text(describe[0]["Resource"]).endswith(":execution:AgoraServerless-Recording:*")
+
+
+def test_alarms_watch_failed_recordings_and_failed_executions(resources: dict[str, Any]) -> None:
+    topic = _logical(resources, "AWS::SNS::Topic", "RecordingWorkflowAlarmTopic")
+    alarms = {k: v["Properties"] for k, v in resources.items() if v["Type"] == "AWS::CloudWatch::Alarm" and
+              k.startswith("RecordingWorkflow")}  # fmt: skip
+    by_metric = {a["MetricName"]: a for a in alarms.values()}
+    failed = by_metric["RecordingFailed"]
+    assert failed["Namespace"] == "AgoraServerless"
+    assert failed["Dimensions"] == [{"Name": "service", "Value": "recordings"}]
+    assert failed["Threshold"] == 1 and failed["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    executions = by_metric["ExecutionsFailed"]
+    assert executions["Namespace"] == "AWS/States"
+    for alarm in (failed, executions):
+        assert alarm["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_alarm_topic_is_encrypted_and_tls_only(resources: dict[str, Any]) -> None:
+    topic_id, topic = _one(resources, "AWS::SNS::Topic", "RecordingWorkflowAlarmTopic")
+    key_id = _logical(resources, "AWS::KMS::Key", "RecordingWorkflowAlarmTopicKey")
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    _, policy = _one(resources, "AWS::SNS::TopicPolicy", "RecordingWorkflowAlarmTopicPolicy")
+    deny = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    key = resources[key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    assert any(
+        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"]
+    )
+
+
+def test_recordings_table(resources: dict[str, Any]) -> None:
+    table_id, table = _one(resources, "AWS::DynamoDB::GlobalTable", "RecordingRecordingsTable")
+    props = table["Properties"]
+    assert table["DeletionPolicy"] == "Retain"
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    indexes = {g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in props["GlobalSecondaryIndexes"]}
+    assert indexes == {"bySid": ["sid"], "byChannel": ["channel", "createdAt"], "byStatus": ["activeStatus", "createdAt"]}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["Replicas"][0]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+
+
+def test_routes_are_jwt_authorized(resources: dict[str, Any]) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"].get("AuthorizationType")
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route" and "recordings" in r["Properties"]["RouteKey"]
+    }
+    assert routes == {
+        "GET /recordings": "JWT",
+        "POST /recordings": "JWT",
+        "GET /recordings/{id}": "JWT",
+        "POST /recordings/{id}/stop": "JWT",
+        "POST /recordings/{id}/update": "JWT",
+        "POST /recordings/{id}/layout": "JWT",
+    }
+
+
+def test_function_environment_names_resources(resources: dict[str, Any]) -> None:
+    _, api = _one(resources, "AWS::Lambda::Function", "RecordingApiFunction")
+    env = api["Properties"]["Environment"]["Variables"]
+    machine = _logical(resources, "AWS::StepFunctions::StateMachine", "RecordingWorkflow")
+    assert env["RECORDING_STATE_MACHINE_ARN"] == {"Ref": machine}
+    assert env["RECORDING_MAX_DURATION_SECONDS"] == str(4 * 3600)
+    assert env["RECORDING_ASYNC_STOP"] == "true"
+    assert {"RECORDINGS_TABLE", "AGORA_APP_ID", "AGORA_REST_SECRET_NAME", "AGORA_RATE_LIMIT_TABLE"} <= set(env)
+    _, tasks = _one(resources, "AWS::Lambda::Function", "RecordingTaskFunction")
+    assert tasks["Properties"]["Timeout"] >= 45  # a synchronous stop may wait 20 s for uploads
