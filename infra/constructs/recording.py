@@ -151,7 +151,7 @@ class Recording(Construct):
         self.api_function = functions.create(
             self, "ApiFunction", handler="service.recordings.handler.handler",
             description="/recordings API: start, list, read, stop, update and layout recordings",
-            service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(20),
+            service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(29),  # HTTP API waits 30 s
             environment={**env, "RECORDING_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
         )  # fmt: skip
         self._grant_table(self.api_function, TABLE_ACTIONS)

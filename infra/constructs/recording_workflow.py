@@ -99,9 +99,7 @@ class RecordingWorkflow(Construct):
         super().__init__(scope, construct_id)
         self.tuning = tuning
         definition = self._definition(task_function, max_duration_seconds)
-        self.log_group = logs.LogGroup(
-            self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
+        self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         # A fixed name: execution ARNs (and the reconciler's DescribeExecution grant) are then predictable.
         self.state_machine_name = f"{Stack.of(self).stack_name}-Recording"
         self.state_machine = sfn.StateMachine(
@@ -168,9 +166,12 @@ class RecordingWorkflow(Construct):
             lambda_function=fn,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
-                {"action": "wait", "recordingId": sfn.JsonPath.string_at("$.recordingId"),
-                 "taskToken": sfn.JsonPath.task_token}
-            ),  # fmt: skip
+                {
+                    "action": "wait",
+                    "recordingId": sfn.JsonPath.string_at("$.recordingId"),
+                    "taskToken": sfn.JsonPath.task_token,
+                }
+            ),
             retry_on_service_exceptions=False,
             result_path="$.wait",
             task_timeout=sfn.Timeout.duration(Duration.seconds(max_duration_seconds)),
@@ -181,9 +182,7 @@ class RecordingWorkflow(Construct):
             jitter_strategy=sfn.JitterType.FULL,
         )  # fmt: skip
         stop = self._task("Stop", fn, {"action": "stop", **whole}, result_path="$.stop", agora=True)
-        finalize = self._task(
-            "Finalize", fn, {"action": "finalize", **whole}, result_path="$.result", agora=False
-        )
+        finalize = self._task("Finalize", fn, {"action": "finalize", **whole}, result_path="$.result", agora=False)
         record_failure = self._task(
             "RecordFailure", fn, {"action": "fail", **whole}, result_path="$.failure", agora=False
         )

@@ -142,7 +142,7 @@ def test_the_test_definition_has_the_same_shape_with_smaller_numbers(asl: dict[s
 
     assert shape(small) == shape(asl)
     assert small["States"]["WaitForStop"]["TimeoutSeconds"] == TEST_CONTEXT["recordingMaxDurationSeconds"]
-    agora = [r for r in small["States"]["Start"]["Retry"] if "AgoraServerError" in r["ErrorEquals"]][0]
+    agora = next(r for r in small["States"]["Start"]["Retry"] if "AgoraServerError" in r["ErrorEquals"])
     assert agora["IntervalSeconds"] == 1 and agora["MaxDelaySeconds"] == 1
 
 
@@ -212,7 +212,7 @@ def test_alarms_watch_failed_recordings_and_failed_executions(resources: dict[st
 
 
 def test_alarm_topic_is_encrypted_and_tls_only(resources: dict[str, Any]) -> None:
-    topic_id, topic = _one(resources, "AWS::SNS::Topic", "RecordingWorkflowAlarmTopic")
+    _, topic = _one(resources, "AWS::SNS::Topic", "RecordingWorkflowAlarmTopic")
     key_id = _logical(resources, "AWS::KMS::Key", "RecordingWorkflowAlarmTopicKey")
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     _, policy = _one(resources, "AWS::SNS::TopicPolicy", "RecordingWorkflowAlarmTopicPolicy")
@@ -220,18 +220,20 @@ def test_alarm_topic_is_encrypted_and_tls_only(resources: dict[str, Any]) -> Non
     assert deny and deny[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     key = resources[key_id]["Properties"]
     assert key["EnableKeyRotation"] is True
-    assert any(
-        s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"]
-    )
+    assert any(s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"} for s in key["KeyPolicy"]["Statement"])
 
 
 def test_recordings_table(resources: dict[str, Any]) -> None:
-    table_id, table = _one(resources, "AWS::DynamoDB::GlobalTable", "RecordingRecordingsTable")
+    _, table = _one(resources, "AWS::DynamoDB::GlobalTable", "RecordingRecordingsTable")
     props = table["Properties"]
     assert table["DeletionPolicy"] == "Retain"
     assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     indexes = {g["IndexName"]: [k["AttributeName"] for k in g["KeySchema"]] for g in props["GlobalSecondaryIndexes"]}
-    assert indexes == {"bySid": ["sid"], "byChannel": ["channel", "createdAt"], "byStatus": ["activeStatus", "createdAt"]}
+    assert indexes == {
+        "bySid": ["sid"],
+        "byChannel": ["channel", "createdAt"],
+        "byStatus": ["activeStatus", "createdAt"],
+    }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
     assert props["Replicas"][0]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
 

@@ -328,6 +328,35 @@ def test_update_of_a_recorder_that_exited_is_409(rs: RecordingStack, channel: st
     assert "opLock" not in rs.item(item["recordingId"])
 
 
+# ------------------------------------------------------------------------------------------ reconciler
+
+
+def test_reconciler_repairs_a_recording_whose_execution_was_aborted(rs: RecordingStack, channel: str) -> None:
+    item = running(rs, channel)
+    rs.reconcile()
+    assert rs.item(item["recordingId"])["status"] == "RECORDING"  # its execution is RUNNING: left alone
+    rs.sfn.stop_execution(executionArn=rs.execution_arn(item["recordingId"]), cause="an operator aborted it")
+    time.sleep(1.1)  # the (test) staleness threshold
+    counts = rs.reconcile()
+    assert counts["repaired"] >= 1, counts
+    repaired = rs.item(item["recordingId"])
+    assert repaired["status"] == "FAILED" and repaired["errorType"] == "ExecutionEnded"
+    assert "ABORTED" in repaired["errorReason"]
+    assert rs.emulator.task(item["sid"])["leaveCode"] == 16  # the recorder was stopped, not left running
+    assert rs.api("POST", "/recordings", body={"channel": channel})[0] == 202  # the channel is free
+
+
+def test_reconciler_waits_out_the_ha_window_before_completing(rs: RecordingStack, channel: str) -> None:
+    item = running(rs, channel)
+    with rs.emulator.world.lock:
+        rs.emulator.world.tasks[item["sid"]].state = "exited"  # Agora answers 404 from now on
+    counts = rs.reconcile()  # (other tests' recordings may be checked too)
+    assert counts["in_grace"] >= 1 and "stopRequested" not in rs.item(item["recordingId"])
+    time.sleep(1.1)  # the (test) HA grace period
+    assert rs.reconcile()["completed"] >= 1
+    assert rs.item(item["recordingId"])["stopRequested"] == "reconciler"
+
+
 # ------------------------------------------------------------------------------------------ last: breaks the stack
 
 

@@ -119,6 +119,7 @@ def test_errors_and_warnings_are_kept_bounded_and_deduplicated(rs: RecordingStac
     item = rs.item(recording["recordingId"])
     assert len(item["agoraErrors"]) == 20 and len(item["agoraWarnings"]) == 1
     status, view = rs.api("GET", f"/recordings/{recording['recordingId']}")
+    assert status == 200
     assert [e["sequence"] for e in view["agora_errors"]] == list(range(20))
     assert view["agora_errors"][0] == {"module": 1, "level": 3, "code": 47, "message": "upload failed",
                                        "sequence": 0, "at": 1_700_000_000_000}  # fmt: skip
@@ -136,6 +137,4 @@ def test_what_is_not_for_a_known_recording_is_ignored(rs: RecordingStack, record
         {**notice(recording, 4, 51, fileList="a.m3u8"), "payload": {"details": {"fileList": "a.m3u8"}}},  # no sid
     )
     after = rs.item(recording["recordingId"])
-    assert {k: v for k, v in after.items() if k != "updatedAt"} == {
-        k: v for k, v in before.items() if k != "updatedAt"
-    }
+    assert {k: v for k, v in after.items() if k != "updatedAt"} == {k: v for k, v in before.items() if k != "updatedAt"}

@@ -386,3 +386,19 @@ def test_one_log_line_per_event_and_no_secrets_in_logs(aws, caplog):
         assert secret not in output
     for value in (*good.values(), *bad.values()):
         assert value not in output
+
+
+def test_rotated_secret_is_picked_up_at_once_and_bad_signatures_do_not_drive_secret_reads(aws):
+    assert _send(aws, RTC_EVENT)["statusCode"] == 200  # the warm function caches the secret
+    assert sum(aws.secret_calls.values()) == 1
+    aws.secrets.put_secret_value(
+        SecretId=SECRET_NAME, SecretString=json.dumps({"1": "new-rtc-S3cret", "3": REC_SECRET})
+    )
+    event = copy.deepcopy(RTC_EVENT)
+    event["noticeId"] = "after-rotation"
+    assert _send(aws, event, secret="new-rtc-S3cret")["statusCode"] == 200  # one re-read, then accepted
+    assert sum(aws.secret_calls.values()) == 2
+    for _ in range(5):  # a flood of bad signatures: at most one re-read per minute
+        assert _send(aws, event, secret="bogus")["statusCode"] == 401
+    assert sum(aws.secret_calls.values()) == 2
+    assert _send(aws, RTC_EVENT, secret=RTC_SECRET)["statusCode"] == 401  # the old secret is gone

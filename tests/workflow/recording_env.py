@@ -27,6 +27,7 @@ TEST_CONTEXT: dict[str, Any] = {
     "recordingResourceMaxAgeSeconds": 2,
     "recordingAgoraMaxAttempts": 1,
     "recordingHaGraceSeconds": 1,
+    "recordingStaleSeconds": 1,
 }
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"
@@ -67,15 +68,20 @@ def api_event(
             "accountId": "123456789012",
             "apiId": "local",
             "domainName": "local",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
-                     "userAgent": "pytest"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "pytest",
+            },
             "requestId": uuid.uuid4().hex,
             "routeKey": f"{method} {path}",
             "stage": "$default",
             "time": "01/Jan/2026:00:00:00 +0000",
             "timeEpoch": int(time.time() * 1000),
             "authorizer": {"jwt": {"claims": claims, "scopes": None}},
-        },  # fmt: skip
+        },
         "body": text,
         "isBase64Encoded": False,
     }
@@ -273,15 +279,13 @@ def _forget_recording_modules() -> None:
 
 
 @contextlib.contextmanager
-def recording_stack(
-    *, execute: bool = True, emulator_kwargs: dict[str, Any] | None = None
-) -> Iterator[RecordingStack]:
+def recording_stack(*, execute: bool = True, emulator_kwargs: dict[str, Any] | None = None) -> Iterator[RecordingStack]:
     """moto + the synthesized stack + the emulator, for one test module. ``execute=False`` leaves
     executions RUNNING without running them (API tests arrange the recording states themselves)."""
     import boto3
+    from agorakit.emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
     from moto import mock_aws
 
-    from agorakit.emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
     from local.provision import lambda_dispatch, provision, synth_template
 
     template = synth_template(TEST_CONTEXT)
@@ -296,7 +300,9 @@ def recording_stack(
             env = stack.environment()
             secrets.create_secret(
                 Name=env["AGORA_REST_SECRET_NAME"],
-                SecretString=json.dumps({"customer_id": DEFAULT_CUSTOMER_ID, "customer_secret": DEFAULT_CUSTOMER_SECRET}),
+                SecretString=json.dumps(
+                    {"customer_id": DEFAULT_CUSTOMER_ID, "customer_secret": DEFAULT_CUSTOMER_SECRET}
+                ),
             )
             secrets.create_secret(
                 Name=env["APP_CERTIFICATE_SECRET_NAME"], SecretString=json.dumps({"app_certificate": APP_CERTIFICATE})

@@ -95,6 +95,28 @@ def test_happy_path(rs: RecordingStack, channel: str) -> None:
     assert status == 200 and body["status"] == "STOPPED" and body["files"]
 
 
+def test_web_mode(rs: RecordingStack, channel: str) -> None:
+    recording_id = start(rs, channel, mode="web", web={"url": "https://example.com/classroom"})
+    item = rs.wait_status(recording_id, "RECORDING")
+    task = rs.emulator.task(item["sid"])
+    assert task is not None and task["mode"] == "web"
+    rs.api("POST", f"/recordings/{recording_id}/stop")
+    assert rs.wait_execution(recording_id)["status"] == "SUCCEEDED"
+    assert rs.item(recording_id)["status"] == "STOPPED"
+
+
+def test_stop_right_after_the_request_never_starts_a_recorder(rs: RecordingStack, channel: str) -> None:
+    recording_id = start(rs, channel)
+    status, _ = rs.api("POST", f"/recordings/{recording_id}/stop")
+    assert status in (200, 202)
+    assert rs.wait_execution(recording_id)["status"] == "SUCCEEDED"
+    item = rs.item(recording_id)
+    assert item["status"] == "STOPPED" and item["stopReason"] == "api"
+    # acquire may or may not have run before the stop arrived; a recorder never did
+    assert item["outcome"] == "not_started" and "sid" not in item
+    assert rs.emulator_tasks(channel) == []
+
+
 def test_individual_mode_records_per_uid(rs: RecordingStack, channel: str) -> None:
     rs.emulator.join(channel, HOST_UID, role="host")
     recording_id = start(rs, channel, mode="individual")

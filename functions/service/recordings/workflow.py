@@ -254,7 +254,9 @@ def stop(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
     state = event.get("state") or {}
     recording_id = str(state["recordingId"])
     item = _recording(deps, recording_id)
-    reason = str(item.get("stopRequested") or logic.stop_reason(state))
+    reason = logic.stop_reason(state)  # what ended the wait (the first requester's reason, or the timeout)
+    if reason == "unknown":
+        reason = str(item.get("stopRequested") or reason)
     if item.get("status") != logic.STOPPING:
         try:
             item = deps.repo.transition(
@@ -333,8 +335,8 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
         "errorStep": last.get("step") if last else None,
         "failedAt": deps.repo.now_ms(),
     }
-    if item.get("sid") and logic.is_active(item.get("status")):
-        _stop_quietly(settings, deps, item)
+    if item.get("sid") and item.get("status") != logic.STOPPED:
+        _stop_quietly(settings, deps, item)  # a task that is already gone answers 404: harmless
     try:
         item = deps.repo.transition(
             recording_id,

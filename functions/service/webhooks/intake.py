@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.errors import ServiceError, error_body
-from service.webhooks.logic import KeyringCache, accept_notice, request_body
+from service.webhooks.logic import Accepted, BadSignature, KeyringCache, accept_notice, request_body
 from service.webhooks.repository import DynamoDBInbox, InboxRepository
 from service.webhooks.settings import IntakeSettings
 
@@ -48,7 +48,16 @@ def dependencies() -> IntakeDependencies:
 
 
 def _response(status: int, body: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": _JSON, "body": body, "isBase64Encoded": False}
+    return {"statusCode": status, "headers": dict(_JSON), "body": body, "isBase64Encoded": False}
+
+
+def _accept(raw: bytes, headers: Mapping[str, str], *, deps: IntakeDependencies, config: IntakeSettings) -> Accepted:
+    try:
+        return accept_notice(raw, headers, keyring=deps.keyring.get(), inbox=deps.inbox, settings=config)
+    except BadSignature:
+        if not deps.keyring.refresh():  # a rotated secret not yet in our cache? (rate-limited re-read)
+            raise
+        return accept_notice(raw, headers, keyring=deps.keyring.get(), inbox=deps.inbox, settings=config)
 
 
 def receive(event: Mapping[str, Any], *, deps: IntakeDependencies, config: IntakeSettings) -> dict[str, Any]:
@@ -61,7 +70,7 @@ def receive(event: Mapping[str, Any], *, deps: IntakeDependencies, config: Intak
     try:
         raw = request_body(event, config.ncs_max_body_bytes)
         log["bytes"] = len(raw)
-        accepted = accept_notice(raw, headers, keyring=deps.keyring.get(), inbox=deps.inbox, settings=config)
+        accepted = _accept(raw, headers, deps=deps, config=config)
     except ServiceError as err:
         level = logger.error if err.status >= 500 else logger.warning
         level("ncs notice rejected", extra={**log, "outcome": err.code, "status": err.status, "reason": err.message})

@@ -39,6 +39,10 @@ from service.webhooks.settings import IntakeSettings, ProcessorSettings
 UPLOAD_PROGRESS_EVENT = 33
 
 
+class BadSignature(Unauthorized):
+    """No configured secret produced the presented signature."""
+
+
 class IntakeUnavailable(ServiceError):
     """A dependency (secrets, DynamoDB) failed: answer 503 so NCS delivers the event again."""
 
@@ -61,13 +65,42 @@ class Accepted:
 
 
 class KeyringCache:
-    """The NCS keyring, rebuilt only when the secret store hands back a different (rotated) document."""
+    """The NCS keyring, rebuilt only when the secret store hands back a different (rotated) document.
 
-    def __init__(self, secrets: SecretStore, secret_name: str):
+    ``refresh`` re-reads the secret after a signature failure (at most once per ``min_refresh_seconds``),
+    so a secret rotated in Agora's console and in Secrets Manager is picked up at once instead of after
+    the store's cache age, without letting bad requests drive Secrets Manager calls.
+    """
+
+    def __init__(
+        self,
+        secrets: SecretStore,
+        secret_name: str,
+        *,
+        min_refresh_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self._secrets = secrets
         self._name = secret_name
         self._document: Any = None
         self._keyring: Keyring | None = None
+        self._min_refresh = min_refresh_seconds
+        self._clock = clock
+        self._refreshed_at: float | None = None
+
+    def refresh(self) -> bool:
+        """Forget the cached secret and read it again; True if that produced a different keyring."""
+        now = self._clock()
+        if self._refreshed_at is not None and now - self._refreshed_at < self._min_refresh:
+            return False
+        clear = getattr(self._secrets, "clear", None)
+        if clear is None:
+            return False
+        self._refreshed_at = now
+        before = self._document
+        clear()
+        self.get()
+        return self._document != before
 
     def get(self) -> Keyring:
         try:
@@ -117,7 +150,7 @@ def accept_notice(
         raise PayloadTooLarge(f"the body is larger than {settings.ncs_max_body_bytes} bytes")
     verification = keyring.verify(raw, headers)
     if verification is None:
-        raise Unauthorized("missing or invalid Agora-Signature-V2 / Agora-Signature")
+        raise BadSignature("missing or invalid Agora-Signature-V2 / Agora-Signature")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
