@@ -26,8 +26,8 @@ from agorakit.ncs.signature import signature_headers
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-#: 500 keeps this file near 20 s on moto (~4 ms per DynamoDB call); REPLAY_BASE_EVENTS=3000 for the full run
-BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "500"))
+#: 1000 distinct events delivered 3x each = 3000 deliveries (about 40 s on moto); REPLAY_BASE_EVENTS=3000 for a longer run
+BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "1000"))
 DELIVERIES_PER_EVENT = 3
 THROTTLE_RATE = 0.05
 BATCH_SIZE = 50
