@@ -172,7 +172,7 @@ def main() -> int:
     (count,) = ours
     print()
     print("Step Functions Standard cost per 1,000 recordings ($0.025 per 1,000 transitions)")
-    print(f"  ours, any length:            ${cost_per_1000(count):8.3f}")
+    print(f"  ours, {'any length:':<22}${cost_per_1000(count):8.3f}")
     for label, peer in (("1-minute", naive_minute), (f"{LONG_HOURS}-hour", naive_long)):
         ratio = peer / count
         print(f"  peer, {label + ' recordings:':<22}${cost_per_1000(peer):8.3f}   ratio peer/ours {ratio:6.1f}x")

@@ -265,6 +265,40 @@ class Link:
                 self._open.discard(source)
 
 
+#: moto's DynamoDB operations that read or write items
+_DYNAMODB_OPERATIONS = ("put_item", "get_item", "query", "scan", "update_item", "delete_item", "transact_write_items")
+
+
+@contextlib.contextmanager
+def serialized_dynamodb() -> Iterator[None]:
+    """Give moto's DynamoDB the atomicity of the real one.
+
+    moto takes no lock: two concurrent conditional writes can both pass their checks, and a transaction
+    restores deep copies of whole tables on failure (losing other threads' writes). DynamoDB makes each
+    request atomic and transactions serializable. One lock around moto's item operations restores that,
+    so the concurrency tests exercise our conditions, not moto's races.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_OPERATIONS}
+
+    def locked(original: Any) -> Any:
+        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return operation
+
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, locked(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(DynamoDBBackend, name, original)
+
+
 def _forget_recording_modules() -> None:
     """Handlers read their settings at import: make the next import happen under the current environment."""
     import sys
@@ -294,7 +328,7 @@ def recording_stack(*, execute: bool = True, emulator_kwargs: dict[str, Any] | N
     saved = dict(os.environ)
     try:
         config = MOTO_CONFIG if execute else {"lambda": {"use_docker": False}}
-        with mock_aws(config=config):
+        with mock_aws(config=config), serialized_dynamodb():
             stack = provision(template)
             secrets = boto3.client("secretsmanager")
             env = stack.environment()
