@@ -26,7 +26,7 @@ from agorakit.ncs.signature import signature_headers
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-#: 1000 distinct events delivered 3x each = 3000 deliveries (about 40 s on moto); REPLAY_BASE_EVENTS=3000 for a longer run
+#: 1000 distinct events delivered 3x each = 3000 deliveries (about 40 s on moto); set REPLAY_BASE_EVENTS to change
 BASE_EVENTS = int(os.environ.get("REPLAY_BASE_EVENTS", "1000"))
 DELIVERIES_PER_EVENT = 3
 THROTTLE_RATE = 0.05
