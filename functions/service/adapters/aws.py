@@ -1,8 +1,8 @@
 """Lazily created, cached AWS clients (botocore, the engine under boto3).
 
 botocore is imported on first use only, so functions that never touch a service do not pay for it;
-and going through botocore's session directly skips boto3's own import of s3transfer (about 100 ms
-of cold start that none of these clients use).
+and going through botocore's session directly skips boto3's resource layer and s3transfer, which none of
+these clients use (about 15 ms measured here).
 Endpoints follow the standard ``AWS_ENDPOINT_URL``/``AWS_ENDPOINT_URL_<SERVICE>`` variables, which is
 how the local stack points every function at its embedded moto server.
 """
