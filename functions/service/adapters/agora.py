@@ -19,6 +19,7 @@ from agorakit.agora.ratelimit import LocalTokenBucket, RateLimiter, bucket_for_q
 from agorakit.agora.regions import default_base_urls
 from pydantic import Field
 
+from service.adapters.aws import LazyClient
 from service.adapters.secrets import SecretStore
 from service.settings import FunctionSettings
 
@@ -90,13 +91,7 @@ class DynamoDBTokenBucket:
             f"DynamoDBTokenBucket(table={self.table_name!r}, key={self.key!r}, rate={self.rate:g}, burst={self.burst})"
         )
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from service.adapters.aws import client
-
-            self._client = client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def acquire(self, permits: int = 1) -> None:
         if permits < 1:

@@ -32,3 +32,18 @@ def reset_clients() -> None:
     """Forget cached clients (tests that start a fresh moto backend call this)."""
     with _lock:
         _client.cache_clear()
+
+
+class LazyClient:
+    """``client = LazyClient("dynamodb")`` on an adapter: the client injected as ``self._client`` (tests,
+    the local stack), else the shared cached client, created on first use so cold starts skip botocore."""
+
+    def __init__(self, service_name: str):
+        self.service_name = service_name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        if getattr(obj, "_client", None) is None:
+            obj._client = client(self.service_name)
+        return obj._client

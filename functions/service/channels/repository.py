@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from service.adapters.aws import LazyClient
 from service.webhooks.repository import from_item, is_conditional_failure
 
 
@@ -83,13 +84,7 @@ class DynamoDBKickingRules:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from service.adapters.aws import client
-
-            self._client = client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _key(self, rule_id: int) -> dict[str, Any]:
         return {"id": {"N": str(rule_id)}}

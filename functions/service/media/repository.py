@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+from service.adapters.aws import LazyClient
 from service.media.logic import TOTALS_KEY, ObjectChanged, ObjectGone
 
 PK = "sid"
@@ -23,13 +24,7 @@ class MediaRepository:
         self._table = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from service.adapters.aws import client
-
-            self._client = client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     # ---- the recordings API's view ---------------------------------------------------------
 
@@ -146,13 +141,7 @@ class S3Objects:
         self._chunk_size = chunk_size
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from service.adapters.aws import client
-
-            self._client = client("s3")
-        return self._client
+    client = LazyClient("s3")
 
     def chunks(self, bucket: str, key: str, *, etag: str | None, version_id: str | None) -> Iterator[bytes]:
         from botocore.exceptions import ClientError

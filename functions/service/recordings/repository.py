@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from service.adapters.aws import LazyClient
 from service.recordings import logic
 
 BY_SID = "bySid"
@@ -81,13 +82,7 @@ class RecordingsRepository:
         self._ser = TypeSerializer()
         self._de = TypeDeserializer()
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from service.adapters.aws import client
-
-            self._client = client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     # -- (de)serialisation --------------------------------------------------------------------
     def _item(self, item: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,8 @@ import hashlib
 import random
 from typing import Any, Protocol
 
+from service.adapters.aws import LazyClient
+
 #: uids handed to users; everything above is reserved for recorder bots (see docs/decisions.md)
 USER_UID_MIN = 1_000
 USER_UID_MAX = 3_999_999_999
@@ -45,13 +47,7 @@ class DynamoDBUidRepository:
         self._client = client
         self._rng = rng
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from service.adapters.aws import client
-
-            self._client = client("dynamodb")
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _read(self, subject: str) -> int | None:
         item = self.client.get_item(

@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from service.adapters.aws import LazyClient
+
 CHANNEL_SK = "#channel"
 CONDITIONAL_FAILED = "ConditionalCheckFailedException"
 
@@ -71,12 +73,6 @@ def is_conditional_failure(exc: BaseException) -> bool:
     return response.get("Error", {}).get("Code") == CONDITIONAL_FAILED
 
 
-def _dynamodb() -> Any:
-    from service.adapters.aws import client
-
-    return client("dynamodb")
-
-
 # ---------------------------------------------------------------------------------------------- inbox
 
 
@@ -125,11 +121,7 @@ class DynamoDBInbox:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = _dynamodb()
-        return self._client
+    client = LazyClient("dynamodb")
 
     def put_new(self, record: InboxRecord) -> bool:
         try:
@@ -246,11 +238,7 @@ class DynamoDBPresence:
         self.table_name = table_name
         self._client = client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            self._client = _dynamodb()
-        return self._client
+    client = LazyClient("dynamodb")
 
     def _update(self, channel: str, sk: str, update: _Update, condition: str, **extra: Any) -> tuple[bool, Any]:
         """One conditional UpdateItem: (True, None) if applied, (False, the stored item or None) if refused."""
