@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PLACEHOLDER_APP_ID = "0" * 32
 
@@ -32,6 +32,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "groups_claim": ("groupsClaim", "AUTH_GROUPS_CLAIM"),
     "publisher_group": ("publisherGroup", "AUTH_PUBLISHER_GROUP"),
     "admin_group": ("adminGroup", "AUTH_ADMIN_GROUP"),
+    "publisher_denied": ("publisherDenied", "AUTH_PUBLISHER_DENIED"),
     "token_default_ttl": ("tokenDefaultTtl", "TOKEN_DEFAULT_TTL"),
     "recording_max_hours": ("recordingMaxHours", "RECORDING_MAX_HOURS"),
     "recording_async_stop": ("recordingAsyncStop", "RECORDING_ASYNC_STOP"),
@@ -57,6 +58,7 @@ class StackSettings(BaseModel):
     groups_claim: str = "cognito:groups"
     publisher_group: str = "hosts"
     admin_group: str = "admins"
+    publisher_denied: Literal["forbid", "downgrade"] = "forbid"
     token_default_ttl: int = Field(default=3600, ge=1, le=86400)
     recording_max_hours: int = Field(default=4, ge=1, le=24)
     recording_async_stop: bool = True
@@ -77,12 +79,11 @@ class StackSettings(BaseModel):
             return [u.strip() for u in v.split(",") if u.strip()]
         return v
 
-    @field_validator("auth_audience")
-    @classmethod
-    def _audience(cls, v: str | None, info: Any) -> str | None:
-        if bool(v) != bool(info.data.get("auth_issuer")):
+    @model_validator(mode="after")
+    def _issuer_and_audience(self) -> StackSettings:
+        if bool(self.auth_issuer) != bool(self.auth_audience):
             raise ValueError("authIssuer and authAudience go together: set both (external issuer) or neither (Cognito)")
-        return v
+        return self
 
     @property
     def uses_cognito(self) -> bool:

@@ -46,6 +46,7 @@ class Tokens(Construct):
                 "USERS_TABLE": self.table.table_name,
                 "GROUPS_CLAIM": settings.groups_claim,
                 "PUBLISHER_GROUP": settings.publisher_group,
+                "PUBLISHER_DENIED": settings.publisher_denied,
                 "TOKEN_DEFAULT_TTL": str(settings.token_default_ttl),
                 "XRAY_SDK": "false",
             },

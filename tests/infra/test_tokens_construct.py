@@ -26,6 +26,7 @@ def test_token_function_runtime_and_environment(template_json):
     env = props["Environment"]["Variables"]
     assert set(env) >= {"AGORA_APP_ID", "APP_CERTIFICATE_SECRET_NAME", "USERS_TABLE", "GROUPS_CLAIM", "PUBLISHER_GROUP"}
     assert env["XRAY_SDK"] == "false"
+    assert env["PUBLISHER_DENIED"] == "forbid"
     # no secret value is ever in the template: only the secret's name
     assert env["APP_CERTIFICATE_SECRET_NAME"] == "agora-serverless/app-certificate"
     assert len(props["Layers"]) == 2
