@@ -47,6 +47,10 @@ class PayloadTooLarge(ServiceError):
     status, code = 413, "payload_too_large"
 
 
+class UnsupportedMediaType(ServiceError):
+    status, code = 415, "unsupported_media_type"
+
+
 class Unprocessable(ServiceError):
     status, code = 422, "unprocessable"
 
@@ -63,6 +67,9 @@ class UpstreamError(ServiceError):
 
 class UpstreamUnavailable(ServiceError):
     status, code = 503, "upstream_unavailable"
+
+
+UNSUPPORTED_BODY_MESSAGE = "request bodies must be JSON (Content-Type: application/json)"
 
 
 def error_body(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> str:
@@ -113,13 +120,20 @@ def _map_agora_error(exc: Exception) -> ServiceError:
 def register_error_handlers(app: Any) -> None:
     """Install the mapping on a Powertools resolver."""
     from aws_lambda_powertools.event_handler import Response
-    from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+    from aws_lambda_powertools.event_handler.openapi.exceptions import (
+        RequestUnsupportedContentType,
+        RequestValidationError,
+    )
 
     def to_response(err: ServiceError) -> Response:
         headers = {"Content-Type": "application/json", **err.headers}
         return Response(
             status_code=err.status, body=error_body(err.status, err.code, err.message, err.details), headers=headers
         )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _content_type(exc: RequestUnsupportedContentType) -> Response:
+        return to_response(UnsupportedMediaType(UNSUPPORTED_BODY_MESSAGE))
 
     @app.exception_handler(RequestValidationError)
     def _validation(exc: RequestValidationError) -> Response:

@@ -380,6 +380,18 @@ def test_query_validation(api):
     assert call(api, "GET", "/channels", query={"page_no": -1})[0] == 422
     assert call(api, "GET", "/channels/x/users", query={"source": "gossip"})[0] == 422
     assert call(api, "POST", "/channels/x/kick", raw_body="{not json")[0] == 400
+    assert call(api, "POST", "/channels/x/kick", raw_body='{"a":' * 5000 + "1" + "}" * 5000)[0] == 400
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_dot_channel_names_reach_agora_as_themselves(api, name):
+    """Regression: "." and ".." are valid Agora names but were dot-segments in the REST path (-> 502)."""
+    api.emulator.join(name, 4243)
+    status, body = call(api, "GET", f"/channels/{quote(name, safe='')}/users")
+    assert status == 200, body
+    assert body["users"] == [4243]
+    status, body = call(api, "GET", f"/channels/{quote(name, safe='')}/users/4243")
+    assert status == 200 and body["in_channel"] is True
 
 
 def test_agora_auth_failure_is_a_502_not_a_500(api):

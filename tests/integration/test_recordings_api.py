@@ -182,6 +182,9 @@ def test_bad_input(rs: RecordingStack, channel: str) -> None:
     assert rs.api("POST", "/recordings", body={"channel": channel}, headers={"Idempotency-Key": "has space"})[0] == 400
     assert rs.api("GET", "/recordings", query={"channel": channel, "limit": "0"})[0] == 400
     assert rs.api("GET", "/recordings", query={"channel": channel, "limit": "x"})[0] == 400
+    assert rs.api("GET", "/recordings", query={"channel": channel, "limit": "\u00b2"})[0] == 400  # "²".isdigit()
+    status, body = rs.api("POST", "/recordings", raw_body="channel=x", headers={"content-type": "text/plain"})
+    assert status == 415 and body["error"]["message"]
     assert rs.api("GET", "/recordings", query={"channel": channel, "next_token": "!!"})[0] == 400
     # nothing was created by the rejected requests
     assert rs.api("GET", "/recordings", query={"channel": channel})[1]["recordings"] == []

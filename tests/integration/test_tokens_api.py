@@ -136,6 +136,23 @@ def test_malformed_json_is_400(handler_module):
     assert "JSON" in payload["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("raw", "headers", "base64_body", "status"),
+    [
+        (b"\x00\x01\xff", None, True, 400),  # not UTF-8 (API Gateway base64-encodes such bodies)
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, None, False, 400),  # nested beyond the parser's depth
+        (b'{"channel":"room"}', {"content-type": "text/plain"}, False, 415),
+        (b'{"channel":"room"}', {"content-type": "multipart/form-data"}, False, 415),  # no boundary
+        (b"channel=room", {"content-type": "application/x-www-form-urlencoded"}, False, 415),
+    ],
+)
+def test_bodies_that_cannot_be_json_are_4xx_not_500(handler_module, raw, headers, base64_body, status):
+    """Regression (robustness sweep): these raised inside Powertools' body parsing and became a 500."""
+    got, payload = call(handler_module, None, raw_body=raw, headers=headers, base64_body=base64_body)
+    assert got == status, payload
+    assert payload["error"]["message"]
+
+
 def test_no_identity_is_401(handler_module):
     event = http_api_event("POST", "/tokens", body={"channel": "room"})
     response = handler_module.handler(event, FakeContext())

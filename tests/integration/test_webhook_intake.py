@@ -273,6 +273,9 @@ def test_progress_events_get_a_short_ttl(aws):
         (b'{"noticeId":"n1","productId":1,"eventType":"x"}', "eventType"),
         (b"\xff\xfe{}", "UTF-8"),
         (b"", "not valid JSON"),
+        (b'{"a":' * 5000 + b"1" + b"}" * 5000, "not valid JSON"),  # was a RecursionError -> 500
+        (b'{"noticeId":"n1","productId":1e308,"eventType":103}', "productId"),  # was a DynamoDB error -> 503
+        (b'{"noticeId":"n1","productId":1,"eventType":"99999999999999999999999"}', "eventType"),
     ],
 )
 def test_signed_but_invalid_body_is_400_and_nothing_stored(aws, body, message):

@@ -153,3 +153,9 @@ def test_items_read_back_as_numbers(store):
     raw = store.client.get_item(TableName=TABLE, Key={"channel": {"S": "types"}, "uid": {"S": str(UID)}})["Item"]
     assert raw["clientSeq"] == {"N": "13"}
     assert from_item(raw)["session"]["joinedTs"] == 100
+
+
+def test_a_channel_name_too_long_for_a_key_is_skipped_not_retried(store):
+    """Regression: a 3 KB channelName failed every DynamoDB write (key > 2048 bytes), so the stream retried it."""
+    outcome = _apply(store, [_notice(900, 105, channelName="c" * 3000, uid=UID, clientSeq=1, ts=1)])
+    assert outcome[0].startswith("invalid: channelName")

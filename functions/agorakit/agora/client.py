@@ -61,6 +61,13 @@ PRIVILEGES = frozenset({"join_channel", "publish_audio", "publish_video"})
 MAX_RETRY_AFTER = 60.0
 
 
+def _segment(value: str) -> str:
+    """One URL path segment: percent-encoded, and "." / ".." (valid channel names) with their dots encoded,
+    so that they are not dot-segments that the HTTP client would resolve away (``/x/..`` -> ``/``)."""
+    quoted = quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
+
+
 @dataclass
 class _Answer:
     status: int
@@ -558,7 +565,7 @@ class AgoraClient:
 
     def channel_users(self, cname: str) -> dict[str, Any]:
         """Who is in a channel. ``users`` is everyone; in live channels ``hosts`` and ``audience`` split it."""
-        path = f"/dev/v1/channel/user/{self._app_path}/{quote(validate_cname(cname), safe='')}"
+        path = f"/dev/v1/channel/user/{self._app_path}/{_segment(validate_cname(cname))}"
         data = _expect_success("channel.users", self._call("channel.users", "GET", path))
         if not data.get("channel_exist"):
             return {"channel_exist": False, "mode": None, "hosts": [], "audience": [], "users": [], "total": 0}
@@ -575,14 +582,14 @@ class AgoraClient:
 
     def channel_hosts(self, cname: str) -> list[int]:
         """Hosts (broadcasters) of a live channel."""
-        path = f"/dev/v1/channel/user/{self._app_path}/{quote(validate_cname(cname), safe='')}/hosts_only"
+        path = f"/dev/v1/channel/user/{self._app_path}/{_segment(validate_cname(cname))}/hosts_only"
         data = _expect_success("channel.hosts", self._call("channel.hosts", "GET", path))
         return _uids(data.get("broadcasters")) if data.get("channel_exist") else []
 
     def user_status(self, cname: str, uid: int) -> dict[str, Any]:
         """Whether ``uid`` is in ``cname``; role 0 unknown, 1 communication, 2 host, 3 audience."""
         uid_s = validate_uid(uid)
-        path = f"/dev/v1/channel/user/property/{self._app_path}/{uid_s}/{quote(validate_cname(cname), safe='')}"
+        path = f"/dev/v1/channel/user/property/{self._app_path}/{uid_s}/{_segment(validate_cname(cname))}"
         data = _expect_success("channel.user_status", self._call("channel.user_status", "GET", path))
         if not data.get("in_channel"):
             return {"in_channel": False, "role": None, "join": None, "platform": None}

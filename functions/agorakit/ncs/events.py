@@ -42,6 +42,8 @@ MAX_UID = 2**32 - 1
 #: uids from here up are reserved for recorder bots (cross-team contract D); users never get them
 RECORDER_UID_MIN = 4_000_000_000
 MAX_NOTICE_ID_LENGTH = 512
+#: a bound far above Agora's 64 bytes that keeps presence keys under DynamoDB's 2048-byte key limit
+MAX_CHANNEL_NAME_BYTES = 1024
 
 RTC_EVENT_NAMES: dict[int, str] = {
     101: "channel_create",
@@ -147,15 +149,21 @@ def _int(value: Any, name: str, *, required: bool = False) -> int | None:
         return None
     if isinstance(value, bool):
         raise NcsEventError(f"{name} must be a number, not a bool")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
         text = value.strip()
-        if text.lstrip("-").isdigit() and text.isascii():
-            return int(text)
-    raise NcsEventError(f"{name} must be an integer (got {type(value).__name__})")
+        if text.lstrip("-").isdigit() and text.isascii() and len(text) <= 20:
+            number = int(text)
+    if number is None:
+        raise NcsEventError(f"{name} must be an integer (got {type(value).__name__})")
+    # Agora's integers are 64-bit; a larger one (1e308) is not an event and DynamoDB could not store it.
+    if not -(2**63) <= number < 2**63:
+        raise NcsEventError(f"{name} is out of the 64-bit integer range")
+    return number
 
 
 def _int_lenient(value: Any) -> int | None:
@@ -265,7 +273,7 @@ def loads_envelope(body: bytes | str) -> tuple[Envelope, dict[str, Any]]:
     """Parse a raw body: the envelope and the whole decoded document. Raises NcsEventError, never others."""
     try:
         document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nesting too deep
         raise NcsEventError("the body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise NcsEventError("the body must be a JSON object")
@@ -333,6 +341,8 @@ def parse_rtc_event(envelope: Envelope) -> RtcChannelEvent | None:
     channel = _str(payload.get("channelName"))
     if not channel:
         raise NcsEventError(f"RTC event {envelope.event_type} without channelName")
+    if len(channel.encode("utf-8")) > MAX_CHANNEL_NAME_BYTES:  # Agora's are < 64 bytes; a key must stay < 2 KB
+        raise NcsEventError(f"channelName is longer than {MAX_CHANNEL_NAME_BYTES} bytes")
     kind = _RTC_KIND[envelope.event_type]
     uid = _uid(payload.get("uid"))
     if kind in ("join", "leave", "role") and uid is None:

@@ -60,7 +60,7 @@ def post_recording(body: RecordingRequest) -> Response[dict[str, Any]]:
 def list_recordings() -> Response[dict[str, Any]]:
     query = app.current_event.query_string_parameters or {}
     limit = query.get("limit")
-    if limit is not None and not limit.isdigit():
+    if limit is not None and not (limit.isascii() and limit.isdigit()):
         raise BadRequest("limit must be a positive integer")
     payload = operations.list_recordings(
         _caller(),
