@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agorakit.agora.errors import AgoraAuthError, AgoraRateLimitedError
@@ -202,14 +203,33 @@ class AgoraAccessSettings(FunctionSettings):
         return default_base_urls(self.aws_region)
 
 
-def build_rate_limiter(settings: AgoraAccessSettings) -> RateLimiter:
+def build_rate_limiter(settings: AgoraAccessSettings, *, max_wait: float = 30.0) -> RateLimiter:
     rate, burst = bucket_for_qps(settings.agora_qps)
     if settings.agora_rate_limit_table:
-        return DynamoDBTokenBucket(settings.agora_rate_limit_table, rate=rate, burst=burst)
-    return LocalTokenBucket(rate, burst)
+        return DynamoDBTokenBucket(settings.agora_rate_limit_table, rate=rate, burst=burst, max_wait=max_wait)
+    return LocalTokenBucket(rate, burst, max_wait=max_wait)
 
 
-def build_agora_client(settings: AgoraAccessSettings, secrets: SecretStore) -> AgoraClient:
+@dataclass(frozen=True)
+class CallBudget:
+    """How long one Agora call may take, retries and rate-limit waits included."""
+
+    timeout: float = 10.0
+    max_attempts: int = 5
+    backoff_cap: float = 20.0
+    limiter_max_wait: float = 30.0
+
+
+#: workflow tasks and background work: patient (Step Functions retries on top)
+BACKGROUND = CallBudget()
+#: behind API Gateway, which gives up after 30 s: at most about 3 x 4 s + 2 x 2 s backoff + 5 s waiting for a slot,
+#: so a slow or rate-limiting Agora becomes our 503 with a message, not API Gateway's bare timeout
+INTERACTIVE = CallBudget(timeout=4.0, max_attempts=3, backoff_cap=2.0, limiter_max_wait=5.0)
+
+
+def build_agora_client(
+    settings: AgoraAccessSettings, secrets: SecretStore, *, budget: CallBudget = BACKGROUND
+) -> AgoraClient:
     """An AgoraClient with the credentials from Secrets Manager and the shared rate limiter.
 
     The REST secret is JSON ``{"customer_id": ..., "customer_secret": ...}``. Build once per cold start.
@@ -233,5 +253,8 @@ def build_agora_client(settings: AgoraAccessSettings, secrets: SecretStore) -> A
         customer_id=customer_id,
         customer_secret=customer_secret,
         base_urls=settings.base_urls(),
-        rate_limiter=build_rate_limiter(settings),
+        rate_limiter=build_rate_limiter(settings, max_wait=budget.limiter_max_wait),
+        timeout=budget.timeout,
+        max_attempts=budget.max_attempts,
+        backoff_cap=budget.backoff_cap,
     )

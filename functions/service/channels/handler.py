@@ -27,14 +27,14 @@ settings = ChannelsSettings.from_env()
 
 @cache
 def dependencies() -> ChannelDependencies:
-    from service.adapters.agora import build_agora_client
+    from service.adapters.agora import INTERACTIVE, build_agora_client
     from service.adapters.secrets import SecretsManagerStore
     from service.channels.repository import DynamoDBKickingRules
     from service.webhooks.repository import DynamoDBPresence
 
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
     return ChannelDependencies(
-        agora_factory=lambda: build_agora_client(settings, secrets),
+        agora_factory=lambda: build_agora_client(settings, secrets, budget=INTERACTIVE),
         rules=DynamoDBKickingRules(settings.kicking_rules_table),
         presence=DynamoDBPresence(settings.presence_table),
     )
