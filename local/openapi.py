@@ -130,7 +130,7 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
                     if route is None:
                         continue  # a resolver route the API does not expose
                     covered.add((route.method, _norm(route.path)))
-                    paths.setdefault(path, {})[method] = _secure(operation, route)
+                    paths.setdefault(path, {})[method] = _with_errors(_secure(operation, route))
     for route in routes:
         if (route.method, _norm(route.path)) in covered:
             continue
@@ -147,7 +147,7 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
         "info": {"title": TITLE, "version": _version(), "description": DESCRIPTION},
         "paths": {p: dict(sorted(paths[p].items())) for p in sorted(paths)},
         "components": {
-            "schemas": dict(sorted(schemas.items())),
+            "schemas": dict(sorted({**schemas, "ServiceError": SERVICE_ERROR_SCHEMA}.items())),
             "securitySchemes": {
                 "jwt": {
                     "type": "http",
@@ -158,6 +158,39 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
             },
         },
     }
+
+
+#: the body of every error the service maps (``service.errors.error_body``)
+SERVICE_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {"type": "object"},
+            },
+        }
+    },
+}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceError"}}}
+
+
+def _with_errors(operation: dict[str, Any]) -> dict[str, Any]:
+    """The errors ``service.http`` and ``service.errors`` answer on every resolver route."""
+    responses = dict(operation.get("responses") or {})
+    responses.setdefault("400", {"description": "malformed request (for example a body that is not JSON)"})
+    if "requestBody" in operation:
+        responses.setdefault("415", {"description": "the body is not application/json"})
+    responses.setdefault("503", {"description": "Agora or AWS unavailable; retry later"})
+    for status in ("400", "415", "503"):
+        if status in responses:
+            responses[status] = {**responses[status], "content": _ERROR_CONTENT}
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
 
 
 def _secure(operation: dict[str, Any], route: Any) -> dict[str, Any]:
