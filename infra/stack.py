@@ -10,6 +10,7 @@ from infra.constructs.api import Api
 from infra.constructs.channels import Channels
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.media import Media
+from infra.constructs.monitoring import Monitoring
 from infra.constructs.recording import Recording
 from infra.constructs.tokens import Tokens
 from infra.constructs.webhooks import Webhooks
@@ -44,4 +45,8 @@ class AgoraServerlessStack(Stack):
         self.channels = Channels(
             self, "Channels", settings=settings, api=self.api, functions=self.functions, agora=self.agora,
             presence_table=self.webhooks.presence,
+        )  # fmt: skip
+        self.monitoring = Monitoring(
+            self, "Monitoring", topic=self.recording.workflow.alarm_topic,
+            dead_letter_queues={"WebhookProcessing": self.webhooks.dlq}, alarms=[self.media.dlq_alarm],
         )  # fmt: skip

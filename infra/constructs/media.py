@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -153,6 +153,11 @@ class Media(Construct):
                 "secret_key": access_key.secret_access_key,
             },
         )
+        CfnOutput(self, "RecordingsBucketName", value=self.bucket.bucket_name, description="Agora uploads here")
+        CfnOutput(
+            self, "UploaderSecretName", value=self.uploader_secret.secret_name,
+            description="Secrets Manager secret with the access key Agora uploads with (read it, never log it)",
+        )  # fmt: skip
         acknowledge(
             self.uploader_secret,
             "AwsSolutions-SMG4",
