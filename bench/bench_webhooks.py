@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = Path("/work/shared/agora/examples/ncs-events.json")
+EXAMPLES = ROOT / "tests" / "fixtures" / "agora" / "ncs-events.json"
 SECRETS = {"1": "bench-rtc-secret", "3": "bench-recording-secret"}
 ENV = {
     "INBOX_TABLE": "bench-inbox",
@@ -53,12 +53,7 @@ COLD_RUNS = 5
 
 
 def _examples() -> list[dict[str, Any]]:
-    if EXAMPLES.exists():
-        return list(json.loads(EXAMPLES.read_text()).values())
-    return [  # the same shape, should the shared examples be absent
-        {"noticeId": "n", "productId": 1, "eventType": 103, "notifyMs": 1,
-         "payload": {"channelName": "c", "uid": 12121212, "platform": 1, "clientSeq": 1, "ts": 1}},
-    ]  # fmt: skip
+    return list(json.loads(EXAMPLES.read_text()).values())
 
 
 def workload() -> list[dict[str, Any]]:

@@ -14,3 +14,16 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgoraServerlessTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agora-serverless-test")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+
+# Property tests: CI is reproducible (derandomized: the same examples on every run, no example database);
+# a developer's run explores fresh random examples and replays its failures from .hypothesis/; "wide" is for a
+# long local search (`make test-wide`). HYPOTHESIS_PROFILE overrides; CI=true selects "ci".
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, database=None, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)  # fmt: skip
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("wide", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))

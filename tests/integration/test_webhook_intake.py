@@ -11,7 +11,6 @@ import importlib
 import json
 import time
 from collections import Counter
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +18,8 @@ import boto3
 import pytest
 from agorakit.ncs.signature import signature_headers
 from moto import mock_aws
+
+from tests.support.fixtures import ncs_examples
 
 RTC_SECRET = "rtc-S3cret-Value-9f1c"
 REC_SECRET = "rec-S3cret-Value-77aa"
@@ -347,7 +348,7 @@ def test_misconfigured_secret_is_503(aws):
 
 def test_health_check_events_answer_json(aws):
     """Agora's console "Check" sends test events that must get a 200 with a JSON body within 10 s."""
-    examples = json.loads(Path("/work/shared/agora/examples/ncs-events.json").read_text())
+    examples = ncs_examples()
     for key in ("101", "102", "103", "104"):
         response = _send(aws, examples[key])
         assert response["statusCode"] == 200

@@ -9,6 +9,8 @@ from agorakit.m3u8.parser import PlaylistError, PlaylistParser
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.fixtures import examples
+
 TAGS = [
     "#EXT-X-DISCONTINUITY",
     "#EXT-X-AGORA-TRACK-EVENT:EVENT=START,TRACK_TYPE=VIDEO,TIME=20240101000000000",
@@ -65,7 +67,7 @@ def run(chunks: list[bytes], *, block_size: int, fast: bool = True):
     return p.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     playlists(),
     st.lists(st.integers(min_value=0, max_value=10**6), max_size=12),
@@ -104,7 +106,7 @@ BROKEN = [
 ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     playlists(),
     st.sampled_from(BROKEN),

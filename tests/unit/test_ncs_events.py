@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from agorakit.ncs.events import (
@@ -18,7 +17,9 @@ from agorakit.ncs.events import (
     parse_rtc_event,
 )
 
-EXAMPLES = json.loads(Path("/work/shared/agora/examples/ncs-events.json").read_text())
+from tests.support.fixtures import ncs_examples
+
+EXAMPLES = ncs_examples()
 
 
 @pytest.mark.parametrize("key", sorted(EXAMPLES))

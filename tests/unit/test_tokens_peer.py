@@ -30,6 +30,8 @@ from agorakit.tokens.builder import AGORA_CHARACTERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.fixtures import examples
+
 agoraiotools = pytest.importorskip("agoraiotools")
 from agoraiotools import (  # noqa: E402
     ApaasTokenBuilder,
@@ -45,7 +47,7 @@ OFFICIAL_007 = sys.modules["agoraiotools.AccessToken2"]
 OFFICIAL_006 = sys.modules["agoraiotools.AccessToken"]
 PUBLISHER, SUBSCRIBER = 1, 2
 
-SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 hex32 = st.text("0123456789abcdef", min_size=32, max_size=32)
 channels = st.text(AGORA_CHARACTERS, min_size=1, max_size=63)

@@ -35,7 +35,9 @@ from agorakit.tokens.parser import decode_base64, inflate
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from tests.support.fixtures import examples
+
+SETTINGS = settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 hex32 = st.text("0123456789abcdefABCDEF", min_size=32, max_size=32)
 channels = st.text(AGORA_CHARACTERS, min_size=1, max_size=63)
@@ -224,18 +226,6 @@ def test_tampering_any_character_of_the_string_breaks_it_or_changes_no_signed_by
     if not _breaks(tampered, cert):
         original = inflate(decode_base64(token[3:], "token"))
         assert inflate(decode_base64(tampered[3:], "token")) == original
-
-
-@SETTINGS
-@given(cert=hex32, user=rtm_users, index=st.integers(3, 10_000), replacement=st.sampled_from(B64 + "=-_ !"))
-def test_tampering_any_character_of_the_string_breaks_verify_or_parse(
-    *, cert: str, user: str, index: int, replacement: str
-) -> None:
-    token = build_rtm_token(app_id="c" * 32, app_certificate=cert, user_id=user, expire=600)
-    index = 3 + (index - 3) % (len(token) - 3)
-    assume(token[index] != replacement)
-    tampered = token[:index] + replacement + token[index + 1 :]
-    assert _breaks(tampered, cert)
 
 
 @SETTINGS
