@@ -318,3 +318,13 @@ def test_local_run_options_are_read_as_json_or_text():
     assert parse_option("s3_bucket=media") == ("s3_bucket", "media")
     with pytest.raises(ValueError, match="NAME=VALUE"):
         parse_option("fault")
+
+
+def test_local_run_passes_emulator_options_through_by_the_emulators_own_names():
+    from local.run import _parser
+
+    argv = ["--emulator-option", "fault_206_65=0.1", "--emulator-option", "max-tasks=3"]
+    options = dict(_parser().parse_args(argv).emulator_option)
+    assert options == {"fault_206_65": 0.1, "max_tasks": 3}
+    emulator = Emulator(**options)  # what LocalRuntime(emulator_options=...) does with them
+    assert emulator.faults.describe()["rate_206_65"] == 0.1 and emulator.world.max_tasks == 3
