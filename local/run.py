@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emulator.options import parse_option
 from local.provision import DEFAULT_STACK_NAME, Dispatcher, LocalStack, lambda_dispatch, provision, synth_template
 
 log = logging.getLogger("local.run")
@@ -268,7 +269,7 @@ class LocalRuntime:
 
     def _start_emulator(self) -> None:
         try:
-            from agorakit.emulator import Emulator
+            from emulator import Emulator
         except ImportError as exc:
             self.emulator_error = f"the Agora emulator is not available ({exc}); Agora calls will fail"
             log.warning(self.emulator_error)
@@ -466,6 +467,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--emulator-port", type=int, default=DEFAULT_PORTS["emulator"], help="Agora emulator port (default 8090)"
     )
+    p.add_argument("--emulator-option", action="append", default=[], metavar="NAME=VALUE", type=parse_option,
+                   help="an Agora emulator setting, e.g. fault_206_65=0.1 or webhook_lose_types=[11] (repeatable; "
+                   "see docs/local-stack.md)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="do not print one line per API request")
     p.add_argument("--function-logs", action="store_true", help="show the functions' Powertools INFO logs")
     return p
@@ -496,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         api_port=args.port, moto_port=args.moto_port, emulator_port=args.emulator_port,
         env_overrides={} if args.function_logs else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
         on_request=None if args.quiet else (lambda line: print(f"  {line}", flush=True)),
+        emulator_options=dict(args.emulator_option),
     )  # fmt: skip
     try:
         runtime.start()

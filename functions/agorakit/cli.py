@@ -16,7 +16,7 @@ from agorakit.errors import AgorakitError
 #: subcommand name -> module providing ``register(subparsers)``
 SUBCOMMANDS: dict[str, str] = {
     "token": "agorakit.tokens.cli",
-    "emulator": "agorakit.emulator.cli",
+    "emulator": "emulator.cli",  # a development tool outside the Lambda code, loaded only here
     "ncs": "agorakit.ncs.cli",
     "m3u8": "agorakit.m3u8.cli",
 }

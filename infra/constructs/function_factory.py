@@ -32,7 +32,7 @@ PIP_PLATFORM = "manylinux2014_aarch64"
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.14/latest"
 METRICS_NAMESPACE = "AgoraServerless"
 
-CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info", "agorakit/emulator", "agorakit/emulator/**"]
+CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info"]
 
 
 RETENTION_BY_DAYS = {

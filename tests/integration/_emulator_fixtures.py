@@ -15,7 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from agorakit.agora import AgoraClient, StorageConfig
-from agorakit.emulator import Emulator
+
+from emulator import Emulator
 
 APP_ID = "5f0e9a3c1b2d4e6f8a7b9c0d1e2f3a4b"
 CUSTOMER_ID = "it-customer"

@@ -25,11 +25,11 @@ from agorakit.agora.errors import (
     AgoraServerError,
     AgoraUnavailableError,
 )
-from agorakit.emulator import ApiError, Emulator
 from moto import mock_aws
 from service.adapters.agora import AgoraAccessSettings, DynamoDBTokenBucket, build_agora_client
 from service.adapters.secrets import StaticSecretStore
 
+from emulator import ApiError, Emulator
 from tests.integration._emulator_fixtures import (
     APP_ID,
     CUSTOMER_ID,

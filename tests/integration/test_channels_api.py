@@ -15,8 +15,9 @@ from urllib.parse import quote, urlencode
 
 import boto3
 import pytest
-from agorakit.emulator import DEFAULT_APP_ID, DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, ApiError, Emulator
 from moto import mock_aws
+
+from emulator import DEFAULT_APP_ID, DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, ApiError, Emulator
 
 RULES = "test-kicking-rules"
 PRESENCE = "test-presence"

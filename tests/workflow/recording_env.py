@@ -317,9 +317,9 @@ def recording_stack(*, execute: bool = True, emulator_kwargs: dict[str, Any] | N
     """moto + the synthesized stack + the emulator, for one test module. ``execute=False`` leaves
     executions RUNNING without running them (API tests arrange the recording states themselves)."""
     import boto3
-    from agorakit.emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
     from moto import mock_aws
 
+    from emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
     from local.provision import lambda_dispatch, provision, synth_template
 
     template = synth_template(TEST_CONTEXT)

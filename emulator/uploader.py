@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-logger = logging.getLogger("agorakit.emulator.uploader")
+logger = logging.getLogger("emulator.uploader")
 
 
 @dataclass(frozen=True)

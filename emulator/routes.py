@@ -1,0 +1,153 @@
+"""The emulator's routes: Agora's REST paths to ``World`` calls, and the control API under ``/emulator/``."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from emulator.model import gateway_error
+
+if TYPE_CHECKING:
+    from emulator.server import Emulator
+
+NO_ROUTE = "no Route matched with those values"
+
+
+def api_route(  # noqa: PLR0911, PLR0912 - one branch per Agora path, as in Agora's reference
+    emu: Emulator, method: str, seg: list[str], query: dict[str, list[str]]
+) -> tuple[str | None, Any]:
+    """(operation name, callable(body) -> (status, body)) for an API path; (None, None) if unknown."""
+    world = emu.world
+    n = len(seg)
+    if n >= 4 and seg[0] == "v1" and seg[1] == "apps" and seg[3] == "cloud_recording":
+        if seg[2] != emu.app_id:
+            raise gateway_error(400, "appid is invalid")
+        tail = seg[4:]
+        if tail == ["acquire"] and method == "POST":
+            return "acquire", lambda b: (200, _locked(emu, world.acquire, b))
+        is_start = len(tail) == 5 and tail[0] == "resourceid" and tail[2] == "mode" and tail[4] == "start"
+        if is_start and method == "POST":
+            return "start", lambda b: _locked(emu, world.start, tail[1], tail[3], b)
+        if len(tail) == 7 and tail[0] == "resourceid" and tail[2] == "sid" and tail[4] == "mode":
+            rid, sid, mode, action = tail[1], tail[3], tail[5], tail[6]
+            if action == "query" and method == "GET":
+                return "query", lambda b: (200, _locked(emu, world.query, rid, sid, mode))
+            if action == "update" and method == "POST":
+                return "update", lambda b: (200, _locked(emu, world.update, rid, sid, mode, b))
+            if action == "updateLayout" and method == "POST":
+                return "updateLayout", lambda b: (200, _locked(emu, world.update_layout, rid, sid, mode, b))
+            if action == "stop" and method == "POST":
+                return "stop", lambda b: emu._stop(rid, sid, mode, b)
+        return None, None
+    if seg[:3] == ["dev", "v1", "kicking-rule"] and n == 3:
+        if method == "POST":
+            return "kicking_rule.create", lambda b: (200, _locked(emu, world.create_rule, b))
+        if method == "GET":
+            appid = next(iter(query.get("appid") or []), None)
+            return "kicking_rule.list", lambda b: (200, _locked(emu, world.list_rules, appid))
+        if method == "PUT":
+            return "kicking_rule.update", lambda b: (200, _locked(emu, world.update_rule, b))
+        if method == "DELETE":
+            return "kicking_rule.delete", lambda b: (200, _locked(emu, world.delete_rule, b))
+    if seg[:3] == ["dev", "v1", "channel"] and method == "GET":
+        if n == 4:
+            _check_app(emu, seg[3])
+            page_no = _int_param(query, "page_no", 0)
+            page_size = _int_param(query, "page_size", 100)
+            return "channel.list", lambda b: (200, _locked(emu, world.list_channels, page_no, page_size))
+        if n == 8 and seg[3] == "user" and seg[4] == "property":
+            _check_app(emu, seg[5])
+            if not seg[6].isdigit() or not 1 <= int(seg[6]) <= 2**32 - 1:
+                raise gateway_error(400, "uid must be an integer")
+            uid, cname = int(seg[6]), seg[7]
+            return "channel.user_status", lambda b: (200, _locked(emu, world.user_property, uid, cname))
+        if n in (6, 7) and seg[3] == "user" and (n == 6 or seg[6] == "hosts_only"):
+            _check_app(emu, seg[4])
+            cname, hosts_only = seg[5], n == 7
+            op = "channel.hosts" if hosts_only else "channel.users"
+            return op, lambda b: (200, _locked(emu, world.channel_users, cname, hosts_only))
+    if seg in (["v1", "ncs", "ip"], ["v2", "ncs", "ip"]) and method == "GET":
+        return "ncs.ip", lambda b: (200, {"data": {"service": {"hosts": [{"primaryIP": "127.0.0.1"}]}}})
+    return None, None
+
+
+def _check_app(emu: Emulator, appid: str) -> None:
+    if appid != emu.app_id:
+        raise gateway_error(400, "invalid appid")
+
+
+def _locked(emu: Emulator, fn: Any, *args: Any) -> Any:
+    with emu.world.lock:
+        return fn(*args)
+
+
+def control(  # noqa: PLR0911, PLR0912 - one branch per control path
+    emu: Emulator, method: str, seg: list[str], raw: bytes
+) -> tuple[int, Any]:
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        raise gateway_error(400, "invalid JSON") from None
+    if not isinstance(body, dict):
+        raise gateway_error(400, "the body must be a JSON object")
+    if len(seg) == 3 and seg[0] == "channels" and method == "POST" and seg[2] in ("join", "leave"):
+        uid: Any = body.get("uid")
+        if isinstance(uid, str) and uid.isdigit():
+            uid = int(uid)
+        if seg[2] == "join":
+            user = emu.join(
+                seg[1],
+                uid,
+                role=body.get("role", "host"),
+                platform=int(body.get("platform", 1)),
+                profile=body.get("profile"),
+                ip=body.get("ip"),
+                account=body.get("account"),
+            )
+            return 200, {"joined": True, "user": user}
+        return 200, {"left": emu.leave(seg[1], uid, reason=int(body.get("reason", 1)))}
+    if seg == ["channels"] and method == "GET":
+        return 200, {"channels": emu.channels()}
+    if seg == ["tasks"] and method == "GET":
+        return 200, {"tasks": emu.tasks()}
+    if len(seg) == 2 and seg[0] == "tasks" and method == "GET":
+        task = emu.task(seg[1])
+        if task is None:
+            raise gateway_error(404, "no such task")
+        return 200, task
+    if seg == ["faults"] and method in ("GET", "POST"):
+        try:
+            return 200, emu.set_faults(**body) if method == "POST" else emu.faults.describe()
+        except (TypeError, ValueError) as exc:
+            raise gateway_error(400, str(exc)) from None
+    if seg == ["webhooks"] and method in ("GET", "POST"):
+        try:
+            return 200, emu.set_webhooks(**body)  # an empty body changes nothing: a read
+        except (TypeError, ValueError) as exc:
+            raise gateway_error(400, str(exc)) from None
+    if seg == ["history"] and method == "GET":
+        history = emu.task_history()
+        overlaps = [list(pair) for pair in emu.overlapping_tasks()]
+        return 200, {
+            "tasks": history,
+            "overlaps": overlaps,
+            "running": [t["sid"] for t in history if not t["ended_at"]],
+        }
+    if seg == ["reset"] and method == "POST":
+        emu.reset()
+        return 200, {"reset": True}
+    if seg == ["stats"] and method == "GET":
+        return 200, emu.stats()
+    if seg == ["events"] and method == "GET":
+        return 200, {"events": emu.events()}
+    raise gateway_error(404, NO_ROUTE)
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
+    values = query.get(name)
+    if not values:
+        return default
+    try:
+        return int(values[0])
+    except ValueError:
+        raise gateway_error(400, f"{name} must be an integer") from None

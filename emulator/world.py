@@ -1,0 +1,23 @@
+"""The emulated Agora backend: one ``World`` made of its parts.
+
+Behaviour follows Agora's Cloud Recording, NCS and channel-management documentation: resource IDs
+expire (433) and serve one start (201/7); one task per (cname, uid) (53); query status values; idle
+exit after ``maxIdleTime`` (events 41/11/31); stop gives the file list or 206/435; 49 while
+exiting, then 404. Every public method expects the caller to hold ``World.lock``.
+"""
+
+from __future__ import annotations
+
+from emulator.base import WorldBase
+from emulator.channels import ChannelsMixin
+from emulator.model import ApiError, EmuClock, gateway_error, rec_error
+from emulator.recording import RecordingMixin
+from emulator.rules import RulesMixin
+from emulator.segments import SegmentsMixin
+
+
+class World(ChannelsMixin, RulesMixin, RecordingMixin, SegmentsMixin, WorldBase):
+    """Channels and users, kicking rules, recording tasks, segments and uploads, sharing one state."""
+
+
+__all__ = ["ApiError", "EmuClock", "World", "gateway_error", "rec_error"]
