@@ -3,6 +3,7 @@
 - ``lambda_dispatch``: moto's Lambda invocations (SDK, Step Functions tasks, S3/SNS notifications) run
   the real handlers through the ``Dispatcher``.
 - ``_powertools_thread_local_events``: Powertools' current event per thread, not per process.
+- ``serialized_dynamodb``: moto's DynamoDB item operations made atomic, as DynamoDB's are.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _powertools_thread_local_events() -> Iterator[None]:
 
 @contextmanager
 def lambda_dispatch(
-    stack: LocalStack, *, apply_environment: bool = True, lock_timeout: float = 30.0
+    stack: LocalStack, *, apply_environment: bool = True, lock_timeout: float = 30.0, max_concurrency: int = 10
 ) -> Iterator[Dispatcher]:
     """Patch moto so Lambda invocations (SDK, Step Functions tasks, S3/SNS notifications) run the real handlers.
 
@@ -94,12 +95,13 @@ def lambda_dispatch(
       ``InvocationType=Event``; an exception becomes ``x-amz-function-error: Unhandled`` with
       ``{errorType, errorMessage}`` so Retry/Catch behave as on AWS.
     - ``LambdaFunction.invoke`` (moto's S3/SNS notifications, asynchronous on AWS): queued.
-    Functions that are not in ``stack`` keep moto's behaviour. Yields the ``Dispatcher``.
+    Functions that are not in ``stack`` keep moto's behaviour. DynamoDB is ``serialized_dynamodb`` meanwhile
+    (handlers now run concurrently, so conditional writes must be atomic). Yields the ``Dispatcher``.
     """
     from moto.awslambda.models import LambdaFunction
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    dispatcher = Dispatcher(stack, lock_timeout=lock_timeout)
+    dispatcher = Dispatcher(stack, lock_timeout=lock_timeout, max_concurrency=max_concurrency)
     original_simple = LambdaSimpleBackend.invoke
     original_function = LambdaFunction.invoke
 
@@ -129,7 +131,7 @@ def lambda_dispatch(
     LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
     LambdaFunction.invoke = function_invoke  # type: ignore[method-assign]
     try:
-        with _powertools_thread_local_events():
+        with _powertools_thread_local_events(), serialized_dynamodb():
             yield dispatcher
             dispatcher.drain(timeout=10)
     finally:
@@ -141,3 +143,50 @@ def lambda_dispatch(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+#: moto's DynamoDB backend operations that read or write items (batch operations call these per item)
+_DYNAMODB_OPERATIONS = (
+    "put_item", "get_item", "query", "scan", "update_item", "delete_item", "transact_write_items",
+    "execute_statement", "execute_transaction", "batch_execute_statement",
+)  # fmt: skip
+_dynamodb_lock = threading.RLock()
+_dynamodb_patch_lock = threading.Lock()
+_dynamodb_patch_depth = 0
+_dynamodb_originals: dict[str, Any] = {}
+
+
+@contextmanager
+def serialized_dynamodb() -> Iterator[None]:
+    """Give moto's DynamoDB the atomicity of the real one, while the context is open (nestable).
+
+    moto takes no lock: two concurrent conditional writes on one item can both pass their checks, and a
+    transaction restores deep copies of whole tables on failure (losing other threads' writes). DynamoDB
+    makes each request atomic and transactions serializable. One process-wide lock around moto's item
+    operations restores that, in-process (``mock_aws``) and in a moto server thread alike.
+    """
+    global _dynamodb_patch_depth  # noqa: PLW0603 - the patch is process-wide, like the class it patches
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def locked(original: Any) -> Any:
+        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return original(self, *args, **kwargs)
+
+        return operation
+
+    with _dynamodb_patch_lock:
+        if _dynamodb_patch_depth == 0:
+            for name in _DYNAMODB_OPERATIONS:
+                _dynamodb_originals[name] = DynamoDBBackend.__dict__[name]
+                setattr(DynamoDBBackend, name, locked(_dynamodb_originals[name]))
+        _dynamodb_patch_depth += 1
+    try:
+        yield
+    finally:
+        with _dynamodb_patch_lock:
+            _dynamodb_patch_depth -= 1
+            if _dynamodb_patch_depth == 0:
+                for name, original in _dynamodb_originals.items():
+                    setattr(DynamoDBBackend, name, original)
+                _dynamodb_originals.clear()

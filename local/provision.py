@@ -7,14 +7,14 @@ The code lives in modules split along their seams:
 - ``local.template``: deterministic names, ARNs and references, before anything exists (``dry_routes``);
 - ``local.provisioner`` and ``local.wiring``: the template created in moto, and the wiring moto does not run;
 - ``local.runtime``: the in-process Lambda runtime (``Dispatcher``, ``LambdaContext``);
-- ``local.patches``: the patches to moto and Powertools (``lambda_dispatch``).
+- ``local.patches``: the patches to moto and Powertools (``lambda_dispatch``, ``serialized_dynamodb``).
 
 This module only re-exports their public names; see docs/local-stack.md.
 """
 
 from __future__ import annotations
 
-from local.patches import lambda_dispatch
+from local.patches import lambda_dispatch, serialized_dynamodb
 from local.provisioner import LOCAL_ROLE_NAME, provision
 from local.resources import (
     DEFAULT_STACK_NAME,
@@ -54,5 +54,6 @@ __all__ = [
     "lambda_dispatch",
     "physical_name",
     "provision",
+    "serialized_dynamodb",
     "synth_template",
 ]
