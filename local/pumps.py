@@ -7,173 +7,29 @@
   failures to the queue (its redrive policy then applies, as on AWS).
 - ``SchedulePump``: fires ``rate(...)``/``cron(...)`` rules at their times (or on demand).
 
-Each pump is a daemon thread that stops promptly on ``stop()``.
+Each pump is a daemon thread that stops promptly on ``stop()``. The record shapes and filters are in
+``local.event_filter``, schedule expressions in ``local.schedules``; the three pumps share one base class
+and stay together here (a little over 400 lines).
 """
 
 from __future__ import annotations
 
-import base64
-import calendar
-import contextlib
 import datetime as dt
 import json
 import logging
 import os
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
-from local.provision import Dispatcher, EventSourceSpec, FunctionError, LocalStack, ScheduleSpec
+from local.event_filter import failed_ids, filter_view, matches, sqs_record, stream_record
+from local.resources import EventSourceSpec, LocalStack, ScheduleSpec
+from local.runtime import Dispatcher, FunctionError
+from local.schedules import Cron, rate_seconds, scheduled_event
 
 log = logging.getLogger("local.pumps")
-
-
-# ------------------------------------------------------------------------------------------------
-# event filtering (the subset of EventBridge patterns that Lambda's FilterCriteria accept)
-# ------------------------------------------------------------------------------------------------
-def matches(pattern: Any, event: Any) -> bool:
-    """True if ``event`` satisfies the EventBridge-style ``pattern`` (as Lambda event filtering applies it)."""
-    if not isinstance(pattern, dict):
-        return False
-    if not isinstance(event, dict):
-        event = {}
-    for key, expected in pattern.items():
-        if key == "$or":
-            if not any(matches(p, event) for p in expected):
-                return False
-            continue
-        present = key in event
-        value = event.get(key)
-        if isinstance(expected, dict):
-            if not present or not matches(expected, value):
-                return False
-        elif isinstance(expected, list):
-            if not _match_values(expected, value, present):
-                return False
-        else:
-            return False
-    return True
-
-
-def _match_values(rules: list[Any], value: Any, present: bool) -> bool:
-    values = value if isinstance(value, list) else [value]
-    for rule in rules:
-        if isinstance(rule, dict):
-            if "exists" in rule:
-                if bool(rule["exists"]) == present:
-                    return True
-                continue
-            if present and any(_match_rule(rule, v) for v in values):
-                return True
-        elif present and any(_equal(rule, v) for v in values):
-            return True
-    return False
-
-
-def _equal(rule: Any, value: Any) -> bool:
-    if isinstance(rule, bool) or isinstance(value, bool):
-        return rule is value
-    if isinstance(rule, int | float) and isinstance(value, int | float):
-        return float(rule) == float(value)
-    return rule == value
-
-
-def _match_rule(rule: dict[str, Any], value: Any) -> bool:  # noqa: PLR0911 - one return per operator
-    if "prefix" in rule:
-        return isinstance(value, str) and value.startswith(str(rule["prefix"]))
-    if "suffix" in rule:
-        return isinstance(value, str) and value.endswith(str(rule["suffix"]))
-    if "equals-ignore-case" in rule:
-        return isinstance(value, str) and value.lower() == str(rule["equals-ignore-case"]).lower()
-    if "anything-but" in rule:
-        excluded = rule["anything-but"]
-        if isinstance(excluded, dict):
-            return not _match_rule(excluded, value)
-        excluded = excluded if isinstance(excluded, list) else [excluded]
-        return not any(_equal(e, value) for e in excluded)
-    if "numeric" in rule:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                return False
-        ops = rule["numeric"]
-        checks: dict[str, Callable[[float, float], bool]] = {
-            "=": lambda a, b: a == b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b,
-            ">": lambda a, b: a > b, ">=": lambda a, b: a >= b,
-        }  # fmt: skip
-        pairs = [(ops[i], ops[i + 1]) for i in range(0, len(ops) - 1, 2)]
-        return bool(pairs) and all(checks[op](float(value), float(n)) for op, n in pairs)
-    return False
-
-
-# ------------------------------------------------------------------------------------------------
-# event shapes
-# ------------------------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    """boto3's parsed values back to the JSON Lambda puts in events (bytes -> base64, datetime -> epoch)."""
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, dt.datetime):
-        return int(value.timestamp())
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | set | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def stream_record(record: dict[str, Any], *, stream_arn: str, region: str) -> dict[str, Any]:
-    out = _plain(record)
-    out["eventVersion"] = "1.1"
-    out["eventSource"] = "aws:dynamodb"
-    out["awsRegion"] = region
-    out["eventSourceARN"] = stream_arn
-    return out
-
-
-def sqs_record(message: dict[str, Any], *, queue_arn: str, region: str) -> dict[str, Any]:
-    attributes = {k: str(v) for k, v in (message.get("Attributes") or {}).items()}
-    message_attributes = {}
-    for name, attr in (message.get("MessageAttributes") or {}).items():
-        entry: dict[str, Any] = {"dataType": attr.get("DataType"), "stringListValues": [], "binaryListValues": []}
-        if "StringValue" in attr:
-            entry["stringValue"] = attr["StringValue"]
-        if "BinaryValue" in attr:
-            entry["binaryValue"] = base64.b64encode(attr["BinaryValue"]).decode()
-        message_attributes[name] = entry
-    return {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": attributes,
-        "messageAttributes": message_attributes,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": region,
-    }
-
-
-def _filter_view(record: dict[str, Any]) -> dict[str, Any]:
-    """What a filter pattern sees: SQS bodies are matched as JSON when they are JSON, as on AWS."""
-    if record.get("eventSource") == "aws:sqs":
-        view = dict(record)
-        with contextlib.suppress(ValueError):
-            view["body"] = json.loads(record.get("body", ""))
-        return view
-    return record
-
-
-def _failed_ids(result: Any) -> list[str] | None:
-    """The ``itemIdentifier``s a handler reported; None when the response is not a partial-failure report."""
-    if not isinstance(result, dict) or "batchItemFailures" not in result:
-        return None
-    failures = result.get("batchItemFailures") or []
-    return [str(f.get("itemIdentifier")) for f in failures if isinstance(f, dict)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,7 +129,7 @@ class StreamPump(_Pump):
             )
         except FunctionError as exc:
             return self._failed(batch, 0, str(exc))
-        failed = _failed_ids(result) if self.spec.report_batch_item_failures else None
+        failed = failed_ids(result) if self.spec.report_batch_item_failures else None
         if failed:
             seqs = [r["dynamodb"]["SequenceNumber"] for r in batch]
             # an identifier that is not in the batch fails the whole batch, as on AWS
@@ -359,7 +215,7 @@ class QueuePump(_Pump):
             return False
         records = [sqs_record(m, queue_arn=self.spec.source_arn, region=self.region) for m in messages]
         if self.spec.filters:
-            dropped = [r for r in records if not any(matches(p, _filter_view(r)) for p in self.spec.filters)]
+            dropped = [r for r in records if not any(matches(p, filter_view(r)) for p in self.spec.filters)]
             self._delete_records(dropped)  # filtered-out messages are deleted, as on AWS
             records = [r for r in records if r not in dropped]
             if not records:
@@ -374,7 +230,7 @@ class QueuePump(_Pump):
             self.errors += 1
             self._retry_later(records)
             return True
-        failed = set(_failed_ids(result) or []) if self.spec.report_batch_item_failures else set()
+        failed = set(failed_ids(result) or []) if self.spec.report_batch_item_failures else set()
         ok = [r for r in records if r["messageId"] not in failed]
         if failed:
             self.errors += 1
@@ -404,99 +260,6 @@ class QueuePump(_Pump):
                 )
             except Exception:  # the message may have moved to the DLQ meanwhile
                 log.debug("could not shorten the visibility of %s", r["messageId"], exc_info=True)
-
-
-# ------------------------------------------------------------------------------------------------
-# schedules
-# ------------------------------------------------------------------------------------------------
-_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
-_MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
-_DAYS = {d: i + 1 for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])}
-
-
-def rate_seconds(expression: str) -> int | None:
-    m = _RATE.match(expression.strip())
-    if not m:
-        return None
-    unit = {"minute": 60, "hour": 3600, "day": 86400}[m.group(2).rstrip("s")]
-    return int(m.group(1)) * unit
-
-
-def _cron_field(text: str, low: int, high: int, names: dict[str, int] | None = None) -> set[int]:
-    if text in ("*", "?"):
-        return set(range(low, high + 1))
-    out: set[int] = set()
-    for item in text.split(","):
-        step = 1
-        part = item
-        if "/" in item:
-            part, step_text = item.split("/", 1)
-            step = int(step_text)
-        if part in ("*", ""):
-            start, end = low, high
-        elif "-" in part:
-            a, b = part.split("-", 1)
-            start, end = _cron_value(a, names), _cron_value(b, names)
-        else:
-            start = _cron_value(part, names)
-            end = high if "/" in text else start
-        if not (low <= start <= high and low <= end <= high):
-            raise ValueError(f"cron field {text!r} out of range {low}-{high}")
-        out.update(range(start, end + 1, step))
-    return out
-
-
-def _cron_value(text: str, names: dict[str, int] | None) -> int:
-    if names and text.upper() in names:
-        return names[text.upper()]
-    if not text.isdigit():
-        raise ValueError(f"unsupported cron value {text!r} (L, W and # are not supported locally)")
-    return int(text)
-
-
-class Cron:
-    """EventBridge ``cron(min hour day-of-month month day-of-week year)`` in UTC."""
-
-    def __init__(self, expression: str):
-        body = expression.strip()
-        if not (body.startswith("cron(") and body.endswith(")")):
-            raise ValueError(f"not a cron expression: {expression!r}")
-        fields = body[5:-1].split()
-        if len(fields) != 6:
-            raise ValueError(f"cron needs 6 fields, got {len(fields)}: {expression!r}")
-        self.minutes = _cron_field(fields[0], 0, 59)
-        self.hours = _cron_field(fields[1], 0, 23)
-        self.dom_any = fields[2] in ("*", "?")
-        self.days = _cron_field(fields[2], 1, 31)
-        self.months = _cron_field(fields[3], 1, 12, _MONTHS)
-        self.dow_any = fields[4] in ("*", "?")
-        self.weekdays = _cron_field(fields[4], 1, 7, _DAYS)
-        self.years = _cron_field(fields[5], 1970, 2199)
-
-    def matches(self, when: dt.datetime) -> bool:
-        weekday = (when.isoweekday() % 7) + 1  # SUN=1 .. SAT=7
-        day_ok = (self.dom_any or when.day in self.days) and (self.dow_any or weekday in self.weekdays)
-        return (
-            when.minute in self.minutes and when.hour in self.hours and when.month in self.months
-            and when.year in self.years and day_ok
-        )  # fmt: skip
-
-    def next_after(self, when: dt.datetime) -> dt.datetime | None:
-        t = when.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
-        for _ in range(366 * 24 * 60):
-            if self.matches(t):
-                return t
-            t += dt.timedelta(minutes=1)
-        return None
-
-
-def scheduled_event(spec: ScheduleSpec, stack: LocalStack) -> dict[str, Any]:
-    arn = str(stack.resolver.get_att(spec.logical_id, "Arn")) if spec.logical_id in stack.resources else spec.name
-    return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": stack.account, "time": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "region": stack.region, "resources": [arn], "detail": {},
-    }  # fmt: skip
 
 
 class SchedulePump(_Pump):

@@ -16,14 +16,8 @@ from service.auth import caller_from_event
 
 from local.api_server import LocalApi, compile_route
 from local.identity import LocalIdentity, claims_for_event
-from local.provision import (
-    AuthorizerSpec,
-    Dispatcher,
-    FunctionSpec,
-    LocalStack,
-    RouteSpec,
-    _powertools_thread_local_events,
-)
+from local.patches import _powertools_thread_local_events
+from local.provision import AuthorizerSpec, Dispatcher, FunctionSpec, LocalStack, RouteSpec
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_LOCAL1234"
 AUDIENCE = "localclientid"

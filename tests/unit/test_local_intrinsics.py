@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from local.intrinsics import NO_VALUE, IntrinsicError, Resolver, substitute_definition
-from local.provision import _dependencies, _topological, physical_name
+from local.template import dependencies, physical_name, topological
 
 
 @pytest.fixture
@@ -125,5 +125,5 @@ def test_dependencies_and_topological_order() -> None:
         "Dlq": {"Properties": {}},
         "Other": {"Properties": {"X": {"Fn::Sub": "${Main.Arn}-${AWS::Region}"}}},
     }
-    assert _dependencies(resources["Other"]["Properties"]) >= {"Main"}
-    assert _topological(["Other", "Main", "Dlq"], resources) == ["Dlq", "Main", "Other"]
+    assert dependencies(resources["Other"]["Properties"]) >= {"Main"}
+    assert topological(["Other", "Main", "Dlq"], resources) == ["Dlq", "Main", "Other"]

@@ -7,7 +7,8 @@ import datetime as dt
 
 import pytest
 
-from local.pumps import Cron, _failed_ids, matches, rate_seconds, sqs_record, stream_record
+from local.event_filter import failed_ids, matches, sqs_record, stream_record
+from local.schedules import Cron, rate_seconds
 
 
 def test_filter_exact_prefix_numeric_exists_anything_but() -> None:
@@ -69,6 +70,6 @@ def test_record_shapes_match_lambda_events() -> None:
 
 
 def test_batch_item_failures_parsing() -> None:
-    assert _failed_ids({"batchItemFailures": [{"itemIdentifier": "2"}]}) == ["2"]
-    assert _failed_ids({"batchItemFailures": []}) == []
-    assert _failed_ids(None) is None and _failed_ids({"ok": 1}) is None
+    assert failed_ids({"batchItemFailures": [{"itemIdentifier": "2"}]}) == ["2"]
+    assert failed_ids({"batchItemFailures": []}) == []
+    assert failed_ids(None) is None and failed_ids({"ok": 1}) is None

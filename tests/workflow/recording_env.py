@@ -120,7 +120,7 @@ class RecordingStack:
         return response["statusCode"], response_json(response)
 
     def api_handler(self) -> Any:
-        """The API handler itself, for calls from several threads at once (the dispatcher serialises)."""
+        """The API handler itself, for calls from several threads at once (bypassing the dispatcher's pool)."""
         spec = self.dispatcher.spec(self.function_name("RecordingApiFunction"))
         return self.dispatcher.handler(spec), spec
 
@@ -265,40 +265,6 @@ class Link:
                 self._open.discard(source)
 
 
-#: moto's DynamoDB operations that read or write items
-_DYNAMODB_OPERATIONS = ("put_item", "get_item", "query", "scan", "update_item", "delete_item", "transact_write_items")
-
-
-@contextlib.contextmanager
-def serialized_dynamodb() -> Iterator[None]:
-    """Give moto's DynamoDB the atomicity of the real one.
-
-    moto takes no lock: two concurrent conditional writes can both pass their checks, and a transaction
-    restores deep copies of whole tables on failure (losing other threads' writes). DynamoDB makes each
-    request atomic and transactions serializable. One lock around moto's item operations restores that,
-    so the concurrency tests exercise our conditions, not moto's races.
-    """
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.RLock()
-    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_OPERATIONS}
-
-    def locked(original: Any) -> Any:
-        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-
-        return operation
-
-    for name, original in originals.items():
-        setattr(DynamoDBBackend, name, locked(original))
-    try:
-        yield
-    finally:
-        for name, original in originals.items():
-            setattr(DynamoDBBackend, name, original)
-
-
 def _forget_recording_modules() -> None:
     """Handlers read their settings at import: make the next import happen under the current environment."""
     import sys
@@ -320,7 +286,7 @@ def recording_stack(*, execute: bool = True, emulator_kwargs: dict[str, Any] | N
     from moto import mock_aws
 
     from emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
-    from local.provision import lambda_dispatch, provision, synth_template
+    from local.provision import lambda_dispatch, provision, serialized_dynamodb, synth_template
 
     template = synth_template(TEST_CONTEXT)
     emulator = Emulator(**{"qps": 200, "time_scale": 100.0, "seed": 7, **(emulator_kwargs or {})}).start()

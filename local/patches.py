@@ -1,0 +1,192 @@
+"""Patches to moto and Powertools that make one process behave like many Lambda environments.
+
+- ``lambda_dispatch``: moto's Lambda invocations (SDK, Step Functions tasks, S3/SNS notifications) run
+  the real handlers through the ``Dispatcher``.
+- ``_powertools_thread_local_events``: Powertools' current event per thread, not per process.
+- ``serialized_dynamodb``: moto's DynamoDB item operations made atomic, as DynamoDB's are.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from local.resources import LocalStack
+from local.runtime import Dispatcher
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if not headers:
+        return None
+    try:
+        value = headers.get(name)
+    except AttributeError:
+        value = None
+    if value is None:
+        for key, val in dict(headers).items():
+            if str(key).lower() == name.lower():
+                return str(val)
+    return None if value is None else str(value)
+
+
+class _ThreadLocalAttribute:
+    """Data descriptor holding a per-thread value (see ``_powertools_thread_local_events``)."""
+
+    def __init__(self, name: str, store: threading.local):
+        self.name, self.store = name, store
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        try:
+            return getattr(self.store, self.name)
+        except AttributeError:
+            raise AttributeError(self.name) from None
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        setattr(self.store, self.name, value)
+
+    def __delete__(self, obj: Any) -> None:
+        delattr(self.store, self.name)
+
+
+@contextmanager
+def _powertools_thread_local_events() -> Iterator[None]:
+    """Make Powertools' process-global ``BaseRouter.current_event``/``lambda_context`` per thread.
+
+    On Lambda one process serves one event at a time, so Powertools keeps the current event in a class
+    attribute. Hosting several functions in one process (threads) would let one request read another's
+    event (and caller identity); per-thread storage restores Lambda's isolation.
+    """
+    try:
+        from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
+    except ImportError:  # pragma: no cover - Powertools is a dependency of every handler
+        yield
+        return
+    if type(BaseRouter).__name__ == "_ThreadLocalRouterMeta":  # already patched (nested dispatch)
+        yield
+        return
+    store = threading.local()
+    names = ("current_event", "lambda_context")
+    saved = {n: BaseRouter.__dict__[n] for n in names if n in BaseRouter.__dict__}
+    original_meta = type(BaseRouter)
+    for n in names:
+        type.__setattr__(BaseRouter, n, _ThreadLocalAttribute(n, store))
+    meta = type("_ThreadLocalRouterMeta", (original_meta,), {n: _ThreadLocalAttribute(n, store) for n in names})
+    BaseRouter.__class__ = meta  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        BaseRouter.__class__ = original_meta  # type: ignore[assignment,method-assign]
+        for n in names:
+            type.__delattr__(BaseRouter, n)
+            if n in saved:
+                type.__setattr__(BaseRouter, n, saved[n])
+
+
+@contextmanager
+def lambda_dispatch(
+    stack: LocalStack, *, apply_environment: bool = True, lock_timeout: float = 30.0, max_concurrency: int = 10
+) -> Iterator[Dispatcher]:
+    """Patch moto so Lambda invocations (SDK, Step Functions tasks, S3/SNS notifications) run the real handlers.
+
+    - ``LambdaSimpleBackend.invoke`` (SDK ``Invoke``, state-machine tasks): synchronous, or queued for
+      ``InvocationType=Event``; an exception becomes ``x-amz-function-error: Unhandled`` with
+      ``{errorType, errorMessage}`` so Retry/Catch behave as on AWS.
+    - ``LambdaFunction.invoke`` (moto's S3/SNS notifications, asynchronous on AWS): queued.
+    Functions that are not in ``stack`` keep moto's behaviour. DynamoDB is ``serialized_dynamodb`` meanwhile
+    (handlers now run concurrently, so conditional writes must be atomic). Yields the ``Dispatcher``.
+    """
+    from moto.awslambda.models import LambdaFunction
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    dispatcher = Dispatcher(stack, lock_timeout=lock_timeout, max_concurrency=max_concurrency)
+    original_simple = LambdaSimpleBackend.invoke
+    original_function = LambdaFunction.invoke
+
+    def simple_invoke(  # noqa: PLR0917 - moto's signature
+        self: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> bytes | str | None:
+        if stack.function(function_name) is None:
+            return original_simple(self, function_name, qualifier, body, headers, response_headers)
+        invocation_type = _header(headers, "X-Amz-Invocation-Type") or "RequestResponse"
+        if invocation_type == "Event":
+            dispatcher.invoke_async(function_name, body, source="invoke:Event")
+            return b""
+        if invocation_type == "DryRun":
+            return b""
+        payload, errored = dispatcher.invoke_payload(function_name, body, source="invoke")
+        if errored:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload
+
+    def function_invoke(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes | str:
+        if stack.function(self.function_name) is None:
+            return original_function(self, body, request_headers, response_headers)
+        dispatcher.invoke_async(self.function_name, body, source="notification")
+        return b""
+
+    previous_env: dict[str, str | None] = stack.apply_environment() if apply_environment else {}
+    LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
+    LambdaFunction.invoke = function_invoke  # type: ignore[method-assign]
+    try:
+        with _powertools_thread_local_events(), serialized_dynamodb():
+            yield dispatcher
+            dispatcher.drain(timeout=10)
+    finally:
+        LambdaSimpleBackend.invoke = original_simple  # type: ignore[method-assign]
+        LambdaFunction.invoke = original_function  # type: ignore[method-assign]
+        dispatcher.shutdown()
+        for key, value in previous_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+#: moto's DynamoDB backend operations that read or write items (batch operations call these per item)
+_DYNAMODB_OPERATIONS = (
+    "put_item", "get_item", "query", "scan", "update_item", "delete_item", "transact_write_items",
+    "execute_statement", "execute_transaction", "batch_execute_statement",
+)  # fmt: skip
+_dynamodb_lock = threading.RLock()
+_dynamodb_patch_lock = threading.Lock()
+_dynamodb_patch_depth = 0
+_dynamodb_originals: dict[str, Any] = {}
+
+
+@contextmanager
+def serialized_dynamodb() -> Iterator[None]:
+    """Give moto's DynamoDB the atomicity of the real one, while the context is open (nestable).
+
+    moto takes no lock: two concurrent conditional writes on one item can both pass their checks, and a
+    transaction restores deep copies of whole tables on failure (losing other threads' writes). DynamoDB
+    makes each request atomic and transactions serializable. One process-wide lock around moto's item
+    operations restores that, in-process (``mock_aws``) and in a moto server thread alike.
+    """
+    global _dynamodb_patch_depth  # noqa: PLW0603 - the patch is process-wide, like the class it patches
+    from moto.dynamodb.models import DynamoDBBackend
+
+    def locked(original: Any) -> Any:
+        def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with _dynamodb_lock:
+                return original(self, *args, **kwargs)
+
+        return operation
+
+    with _dynamodb_patch_lock:
+        if _dynamodb_patch_depth == 0:
+            for name in _DYNAMODB_OPERATIONS:
+                _dynamodb_originals[name] = DynamoDBBackend.__dict__[name]
+                setattr(DynamoDBBackend, name, locked(_dynamodb_originals[name]))
+        _dynamodb_patch_depth += 1
+    try:
+        yield
+    finally:
+        with _dynamodb_patch_lock:
+            _dynamodb_patch_depth -= 1
+            if _dynamodb_patch_depth == 0:
+                for name, original in _dynamodb_originals.items():
+                    setattr(DynamoDBBackend, name, original)
+                _dynamodb_originals.clear()

@@ -1,0 +1,280 @@
+"""The local stack is as concurrent as AWS: a function serves overlapping invocations from several
+execution environments, and DynamoDB conditional writes stay atomic under that concurrency.
+
+Overlap is proven by events (two invocations meet inside the handler), never by timing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local.provision import Dispatcher, FunctionError, FunctionSpec, LocalStack, lambda_dispatch, provision
+
+MOTO_CONFIG: Any = {"lambda": {"use_docker": False}}
+#: a bound on every wait, so a broken dispatcher fails the test instead of hanging it
+BOUND = 10.0
+
+
+class Meeting:
+    """Invocations that wait inside the handler until ``parties`` of them are inside at once."""
+
+    def __init__(self, parties: int):
+        self.barrier = threading.Barrier(parties, timeout=BOUND)
+        self.inside: list[str] = []
+        self.release = threading.Event()
+
+
+MEETING: dict[str, Meeting] = {}
+
+
+def meet_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    meeting = MEETING["current"]
+    meeting.inside.append(event["id"])
+    if event.get("meet", True):
+        meeting.barrier.wait()  # raises BrokenBarrierError unless the other invocations are inside too
+    if event.get("hold"):
+        assert meeting.release.wait(BOUND), "never released"
+    return {"id": event["id"], "stream": context.log_stream_name}
+
+
+def _spec(name: str = "Meet") -> FunctionSpec:
+    return FunctionSpec(
+        name=name,
+        handler=f"{__name__}.meet_handler",
+        environment={},
+        arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        timeout=30,
+    )
+
+
+def _dispatcher(**kwargs: Any) -> Dispatcher:
+    stack = LocalStack(stack_name="T", region="us-east-1", account="123456789012", template={})
+    stack.functions["Meet"] = _spec()
+    return Dispatcher(stack, **kwargs)
+
+
+def _in_threads(calls: list[Callable[[], Any]]) -> list[Any]:
+    results: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = calls[i]()
+        except Exception as exc:  # the assertion below reports it
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(BOUND * 2)
+    return results
+
+
+def test_two_invocations_of_one_function_overlap_in_their_own_environments() -> None:
+    MEETING["current"] = Meeting(2)
+    dispatcher = _dispatcher()
+    try:
+        results = _in_threads([lambda i=i: dispatcher.invoke("Meet", {"id": str(i)}) for i in range(2)])
+    finally:
+        dispatcher.shutdown()
+    assert all(isinstance(r, dict) for r in results), results  # serialized, the barrier would have broken
+    assert sorted(r["id"] for r in results) == ["0", "1"]
+    assert results[0]["stream"] != results[1]["stream"]  # one log stream per environment, as on Lambda
+    assert sorted(i.environment for i in dispatcher.invocations) == [1, 2]
+    assert all(i.cold for i in dispatcher.invocations)
+
+
+def test_environments_are_reused_warm_and_bounded() -> None:
+    MEETING["current"] = meeting = Meeting(1)
+    dispatcher = _dispatcher(max_concurrency=2, lock_timeout=0.05)
+    try:
+        holders = [
+            threading.Thread(target=dispatcher.invoke, args=("Meet", {"id": f"h{i}", "meet": False, "hold": True}))
+            for i in range(2)
+        ]
+        for t in holders:
+            t.start()
+        deadline = time.monotonic() + BOUND
+        while len(meeting.inside) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(meeting.inside) == 2  # both environments busy
+        with pytest.raises(FunctionError) as throttled:
+            dispatcher.invoke("Meet", {"id": "third", "meet": False})
+        assert throttled.value.error_type == "TooManyRequestsException"
+        assert "third" not in meeting.inside  # the handler never ran
+        meeting.release.set()
+        for t in holders:
+            t.join(BOUND)
+        again = dispatcher.invoke("Meet", {"id": "warm", "meet": False})
+    finally:
+        dispatcher.shutdown()
+    assert again["id"] == "warm"
+    assert dispatcher.environments("Meet") == 2
+    warm = dispatcher.invocations[-1]
+    assert warm.ok and not warm.cold and warm.environment in {1, 2}
+
+
+def test_async_invocations_wait_for_an_environment_instead_of_being_throttled() -> None:
+    MEETING["current"] = Meeting(1)
+    dispatcher = _dispatcher(max_concurrency=1, lock_timeout=0.0)
+    try:
+        for i in range(5):
+            dispatcher.invoke_async("Meet", json.dumps({"id": str(i)}), source="test")
+        assert dispatcher.drain(BOUND)
+    finally:
+        dispatcher.shutdown()
+    assert [i.ok for i in dispatcher.invocations] == [True] * 5
+    assert {i.environment for i in dispatcher.invocations} == {1}
+
+
+# ---- through moto: SDK invocations and DynamoDB ------------------------------------------------
+TEMPLATE: dict[str, Any] = {
+    "Resources": {
+        "ItemsTable1234ABCD": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}},
+        "Meet1234ABCD": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Handler": f"{__name__}.meet_handler", "Runtime": "python3.14", "Role": "arn:aws:iam::123456789012:role/r",
+            "Timeout": 30, "Code": {"S3Bucket": "b", "S3Key": "k"}}},
+    }
+}  # fmt: skip
+
+
+@pytest.fixture
+def local() -> Iterator[tuple[LocalStack, Dispatcher]]:
+    with mock_aws(config=MOTO_CONFIG):
+        stack = provision(json.loads(json.dumps(TEMPLATE)), stack_name="Race")
+        with lambda_dispatch(stack, apply_environment=False) as dispatcher:
+            yield stack, dispatcher
+
+
+@pytest.fixture
+def slow_conditions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Widen moto's window between a write's condition check and the write itself, so that without a lock
+    concurrent writers all pass the check (every run, not by luck)."""
+    import moto.dynamodb.models as backend_module
+    import moto.dynamodb.models.table as table_module
+
+    original = table_module.get_filter_expression
+
+    class Slow:
+        def __init__(self, op: Any):
+            self.op = op
+
+        def expr(self, item: Any) -> Any:
+            result = self.op.expr(item)
+            time.sleep(0.02)  # let the other writers reach their check
+            return result
+
+    def slow(*args: Any, **kwargs: Any) -> Slow:
+        return Slow(original(*args, **kwargs))
+
+    monkeypatch.setattr(table_module, "get_filter_expression", slow)
+    monkeypatch.setattr(backend_module, "get_filter_expression", slow)
+
+
+def _conditional_puts(table: str, writers: int) -> list[Any]:
+    ddb = boto3.client("dynamodb")
+    start = threading.Barrier(writers, timeout=BOUND)
+
+    def put(i: int) -> str:
+        start.wait()
+        try:
+            ddb.put_item(
+                TableName=table,
+                Item={"pk": {"S": "lock"}, "owner": {"S": str(i)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ddb.exceptions.ConditionalCheckFailedException:
+            return "failed"
+        return "won"
+
+    return _in_threads([lambda i=i: put(i) for i in range(writers)])
+
+
+def test_sdk_invocations_of_one_function_overlap(local: tuple[LocalStack, Dispatcher]) -> None:
+    stack, _ = local
+    MEETING["current"] = Meeting(2)
+    lam = boto3.client("lambda")
+    name = stack.physical("Meet1234ABCD")
+    results = _in_threads(
+        [lambda i=i: lam.invoke(FunctionName=name, Payload=json.dumps({"id": str(i)})) for i in range(2)]
+    )
+    payloads = [json.loads(r["Payload"].read()) for r in results]
+    assert all("FunctionError" not in r for r in results), payloads
+    assert sorted(p["id"] for p in payloads) == ["0", "1"]
+
+
+def test_concurrent_conditional_puts_on_one_key_let_exactly_one_win(
+    local: tuple[LocalStack, Dispatcher], slow_conditions: None
+) -> None:
+    stack, _ = local
+    results = _conditional_puts(stack.physical("ItemsTable1234ABCD"), 20)
+    assert sorted(map(str, results)) == ["failed"] * 19 + ["won"], results
+
+
+def test_concurrent_conditional_updates_and_transactions_are_atomic(
+    local: tuple[LocalStack, Dispatcher], slow_conditions: None
+) -> None:
+    stack, _ = local
+    table = stack.physical("ItemsTable1234ABCD")
+    ddb = boto3.client("dynamodb")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "counter"}, "version": {"N": "0"}})
+    start = threading.Barrier(20, timeout=BOUND)
+
+    def bump(i: int) -> str:  # optimistic locking: every writer read version 0
+        start.wait()
+        try:
+            if i % 2:
+                ddb.update_item(
+                    TableName=table,
+                    Key={"pk": {"S": "counter"}},
+                    UpdateExpression="SET version = :next, winner = :me",
+                    ConditionExpression="version = :seen",
+                    ExpressionAttributeValues={":seen": {"N": "0"}, ":next": {"N": "1"}, ":me": {"S": str(i)}},
+                )
+            else:
+                ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": {"pk": {"S": "counter"}},
+                                "UpdateExpression": "SET version = :next, winner = :me",
+                                "ConditionExpression": "version = :seen",
+                                "ExpressionAttributeValues": {
+                                    ":seen": {"N": "0"},
+                                    ":next": {"N": "1"},
+                                    ":me": {"S": str(i)},
+                                },
+                            }
+                        }
+                    ]
+                )
+        except (ddb.exceptions.ConditionalCheckFailedException, ddb.exceptions.TransactionCanceledException):
+            return "failed"
+        return "won"
+
+    results = _in_threads([lambda i=i: bump(i) for i in range(20)])
+    assert sorted(map(str, results)) == ["failed"] * 19 + ["won"], results
+    item = ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]
+    assert item["version"] == {"N": "1"}
+
+
+def test_without_the_lock_moto_lets_concurrent_conditional_puts_all_win(slow_conditions: None) -> None:
+    """The control: the race above is real in moto, so the tests above can fail (and would without the patch)."""
+    with mock_aws(config=MOTO_CONFIG):
+        boto3.client("dynamodb").create_table(
+            TableName="t", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST",
+        )  # fmt: skip
+        results = _conditional_puts("t", 20)
+    assert results.count("won") > 1, results
