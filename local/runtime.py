@@ -21,7 +21,7 @@ from typing import Any
 
 from local.resources import FunctionSpec, LocalStack
 
-log = logging.getLogger("local.provision")
+log = logging.getLogger("local.runtime")
 
 
 class LambdaContext:
