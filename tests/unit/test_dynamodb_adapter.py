@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 from botocore.exceptions import ClientError
-
 from service.adapters.dynamodb import (
     cancellation_reasons,
     error_code,
