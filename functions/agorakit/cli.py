@@ -26,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agorakit", description="Agora tools: tokens, emulator, webhooks, m3u8.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for _name, module_name in SUBCOMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:  # a capability not built yet must not break the others
-            if not exc.name or not module_name.startswith(exc.name):
-                raise
-            continue
-        module.register(sub)
+        importlib.import_module(module_name).register(sub)
     return parser
 
 

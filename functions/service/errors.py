@@ -86,19 +86,16 @@ def map_exception(exc: BaseException) -> ServiceError | None:
     # Imported lazily: only handlers that can meet these errors pay for the import.
     from agorakit.errors import AgorakitError
 
-    agora_error = _agora_error_class()
-    if agora_error is not None and isinstance(exc, agora_error):
+    if isinstance(exc, _agora_error_class()):
         return _map_agora_error(exc)
     if isinstance(exc, AgorakitError):
         return BadRequest(str(exc))
     return None
 
 
-def _agora_error_class() -> type[Exception] | None:
-    try:
-        from agorakit.agora.errors import AgoraError
-    except ImportError:  # pragma: no cover - the client is part of the package
-        return None
+def _agora_error_class() -> type[Exception]:
+    from agorakit.agora.errors import AgoraError  # here, not at the top: the token function never loads it
+
     return AgoraError
 
 

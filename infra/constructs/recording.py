@@ -86,7 +86,7 @@ class Recording(Construct):
 
         # -- the workflow and its task function ---------------------------------------------
         self.task_function = functions.create(
-            self, "TaskFunction", handler="service.recordings.tasks.handler",
+            self, "TaskFunction", handler="service.recordings.workflow_tasks_handler.handler",
             description="Recording workflow steps: acquire, start, wait, stop, finalize, fail",
             service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(60), environment=env,
         )  # fmt: skip
@@ -116,7 +116,7 @@ class Recording(Construct):
 
         # -- the reconciler -----------------------------------------------------------------
         self.reconciler = functions.create(
-            self, "ReconcilerFunction", handler="service.recordings.reconciler.handler",
+            self, "ReconcilerFunction", handler="service.recordings.reconciler_handler.handler",
             description="Every 5 minutes: completes recordings whose recorder exited without a webhook",
             service_name=SERVICE_NAME, timeout=Duration.minutes(4), environment=env,
         )  # fmt: skip
@@ -149,7 +149,7 @@ class Recording(Construct):
 
         # -- the API ------------------------------------------------------------------------
         self.api_function = functions.create(
-            self, "ApiFunction", handler="service.recordings.handler.handler",
+            self, "ApiFunction", handler="service.recordings.api_handler.handler",
             description="/recordings API: start, list, read, stop, update and layout recordings",
             service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(29),  # HTTP API waits 30 s
             environment={**env, "RECORDING_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},

@@ -196,8 +196,8 @@ def test_users_from_agora_exclude_the_recorder_bot(api):
 
 def _process_emulator_events(api: Any) -> None:
     """Feed the emulator's NCS events through the real webhook processor into the presence table."""
+    from service.presence.repository import DynamoDBPresence
     from service.webhooks.logic import dispatch_notice
-    from service.webhooks.repository import DynamoDBPresence
     from service.webhooks.settings import ProcessorSettings
 
     presence = DynamoDBPresence(PRESENCE)

@@ -302,7 +302,13 @@ def test_an_abandoned_operation_lock_expires(rs: RecordingStack, channel: str) -
 
     item = running(rs, channel)
     repo = RecordingsRepository(rs.table, client=rs.ddb)
-    repo.update(item["recordingId"], set_={"opLock": "crashed", "opLockUntil": repo.now_ms() - 1})
+    repo.take_op_lock(item["recordingId"], "crashed", seconds=30)  # a holder that never releases it...
+    rs.ddb.update_item(  # ...and whose lock has run out
+        TableName=rs.table,
+        Key={"pk": {"S": f"REC#{item['recordingId']}"}},
+        UpdateExpression="SET opLockUntil = :past",
+        ExpressionAttributeValues={":past": {"N": str(repo.now_ms() - 1)}},
+    )
     assert rs.api("POST", f"/recordings/{item['recordingId']}/layout", body={"mixedVideoLayout": 0})[0] == 200
 
 

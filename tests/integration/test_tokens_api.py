@@ -212,3 +212,75 @@ def test_uid_collision_moves_to_another_uid(aws):
     aws.put_item(TableName=TABLE, Item={"pk": {"S": f"UID#{first}"}, "subject": {"S": "squatter"}})
     uid = DynamoDBUidRepository(TABLE, client=aws).uid_for("victim")
     assert uid != first and USER_UID_MIN <= uid <= USER_UID_MAX
+
+
+@pytest.fixture
+def aws_calls(aws):
+    """Every AWS API call the service's clients make, by operation name (a botocore hook on the shared
+    session, registered before the first client exists so every client inherits it)."""
+    from service.adapters import aws as aws_adapter
+
+    calls: list[str] = []
+    aws_adapter.session().register("before-call", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_returning_user_warm_request_makes_no_aws_call(handler_module, aws_calls):
+    status, first = call(handler_module, {"channel": "room-1"})
+    assert status == 200, first
+    # the first request of a container: the uid allocation (read, then the transaction) and the certificate
+    assert aws_calls == ["GetItem", "TransactWriteItems", "GetSecretValue"]
+    for channel in ("room-1", "room-2", "room-3"):
+        aws_calls.clear()
+        status, body = call(handler_module, {"channel": channel, "rtm": True})
+        assert status == 200 and body["uid"] == first["uid"]
+        assert aws_calls == []  # warm, returning user: 0 AWS calls per request
+    aws_calls.clear()
+    _, other = call(handler_module, {"channel": "room-1"}, claims={"sub": "a-new-user"})
+    assert other["uid"] != first["uid"]
+    assert aws_calls == ["GetItem", "TransactWriteItems"]  # a new user costs the allocation only
+
+
+def test_returning_user_in_a_fresh_container_reads_once(handler_module, aws_calls):
+    call(handler_module, {"channel": "room"})
+    handler_module.dependencies.cache_clear()  # a new container: nothing cached, the uid is in the table
+    aws_calls.clear()
+    for _ in range(3):
+        status, _body = call(handler_module, {"channel": "room"})
+        assert status == 200
+    assert aws_calls == ["GetItem", "GetSecretValue"]
+
+
+def test_rotated_certificate_is_picked_up_after_the_cache_ttl(handler_module, aws, aws_calls):
+    from agorakit.tokens import verify
+    from service.adapters.secrets import SecretsManagerStore
+
+    now = [1000.0]
+    deps = handler_module.dependencies()
+    deps.secrets = SecretsManagerStore(max_age=300, clock=lambda: now[0])
+    _, before = call(handler_module, {"channel": "room"})
+    assert verify(before["rtc_token"], CERT)
+    rotated = "0123456789abcdef0123456789abcdef"
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=SECRET_NAME, SecretString=json.dumps({"app_certificate": rotated})
+    )
+    now[0] += 299
+    aws_calls.clear()
+    _, cached = call(handler_module, {"channel": "room"})
+    assert aws_calls == [] and verify(cached["rtc_token"], CERT)  # within the TTL: the cached certificate
+    now[0] += 2
+    _, fresh = call(handler_module, {"channel": "room"})
+    assert aws_calls == ["GetSecretValue"] and verify(fresh["rtc_token"], rotated)
+
+
+def test_uid_cache_is_bounded(aws, aws_calls):
+    from service.tokens.repository import CachedUidRepository, DynamoDBUidRepository
+
+    uids = CachedUidRepository(DynamoDBUidRepository(TABLE), max_entries=2)
+    for subject in ("a", "b"):
+        uids.uid_for(subject)
+    aws_calls.clear()
+    for subject in ("a", "c", "a", "b"):
+        uids.uid_for(subject)
+    # "a" is cached; "c" evicts "b" (the least recently used), so "b" is read again; "a" stays cached
+    assert aws_calls == ["GetItem", "TransactWriteItems", "GetItem"]

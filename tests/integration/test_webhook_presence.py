@@ -13,9 +13,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from service.adapters.dynamodb import from_item
+from service.presence.logic import BOOKKEEPING
+from service.presence.repository import DynamoDBPresence
 from service.webhooks.logic import dispatch_notice
-from service.webhooks.presence import BOOKKEEPING
-from service.webhooks.repository import DynamoDBPresence, from_item
 from service.webhooks.settings import ProcessorSettings
 
 TABLE = "presence-permutations"

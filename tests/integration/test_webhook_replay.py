@@ -297,7 +297,7 @@ def _pump(stack: Any, deps: Any, records: list[dict[str, Any]], rng: random.Rand
 
 
 def _scan(ddb: Any, table: str) -> dict[tuple[str, str], dict[str, Any]]:
-    from service.webhooks.repository import from_item
+    from service.adapters.dynamodb import from_item
 
     items: dict[tuple[str, str], dict[str, Any]] = {}
     kwargs: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
@@ -356,8 +356,8 @@ def test_replay_with_duplicates_reordering_and_throttling(stack):
                 {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "injected"}}, "UpdateItem"
             )
 
+    from service.presence.repository import DynamoDBPresence
     from service.webhooks.processor import ProcessorDependencies
-    from service.webhooks.repository import DynamoDBPresence
 
     observed = RecordingPresence(DynamoDBPresence(PRESENCE, client=stack.client))
     # recordings=None: this replay checks presence; product 3 events are stored and skipped here
@@ -475,10 +475,10 @@ def _recording_history(rng: random.Random, sid: str, cname: str) -> list[dict[st
 
 
 def test_recording_events_replay(stack):
+    from service.presence.repository import DynamoDBPresence
     from service.recordings.events import apply_recording_event
     from service.recordings.repository import RecordingsRepository
     from service.webhooks.processor import ProcessorDependencies
-    from service.webhooks.repository import DynamoDBPresence
 
     rng = random.Random(SEED + 1)
     for table in (RECORDINGS, RECORDINGS_REFERENCE):
@@ -502,7 +502,7 @@ def test_recording_events_replay(stack):
 
     def applier(table: str) -> Any:
         repo = RecordingsRepository(table, client=stack.client)
-        return lambda notice: apply_recording_event(notice, repo=repo, sfn=object())  # no task token: no SFN call
+        return lambda notice: apply_recording_event(notice, repo=repo, workflow=object())  # no task token: no SFN call
 
     throttled: Counter[str] = Counter()
 

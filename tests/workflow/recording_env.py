@@ -34,9 +34,9 @@ APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"
 BUCKET = "agora-serverless-test-recordings"
 UPLOADER_SECRET = "agora-serverless/test-recording-uploader"
 RECORDING_MODULES = (
-    "service.recordings.handler",
-    "service.recordings.tasks",
-    "service.recordings.reconciler",
+    "service.recordings.api_handler",
+    "service.recordings.workflow_tasks_handler",
+    "service.recordings.reconciler_handler",
 )
 
 

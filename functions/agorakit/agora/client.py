@@ -417,7 +417,7 @@ class AgoraClient:
             raw=answer.body,
         )
 
-    def update(  # noqa: PLR0917 - positional order fixed by the cross-team contract
+    def update(  # noqa: PLR0917 - positional order shared with update_layout and stop (resource, sid, cname, uid, mode)
         self, resource_id: str, sid: str, cname: str, uid: int | str, mode: str, client_request: dict[str, Any]
     ) -> dict[str, Any]:
         """Change subscriptions, web onhold, RTMP outputs or STS credentials. Send one at a time."""
@@ -426,7 +426,7 @@ class AgoraClient:
             body["clientRequest"]["storageConfig"] = storage_body(client_request["storageConfig"])
         return self._call("update", "POST", self._task_path(resource_id, sid, mode, "update"), body=body).body
 
-    def update_layout(  # noqa: PLR0917 - positional order fixed by the cross-team contract
+    def update_layout(  # noqa: PLR0917 - positional order shared with update_layout and stop (resource, sid, cname, uid, mode)
         self, resource_id: str, sid: str, cname: str, uid: int | str, mode: str, client_request: dict[str, Any]
     ) -> dict[str, Any]:
         """Replace the WHOLE mix layout (omitted fields revert to defaults). Mix mode only."""

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from agorakit.agora.errors import AgoraParameterError
 from agorakit.agora.regions import VENDORS, s3_region_number
+from agorakit.ids import MAX_UID, is_channel_name
 
 __all__ = [
     "MAX_UID",
@@ -31,11 +32,9 @@ __all__ = [
     "validate_uid",
 ]
 
-MAX_UID = 2**32 - 1
 MODES = frozenset({"individual", "raw", "mix", "web"})
 Mode = Literal["individual", "raw", "mix", "web"]
 
-_CNAME_RE = re.compile(r"^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]+$")
 _PREFIX_SEGMENT_RE = re.compile(r"^[a-zA-Z0-9]+$")
 MAX_PREFIX_LENGTH = 128
 MAX_IDLE_RANGE = (5, 2_592_000)
@@ -70,7 +69,7 @@ def validate_cname(cname: str, *, web: bool = False) -> str:
         return cname
     if size >= 64:
         raise AgoraParameterError(f"cname must be shorter than 64 bytes (got {size})")
-    if not _CNAME_RE.match(cname):
+    if not is_channel_name(cname):
         raise AgoraParameterError(
             "cname may contain only a-z, A-Z, 0-9, space and ! # $ % & ( ) + - : ; < = . > ? @ [ ] ^ _ { } | ~ ,"
         )

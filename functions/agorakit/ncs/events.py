@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from agorakit.errors import AgorakitError
+from agorakit.ids import MAX_UID, RECORDER_UID_MIN
 
 __all__ = [
     "LEAVE_REASONS",
@@ -38,9 +39,6 @@ __all__ = [
 
 PRODUCT_RTC = 1
 PRODUCT_CLOUD_RECORDING = 3
-MAX_UID = 2**32 - 1
-#: uids from here up are reserved for recorder bots (cross-team contract D); users never get them
-RECORDER_UID_MIN = 4_000_000_000
 MAX_NOTICE_ID_LENGTH = 512
 #: a bound far above Agora's 64 bytes that keeps presence keys under DynamoDB's 2048-byte key limit
 MAX_CHANNEL_NAME_BYTES = 1024

@@ -17,6 +17,7 @@ import time
 import zlib
 from binascii import b2a_base64
 
+from agorakit.ids import AGORA_CHARACTERS, MAX_CHANNEL_BYTES, is_channel_name
 from agorakit.tokens.errors import TokenValidationError
 
 # typing and collections.abc cost ~10 ms of cold start (they pull in re, enum, collections): annotations only.
@@ -32,13 +33,10 @@ if TYPE_CHECKING:
 VERSION: Final = "007"
 MAX_EXPIRE: Final = 86_400  # Agora: a token, and each privilege, lasts at most 24 h
 MAX_U32: Final = 0xFFFF_FFFF
-MAX_CHANNEL_BYTES: Final = 63  # "shorter than 64 bytes"
 MAX_ACCOUNT_BYTES: Final = 255
 MAX_RTM_USER_BYTES: Final = 64  # the sources disagree (64 vs 255); 64 is the conservative one (doc section 5)
 SALT_MAX: Final = 99_999_999  # the official builders draw the salt from 1..99,999,999
 
-#: The 89 characters Agora allows in channel names and string user accounts.
-AGORA_CHARACTERS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !#$%&()+-:;<=.>?@[]^_{}|~,"
 _HEX_DIGITS: Final = "0123456789abcdefABCDEF"
 
 # Service type ids (wire values) and their names.
@@ -154,8 +152,8 @@ def validate_channel_name(value: object) -> str:
 
 def _channel_bytes(value: object, field: str = "channel_name") -> bytes:
     # Fast path first: a valid name is returned after two C-level checks.
-    if type(value) is str and 0 < len(value) <= MAX_CHANNEL_BYTES and not value.strip(AGORA_CHARACTERS):
-        return value.encode("ascii")
+    if is_channel_name(value):
+        return value.encode("ascii")  # type: ignore[attr-defined]
     return _check_agora_string(field, value, MAX_CHANNEL_BYTES, "a channel name, under 64 bytes")
 
 

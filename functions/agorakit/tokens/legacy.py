@@ -28,7 +28,7 @@ from agorakit.tokens.builder import (
     random_salt,
 )
 from agorakit.tokens.errors import TokenParseError, TokenValidationError
-from agorakit.tokens.parser import ParsedToken, _Reader, decode_base64
+from agorakit.tokens.wire import ParsedToken, _Reader, decode_base64
 
 VERSION = "006"
 #: 006 privilege ids (``kJoinChannel`` ... ``kRtmLogin``).

@@ -21,6 +21,7 @@ from agorakit.agora.regions import default_base_urls
 from pydantic import Field
 
 from service.adapters.aws import LazyClient
+from service.adapters.dynamodb import is_condition_failed
 from service.adapters.secrets import SecretStore
 from service.settings import FunctionSettings
 
@@ -168,10 +169,9 @@ class DynamoDBTokenBucket:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except Exception as exc:
-            error = getattr(exc, "response", None) or {}
-            if error.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not is_condition_failed(exc):
                 raise
-            return False, _tat(error.get("Item"))
+            return False, _tat((getattr(exc, "response", None) or {}).get("Item"))
         return True, _tat(response.get("Attributes"))
 
 

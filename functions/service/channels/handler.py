@@ -30,7 +30,7 @@ def dependencies() -> ChannelDependencies:
     from service.adapters.agora import INTERACTIVE, build_agora_client
     from service.adapters.secrets import SecretsManagerStore
     from service.channels.repository import DynamoDBKickingRules
-    from service.webhooks.repository import DynamoDBPresence
+    from service.presence.repository import DynamoDBPresence
 
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
     return ChannelDependencies(

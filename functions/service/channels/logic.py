@@ -19,15 +19,15 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from agorakit.ncs.events import MAX_UID, RECORDER_UID_MIN
+from agorakit.ids import MAX_UID, RECORDER_UID_MIN
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.auth import Caller
 from service.channels.repository import KickingRule, KickingRulesRepository
 from service.channels.settings import ChannelsSettings
 from service.errors import BadRequest, NotFound
-from service.webhooks.presence import member_view
-from service.webhooks.repository import CHANNEL_SK, DynamoDBPresence
+from service.presence.logic import member_view
+from service.presence.repository import CHANNEL_SK, PresenceStore
 
 PRIVILEGES = ("join_channel", "publish_audio", "publish_video")
 MIN_BAN_SECONDS = 60
@@ -151,7 +151,7 @@ class TtlCache:
 class ChannelDependencies:
     agora_factory: Callable[[], Any]
     rules: KickingRulesRepository
-    presence: DynamoDBPresence
+    presence: PresenceStore
     cache: TtlCache = field(default_factory=TtlCache)
     clock: Callable[[], float] = time.time
     _agora: Any = None

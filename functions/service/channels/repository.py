@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from service.adapters.aws import LazyClient
-from service.webhooks.repository import from_item, is_conditional_failure
+from service.adapters.dynamodb import from_item, is_condition_failed, to_item
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,29 +28,25 @@ class KickingRule:
     updated_at: int | None = None
 
     def to_item(self, purge_at: int) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "id": {"N": str(self.id)},
-            "privileges": {"L": [{"S": p} for p in self.privileges]},
-            "durationSeconds": {"N": str(self.duration_seconds)},
-            "createdAt": {"N": str(self.created_at)},
-            "expiresAt": {"N": str(self.expires_at)},
-            "purgeAt": {"N": str(purge_at)},
-        }
-        if self.cname:
-            item["cname"] = {"S": self.cname}
-        if self.uid is not None:
-            item["uid"] = {"N": str(self.uid)}
-        if self.ip:
-            item["ip"] = {"S": self.ip}
-        if self.created_by:
-            item["createdBy"] = {"S": self.created_by}
-        if self.updated_at is not None:
-            item["updatedAt"] = {"N": str(self.updated_at)}
-        return item
+        return to_item(
+            {
+                "id": self.id,
+                "privileges": list(self.privileges),
+                "durationSeconds": self.duration_seconds,
+                "createdAt": self.created_at,
+                "expiresAt": self.expires_at,
+                "purgeAt": purge_at,
+                "cname": self.cname or None,
+                "uid": self.uid,
+                "ip": self.ip or None,
+                "createdBy": self.created_by or None,
+                "updatedAt": self.updated_at,
+            }
+        )
 
     @classmethod
     def from_item(cls, raw: dict[str, Any]) -> KickingRule:
-        item = from_item(raw)
+        item = from_item(raw) or {}
         return cls(
             id=int(item["id"]),
             cname=item.get("cname"),
@@ -125,7 +121,7 @@ class DynamoDBKickingRules:
                 ReturnValues="ALL_NEW",
             )
         except Exception as exc:
-            if is_conditional_failure(exc):
+            if is_condition_failed(exc):
                 return None
             raise
         return KickingRule.from_item(answer["Attributes"])

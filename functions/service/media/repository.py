@@ -1,17 +1,16 @@
 """The MediaTable (pk ``sid``, sk ``key``; the totals item is sk ``#TOTALS``) and reading playlists from S3.
 
-Plain botocore clients (``service.adapters.aws``); items are converted here between DynamoDB's
-attribute values and plain Python (str, int, bool, None, list, dict), so nothing above sees Decimals.
-``MediaRepository(table).totals_for_sid(sid)`` is what the recordings API shows (CONTRACTS D).
+Plain botocore clients (``service.adapters.aws``); items are converted by ``service.adapters.dynamodb``.
+``MediaRepository(table).totals_for_sid(sid)`` is what the recordings API shows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 from service.adapters.aws import LazyClient
+from service.adapters.dynamodb import error_code, from_item, from_items, is_condition_failed, to_item
 from service.media.logic import TOTALS_KEY, ObjectChanged, ObjectGone
 
 PK = "sid"
@@ -67,7 +66,7 @@ class MediaRepository:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if is_condition_failed(exc):
                 return False
             raise
         return True
@@ -99,7 +98,7 @@ class MediaRepository:
                 ExpressionAttributeValues={":rev": {"N": str(revision)}},
             )
         except ClientError as exc:
-            if _code(exc) == "ConditionalCheckFailedException":
+            if is_condition_failed(exc):
                 return False  # a newer event bumped the revision: its refresh sees this file too
             raise
         return True
@@ -115,7 +114,7 @@ class MediaRepository:
         if attributes:
             request["ProjectionExpression"] = attributes
         item = self.client.get_item(**request).get("Item")
-        return None if item is None else from_item(item)
+        return from_item(item)
 
     def _query(self, sid: str) -> Iterator[dict[str, Any]]:
         request: dict[str, Any] = {
@@ -127,8 +126,7 @@ class MediaRepository:
         }
         while True:
             page = self.client.query(**request)
-            for item in page.get("Items", []):
-                yield from_item(item)
+            yield from from_items(page.get("Items", []))
             if not page.get("LastEvaluatedKey"):
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -154,7 +152,7 @@ class S3Objects:
         try:
             body = self.client.get_object(**request)["Body"]
         except ClientError as exc:
-            code = _code(exc)
+            code = error_code(exc)
             if code in ("NoSuchKey", "NoSuchVersion", "404"):
                 raise ObjectGone(f"s3://{bucket}/{key}") from None
             if code in ("PreconditionFailed", "412"):
@@ -164,51 +162,3 @@ class S3Objects:
             yield from body.iter_chunks(chunk_size=self._chunk_size)
         finally:
             body.close()
-
-
-def _code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
-
-
-# ---- attribute values <-> plain Python ---------------------------------------------------------------
-
-
-def to_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: to_av(v) for k, v in item.items() if v is not None}
-
-
-def to_av(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | Decimal):
-        return {"N": str(value)}
-    if isinstance(value, str):
-        return {"S": value}
-    if value is None:
-        return {"NULL": True}
-    if isinstance(value, dict):
-        return {"M": {str(k): to_av(v) for k, v in value.items()}}
-    if isinstance(value, list | tuple):
-        return {"L": [to_av(v) for v in value]}
-    raise TypeError(f"cannot store {type(value).__name__} in DynamoDB here")
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: from_av(v) for k, v in item.items()}
-
-
-_SCALARS: dict[str, Any] = {"S": str, "BOOL": bool, "NULL": lambda _: None, "SS": sorted}
-
-
-def from_av(av: dict[str, Any]) -> Any:
-    (kind, value), *_ = av.items()
-    if kind == "N":
-        number = Decimal(value)
-        return int(number) if number == number.to_integral_value() else number
-    if kind == "M":
-        return {k: from_av(v) for k, v in value.items()}
-    if kind == "L":
-        return [from_av(v) for v in value]
-    if kind in _SCALARS:
-        return _SCALARS[kind](value)
-    raise TypeError(f"unexpected DynamoDB type {kind}")

@@ -1,4 +1,4 @@
-"""What the recording logic needs from the outside world, built lazily and injectable in tests.
+"""What the recording use cases need from the outside world, built lazily and injectable in tests.
 
 Handlers build one ``RecordingDependencies`` per cold start; tests pass moto-backed or emulator-backed
 ones. The Agora client is created on first use (it reads the REST secret), so routes that never call
@@ -12,11 +12,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from service.adapters.secrets import SecretStore
+from service.recordings.ports import RecordingAgora, WorkflowControl
 from service.recordings.repository import RecordingsRepository
 from service.recordings.settings import RecordingSettings
+
+if TYPE_CHECKING:
+    from agorakit.agora.client import AgoraClient
+
+    from service.media.repository import MediaRepository
 
 
 def _no_metric(name: str, value: float = 1) -> None:
@@ -27,37 +33,37 @@ def _no_metric(name: str, value: float = 1) -> None:
 class RecordingDependencies:
     repo: RecordingsRepository
     secrets: SecretStore
-    sfn_factory: Callable[[], Any]
-    agora_factory: Callable[[], Any]
+    workflow_factory: Callable[[], WorkflowControl]
+    agora_factory: Callable[[], RecordingAgora]
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.SystemRandom)
     metric: Callable[..., None] = _no_metric
-    media_factory: Callable[[], Any] | None = None
-    _agora: Any = None
-    _sfn: Any = None
+    media_factory: Callable[[], MediaRepository] | None = None
+    _agora: RecordingAgora | None = None
+    _workflow: WorkflowControl | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def agora(self) -> Any:
+    def agora(self) -> RecordingAgora:
         with self._lock:
             if self._agora is None:
                 self._agora = self.agora_factory()
             return self._agora
 
     @property
-    def sfn(self) -> Any:
+    def workflow(self) -> WorkflowControl:
         with self._lock:
-            if self._sfn is None:
-                self._sfn = self.sfn_factory()
-            return self._sfn
+            if self._workflow is None:
+                self._workflow = self.workflow_factory()
+            return self._workflow
 
-    def media(self) -> Any | None:
+    def media(self) -> MediaRepository | None:
         return self.media_factory() if self.media_factory is not None else None
 
 
-def agora_client(settings: RecordingSettings, secrets: SecretStore) -> Any:
-    """The shared AgoraClient (CONTRACTS A), with few in-Lambda attempts: Step Functions' Retry does the
-    long, jittered backoff without paying for an idle Lambda."""
+def agora_client(settings: RecordingSettings, secrets: SecretStore) -> AgoraClient:
+    """The shared AgoraClient (``service.adapters.agora``), with few in-Lambda attempts: Step Functions'
+    Retry does the long, jittered backoff without paying for an idle Lambda."""
     from service.adapters.agora import build_agora_client
 
     client = build_agora_client(settings, secrets)
@@ -65,31 +71,29 @@ def agora_client(settings: RecordingSettings, secrets: SecretStore) -> Any:
     return client
 
 
-def media_repository(settings: RecordingSettings) -> Callable[[], Any] | None:
-    """MediaRepository when the media module and its table exist (the recordings API shows durations)."""
+def media_repository(settings: RecordingSettings) -> Callable[[], MediaRepository] | None:
+    """MediaRepository when the media table is configured (the recordings API shows durations)."""
     if not settings.media_table:
         return None
     table = settings.media_table
 
-    def factory() -> Any:
-        try:
-            from service.media.repository import MediaRepository  # type: ignore[import-not-found]
-        except ImportError:
-            return None
+    def factory() -> MediaRepository:
+        from service.media.repository import MediaRepository
+
         return MediaRepository(table)
 
     return factory
 
 
 def build(settings: RecordingSettings, *, metric: Callable[..., None] = _no_metric) -> RecordingDependencies:
-    from service.adapters.aws import client
     from service.adapters.secrets import SecretsManagerStore
+    from service.adapters.stepfunctions import StepFunctionsControl
 
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
     return RecordingDependencies(
         repo=RecordingsRepository(settings.recordings_table),
         secrets=secrets,
-        sfn_factory=lambda: client("stepfunctions"),
+        workflow_factory=StepFunctionsControl,
         agora_factory=lambda: agora_client(settings, secrets),
         metric=metric,
         media_factory=media_repository(settings),

@@ -1,11 +1,11 @@
-"""Cloud Recording NCS events (productId 3) applied to recordings (CONTRACTS C).
+"""Cloud Recording NCS events (productId 3) applied to recordings.
 
 The webhook processor calls ``apply_recording_event(notice)`` for every productId 3 notice, possibly
 late, twice, or out of order. Rules:
 - 4 (M3U8 name), 31/32 (uploaded / backed-up file lists): file names are ADDed to a set (order-free,
   idempotent); 31/32 also set ``uploadingStatus`` unless a newer sequence already did.
 - 11 (session exit; ``exitStatus``, ``leaveStatus`` in older payloads): completes the waiting workflow
-  (SendTaskSuccess {"reason": "recorder_exited"}); a finished token means it was already done.
+  (``{"reason": "recorder_exited"}``); a finished token means it was already done.
 - 1 / 2 (errors / warnings): kept in a map keyed by sequence (a resend overwrites itself), at most
   ``logic.MAX_EVENT_ENTRIES`` each.
 - 12 (failover): ``botUid`` becomes ``newUid`` unless a newer failover was already applied.
@@ -25,7 +25,8 @@ from typing import Any
 
 from service.recordings import logic
 from service.recordings.control import request_stop
-from service.recordings.repository import ConditionFailed, RecordingsRepository
+from service.recordings.ports import WorkflowControl
+from service.recordings.repository import RecordingsRepository
 
 logger = logging.getLogger(__name__)
 
@@ -35,19 +36,17 @@ UPLOAD_STATUS = {31: "uploaded", 32: "backuped"}
 
 
 @cache
-def _default_dependencies() -> tuple[RecordingsRepository, Any]:
-    import os
+def _default_dependencies() -> tuple[RecordingsRepository, WorkflowControl]:
+    """From ``RecordingEventSettings`` (the variables the recording construct's ``grant_events()`` sets)."""
+    from service.adapters.stepfunctions import StepFunctionsControl
+    from service.recordings.settings import RecordingEventSettings
 
-    from service.adapters.aws import client
-
-    table = os.environ.get("RECORDINGS_TABLE")
-    if not table:
-        raise RuntimeError("RECORDINGS_TABLE is not set: the recording construct's grant_events() sets it")
-    return RecordingsRepository(table), client("stepfunctions")
+    settings = RecordingEventSettings.from_env()
+    return RecordingsRepository(settings.recordings_table), StepFunctionsControl()
 
 
 def apply_recording_event(
-    notice: Mapping[str, Any], *, repo: RecordingsRepository | None = None, sfn: Any = None
+    notice: Mapping[str, Any], *, repo: RecordingsRepository | None = None, workflow: WorkflowControl | None = None
 ) -> None:
     """Apply one NCS recording notice (the whole envelope) to its recording. Never raises for bad input."""
     from agorakit.ncs.events import NcsEventError, parse_envelope, parse_recording_event
@@ -66,49 +65,32 @@ def apply_recording_event(
     if not event.sid:
         logger.info("recording event %s without sid: nothing to do", event.event_type)
         return
-    if repo is None or sfn is None:
-        default_repo, default_sfn = _default_dependencies()
-        repo, sfn = repo or default_repo, sfn or default_sfn
+    if repo is None or workflow is None:
+        default_repo, default_workflow = _default_dependencies()
+        repo, workflow = repo or default_repo, workflow or default_workflow
     item = repo.by_sid(event.sid)
     if item is None:
         logger.info("recording event %s for unknown sid %s: nothing to do", event.event_type, event.sid)
         return
     recording_id = str(item["recordingId"])
-    handler(repo, sfn, recording_id, event)
+    handler(repo, workflow, recording_id, event)
     if event.sequence is not None:
-        _guarded(repo, recording_id, "lastSequence", event.sequence, {})
+        repo.set_if_newer(recording_id, "lastSequence", event.sequence, {})
 
 
-def _guarded(
-    repo: RecordingsRepository, recording_id: str, seq_attr: str, sequence: int | None, fields: Mapping[str, Any]
-) -> bool:
-    """Write ``fields`` (and ``seq_attr``) only if ``sequence`` is newer than the one that set them."""
-    if sequence is None:
-        condition, values = f"attribute_not_exists({seq_attr})", {}
-        updates = dict(fields)
-    else:
-        condition, values = f"attribute_not_exists({seq_attr}) OR {seq_attr} < :seq", {":seq": sequence}
-        updates = {**fields, seq_attr: sequence}
-    try:
-        repo.update(recording_id, set_=updates, condition=condition, values=values)
-    except ConditionFailed:
-        return False
-    return True
-
-
-def _files(repo: RecordingsRepository, sfn: Any, recording_id: str, event: Any) -> None:
+def _files(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     names = {n for n in event.file_names if n}
     if names:
-        repo.update(recording_id, set_={}, add={"fileNames": names})
+        repo.add_file_names(recording_id, names)
     status = UPLOAD_STATUS.get(event.event_type)
     if status:
-        _guarded(repo, recording_id, "uploadSeq", event.sequence, {"uploadingStatus": status})
+        repo.set_if_newer(recording_id, "uploadSeq", event.sequence, {"uploadingStatus": status})
 
 
-def _exit(repo: RecordingsRepository, sfn: Any, recording_id: str, event: Any) -> None:
+def _exit(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     if event.exit_status is not None:
-        _guarded(repo, recording_id, "exitSeq", event.sequence, {"exitStatus": event.exit_status})
-    request_stop(repo, sfn, recording_id, logic.REASON_RECORDER_EXITED)
+        repo.set_if_newer(recording_id, "exitSeq", event.sequence, {"exitStatus": event.exit_status})
+    request_stop(repo, workflow, recording_id, logic.REASON_RECORDER_EXITED)
 
 
 def _entry(kind: str, event: Any) -> tuple[str, dict[str, Any]]:
@@ -129,31 +111,23 @@ def _entry(kind: str, event: Any) -> tuple[str, dict[str, Any]]:
     return key, entry
 
 
-def _error_or_warning(repo: RecordingsRepository, sfn: Any, recording_id: str, event: Any) -> None:
+def _error_or_warning(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     kind = "agoraErrors" if event.event_type == 1 else "agoraWarnings"
     key, entry = _entry(kind, event)
-    try:
-        repo.update(
-            recording_id,
-            set_={f"{kind}.{key}": entry},
-            condition=f"attribute_exists({kind}.#k) OR size({kind}) < :max",
-            names={"#k": key},
-            values={":max": logic.MAX_EVENT_ENTRIES},
-        )
-    except ConditionFailed:
+    if not repo.put_event_entry(recording_id, kind, key, entry, max_entries=logic.MAX_EVENT_ENTRIES):
         logger.info("recording %s keeps its first %d %s; dropping one", recording_id, logic.MAX_EVENT_ENTRIES, kind)
 
 
-def _failover(repo: RecordingsRepository, sfn: Any, recording_id: str, event: Any) -> None:
+def _failover(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     if event.new_uid is not None:
-        _guarded(repo, recording_id, "botUidSeq", event.sequence, {"botUid": event.new_uid})
+        repo.set_if_newer(recording_id, "botUidSeq", event.sequence, {"botUid": event.new_uid})
 
 
-def _leave(repo: RecordingsRepository, sfn: Any, recording_id: str, event: Any) -> None:
+def _leave(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     if event.leave_code is None:
         return
     fields: dict[str, Any] = {"leaveCode": event.leave_code, "leaveReasons": sorted(event.leave_reasons)}
-    _guarded(repo, recording_id, "leaveSeq", event.sequence, fields)
+    repo.set_if_newer(recording_id, "leaveSeq", event.sequence, fields)
 
 
 _HANDLERS = {

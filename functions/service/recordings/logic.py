@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+from agorakit import ids
+
 REQUESTED: Final = "REQUESTED"
 STARTING: Final = "STARTING"
 RECORDING: Final = "RECORDING"
@@ -43,9 +45,9 @@ REASON_RECONCILER: Final = "reconciler"
 REASON_MAX_DURATION: Final = "max_duration"
 STOP_REASONS: Final = frozenset({REASON_API, REASON_RECORDER_EXITED, REASON_RECONCILER, REASON_MAX_DURATION})
 
-#: contract D: recorder bots use uids no user is ever given
-RECORDER_UID_MIN: Final = 4_000_000_000
-RECORDER_UID_MAX: Final = 4_294_967_295
+#: recorder bots use uids no user is ever given (``agorakit.ids``)
+RECORDER_UID_MIN: Final = ids.RECORDER_UID_MIN
+RECORDER_UID_MAX: Final = ids.RECORDER_UID_MAX
 
 MAX_TOKEN_SECONDS: Final = 86_400
 #: the recorder's token outlives the longest recording by this much (start happens after the token is made)
@@ -255,6 +257,18 @@ def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> 
     if media is not None:
         out["media"] = _plain(dict(media))
     return out
+
+
+def task_args(item: Mapping[str, Any]) -> tuple[str, str, str, int, str]:
+    """(resource id, sid, channel, recorder uid, mode): how Agora names a running task. The uid is the one
+    acquire used, also after an HA failover gave the bot a new uid in the channel."""
+    return (
+        str(item["resourceId"]),
+        str(item["sid"]),
+        str(item["channel"]),
+        int(item["recorderUid"]),
+        str(item["mode"]),
+    )
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

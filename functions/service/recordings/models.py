@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
+from agorakit.ids import MAX_UID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 #: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
@@ -29,7 +30,7 @@ class _Strict(BaseModel):
 def _check_uids(values: list[str] | None) -> list[str] | None:
     if values is not None:
         for value in values:
-            if value != "#allstream#" and int(value) > 2**32 - 1:
+            if value != "#allstream#" and int(value) > MAX_UID:
                 raise ValueError(f"uid {value} is larger than 2^32-1")
     return values
 

@@ -20,7 +20,6 @@ from service.recordings.deps import RecordingDependencies
 from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
-from service.recordings.workflow import task_args
 
 logger = logging.getLogger(__name__)
 
@@ -139,11 +138,7 @@ def create_recording(
             details={"active_recording_id": outcome.active_recording_id},
         )
     try:
-        deps.sfn.start_execution(
-            stateMachineArn=settings.recording_state_machine_arn,
-            name=recording_id,
-            input=json.dumps({"recordingId": recording_id}),
-        )
+        deps.workflow.start(settings.recording_state_machine_arn, recording_id, {"recordingId": recording_id})
     except Exception as exc:
         logger.exception("could not start the workflow of recording %s", recording_id)
         _abandon(deps, item, scope, f"the workflow could not be started: {type(exc).__name__}")
@@ -237,7 +232,7 @@ def stop_recording(
     item = _load(deps, recording_id)
     if logic.is_terminal(item.get("status")):
         return 200, logic.view(item)
-    current = request_stop(deps.repo, deps.sfn, str(item["recordingId"]), logic.REASON_API) or item
+    current = request_stop(deps.repo, deps.workflow, str(item["recordingId"]), logic.REASON_API) or item
     status = 200 if logic.is_terminal(current.get("status")) else 202
     return status, logic.view(current)
 
@@ -246,17 +241,8 @@ def _with_op_lock(deps: RecordingDependencies, item: dict[str, Any], settings: R
     """Run ``call`` while holding the recording's operation lock (one update/updateLayout at a time)."""
     recording_id = str(item["recordingId"])
     token = uuid.uuid4().hex
-    now = deps.repo.now_ms()
     try:
-        deps.repo.update(
-            recording_id,
-            set_={"opLock": token, "opLockUntil": now + settings.recording_op_lock_seconds * 1000},
-            condition=(
-                "#status = :rec AND attribute_exists(sid) AND (attribute_not_exists(opLock) OR opLockUntil < :now)"
-            ),
-            names={"#status": "status"},
-            values={":rec": logic.RECORDING, ":now": now},
-        )
+        deps.repo.take_op_lock(recording_id, token, settings.recording_op_lock_seconds)
     except ConditionFailed as lost:
         current = lost.item or item
         if current.get("status") != logic.RECORDING or not current.get("sid"):
@@ -270,12 +256,7 @@ def _with_op_lock(deps: RecordingDependencies, item: dict[str, Any], settings: R
     try:
         return call()
     finally:
-        try:
-            deps.repo.update(
-                recording_id, set_={}, remove=["opLock", "opLockUntil"],
-                condition="opLock = :mine", values={":mine": token},
-            )  # fmt: skip
-        except ConditionFailed:
+        if not deps.repo.release_op_lock(recording_id, token):
             logger.warning("operation lock of %s expired before the call returned", recording_id)
 
 
@@ -311,7 +292,7 @@ def update_recording(
     def call() -> None:
         _agora_call(
             item,
-            lambda: deps.agora.update(*task_args(item), request.client_request()),
+            lambda: deps.agora.update(*logic.task_args(item), request.client_request()),
         )
 
     _with_op_lock(deps, item, settings, call)
@@ -335,7 +316,7 @@ def update_layout(
     def call() -> None:
         _agora_call(
             item,
-            lambda: deps.agora.update_layout(*task_args(item), request.client_request()),
+            lambda: deps.agora.update_layout(*logic.task_args(item), request.client_request()),
         )
 
     _with_op_lock(deps, item, settings, call)

@@ -9,6 +9,10 @@ GSIs: ``bySid`` (pk ``sid``) for NCS events, ``byChannel`` (pk ``channel``, sk `
 ``byStatus`` (pk ``activeStatus``, sk ``createdAt``) - sparse: only active recordings carry ``activeStatus`` -
 for the reconciler. Every status change is a conditional write from the statuses ``logic.TRANSITIONS``
 allows, so a late writer never moves a recording backwards.
+
+Over 400 lines on purpose: this is the one place where a recording's DynamoDB conditions live; the use
+cases call intent-named methods (``request_stop``, ``park_wait``, ``set_if_newer``, ``take_op_lock``, ...)
+and never write an expression themselves.
 """
 
 from __future__ import annotations
@@ -16,10 +20,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 from service.adapters.aws import LazyClient
+from service.adapters.dynamodb import (
+    ITEM_CONDITION_FAILED,
+    cancellation_reasons,
+    from_item,
+    from_items,
+    is_condition_failed,
+    old_item,
+    to_attr,
+    to_item,
+)
 from service.recordings import logic
 
 BY_SID = "bySid"
@@ -58,18 +71,6 @@ def idempotency_key(scope: str) -> str:
     return f"IDEMP#{scope}"
 
 
-def _to_dynamo(value: Any) -> Any:
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {k: _to_dynamo(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_to_dynamo(v) for v in value]
-    return value
-
-
 class RecordingsRepository:
     def __init__(self, table_name: str, *, client: Any = None, clock: Any = time.time):
         if not table_name:
@@ -77,24 +78,8 @@ class RecordingsRepository:
         self.table_name = table_name
         self._client = client
         self._clock = clock
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-        self._ser = TypeSerializer()
-        self._de = TypeDeserializer()
 
     client = LazyClient("dynamodb")
-
-    # -- (de)serialisation --------------------------------------------------------------------
-    def _item(self, item: Mapping[str, Any]) -> dict[str, Any]:
-        return {k: self._ser.serialize(_to_dynamo(v)) for k, v in item.items() if v is not None}
-
-    def _plain(self, raw: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        if not raw:
-            return None
-        return {k: self._de.deserialize(v) for k, v in raw.items()}
-
-    def _value(self, value: Any) -> dict[str, Any]:
-        return self._ser.serialize(_to_dynamo(value))
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -104,19 +89,19 @@ class RecordingsRepository:
         raw = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": rec_key(recording_id)}}, ConsistentRead=consistent
         ).get("Item")
-        return self._plain(raw)
+        return from_item(raw)
 
     def get_lock(self, channel: str) -> dict[str, Any] | None:
         raw = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": lock_key(channel)}}, ConsistentRead=True
         ).get("Item")
-        return self._plain(raw)
+        return from_item(raw)
 
     def get_idempotency(self, scope: str) -> dict[str, Any] | None:
         raw = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": idempotency_key(scope)}}, ConsistentRead=True
         ).get("Item")
-        item = self._plain(raw)
+        item = from_item(raw)
         if item is not None and int(item.get(TTL_ATTRIBUTE, 0)) < self._clock():
             return None  # expired; DynamoDB's TTL deletes lazily
         return item
@@ -129,11 +114,11 @@ class RecordingsRepository:
             ExpressionAttributeValues={":sid": {"S": sid}},
             Limit=2,
         )
-        items = [self._plain(i) for i in response.get("Items", [])]
+        items = from_items(response.get("Items", []))
         if not items:
             return None
         # a sid is unique; re-read from the table for a consistent view
-        recording_id = (items[0] or {}).get("recordingId")
+        recording_id = items[0].get("recordingId")
         return self.get(str(recording_id)) if recording_id else None
 
     def list_by_channel(
@@ -150,7 +135,7 @@ class RecordingsRepository:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self.client.query(**kwargs)
-        items = [i for i in (self._plain(r) for r in response.get("Items", [])) if i]
+        items = from_items(response.get("Items", []))
         return items, response.get("LastEvaluatedKey")
 
     def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[dict[str, Any]]:
@@ -164,7 +149,7 @@ class RecordingsRepository:
             }
             while True:
                 response = self.client.query(**kwargs)
-                out.extend(i for i in (self._plain(r) for r in response.get("Items", [])) if i)
+                out.extend(from_items(response.get("Items", [])))
                 if not response.get("LastEvaluatedKey"):
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -194,7 +179,7 @@ class RecordingsRepository:
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": self._item(
+                        "Item": to_item(
                             {
                                 "pk": idempotency_key(idempotency_scope),
                                 "fingerprint": fingerprint,
@@ -215,7 +200,7 @@ class RecordingsRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": self._item({"pk": lock_key(channel), "recordingId": recording_id, "createdAt": now}),
+                    "Item": to_item({"pk": lock_key(channel), "recordingId": recording_id, "createdAt": now}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -224,7 +209,7 @@ class RecordingsRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": self._item({"pk": rec_key(recording_id), **recording}),
+                    "Item": to_item({"pk": rec_key(recording_id), **recording}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -234,9 +219,10 @@ class RecordingsRepository:
                 self.client.transact_write_items(TransactItems=items)
                 return CreateOutcome("created")
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                cancelled = cancellation_reasons(exc)
+                if cancelled is None:
                     raise
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                reasons = cancelled
             if idempotency_scope:
                 # The key decides first: a retry of a request that won is a replay, whatever else failed.
                 stored = self.get_idempotency(idempotency_scope)
@@ -244,9 +230,9 @@ class RecordingsRepository:
                     if stored.get("fingerprint") != fingerprint:
                         return CreateOutcome("mismatch")
                     return CreateOutcome("replay", response=dict(stored.get("response") or {}))
-                if reasons and reasons[0] == "ConditionalCheckFailed":
+                if reasons and reasons[0] == ITEM_CONDITION_FAILED:
                     continue  # it expired or was withdrawn meanwhile: try again
-            if len(reasons) > lock_index and reasons[lock_index] == "ConditionalCheckFailed":
+            if len(reasons) > lock_index and reasons[lock_index] == ITEM_CONDITION_FAILED:
                 lock = self.get_lock(channel)
                 holder = str(lock.get("recordingId")) if lock else None
                 if holder is None:
@@ -270,8 +256,10 @@ class RecordingsRepository:
                 ConditionExpression="recordingId = :r",
                 ExpressionAttributeValues={":r": {"S": recording_id}},
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return False
+        except Exception as exc:
+            if is_condition_failed(exc):
+                return False
+            raise
         return True
 
     def delete_idempotency(self, scope: str, recording_id: str) -> None:
@@ -282,11 +270,12 @@ class RecordingsRepository:
                 ConditionExpression="recordingId = :r",
                 ExpressionAttributeValues={":r": {"S": recording_id}},
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return
+        except Exception as exc:
+            if not is_condition_failed(exc):
+                raise
 
     # -- updates ------------------------------------------------------------------------------
-    def update(
+    def _update(
         self,
         recording_id: str,
         *,
@@ -301,7 +290,7 @@ class RecordingsRepository:
         """One UpdateItem. Attribute paths may be dotted (``agoraErrors.17``); ``condition`` uses the
         caller's own ``#name``/``:value`` placeholders. Returns the new item; raises ConditionFailed."""
         expr_names: dict[str, str] = dict(names or {})
-        expr_values: dict[str, Any] = {k: self._value(v) for k, v in (values or {}).items()}
+        expr_values: dict[str, Any] = {k: to_attr(v) for k, v in (values or {}).items()}
 
         def path(attribute: str) -> str:
             parts = []
@@ -313,7 +302,7 @@ class RecordingsRepository:
 
         def value(v: Any) -> str:
             key = f":v{len(expr_values)}"
-            expr_values[key] = self._value(v)
+            expr_values[key] = to_attr(v)
             return key
 
         sets = {"updatedAt": self.now_ms(), **(set_ or {})}
@@ -342,9 +331,11 @@ class RecordingsRepository:
             kwargs["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         try:
             response = self.client.update_item(**kwargs)
-        except self.client.exceptions.ConditionalCheckFailedException as exc:
-            raise ConditionFailed(self._plain(getattr(exc, "response", {}).get("Item"))) from exc
-        return self._plain(response.get("Attributes")) or {}
+        except Exception as exc:
+            if is_condition_failed(exc):
+                raise ConditionFailed(old_item(exc)) from exc
+            raise
+        return from_item(response.get("Attributes")) or {}
 
     def transition(
         self,
@@ -367,7 +358,7 @@ class RecordingsRepository:
             fields["activeStatus"] = target
         else:
             removals.append("activeStatus")
-        return self.update(
+        return self._update(
             recording_id,
             set_=fields,
             remove=removals,
@@ -376,3 +367,116 @@ class RecordingsRepository:
             names={"#status": "status"},
             values=placeholders,
         )
+
+    # -- intent-named writes: the only conditions the use cases rely on --------------------------
+    def _active_condition(self) -> tuple[str, dict[str, Any]]:
+        placeholders = {f":a{i}": s for i, s in enumerate(logic.ACTIVE_STATUSES)}
+        return f"#status IN ({', '.join(placeholders)})", placeholders
+
+    def request_stop(self, recording_id: str, reason: str) -> tuple[dict[str, Any] | None, bool]:
+        """Record that a stop was requested (the first reason wins) while the recording is active.
+
+        Returns (the item, whether this call recorded it); the item is the current one when the stop was
+        already requested or the recording is over, and None when there is no such recording."""
+        active, values = self._active_condition()
+        try:
+            item = self._update(
+                recording_id,
+                set_={"stopRequested": reason, "stopRequestedAt": self.now_ms()},
+                condition=f"attribute_not_exists(stopRequested) AND {active}",
+                names={"#status": "status"},
+                values=values,
+            )
+        except ConditionFailed as lost:
+            return lost.item, False
+        return item, True
+
+    def park_wait(self, recording_id: str, task_token: str) -> dict[str, Any]:
+        """Store the workflow's task token while the recording is active; raises ConditionFailed otherwise."""
+        active, values = self._active_condition()
+        return self._update(
+            recording_id,
+            set_={"taskToken": task_token, "waitingSince": self.now_ms()},
+            condition=active,
+            names={"#status": "status"},
+            values=values,
+        )
+
+    def record_error(self, recording_id: str, error: Mapping[str, Any]) -> None:
+        """The last Agora error of a step (the fail handler reports it)."""
+        self._update(recording_id, set_={"lastError": dict(error)})
+
+    def keep_sid(self, recording_id: str, sid: str, started_at: int) -> None:
+        """Remember a started recorder's sid whatever the status, so it can still be stopped."""
+        self._update(recording_id, set_={"sid": sid, "startedAt": started_at})
+
+    def set_if_newer(self, recording_id: str, seq_attr: str, sequence: int | None, fields: Mapping[str, Any]) -> bool:
+        """Write ``fields`` (and ``seq_attr``) only if ``sequence`` is newer than the one that set them last;
+        without a sequence, only if nothing set them yet. False when an equal or newer event already did."""
+        if sequence is None:
+            condition, values = f"attribute_not_exists({seq_attr})", {}
+            updates = dict(fields)
+        else:
+            condition, values = f"attribute_not_exists({seq_attr}) OR {seq_attr} < :seq", {":seq": sequence}
+            updates = {**fields, seq_attr: sequence}
+        try:
+            self._update(recording_id, set_=updates, condition=condition, values=values)
+        except ConditionFailed:
+            return False
+        return True
+
+    def add_file_names(self, recording_id: str, names: Iterable[str]) -> None:
+        """Add to the recording's set of file names (order-free and idempotent)."""
+        self._update(recording_id, set_={}, add={"fileNames": set(names)})
+
+    def put_event_entry(
+        self, recording_id: str, kind: str, key: str, entry: Mapping[str, Any], *, max_entries: int
+    ) -> bool:
+        """``kind.key = entry`` (a resend overwrites itself) unless the map already holds ``max_entries``."""
+        try:
+            self._update(
+                recording_id,
+                set_={f"{kind}.{key}": dict(entry)},
+                condition=f"attribute_exists({kind}.#k) OR size({kind}) < :max",
+                names={"#k": key},
+                values={":max": max_entries},
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def take_op_lock(self, recording_id: str, owner: str, seconds: int) -> None:
+        """The operation lock of a RECORDING recording with a sid, unless another holder's is still valid.
+        Raises ConditionFailed (with the current item) when it is not available."""
+        now = self.now_ms()
+        self._update(
+            recording_id,
+            set_={"opLock": owner, "opLockUntil": now + seconds * 1000},
+            condition=(
+                "#status = :rec AND attribute_exists(sid) AND (attribute_not_exists(opLock) OR opLockUntil < :now)"
+            ),
+            names={"#status": "status"},
+            values={":rec": logic.RECORDING, ":now": now},
+        )
+
+    def release_op_lock(self, recording_id: str, owner: str) -> bool:
+        """Release the operation lock if ``owner`` still holds it; False if it had expired and was taken."""
+        try:
+            self._update(
+                recording_id, set_={}, remove=["opLock", "opLockUntil"],
+                condition="opLock = :mine", values={":mine": owner},
+            )  # fmt: skip
+        except ConditionFailed:
+            return False
+        return True
+
+    def mark_seen(self, recording_id: str) -> bool:
+        """Agora says the recorder still runs: ``lastSeenAt`` = now, while the recording is RECORDING."""
+        try:
+            self._update(
+                recording_id, set_={"lastSeenAt": self.now_ms()},
+                condition="#status = :rec", names={"#status": "status"}, values={":rec": logic.RECORDING},
+            )  # fmt: skip
+        except ConditionFailed:
+            return False
+        return True

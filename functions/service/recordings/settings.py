@@ -1,7 +1,8 @@
 """Settings of the recording functions (API, workflow tasks, reconciler), read once at cold start.
 
 One model for the three functions: each gets the variables it needs from the construct, and fields
-that a function does not use are optional. Agora access comes from ``AgoraAccessSettings`` (CONTRACTS A).
+that a function does not use are optional. Agora access comes from ``AgoraAccessSettings``.
+``RecordingEventSettings`` is what the webhook processor needs to apply recording events.
 """
 
 from __future__ import annotations
@@ -9,9 +10,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from service.adapters.agora import AgoraAccessSettings
+from service.settings import FunctionSettings
 
 #: Agora's tokens live at most 24 hours and a recorder's token cannot be renewed (recording doc, section 7).
 MAX_TOKEN_SECONDS = 86_400
+
+
+class RecordingEventSettings(FunctionSettings):
+    """The webhook processor's view: the recording construct's ``grant_events()`` sets RECORDINGS_TABLE."""
+
+    recordings_table: str
 
 
 class RecordingSettings(AgoraAccessSettings):
@@ -41,6 +49,7 @@ class RecordingSettings(AgoraAccessSettings):
     recording_op_lock_seconds: int = Field(default=30, ge=1, le=900)
     #: an active recording whose execution ended this long ago is repaired by the reconciler
     recording_stale_seconds: float = Field(default=300.0, ge=0)
+    #: how long a secret (REST credentials, uploader keys, app certificate) is reused before re-reading it
     secret_cache_seconds: float = Field(default=300.0, ge=0)
 
     @property

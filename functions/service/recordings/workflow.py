@@ -1,9 +1,11 @@
-"""The workflow's task steps (acquire, start, wait, stop, finalize, fail) and the reconciler.
+"""The workflow's task steps (acquire, start, wait, stop, finalize, fail), run by
+``workflow_tasks_handler``.
 
 Each step reads the recording from DynamoDB (the source of truth), calls Agora at most once, and writes
 the result with a conditional status change. Agora's errors propagate with their class names, which is
-what the state machine's Retry and Catch match on (CONTRACTS A); before propagating, a step records the
-error on the item so that the fail handler can report Agora's code and reason.
+what the state machine's Retry and Catch match on (see ``infra/constructs/recording.py``); before
+propagating, a step records the error on the item so that the fail handler can report Agora's code and
+reason.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from service.recordings import logic
-from service.recordings.control import request_stop, send_success
 from service.recordings.deps import RecordingDependencies
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
@@ -42,17 +43,15 @@ def _recording(deps: RecordingDependencies, recording_id: str) -> dict[str, Any]
 
 def _record_agora_error(deps: RecordingDependencies, recording_id: str, step: str, exc: Exception) -> None:
     try:
-        deps.repo.update(
+        deps.repo.record_error(
             recording_id,
-            set_={
-                "lastError": {
-                    "step": step,
-                    "type": type(exc).__name__,
-                    "code": getattr(exc, "code", None),
-                    "httpStatus": getattr(exc, "http_status", None),
-                    "reason": getattr(exc, "reason", None) or str(exc)[:500],
-                    "at": deps.repo.now_ms(),
-                }
+            {
+                "step": step,
+                "type": type(exc).__name__,
+                "code": getattr(exc, "code", None),
+                "httpStatus": getattr(exc, "http_status", None),
+                "reason": getattr(exc, "reason", None) or str(exc)[:500],
+                "at": deps.repo.now_ms(),
             },
         )
     except Exception:  # recording the error must never hide it
@@ -68,18 +67,6 @@ def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Call
         _record_agora_error(deps, recording_id, step, exc)
         logger.warning("agora %s failed for %s: %s", step, recording_id, exc)
         raise
-
-
-def task_args(item: Mapping[str, Any]) -> tuple[str, str, str, int, str]:
-    """(resource id, sid, channel, recorder uid, mode): how Agora names a running task. The uid is the one
-    acquire used, also after an HA failover gave the bot a new uid in the channel."""
-    return (
-        str(item["resourceId"]),
-        str(item["sid"]),
-        str(item["channel"]),
-        int(item["recorderUid"]),
-        str(item["mode"]),
-    )
 
 
 def _config(item: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,7 +207,7 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
         )
     except ConditionFailed as lost:
         # the recorder runs at Agora: keep its sid so the stop step and the fail handler can stop it
-        deps.repo.update(recording_id, set_={"sid": result.sid, "startedAt": started})
+        deps.repo.keep_sid(recording_id, result.sid, started)
         raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
     deps.metric("RecordingStarted")
     return {"sid": result.sid}
@@ -230,19 +217,12 @@ def wait(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
     """Park the workflow: store its task token, or complete at once if a stop was already requested."""
     recording_id = str(event["recordingId"])
     token = str(event["taskToken"])
-    placeholders = {f":a{i}": s for i, s in enumerate(logic.ACTIVE_STATUSES)}
     try:
-        item = deps.repo.update(
-            recording_id,
-            set_={"taskToken": token, "waitingSince": deps.repo.now_ms()},
-            condition=f"#status IN ({', '.join(placeholders)})",
-            names={"#status": "status"},
-            values=placeholders,
-        )
+        item = deps.repo.park_wait(recording_id, token)
     except ConditionFailed as lost:
         raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
     if item.get("stopRequested"):
-        send_success(deps.sfn, token, str(item["stopRequested"]))
+        deps.workflow.complete_wait(token, str(item["stopRequested"]))
     return {"waiting": True}
 
 
@@ -272,7 +252,7 @@ def stop(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
             deps,
             recording_id,
             "stop",
-            lambda: deps.agora.stop(*task_args(item), async_stop=settings.recording_async_stop),
+            lambda: deps.agora.stop(*logic.task_args(item), async_stop=settings.recording_async_stop),
         )
     except AgoraResourceExpiredError:
         # past resourceExpiredHour the task cannot exist any more: it is gone
@@ -355,7 +335,7 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
 def _stop_quietly(settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any]) -> None:
     """Best effort: a failed workflow must not leave a recorder running (and billing) at Agora."""
     try:
-        deps.agora.stop(*task_args(item), async_stop=True)
+        deps.agora.stop(*logic.task_args(item), async_stop=True)
     except Exception:
         logger.exception("could not stop the recorder of failed recording %s", item.get("recordingId"))
 
@@ -368,74 +348,3 @@ STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "finalize": finalize,
     "fail": fail,
 }
-
-
-# ------------------------------------------------------------------------------------------ reconciler
-def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, int]:
-    """For every active recording: ask Agora whether its recorder still runs, and complete the wait of
-    those that exited without telling us (a 404 that outlasted the HA migration window). Also repairs
-    recordings whose workflow execution ended without finishing them (e.g. aborted by an operator)."""
-    from agorakit.agora.errors import AgoraError, AgoraNotFoundError
-
-    counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0}
-    now = deps.repo.now_ms()
-    for item in deps.repo.list_active():
-        recording_id = str(item["recordingId"])
-        if _repair_if_orphaned(settings, deps, item, now):
-            counts["repaired"] += 1
-            continue
-        if item.get("status") != logic.RECORDING or not item.get("sid"):
-            continue
-        counts["checked"] += 1
-        try:
-            deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
-        except AgoraNotFoundError:
-            last_seen = int(item.get("lastSeenAt") or item.get("startedAt") or 0)
-            if (now - last_seen) / 1000 < settings.recording_ha_grace_seconds:
-                counts["in_grace"] += 1
-                continue
-            logger.info("recording %s: the recorder is gone at Agora; completing the workflow", recording_id)
-            request_stop(deps.repo, deps.sfn, recording_id, logic.REASON_RECONCILER)
-            counts["completed"] += 1
-            continue
-        except AgoraError as exc:
-            logger.warning("reconciler could not query %s: %s", recording_id, exc)
-            counts["errors"] += 1
-            continue
-        counts["running"] += 1
-        try:
-            deps.repo.update(
-                recording_id, set_={"lastSeenAt": deps.repo.now_ms()},
-                condition="#status = :rec", names={"#status": "status"}, values={":rec": logic.RECORDING},
-            )  # fmt: skip
-        except ConditionFailed:
-            continue
-    if counts["completed"]:
-        deps.metric("RecordingsReconciled", counts["completed"])
-    return counts
-
-
-def _repair_if_orphaned(
-    settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any], now: int
-) -> bool:
-    """An active recording whose execution is no longer RUNNING will never finish by itself: fail it."""
-    updated = int(item.get("updatedAt") or 0)
-    arn = item.get("executionArn")
-    if not arn or (now - updated) / 1000 < settings.recording_stale_seconds:
-        return False
-    try:
-        status = deps.sfn.describe_execution(executionArn=str(arn)).get("status")
-    except Exception as exc:
-        if type(exc).__name__ != "ClientError" or "ExecutionDoesNotExist" not in str(exc):
-            logger.warning("could not describe execution %s: %s", arn, exc)
-            return False
-        status = "MISSING"
-    if status == "RUNNING":
-        return False
-    fail(
-        {"state": {"recordingId": item["recordingId"],
-                   "error": {"Error": "ExecutionEnded", "Cause": f"the workflow execution is {status}"}}},
-        settings=settings,
-        deps=deps,
-    )  # fmt: skip
-    return True

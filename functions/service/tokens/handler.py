@@ -1,8 +1,9 @@
 """``POST /tokens``: thin handler. Decorators, routing and one call into ``service.tokens.logic``.
 
-Cold start: the module imports Powertools' Logger, Metrics and resolver, and pydantic; boto3 is imported
+Cold start: the module imports Powertools' Logger, Metrics and resolver, and pydantic; botocore is imported
 when the first request needs DynamoDB or Secrets Manager; the token format is standard library only; the
-X-Ray SDK is left out unless ``XRAY_SDK=true`` (see ``service.observability``).
+X-Ray SDK is left out unless ``XRAY_SDK=true`` (see ``service.observability``). Warm: a returning user's
+request makes no AWS call (the uid and the certificate are cached in the container).
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ settings = TokenSettings.from_env()
 @cache
 def dependencies() -> TokenDependencies:
     from service.adapters.secrets import SecretsManagerStore
-    from service.tokens.repository import DynamoDBUidRepository
+    from service.tokens.repository import CachedUidRepository, DynamoDBUidRepository
 
     return TokenDependencies(
-        uids=DynamoDBUidRepository(settings.users_table),
+        uids=CachedUidRepository(DynamoDBUidRepository(settings.users_table), max_entries=settings.uid_cache_entries),
         secrets=SecretsManagerStore(max_age=settings.secret_cache_seconds),
     )
 

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import random
+import threading
+from collections import OrderedDict
 from typing import Any, Protocol
 
-from service.adapters.aws import LazyClient
+from agorakit.ids import USER_UID_MAX, USER_UID_MIN
 
-#: uids handed to users; everything above is reserved for recorder bots (see docs/decisions.md)
-USER_UID_MIN = 1_000
-USER_UID_MAX = 3_999_999_999
-RECORDER_UID_MIN = 4_000_000_000
-RECORDER_UID_MAX = 4_294_967_295
+from service.adapters.aws import LazyClient
+from service.adapters.dynamodb import ITEM_CONDITION_FAILED, cancellation_reasons
+
 MAX_ALLOCATION_ATTEMPTS = 8
 
 
@@ -29,6 +29,35 @@ class UidAllocationError(RuntimeError):
 
 class UidRepository(Protocol):
     def uid_for(self, subject: str) -> int: ...
+
+
+class CachedUidRepository:
+    """Remembers subject -> uid in the container, so a returning user's warm request reads nothing.
+
+    Sound without any expiry: a mapping never changes once allocated (both items are written once, under
+    ``attribute_not_exists``, and nothing updates or deletes them), so a cached uid can never be stale.
+    The cache is bounded (least recently used first out) only to bound memory in a long-lived container.
+    """
+
+    def __init__(self, inner: UidRepository, *, max_entries: int = 10_000):
+        self._inner = inner
+        self._max_entries = max_entries
+        self._uids: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def uid_for(self, subject: str) -> int:
+        with self._lock:
+            uid = self._uids.get(subject)
+            if uid is not None:
+                self._uids.move_to_end(subject)
+                return uid
+        uid = self._inner.uid_for(subject)
+        if self._max_entries > 0:
+            with self._lock:
+                self._uids[subject] = uid
+                while len(self._uids) > self._max_entries:
+                    self._uids.popitem(last=False)
+        return uid
 
 
 def candidate_uids(subject: str, rng: random.Random | None = None):
@@ -95,12 +124,12 @@ class DynamoDBUidRepository:
                 ]
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            reasons = cancellation_reasons(exc)
+            if reasons is None:
                 raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            if reasons and reasons[0] == ITEM_CONDITION_FAILED:
                 return "subject_exists"
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            if len(reasons) > 1 and reasons[1] == ITEM_CONDITION_FAILED:
                 return "uid_taken"
             # TransactionConflict (a concurrent transaction on the same items): treat as the subject race
             return "subject_exists"

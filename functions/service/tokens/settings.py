@@ -18,4 +18,8 @@ class TokenSettings(FunctionSettings):
     #: what a caller outside the publisher group gets when asking for a publisher token
     publisher_denied: Literal["forbid", "downgrade"] = "forbid"
     token_default_ttl: int = Field(default=3600, ge=1, le=86400)
+    #: how long the app certificate is reused before Secrets Manager is read again: a rotated certificate is
+    #: picked up within this time (see docs/decisions.md)
     secret_cache_seconds: float = Field(default=300, ge=0)
+    #: subjects whose uid the container remembers (a uid never changes once allocated; 0 turns it off)
+    uid_cache_entries: int = Field(default=10_000, ge=0)

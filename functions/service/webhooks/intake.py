@@ -1,8 +1,8 @@
 """``POST /webhooks/agora``: the NCS receiver. A plain function handler, not a Powertools resolver.
 
 Why no resolver: the signature is over the raw bytes, which a resolver would decode and re-model, and the
-resolver with validation costs ~100-200 ms of cold start (serverless-notes B4) against Agora's 10 s budget
-that also covers retries. This module imports Powertools' Logger and the standard library; boto3 is
+resolver with validation costs ~100-200 ms of cold start (``make bench``, bench/bench_webhooks.py) against
+Agora's 10 s budget that also covers retries. This module imports Powertools' Logger and the standard library; boto3 is
 imported on the first request. Every request gets one structured log line; header values (signatures)
 and secrets are never logged.
 """

@@ -32,8 +32,9 @@ from agorakit.ncs.signature import Keyring, NcsSecretError, Verification
 
 from service.adapters.secrets import SecretStore
 from service.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
-from service.webhooks.presence import apply_rtc_event
-from service.webhooks.repository import InboxRecord, InboxRepository, PresenceStore
+from service.presence.logic import apply_rtc_event
+from service.presence.repository import PresenceStore
+from service.webhooks.repository import InboxRecord, InboxRepository
 from service.webhooks.settings import IntakeSettings, ProcessorSettings
 
 UPLOAD_PROGRESS_EVENT = 33

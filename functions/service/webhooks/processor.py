@@ -19,8 +19,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.presence.repository import DynamoDBPresence, PresenceStore
 from service.webhooks.logic import RecordingApplier, dispatch_notice
-from service.webhooks.repository import DynamoDBPresence, PresenceStore
 from service.webhooks.settings import ProcessorSettings
 
 logger = Logger()
@@ -34,14 +34,10 @@ class ProcessorDependencies:
     recordings: RecordingApplier | None
 
 
-def recording_applier() -> RecordingApplier | None:
-    """``service.recordings.events.apply_recording_event``, imported lazily; None when not deployed."""
-    try:
-        from service.recordings.events import apply_recording_event
-    except ModuleNotFoundError as exc:
-        if exc.name in ("service.recordings", "service.recordings.events"):
-            return None
-        raise
+def recording_applier() -> RecordingApplier:
+    """``service.recordings.events.apply_recording_event``, imported with the first batch, not at cold start."""
+    from service.recordings.events import apply_recording_event
+
     return apply_recording_event
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from service.presence.settings import PresenceSettings
 from service.settings import FunctionSettings
 
 DAY = 86_400
@@ -21,9 +22,6 @@ class IntakeSettings(FunctionSettings):
     ncs_secret_cache_seconds: float = Field(default=300, ge=0)
 
 
-class ProcessorSettings(FunctionSettings):
-    presence_table: str
-    #: a user who left is kept this long, so that late (older) events for them are recognised as stale
-    presence_left_ttl_seconds: int = Field(default=DAY, ge=60)
-    #: safety net for users whose leave event never came and whose channel was never destroyed
-    presence_ttl_seconds: int = Field(default=30 * DAY, ge=3600)
+class ProcessorSettings(PresenceSettings):
+    """The processor writes presence (``service.presence``); recording events need RECORDINGS_TABLE,
+    read by ``service.recordings.settings.RecordingEventSettings``."""

@@ -1,4 +1,5 @@
-"""The reconciler, run on a schedule: completes recordings whose recorder exited without a webhook,
+"""Entry point of the reconciler function (``service.recordings.reconciler_handler.handler``), run on a
+schedule: completes recordings whose recorder exited without a webhook,
 and repairs recordings whose workflow ended without finishing them."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.observability import make_tracer
 from service.recordings import deps as deps_module
-from service.recordings import workflow
+from service.recordings.reconcile import reconcile
 from service.recordings.settings import RecordingSettings
 
 logger = Logger()
@@ -34,6 +35,6 @@ def dependencies() -> deps_module.RecordingDependencies:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    counts = workflow.reconcile(settings=settings, deps=dependencies())
+    counts = reconcile(settings=settings, deps=dependencies())
     logger.info("reconciled", extra=counts)
     return counts

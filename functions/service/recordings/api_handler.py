@@ -1,4 +1,5 @@
-"""The recordings API (``/recordings*``): thin routes over ``service.recordings.operations``.
+"""Entry point of the recordings API function (``service.recordings.api_handler.handler``): thin routes for
+``/recordings*`` over ``service.recordings.operations``.
 
 Every route requires the admin group. ``POST /recordings`` honours an ``Idempotency-Key`` header.
 """

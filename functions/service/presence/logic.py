@@ -1,4 +1,6 @@
-"""RTC presence from NCS channel events (productId 1, eventType 101-112).
+"""RTC presence from NCS channel events (productId 1, eventType 101-112): the rules.
+
+Written by the webhook processor (``service.webhooks.processor``), read by the channels API.
 
 NCS delivers late, twice and out of order, and a stream batch may be processed again after a partial
 failure. So every item is a pure function of the events applied to it, and the order is enforced by
@@ -22,8 +24,8 @@ from typing import Any
 
 from agorakit.ncs.events import RtcChannelEvent, is_recorder_bot
 
-from service.webhooks.repository import CHANNEL_SK, PresenceStore
-from service.webhooks.settings import ProcessorSettings
+from service.presence.repository import CHANNEL_SK, PresenceStore
+from service.presence.settings import PresenceSettings
 
 #: attributes that record *when/which notice* wrote an item, not presence itself (excluded from comparisons)
 BOOKKEEPING = frozenset({"updatedAt", "noticeId", "expiresAt"})
@@ -65,7 +67,7 @@ def apply_rtc_event(
     event: RtcChannelEvent,
     store: PresenceStore,
     *,
-    settings: ProcessorSettings,
+    settings: PresenceSettings,
     now: float,
     notice_id: str,
 ) -> str:
@@ -95,7 +97,7 @@ def apply_rtc_event(
 
 
 def _apply_channel(
-    event: RtcChannelEvent, store: PresenceStore, *, settings: ProcessorSettings, now: float, notice_id: str
+    event: RtcChannelEvent, store: PresenceStore, *, settings: PresenceSettings, now: float, notice_id: str
 ) -> str:
     if event.ts is None:
         return "unordered"

@@ -1,4 +1,5 @@
-"""The recording workflow's task function: one entry point, the step named by ``event["action"]``.
+"""Entry point of the workflow task function (``service.recordings.workflow_tasks_handler.handler``): the
+step of ``service.recordings.workflow`` named by ``event["action"]``.
 
 Step Functions matches Retry/Catch on the class name of what this raises (``AgoraRateLimitedError``,
 ``AgoraResourceExpiredError``, ...), so Agora's errors are re-raised unchanged.

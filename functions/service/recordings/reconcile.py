@@ -1,0 +1,83 @@
+"""The reconciler's use case, run on a schedule by ``reconciler_handler``.
+
+NCS may never deliver the event that says a recorder exited, and an operator may abort an execution;
+both would leave a recording active forever. For every active recording this asks Agora whether its
+recorder still runs and completes the wait of those that are gone, and fails the recordings whose
+workflow execution is no longer running.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from service.recordings import logic
+from service.recordings.control import request_stop
+from service.recordings.deps import RecordingDependencies
+from service.recordings.settings import RecordingSettings
+from service.recordings.workflow import fail
+
+logger = logging.getLogger(__name__)
+
+
+def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, int]:
+    """For every active recording: ask Agora whether its recorder still runs, and complete the wait of
+    those that exited without telling us (a 404 that outlasted the HA migration window). Also repairs
+    recordings whose workflow execution ended without finishing them (e.g. aborted by an operator)."""
+    from agorakit.agora.errors import AgoraError, AgoraNotFoundError
+
+    counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0}
+    now = deps.repo.now_ms()
+    for item in deps.repo.list_active():
+        recording_id = str(item["recordingId"])
+        if _repair_if_orphaned(settings, deps, item, now):
+            counts["repaired"] += 1
+            continue
+        if item.get("status") != logic.RECORDING or not item.get("sid"):
+            continue
+        counts["checked"] += 1
+        try:
+            deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+        except AgoraNotFoundError:
+            last_seen = int(item.get("lastSeenAt") or item.get("startedAt") or 0)
+            if (now - last_seen) / 1000 < settings.recording_ha_grace_seconds:
+                counts["in_grace"] += 1
+                continue
+            logger.info("recording %s: the recorder is gone at Agora; completing the workflow", recording_id)
+            request_stop(deps.repo, deps.workflow, recording_id, logic.REASON_RECONCILER)
+            counts["completed"] += 1
+            continue
+        except AgoraError as exc:
+            logger.warning("reconciler could not query %s: %s", recording_id, exc)
+            counts["errors"] += 1
+            continue
+        counts["running"] += 1
+        deps.repo.mark_seen(recording_id)
+    if counts["completed"]:
+        deps.metric("RecordingsReconciled", counts["completed"])
+    return counts
+
+
+def _repair_if_orphaned(
+    settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any], now: int
+) -> bool:
+    """An active recording whose execution is no longer RUNNING will never finish by itself: fail it."""
+    updated = int(item.get("updatedAt") or 0)
+    arn = item.get("executionArn")
+    if not arn or (now - updated) / 1000 < settings.recording_stale_seconds:
+        return False
+    try:
+        status = deps.workflow.execution_status(str(arn))
+    except Exception as exc:  # Step Functions unavailable: try again on the next run
+        logger.warning("could not describe execution %s: %s", arn, exc)
+        return False
+    if status == "RUNNING":
+        return False
+    fail(
+        {"state": {"recordingId": item["recordingId"],
+                   "error": {"Error": "ExecutionEnded", "Cause": f"the workflow execution is {status}"}}},
+        settings=settings,
+        deps=deps,
+    )  # fmt: skip
+    return True
