@@ -98,7 +98,7 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
 
     template = template if template is not None else synth_template()
     functions, routes = dry_routes(template)
-    for spec in functions.values():  # handlers read their settings at import (CONTRACTS F: one meaning per name)
+    for spec in functions.values():  # handlers read their settings at import (one meaning per name)
         for key, value in spec.environment.items():
             os.environ.setdefault(key, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

@@ -85,7 +85,7 @@ class Secrets:
     storage_secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(30))
 
     def documents(self) -> dict[str, dict[str, str]]:
-        """Secret JSON by the env var that names it (CONTRACTS F names; unknown ones are reported)."""
+        """Secret JSON by the env var that names it (the names the functions read; unknown ones are reported)."""
         return {
             "APP_CERTIFICATE_SECRET_NAME": {"app_certificate": self.app_certificate},
             "AGORA_REST_SECRET_NAME": {"customer_id": self.customer_id, "customer_secret": self.customer_secret},

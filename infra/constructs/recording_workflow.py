@@ -31,7 +31,7 @@ from constructs import Construct, IConstruct
 from infra.constructs.function_factory import METRICS_NAMESPACE
 from infra.nag import acknowledge
 
-#: Agora errors worth repeating (CONTRACTS A): 429, 5xx / code 65, network
+#: Agora errors worth repeating (AgoraClient's retryable errors): 429, 5xx / code 65, network
 RETRYABLE_AGORA_ERRORS = ["AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"]
 #: start must acquire again: resource expired (433/1001, or too old to use) or uid taken (53)
 REACQUIRE_ERRORS = ["AgoraResourceExpiredError", "AgoraConflictError"]

@@ -363,7 +363,7 @@ def test_current_template_provisions_and_every_handler_imports(aws: None) -> Non
     template = synth_template()
     stack = provision(template)
     assert stack.functions, "the stack has no Lambda function"
-    assert stack.environment_conflicts() == {}, "an env var means different things in different functions (CONTRACTS F)"
+    assert stack.environment_conflicts() == {}, "an env var means different things in different functions"
     names = {f.name for f in stack.functions.values()}
     for route in stack.routes:
         assert route.function in names

@@ -2,7 +2,8 @@
 
 Byte-identical to Agora's official python3 builder (``AccessToken2.build``) for the same inputs, but built for a
 Lambda hot path: one ``struct`` call per fixed-size part, no per-token objects, a cached first HMAC step, and
-cached validation of the app id and certificate. Layout and signing: /work/shared/agora/access-token.md, section 1.
+cached validation of the app id and certificate. Layout and signing follow the official AgoraIO/Tools DynamicKey
+builders (tests/fixtures/agora/ holds their vectors).
 
 Unlike the official builder, bad input raises ``TokenValidationError`` (never an empty string) and the limits in
 Agora's docs are enforced: 24 h maximum lifetime, channel names under 64 bytes in Agora's character set, etc.
