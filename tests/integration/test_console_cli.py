@@ -76,3 +76,55 @@ def test_python_m_agorakit_console_help():
         [sys.executable, "-m", "agorakit", "console", "--help"], capture_output=True, text=True, check=False, cwd=ROOT
     )
     assert done.returncode == 0 and "reset-signkey" in done.stdout
+
+
+def test_the_shared_limiter_keeps_a_burst_under_agoras_10_qps(server):
+    """25 calls at once through the 10-QPS bucket: the hostile emulator (10 per API per second) never says 429."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agorakit.agora.console import ConsoleClient
+    from agorakit.agora.ratelimit import LocalTokenBucket, bucket_for_qps
+
+    emu = server.emulator
+    emu.add_project("prod", project_id="p1")
+    rate, burst = bucket_for_qps(10)
+    with (
+        ConsoleClient(
+            customer_id=DEFAULT_CUSTOMER_ID,
+            customer_secret=DEFAULT_CUSTOMER_SECRET,
+            base_urls=[server.url],
+            rate_limiter=LocalTokenBucket(rate, burst),
+            max_attempts=1,
+        ) as console,
+        ThreadPoolExecutor(8) as pool,
+    ):
+        results = list(pool.map(lambda _: len(console.list_projects()), range(25)))
+    assert results == [1] * 25
+    assert emu.statuses[429] == 0 and emu.calls["list_projects"] == 25
+
+
+def test_without_the_limiter_the_emulator_answers_429(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agorakit.agora.console import ConsoleClient
+    from agorakit.agora.errors import AgoraRateLimitedError
+
+    with (
+        ConsoleClient(
+            customer_id=DEFAULT_CUSTOMER_ID,
+            customer_secret=DEFAULT_CUSTOMER_SECRET,
+            base_urls=[server.url],
+            max_attempts=1,
+        ) as console,
+        ThreadPoolExecutor(8) as pool,
+    ):
+
+        def one(_: int) -> str:
+            try:
+                console.list_projects()
+            except AgoraRateLimitedError:
+                return "429"
+            return "ok"
+
+        outcomes = list(pool.map(one, range(40)))
+    assert outcomes.count("429") == server.emulator.statuses[429] > 0
