@@ -32,6 +32,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "groups_claim": ("groupsClaim", "AUTH_GROUPS_CLAIM"),
     "publisher_group": ("publisherGroup", "AUTH_PUBLISHER_GROUP"),
     "admin_group": ("adminGroup", "AUTH_ADMIN_GROUP"),
+    "owners_group": ("ownersGroup", "AUTH_OWNERS_GROUP"),
     "publisher_denied": ("publisherDenied", "AUTH_PUBLISHER_DENIED"),
     "token_default_ttl": ("tokenDefaultTtl", "TOKEN_DEFAULT_TTL"),
     "recording_max_hours": ("recordingMaxHours", "RECORDING_MAX_HOURS"),
@@ -58,6 +59,7 @@ class StackSettings(BaseModel):
     groups_claim: str = "cognito:groups"
     publisher_group: str = "hosts"
     admin_group: str = "admins"
+    owners_group: str = "owners"  # project management and App Certificate rotation
     publisher_denied: Literal["forbid", "downgrade"] = "forbid"
     token_default_ttl: int = Field(default=3600, ge=1, le=86400)
     recording_max_hours: int = Field(default=4, ge=1, le=24)

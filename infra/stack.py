@@ -11,6 +11,7 @@ from infra.constructs.channels import Channels
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.media import Media
 from infra.constructs.monitoring import Monitoring
+from infra.constructs.projects import Projects
 from infra.constructs.recording import Recording
 from infra.constructs.tokens import Tokens
 from infra.constructs.webhooks import Webhooks
@@ -46,6 +47,9 @@ class AgoraServerlessStack(Stack):
             self, "Channels", settings=settings, api=self.api, functions=self.functions, agora=self.agora,
             presence_table=self.webhooks.presence,
         )  # fmt: skip
+        self.projects = Projects(
+            self, "Projects", settings=settings, api=self.api, functions=self.functions, agora=self.agora
+        )
         self.monitoring = Monitoring(
             self, "Monitoring", topic=self.recording.workflow.alarm_topic,
             dead_letter_queues={"WebhookProcessing": self.webhooks.dlq}, alarms=[self.media.dlq_alarm],

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, str] = {
     "emulator": "emulator.cli",  # a development tool outside the Lambda code, loaded only here
     "ncs": "agorakit.ncs.cli",
     "m3u8": "agorakit.m3u8.cli",
+    "console": "agorakit.agora.console_cli",
 }
 
 

@@ -1,0 +1,1 @@
+"""Project management and usage through Agora's Console API (owners only)."""

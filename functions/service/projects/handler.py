@@ -1,0 +1,139 @@
+"""``/projects*``: thin routes over ``service.projects.logic``. Owners group only.
+
+No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
+Log lines name projects by id and App ID only; a Project object or a Console body is never logged
+(Agora puts the App Certificate in clear in every project read).
+"""
+
+from datetime import date
+from functools import cache
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from service.auth import Caller, caller_from_event
+from service.http import build_resolver
+from service.observability import make_tracer
+from service.projects import logic
+from service.projects.logic import ProjectsDependencies, RotationRequest, StatusChange
+from service.projects.settings import ProjectsSettings
+
+logger = Logger()
+tracer = make_tracer()
+app = build_resolver()
+settings = ProjectsSettings.from_env()
+
+
+@cache
+def dependencies() -> ProjectsDependencies:
+    from service.adapters.console import build_console_client
+    from service.adapters.secrets import SecretsManagerStore
+    from service.projects.repository import DynamoDBUsageCache, SecretsManagerCertificate
+
+    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
+    return ProjectsDependencies(
+        console_factory=lambda: build_console_client(settings, secrets),
+        usage_cache=DynamoDBUsageCache(settings.usage_table),
+        certificate=SecretsManagerCertificate(settings.app_certificate_secret_name),
+    )
+
+
+def _owner() -> Caller:
+    caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
+    logic.require_owner(caller, settings)
+    return caller
+
+
+def _json(status: int, body: Any) -> Response[Any]:
+    return Response(status_code=status, content_type="application/json", body=body)
+
+
+@app.get("/projects", summary="The Agora account's projects (App Certificates masked)")
+@tracer.capture_method
+def get_projects() -> Response[Any]:
+    _owner()
+    return _json(200, logic.list_projects(settings=settings, deps=dependencies()))
+
+
+@app.get("/projects/<project>", summary="One project, by project id or App ID (App Certificate masked)")
+@tracer.capture_method
+def get_project(project: str) -> Response[Any]:
+    _owner()
+    return _json(200, logic.get_project(project, settings=settings, deps=dependencies()))
+
+
+@app.put("/projects/<project>/status", summary="Enable or disable a project")
+@tracer.capture_method
+def put_project_status(project: str, body: StatusChange) -> Response[Any]:
+    caller = _owner()
+    answer = logic.set_status(project, body, settings=settings, deps=dependencies())
+    logger.info(
+        "project status changed",
+        extra={
+            "project_id": answer["project_id"],
+            "app_id": answer["app_id"],
+            "enabled": body.enabled,
+            "by": caller.subject,
+        },
+    )
+    return _json(200, answer)
+
+
+@app.get("/projects/<project>/usage", summary="Daily usage (seconds) for a date range, cached once settled")
+@tracer.capture_method
+def get_project_usage(
+    project: str,
+    from_date: Annotated[date, Query()],
+    to_date: Annotated[date, Query()],
+    business: Annotated[str, Query(max_length=32)] = "default",
+) -> Response[Any]:
+    _owner()
+    return _json(200, logic.usage(project, from_date, to_date, business, settings=settings, deps=dependencies()))
+
+
+@app.post(
+    "/projects/<project>/certificate/reset",
+    summary="Rotate the App Certificate: reset at Agora and write the new one where tokens are signed",
+)
+@tracer.capture_method
+def post_certificate_reset(project: str, body: RotationRequest) -> Response[Any]:
+    caller = _owner()
+    answer = logic.rotate_certificate(project, body, settings=settings, deps=dependencies())
+    logger.warning(
+        "app certificate rotated",
+        extra={
+            "project_id": answer["project"]["project_id"],
+            "fingerprint": answer["certificate"]["fingerprint"],
+            "previous_fingerprint": answer["certificate"]["previous_fingerprint"],
+            "by": caller.subject,
+        },
+    )
+    return _json(200, answer)
+
+
+@app.post(
+    "/projects/<project>/certificate/sync",
+    summary="Write Agora's current App Certificate into the token secret (recovery)",
+)
+@tracer.capture_method
+def post_certificate_sync(project: str) -> Response[Any]:
+    caller = _owner()
+    answer = logic.sync_certificate(project, settings=settings, deps=dependencies())
+    logger.warning(
+        "app certificate synced",
+        extra={
+            "project_id": answer["project"]["project_id"],
+            "fingerprint": answer["certificate"]["fingerprint"],
+            "by": caller.subject,
+        },
+    )
+    return _json(200, answer)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
