@@ -1,7 +1,9 @@
 """Docker-free bundling of the Lambda dependency layer: ``pip install --platform`` on the host.
 
 CDK asks ``try_bundle`` first; only if it returns False would it fall back to the Docker image.
-The wheels are chosen for the function's architecture and Python version, never the host's.
+The wheels are chosen for the function's architecture and Python version, never the host's; every
+wheel is checked against its pinned hash (``--require-hashes``) and ``bin/`` (console scripts naming
+the build machine's interpreter) is dropped, so the layer's bytes depend only on the lock file.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class PipLocalBundler:
         target = Path(output_dir) / "python"
         cmd = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--no-compile", "--only-binary=:all:", "--implementation", "cp",
+            "--no-compile", "--only-binary=:all:", "--require-hashes", "--no-deps", "--implementation", "cp",
             "--platform", self.platform, "--python-version", self.python_version,
             "--target", str(target), "-r", str(self.requirements),
         ]  # fmt: skip
@@ -36,6 +38,8 @@ class PipLocalBundler:
         except (OSError, subprocess.CalledProcessError) as exc:
             print(f"local bundling failed ({exc}); falling back to Docker bundling", file=sys.stderr)
             return False
+        # console scripts carry the build machine's interpreter path: nothing in a layer runs them
+        shutil.rmtree(target / "bin", ignore_errors=True)
         for junk in target.glob("*.dist-info/RECORD"):
             junk.unlink()
         for cache in target.rglob("__pycache__"):
