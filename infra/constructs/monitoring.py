@@ -139,7 +139,7 @@ class Monitoring(Construct):
             logs.MetricFilter(
                 self, f"{name}LimiterFilter", log_group=group, metric_namespace=METRICS_NAMESPACE,
                 metric_name=LIMITER_EXHAUSTED_METRIC,
-                filter_pattern=logs.FilterPattern.all_terms("Agora rate limiter: no slot"),
+                filter_pattern=logs.FilterPattern.all_terms("Agora rate limiter"),
                 metric_value="1", default_value=0,
             )  # fmt: skip
 
