@@ -413,3 +413,15 @@ def test_cfn_lint_finds_no_errors(template_json):
     matches = lint(json.dumps(template_json), regions=["us-east-1"])
     errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
+
+
+def test_build_app_rejects_misspelled_keys_and_bad_tuning_values():
+    from app import build_app
+    from infra.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"^unknown context key 'agoraQPS' \(did you mean agoraQps\?\)"):
+        build_app({"agoraQPS": "5"})
+    with pytest.raises(SettingsError, match=r"^recordingRetryIntervalSeconds='x' is not allowed: expected a whole"):
+        build_app({"recordingRetryIntervalSeconds": "x"})
+    with pytest.raises(runtime.RuntimeConfigError, match="region cn-north-1: Powertools publishes no layer"):
+        build_app({"region": "cn-north-1"})
