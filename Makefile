@@ -4,10 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The Lambda runtime's Python (infra/runtime.py): the functions' tests also run on it (make test-py313).
+PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || echo $(HOME)/.pyenv/versions/3.13.0/bin/python3.13)
+VENV313 := .venv-py313
+STAMP313 := $(VENV313)/.installed
+# jsii prints a banner when Node is older than the CDK supports (Node 22 and 24 today; docs/deploy.md)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup test unit lint format synth bench run demo deploy clean openapi
+.PHONY: setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313
 
 setup: $(STAMP)  ## create .venv with every dependency (idempotent)
 
@@ -19,6 +25,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 test: setup lint  ## the whole suite plus lint
 	$(PY) -m pytest tests
+
+setup-py313: $(STAMP313)  ## a second venv on Python 3.13, the Lambda runtime's Python (idempotent)
+
+$(STAMP313): requirements.txt requirements-dev.txt pyproject.toml
+	@test -x $(VENV313)/bin/python || $(PYTHON313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP313)
+
+test-py313: setup-py313  ## the functions' tests (unit, integration, workflow) on Python 3.13
+	$(VENV313)/bin/python -m pytest tests/unit tests/integration tests/workflow
 
 unit: setup  ## unit tests only (no network)
 	$(PY) -m pytest tests/unit
@@ -34,6 +51,9 @@ format: setup
 
 synth: setup  ## write cdk.out/ offline, with cdk-nag AwsSolutions checks
 	CDK_OUTDIR=cdk.out $(PY) app.py
+
+cfn-lint: synth  ## cfn-lint the synthesized template (errors fail; warnings are printed)
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 bench: setup  ## benchmarks against named peers, printed as ratios
 	$(PY) -m bench
@@ -51,4 +71,4 @@ deploy: setup  ## deploy to the AWS account in your environment (needs credentia
 	npx --yes aws-cdk@2 deploy --app "$(PY) app.py" $(DEPLOY_ARGS)
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out $(VENV313) .pytest_cache .mypy_cache .ruff_cache

@@ -2,28 +2,59 @@
 """CDK entry point. Offline by design: no STS, no git, no Docker; cdk-nag AwsSolutions always on.
 
 ``CDK_OUTDIR=cdk.out python app.py`` (``make synth``) writes the cloud assembly; synth fails on any
-unacknowledged cdk-nag finding.
+unacknowledged cdk-nag finding. A configuration mistake is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.settings import StackSettings
+from infra.constructs.recording_workflow import RecordingTuning
+from infra.runtime import RuntimeConfigError
+from infra.settings import SettingsError, StackSettings
 from infra.stack import AgoraServerlessStack
+
+#: cdk.json's context: CDK's recommended feature flags (and the partition). Read here too, so ``make synth``,
+#: the tests and the local stack (which run app.py without the cdk CLI) synthesize what ``cdk deploy`` does.
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+#: tags every resource carries whatever the configuration adds (``-c tags=team=media,env=prod``)
+BASE_TAGS = {"project": "agora-serverless"}
+
+
+def feature_flags() -> dict:
+    return dict(json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
 
 
 def build_app(context: dict | None = None) -> tuple[cdk.App, AgoraServerlessStack]:
-    app = cdk.App(context=context) if context is not None else cdk.App()
-    settings = StackSettings.load(app.node.try_get_context)
+    # flags first: -c values from the cdk CLI (environment) and ``context`` override them
+    app = cdk.App(context={**feature_flags(), **(context or {})})
+    tuning_keys = [RecordingTuning.context_key(f.name) for f in fields(RecordingTuning)]
+    settings = StackSettings.load(
+        app.node.try_get_context, context_keys=app.node.get_all_context().keys(), extra_keys=tuning_keys
+    )
     env = cdk.Environment(account=settings.account, region=settings.region)
     stack = AgoraServerlessStack(app, settings.stack_name, settings=settings, env=env)
-    cdk.Tags.of(stack).add("project", "agora-serverless")
+    for key, value in {**BASE_TAGS, **settings.tags}.items():
+        cdk.Tags.of(stack).add(key, value)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 
 
-if __name__ == "__main__":
-    application, _ = build_app()
+def main() -> int:
+    try:
+        application, _ = build_app()
+    except (SettingsError, RuntimeConfigError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     application.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

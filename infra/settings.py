@@ -3,16 +3,22 @@
 Every setting has a context key (``cdk deploy -c agoraAppId=...``) and an environment variable
 (``AGORA_APP_ID``). Secret *names* are settings; secret *values* never are: they live only in
 Secrets Manager.
+
+A bad value or an unknown key is a one-line ``SettingsError`` naming the key and what it accepts
+(``app.py`` prints it and exits 2): a misspelled key (``agoraQPS``) must not be silently ignored.
+Keys with ``:`` or ``/`` in them belong to the CDK (feature flags, lookups, ``aws:cdk:*``).
 """
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PLACEHOLDER_APP_ID = "0" * 32
 
@@ -39,7 +45,48 @@ KEYS: dict[str, tuple[str, str]] = {
     "recording_async_stop": ("recordingAsyncStop", "RECORDING_ASYNC_STOP"),
     "log_retention_days": ("logRetentionDays", "LOG_RETENTION_DAYS"),
     "alarm_email": ("alarmEmail", "ALARM_EMAIL"),
+    "callback_urls": ("callbackUrls", "AUTH_CALLBACK_URLS"),
+    "logout_urls": ("logoutUrls", "AUTH_LOGOUT_URLS"),
+    "hosted_ui_domain_prefix": ("hostedUiDomainPrefix", "AUTH_HOSTED_UI_DOMAIN_PREFIX"),
+    "tags": ("tags", "AGORA_STACK_TAGS"),
+    "dev": ("dev", "AGORA_DEV"),
 }
+
+#: what each key accepts, as the one-line error says it
+ALLOWED: dict[str, str] = {
+    "stack_name": "1-128 letters, digits and hyphens, starting with a letter",
+    "account": "a 12-digit AWS account id",
+    "region": "an AWS region name such as us-east-1",
+    "agora_app_id": "32 hexadecimal characters (Agora console -> project -> App ID)",
+    "app_certificate_secret_name": "a Secrets Manager secret name",
+    "rest_secret_name": "a Secrets Manager secret name",
+    "ncs_secret_name": "a Secrets Manager secret name",
+    "rest_base_urls": "comma-separated https:// URLs",
+    "agora_qps": "an integer from 1 to 100",
+    "auth_issuer": "an https:// OIDC issuer URL (with authAudience)",
+    "auth_audience": "the audience (client id) the issuer puts in tokens (with authIssuer)",
+    "groups_claim": "a JWT claim name",
+    "publisher_group": "a group name",
+    "admin_group": "a group name",
+    "publisher_denied": "one of forbid, downgrade",
+    "token_default_ttl": "an integer from 1 to 86400 (seconds)",
+    "recording_max_hours": "an integer from 1 to 24",
+    "recording_async_stop": "true or false",
+    "log_retention_days": "one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653",
+    "alarm_email": "an e-mail address",
+    "callback_urls": "comma-separated https:// URLs (http://localhost allowed)",
+    "logout_urls": "comma-separated https:// URLs (http://localhost allowed)",
+    "hosted_ui_domain_prefix": "3-63 lower-case letters, digits and hyphens (no 'aws', 'amazon' or 'cognito')",
+    "tags": 'key=value pairs separated by commas, or a JSON object {"key": "value"}',
+    "dev": "true or false",
+}
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+DEFAULT_CALLBACK_URL = "http://localhost:3000/auth/callback"
+DEFAULT_LOGOUT_URL = "http://localhost:3000/"
+
+
+class SettingsError(ValueError):
+    """A configuration mistake, said in one line: the key, the value, what the key accepts."""
 
 
 class StackSettings(BaseModel):
@@ -66,6 +113,88 @@ class StackSettings(BaseModel):
     recording_async_stop: bool = True
     log_retention_days: int = 30
     alarm_email: str | None = None
+    callback_urls: list[str] = Field(default_factory=lambda: [DEFAULT_CALLBACK_URL])
+    logout_urls: list[str] = Field(default_factory=lambda: [DEFAULT_LOGOUT_URL])
+    hosted_ui_domain_prefix: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    #: development stacks: every table and bucket is destroyed with the stack (default: retained)
+    dev: bool = False
+
+    @field_validator("stack_name")
+    @classmethod
+    def _stack_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{0,127}", v):
+            raise ValueError("not a CloudFormation stack name")
+        return v
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"\d{12}", v):
+            raise ValueError("not an account id")
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", v):
+            raise ValueError("not a region name")
+        return v
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, v: int) -> int:
+        if v not in LOG_RETENTION_DAYS:
+            raise ValueError("not a CloudWatch Logs retention period")
+        return v
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", v):
+            raise ValueError("not an e-mail address")
+        return v
+
+    @field_validator("callback_urls", "logout_urls", mode="before")
+    @classmethod
+    def _url_list(cls, v: Any) -> Any:
+        urls = [u.strip() for u in v.split(",") if u.strip()] if isinstance(v, str) else v
+        if isinstance(urls, list):
+            for url in urls:
+                if not isinstance(url, str) or not re.match(r"(https://|http://localhost[:/])", url + "/"):
+                    raise ValueError(f"{url!r} is not https:// (or http://localhost)")
+            if not urls:
+                raise ValueError("at least one URL")
+        return urls
+
+    @field_validator("hosted_ui_domain_prefix")
+    @classmethod
+    def _domain_prefix(cls, v: str | None) -> str | None:
+        if v is not None and (
+            not re.fullmatch(r"[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])", v) or re.search("aws|amazon|cognito", v)
+        ):
+            raise ValueError("not a Cognito domain prefix")
+        return v
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _tags(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("{"):
+                v = json.loads(text)
+            else:
+                pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+                if any(len(p) != 2 or not p[0].strip() for p in pairs):
+                    raise ValueError("not key=value pairs")
+                v = {k.strip(): val.strip() for k, val in pairs}
+        if isinstance(v, dict):
+            for key, value in v.items():
+                if not isinstance(value, str) or not 1 <= len(str(key)) <= 128 or len(value) > 256:
+                    raise ValueError("tag keys are 1-128 characters, values strings of at most 256")
+                if str(key).lower().startswith("aws:"):
+                    raise ValueError("the aws: tag prefix is reserved")
+        return v
 
     @field_validator("agora_app_id")
     @classmethod
@@ -95,14 +224,57 @@ class StackSettings(BaseModel):
     def uses_placeholder_app_id(self) -> bool:
         return self.agora_app_id == PLACEHOLDER_APP_ID
 
+    @property
+    def uses_default_callback_urls(self) -> bool:
+        return self.callback_urls == [DEFAULT_CALLBACK_URL]
+
     @classmethod
-    def load(cls, get_context: Callable[[str], Any], environ: Mapping[str, str] | None = None) -> StackSettings:
+    def load(
+        cls,
+        get_context: Callable[[str], Any],
+        environ: Mapping[str, str] | None = None,
+        *,
+        context_keys: Iterable[str] = (),
+        extra_keys: Iterable[str] = (),
+    ) -> StackSettings:
+        """Validate the settings; ``context_keys`` (every key given) are checked against the known keys plus
+        ``extra_keys`` (read elsewhere, e.g. the recording tuning keys)."""
+        check_keys(context_keys, extra_keys)
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        sources: dict[str, str] = {}
         for field, (ctx_key, env_key) in KEYS.items():
             value = get_context(ctx_key)
+            sources[field] = ctx_key
             if value is None or value == "":
                 value = env.get(env_key) or None
+                sources[field] = env_key
             if value is not None:
                 values[field] = value
-        return cls.model_validate(values)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise SettingsError(_one_line(exc, values, sources)) from None
+
+
+def is_cdk_key(key: str) -> bool:
+    """Feature flags (``@aws-cdk/...``), ``aws:cdk:*``, lookups cache entries: the CDK's, not ours."""
+    return ":" in key or "/" in key or key.startswith("@") or key in {"acknowledged-issue-numbers"}
+
+
+def check_keys(context_keys: Iterable[str], extra_keys: Iterable[str] = ()) -> None:
+    known = {ctx for ctx, _ in KEYS.values()} | set(extra_keys)
+    for key in context_keys:
+        if key in known or is_cdk_key(key):
+            continue
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6) or [k for k in known if k.lower() == key.lower()]
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SettingsError(f"unknown context key {key!r}{hint}; known keys: {', '.join(sorted(known))}")
+
+
+def _one_line(exc: ValidationError, values: Mapping[str, Any], sources: Mapping[str, str]) -> str:
+    error = exc.errors()[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    if field in ALLOWED:
+        return f"{sources.get(field, field)}={values.get(field)!r} is not allowed: expected {ALLOWED[field]}"
+    return str(error["msg"]).removeprefix("Value error, ")

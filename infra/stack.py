@@ -10,7 +10,7 @@ from infra.constructs.api import Api
 from infra.constructs.channels import Channels
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.media import Media
-from infra.constructs.monitoring import Monitoring
+from infra.constructs.monitoring import Monitoring, Watched
 from infra.constructs.projects import Projects
 from infra.constructs.recording import Recording
 from infra.constructs.tokens import Tokens
@@ -50,7 +50,20 @@ class AgoraServerlessStack(Stack):
         self.projects = Projects(
             self, "Projects", settings=settings, api=self.api, functions=self.functions, agora=self.agora
         )
+        watched = Watched(
+            functions=dict(self.functions.created), log_groups=dict(self.functions.log_groups),
+            agora_callers=("TaskFunction", "ReconcilerFunction", "ApiFunction", "ChannelsFunction", "ProjectsFunction"),
+            http_api=self.api.http_api, route_keys=tuple(self.api.route_keys),
+            state_machine=self.recording.state_machine, stream_consumer=self.webhooks.processor,
+            dead_letter_queues={"WebhookProcessing": self.webhooks.dlq},
+            tables={
+                "Users": self.tokens.table, "Recordings": self.recording.table, "Inbox": self.webhooks.inbox,
+                "Presence": self.webhooks.presence, "Media": self.media.table, "KickingRules": self.channels.rules,
+                "RateLimit": self.agora.table, "ProjectsUsage": self.projects.usage,
+            },
+            queues={"PlaylistEvents": self.media.queue},
+        )  # fmt: skip
         self.monitoring = Monitoring(
-            self, "Monitoring", topic=self.recording.workflow.alarm_topic,
-            dead_letter_queues={"WebhookProcessing": self.webhooks.dlq}, alarms=[self.media.dlq_alarm],
+            self, "Monitoring", watched=watched, alarms=[self.media.dlq_alarm, *self.recording.workflow.alarms],
+            alarm_email=settings.alarm_email,
         )  # fmt: skip

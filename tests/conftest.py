@@ -14,6 +14,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgoraServerlessTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agora-serverless-test")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
 
 # Property tests: CI is reproducible (derandomized: the same examples on every run, no example database);
 # a developer's run explores fresh random examples and replays its failures from .hypothesis/; "wide" is for a

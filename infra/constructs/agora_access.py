@@ -2,7 +2,7 @@
 
 One DynamoDB table holds the account-wide token bucket (``service.adapters.agora.DynamoDBTokenBucket``)
 that every function shares, so Agora's QPS limit is respected across all concurrent Lambdas.
-``grant(fn)`` gives a function exactly: read of the REST-credentials secret, GetItem/PutItem/UpdateItem
+``grant(fn)`` gives a function exactly: GetSecretValue on the REST-credentials secret, UpdateItem
 on the rate-limit table, and the environment ``AgoraAccessSettings`` reads.
 """
 
@@ -15,11 +15,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra.grants import grant_secret_value
+
 #: Must match service.adapters.agora (PARTITION_KEY, TTL_ATTRIBUTE).
 PARTITION_KEY = "pk"
 TTL_ATTRIBUTE = "expires_at"
-#: The only calls DynamoDBTokenBucket makes.
-TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
+#: The only call DynamoDBTokenBucket makes: one conditional UpdateItem (it creates the item too).
+TABLE_ACTIONS = ("dynamodb:UpdateItem",)
 
 
 class AgoraAccess(Construct):
@@ -72,7 +74,7 @@ class AgoraAccess(Construct):
 
     def grant(self, fn: lambda_.Function) -> None:
         """Let ``fn`` call Agora: secret read, rate-limit table read/write, and the environment."""
-        self.rest_secret.grant_read(fn)
+        grant_secret_value(fn, self.rest_secret)
         fn.add_to_role_policy(iam.PolicyStatement(actions=list(TABLE_ACTIONS), resources=[self.table.table_arn]))
         for name, value in self.environment.items():
             fn.add_environment(name, value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
@@ -18,7 +18,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra.constructs.function_factory import retention
 from infra.nag import acknowledge
+from infra.outputs import output
+from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 ACCESS_LOG_FORMAT = {
@@ -40,6 +43,8 @@ class Api(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings):
         super().__init__(scope, construct_id)
         self.settings = settings
+        #: (method, path) of every route, for per-route dashboards
+        self.route_keys: list[tuple[str, str]] = []
         self.user_pool: cognito.UserPool | None = None
         self.user_pool_client: cognito.UserPoolClient | None = None
         if settings.uses_cognito:
@@ -56,7 +61,7 @@ class Api(Construct):
             create_default_stage=True,
         )
         access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            self, "AccessLogs", retention=retention(settings.log_retention_days), removal_policy=RemovalPolicy.DESTROY
         )
         stage = self.http_api.default_stage
         assert stage is not None
@@ -74,7 +79,7 @@ class Api(Construct):
             jwt_audience=[audience],
             identity_source=["$request.header.Authorization"],
         )
-        CfnOutput(self, "ApiUrl", value=self.http_api.api_endpoint, description="Base URL of the HTTP API")
+        output(self, "ApiUrl", self.http_api.api_endpoint, "Base URL of the HTTP API (routes: docs/openapi.json)")
 
     def _cognito(self) -> tuple[str, str]:
         pool = cognito.UserPool(
@@ -88,7 +93,8 @@ class Api(Construct):
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(self.settings),
+            deletion_protection=not self.settings.dev,
         )
         for group, description in (
             (self.settings.publisher_group, "may mint publisher tokens"),
@@ -98,10 +104,20 @@ class Api(Construct):
                 self, f"Group{group.title().replace('-', '')}", user_pool_id=pool.user_pool_id, group_name=group,
                 description=description,
             )  # fmt: skip
+        # A public client (no secret: browsers and mobile apps cannot keep one) on the authorization-code
+        # flow only; Cognito requires PKCE from public clients on that flow. No implicit flow: tokens never
+        # travel in a URL fragment.
         client = pool.add_client(
             "AppClient",
             auth_flows=cognito.AuthFlow(user_srp=True),
             generate_secret=False,
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True, implicit_code_grant=False),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=list(self.settings.callback_urls),
+                logout_urls=list(self.settings.logout_urls),
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             id_token_validity=Duration.hours(1),
             access_token_validity=Duration.hours(1),
             prevent_user_existence_errors=True,
@@ -120,8 +136,20 @@ class Api(Construct):
         )
         self.user_pool, self.user_pool_client = pool, client
         region = Stack.of(self).region
-        CfnOutput(self, "UserPoolId", value=pool.user_pool_id)
-        CfnOutput(self, "UserPoolClientId", value=client.user_pool_client_id)
+        output(self, "UserPoolId", pool.user_pool_id, "Cognito user pool of the API's users (add them to the groups)")
+        output(self, "UserPoolClientId", client.user_pool_client_id, "App client id: the JWT audience of the API")
+        if self.settings.hosted_ui_domain_prefix:
+            domain = pool.add_domain(
+                "HostedUiDomain",
+                cognito_domain=cognito.CognitoDomainOptions(domain_prefix=self.settings.hosted_ui_domain_prefix),
+            )
+            output(self, "HostedUiBaseUrl", domain.base_url(), "Cognito hosted UI (authorization-code + PKCE)")
+        if self.settings.uses_default_callback_urls:
+            Annotations.of(self).add_warning_v2(
+                "agora-serverless:default-callback-urls",
+                "callbackUrls/logoutUrls are the localhost defaults; set -c callbackUrls=https://app.example/cb "
+                "and -c logoutUrls=... for a deployed app",
+            )
         return f"https://cognito-idp.{region}.amazonaws.com/{pool.user_pool_id}", client.user_pool_client_id
 
     def add_route(
@@ -134,6 +162,7 @@ class Api(Construct):
         routes = self.http_api.add_routes(
             path=path, methods=methods, integration=integration, authorizer=None if public_reason else self.authorizer
         )
+        self.route_keys.extend((method.value, path) for method in methods)
         if public_reason:
             for route in routes:
                 acknowledge(route, "AwsSolutions-APIG4", public_reason)

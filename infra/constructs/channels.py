@@ -7,7 +7,7 @@ table with exactly the calls the repository makes; a Query on the webhook presen
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
@@ -15,6 +15,7 @@ from constructs import Construct
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 RULES_TABLE_ACTIONS = (
@@ -60,7 +61,8 @@ class Channels(Construct):
                 point_in_time_recovery_enabled=True
             ),
             # the ids of bans Agora's own list may not show: keep them
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(settings),
+            deletion_protection=not settings.dev,
         )
         self.function = functions.create(
             self,

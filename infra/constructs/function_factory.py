@@ -1,8 +1,9 @@
 """Every Lambda function of the project comes from here, so they all share one shape.
 
-Python 3.14 on arm64 (see docs/decisions.md), one code asset (``functions/``) shared by all functions,
-the public Powertools layer resolved at deploy time from its SSM parameter (synth stays offline),
-and a small layer with the dependencies Powertools does not ship (httpx), bundled without Docker.
+Python 3.13 on arm64 (``infra.runtime``, docs/decisions.md), one code asset (``functions/``) shared by all
+functions, the public Powertools layer resolved at deploy time from its *versioned* SSM parameter (the
+version requirements.txt pins; synth stays offline), and a small layer with the dependencies Powertools
+does not ship (httpx and its full, hashed dependency set), bundled without Docker.
 Each function gets its own role (no managed policies), its own log group with a retention, X-Ray
 tracing and Powertools' environment.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import AssetHashType, BundlingOptions, Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -21,15 +23,20 @@ from constructs import Construct
 
 from infra.bundling import PipLocalBundler
 from infra.nag import acknowledge
+from infra.runtime import (
+    ARCHITECTURE,
+    PIP_PLATFORM,
+    PYTHON_VERSION,
+    RUNTIME,
+    checked_powertools_version,
+    powertools_parameter,
+)
 from infra.settings import StackSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 LAYER_REQUIREMENTS = ROOT / "infra" / "layer" / "requirements.txt"
-RUNTIME = lambda_.Runtime.PYTHON_3_14
-RUNTIME_VERSION = "3.14"
-PIP_PLATFORM = "manylinux2014_aarch64"
-POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/arm64/python3.14/latest"
+RUNTIME_VERSION = PYTHON_VERSION
 METRICS_NAMESPACE = "AgoraServerless"
 
 CODE_EXCLUDES = ["**/__pycache__", "**/*.pyc", "*.egg-info"]
@@ -57,16 +64,21 @@ class FunctionFactory(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, settings: StackSettings):
         super().__init__(scope, construct_id)
         self.settings = settings
+        #: every function made here, by construct id (monitoring watches each of them)
+        self.created: dict[str, lambda_.Function] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
         self.code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=CODE_EXCLUDES)
-        powertools_arn = ssm.StringParameter.value_for_string_parameter(self, POWERTOOLS_LAYER_PARAMETER)
+        self.powertools_version = checked_powertools_version()
+        self.powertools_parameter = powertools_parameter(self.powertools_version, settings.region)
+        powertools_arn = ssm.StringParameter.value_for_string_parameter(self, self.powertools_parameter)
         self.powertools_layer = lambda_.LayerVersion.from_layer_version_arn(self, "PowertoolsLayer", powertools_arn)
         lock = hashlib.sha256(LAYER_REQUIREMENTS.read_bytes() + PIP_PLATFORM.encode() + RUNTIME_VERSION.encode())
         self.dependencies_layer = lambda_.LayerVersion(
             self,
             "DependenciesLayer",
-            description="httpx and its dependencies for the agora-serverless functions (arm64, Python 3.14)",
+            description=f"httpx and its dependencies for the agora-serverless functions (arm64, Python {RUNTIME_VERSION})",  # noqa: E501
             compatible_runtimes=[RUNTIME],
-            compatible_architectures=[lambda_.Architecture.ARM_64],
+            compatible_architectures=[ARCHITECTURE],
             code=lambda_.Code.from_asset(
                 str(LAYER_REQUIREMENTS.parent),
                 asset_hash_type=AssetHashType.CUSTOM,
@@ -74,7 +86,12 @@ class FunctionFactory(Construct):
                 bundling=BundlingOptions(
                     image=RUNTIME.bundling_image,
                     local=PipLocalBundler(LAYER_REQUIREMENTS, platform=PIP_PLATFORM, python_version=RUNTIME_VERSION),
-                    command=["bash", "-c", "pip install -r requirements.txt -t /asset-output/python"],
+                    command=[
+                        "bash",
+                        "-c",
+                        "pip install --require-hashes --no-deps -r requirements.txt -t /asset-output/python"
+                        " && rm -rf /asset-output/python/bin",
+                    ],  # fmt: skip,
                 ),
             ),
         )
@@ -90,7 +107,9 @@ class FunctionFactory(Construct):
         memory_size: int = 256,
         timeout: Duration | None = None,
         service_name: str,
+        **options: Any,
     ) -> lambda_.Function:
+        """One function; ``options`` are further ``lambda_.Function`` properties (concurrency, async retries)."""
         log_group = logs.LogGroup(
             scope,
             f"{construct_id}Logs",
@@ -114,7 +133,7 @@ class FunctionFactory(Construct):
             scope,
             construct_id,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
+            architecture=ARCHITECTURE,
             handler=handler,
             code=self.code,
             layers=[self.powertools_layer, self.dependencies_layer],
@@ -125,8 +144,17 @@ class FunctionFactory(Construct):
             log_group=log_group,
             role=role,
             environment=env,
+            **options,
         )
+        self.created[construct_id] = fn
+        self.log_groups[construct_id] = log_group
         log_group.grant_write(role)
+        acknowledge(
+            fn,
+            "AwsSolutions-L1",
+            f"Python {RUNTIME_VERSION} is the newest Python the test suite runs on (make test-py313); 3.14 "
+            "changes annotation semantics and cannot be tested on the build machines (docs/decisions.md).",
+        )
         acknowledge(
             role,
             "AwsSolutions-IAM5[Resource::*]",

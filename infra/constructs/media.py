@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
+from aws_cdk import Duration, SecretValue, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
@@ -27,6 +27,8 @@ from constructs import Construct
 
 from infra.constructs.function_factory import FunctionFactory
 from infra.nag import acknowledge
+from infra.outputs import output
+from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 RECORDINGS_PREFIX = "recordings/"
@@ -49,6 +51,7 @@ class Media(Construct):
         functions: FunctionFactory,
     ):
         super().__init__(scope, construct_id)
+        self.settings = settings
         # Access logs delivered under a bucket policy (the logging service principal), not the legacy
         # LogDeliveryWrite ACL, so both buckets keep ACLs disabled (BucketOwnerEnforced).
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
@@ -64,7 +67,8 @@ class Media(Construct):
                 point_in_time_recovery_enabled=True
             ),
             # durations can be recomputed from the bucket, but the API shows them: keep them
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(settings),
+            deletion_protection=not settings.dev,
         )
 
         # -- S3 -> SQS ----------------------------------------------------------------------
@@ -116,10 +120,18 @@ class Media(Construct):
         self.table.grant(self.function, *TABLE_ACTIONS)
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")],
+                actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")]
             )
         )
+        # Without ListBucket, S3 answers a missing key with 403 AccessDenied, not 404 NoSuchKey: the
+        # "playlist gone" branch would never run and the message would end in the DLQ (moto does not
+        # model this). Limited to the recordings/ prefix.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{RECORDINGS_PREFIX}*"]}},
+            )
+        )  # fmt: skip
         assert self.function.role is not None
         acknowledge(
             self.function.role,
@@ -153,10 +165,10 @@ class Media(Construct):
                 "secret_key": access_key.secret_access_key,
             },
         )
-        CfnOutput(self, "RecordingsBucketName", value=self.bucket.bucket_name, description="Agora uploads here")
-        CfnOutput(
-            self, "UploaderSecretName", value=self.uploader_secret.secret_name,
-            description="Secrets Manager secret with the access key Agora uploads with (read it, never log it)",
+        output(self, "RecordingsBucketName", self.bucket.bucket_name, "Bucket Agora Cloud Recording uploads to")
+        output(
+            self, "UploaderSecretName", self.uploader_secret.secret_name,
+            "Secrets Manager secret with the access key Agora uploads with (read it, never log it)",
         )  # fmt: skip
         acknowledge(
             self.uploader_secret,
@@ -190,7 +202,8 @@ class Media(Construct):
                 s3.LifecycleRule(id="ExpireAccessLogs", expiration=Duration.days(365)),
                 s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(7)),
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(self.settings),
+            auto_delete_objects=self.settings.dev,
         )
         acknowledge(
             bucket,
@@ -224,7 +237,8 @@ class Media(Construct):
                 s3.LifecycleRule(id="AbortIncompleteUploads", abort_incomplete_multipart_upload_after=Duration.days(7)),
                 s3.LifecycleRule(id="ExpireNoncurrentVersions", noncurrent_version_expiration=Duration.days(7)),
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(self.settings),
+            auto_delete_objects=self.settings.dev,
         )
 
     def _acknowledge_notifications_handler(self) -> None:

@@ -1,18 +1,67 @@
-"""Monitoring: every alarm of the stack notifies one topic (the recording workflow's, KMS-encrypted, TLS only).
+"""Monitoring owns the alarm topic, the alarms that span capabilities, and the operators' dashboard.
 
-Capability constructs create their own alarms next to what they watch; this construct adds the ones that
-span capabilities (dead-letter queues) and routes every alarm to the topic, so one subscription
-(``alarmEmail``) hears about all of them.
+- The topic (KMS-encrypted, TLS only; ``alarmEmail`` subscribes to it) hears every alarm of the stack:
+  capability constructs create alarms next to what they watch and pass them here.
+- Alarms for each failure signal: Lambda errors and throttles (per function), API 5xx and latency,
+  the webhook stream's iterator age, dead-letter queues, Step Functions throttling, Agora 429s and the
+  rate limiter running out of slots (both from log metric filters: the Agora client logs each 429 and
+  Lambda logs the unhandled ``AgoraRateLimitedError``). Every alarm has a fixed name
+  ``<stack>-<AlarmId>`` and a runbook line in docs/operations.md (a test checks both).
+- One dashboard: requests, errors and latency per route; recordings requested, started, stopped,
+  failed, reconciled and executions running; webhook intake and processing lag; media durations
+  extracted; Agora 429s and limiter exhaustion; cost-driving counts.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
+
+from infra.constructs.function_factory import METRICS_NAMESPACE
+from infra.outputs import output
+
+FIVE_MINUTES = Duration.minutes(5)
+#: API: more than this many 5xx answers in 5 minutes
+API_5XX_THRESHOLD = 5
+#: API: p99 latency above this for 3 consecutive 5-minute periods (HTTP API gives up at 30 s)
+API_P99_LATENCY_MS = 10_000
+#: webhook stream: the oldest record waiting longer than this (ms) for 3 periods (Agora events go stale)
+ITERATOR_AGE_MS = 300_000
+#: Agora answers 429 this often in 5 minutes: the project's QPS quota is too low for the load
+AGORA_429_THRESHOLD = 20
+AGORA_429_METRIC = "Agora429"
+LIMITER_EXHAUSTED_METRIC = "AgoraLimiterExhausted"
+
+
+@dataclass(frozen=True)
+class Watched:
+    """What the stack gives Monitoring to watch."""
+
+    functions: dict[str, lambda_.Function]
+    log_groups: dict[str, logs.ILogGroup]
+    #: functions that call Agora (their logs carry the client's 429 warnings)
+    agora_callers: tuple[str, ...]
+    http_api: apigw.HttpApi
+    route_keys: tuple[tuple[str, str], ...]
+    state_machine: sfn.StateMachine
+    stream_consumer: lambda_.Function
+    dead_letter_queues: dict[str, sqs.IQueue]
+    tables: dict[str, dynamodb.ITableV2]
+    queues: dict[str, sqs.IQueue]
 
 
 class Monitoring(Construct):
@@ -21,26 +70,287 @@ class Monitoring(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        topic: sns.ITopic,
-        dead_letter_queues: dict[str, sqs.IQueue],
+        watched: Watched,
         alarms: list[cloudwatch.Alarm],
+        alarm_email: str | None = None,
     ):
         super().__init__(scope, construct_id)
-        self.topic = topic
-        action = actions.SnsAction(topic)
-        self.alarms = list(alarms)
-        for name, queue in dead_letter_queues.items():
-            self.alarms.append(
-                cloudwatch.Alarm(
-                    self,
-                    f"{name}DeadLetters",
-                    alarm_description=f"{name}: messages reached the dead-letter queue (inspect and redrive them)",
-                    metric=queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(5)),
-                    threshold=1,
-                    evaluation_periods=1,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                )
-            )
-        for alarm in self.alarms:
+        self.watched = watched
+        self.topic = self._topic(alarm_email)
+        self.alarms: dict[str, cloudwatch.Alarm] = {alarm.node.id: alarm for alarm in alarms}
+        self._agora_metrics()
+        self._failure_alarms()
+        stack_name = Stack.of(self).stack_name
+        action = actions.SnsAction(self.topic)
+        for alarm_id, alarm in self.alarms.items():
             alarm.add_alarm_action(action)
+            cfn = alarm.node.default_child
+            assert isinstance(cfn, cloudwatch.CfnAlarm)
+            cfn.alarm_name = f"{stack_name}-{alarm_id}"
+        self.dashboard = self._dashboard(stack_name)
+        output(self, "AlarmTopicArn", self.topic.topic_arn, "SNS topic every alarm notifies (subscribe on-call here)")
+        output(self, "DashboardName", self.dashboard.dashboard_name, "CloudWatch dashboard of the whole service")
+
+    # -- topic --------------------------------------------------------------------------------
+    def _topic(self, alarm_email: str | None) -> sns.Topic:
+        key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the alarm topic; CloudWatch alarms may use it to publish",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],  # in a key policy "*" means this key
+            )
+        )
+        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="agora-serverless alarms")
+        if alarm_email:
+            topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        return topic
+
+    # -- alarms -------------------------------------------------------------------------------
+    def _alarm(self, alarm_id: str, metric: cloudwatch.IMetric, threshold: float, description: str, *,
+               periods: int = 1) -> None:  # fmt: skip
+        self.alarms[alarm_id] = cloudwatch.Alarm(
+            self,
+            alarm_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            datapoints_to_alarm=periods,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _agora_metrics(self) -> None:
+        """Log metric filters: a 429 logged by the Agora client, an unhandled limiter exhaustion."""
+        for name in self.watched.agora_callers:
+            group = self.watched.log_groups[name]
+            logs.MetricFilter(
+                self, f"{name}Agora429Filter", log_group=group, metric_namespace=METRICS_NAMESPACE,
+                metric_name=AGORA_429_METRIC, filter_pattern=logs.FilterPattern.all_terms("agora", "HTTP 429"),
+                metric_value="1", default_value=0,
+            )  # fmt: skip
+            logs.MetricFilter(
+                self, f"{name}LimiterFilter", log_group=group, metric_namespace=METRICS_NAMESPACE,
+                metric_name=LIMITER_EXHAUSTED_METRIC,
+                filter_pattern=logs.FilterPattern.all_terms("Agora rate limiter"),
+                metric_value="1", default_value=0,
+            )  # fmt: skip
+
+    def _failure_alarms(self) -> None:
+        w = self.watched
+        for name, fn in w.functions.items():
+            self._alarm(
+                f"{name}Errors", fn.metric_errors(period=FIVE_MINUTES, statistic="Sum"), 1,
+                f"{name} raised errors (its log group shows the exception and the request id)",
+            )  # fmt: skip
+            self._alarm(
+                f"{name}Throttles", fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"), 1,
+                f"{name} was throttled: account or reserved concurrency exhausted",
+            )  # fmt: skip
+        self._alarm(
+            "Api5xx", w.http_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"), API_5XX_THRESHOLD,
+            f"The HTTP API answered 5xx at least {API_5XX_THRESHOLD} times in 5 minutes",
+        )  # fmt: skip
+        self._alarm(
+            "ApiLatency", w.http_api.metric_latency(period=FIVE_MINUTES, statistic="p99"), API_P99_LATENCY_MS,
+            f"The HTTP API's p99 latency stayed above {API_P99_LATENCY_MS} ms for 15 minutes", periods=3,
+        )  # fmt: skip
+        self._alarm(
+            "WebhookIteratorAge",
+            w.stream_consumer.metric("IteratorAge", period=FIVE_MINUTES, statistic="Maximum"),
+            ITERATOR_AGE_MS,
+            "Webhook processing lags: the inbox stream's oldest record waited over 5 minutes for 15 minutes",
+            periods=3,
+        )
+        for name, queue in w.dead_letter_queues.items():
+            self._alarm(
+                f"{name}DeadLetters", queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES), 1,
+                f"{name}: messages reached the dead-letter queue (inspect and redrive them)",
+            )  # fmt: skip
+        self._alarm(
+            "WorkflowThrottled",
+            w.state_machine.metric("ExecutionThrottled", period=FIVE_MINUTES, statistic="Sum"),
+            1,
+            "Step Functions throttled recording executions (StartExecution or state transition quota)",
+        )
+        self._alarm(
+            "Agora429s", self._agora_metric(AGORA_429_METRIC), AGORA_429_THRESHOLD,
+            f"Agora answered HTTP 429 at least {AGORA_429_THRESHOLD} times in 5 minutes: raise the QPS quota "
+            "or lower agoraQps",
+        )  # fmt: skip
+        self._alarm(
+            "AgoraLimiterExhausted", self._agora_metric(LIMITER_EXHAUSTED_METRIC), 1,
+            "A call found no rate-limiter slot within its maximum wait (agoraQps too low for the load)",
+        )  # fmt: skip
+
+    @staticmethod
+    def _agora_metric(name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=name, statistic="Sum", period=FIVE_MINUTES)
+
+    @staticmethod
+    def _service_metric(service: str, name: str, label: str | None = None) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": service}, statistic="Sum",
+            period=FIVE_MINUTES, label=label or name,
+        )  # fmt: skip
+
+    # -- dashboard ----------------------------------------------------------------------------
+    def _route_metric(self, method: str, path: str, name: str, statistic: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/ApiGateway", metric_name=name, statistic=statistic, period=FIVE_MINUTES,
+            dimensions_map={"ApiId": self.watched.http_api.api_id, "Stage": "$default", "Method": method,
+                            "Resource": path},
+            label=f"{method} {path}",
+        )  # fmt: skip
+
+    def _dashboard(self, stack_name: str) -> cloudwatch.Dashboard:
+        w = self.watched
+        routes = w.route_keys
+        sm = w.state_machine
+        rec = "recordings"
+        width = 12
+        rows: list[list[cloudwatch.IWidget]] = [
+            [
+                cloudwatch.TextWidget(
+                    markdown=f"# {stack_name}\nAlarms and runbook: docs/operations.md", width=24, height=2
+                )
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Requests per route",
+                    width=width,
+                    left=[self._route_metric(m, p, "Count", "Sum") for m, p in routes],
+                ),
+                cloudwatch.GraphWidget(
+                    title="5xx per route", width=width, left=[self._route_metric(m, p, "5xx", "Sum") for m, p in routes]
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="4xx per route", width=width, left=[self._route_metric(m, p, "4xx", "Sum") for m, p in routes]
+                ),
+                cloudwatch.GraphWidget(
+                    title="p99 latency per route (ms)",
+                    width=width,
+                    left=[self._route_metric(m, p, "Latency", "p99") for m, p in routes],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Recordings",
+                    width=width,
+                    left=[
+                        self._service_metric(rec, name)
+                        for name in (
+                            "RecordingRequested",
+                            "RecordingStarted",
+                            "RecordingStopped",
+                            "RecordingFailed",
+                            "RecordingsReconciled",
+                        )
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Recording executions (active = started - ended)",
+                    width=width,
+                    left=[
+                        sm.metric_started(period=FIVE_MINUTES),
+                        sm.metric_succeeded(period=FIVE_MINUTES),
+                        sm.metric_failed(period=FIVE_MINUTES),
+                        sm.metric_timed_out(period=FIVE_MINUTES),
+                        sm.metric_aborted(period=FIVE_MINUTES),
+                    ],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Webhook intake and processing",
+                    width=width,
+                    left=[
+                        w.functions["IntakeFunction"].metric_invocations(period=FIVE_MINUTES, label="intake requests"),
+                        w.functions["IntakeFunction"].metric_errors(period=FIVE_MINUTES, label="intake errors"),
+                        w.stream_consumer.metric_invocations(period=FIVE_MINUTES, label="processor batches"),
+                    ],
+                    right=[
+                        w.stream_consumer.metric(
+                            "IteratorAge", period=FIVE_MINUTES, statistic="Maximum", label="processing lag (ms)"
+                        )
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Media durations extracted",
+                    width=width,
+                    left=[
+                        self._service_metric("media", name)
+                        for name in ("PlaylistsProcessed", "PlaylistErrors", "ObjectsGone", "StaleEvents")
+                    ],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Agora 429s and limiter exhaustion",
+                    width=width,
+                    left=[self._agora_metric(AGORA_429_METRIC), self._agora_metric(LIMITER_EXHAUSTED_METRIC)],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Dead letters",
+                    width=width,
+                    left=[
+                        q.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label=name)
+                        for name, q in w.dead_letter_queues.items()
+                    ],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Cost drivers: Lambda invocations",
+                    width=width,
+                    left=[
+                        fn.metric_invocations(period=Duration.hours(1), label=name) for name, fn in w.functions.items()
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Cost drivers: Lambda duration (ms, sum)",
+                    width=width,
+                    left=[
+                        fn.metric_duration(period=Duration.hours(1), statistic="Sum", label=name)
+                        for name, fn in w.functions.items()
+                    ],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Cost drivers: DynamoDB write units",
+                    width=width,
+                    left=[
+                        table.metric_consumed_write_capacity_units(period=Duration.hours(1), label=name)
+                        for name, table in w.tables.items()
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Cost drivers: SQS messages, state machine executions",
+                    width=width,
+                    left=[
+                        q.metric_number_of_messages_sent(period=Duration.hours(1), label=name)
+                        for name, q in w.queues.items()
+                    ],
+                    right=[sm.metric_started(period=Duration.hours(1), label="executions")],
+                ),
+            ],
+            [
+                cloudwatch.AlarmStatusWidget(title="Alarms", width=24, alarms=list(self.alarms.values())),
+            ],
+        ]
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{stack_name}-operations", default_interval=Duration.hours(3)
+        )
+        for row in rows:
+            dashboard.add_widgets(*row)
+        return dashboard

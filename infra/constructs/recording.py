@@ -7,7 +7,7 @@ executions of this state machine only; every function gets exactly the table act
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, ArnFormat, Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Annotations, ArnFormat, Duration, Stack, Token
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -22,7 +22,10 @@ from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory, retention
 from infra.constructs.recording_workflow import SERVICE_NAME, RecordingTuning, RecordingWorkflow
+from infra.grants import grant_secret_value, grant_task_success
 from infra.nag import acknowledge
+from infra.outputs import output
+from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 #: what the recording code does with its table (no Scan, no BatchWrite)
@@ -32,9 +35,20 @@ TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:Query",
-    "dynamodb:ConditionCheckItem",
 )
 EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
+RECONCILER_CONCURRENCY = 1
+RECONCILER_MAX_EVENT_AGE_SECONDS = 60
+#: Agora tokens live at most 24 hours; the recorder's token is minted for the wait's timeout plus this
+#: margin (service.recordings.logic.TOKEN_MARGIN_SECONDS), so the wait must end that much earlier.
+MAX_TOKEN_SECONDS = 86_400
+TOKEN_MARGIN_SECONDS = 900
+
+
+def max_recording_seconds(max_hours: int) -> int:
+    """The wait's timeout for ``recordingMaxHours``: at 24 h it is 23 h 45 min, so the recorder's token
+    (at most 24 h) still outlives the recording by the margin."""
+    return min(max_hours * 3600, MAX_TOKEN_SECONDS - TOKEN_MARGIN_SECONDS)
 
 
 class Recording(Construct):
@@ -53,8 +67,9 @@ class Recording(Construct):
         tuning: RecordingTuning | None = None,
     ):
         super().__init__(scope, construct_id)
+        self.settings = settings
         self.tuning = tuning or RecordingTuning.from_context(self)
-        max_duration = self.tuning.max_duration_seconds or settings.recording_max_hours * 3600
+        max_duration = self.tuning.max_duration_seconds or max_recording_seconds(settings.recording_max_hours)
         self.table = self._table()
         certificate = secretsmanager.Secret.from_secret_name_v2(
             self, "AppCertificate", settings.app_certificate_secret_name
@@ -92,7 +107,7 @@ class Recording(Construct):
         )  # fmt: skip
         self.workflow = RecordingWorkflow(
             self, "Workflow", task_function=self.task_function, tuning=self.tuning, max_duration_seconds=max_duration,
-            log_retention=retention(settings.log_retention_days), alarm_email=settings.alarm_email,
+            log_retention=retention(settings.log_retention_days),
         )  # fmt: skip
         self.state_machine = self.workflow.state_machine
         acknowledge(
@@ -103,9 +118,9 @@ class Recording(Construct):
         )
         self._grant_table(self.task_function, TABLE_ACTIONS)
         agora.grant(self.task_function)
-        certificate.grant_read(self.task_function)
+        grant_secret_value(self.task_function, certificate)
         if uploader_secret is not None:
-            uploader_secret.grant_read(self.task_function)
+            grant_secret_value(self.task_function, uploader_secret)
         # A separate policy: the function's default policy may not reference the state machine, which
         # references the function (a dependency cycle).
         iam.Policy(
@@ -119,10 +134,15 @@ class Recording(Construct):
             self, "ReconcilerFunction", handler="service.recordings.reconciler_handler.handler",
             description="Every 5 minutes: completes recordings whose recorder exited without a webhook",
             service_name=SERVICE_NAME, timeout=Duration.minutes(4), environment=env,
+            # No overlap: one run at a time (a second invocation is throttled and waits in Lambda's async
+            # queue), no retry of a failed run (the next scheduled run repairs the same recordings), and
+            # an invocation that could not start within a minute is dropped rather than run late.
+            reserved_concurrent_executions=RECONCILER_CONCURRENCY,
+            retry_attempts=0, max_event_age=Duration.seconds(RECONCILER_MAX_EVENT_AGE_SECONDS),
         )  # fmt: skip
         self._grant_table(self.reconciler, TABLE_ACTIONS)
         agora.grant(self.reconciler)
-        self.state_machine.grant_task_response(self.reconciler)
+        grant_task_success(self.reconciler, self.state_machine)
         stack = Stack.of(self)
         executions = stack.format_arn(
             service="states", resource="execution", resource_name=f"{self.workflow.state_machine_name}:*",
@@ -132,9 +152,10 @@ class Recording(Construct):
             iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
         )
         region = "<AWS::Region>" if Token.is_unresolved(stack.region) else stack.region
+        partition = "<AWS::Partition>" if Token.is_unresolved(stack.partition) else stack.partition
         acknowledge(
             self.reconciler.role,  # type: ignore[arg-type]
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:{region}:<AWS::AccountId>:execution:"
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:states:{region}:<AWS::AccountId>:execution:"
             f"{self.workflow.state_machine_name}:*]",
             "DescribeExecution on this state machine's executions only (execution names are recording ids, "
             "unknown in advance); the reconciler repairs recordings whose execution ended early.",
@@ -146,6 +167,10 @@ class Recording(Construct):
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[targets.LambdaFunction(self.reconciler, retry_attempts=0)],
         )
+        output(
+            self, "StateMachineArn", self.state_machine.state_machine_arn,
+            "Recording workflow (one execution per recording, named by the recording id)",
+        )  # fmt: skip
 
         # -- the API ------------------------------------------------------------------------
         self.api_function = functions.create(
@@ -157,7 +182,7 @@ class Recording(Construct):
         self._grant_table(self.api_function, TABLE_ACTIONS)
         agora.grant(self.api_function)
         self.state_machine.grant_start_execution(self.api_function)
-        self.state_machine.grant_task_response(self.api_function)
+        grant_task_success(self.api_function, self.state_machine)
         if media_table is not None:
             media_table.grant(self.api_function, "dynamodb:GetItem", "dynamodb:Query")
         get, post = apigw.HttpMethod.GET, apigw.HttpMethod.POST
@@ -192,9 +217,9 @@ class Recording(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            deletion_protection=True,
+            deletion_protection=not self.settings.dev,
             # recording metadata (sids, files, outcomes) is the only record of what was recorded
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(self.settings),
         )
 
     def _logical_id(self, fn: lambda_.Function) -> str:
@@ -215,5 +240,5 @@ class Recording(Construct):
         """What ``service.recordings.events.apply_recording_event`` needs in another function (webhooks):
         the table (read/update via bySid), completing the workflow's wait, and RECORDINGS_TABLE."""
         self._grant_table(fn, EVENT_TABLE_ACTIONS)
-        self.state_machine.grant_task_response(fn)
+        grant_task_success(fn, self.state_machine)
         fn.add_environment("RECORDINGS_TABLE", self.table.table_name)

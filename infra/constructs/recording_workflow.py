@@ -12,24 +12,21 @@ transitions whether it lasts a minute or ten hours: there is no polling loop in 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, fields
 from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
 
 from infra.constructs.function_factory import METRICS_NAMESPACE
 from infra.nag import acknowledge
+from infra.settings import SettingsError
 
 #: Agora errors worth repeating (AgoraClient's retryable errors): 429, 5xx / code 65, network
 RETRYABLE_AGORA_ERRORS = ["AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"]
@@ -45,6 +42,22 @@ LAMBDA_SERVICE_ERRORS = [
 #: the metric the fail handler emits (Powertools, dimension service=recordings) and the alarm watches
 FAILED_METRIC = "RecordingFailed"
 SERVICE_NAME = "recordings"
+
+
+#: Step Functions' limit on state machine names
+MAX_STATE_MACHINE_NAME = 80
+STATE_MACHINE_SUFFIX = "-Recording"
+
+
+def state_machine_name(stack_name: str) -> str:
+    """``<stack>-Recording``, within 80 characters: a long stack name is cut and keeps a hash of the whole
+    name, so two long stack names that share a prefix still get two names."""
+    name = f"{stack_name}{STATE_MACHINE_SUFFIX}"
+    if len(name) <= MAX_STATE_MACHINE_NAME:
+        return name
+    digest = hashlib.sha256(stack_name.encode()).hexdigest()[:8]
+    keep = MAX_STATE_MACHINE_NAME - len(STATE_MACHINE_SUFFIX) - len(digest) - 1
+    return f"{stack_name[:keep]}-{digest}{STATE_MACHINE_SUFFIX}"
 
 
 @dataclass(frozen=True)
@@ -73,17 +86,24 @@ class RecordingTuning:
         for f in fields(cls):
             raw = scope.node.try_get_context(cls.context_key(f.name))
             if raw is not None and raw != "":
-                values[f.name] = int(raw)
+                try:
+                    values[f.name] = int(raw)
+                except (TypeError, ValueError):
+                    raise SettingsError(
+                        f"{cls.context_key(f.name)}={raw!r} is not allowed: expected a whole number"
+                    ) from None
         tuning = cls(**values)
         if tuning.retry_interval_seconds < 1 or tuning.retry_max_attempts < 0 or tuning.reacquire_limit < 0:
-            raise ValueError("recording retry interval must be >= 1 s and attempts/limits >= 0")
+            raise SettingsError("recording retry interval must be >= 1 s and attempts/limits >= 0")
         if not 1 <= tuning.resource_max_age_seconds <= 300:
-            raise ValueError("recordingResourceMaxAgeSeconds must be in [1, 300]: a resource ID lives 5 minutes")
+            raise SettingsError(
+                "recordingResourceMaxAgeSeconds is not allowed: expected 1 to 300 (a resource ID lives 5 minutes)"
+            )
         return tuning
 
 
 class RecordingWorkflow(Construct):
-    """The state machine, its log group and alarms (SNS topic, encrypted, TLS only)."""
+    """The state machine, its log group and its alarms (routed to the alarm topic by ``Monitoring``)."""
 
     def __init__(
         self,
@@ -94,14 +114,13 @@ class RecordingWorkflow(Construct):
         tuning: RecordingTuning,
         max_duration_seconds: int,
         log_retention: logs.RetentionDays,
-        alarm_email: str | None = None,
     ):
         super().__init__(scope, construct_id)
         self.tuning = tuning
         definition = self._definition(task_function, max_duration_seconds)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY)
         # A fixed name: execution ARNs (and the reconciler's DescribeExecution grant) are then predictable.
-        self.state_machine_name = f"{Stack.of(self).stack_name}-Recording"
+        self.state_machine_name = state_machine_name(Stack.of(self).stack_name)
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",
@@ -118,7 +137,7 @@ class RecordingWorkflow(Construct):
             "Step Functions' log delivery (logs:CreateLogDelivery, ...) and X-Ray tracing actions support no "
             "resource-level permissions; AWS documents '*' as the only accepted resource for them.",
         )
-        self.alarm_topic = self._alarms(alarm_email)
+        self.alarms = self._alarms()
 
     # -- definition ---------------------------------------------------------------------------
     def _task(
@@ -209,26 +228,8 @@ class RecordingWorkflow(Construct):
         record_failure.next(failed)
         return init.next(acquire).next(start).next(wait).next(stop).next(finalize).next(done)
 
-    # -- alarms -------------------------------------------------------------------------------
-    def _alarms(self, alarm_email: str | None) -> sns.Topic:
-        key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description="Encrypts the recording alarm topic; CloudWatch alarms may use it to publish",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        key.add_to_resource_policy(
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                resources=["*"],  # in a key policy "*" means this key
-            )
-        )
-        topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True, display_name="Recording alarms")
-        if alarm_email:
-            topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
-        action = cw_actions.SnsAction(topic)
+    # -- alarms (the Monitoring construct routes them to the alarm topic) -------------------------
+    def _alarms(self) -> list[cloudwatch.Alarm]:
         failed_recordings = cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=FAILED_METRIC,
@@ -236,6 +237,9 @@ class RecordingWorkflow(Construct):
             statistic="Sum",
             period=Duration.minutes(5),
         )
+        # One alarm per failure: a FAILED recording is counted by the fail handler's metric. An execution that
+        # fails without that metric (the fail handler itself failed) is caught by ExecutionsFailedAlarm,
+        # which watches executions failed *minus* recordings failed, so one failure never pages twice.
         self.failed_alarm = cloudwatch.Alarm(
             self,
             "RecordingFailedAlarm",
@@ -246,19 +250,26 @@ class RecordingWorkflow(Construct):
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
+        unrecorded = cloudwatch.MathExpression(
+            expression="FILL(executions, 0) - FILL(recorded, 0)",
+            using_metrics={
+                "executions": self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+                "recorded": failed_recordings,
+            },
+            period=Duration.minutes(5),
+            label="Failed executions the fail handler did not record",
+        )
         self.executions_failed_alarm = cloudwatch.Alarm(
             self,
             "ExecutionsFailedAlarm",
             alarm_description=(
-                "A recording workflow execution failed: every FAILED recording, and also failures that the "
-                "fail handler itself could not record"
+                "A recording workflow execution failed without the fail handler recording it (the handler "
+                "itself failed): the recording row may still say active"
             ),
-            metric=self.state_machine.metric_failed(period=Duration.minutes(5), statistic="Sum"),
+            metric=unrecorded,
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        for alarm in (self.failed_alarm, self.executions_failed_alarm):
-            alarm.add_alarm_action(action)
-        return topic
+        return [self.failed_alarm, self.executions_failed_alarm]

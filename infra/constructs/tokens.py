@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -10,7 +9,11 @@ from constructs import Construct
 
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.grants import grant_secret_value
+from infra.retention import data_removal_policy
 from infra.settings import StackSettings
+
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
 
 
 class Tokens(Construct):
@@ -26,9 +29,9 @@ class Tokens(Construct):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            deletion_protection=True,
+            deletion_protection=not settings.dev,
             # the subject -> uid mapping is identity data: losing it would give users new uids
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(settings),
         )
         self.certificate_secret = secretsmanager.Secret.from_secret_name_v2(
             self, "AppCertificate", settings.app_certificate_secret_name
@@ -51,6 +54,7 @@ class Tokens(Construct):
                 "XRAY_SDK": "false",
             },
         )
-        self.table.grant(self.function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:ConditionCheckItem")
-        self.certificate_secret.grant_read(self.function)
+        # GetItem (subject -> uid) and the two conditional Puts of one TransactWriteItems (allocation)
+        self.table.grant(self.function, *TABLE_ACTIONS)
+        grant_secret_value(self.function, self.certificate_secret)
         api.add_route("/tokens", [apigw.HttpMethod.POST], self.function)

@@ -22,7 +22,9 @@ from constructs import Construct
 
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.grants import grant_secret_value
 from infra.nag import acknowledge
+from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 WEBHOOK_PATH = "/webhooks/agora"
@@ -67,7 +69,8 @@ class Webhooks(Construct):
             time_to_live_attribute=TTL_ATTRIBUTE,
             point_in_time_recovery_specification=pitr,
             # the inbox is the record of what Agora told us: keep it if the stack goes
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=data_removal_policy(settings),
+            deletion_protection=not settings.dev,
         )
         self.presence = dynamodb.TableV2(
             self,
@@ -99,7 +102,7 @@ class Webhooks(Construct):
             },
         )
         self.inbox.grant(self.intake, *INTAKE_TABLE_ACTIONS)
-        self.ncs_secret.grant_read(self.intake)
+        grant_secret_value(self.intake, self.ncs_secret)
         self.routes = api.add_route(WEBHOOK_PATH, [apigw.HttpMethod.POST], self.intake, public_reason=PUBLIC_REASON)
 
         # -- processor --------------------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_policy_is_exactly_the_secret_and_the_table(template: Template):
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     assert statements == [
         {
-            "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+            "Action": "secretsmanager:GetSecretValue",
             "Effect": "Allow",
             "Resource": {
                 "Fn::Join": [
@@ -90,7 +90,7 @@ def test_policy_is_exactly_the_secret_and_the_table(template: Template):
             },
         },
         {
-            "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            "Action": "dynamodb:UpdateItem",
             "Effect": "Allow",
             "Resource": {"Fn::GetAtt": [_table_logical_id(template), "Arn"]},
         },

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-from pydantic import ValidationError
+import re
 
-from infra.settings import PLACEHOLDER_APP_ID, StackSettings
+import pytest
+
+from infra.settings import PLACEHOLDER_APP_ID, SettingsError, StackSettings
 
 APP_ID = "970CA35de60c44645bbae8a215061b33"
 
@@ -35,16 +36,76 @@ def test_comma_separated_rest_hosts():
 @pytest.mark.parametrize(
     ("context", "message"),
     [
-        ({"agoraAppId": "not-hex"}, "agoraAppId must be 32 hexadecimal"),
+        ({"agoraAppId": "not-hex"}, "agoraAppId='not-hex' is not allowed: expected 32 hexadecimal characters"),
         ({"authIssuer": "https://issuer.example"}, "authIssuer and authAudience go together"),
-        ({"recordingMaxHours": 25}, "less than or equal to 24"),
-        ({"tokenDefaultTtl": 0}, "greater than or equal to 1"),
-        ({"publisherDenied": "maybe"}, "forbid"),
+        ({"recordingMaxHours": 25}, "recordingMaxHours=25 is not allowed: expected an integer from 1 to 24"),
+        ({"tokenDefaultTtl": 0}, "tokenDefaultTtl=0 is not allowed: expected an integer from 1 to 86400"),
+        ({"publisherDenied": "maybe"}, "publisherDenied='maybe' is not allowed: expected one of forbid, downgrade"),
+        ({"agoraQps": "abc"}, "agoraQps='abc' is not allowed: expected an integer from 1 to 100"),
+        ({"logRetentionDays": 31}, "logRetentionDays=31 is not allowed: expected one of 1, 3, 5, 7, 14, 30"),
+        ({"dev": "maybe"}, "dev='maybe' is not allowed: expected true or false"),
+        ({"callbackUrls": "http://evil.example/cb"}, "callbackUrls='http://evil.example/cb' is not allowed"),
+        ({"tags": "team"}, "tags='team' is not allowed: expected key=value pairs"),
+        ({"tags": "aws:x=1"}, "tags='aws:x=1' is not allowed"),
+        ({"hostedUiDomainPrefix": "my-cognito-app"}, "hostedUiDomainPrefix='my-cognito-app' is not allowed"),
+        ({"region": "Mars"}, "region='Mars' is not allowed: expected an AWS region name"),
+        ({"stackName": "1stack"}, "stackName='1stack' is not allowed"),
     ],
 )
-def test_bad_values_fail_clearly(context, message):
-    with pytest.raises(ValidationError, match=message):
+def test_bad_values_fail_in_one_line_naming_key_and_allowed_values(context, message):
+    with pytest.raises(SettingsError, match=re.escape(message)) as caught:
         load(context)
+    assert "\n" not in str(caught.value)
+
+
+def test_an_environment_variable_mistake_names_the_variable():
+    with pytest.raises(SettingsError, match=r"^AGORA_QPS='0' is not allowed: expected an integer from 1 to 100$"):
+        load({}, {"AGORA_QPS": "0"})
+
+
+@pytest.mark.parametrize(
+    ("key", "suggestion"),
+    [("agoraQPS", "agoraQps"), ("logRetention", "logRetentionDays"), ("recordingMaxHour", "recordingMaxHours")],
+)
+def test_unknown_keys_are_errors_with_a_suggestion(key, suggestion):
+    with pytest.raises(
+        SettingsError, match=rf"^unknown context key '{key}' \(did you mean {suggestion}\?\); known keys: "
+    ):
+        StackSettings.load({key: "1"}.get, {}, context_keys=[key])
+
+
+def test_cdk_keys_and_tuning_keys_are_not_unknown():
+    keys = [
+        "@aws-cdk/core:newStyleStackSynthesis",
+        "aws:cdk:bundling-stacks",
+        "recordingStaleSeconds",
+        "availability-zones:account=1:region=x",
+    ]
+    assert StackSettings.load({}.get, {}, context_keys=keys, extra_keys=["recordingStaleSeconds"])
+    with pytest.raises(SettingsError, match="unknown context key 'somethingElse'; known keys"):
+        StackSettings.load({}.get, {}, context_keys=["somethingElse"])
+
+
+def test_configured_lists_tags_and_dev():
+    settings = load(
+        {"callbackUrls": "https://a.example/cb, http://localhost:5173/cb", "tags": '{"team": "media"}', "dev": "true"}
+    )
+    assert settings.callback_urls == ["https://a.example/cb", "http://localhost:5173/cb"]
+    assert settings.tags == {"team": "media"} and settings.dev is True
+    assert load({"tags": "a=1,b=two"}).tags == {"a": "1", "b": "two"}
+    assert load({}).uses_default_callback_urls and not load({}).dev
+
+
+def test_app_prints_one_line_and_exits_2(capsys, monkeypatch):
+    import app
+
+    def broken(context=None):
+        raise SettingsError("agoraQps='abc' is not allowed: expected an integer from 1 to 100")
+
+    monkeypatch.setattr(app, "build_app", broken)
+    assert app.main() == 2
+    err = capsys.readouterr().err
+    assert err == "configuration error: agoraQps='abc' is not allowed: expected an integer from 1 to 100\n"
 
 
 def test_external_issuer_replaces_cognito():

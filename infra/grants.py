@@ -1,0 +1,30 @@
+"""Grants narrower than CDK's ``grant_*`` helpers, for what the code actually calls.
+
+``Secret.grant_read`` adds ``DescribeSecret`` and ``grant_task_response`` adds ``SendTaskFailure`` and
+``SendTaskHeartbeat``; the functions call only ``GetSecretValue`` and ``SendTaskSuccess``.
+tests/infra/test_iam_exact.py holds every role to the actions its code calls.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+
+
+def grant_secret_value(fn: lambda_.Function, secret: secretsmanager.ISecret) -> None:
+    """``secretsmanager:GetSecretValue`` on ``secret`` (by name: the 6-character suffix AWS appends)."""
+    arn = Stack.of(fn).format_arn(
+        service="secretsmanager", resource="secret", resource_name=f"{secret.secret_name}-??????",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[arn]))
+
+
+def grant_task_success(fn: lambda_.Function, state_machine: sfn.IStateMachine) -> None:
+    """``states:SendTaskSuccess`` for tasks of ``state_machine`` (the only callback the code sends)."""
+    fn.add_to_role_policy(
+        iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine.state_machine_arn])
+    )

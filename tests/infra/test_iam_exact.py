@@ -1,0 +1,234 @@
+"""Least privilege, exactly: every function's role has the actions its code calls, and nothing else.
+
+``EXPECTED`` lists, per function, the AWS actions of the calls its code makes (read from the code:
+``grep -rn "\\.\\(get_item\\|put_item\\|...\\)(" functions/service``). Two checks hold it honest:
+- the template grants each role exactly ``EXPECTED`` plus what every function needs (logs, X-Ray);
+- ``code_calls.derived_actions`` (the botocore calls of every module the handler reaches) contains each
+  expected action, and every derived action the role lacks is listed in ``REACHED_NOT_CALLED`` with the
+  reason the function never makes that call (shared modules reach more code than one function runs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.infra.code_calls import derived_actions
+
+#: construct id -> (handler, exact actions of its code's calls)
+EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
+    "TokenFunction": (
+        "service.tokens.handler.handler",
+        # GetItem subject->uid; TransactWriteItems of two conditional Puts; the app certificate
+        frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "secretsmanager:GetSecretValue"}),
+    ),
+    "IntakeFunction": (
+        "service.webhooks.intake.handler",
+        # one conditional PutItem into the inbox; the NCS secret
+        frozenset({"dynamodb:PutItem", "secretsmanager:GetSecretValue"}),
+    ),
+    "ProcessorFunction": (
+        "service.webhooks.processor.handler",
+        # presence UpdateItem/Query; recording events: Query bySid, GetItem, UpdateItem, SendTaskSuccess
+        frozenset({"dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:GetItem", "states:SendTaskSuccess"}),
+    ),
+    "ChannelsFunction": (
+        "service.channels.handler.handler",
+        # kicking rules Put/Get/Scan/Update/Delete; presence Query; limiter UpdateItem; REST secret
+        frozenset(
+            {
+                "dynamodb:PutItem",
+                "dynamodb:GetItem",
+                "dynamodb:Scan",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "secretsmanager:GetSecretValue",
+            }
+        ),
+    ),
+    "MediaFunction": (
+        "service.media.handler.handler",
+        frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject"}),
+    ),
+    "TaskFunction": (
+        "service.recordings.tasks.handler",
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "secretsmanager:GetSecretValue",
+                "states:SendTaskSuccess",
+            }
+        ),
+    ),
+    "ReconcilerFunction": (
+        "service.recordings.reconciler.handler",
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "secretsmanager:GetSecretValue",
+                "states:SendTaskSuccess",
+                "states:DescribeExecution",
+            }
+        ),
+    ),
+    "ApiFunction": (
+        "service.recordings.handler.handler",
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "secretsmanager:GetSecretValue",
+                "states:StartExecution",
+                "states:SendTaskSuccess",
+            }
+        ),
+    ),
+}
+
+#: the Lambda service's calls on the function's behalf: its event source mapping (CDK's grant, exactly
+#: what AWS documents for SQS and DynamoDB Streams sources, plus the stream's on-failure DLQ)
+SQS_SOURCE = {"sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
+              "sqs:GetQueueAttributes"}  # fmt: skip
+STREAM_SOURCE = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+                 "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}  # fmt: skip
+
+#: granted although no code calls it, with the reason
+IAM_ONLY: dict[str, dict[str, str]] = {
+    "MediaFunction": {
+        "s3:ListBucket": "a missing key is 404 NoSuchKey (not 403) only with ListBucket",
+        **dict.fromkeys(SQS_SOURCE, "the SQS event source mapping polls the playlist queue as the function"),
+    },
+    "ProcessorFunction": dict.fromkeys(
+        STREAM_SOURCE, "the stream event source mapping reads the inbox stream and sends failures to the DLQ"
+    ),
+}
+
+#: derived from modules the handler imports, but this function never makes the call
+REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
+    "IntakeFunction": {
+        "dynamodb:Query": "webhooks.repository's presence queries run in the processor",
+        "dynamodb:UpdateItem": "webhooks.repository's presence updates run in the processor",
+        "secretsmanager:GetSecretValue": "",
+    },
+    "ProcessorFunction": {
+        "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
+        "dynamodb:DeleteItem": "lock release runs in the recording functions, not in event application",
+        "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
+    },
+    "TaskFunction": {
+        "s3:GetObject": "media.repository is reached through recordings.deps; the tasks read no playlist",
+        "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
+    },
+    "ReconcilerFunction": {"s3:GetObject": "media.repository is reached through recordings.deps; no playlist read"},
+    "ApiFunction": {
+        "s3:GetObject": "the API reads durations from the MediaTable, never a playlist",
+        "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
+    },
+}
+# the intake reads its secret: it is expected, so it cannot also be "not called"
+del REACHED_NOT_CALLED["IntakeFunction"]["secretsmanager:GetSecretValue"]
+
+#: every function: its log group (the factory's grant) and X-Ray tracing
+COMMON = frozenset({"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"})
+
+
+def _role_actions(resources: dict[str, Any], function_id: str) -> set[str]:
+    fn_ids = [
+        k
+        for k, v in resources.items()
+        if v["Type"] == "AWS::Lambda::Function" and k.startswith(_prefix(function_id)) and "Role" not in k
+    ]
+    assert len(fn_ids) == 1, (function_id, fn_ids)
+    role = resources[fn_ids[0]]["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions: set[str] = set()
+    for body in resources.values():
+        if body["Type"] != "AWS::IAM::Policy":
+            continue
+        if {"Ref": role} not in body["Properties"].get("Roles", []):
+            continue
+        for statement in body["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            found = statement["Action"]
+            actions.update([found] if isinstance(found, str) else found)
+    role_props = resources[role]["Properties"]
+    assert "ManagedPolicyArns" not in role_props and "Policies" not in role_props
+    return actions
+
+
+def _prefix(function_id: str) -> str:
+    owner = {
+        "TokenFunction": "Tokens",
+        "IntakeFunction": "Webhooks",
+        "ProcessorFunction": "Webhooks",
+        "ChannelsFunction": "Channels",
+        "MediaFunction": "Media",
+        "TaskFunction": "Recording",
+        "ReconcilerFunction": "Recording",
+        "ApiFunction": "Recording",
+    }[function_id]
+    return f"{owner}{function_id}"
+
+
+@pytest.mark.parametrize("function_id", sorted(EXPECTED))
+def test_each_role_has_exactly_the_actions_its_code_calls(template_json, function_id):
+    _, expected = EXPECTED[function_id]
+    granted = _role_actions(template_json["Resources"], function_id)
+    assert granted == expected | COMMON | set(IAM_ONLY.get(function_id, {}))
+
+
+@pytest.mark.parametrize("function_id", sorted(EXPECTED))
+def test_expected_actions_are_the_calls_the_code_can_make(function_id):
+    handler, expected = EXPECTED[function_id]
+    derived = derived_actions(handler)
+    assert expected <= derived, f"granted but never called: {sorted(expected - derived)}"
+    not_called = REACHED_NOT_CALLED.get(function_id, {})
+    assert derived - expected == set(not_called), "a reachable call that is neither granted nor explained"
+    assert all(len(reason) > 20 for reason in not_called.values())
+
+
+def test_no_role_gets_the_callbacks_or_items_nobody_sends(template_json):
+    text = str(template_json["Resources"])
+    for action in (
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "dynamodb:ConditionCheckItem",
+        "secretsmanager:DescribeSecret",
+        "s3:GetObjectVersion",
+        "dynamodb:BatchWriteItem",
+    ):
+        assert action not in text, action
+
+
+def test_media_list_bucket_is_limited_to_the_recordings_prefix(template_json):
+    statements = [
+        s
+        for body in template_json["Resources"].values()
+        if body["Type"] == "AWS::IAM::Policy"
+        for s in body["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "s3:ListBucket"
+    ]
+    assert len(statements) == 1
+    assert statements[0]["Condition"] == {"StringLike": {"s3:prefix": ["recordings/*"]}}
+    assert statements[0]["Resource"]["Fn::GetAtt"][1] == "Arn"
+
+
+def test_secret_grants_name_one_secret_each(template_json):
+    for body in template_json["Resources"].values():
+        if body["Type"] != "AWS::IAM::Policy":
+            continue
+        for s in body["Properties"]["PolicyDocument"]["Statement"]:
+            if s["Action"] == "secretsmanager:GetSecretValue":
+                assert "-??????" in str(s["Resource"]) and "*" not in str(s["Resource"]).replace("-??????", "")
