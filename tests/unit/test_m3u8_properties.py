@@ -65,7 +65,7 @@ def run(chunks: list[bytes], *, block_size: int, fast: bool = True):
     return p.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(
     playlists(),
     st.lists(st.integers(min_value=0, max_value=10**6), max_size=12),
@@ -104,7 +104,7 @@ BROKEN = [
 ]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     playlists(),
     st.sampled_from(BROKEN),
