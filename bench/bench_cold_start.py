@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 QUICK = os.environ.get("QUICK") == "1"
-RUNS = 3 if QUICK else 7
+RUNS = 3 if QUICK else 5
 
 #: label -> (Lambda handler string exactly as in infra/constructs/*.py, kind, extra environment as deployed).
 #: kind "api": an API Gateway function (peer has a validating resolver); "plain": any other function.

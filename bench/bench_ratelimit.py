@@ -43,7 +43,7 @@ TABLE = "agora-rate-limit"
 EMULATOR_COMMAND = ["-m", "agorakit", "emulator"]
 
 QUICK = os.environ.get("QUICK") == "1"
-SEARCH_SECONDS = 6.0 if QUICK else 20.0
+SEARCH_SECONDS = 6.0 if QUICK else 15.0
 CONFIRM_SECONDS = 15.0 if QUICK else 60.0
 PEER_SECONDS = 5.0 if QUICK else 10.0
 HEADROOMS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.15, 0.20, 0.30, 0.40, 0.50]
