@@ -3,10 +3,10 @@
 For every deployed handler (the table below, as ``infra/constructs/*.py`` names them), a fresh interpreter
 measures, from before the handler's import to the end of the first request:
   * ours - ``import <module>``, then the first request. For the token handler that is the real handler called
-    with a ``POST /tokens`` event (a new caller: its uid read from DynamoDB, the certificate read from Secrets
-    Manager). For the others, the first request's AWS work through the service's own adapter
-    (``service.adapters.aws.client``): both clients created, one DynamoDB ``GetItem`` and one
-    ``GetSecretValue``. Agora calls and the handlers' own logic are not counted (the peer has none).
+    with a ``POST /tokens`` event (a returning caller on a cold container: its uid read from DynamoDB, the
+    certificate read from Secrets Manager). For the others, the first request's AWS work through the
+    service's own adapter (``service.adapters.aws.client``): both clients created, one DynamoDB ``GetItem``
+    and one ``GetSecretValue``. Agora calls and the handlers' own logic are not counted (the peer has none).
   * peer - a plain Powertools handler written the usual way, without Tracer: Logger + Metrics, plus
     ``APIGatewayHttpResolver(enable_validation=True)`` and a pydantic body model for the API handlers; two
     module-level boto3 clients; its handler (decorated with ``inject_lambda_context`` and ``log_metrics``) does
@@ -78,6 +78,8 @@ ENV = {
     "RECORDING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench",
 }
 
+#: the token caller's uid item (``service.tokens.repository``'s layout): a returning user on a cold container
+RETURNING_USER = {"pk": {"S": "SUB#bench-subject"}, "uid": {"N": "2882341273"}}
 TOKEN_EVENT = {
     "version": "2.0",
     "routeKey": "POST /tokens",
@@ -231,7 +233,8 @@ def start_moto() -> tuple[object, str]:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    ddb.put_item(TableName=TABLE, Item={"pk": {"S": "u#1"}, "uid": {"N": "123456"}})
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": "u#1"}, "uid": {"N": "123456"}})  # what the peer reads
+    ddb.put_item(TableName=TABLE, Item=RETURNING_USER)  # the token handler's caller has a uid: one read
     secret = {"app_certificate": "5CFd2fd1755d40ecb72977518be15d3b", "customer_id": "c", "customer_secret": "s"}
     boto3.client("secretsmanager", **kw).create_secret(Name=SECRET, SecretString=json.dumps(secret))
     return server, url
