@@ -14,6 +14,11 @@ Run: ``.venv/bin/python -m bench.bench_webhooks``.
    * resolver - a Powertools ``APIGatewayHttpResolver(enable_validation=True)`` route doing the right checks.
 2. Cold start: importing each intake module in a fresh process (median of several runs).
 3. DynamoDB writes per accepted event, on moto with the real ``DynamoDBInbox`` (a botocore hook counts calls).
+4. With the DynamoDB write: every implementation stores through ``DynamoDBInbox`` (one conditional PutItem)
+   into a fresh table on a moto server started here (real HTTP on loopback; ours through the service's
+   client factory, the peers through ``boto3.client``). p50/p99 per delivery and requests per second per
+   function instance (one instance serves one request at a time: deliveries / busy time), medians of rounds.
+   moto's server runs in this process, so its work is inside every figure, alike for all.
 Nothing is asserted about time.
 """
 
@@ -47,9 +52,12 @@ ENV = {
     "POWERTOOLS_SERVICE_NAME": "bench",
     "POWERTOOLS_TRACE_DISABLED": "1",
 }
-DISTINCT = 1_500
-ROUNDS = 7
-COLD_RUNS = 5
+QUICK = os.environ.get("QUICK") == "1"
+DISTINCT = 500 if QUICK else 1_500
+ROUNDS = 3 if QUICK else 7
+COLD_RUNS = 3 if QUICK else 5
+DDB_DELIVERIES = 300 if QUICK else 1_000  # per implementation and round, against moto's server
+DDB_ROUNDS = 1 if QUICK else 3
 
 
 def _examples() -> list[dict[str, Any]]:
@@ -93,13 +101,13 @@ def workload() -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- implementations
 
 
-def ours() -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
+def ours(inbox: Any = None) -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
     from service.adapters.secrets import StaticSecretStore
     from service.webhooks import intake
     from service.webhooks.logic import KeyringCache
     from service.webhooks.repository import MemoryInbox
 
-    inbox = MemoryInbox()
+    inbox = MemoryInbox() if inbox is None else inbox
     deps = intake.IntakeDependencies(
         inbox=inbox, keyring=KeyringCache(StaticSecretStore({ENV["NCS_SECRET_NAME"]: SECRETS}), ENV["NCS_SECRET_NAME"])
     )
@@ -147,11 +155,11 @@ def _record(notice: dict[str, Any], body: str) -> Any:
     )
 
 
-def naive() -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
+def naive(inbox: Any = None) -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
     """Parse first, re-serialise, sign the re-serialised text, compare: the common (fragile) intake."""
     from service.webhooks.repository import MemoryInbox
 
-    inbox = MemoryInbox()
+    inbox = MemoryInbox() if inbox is None else inbox
     keys = {k: v.encode() for k, v in SECRETS.items()}
 
     def handle(event: dict[str, Any]) -> dict[str, Any]:
@@ -174,13 +182,13 @@ def naive() -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
     return "naive", handle, inbox
 
 
-def resolver() -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
+def resolver(inbox: Any = None) -> tuple[str, Callable[[dict[str, Any]], dict[str, Any]], Any]:
     """The same checks as ours, written as a Powertools validating-resolver route."""
     from agorakit.ncs.signature import Keyring
     from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
     from service.webhooks.repository import MemoryInbox
 
-    inbox = MemoryInbox()
+    inbox = MemoryInbox() if inbox is None else inbox
     keyring = Keyring.from_json(SECRETS)
     app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -310,6 +318,74 @@ def dynamodb_writes(events: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def with_dynamodb(events: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each implementation with its DynamoDB write on moto's server: p50/p99 ms per delivery, req/s per instance."""
+    import logging
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from service.adapters import aws as aws_adapter
+    from service.webhooks.repository import DynamoDBInbox
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = url  # how the functions find moto (the local stack does the same)
+    aws_adapter.reset_clients()
+    tables = [0]
+
+    def fresh_table(client: Any) -> str:
+        tables[0] += 1
+        name = f"inbox-{tables[0]}-{time.monotonic_ns()}"  # moto keeps tables across servers in a process
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "noticeId", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "noticeId", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return name
+
+    try:
+        our_client = aws_adapter.client("dynamodb")
+        peer_client = boto3.client("dynamodb", endpoint_url=url)
+        clients = {"ours": our_client, "naive": peer_client, "resolver": peer_client}
+        builders = {"ours": ours, "naive": naive, "resolver": resolver}
+        sample = events[:DDB_DELIVERIES]
+        results: dict[str, dict[str, list[float]]] = {}
+        for round_no in range(DDB_ROUNDS):
+            names = list(builders) if round_no % 2 == 0 else list(reversed(builders))
+            for name in names:
+                client = clients[name]
+                _, handle, _ = builders[name](DynamoDBInbox(fresh_table(client), client=client))
+                for event in events[-50:]:  # warm-up: connections, first-call imports (not in the sample)
+                    handle(copy.deepcopy(event))
+                _, handle, _ = builders[name](DynamoDBInbox(fresh_table(client), client=client))
+                samples = []
+                for event in sample:
+                    started = time.perf_counter_ns()
+                    response = handle(event)
+                    samples.append(time.perf_counter_ns() - started)
+                    assert response["statusCode"] == 200, (name, response)
+                entry = results.setdefault(name, {"p50": [], "p99": [], "rps": []})
+                entry["p50"].append(percentile(samples, 0.50) / 1000)  # us -> ms
+                entry["p99"].append(percentile(samples, 0.99) / 1000)
+                entry["rps"].append(len(samples) / (sum(samples) / 1e9))
+    finally:
+        aws_adapter.reset_clients()
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+        server.stop()
+    return {name: {k: statistics.median(v) for k, v in values.items()} for name, values in results.items()}
+
+
 def _body(event: dict[str, Any]) -> str:
     return base64.b64decode(event["body"]).decode() if event["isBase64Encoded"] else event["body"]
 
@@ -323,6 +399,7 @@ def main() -> int:
         events = workload()
         figures = {"logged": latency(events, logging_on=True), "bare": latency(events, logging_on=False)}
         writes = dynamodb_writes(events)
+        stored = with_dynamodb(events)
     finally:
         sys.stdout.flush()
         sys.stdout = real_stdout
@@ -357,6 +434,26 @@ def main() -> int:
         f"      items written per accepted event: {writes_per_event:.2f} (target 1); "
         f"DynamoDB requests per delivery: {puts / writes['deliveries']:.2f} (a resend is one refused conditional put); "
         f"{writes['moto_ms_per_delivery']:.2f} ms per delivery on moto"
+    )
+    print(
+        f"with the DynamoDB write on moto's server ({DDB_DELIVERIES} deliveries, half of them resends; "
+        f"{DDB_ROUNDS} round(s), medians)"
+    )
+    print(f"   {'intake':<10} {'p50 ms':>8} {'p99 ms':>8} {'req/s per instance':>19}")
+    for name in ("ours", "naive", "resolver"):
+        f = stored[name]
+        print(f"   {name:<10} {f['p50']:>8.2f} {f['p99']:>8.2f} {f['rps']:>19.0f}")
+    for peer in ("naive", "resolver"):
+        print(
+            f"   ratio {peer}/ours: p50 x{stored[peer]['p50'] / stored['ours']['p50']:.2f}, "
+            f"p99 x{stored[peer]['p99'] / stored['ours']['p99']:.2f}, "
+            f"req/s x{stored['ours']['rps'] / stored[peer]['rps']:.2f} in our favour"
+        )
+    o, r = stored["ours"], stored["resolver"]
+    print(
+        f"SUMMARY webhook intake with DynamoDB write: ours p50 {o['p50']:.2f} ms p99 {o['p99']:.2f} ms "
+        f"{o['rps']:.0f} req/s per instance; resolver peer p50 {r['p50']:.2f} ms p99 {r['p99']:.2f} ms "
+        f"{r['rps']:.0f} req/s (p50 ratio {r['p50'] / o['p50']:.2f}x)"
     )
     return 0
 

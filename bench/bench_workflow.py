@@ -177,6 +177,10 @@ def main() -> int:
         ratio = peer / count
         print(f"  peer, {label + ' recordings:':<22}${cost_per_1000(peer):8.3f}   ratio peer/ours {ratio:6.1f}x")
     print(f"  target: equal counts and under 20 -> {'met' if count < 20 else 'NOT met'} ({count})")
+    print(
+        f"SUMMARY recording workflow: {count} state transitions per recording, any length; polling peer "
+        f"{naive_long} for a {LONG_HOURS}-hour recording ({naive_long / count:.1f}x ours)"
+    )
     return 0 if count < 20 else 1
 
 

@@ -297,11 +297,16 @@ class PlaylistParser:
         self._lines = base - 1 + block.count(b"\n")
 
     def _fast_block(self, buf: bytes, start: int, end: int, line: int) -> None:
-        if self._run(buf, start, end):
+        # Find the lines the fast path leaves to the line path first, so that a block holding a tag
+        # or a blank line is split straight away instead of failing a whole-block run and being
+        # scanned again (each byte goes through the #EXTINF regex once).
+        specials = [start] if (buf[start] in _BLANKISH or _is_other_tag(buf, start)) else []
+        specials.extend(_special_lines(buf, start, end))
+        if not specials:
+            if not self._run(buf, start, end):
+                self._lines_slow(buf, start, end, line)
             return
         pos = start
-        specials = [start] if (buf[start] in _BLANKISH or _is_other_tag(buf, start)) else []
-        specials.extend(m.start() + 1 for m in _SPECIAL.finditer(buf, start, end))
         for s in specials:
             if s > pos:
                 if not self._run(buf, pos, s):
@@ -549,6 +554,26 @@ def slice_time(uri: str) -> datetime | None:
 
 
 # ---- helpers -----------------------------------------------------------------------------------
+
+
+def _special_lines(buf: bytes, start: int, end: int) -> list[int]:
+    """Starts of the lines after the first in buf[start:end] that ``_SPECIAL`` picks out, sorted.
+
+    Same answer as the regex, found with C-speed substring counts and finds: a playlist's specials are
+    almost all ``#EXT-X-`` tags and blank lines, a few hundred among hundreds of thousands of lines,
+    and asking the regex about every newline costs a tenth of the whole parse.
+    """
+    others = buf.count(b"\n#", start, end) - buf.count(b"\n#EXTINF:", start, end)
+    found: list[int] = []
+    for needle in (b"\n\n", b"\n ", b"\n\t", b"\n#EXT-X-"):
+        pos = buf.find(needle, start, end)
+        while pos >= 0:
+            found.append(pos + 1)
+            pos = buf.find(needle, pos + 1, end)
+    if others != sum(1 for p in found if buf[p] == _HASH):  # a comment or another kind of tag: ask the regex
+        return [m.start() + 1 for m in _SPECIAL.finditer(buf, start, end)]
+    found.sort()
+    return found
 
 
 def _is_other_tag(buf: bytes, pos: int) -> bool:
