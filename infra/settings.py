@@ -38,7 +38,11 @@ KEYS: dict[str, tuple[str, str]] = {
     "recording_async_stop": ("recordingAsyncStop", "RECORDING_ASYNC_STOP"),
     "log_retention_days": ("logRetentionDays", "LOG_RETENTION_DAYS"),
     "alarm_email": ("alarmEmail", "ALARM_EMAIL"),
+    "cors_origins": ("corsOrigins", "CORS_ORIGINS"),
 }
+
+#: an origin as browsers send it: scheme, host, optional port; no path, no trailing slash
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class StackSettings(BaseModel):
@@ -64,6 +68,7 @@ class StackSettings(BaseModel):
     recording_async_stop: bool = True
     log_retention_days: int = 30
     alarm_email: str | None = None
+    cors_origins: list[str] = Field(default_factory=list)
 
     @field_validator("agora_app_id")
     @classmethod
@@ -78,6 +83,24 @@ class StackSettings(BaseModel):
         if isinstance(v, str):
             return [u.strip() for u in v.split(",") if u.strip()]
         return v
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: Any) -> Any:
+        items = [o.strip() for o in v.split(",")] if isinstance(v, str) else list(v or [])
+        origins = [str(o).strip() for o in items if str(o).strip()]
+        for origin in origins:
+            if origin == "*":
+                raise ValueError(
+                    "corsOrigins '*' is refused: name each web app origin (e.g. https://app.example.com); "
+                    "a wildcard would let any site call the API with a user's token"
+                )
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"corsOrigins: {origin!r} is not an origin: scheme://host[:port], no path or trailing slash "
+                    "(e.g. https://app.example.com or http://127.0.0.1:8081)"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _issuer_and_audience(self) -> StackSettings:

@@ -50,3 +50,24 @@ def test_bad_values_fail_clearly(context, message):
 def test_external_issuer_replaces_cognito():
     settings = load({"authIssuer": "https://issuer.example", "authAudience": "my-app"})
     assert not settings.uses_cognito
+
+
+def test_cors_origins_none_by_default_and_comma_separated():
+    assert load({}).cors_origins == []
+    settings = load({}, {"CORS_ORIGINS": "https://app.example.com, http://127.0.0.1:8081"})
+    assert settings.cors_origins == ["https://app.example.com", "http://127.0.0.1:8081"]
+    assert load({"corsOrigins": "https://a.example"}, {"CORS_ORIGINS": "https://b.example"}).cors_origins == [
+        "https://a.example"
+    ]
+
+
+@pytest.mark.parametrize("value", ["*", "https://a.example,*"])
+def test_cors_wildcard_is_refused_with_a_reason(value):
+    with pytest.raises(ValidationError, match=r"corsOrigins '\*' is refused: name each web app origin"):
+        load({"corsOrigins": value})
+
+
+@pytest.mark.parametrize("value", ["https://a.example/", "a.example", "https://a.example/app", "ftp://a.example"])
+def test_cors_origin_must_be_an_origin(value):
+    with pytest.raises(ValidationError, match="is not an origin"):
+        load({"corsOrigins": value})
