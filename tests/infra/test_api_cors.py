@@ -1,4 +1,4 @@
-"""CORS on the HTTP API: none unless origins are configured; then exactly those origins, the API's headers, a max-age."""
+"""CORS on the HTTP API: none unless origins are configured, then exactly those origins, our headers, a max-age."""
 
 from __future__ import annotations
 
