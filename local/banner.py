@@ -24,24 +24,29 @@ ROUTE_STEPS: dict[str, str] = {
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' """
     """-d '{"uid":1002,"duration_seconds":60}' | field id); echo "rule $RULE\"""",
     "GET /kicking-rules": """curl -s "$API/kicking-rules" -H "Authorization: Bearer $ADMIN\"""",
-    "PUT /kicking-rules/{rule_id}": """curl -s -X PUT "$API/kicking-rules/$RULE" -H "Authorization: Bearer $ADMIN" """
+    "PUT /kicking-rules/{id}": """curl -s -X PUT "$API/kicking-rules/$RULE" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"duration_seconds":120}'""",
-    "DELETE /kicking-rules/{rule_id}": """curl -s -X DELETE "$API/kicking-rules/$RULE" """
+    "DELETE /kicking-rules/{id}": """curl -s -X DELETE "$API/kicking-rules/$RULE" """
     """-H "Authorization: Bearer $ADMIN"; echo "rule $RULE lifted\"""",
     "POST /recordings": """REC=$(curl -s -X POST "$API/recordings" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"channel":"demo"}' | field recording_id); echo "recording $REC\"""",
     "GET /recordings": """curl -s "$API/recordings?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
-    "GET /recordings/{recording_id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
-    "POST /recordings/{recording_id}/layout": """curl -s -X POST "$API/recordings/$REC/layout" """
+    "GET /recordings/{id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
+    "POST /recordings/{id}/layout": """curl -s -X POST "$API/recordings/$REC/layout" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"mixedVideoLayout":1}'""",
-    "POST /recordings/{recording_id}/update": """curl -s -X POST "$API/recordings/$REC/update" """
+    "POST /recordings/{id}/update": """curl -s -X POST "$API/recordings/$REC/update" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' """
     """-d '{"streamSubscribe":{"audioUidList":{"subscribeAudioUids":["#allstream#"]}}}'""",
-    "POST /recordings/{recording_id}/stop": """curl -s -X POST "$API/recordings/$REC/stop" """
+    "POST /recordings/{id}/stop": """curl -s -X POST "$API/recordings/$REC/stop" """
     """-H "Authorization: Bearer $ADMIN\"""",
     "POST /webhooks/agora": """curl -s -X POST "$API/webhooks/agora" -H 'content-type: application/json' """
     """-H "Agora-Signature-V2: $(printf %s "$NOTICE" | .venv/bin/python -m agorakit ncs sign --only v2 -)" """
     """-d "$NOTICE\"""",
+}
+
+#: plain calls end their output with a newline, so each answer reads on its own line
+ROUTE_STEPS = {
+    k: v if "| field" in v else v.replace("curl -s ", "curl -s -w '\\n' ", 1) for k, v in ROUTE_STEPS.items()
 }
 
 _WAIT_RECORDING = (
@@ -64,23 +69,23 @@ def walkthrough(runtime: Any) -> list[str]:
         "# tokens (any signed-in user; hosts may publish)",
         step["POST /tokens"],
         "# a host joins channel demo on the emulated Agora",
-        """curl -s -X POST "$EMU/emulator/channels/demo/join" -d '{"uid":1001,"role":"host"}'""",
+        """curl -s -w '\\n' -X POST "$EMU/emulator/channels/demo/join" -d '{"uid":1001,"role":"host"}'""",
         "# channels and kicking rules (admins only)",
         step["GET /channels"],
         step["GET /channels/{name}/users"],
         step["GET /channels/{name}/users/{uid}"],
         step["POST /channels/{name}/kick"],
         step["GET /kicking-rules"],
-        step["PUT /kicking-rules/{rule_id}"],
-        step["DELETE /kicking-rules/{rule_id}"],
+        step["PUT /kicking-rules/{id}"],
+        step["DELETE /kicking-rules/{id}"],
         "# cloud recording (admins only): start, wait until Agora records, change it, stop",
         step["POST /recordings"],
         step["GET /recordings"],
         _WAIT_RECORDING,
-        step["GET /recordings/{recording_id}"],
-        step["POST /recordings/{recording_id}/layout"],
-        step["POST /recordings/{recording_id}/update"],
-        step["POST /recordings/{recording_id}/stop"],
+        step["GET /recordings/{id}"],
+        step["POST /recordings/{id}/layout"],
+        step["POST /recordings/{id}/update"],
+        step["POST /recordings/{id}/stop"],
         "# a webhook signed like Agora signs it, with this stack's NCS secret",
         f"export NCS_SECRET={shlex.quote(runtime.secrets.ncs_secret)}",
         f"NOTICE={shlex.quote(json.dumps(_NOTICE, separators=(',', ':')))}",
@@ -99,8 +104,8 @@ def _route_of(line: str) -> str | None:
 def banner(runtime: Any) -> str:
     stack, url = runtime.stack, runtime.api_url
     pumps = runtime.pumps.describe() if runtime.pumps else []
-    kinds = [p.split(":", 1)[0] for p in pumps]
-    pump_text = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds)) or "none"
+    kinds = [p.split(":", 1)[0].removesuffix("s") for p in pumps]
+    pump_text = ", ".join(f"{kinds.count(k)} {k}{'s' if kinds.count(k) > 1 else ''}" for k in dict.fromkeys(kinds))
     lines = [
         "",
         "agora-serverless local stack is running (loopback only). Ctrl-C stops it.",
@@ -115,7 +120,7 @@ def banner(runtime: Any) -> str:
         + (f"   (REST: {runtime.secrets.customer_id} / {runtime.secrets.customer_secret})" if runtime.emulator else ""),
         f"  CORS origins allowed:                    {', '.join(runtime.cors_origins) or 'none'}",
         f"  functions: {len(stack.functions)}, routes: {len(stack.routes)}, "
-        f"state machines: {len(stack.state_machines)}, pumps: {pump_text}",
+        f"state machines: {len(stack.state_machines)}, pumps: {pump_text or 'none'}",
     ]
     if runtime.emulator_error:
         lines.append(f"  ! {runtime.emulator_error}")
