@@ -7,7 +7,22 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup test unit lint format synth bench run demo deploy clean openapi
+.DEFAULT_GOAL := help
+.PHONY: help setup test unit lint format synth bench run demo deploy clean openapi
+
+#: ports of `make run` (override: make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090)
+PORT ?= 8080
+WEB_PORT ?= 8081
+MOTO_PORT ?= 5000
+EMULATOR_PORT ?= 8090
+#: extra browser origins the local API allows (comma-separated); the web example's own is always allowed
+CORS_ORIGINS ?=
+RUN_ARGS ?=
+
+help:  ## list the targets (this text)
+	@echo "agora-serverless: make TARGET  (every target works offline except deploy)"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@echo "  make run PORT=8080 WEB_PORT=8081 MOTO_PORT=5000 EMULATOR_PORT=8090 CORS_ORIGINS=https://app.example"
 
 setup: $(STAMP)  ## create .venv with every dependency (idempotent)
 
@@ -17,10 +32,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-test: setup lint  ## the whole suite plus lint
+test: setup lint  ## the whole suite plus lint (about 15 minutes on 2 cores; needs chromium, see CONTRIBUTING.md)
 	$(PY) -m pytest tests
 
-unit: setup  ## unit tests only (no network)
+unit: setup  ## unit tests only (no network; about 2 minutes)
 	$(PY) -m pytest tests/unit
 
 lint: setup  ## ruff (lint + format check) and mypy
@@ -28,7 +43,7 @@ lint: setup  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-format: setup
+format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -41,8 +56,9 @@ bench: setup  ## benchmarks against named peers, printed as ratios
 openapi: setup  ## regenerate docs/openapi.json from the handlers
 	$(PY) -m local.openapi --write
 
-run: setup  ## the whole system on this machine: moto + Agora emulator + local API
-	$(PY) -m local.run
+run: setup  ## the whole system on this machine: moto + Agora emulator + local API + web example
+	$(PY) -m local.run --port $(PORT) --web-port $(WEB_PORT) --moto-port $(MOTO_PORT) \
+		--emulator-port $(EMULATOR_PORT) --cors-origins "$(CORS_ORIGINS)" $(RUN_ARGS)
 
 demo: setup  ## a scripted end-to-end scenario against a fresh local stack
 	$(PY) -m local.demo
@@ -50,5 +66,5 @@ demo: setup  ## a scripted end-to-end scenario against a fresh local stack
 deploy: setup  ## deploy to the AWS account in your environment (needs credentials and Node.js)
 	npx --yes aws-cdk@2 deploy --app "$(PY) app.py" $(DEPLOY_ARGS)
 
-clean:
+clean:  ## remove build and tool caches
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache
