@@ -32,10 +32,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-test: setup lint  ## the whole suite plus lint (about 15 minutes on 2 cores; needs chromium, see CONTRIBUTING.md)
+test: setup lint  ## the whole suite plus lint: several minutes (a headless Chromium test included, see CONTRIBUTING.md)
 	$(PY) -m pytest tests
 
-unit: setup  ## unit tests only (no network; about 2 minutes)
+unit: setup  ## unit tests only (no network): the quick loop
 	$(PY) -m pytest tests/unit
 
 lint: setup  ## ruff (lint + format check) and mypy

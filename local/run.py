@@ -428,6 +428,24 @@ class _DropMetricLines:
         return getattr(self._stream, name)
 
 
+def _quiet_node_end_of_life() -> None:
+    """jsii prints a 12-line box when Node.js is past its end of life; the local stack only synthesizes with it
+    (``make synth`` and ``make deploy`` still show the warning)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None or "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION" in os.environ:
+        return
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except OSError:
+        return
+    major = version.strip().lstrip("v").split(".")[0]
+    if major.isdigit():
+        os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = major
+
+
 def parse_origins(value: str) -> list[str]:
     """``--cors-origins``, checked by the same rules as the ``corsOrigins`` setting (ValueError with the reason)."""
     from pydantic import ValidationError
@@ -470,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     if not args.function_logs:
         sys.stdout = _DropMetricLines(sys.stdout)  # type: ignore[assignment]
+    _quiet_node_end_of_life()
     print("starting: synthesizing the stack and provisioning it in moto ...", flush=True)
     runtime = LocalRuntime(
         api_port=args.port, moto_port=args.moto_port, emulator_port=args.emulator_port,
