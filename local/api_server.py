@@ -5,6 +5,9 @@ requests become the same v2 events the functions get on AWS, the JWT authorizer'
 with the local issuer (``local.identity``), and the Lambda's response is mapped back as API Gateway maps
 it. Extras for people: Swagger UI at ``/docs``, the OpenAPI document at ``/openapi.json`` and
 ``POST /local/token`` to sign in a local user.
+
+Over 400 lines on purpose: API Gateway's behaviour (routing, authorizer, event and response mapping, CORS) and
+the HTTP/1.1 transport that feeds it are read and changed together; Swagger's assets are the small tail.
 """
 
 from __future__ import annotations

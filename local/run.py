@@ -5,6 +5,9 @@ handlers run in-process (``local.provision.lambda_dispatch``), pumps feed them D
 schedules, the Agora emulator plays Agora (REST, S3 uploads, signed NCS webhooks) and ``local.api_server``
 plays API Gateway with a local JWT issuer; ``local.web`` serves the web example on an origin of its own
 (allowed by the API's CORS configuration). Stop with Ctrl-C.
+
+About 500 lines: the runtime's start order is one story (ports, moto, synth, secrets, emulator, API, web); the
+banner lives in ``local.banner`` and the servers in their own modules.
 """
 
 from __future__ import annotations
@@ -385,7 +388,8 @@ def quiet_third_party_logs() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    summary = __doc__.split("\n\n")[0].replace("``", "") if __doc__ else None
+    p = argparse.ArgumentParser(prog="python -m local.run", description=summary)
     p.add_argument("--port", type=int, default=DEFAULT_PORTS["api"], help="local API port (default 8080)")
     p.add_argument("--moto-port", type=int, default=DEFAULT_PORTS["moto"], help="moto server port (default 5000)")
     p.add_argument(
