@@ -127,12 +127,6 @@ def test_the_banner_works_when_pasted_top_to_bottom(stack: Stack, tmp_path: Path
     assert "webhooks/agora" in result.stdout or any("/webhooks/agora" in c for c in calls)
 
 
-def test_the_banner_has_no_metric_or_logical_id_noise(stack: Stack) -> None:
-    output = stack.output()
-    assert '{"_aws"' not in output
-    assert not re.search(r"[A-Za-z]{40,}[0-9A-F]{8}", output.split("Schedules")[0]), output[:3000]
-
-
 # ---- the web example in a real browser ---------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -246,3 +240,10 @@ def test_a_page_on_an_origin_the_api_does_not_allow_is_refused(stack: Stack, bro
     # the same call from the allowed origin's page succeeds (the refusal is the origin's, not the API's)
     _sign_in(browser, f"{stack.web_url}/", "host-1")
     _wait(browser, lambda d: _text(d, "signed-in") == "host-1", "sign-in from the allowed origin")
+
+
+# ---- last: after every call above, the output has no metric or logical-id noise -----------------------
+def test_the_banner_has_no_metric_or_logical_id_noise(stack: Stack) -> None:
+    output = stack.output()
+    assert '{"_aws"' not in output
+    assert not re.search(r"[A-Za-z]{40,}[0-9A-F]{8}", output.split("Schedules")[0]), output[:3000]

@@ -30,3 +30,17 @@ def test_nothing_outside_the_example_directory() -> None:
     web = _server()
     for target in ("/../../README.md", "/%2e%2e/%2e%2e/README.md", "/..%2f..%2fREADME.md", "/nope.html", "/../local/"):
         assert web.resolve(target)[0] == 404, target
+
+
+def test_make_run_drops_emf_metric_lines_only() -> None:
+    import contextlib
+    import io
+
+    from local.run import _DropMetricLines
+
+    raw = io.StringIO()
+    with contextlib.redirect_stdout(_DropMetricLines(raw)):
+        print('{"_aws":{"Timestamp":1,"CloudWatchMetrics":[]},"ColdStart":[1.0]}')
+        print("  POST /tokens -> 200 (12 ms)")
+        print('{"level":"WARNING","message":"kept"}')
+    assert raw.getvalue() == '  POST /tokens -> 200 (12 ms)\n{"level":"WARNING","message":"kept"}\n'
