@@ -10,10 +10,26 @@ VENV313 := .venv-py313
 STAMP313 := $(VENV313)/.installed
 # jsii prints a banner when Node is older than the CDK supports (Node 22 and 24 today; docs/deploy.md)
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 1
+# (it takes the Node major versions to silence, not a flag)
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/')
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313
+.DEFAULT_GOAL := help
+.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313
+
+#: ports of `make run` (override: make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090)
+PORT ?= 8080
+WEB_PORT ?= 8081
+MOTO_PORT ?= 5000
+EMULATOR_PORT ?= 8090
+#: extra browser origins the local API allows (comma-separated); the web example's own is always allowed
+CORS_ORIGINS ?=
+RUN_ARGS ?=
+
+help:  ## list the targets (this text)
+	@echo "agora-serverless: make TARGET  (every target works offline except deploy)"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@echo "  make run PORT=8080 WEB_PORT=8081 MOTO_PORT=5000 EMULATOR_PORT=8090 CORS_ORIGINS=https://app.example"
 
 setup: $(STAMP)  ## create .venv with every dependency (idempotent)
 
@@ -23,7 +39,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-test: setup lint  ## the whole suite plus lint
+test: setup lint  ## the whole suite plus lint: several minutes (a headless Chromium test included, see CONTRIBUTING.md)
 	$(PY) -m pytest tests
 
 setup-py313: $(STAMP313)  ## a second venv on Python 3.13, the Lambda runtime's Python (idempotent)
@@ -45,7 +61,7 @@ lint: setup  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-format: setup
+format: setup  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
@@ -61,8 +77,9 @@ bench: setup  ## benchmarks against named peers, printed as ratios
 openapi: setup  ## regenerate docs/openapi.json from the handlers
 	$(PY) -m local.openapi --write
 
-run: setup  ## the whole system on this machine: moto + Agora emulator + local API
-	$(PY) -m local.run
+run: setup  ## the whole system on this machine: moto + Agora emulator + local API + web example
+	$(PY) -m local.run --port $(PORT) --web-port $(WEB_PORT) --moto-port $(MOTO_PORT) \
+		--emulator-port $(EMULATOR_PORT) --cors-origins "$(CORS_ORIGINS)" $(RUN_ARGS)
 
 demo: setup  ## a scripted end-to-end scenario against a fresh local stack
 	$(PY) -m local.demo
@@ -70,5 +87,5 @@ demo: setup  ## a scripted end-to-end scenario against a fresh local stack
 deploy: setup  ## deploy to the AWS account in your environment (needs credentials and Node.js)
 	npx --yes aws-cdk@2 deploy --app "$(PY) app.py" $(DEPLOY_ARGS)
 
-clean:
+clean:  ## remove build and tool caches (and the Python 3.13 venv)
 	rm -rf cdk.out $(VENV313) .pytest_cache .mypy_cache .ruff_cache

@@ -50,6 +50,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "hosted_ui_domain_prefix": ("hostedUiDomainPrefix", "AUTH_HOSTED_UI_DOMAIN_PREFIX"),
     "tags": ("tags", "AGORA_STACK_TAGS"),
     "dev": ("dev", "AGORA_DEV"),
+    "cors_origins": ("corsOrigins", "CORS_ORIGINS"),
 }
 
 #: what each key accepts, as the one-line error says it
@@ -68,6 +69,7 @@ ALLOWED: dict[str, str] = {
     "groups_claim": "a JWT claim name",
     "publisher_group": "a group name",
     "admin_group": "a group name",
+    "owners_group": "a group name",
     "publisher_denied": "one of forbid, downgrade",
     "token_default_ttl": "an integer from 1 to 86400 (seconds)",
     "recording_max_hours": "an integer from 1 to 24",
@@ -79,6 +81,10 @@ ALLOWED: dict[str, str] = {
     "hosted_ui_domain_prefix": "3-63 lower-case letters, digits and hyphens (no 'aws', 'amazon' or 'cognito')",
     "tags": 'key=value pairs separated by commas, or a JSON object {"key": "value"}',
     "dev": "true or false",
+    "cors_origins": (
+        "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
+        "('*' is refused)"
+    ),
 }
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
 DEFAULT_CALLBACK_URL = "http://localhost:3000/auth/callback"
@@ -87,6 +93,10 @@ DEFAULT_LOGOUT_URL = "http://localhost:3000/"
 
 class SettingsError(ValueError):
     """A configuration mistake, said in one line: the key, the value, what the key accepts."""
+
+
+#: an origin as browsers send it: scheme, host, optional port; no path, no trailing slash
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 class StackSettings(BaseModel):
@@ -196,6 +206,8 @@ class StackSettings(BaseModel):
                     raise ValueError("the aws: tag prefix is reserved")
         return v
 
+    cors_origins: list[str] = Field(default_factory=list)
+
     @field_validator("agora_app_id")
     @classmethod
     def _app_id(cls, v: str) -> str:
@@ -209,6 +221,24 @@ class StackSettings(BaseModel):
         if isinstance(v, str):
             return [u.strip() for u in v.split(",") if u.strip()]
         return v
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: Any) -> Any:
+        items = [o.strip() for o in v.split(",")] if isinstance(v, str) else list(v or [])
+        origins = [str(o).strip() for o in items if str(o).strip()]
+        for origin in origins:
+            if origin == "*":
+                raise ValueError(
+                    "corsOrigins '*' is refused: name each web app origin (e.g. https://app.example.com); "
+                    "a wildcard would let any site call the API with a user's token"
+                )
+            if not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"corsOrigins: {origin!r} is not an origin: scheme://host[:port], no path or trailing slash "
+                    "(e.g. https://app.example.com or http://127.0.0.1:8081)"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _issuer_and_audience(self) -> StackSettings:

@@ -5,6 +5,9 @@ requests become the same v2 events the functions get on AWS, the JWT authorizer'
 with the local issuer (``local.identity``), and the Lambda's response is mapped back as API Gateway maps
 it. Extras for people: Swagger UI at ``/docs``, the OpenAPI document at ``/openapi.json`` and
 ``POST /local/token`` to sign in a local user.
+
+Over 400 lines on purpose: API Gateway's behaviour (routing, authorizer, event and response mapping, CORS) and
+the HTTP/1.1 transport that feeds it are read and changed together; Swagger's assets are the small tail.
 """
 
 from __future__ import annotations
@@ -42,6 +45,24 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 
 class PortInUse(OSError):
     """The port is taken; the message says which and how to choose another."""
+
+
+#: pending connections the kernel queues before the server accepts them (http.server's default is 5,
+#: which resets connections under a few dozen concurrent clients; API Gateway never does)
+LISTEN_BACKLOG = 128
+
+
+class LocalHTTPServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+
+
+class BadRequest(Exception):
+    """The request's framing cannot be trusted: answer 400 (413 when too large) and close the connection."""
+
+    def __init__(self, reason: str, status: int = 400):
+        super().__init__(reason)
+        self.reason, self.status = reason, status
 
 
 @dataclass(frozen=True)
@@ -119,7 +140,7 @@ class LocalApi:
         self.routes = sorted((compile_route(r) for r in stack.routes), key=lambda c: c.rank, reverse=True)
         self.api_id = next((str(r.ref) for r in stack.by_type("AWS::ApiGatewayV2::Api")), "localapi")
         self.cors = stack.cors
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LocalHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -134,7 +155,7 @@ class LocalApi:
             local_api = api
 
         try:
-            self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+            self._server = LocalHTTPServer((self.host, self.port), Handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(
@@ -160,15 +181,22 @@ class LocalApi:
                 return route, params
         return None
 
-    def handle(  # noqa: PLR0911 - one early answer per API Gateway outcome
+    def handle(
         self, method: str, target: str, headers: list[tuple[str, str]], body: bytes, source_ip: str = "127.0.0.1"
     ) -> Response:
         method = method.upper()
         split = urlsplit(target)
-        path = split.path or "/"
         origin = next((v for k, v in headers if k.lower() == "origin"), None)
         if self.cors and method == "OPTIONS" and origin:
             return self._preflight(origin, headers)
+        response = self._route(method, split.path or "/", split.query, headers, body, source_ip)
+        if self.cors and origin:
+            response = (response[0], response[1] + self._cors_headers(origin), response[2])
+        return response
+
+    def _route(  # noqa: PLR0917 - the request's parts
+        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> Response:
         local = self._local(method, path, headers, body)
         if local is not None:
             return local
@@ -184,16 +212,13 @@ class LocalApi:
             if isinstance(rejected, tuple):
                 return rejected
             claims = rejected
-        event = self.build_event(route, params, method, path, split.query, headers, body, source_ip, claims)
+        event = self.build_event(route, params, method, path, query, headers, body, source_ip, claims)
         try:
             result = self.dispatcher.invoke(route.spec.function, event, source=f"api:{route.spec.route_key}")
         except FunctionError as exc:
             log.error("%s %s: the function failed: %s", method, path, exc)
             return _json(500, {"message": "Internal Server Error"})
-        response = self.map_response(result)
-        if self.cors and origin:
-            response = (response[0], response[1] + self._cors_headers(origin), response[2])
-        return response
+        return self.map_response(result)
 
     def _authorize(self, route: CompiledRoute, headers: list[tuple[str, str]]) -> dict[str, Any] | Response:
         authorizer = route.spec.authorizer
@@ -330,7 +355,8 @@ class LocalApi:
         if not self._origin_allowed(origin):
             return []
         cors = self.cors or {}
-        out = [("Access-Control-Allow-Origin", origin if "*" not in cors.get("AllowOrigins", []) else "*")]
+        out = [("Access-Control-Allow-Origin", origin if "*" not in cors.get("AllowOrigins", []) else "*"),
+               ("Vary", "Origin")]  # fmt: skip
         if cors.get("AllowCredentials"):
             out.append(("Access-Control-Allow-Credentials", "true"))
         if cors.get("ExposeHeaders"):
@@ -424,10 +450,63 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "agora-serverless-local"
 
+    def _read_body(self) -> bytes:
+        """The body per RFC 9112 section 6; anything ambiguous (the stuff of request smuggling) is a BadRequest."""
+        lengths = self.headers.get_all("Content-Length") or []
+        codings = self.headers.get_all("Transfer-Encoding") or []
+        if codings:
+            if lengths:
+                raise BadRequest("both Content-Length and Transfer-Encoding are present")
+            names = [c.strip().lower() for value in codings for c in value.split(",") if c.strip()]
+            if names != ["chunked"]:
+                raise BadRequest(f"unsupported Transfer-Encoding {', '.join(codings)!r} (only chunked)")
+            return self._read_chunked()
+        values = {v.strip() for value in lengths for v in value.split(",")}
+        if not values:
+            return b""
+        if len(values) > 1:
+            raise BadRequest("conflicting Content-Length values")
+        (value,) = values
+        if not value.isdigit() or not value.isascii():
+            raise BadRequest(f"Content-Length {value[:40]!r} is not a number")
+        length = int(value)
+        if length > MAX_BODY:
+            raise BadRequest("the body is larger than 10 MB", 413)
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise BadRequest("the body is shorter than its Content-Length")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024).strip()
+            size_text = line.split(b";", 1)[0].strip()
+            if not size_text or not all(c in b"0123456789abcdefABCDEF" for c in size_text) or len(size_text) > 8:
+                raise BadRequest("malformed chunk size")
+            size = int(size_text, 16)
+            if size == 0:
+                while self.rfile.readline(8192).strip():  # trailers, up to the blank line
+                    pass
+                return bytes(body)
+            if len(body) + size > MAX_BODY:
+                raise BadRequest("the body is larger than 10 MB", 413)
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.read(2) != b"\r\n":
+                raise BadRequest("a chunk is shorter than its size")
+            body += chunk
+
     def _serve(self) -> None:
         started = time.perf_counter()
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        try:
+            body = self._read_body()
+        except BadRequest as exc:
+            status = exc.status
+            self.close_connection = True
+            message = "Request Entity Too Large" if status == 413 else "Bad Request"
+            self._send(status, *_json(status, {"message": f"{message}: {exc.reason}"})[1:], close=True)
+            self._log_line(started, status)
+            return
         headers = [(k, v) for k, v in self.headers.items()]
         try:
             status, out_headers, out_body = self.local_api.handle(
@@ -436,6 +515,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("local API failure on %s %s", self.command, self.path)
             status, out_headers, out_body = _json(500, {"message": "Internal Server Error"})
+        self._send(status, out_headers, out_body)
+        self._log_line(started, status)
+
+    def _log_line(self, started: float, status: int) -> None:
+        if self.local_api.on_request is not None:
+            ms = (time.perf_counter() - started) * 1000
+            self.local_api.on_request(f"{self.command} {self.path.split('?')[0]} -> {status} ({ms:.0f} ms)")
+
+    def _send(self, status: int, out_headers: list[tuple[str, str]], out_body: bytes, close: bool = False) -> None:
         self.send_response(status)
         names = {k.lower() for k, _ in out_headers}
         for key, value in out_headers:
@@ -444,14 +532,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if "apigw-requestid" not in names:
             self.send_header("apigw-requestid", uuid.uuid4().hex[:16])
         self.send_header("Content-Length", str(len(out_body)))
+        if close:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(out_body)
-        if self.local_api.on_request is not None:
-            ms = (time.perf_counter() - started) * 1000
-            self.local_api.on_request(f"{self.command} {self.path.split('?')[0]} -> {status} ({ms:.0f} ms)")
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+    def __getattr__(self, name: str) -> Any:
+        """Every method reaches the router (``do_TRACE``, ``do_QUERY``...): unknown ones get API Gateway's 404,
+        not http.server's 501."""
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s - %s", self.address_string(), format % args)

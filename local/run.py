@@ -3,7 +3,11 @@
 moto (as a server thread) holds the AWS resources provisioned from the synthesized template, the real
 handlers run in-process (``local.provision.lambda_dispatch``), pumps feed them DynamoDB streams, SQS and
 schedules, the Agora emulator plays Agora (REST, S3 uploads, signed NCS webhooks) and ``local.api_server``
-plays API Gateway with a local JWT issuer. Stop with Ctrl-C.
+plays API Gateway with a local JWT issuer; ``local.web`` serves the web example on an origin of its own
+(allowed by the API's CORS configuration). Stop with Ctrl-C.
+
+About 500 lines: the runtime's start order is one story (ports, moto, synth, secrets, emulator, API, web); the
+banner lives in ``local.banner`` and the servers in their own modules.
 """
 
 from __future__ import annotations
@@ -23,7 +27,6 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from emulator.options import parse_option
@@ -31,7 +34,7 @@ from local.provision import DEFAULT_STACK_NAME, Dispatcher, LocalStack, lambda_d
 
 log = logging.getLogger("local.run")
 LOOPBACK = "127.0.0.1"
-DEFAULT_PORTS = {"api": 8080, "moto": 5000, "emulator": 8090}
+DEFAULT_PORTS = {"api": 8080, "moto": 5000, "emulator": 8090, "web": 8081}
 LOCAL_APP_ID = "0123456789abcdef0123456789abcdef"  # the emulator's default App ID (32 hex)
 #: environment for the in-process functions that only makes sense locally (cosmetic: logs/tracing)
 LOCAL_ENV = {
@@ -111,9 +114,17 @@ class LocalRuntime:
         emulator_options: dict[str, Any] | None = None,
         on_request: Callable[[str], None] | None = None,
         sqs_retry_delay: float | None = 2.0,
+        cors_origins: list[str] | None = None,
+        web_port: int | None = None,
     ):
+        """``web_port``: serve examples/web there (0: any free port; None: not at all); its origin is added to
+        ``cors_origins`` (the API's allowed browser origins, ``corsOrigins`` of the template)."""
         self.host = LOOPBACK
         self.api_port, self.moto_port, self.emulator_port = api_port, moto_port, emulator_port
+        self.web_port = free_port() if web_port == 0 else web_port
+        own = [f"http://{self.host}:{self.web_port}", f"http://localhost:{self.web_port}"] if self.web_port else []
+        self.cors_origins = list(dict.fromkeys([*(cors_origins or []), *own]))
+        self.web: Any = None
         self.stack_name = stack_name
         self.env_overrides = {**LOCAL_ENV, **(env_overrides or {})}
         self.emulator_options = emulator_options or {}
@@ -147,6 +158,10 @@ class LocalRuntime:
     def emulator_url(self) -> str:
         return f"http://{self.host}:{self.emulator_port}"
 
+    @property
+    def web_url(self) -> str | None:
+        return f"http://{self.host}:{self.web_port}" if self.web_port else None
+
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self) -> LocalRuntime:
         try:
@@ -165,6 +180,8 @@ class LocalRuntime:
         check_port(self.api_port, "local API", "--port")
         check_port(self.moto_port, "moto server", "--moto-port")
         check_port(self.emulator_port, "Agora emulator", "--emulator-port")
+        if self.web_port:
+            check_port(self.web_port, "web example", "--web-port")
         # 1. AWS: moto as a server thread; every boto3 client of this process goes there.
         self._set_env({
             "MOTO_PORT": str(self.moto_port),  # the Step Functions interpreter calls back through it
@@ -184,7 +201,10 @@ class LocalRuntime:
         reset_clients()
         # 2. The template, synthesized for this machine: our App ID, the emulator as Agora's REST host.
         try:
-            template = synth_template({"agoraAppId": self.app_id, "restBaseUrls": self.emulator_url})
+            context = {"agoraAppId": self.app_id, "restBaseUrls": self.emulator_url}
+            if self.cors_origins:
+                context["corsOrigins"] = ",".join(self.cors_origins)
+            template = synth_template(context)
         except Exception as exc:  # jsii/cdk-nag errors: say what failed, not a 100-line trace
             raise StartupError(
                 f"synthesizing the stack failed (`make synth` shows the details): {_short(exc)}"
@@ -222,6 +242,21 @@ class LocalRuntime:
         )  # fmt: skip
         try:
             self.api.start()
+        except PortInUse as exc:
+            raise StartupError(str(exc), 2) from exc
+        if self.web_port:
+            self._start_web()
+
+    def _start_web(self) -> None:
+        from local.api_server import PortInUse
+        from local.web import WebServer, local_config
+
+        users = [{"username": u.username, "groups": list(u.groups)} for u in self.identity.users.values()] \
+            if self.identity is not None else []  # fmt: skip
+        assert self.web_port is not None
+        self.web = WebServer(host=self.host, port=self.web_port, config_js=local_config(self.api_url, users))
+        try:
+            self.web.start()
         except PortInUse as exc:
             raise StartupError(str(exc), 2) from exc
 
@@ -304,6 +339,9 @@ class LocalRuntime:
         return chosen[0].name if chosen else None
 
     def stop(self) -> None:
+        if self.web is not None:
+            self.web.stop()
+            self.web = None
         if self.api is not None:
             self.api.stop()
             self.api = None
@@ -338,120 +376,10 @@ class LocalRuntime:
 
     # -- what to tell people ------------------------------------------------------------------
     def banner(self) -> str:
+        from local.banner import banner
+
         assert self.stack is not None
-        url = self.api_url
-        lines = [
-            "",
-            "agora-serverless local stack is running (loopback only). Ctrl-C stops it.",
-            f"  API (API Gateway HTTP API, payload v2):  {url}",
-            f"  Swagger UI:                              {url}/docs   (OpenAPI: {url}/openapi.json)",
-            f"  AWS (moto server):                       {self.moto_url}",
-            f"  Agora emulator:                          {self.emulator_url if self.emulator else 'NOT RUNNING'}",
-            f"  functions: {len(self.stack.functions)}, routes: {len(self.stack.routes)}, "
-            f"state machines: {len(self.stack.state_machines)}, pumps: {', '.join(self.pumps.describe()) or 'none'}",
-        ]
-        if self.emulator_error:
-            lines.append(f"  ! {self.emulator_error}")
-        if self.unseeded:
-            names = ", ".join(f"{n} ({v})" for n, v in self.unseeded.items())
-            lines.append(f"  ! secrets without a local value (functions reading them will fail): {names}")
-        if self.identity is not None:
-            users = ", ".join(f"{u.username} [{' '.join(u.groups) or '-'}]" for u in self.identity.users.values())
-            lines += [
-                "",
-                f"Local users: {users}",
-                "Get a token (ID token of the local issuer, accepted by the API's JWT authorizer):",
-                f'  TOKEN=$(curl -s -X POST {url}/local/token -d \'{{"username":"host-1"}}\' '
-                "| python3 -c 'import sys,json; print(json.load(sys.stdin)[\"id_token\"])')",
-            ]
-        lines += ["", "Routes:"]
-        examples = request_examples(self.api.openapi_path if self.api else None)
-        for route in sorted(self.stack.routes, key=lambda r: (r.path, r.method)):
-            lines.append("  " + curl_for(route, url, examples.get(route.route_key)))
-        if self.pumps and self.pumps.schedules and self.stack.schedules:
-            lines += ["", "Schedules (run one now):"]
-            for spec in self.stack.schedules:
-                lines.append(f"  curl -s -X POST {url}/local/schedules/{spec.logical_id}   # {spec.expression}")
-        if self.emulator is not None:
-            lines += ["", "Agora emulator control (users join/leave channels, recording tasks):",
-                      f"  curl -s -X POST {self.emulator_url}/emulator/channels/demo/join "
-                      "-d '{\"uid\":1001,\"role\":\"host\"}'",
-                      f"  curl -s {self.emulator_url}/emulator/tasks"]  # fmt: skip
-        return "\n".join(lines) + "\n"
-
-
-def curl_for(route: Any, base_url: str, example: Any = None) -> str:
-    path = route.path if route.route_key != "$default" else "/"
-    for part in [p for p in path.split("/") if p.startswith("{")]:
-        path = path.replace(part, "<" + part.strip("{}+") + ">")
-    method = "GET" if route.method == "ANY" else route.method
-    parts = ["curl -s"]
-    if method != "GET":
-        parts.append(f"-X {method}")
-    parts.append(f'"{base_url}{path}"')
-    if route.authorizer is not None:
-        parts.append('-H "Authorization: Bearer $TOKEN"')
-    if method in ("POST", "PUT", "PATCH"):
-        body = json.dumps(example if example is not None else {}, separators=(",", ":"))
-        parts.append(f"-H 'content-type: application/json' -d '{body}'")
-    return " ".join(parts)
-
-
-def request_examples(openapi_path: Path | None) -> dict[str, Any]:
-    """A minimal JSON body per route key, from the OpenAPI document's request schemas (if present)."""
-    if openapi_path is None or not openapi_path.exists():
-        return {}
-    try:
-        doc = json.loads(openapi_path.read_text())
-    except ValueError:
-        return {}
-    out: dict[str, Any] = {}
-    for path, item in (doc.get("paths") or {}).items():
-        for method, op in item.items():
-            if not isinstance(op, dict):
-                continue
-            content = ((op.get("requestBody") or {}).get("content") or {}).get("application/json") or {}
-            schema = content.get("schema")
-            if schema:
-                out[f"{method.upper()} {path}"] = example_for(schema, doc)
-    return out
-
-
-def example_for(schema: dict[str, Any], doc: dict[str, Any], depth: int = 0) -> Any:  # noqa: PLR0911, PLR0912
-    if depth > 6:
-        return None
-    if "$ref" in schema:
-        target: Any = doc
-        for part in schema["$ref"].lstrip("#/").split("/"):
-            target = target.get(part, {})
-        return example_for(target, doc, depth + 1)
-    for key in ("example", "default"):
-        if key in schema:
-            return schema[key]
-    if schema.get("examples"):
-        return schema["examples"][0]
-    if schema.get("enum"):
-        return schema["enum"][0]
-    for key in ("anyOf", "oneOf", "allOf"):
-        if schema.get(key):
-            options = [s for s in schema[key] if s.get("type") != "null"] or schema[key]
-            return example_for(options[0], doc, depth + 1)
-    kind = schema.get("type")
-    if kind == "object" or "properties" in schema:
-        required = schema.get("required") or []
-        return {name: example_for(prop, doc, depth + 1) for name, prop in (schema.get("properties") or {}).items()
-                if name in required}  # fmt: skip
-    if kind == "array":
-        return []
-    if kind == "integer":
-        return max(0, int(schema.get("minimum", 0)))
-    if kind == "number":
-        return 0
-    if kind == "boolean":
-        return False
-    if kind == "string":
-        return "demo" if schema.get("minLength", 1) <= 4 else "x" * int(schema["minLength"])
-    return None
+        return banner(self)
 
 
 def quiet_third_party_logs() -> None:
@@ -461,7 +389,8 @@ def quiet_third_party_logs() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m local.run", description=__doc__.split("\n\n")[0] if __doc__ else None)
+    summary = __doc__.split("\n\n")[0].replace("``", "") if __doc__ else None
+    p = argparse.ArgumentParser(prog="python -m local.run", description=summary)
     p.add_argument("--port", type=int, default=DEFAULT_PORTS["api"], help="local API port (default 8080)")
     p.add_argument("--moto-port", type=int, default=DEFAULT_PORTS["moto"], help="moto server port (default 5000)")
     p.add_argument(
@@ -470,19 +399,89 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--emulator-option", action="append", default=[], metavar="NAME=VALUE", type=parse_option,
                    help="an Agora emulator setting, e.g. fault_206_65=0.1 or webhook_lose_types=[11] (repeatable; "
                    "see docs/local-stack.md)")  # fmt: skip
+    p.add_argument(
+        "--web-port", type=int, default=DEFAULT_PORTS["web"], help="web example port, 0 for none (default 8081)"
+    )
+    p.add_argument(
+        "--cors-origins",
+        default=os.environ.get("CORS_ORIGINS", ""),
+        metavar="ORIGINS",
+        help="comma-separated browser origins the API allows besides the web example's own "
+        "(default: $CORS_ORIGINS, else none; '*' is refused)",
+    )
     p.add_argument("--quiet", action="store_true", help="do not print one line per API request")
-    p.add_argument("--function-logs", action="store_true", help="show the functions' Powertools INFO logs")
+    p.add_argument(
+        "--function-logs", action="store_true", help="show the functions' Powertools INFO logs and EMF metric lines"
+    )
     return p
+
+
+class _DropMetricLines:
+    """stdout without the EMF lines Powertools prints for the cold-start metric even when metrics are disabled."""
+
+    def __init__(self, stream: Any):
+        self._stream, self._dropped = stream, False
+
+    def write(self, text: str) -> int:
+        if text.startswith('{"_aws":'):
+            self._dropped = True
+            return len(text)
+        if self._dropped and text == "\n":
+            self._dropped = False
+            return len(text)
+        self._dropped = False
+        return int(self._stream.write(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _quiet_node_end_of_life() -> None:
+    """jsii prints a 12-line box when Node.js is past its end of life; the local stack only synthesizes with it
+    (``make synth`` and ``make deploy`` still show the warning)."""
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None or "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION" in os.environ:
+        return
+    try:
+        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except OSError:
+        return
+    major = version.strip().lstrip("v").split(".")[0]
+    if major.isdigit():
+        os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = major
+
+
+def parse_origins(value: str) -> list[str]:
+    """``--cors-origins``, checked by the same rules as the ``corsOrigins`` setting (ValueError with the reason)."""
+    from pydantic import ValidationError
+
+    from infra.settings import StackSettings
+
+    try:
+        return StackSettings.model_validate({"cors_origins": value}).cors_origins
+    except ValidationError as exc:
+        raise ValueError("; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())) from None
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    for port, name in ((args.port, "--port"), (args.moto_port, "--moto-port"), (args.emulator_port, "--emulator-port")):
+    ports = [(args.port, "--port"), (args.moto_port, "--moto-port"), (args.emulator_port, "--emulator-port")]
+    if args.web_port:
+        ports.append((args.web_port, "--web-port"))
+    for port, name in ports:
         if not 1 <= port <= 65535:
             print(f"error: {name} {port} is not a TCP port", file=sys.stderr)
             return 2
-    if len({args.port, args.moto_port, args.emulator_port}) != 3:
-        print("error: --port, --moto-port and --emulator-port must differ", file=sys.stderr)
+    if len({port for port, _ in ports}) != len(ports):
+        print(f"error: {', '.join(name for _, name in ports)} must differ", file=sys.stderr)
+        return 2
+    try:
+        origins = parse_origins(args.cors_origins)
+    except ValueError as exc:
+        print(f"error: --cors-origins: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("local").setLevel(logging.INFO)
@@ -495,9 +494,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if not args.function_logs:
+        sys.stdout = _DropMetricLines(sys.stdout)  # type: ignore[assignment]
+    _quiet_node_end_of_life()
     print("starting: synthesizing the stack and provisioning it in moto ...", flush=True)
     runtime = LocalRuntime(
         api_port=args.port, moto_port=args.moto_port, emulator_port=args.emulator_port,
+        web_port=args.web_port or None, cors_origins=origins,
         env_overrides={} if args.function_logs else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
         on_request=None if args.quiet else (lambda line: print(f"  {line}", flush=True)),
         emulator_options=dict(args.emulator_option),

@@ -14,7 +14,14 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgoraServerlessTest")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agora-serverless-test")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "1")
+if "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION" not in os.environ:  # it lists Node majors, not a flag
+    import subprocess
+
+    try:
+        _node = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except OSError:
+        _node = ""
+    os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = _node.strip().lstrip("v").split(".")[0]
 
 # Property tests: CI is reproducible (derandomized: the same examples on every run, no example database);
 # a developer's run explores fresh random examples and replays its failures from .hypothesis/; "wide" is for a

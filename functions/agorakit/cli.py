@@ -11,6 +11,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from agorakit import __version__
 from agorakit.errors import AgorakitError
 
 #: subcommand name -> module providing ``register(subparsers)``
@@ -23,8 +24,22 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+def plain(text: str | None) -> str | None:
+    """Help text as a terminal shows it: no reST double backticks (module docstrings use them)."""
+    return text.replace("``", "") if text else text
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line that names the file, never a bare ``[Errno 2] No such file or directory``."""
+    if exc.filename is not None:
+        target = f"{exc.filename} -> {exc.filename2}" if exc.filename2 is not None else str(exc.filename)
+        return f"{target}: {exc.strerror or exc}"
+    return str(exc)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="agorakit", description="Agora tools: tokens, emulator, webhooks, m3u8.")
+    parser.add_argument("--version", action="version", version=f"agorakit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for _name, module_name in SUBCOMMANDS.items():
         importlib.import_module(module_name).register(sub)
@@ -39,7 +54,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AgorakitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

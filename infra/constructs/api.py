@@ -1,4 +1,4 @@
-"""The public HTTP API: one API Gateway HTTP API, a JWT authorizer, access logs and throttling.
+"""The public HTTP API: one API Gateway HTTP API, a JWT authorizer, CORS, access logs and throttling.
 
 Identity is a Cognito user pool that this construct creates (with the publisher and admin groups),
 or any existing OIDC issuer and audience given in the settings. Routes are added by the capability
@@ -37,6 +37,23 @@ ACCESS_LOG_FORMAT = {
     "authorizerError": "$context.authorizer.error",
     "sub": "$context.authorizer.claims.sub",
 }
+#: request headers a browser client sends (CORS preflight ``Access-Control-Request-Headers``)
+CORS_ALLOW_HEADERS = ["authorization", "content-type", "idempotency-key"]
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "DELETE"]
+#: how long a browser may cache a preflight answer (Chromium caps it at 2 hours, Firefox at 24)
+CORS_MAX_AGE = Duration.hours(1)
+
+
+def cors_preflight(origins: list[str]) -> apigw.CorsPreflightOptions | None:
+    """API Gateway answers preflights itself (before the JWT authorizer) for these origins only; none: no CORS."""
+    if not origins:
+        return None
+    return apigw.CorsPreflightOptions(
+        allow_origins=list(origins),
+        allow_methods=[apigw.CorsHttpMethod[m] for m in CORS_ALLOW_METHODS],
+        allow_headers=CORS_ALLOW_HEADERS,
+        max_age=CORS_MAX_AGE,
+    )
 
 
 class Api(Construct):
@@ -59,6 +76,7 @@ class Api(Construct):
             "HttpApi",
             description="agora-serverless: tokens, recordings, channels, webhooks",
             create_default_stage=True,
+            cors_preflight=cors_preflight(settings.cors_origins),
         )
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=retention(settings.log_retention_days), removal_policy=RemovalPolicy.DESTROY

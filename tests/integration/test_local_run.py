@@ -42,23 +42,27 @@ def _call(method: str, url: str, body: Any = None, token: str | None = None) -> 
 
 @pytest.mark.slow
 def test_run_serves_the_printed_routes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    api, moto, emulator = _free_port(), _free_port(), _free_port()
+    api, moto, emulator, web = _free_port(), _free_port(), _free_port(), _free_port()
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.run", "--port", str(api), "--moto-port", str(moto),
-         "--emulator-port", str(emulator)],
+         "--emulator-port", str(emulator), "--web-port", str(web)],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while "Ctrl-C stops it" not in (tmp_path / "run.log").read_text():
             assert proc.poll() is None, (tmp_path / "run.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the local stack did not start in 120 s"
+            assert time.monotonic() < deadline, "the local stack did not start in 300 s"
             time.sleep(0.2)
         banner = (tmp_path / "run.log").read_text()
         base = f"http://127.0.0.1:{api}"
-        assert f"{base}/docs" in banner and f"curl -s -X POST {base}/local/token" in banner
-        assert f'curl -s -X POST "{base}/tokens" -H "Authorization: Bearer $TOKEN"' in banner
+        assert f"{base}/docs" in banner and f"API={base};" in banner
+        assert 'curl -s -X POST "$API/local/token"' in banner
+        assert 'curl -s -w \'\\n\' -X POST "$API/tokens" -H "Authorization: Bearer $HOST"' in banner
+        assert f"Web example (sign in, tokens, renewal):  http://127.0.0.1:{web}/" in banner
+        with urllib.request.urlopen(f"http://127.0.0.1:{web}/config.js", timeout=10) as resp:
+            assert f'"apiUrl": "{base}"' in resp.read().decode()
 
         status, body = _call("POST", f"{base}/local/token", {"username": "host-1"})
         assert status == 200
@@ -95,3 +99,12 @@ def test_a_taken_port_exits_2_with_a_clear_message() -> None:
         )  # fmt: skip
     assert result.returncode == 2
     assert f"port {port} for the local API is already in use" in result.stderr and "--port" in result.stderr
+
+
+def test_a_wildcard_cors_origin_is_refused_before_anything_starts() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "local.run", "--cors-origins", "*"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --cors-origins: corsOrigins '*' is refused"), result.stderr

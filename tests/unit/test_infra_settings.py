@@ -111,3 +111,24 @@ def test_app_prints_one_line_and_exits_2(capsys, monkeypatch):
 def test_external_issuer_replaces_cognito():
     settings = load({"authIssuer": "https://issuer.example", "authAudience": "my-app"})
     assert not settings.uses_cognito
+
+
+def test_cors_origins_none_by_default_and_comma_separated():
+    assert load({}).cors_origins == []
+    settings = load({}, {"CORS_ORIGINS": "https://app.example.com, http://127.0.0.1:8081"})
+    assert settings.cors_origins == ["https://app.example.com", "http://127.0.0.1:8081"]
+    assert load({"corsOrigins": "https://a.example"}, {"CORS_ORIGINS": "https://b.example"}).cors_origins == [
+        "https://a.example"
+    ]
+
+
+@pytest.mark.parametrize("value", ["*", "https://a.example,*"])
+def test_cors_wildcard_is_refused_with_a_reason(value):
+    with pytest.raises(SettingsError, match=r"^corsOrigins='.*' is not allowed: expected .*\('\*' is refused\)$"):
+        load({"corsOrigins": value})
+
+
+@pytest.mark.parametrize("value", ["https://a.example/", "a.example", "https://a.example/app", "ftp://a.example"])
+def test_cors_origin_must_be_an_origin(value):
+    with pytest.raises(SettingsError, match=r"^corsOrigins='.*' is not allowed: expected comma-separated browser origins"):
+        load({"corsOrigins": value})

@@ -104,3 +104,9 @@ def test_module_entry_point(body_file):
         check=False,
     )
     assert json.loads(done.stdout) == {HEADER_V1: SHA1, HEADER_V2: SHA256}
+
+
+@pytest.mark.parametrize(("only", "expected"), [("v2", SHA256), ("v1", SHA1)])
+def test_sign_only_prints_one_header_value_for_a_curl_line(body_file, capsys, only, expected):
+    assert main(["ncs", "sign", "--secret", "secret", "--only", only, body_file]) == 0
+    assert capsys.readouterr().out == expected + "\n"

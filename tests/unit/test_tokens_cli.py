@@ -112,9 +112,10 @@ def test_inspect_prints_every_field(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(("certificate", "valid"), [(CERT, True), ("0" * 32, False), (CERT.lower(), False)])
 def test_inspect_verifies_with_a_certificate(capsys: pytest.CaptureFixture[str], certificate: str, valid: bool) -> None:
-    code, out, _ = run(capsys, "inspect", RTC_RTM, "--app-certificate", certificate)
-    assert code == 0
+    code, out, err = run(capsys, "inspect", RTC_RTM, "--app-certificate", certificate)
+    assert code == (0 if valid else 1)  # like `ncs verify`: scripts can rely on the exit status
     assert json.loads(out)["signature_valid"] is valid
+    assert ("does not verify" in err) is not valid
 
 
 def test_inspect_reads_the_certificate_from_a_file_and_the_token_from_stdin(
@@ -160,7 +161,7 @@ def test_inspect_legacy_006(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert code == 0 and json.loads(out)["signature_valid"] is True
     code, out, _ = run(capsys, "inspect", token, "--app-certificate", CERT, "--channel-name", CHANNEL, "--uid", "7")
-    assert code == 0 and json.loads(out)["signature_valid"] is False
+    assert code == 1 and json.loads(out)["signature_valid"] is False
     code, out, err = run(capsys, "inspect", token, "--app-certificate", CERT)
     assert (code, out) == (1, "")
     assert "needs its channel_name and uid" in err and err.count("\n") == 1
@@ -203,3 +204,28 @@ def test_a_real_process_exits_non_zero_without_a_traceback() -> None:
     )  # fmt: skip
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["signature_valid"] is True
+
+
+def test_version_and_missing_files_name_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from agorakit import __version__
+    from agorakit.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0 and capsys.readouterr().out.strip() == f"agorakit {__version__}"
+    missing = tmp_path / "nope.json"
+    assert main(["m3u8", "duration", str(missing)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {missing}: No such file or directory\n" and "Errno" not in err
+    assert main(["ncs", "sign", "--secret", "s", str(missing)]) == 1
+    assert capsys.readouterr().err == f"error: {missing}: No such file or directory\n"
+
+
+def test_help_is_plain_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from agorakit.cli import main
+
+    for command in (["ncs", "--help"], ["token", "inspect", "--help"], ["m3u8", "--help"], ["--help"]):
+        with pytest.raises(SystemExit):
+            main(command)
+        out = capsys.readouterr().out
+        assert "``" not in out, (command, out)

@@ -1,8 +1,9 @@
 """``python -m agorakit ncs``: sign and verify NCS webhook bodies, for testing a receiver or debugging a 401.
 
-The signature is over the exact bytes of FILE (use ``-`` for stdin). Editors often add a final newline
-that Agora never sent; ``--strip-newline`` removes one trailing ``\\n`` (or ``\\r\\n``) before signing.
-The secret comes from ``--secret`` or the ``NCS_SECRET`` environment variable (keeps it out of shell history).
+The signature is over the exact bytes of FILE (use - for stdin). Editors often add a final newline
+that Agora never sent; --strip-newline removes one trailing newline (LF or CRLF) before signing.
+The secret comes from --secret or the NCS_SECRET environment variable (keeps it out of shell history).
+``sign --only v2`` prints just the Agora-Signature-V2 value, for a curl -H line.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ SECRET_ENV = "NCS_SECRET"  # noqa: S105 - the name of a variable, not a secret
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("ncs", help="sign or verify NCS webhook bodies", description=__doc__)
+    from agorakit.cli import plain
+
+    parser = subparsers.add_parser(
+        "ncs", help="sign or verify NCS webhook bodies", description=plain(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     sub = parser.add_subparsers(dest="ncs_command", required=True, metavar="ACTION")
 
     sign = sub.add_parser("sign", help="print both signature headers of a body as JSON")
     _common(sign)
+    sign.add_argument(
+        "--only",
+        choices=("v2", "v1"),
+        help="print only this header's value: v2 = Agora-Signature-V2, v1 = Agora-Signature",
+    )
     sign.set_defaults(func=run)
 
     verify = sub.add_parser("verify", help="check a body against a signature (exit 0 valid, 1 invalid)")
@@ -67,7 +78,11 @@ def run(args: argparse.Namespace) -> int:
     secret = _secret(args)
     body = _read(args.file, args.strip_newline)
     if action == "sign":
-        print(json.dumps(signature_headers(secret, body)))
+        headers = signature_headers(secret, body)
+        if args.only:
+            print(headers[HEADER_V2 if args.only == "v2" else HEADER_V1])
+        else:
+            print(json.dumps(headers))
         return 0
     if args.signature_v2 is not None:
         headers, label = {HEADER_V2: args.signature_v2}, HEADER_V2

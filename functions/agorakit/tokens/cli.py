@@ -2,6 +2,8 @@
 
 Only argparse/stdlib at module level; the token modules load when a command runs. Errors surface as
 ``TokenError`` (a ValueError) and become a one-line ``error: ...`` with exit status 1 (see ``agorakit.cli``).
+``inspect --app-certificate`` exits 1 when the signature does not verify (like ``ncs verify``), after printing
+the decoded token with ``"signature_valid": false``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ def register(subparsers: Any) -> None:
         "inspect",
         help="decode a 007 or 006 token as JSON",
         description="Decode a token and print it as JSON; with --app-certificate also check its signature.",
+        epilog="exit status: 0 decoded (and, with a certificate, the signature verifies); "
+        "1 the token is malformed or its signature does not verify with the certificate",
     )
     inspect.add_argument("token", metavar="TOKEN", help="the token, or - to read it from stdin")
     secret = inspect.add_mutually_exclusive_group()
@@ -102,6 +106,9 @@ def _inspect(args: argparse.Namespace) -> int:
             valid = parsed.verify(certificate)
     result["signature_valid"] = valid
     print(json.dumps(result, indent=2))
+    if valid is False:
+        print("error: the signature does not verify with this app certificate", file=sys.stderr)
+        return 1
     return 0
 
 
