@@ -130,5 +130,7 @@ def test_cors_wildcard_is_refused_with_a_reason(value):
 
 @pytest.mark.parametrize("value", ["https://a.example/", "a.example", "https://a.example/app", "ftp://a.example"])
 def test_cors_origin_must_be_an_origin(value):
-    with pytest.raises(SettingsError, match=r"^corsOrigins='.*' is not allowed: expected comma-separated browser origins"):
+    with pytest.raises(
+        SettingsError, match=r"^corsOrigins='.*' is not allowed: expected comma-separated browser origins"
+    ):
         load({"corsOrigins": value})
