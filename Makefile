@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313
+.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313 diagrams
 
 #: ports of `make run` (override: make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090)
 PORT ?= 8080
@@ -89,3 +89,6 @@ deploy: setup  ## deploy to the AWS account in your environment (needs credentia
 
 clean:  ## remove build and tool caches (and the Python 3.13 venv)
 	rm -rf cdk.out $(VENV313) .pytest_cache .mypy_cache .ruff_cache
+
+diagrams:  ## re-render docs/images/flow-*.png from their .dot sources (needs Graphviz's dot)
+	@for f in docs/images/flow-*.dot; do dot -Tpng -Gdpi=110 "$$f" -o "$${f%.dot}.png" && echo "$${f%.dot}.png"; done
