@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import boto3
@@ -82,7 +83,7 @@ def test_two_invocations_of_one_function_overlap_in_their_own_environments() -> 
     MEETING["current"] = Meeting(2)
     dispatcher = _dispatcher()
     try:
-        results = _in_threads([lambda i=i: dispatcher.invoke("Meet", {"id": str(i)}) for i in range(2)])
+        results = _in_threads([partial(dispatcher.invoke, "Meet", {"id": str(i)}) for i in range(2)])
     finally:
         dispatcher.shutdown()
     assert all(isinstance(r, dict) for r in results), results  # serialized, the barrier would have broken
@@ -197,7 +198,7 @@ def _conditional_puts(table: str, writers: int) -> list[Any]:
             return "failed"
         return "won"
 
-    return _in_threads([lambda i=i: put(i) for i in range(writers)])
+    return _in_threads([partial(put, i) for i in range(writers)])
 
 
 def test_sdk_invocations_of_one_function_overlap(local: tuple[LocalStack, Dispatcher]) -> None:
@@ -206,7 +207,7 @@ def test_sdk_invocations_of_one_function_overlap(local: tuple[LocalStack, Dispat
     lam = boto3.client("lambda")
     name = stack.physical("Meet1234ABCD")
     results = _in_threads(
-        [lambda i=i: lam.invoke(FunctionName=name, Payload=json.dumps({"id": str(i)})) for i in range(2)]
+        [partial(lam.invoke, FunctionName=name, Payload=json.dumps({"id": str(i)})) for i in range(2)]
     )
     payloads = [json.loads(r["Payload"].read()) for r in results]
     assert all("FunctionError" not in r for r in results), payloads
@@ -263,7 +264,7 @@ def test_concurrent_conditional_updates_and_transactions_are_atomic(
             return "failed"
         return "won"
 
-    results = _in_threads([lambda i=i: bump(i) for i in range(20)])
+    results = _in_threads([partial(bump, i) for i in range(20)])
     assert sorted(map(str, results)) == ["failed"] * 19 + ["won"], results
     item = ddb.get_item(TableName=table, Key={"pk": {"S": "counter"}})["Item"]
     assert item["version"] == {"N": "1"}
