@@ -13,9 +13,10 @@ The playlists are generated, deterministically (seeded): Agora mix-mode slice na
 (``<sid>_<cname>_<utc17>.ts``) and durations with microsecond fractions around the slice length, for 30 days.
 The headline is the realistic one: 10 s slices WITH ``#EXT-X-DISCONTINUITY`` (a stream gap about every two
 hours), Agora's ``#EXT-X-AGORA-TRACK-EVENT`` after each and ``#EXT-X-AGORA-ROTATE`` now and then, and blank
-lines (a writer's flushes). The tag-free playlists (10 s and Agora's documented ~15 s slices), the most
-favourable input, are kept for comparison. Targets: ratio >= 15x on the tagged playlist, our peak RSS
-< 20 MB. Both sums are printed; ours is exact, theirs a float that must agree within float error (else exit 1).
+lines (a writer's flushes). The tag-free 10 s playlist, the most favourable input, is kept for comparison
+(3 runs: it is for information, and the peer's runs dominate ``make bench``'s time). Targets: ratio >= 15x
+on the tagged playlist, our peak RSS < 20 MB. Both sums are printed; ours is exact, theirs a float that
+must agree within float error (else exit 1).
 ``QUICK=1`` runs 3 rounds per side and the tagged playlist only.
 """
 
@@ -161,7 +162,7 @@ def main() -> int:
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
         print(f"python {sys.version.split()[0]}, runs alternate ours/peer (+1 warm-up each), whole-process wall time")
-        cases = [(10, True)] if QUICK else [(10, True), (10, False), (15, False)]
+        cases = [(10, True)] if QUICK else [(10, True), (10, False)]
         results = [one_size(seconds, workdir, env, tagged) for seconds, tagged in cases]
     ok, ratio, rss = results[0]
     print(
