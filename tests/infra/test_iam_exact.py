@@ -53,7 +53,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
         frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject"}),
     ),
     "TaskFunction": (
-        "service.recordings.tasks.handler",
+        "service.recordings.workflow_tasks_handler.handler",
         frozenset(
             {
                 "dynamodb:GetItem",
@@ -67,7 +67,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
         ),
     ),
     "ReconcilerFunction": (
-        "service.recordings.reconciler.handler",
+        "service.recordings.reconciler_handler.handler",
         frozenset(
             {
                 "dynamodb:GetItem",
@@ -82,7 +82,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
         ),
     ),
     "ApiFunction": (
-        "service.recordings.handler.handler",
+        "service.recordings.api_handler.handler",
         frozenset(
             {
                 "dynamodb:GetItem",
