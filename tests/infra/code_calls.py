@@ -31,6 +31,7 @@ METHOD_ACTIONS: dict[str, str] = {
     "put_object": "s3:PutObject",
     "list_objects_v2": "s3:ListBucket",
     "get_secret_value": "secretsmanager:GetSecretValue",
+    "put_secret_value": "secretsmanager:PutSecretValue",
     "start_execution": "states:StartExecution",
     "send_task_success": "states:SendTaskSuccess",
     "send_task_failure": "states:SendTaskFailure",

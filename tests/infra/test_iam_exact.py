@@ -81,6 +81,20 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
             }
         ),
     ),
+    "ProjectsFunction": (
+        "service.projects.handler.handler",
+        # usage cache Query + BatchWriteItem; limiter UpdateItem; REST secret; certificate rotation writes the
+        # token function's secret (PutSecretValue only: it never reads the certificate)
+        frozenset(
+            {
+                "dynamodb:Query",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:UpdateItem",
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:PutSecretValue",
+            }
+        ),
+    ),
     "ApiFunction": (
         "service.recordings.api_handler.handler",
         frozenset(
@@ -127,12 +141,18 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
         "dynamodb:DeleteItem": "lock release runs in the recording functions, not in event application",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
+        "states:StartExecution": "StepFunctionsControl.start runs in the recordings API; events only end waits",
+        "states:DescribeExecution": "StepFunctionsControl.execution_status is the reconciler's check",
     },
     "TaskFunction": {
         "s3:GetObject": "media.repository is reached through recordings.deps; the tasks read no playlist",
         "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
+        "states:StartExecution": "StepFunctionsControl.start runs in the recordings API, never inside a step",
     },
-    "ReconcilerFunction": {"s3:GetObject": "media.repository is reached through recordings.deps; no playlist read"},
+    "ReconcilerFunction": {
+        "s3:GetObject": "media.repository is reached through recordings.deps; no playlist read",
+        "states:StartExecution": "StepFunctionsControl.start runs in the recordings API; the reconciler repairs",
+    },
     "ApiFunction": {
         "s3:GetObject": "the API reads durations from the MediaTable, never a playlist",
         "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
@@ -178,6 +198,7 @@ def _prefix(function_id: str) -> str:
         "TaskFunction": "Recording",
         "ReconcilerFunction": "Recording",
         "ApiFunction": "Recording",
+        "ProjectsFunction": "Projects",
     }[function_id]
     return f"{owner}{function_id}"
 
@@ -207,9 +228,10 @@ def test_no_role_gets_the_callbacks_or_items_nobody_sends(template_json):
         "dynamodb:ConditionCheckItem",
         "secretsmanager:DescribeSecret",
         "s3:GetObjectVersion",
-        "dynamodb:BatchWriteItem",
     ):
         assert action not in text, action
+    batch_writers = [k for k, v in template_json["Resources"].items() if "dynamodb:BatchWriteItem" in str(v)]
+    assert all(k.startswith("Projects") for k in batch_writers), batch_writers  # only the usage cache
 
 
 def test_media_list_bucket_is_limited_to_the_recordings_prefix(template_json):
