@@ -5,7 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The Lambda runtime's Python (infra/runtime.py): the functions' tests also run on it (make test-py313).
-PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || echo $(HOME)/.pyenv/versions/3.13.0/bin/python3.13)
+# the first python3.13 that runs (a pyenv shim for a version that is not selected does not)
+PYTHON313 ?= $(shell for p in $$(command -v python3.13) $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
 VENV313 := .venv-py313
 STAMP313 := $(VENV313)/.installed
 # jsii prints a banner when Node is older than the CDK supports (Node 22 and 24 today; docs/deploy.md)
@@ -45,6 +46,7 @@ test: setup lint  ## the whole suite plus lint: several minutes (a headless Chro
 setup-py313: $(STAMP313)  ## a second venv on Python 3.13, the Lambda runtime's Python (idempotent)
 
 $(STAMP313): requirements.txt requirements-dev.txt pyproject.toml
+	@test -n "$(PYTHON313)" || { echo 'no runnable python3.13 found: install Python 3.13 or set PYTHON313=/path/to/python3.13'; exit 2; }
 	@test -x $(VENV313)/bin/python || $(PYTHON313) -m venv $(VENV313)
 	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from agorakit import jsondoc
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 
 from service.errors import (
@@ -24,11 +24,8 @@ _JSON_TYPE = "application/json"
 
 
 def _json_loads(text: str) -> Any:
-    """``json.loads`` whose nesting-depth failure is a JSON error (-> 400), not a RecursionError (-> 500)."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise json.JSONDecodeError("the JSON is nested too deeply", text[:64], 0) from None
+    """Request bodies through ``agorakit.jsondoc``: too deep or too long a number is a JSON error (-> 400)."""
+    return jsondoc.loads(text)
 
 
 def body_problem(event: Mapping[str, Any]) -> ServiceError | None:

@@ -9,11 +9,11 @@ so the webhook intake pays nothing for it at cold start.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agorakit import jsondoc
 from agorakit.errors import AgorakitError
 from agorakit.ids import MAX_UID, RECORDER_UID_MIN
 
@@ -270,8 +270,8 @@ def parse_envelope(document: Any) -> Envelope:
 def loads_envelope(body: bytes | str) -> tuple[Envelope, dict[str, Any]]:
     """Parse a raw body: the envelope and the whole decoded document. Raises NcsEventError, never others."""
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nesting too deep
+        document = jsondoc.loads(body)
+    except ValueError as exc:  # JSONDecodeError: syntax, nesting, digits (agorakit.jsondoc)
         raise NcsEventError("the body is not valid JSON") from exc
     if not isinstance(document, dict):
         raise NcsEventError("the body must be a JSON object")

@@ -1,0 +1,46 @@
+"""One JSON reader for untrusted bodies: the same answer on every Python version.
+
+``json.loads`` alone differs between interpreters on hostile input: 5,000 levels of nesting raise
+RecursionError on 3.11 but parse on 3.13 (its C scanner has its own, higher limit), and an integer of more
+than 4,300 digits raises a plain ValueError. Bodies from clients and from Agora go through ``loads``, which
+refuses both the same way everywhere, as a ``json.JSONDecodeError`` that callers already map to "not valid
+JSON".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+#: deeper than any request or notification this service reads, far below any interpreter's own limit
+MAX_DEPTH = 64
+
+
+def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse ``text``; raise ``json.JSONDecodeError`` for anything that is not a JSON document we accept."""
+    shown = text[:64] if isinstance(text, str) else text[:64].decode("utf-8", "replace")
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except RecursionError:
+        raise json.JSONDecodeError(f"the JSON is nested more than {max_depth} levels deep", shown, 0) from None
+    except UnicodeDecodeError:
+        raise json.JSONDecodeError("the JSON is not UTF-8 text", shown, 0) from None
+    except ValueError:  # int('9' * 4301): Python's limit on integer digits
+        raise json.JSONDecodeError("a number in the JSON has too many digits", shown, 0) from None
+    if isinstance(document, (dict, list)) and _deeper_than(document, max_depth):
+        raise json.JSONDecodeError(f"the JSON is nested more than {max_depth} levels deep", shown, 0)
+    return document
+
+
+def _deeper_than(document: dict[str, Any] | list[Any], limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (iterative: no recursion on hostile input)."""
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
