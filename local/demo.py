@@ -3,6 +3,8 @@
 Every step checks what it should have caused and prints why when it did not; a step whose capability
 is not in the stack yet fails (it is never skipped), and a step that depends on a failed one fails as
 "not run". Exit 0 only if every step passed; the last line is a one-line summary.
+
+Over 400 lines on purpose: the demo is one scripted scenario of ten steps, read top to bottom.
 """
 
 from __future__ import annotations

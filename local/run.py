@@ -8,6 +8,9 @@ plays API Gateway with a local JWT issuer; ``local.web`` serves the web example 
 
 About 500 lines: the runtime's start order is one story (ports, moto, synth, secrets, emulator, API, web); the
 banner lives in ``local.banner`` and the servers in their own modules.
+
+Over 400 lines on purpose: LocalRuntime, its command line and its start-up checks form the one public entry point of
+the local stack.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ Pipeline under test, on moto: intake handler -> InboxTable (conditional put) -> 
 Checks: every accepted event is in the inbox exactly once; the final presence equals the result of
 applying the base events once, in order (and the simulator's ground truth of who is in each channel);
 no presence effect (channel, uid, clientSeq) was applied twice; throttled records were reported and retried.
+
+Over 400 lines on purpose: the replay scenario (generator, pump and checks) is one experiment and reads best in one
+place.
 """
 
 from __future__ import annotations

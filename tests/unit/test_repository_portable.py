@@ -72,3 +72,20 @@ def test_every_cited_document_exists() -> None:
             if not (ROOT / reference.rstrip(".")).exists():
                 missing.append(f"{path.relative_to(ROOT)} cites {reference}")
     assert not missing, "\n".join(sorted(set(missing)))
+
+
+#: past this, a module says at its top why it is one file (a newcomer's first question)
+LONG_FILE_LINES = 450
+
+
+def test_every_long_python_file_says_why_at_its_top() -> None:
+    unexplained = []
+    for path in _tracked_text_files():
+        if path.suffix != ".py":
+            continue
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if len(lines) > LONG_FILE_LINES and "400 lines" not in "\n".join(lines[:40]):
+            unexplained.append(f"{path.relative_to(ROOT)} ({len(lines)} lines)")
+    assert not unexplained, "long files without 'Over 400 lines on purpose: <why>' at the top:\n" + "\n".join(
+        unexplained
+    )

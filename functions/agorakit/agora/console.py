@@ -7,6 +7,9 @@ call is a REST call with the same Basic credentials; only the paths and bodies d
 Every project read returns the primary App Certificate (``sign_key``) in clear. :class:`Project` keeps
 it out of its repr and :meth:`Project.public` (what callers may show or log) replaces it with a
 fingerprint; nothing in this module logs a body.
+
+Over 400 lines on purpose: every Console endpoint with its quirks (201 for reads, seconds or milliseconds) next to
+the shared models.
 """
 
 from __future__ import annotations
