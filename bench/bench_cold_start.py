@@ -41,13 +41,14 @@ RUNS = 3 if QUICK else 5
 #: kind "api": an API Gateway function (peer has a validating resolver); "plain": any other function.
 HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "tokens": ("service.tokens.handler.handler", "api", {"XRAY_SDK": "false"}),
-    "recordings API": ("service.recordings.handler.handler", "api", {}),
-    "recording workflow tasks": ("service.recordings.tasks.handler", "plain", {}),
-    "reconciler": ("service.recordings.reconciler.handler", "plain", {}),
+    "recordings API": ("service.recordings.api_handler.handler", "api", {}),
+    "recording workflow tasks": ("service.recordings.workflow_tasks_handler.handler", "plain", {}),
+    "reconciler": ("service.recordings.reconciler_handler.handler", "plain", {}),
     "webhook intake": ("service.webhooks.intake.handler", "api", {"XRAY_SDK": "false"}),
     "webhook processor": ("service.webhooks.processor.handler", "plain", {}),
     "channels": ("service.channels.handler.handler", "api", {}),
     "media": ("service.media.handler.handler", "plain", {}),
+    "projects": ("service.projects.handler.handler", "api", {}),
 }
 #: the service's client factory ("module:function"), used for the first request of every handler but tokens
 OUR_CLIENT = "service.adapters.aws:client"

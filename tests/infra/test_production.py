@@ -105,7 +105,7 @@ def test_regions_without_the_powertools_parameter_fail_clearly(region):
 
 def test_every_function_runs_the_tested_python_on_arm64(template_json):
     functions = project_functions(template_json)
-    assert len(functions) == 8
+    assert len(functions) == 9
     for name, fn in functions.items():
         assert fn["Properties"]["Runtime"] == "python3.13", name
         assert fn["Properties"]["Architectures"] == ["arm64"], name
@@ -212,6 +212,7 @@ EXPECTED_ALARMS = {
             "TaskFunction",
             "ReconcilerFunction",
             "ApiFunction",
+            "ProjectsFunction",
         )
         for kind in ("Errors", "Throttles")
     ),
@@ -260,7 +261,7 @@ def test_alarm_thresholds_watch_the_right_metrics(template_json):
 def test_agora_429s_and_limiter_exhaustion_come_from_the_callers_logs(template_json):
     filters = of_type(template_json, "AWS::Logs::MetricFilter")
     metrics = sorted(f["Properties"]["MetricTransformations"][0]["MetricName"] for f in filters.values())
-    assert metrics == ["Agora429"] * 4 + ["AgoraLimiterExhausted"] * 4
+    assert metrics == ["Agora429"] * 5 + ["AgoraLimiterExhausted"] * 5  # task, reconciler, API, channels, projects
     patterns = {f["Properties"]["FilterPattern"] for f in filters.values()}
     assert patterns == {'"agora" "HTTP 429"', '"Agora rate limiter"'}
 
@@ -352,7 +353,8 @@ STATEFUL = ("AWS::DynamoDB::GlobalTable", "AWS::DynamoDB::Table", "AWS::S3::Buck
 
 
 def test_default_retains_every_data_store_and_dev_destroys_them(template_json, alt):
-    rate_limit_and_presence = ("AgoraAccessRateLimitTable", "WebhooksPresenceTable")
+    # transient: the limiter's bucket, advisory presence and the usage cache (Agora can answer it again)
+    rate_limit_and_presence = ("AgoraAccessRateLimitTable", "WebhooksPresenceTable", "ProjectsUsageTable")
     for type_ in STATEFUL:
         for name, body in of_type(template_json, type_).items():
             expected = "Delete" if name.startswith(rate_limit_and_presence) else "Retain"
