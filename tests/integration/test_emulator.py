@@ -337,8 +337,8 @@ def test_uploads_land_in_s3_with_agora_names():
 def test_individual_uploads_per_uid_and_track_with_discontinuity():
     # idle exit and channel close far beyond any pause a loaded machine adds between leave and rejoin: this test
     # is about the discontinuity, not about timing
-    with moto_s3(BUCKET) as endpoint, make_emulator(time_scale=50, segment_seconds=4, s3_endpoint=endpoint,
-                                                    s3_bucket=BUCKET, channel_close_seconds=3600) as emulator:  # fmt: skip
+    options = {"time_scale": 50, "segment_seconds": 4, "s3_bucket": BUCKET, "channel_close_seconds": 3600}
+    with moto_s3(BUCKET) as endpoint, make_emulator(s3_endpoint=endpoint, **options) as emulator:
         api = Api(emulator)
         emulator.join("solo", 2845863044, "host")
         rid = api.acquire("solo")
