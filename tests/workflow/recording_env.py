@@ -28,6 +28,8 @@ TEST_CONTEXT: dict[str, Any] = {
     "recordingAgoraMaxAttempts": 1,
     "recordingHaGraceSeconds": 1,
     "recordingStaleSeconds": 1,
+    "recordingResolveSeconds": 2,
+    "recordingResolvePollSeconds": 1,
 }
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"
