@@ -98,7 +98,7 @@ def test_lost_start_reply_the_task_is_adopted(rs: RecordingStack, channel: str) 
         assert [t["sid"] for t in history] == [item["sid"]], "the started task is the one adopted"
         assert [r["outcome"] for r in item["resolutions"]] == ["adopted"]
         assert "ResolveStart" in rs.states_entered(recording_id)
-        status, body = rs.api("POST", f"/recordings/{recording_id}/stop")
+        status, _ = rs.api("POST", f"/recordings/{recording_id}/stop")
         assert status == 202
         assert rs.wait_execution(recording_id)["status"] == "SUCCEEDED"
     item = rs.item(recording_id)
