@@ -295,16 +295,19 @@ def _forget_recording_modules() -> None:
 
 
 @contextlib.contextmanager
-def recording_stack(*, execute: bool = True, emulator_kwargs: dict[str, Any] | None = None) -> Iterator[RecordingStack]:
+def recording_stack(
+    *, execute: bool = True, emulator_kwargs: dict[str, Any] | None = None, context: dict[str, Any] | None = None
+) -> Iterator[RecordingStack]:
     """moto + the synthesized stack + the emulator, for one test module. ``execute=False`` leaves
-    executions RUNNING without running them (API tests arrange the recording states themselves)."""
+    executions RUNNING without running them (API tests arrange the recording states themselves).
+    ``context`` overrides some of ``TEST_CONTEXT`` (the soak needs longer recordings)."""
     import boto3
     from moto import mock_aws
 
     from emulator import DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET, Emulator
     from local.provision import lambda_dispatch, provision, serialized_dynamodb, synth_template
 
-    template = synth_template(TEST_CONTEXT)
+    template = synth_template({**TEST_CONTEXT, **(context or {})})
     emulator = Emulator(**{"qps": 200, "time_scale": 100.0, "seed": 7, **(emulator_kwargs or {})}).start()
     link = Link(emulator.port)
     saved = dict(os.environ)
