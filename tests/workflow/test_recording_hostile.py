@@ -183,3 +183,18 @@ def test_a_failed_recording_keeps_its_channel_until_the_recorder_is_confirmed_go
     rs.wait_status(again, "RECORDING", timeout=20)
     rs.api("POST", f"/recordings/{again}/stop")
     assert rs.wait_execution(again)["status"] == "SUCCEEDED"
+
+
+def test_a_stop_whose_reply_was_lost_is_found_out_not_assumed(rs: RecordingStack, channel: str) -> None:
+    """The stop takes effect and its reply is lost: the Retry's repeated stop learns "gone" (404/49)."""
+    rs.emulator.join(channel, HOST_UID, role="host")
+    recording_id = start(rs, channel)
+    item = rs.wait_status(recording_id, "RECORDING", timeout=20)
+    rs.emulator.set_faults(script=["timeout_after@stop"], timeout_ms=300)
+    rs.api("POST", f"/recordings/{recording_id}/stop")
+    assert rs.wait_execution(recording_id, timeout=30)["status"] == "SUCCEEDED"
+    done = rs.item(recording_id)
+    assert done["status"] == "STOPPED" and done["outcome"] == "gone" and done["stopReason"] == "api"
+    assert [t["sid"] for t in assert_history_clean(rs, channel)] == [item["sid"]]
+    failures = [e for e in rs.history(recording_id) if e["type"] == "LambdaFunctionFailed"]
+    assert [e["lambdaFunctionFailedEventDetails"]["error"] for e in failures] == ["AgoraUnavailableError"]
