@@ -16,8 +16,9 @@ late, twice, or out of order. Rules:
   offered as ``candidateSid`` to the channel's STARTING recording with the same recorder uid.
 - anything else is ignored (the intake stores every notice anyway).
 Each field that an event can overwrite carries the sequence that set it (``uploadSeq``, ``botUidSeq``,
-``exitSeq``, ``leaveSeq``), and the write is conditional on being newer, so an old event never moves a
-recording backwards. ``lastSequence`` keeps the highest sequence seen. An unknown sid is logged and ignored.
+``exitSeq``, ``leaveSeq``, ``progressSeq``), and the write is conditional on being newer, so an old event never
+moves a recording backwards. ``lastSequence`` keeps the highest sequence seen (event 33 aside: one write
+each). An unknown sid is offered as a candidate (below) or logged and ignored.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def apply_recording_event(
         return
     recording_id = str(item["recordingId"])
     handler(repo, workflow, recording_id, event)
-    if event.sequence is not None and event.event_type != PROGRESS:  # 33 writes its sequence itself
+    if event.sequence is not None and event.event_type != PROGRESS:  # 33 keeps its own progressSeq
         repo.set_if_newer(recording_id, "lastSequence", event.sequence, {})
 
 
@@ -119,9 +120,9 @@ def _progress(repo: RecordingsRepository, workflow: WorkflowControl, recording_i
     progress = _uid(event.details.get("progress"))
     if progress is None:
         return
+    # One write: ``progressSeq`` orders these events, so ``lastSequence`` (which cannot take a maximum in the
+    # same conditional write) is left to the events that change anything else.
     fields: dict[str, Any] = {"uploadProgress": max(0, min(progress, 10_000)), "lastUploadAt": event.sendts}
-    if event.sequence is not None:
-        fields["lastSequence"] = event.sequence  # skips the separate lastSequence write for this event
     repo.set_if_newer(recording_id, "progressSeq", event.sequence, {k: v for k, v in fields.items() if v is not None})
 
 
