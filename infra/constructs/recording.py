@@ -104,7 +104,7 @@ class Recording(Construct):
         # -- the workflow and its task function ---------------------------------------------
         self.task_function = functions.create(
             self, "TaskFunction", handler="service.recordings.workflow_tasks_handler.handler",
-            description="Recording workflow steps: acquire, start, wait, stop, finalize, fail",
+            description="Recording workflow steps: acquire, start, resolve, wait, stop, finalize, fail",
             service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(60), environment=env,
         )  # fmt: skip
         self.workflow = RecordingWorkflow(

@@ -1,4 +1,4 @@
-"""The workflow's task steps (acquire, start, wait, stop, finalize, fail), run by
+"""The workflow's task steps (acquire, start, resolve, wait, stop, finalize, fail), run by
 ``workflow_tasks_handler``.
 
 Each step reads the recording from DynamoDB (the source of truth), calls Agora at most once, and writes
