@@ -78,6 +78,7 @@ class Intake(http.server.ThreadingHTTPServer):
         self.applied = 0
         self.failed = 0
         self.errors: list[str] = []
+        self.in_flight = 0
         self.open = True  # closed when the stack goes away (late notices are not ours to apply)
         self.lock = threading.Lock()
 
@@ -91,7 +92,10 @@ class _IntakeHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         notice = json.loads(body or b"{}")
         status = 200
-        if notice.get("productId") == 3 and self.server.open:
+        with self.server.lock:
+            mine = notice.get("productId") == 3 and self.server.open
+            self.server.in_flight += mine
+        if mine:
             try:
                 apply_recording_event(notice)
             except Exception as exc:  # the intake answers 500 and NCS would resend; counted, never hidden
@@ -102,6 +106,9 @@ class _IntakeHandler(http.server.BaseHTTPRequestHandler):
             else:
                 with self.server.lock:
                     self.server.applied += 1
+            finally:
+                with self.server.lock:
+                    self.server.in_flight -= 1
         self.send_response(status)
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -192,7 +199,11 @@ def main() -> int:
         overlaps = [pair for pair in rs.emulator.overlapping_tasks() if set(pair) & sids]
         orphans = [t for t in rs.emulator.running_tasks() if t["cname"] in channels]
         stats = rs.emulator.stats()
-        intake.open = False
+        with intake.lock:
+            intake.open = False
+        deadline = time.monotonic() + 10
+        while intake.in_flight and time.monotonic() < deadline:  # let the last notices finish with the stack
+            time.sleep(0.05)
     intake.shutdown()
     elapsed = time.monotonic() - started
     ok = sum(1 for r in results if r and right(r))
