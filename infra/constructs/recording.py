@@ -85,6 +85,8 @@ class Recording(Construct):
             "RECORDING_AGORA_MAX_ATTEMPTS": str(self.tuning.agora_max_attempts),
             "RECORDING_HA_GRACE_SECONDS": str(self.tuning.ha_grace_seconds),
             "RECORDING_STALE_SECONDS": str(self.tuning.stale_seconds),
+            "RECORDING_RESOLVE_SECONDS": str(self.tuning.resolve_seconds),
+            "RECORDING_RESOLVE_POLL_SECONDS": str(self.tuning.resolve_poll_seconds),
         }
         if bucket is not None:
             env["RECORDINGS_BUCKET"] = bucket.bucket_name
@@ -102,7 +104,7 @@ class Recording(Construct):
         # -- the workflow and its task function ---------------------------------------------
         self.task_function = functions.create(
             self, "TaskFunction", handler="service.recordings.workflow_tasks_handler.handler",
-            description="Recording workflow steps: acquire, start, wait, stop, finalize, fail",
+            description="Recording workflow steps: acquire, start, resolve, wait, stop, finalize, fail",
             service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(60), environment=env,
         )  # fmt: skip
         self.workflow = RecordingWorkflow(

@@ -1,10 +1,17 @@
 """The recording workflow: ONE Step Functions Standard definition (JSONPath, CDK chain API) used by the
 deployed stack, the workflow tests and the local stack; its numbers come from ``RecordingTuning``.
 
-    Init -> Acquire -> Start -> WaitForStop (task token) -> Stop -> Finalize -> Done
-                ^         |  433/1001/53                       | States.Timeout (maximum duration) -> Stop
-                |         v                                    v
-                +- CanReacquire <- CountReacquire         any other error -> RecordFailure -> Failed
+    Init -> Acquire -> Start -> StartOutcome -> WaitForStop (task token) -> Stop -> Finalize -> Done
+                ^         |            | unknown    ^ adopted              | States.Timeout -> Stop
+                |         | 433/53     v            |                      v
+                |         v       ResolveStart -> ResolveOutcome      any other error -> RecordFailure -> Failed
+                +- CanReacquire <- CountReacquire    ^    | pending        (which makes sure no recorder
+                ^                                    |    v                 is left before it frees the channel)
+                +------ CountRestart <- removed --  ResolveWait
+
+A start whose outcome is unknown (timeout, 5xx, 206/65, 201/7 without sid) never fails the recording and
+never frees the channel: ResolveStart looks for the task (NCS sid + query, or the same start again) and
+adopts it, or removes the recorder with a kicking rule and starts afresh (``service.recordings.resolve``).
 
 The wait is a callback (Lambda ``.waitForTaskToken``), so a recording costs the same number of state
 transitions whether it lasts a minute or ten hours: there is no polling loop in the workflow.
@@ -32,6 +39,8 @@ from infra.settings import SettingsError
 RETRYABLE_AGORA_ERRORS = ["AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"]
 #: start must acquire again: resource expired (433/1001, or too old to use) or uid taken (53)
 REACQUIRE_ERRORS = ["AgoraResourceExpiredError", "AgoraConflictError"]
+#: the Start step's outcome when Agora's answer did not say whether a recorder started
+UNKNOWN_OUTCOME = "unknown"
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -74,6 +83,9 @@ class RecordingTuning:
     resource_max_age_seconds: int = 240
     agora_max_attempts: int = 2
     ha_grace_seconds: int = 90
+    #: how long ResolveStart looks for a task whose start outcome is unknown before removing the recorder
+    resolve_seconds: int = 60
+    resolve_poll_seconds: int = 5
     stale_seconds: int = 300
 
     @staticmethod
@@ -95,6 +107,8 @@ class RecordingTuning:
         tuning = cls(**values)
         if tuning.retry_interval_seconds < 1 or tuning.retry_max_attempts < 0 or tuning.reacquire_limit < 0:
             raise SettingsError("recording retry interval must be >= 1 s and attempts/limits >= 0")
+        if tuning.resolve_seconds < 0 or tuning.resolve_poll_seconds < 1:
+            raise SettingsError("recordingResolveSeconds must be >= 0 and recordingResolvePollSeconds >= 1")
         if not 1 <= tuning.resource_max_age_seconds <= 300:
             raise SettingsError(
                 "recordingResourceMaxAgeSeconds is not allowed: expected 1 to 300 (a resource ID lives 5 minutes)"
@@ -177,7 +191,19 @@ class RecordingWorkflow(Construct):
         )  # fmt: skip
         start = self._task(
             "Start", fn, {"action": "start", **rid, "reacquires.$": "$.reacquires"},
-            result_path=sfn.JsonPath.DISCARD, agora=True,
+            result_path="$.start", agora=True,
+        )  # fmt: skip
+        resolve = self._task("ResolveStart", fn, {"action": "resolve", **rid}, result_path="$.resolve", agora=True)
+        resolve_wait = sfn.Wait(
+            self, "ResolveWait", time=sfn.WaitTime.seconds_path("$.resolve.waitSeconds"),
+            comment="Until the next look for the task (NCS events may still name it)",
+        )  # fmt: skip
+        count_restart = sfn.Pass(
+            self, "CountRestart",
+            parameters={
+                **rid, "reacquires.$": "States.MathAdd($.reacquires, 1)",
+                "error": {"Error": "RecorderRemoved", "Cause.$": "$.resolve.reason"},
+            },
         )  # fmt: skip
         wait = tasks.LambdaInvoke(
             self,
@@ -217,6 +243,21 @@ class RecordingWorkflow(Construct):
             .when(sfn.Condition.number_less_than_equals("$.reacquires", self.tuning.reacquire_limit), acquire)
             .otherwise(record_failure)
         )
+        start_outcome = (
+            sfn.Choice(self, "StartOutcome")
+            .when(sfn.Condition.string_equals("$.start.outcome", UNKNOWN_OUTCOME), resolve)
+            .otherwise(wait)
+        )
+        resolve_outcome = (
+            sfn.Choice(self, "ResolveOutcome")
+            .when(sfn.Condition.string_equals("$.resolve.resolution", "adopted"), wait)
+            .when(sfn.Condition.string_equals("$.resolve.resolution", "pending"), resolve_wait)
+            .otherwise(count_restart)
+        )
+        resolve_wait.next(resolve)
+        resolve.next(resolve_outcome)
+        resolve.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        count_restart.next(can_reacquire)
         acquire.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         start.add_catch(count, errors=REACQUIRE_ERRORS, result_path="$.error")
         start.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
@@ -226,7 +267,9 @@ class RecordingWorkflow(Construct):
         finalize.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         count.next(can_reacquire)
         record_failure.next(failed)
-        return init.next(acquire).next(start).next(wait).next(stop).next(finalize).next(done)
+        init.next(acquire).next(start).next(start_outcome)
+        wait.next(stop).next(finalize).next(done)
+        return init
 
     # -- alarms (the Monitoring construct routes them to the alarm topic) -------------------------
     def _alarms(self) -> list[cloudwatch.Alarm]:

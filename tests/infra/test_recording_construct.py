@@ -16,6 +16,11 @@ STATES = {
     "Init": "Pass",
     "Acquire": "Task",
     "Start": "Task",
+    "StartOutcome": "Choice",
+    "ResolveStart": "Task",
+    "ResolveOutcome": "Choice",
+    "ResolveWait": "Wait",
+    "CountRestart": "Pass",
     "CountReacquire": "Pass",
     "CanReacquire": "Choice",
     "WaitForStop": "Task",
@@ -80,13 +85,43 @@ def test_states_and_the_happy_path(asl: dict[str, Any]) -> None:
     path, name = [], asl["StartAt"]
     while name:
         path.append(name)
-        name = states[name].get("Next")
-    assert path == ["Init", "Acquire", "Start", "WaitForStop", "Stop", "Finalize", "Done"]
+        name = states[name].get("Next") or states[name].get("Default")
+    assert path == ["Init", "Acquire", "Start", "StartOutcome", "WaitForStop", "Stop", "Finalize", "Done"]
+
+
+def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, Any]) -> None:
+    """Start's "unknown" goes to ResolveStart, which adopts (-> WaitForStop), looks again after a Wait, or
+    restarts with a new acquire once the recorder is removed; the channel is never freed on the way."""
+    states = asl["States"]
+    assert states["Start"]["ResultPath"] == "$.start"
+    assert states["StartOutcome"]["Choices"] == [
+        {"Variable": "$.start.outcome", "StringEquals": "unknown", "Next": "ResolveStart"}
+    ]
+    assert states["StartOutcome"]["Default"] == "WaitForStop"
+    resolve = states["ResolveStart"]
+    assert resolve["Parameters"] == {"action": "resolve", "recordingId.$": "$.recordingId"}
+    assert resolve["Next"] == "ResolveOutcome" and resolve["ResultPath"] == "$.resolve"
+    assert resolve["Catch"][-1]["Next"] == "RecordFailure"
+    outcome = states["ResolveOutcome"]
+    assert {c["StringEquals"]: c["Next"] for c in outcome["Choices"]} == {
+        "adopted": "WaitForStop",
+        "pending": "ResolveWait",
+    }
+    assert outcome["Default"] == "CountRestart"
+    assert states["ResolveWait"] == {
+        "Type": "Wait", "SecondsPath": "$.resolve.waitSeconds", "Next": "ResolveStart",
+        "Comment": states["ResolveWait"]["Comment"],
+    }  # fmt: skip
+    restart = states["CountRestart"]
+    assert restart["Next"] == "CanReacquire"
+    assert restart["Parameters"]["reacquires.$"] == "States.MathAdd($.reacquires, 1)"
+    assert restart["Parameters"]["error"] == {"Error": "RecorderRemoved", "Cause.$": "$.resolve.reason"}
 
 
 def test_no_polling_the_wait_is_a_task_token_with_the_maximum_duration(asl: dict[str, Any]) -> None:
     states = asl["States"]
-    assert not [n for n, s in states.items() if s["Type"] == "Wait"]
+    # the only Wait state is the look-again loop after a start whose outcome is unknown (bounded)
+    assert [n for n, s in states.items() if s["Type"] == "Wait"] == ["ResolveWait"]
     wait = states["WaitForStop"]
     assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
     assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
@@ -95,7 +130,7 @@ def test_no_polling_the_wait_is_a_task_token_with_the_maximum_duration(asl: dict
 
 
 def test_agora_calls_retry_transient_errors_with_jitter_only(asl: dict[str, Any]) -> None:
-    for name in ("Acquire", "Start", "Stop"):
+    for name in ("Acquire", "Start", "ResolveStart", "Stop"):
         retries = asl["States"][name]["Retry"]
         agora = [r for r in retries if set(r["ErrorEquals"]) & RETRYABLE]
         assert len(agora) == 1 and set(agora[0]["ErrorEquals"]) == RETRYABLE
@@ -119,7 +154,7 @@ def test_expired_resource_or_uid_conflict_acquires_again_a_bounded_number_of_tim
 
 def test_every_failure_goes_through_the_fail_handler(asl: dict[str, Any]) -> None:
     states = asl["States"]
-    for name in ("Acquire", "Start", "WaitForStop", "Stop", "Finalize"):
+    for name in ("Acquire", "Start", "ResolveStart", "WaitForStop", "Stop", "Finalize"):
         last = states[name]["Catch"][-1]
         assert last == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
     assert states["RecordFailure"]["Next"] == "Failed"

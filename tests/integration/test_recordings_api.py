@@ -252,7 +252,10 @@ def test_stop_before_the_recorder_started(rs: RecordingStack, channel: str) -> N
     recording_id = created["recording_id"]
     assert rs.api("POST", f"/recordings/{recording_id}/stop")[0] == 202
     assert task(rs, {"action": "acquire", "recordingId": recording_id, "reacquires": 0}) == {"skipped": True}
-    assert task(rs, {"action": "start", "recordingId": recording_id, "reacquires": 0}) == {"started": False}
+    assert task(rs, {"action": "start", "recordingId": recording_id, "reacquires": 0}) == {
+        "started": False,
+        "outcome": "skipped",
+    }
     state = {"recordingId": recording_id, "wait": {"reason": "api"}}
     state["stop"] = task(rs, {"action": "stop", "state": state})
     assert state["stop"]["outcome"] == "not_started"
@@ -325,6 +328,50 @@ def test_update_rules(rs: RecordingStack, channel: str) -> None:
         "POST", f"/recordings/{other['recordingId']}/update", body={"webRecordingConfig": {"onhold": True}}
     )
     assert status == 409
+
+
+def test_update_or_layout_while_starting_is_409_not_recording_yet(rs: RecordingStack, channel: str) -> None:
+    rs.emulator.join(channel, HOST_UID, role="host")
+    _, created = rs.api("POST", "/recordings", body={"channel": channel})
+    recording_id = created["recording_id"]
+    rs.task({"action": "acquire", "recordingId": recording_id, "reacquires": 0})
+    assert rs.item(recording_id)["status"] == "STARTING"
+    for path, body in (("update", {"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["1"]}}}),
+                       ("layout", {"mixedVideoLayout": 1})):  # fmt: skip
+        status, answer = rs.api("POST", f"/recordings/{recording_id}/{path}", body=body)
+        assert status == 409 and "not recording yet" in answer["error"]["message"], answer
+
+
+def test_an_item_read_before_the_start_is_changed_with_the_sid_under_the_lock(rs: RecordingStack, channel: str) -> None:
+    """The race behind the old KeyError 'sid': the item was read while STARTING, the start completed before
+    the operation lock was taken. The call now uses the item as it is under the lock."""
+    import sys
+
+    from service.recordings import operations
+
+    _, created = rs.api("POST", "/recordings", body={"channel": channel})
+    stale = rs.item(created["recording_id"])  # read while REQUESTED: no sid
+    rs.emulator.join(channel, HOST_UID, role="host")
+    rs.acquire_and_start(created["recording_id"])
+    deps = sys.modules["service.recordings.api_handler"].dependencies()
+    settings = sys.modules["service.recordings.api_handler"].settings
+    seen: list[str] = []
+    operations._with_op_lock(deps, stale, settings, lambda current: seen.append(current["sid"]))
+    assert seen == [rs.item(created["recording_id"])["sid"]]
+
+
+def test_an_ambiguous_update_failure_asks_agora_instead_of_assuming(rs: RecordingStack, channel: str) -> None:
+    """Every attempt fails with a 504 (the first after the update took effect): the API queries the task
+    and answers 503 "the task still runs; sending the same change again is safe", not a guess."""
+    item = running(rs, channel)
+    rs.emulator.set_faults(script=["5xx_after@update", "5xx@update", "5xx@update", "5xx@update", "5xx@update"])
+    update = {"streamSubscribe": {"audioUidList": {"subscribeAudioUids": [str(HOST_UID)]}}}
+    status, body = rs.api("POST", f"/recordings/{item['recordingId']}/update", body=update)
+    assert status == 503, body
+    assert body["error"]["details"]["task"] == "running" and body["error"]["details"]["applied"] == "unknown"
+    config = rs.emulator.world.tasks[item["sid"]].client_request["recordingConfig"]
+    assert config["subscribeAudioUids"] == [str(HOST_UID)], "the first attempt did take effect"
+    assert "opLock" not in rs.item(item["recordingId"])
 
 
 def test_update_of_a_recorder_that_exited_is_409(rs: RecordingStack, channel: str) -> None:

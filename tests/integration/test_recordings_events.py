@@ -138,3 +138,39 @@ def test_what_is_not_for_a_known_recording_is_ignored(rs: RecordingStack, record
     )
     after = rs.item(recording["recordingId"])
     assert {k: v for k, v in after.items() if k != "updatedAt"} == {k: v for k, v in before.items() if k != "updatedAt"}
+
+
+def test_upload_progress_is_kept_and_stale_progress_writes_nothing(
+    rs: RecordingStack, recording: dict[str, Any]
+) -> None:
+    m3u8 = f"recordings/x/{recording['sid']}_{recording['channel']}.m3u8"
+    apply(notice(recording, 4, 3, msgName="cloud_recording_file_infos", fileList=m3u8))
+    apply(notice(recording, 33, 40, msgName="uploading_progress", progress=5000))
+    written = rs.item(recording["recordingId"])
+    apply(notice(recording, 33, 39, msgName="uploading_progress", progress=9000))  # late: no write at all
+    apply(notice(recording, 33, 40, msgName="uploading_progress", progress=5000))  # a resend: no write either
+    item = rs.item(recording["recordingId"])
+    assert item == written, "a stale or repeated event 33 changes nothing (not even updatedAt)"
+    assert int(item["uploadProgress"]) == 5000 and int(item["progressSeq"]) == 40
+    assert int(item["lastSequence"]) == 3, "event 33 writes once: its own progressSeq, not lastSequence"
+    status, view = rs.api("GET", f"/recordings/{recording['recordingId']}")
+    assert status == 200 and view["upload_progress_percent"] == 50.0
+    assert view["last_upload_at"] == "2023-11-14T22:13:20.040Z" and view["files_uploaded"] == 1
+    apply(notice(recording, 33, 41, msgName="uploading_progress", progress=10000))
+    assert int(rs.item(recording["recordingId"])["uploadProgress"]) == 10000
+
+
+def test_an_unknown_sid_is_offered_to_the_starting_recording_with_that_recorder_uid(rs: RecordingStack) -> None:
+    """A start whose reply was lost: NCS names the task first. Only the channel's STARTING recording with the
+    same recorder uid and no sid takes it (as ``candidateSid``, for the resolve step to confirm)."""
+    channel = "ev" + uuid.uuid4().hex[:10]
+    _, created = rs.api("POST", "/recordings", body={"channel": channel})
+    recording_id = created["recording_id"]
+    rs.task({"action": "acquire", "recordingId": recording_id, "reacquires": 0})
+    item = {**rs.item(recording_id), "sid": "a" * 32}
+    apply({**notice(item, 40, 1, msgName="recorder_started", status=0)})
+    other_uid = {**item, "sid": "b" * 32, "recorderUid": int(item["recorderUid"]) - 1}
+    apply(notice(other_uid, 40, 1, msgName="recorder_started", status=0))  # someone else's recorder
+    stored = rs.item(recording_id)
+    assert stored["candidateSid"] == "a" * 32 and "sid" not in stored and stored["status"] == "STARTING"
+    rs.api("POST", f"/recordings/{recording_id}/stop")

@@ -88,7 +88,16 @@ def test_happy_path(rs: RecordingStack, channel: str) -> None:
     assert item["uploadingStatus"] == "uploaded"
     assert any(name.endswith(f"{item['sid']}_{channel}.m3u8") for name in item["fileNames"])
     assert "activeStatus" not in item and "taskToken" not in item
-    assert rs.states_entered(recording_id) == ["Init", "Acquire", "Start", "WaitForStop", "Stop", "Finalize", "Done"]
+    assert rs.states_entered(recording_id) == [
+        "Init",
+        "Acquire",
+        "Start",
+        "StartOutcome",
+        "WaitForStop",
+        "Stop",
+        "Finalize",
+        "Done",
+    ]
     assert rs.emulator.task(item["sid"])["leaveCode"] == 16  # stopped by the stop call
 
     status, body = rs.api("GET", f"/recordings/{recording_id}")

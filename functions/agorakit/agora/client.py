@@ -174,7 +174,11 @@ class AgoraClient:
             base_url = self.base_urls[host]
             tried_hosts.add(host)
             if self.rate_limiter is not None:
-                self.rate_limiter.acquire(1)
+                try:
+                    self.rate_limiter.acquire(1)
+                except AgoraError as exc:  # no slot in time: this attempt was never sent
+                    exc.maybe_executed = had_ambiguous
+                    raise
             tries_on_host += 1
             netloc = urlsplit(base_url).netloc
             ambiguous = False
@@ -206,6 +210,7 @@ class AgoraClient:
                         error = self._error(operation, answer)
                         if had_ambiguous:
                             error.message += " (an earlier attempt got no clear answer and may have taken effect)"
+                        error.maybe_executed = had_ambiguous
                         raise error
                     logger.debug(
                         "agora %s -> %s code=%s request_id=%s",
@@ -237,6 +242,7 @@ class AgoraClient:
                     logger.info("agora %s: an earlier attempt took effect; not repeating it", operation)
                     return _Answer(200, found, None, Verdict("ok"))
         assert last_error is not None
+        last_error.maybe_executed = had_ambiguous
         raise last_error
 
     def _answer(self, operation: str, response: httpx.Response) -> _Answer:

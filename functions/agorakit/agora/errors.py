@@ -37,6 +37,9 @@ class AgoraError(AgorakitError):
     """An Agora call failed. ``retryable`` says whether repeating the same request later can succeed."""
 
     retryable: bool = False
+    #: set by the client: an attempt of this call got no clear answer (a timeout, 5xx, 206/65), so the
+    #: operation may have taken effect at Agora even though the call failed
+    maybe_executed: bool = False
 
     def __init__(
         self,

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.adapters.agora import INTERACTIVE
 from service.auth import Caller, caller_from_event
 from service.errors import BadRequest
 from service.http import build_resolver
@@ -36,7 +37,7 @@ def _metric(name: str, value: float = 1) -> None:
 
 @cache
 def dependencies() -> deps_module.RecordingDependencies:
-    return deps_module.build(settings, metric=_metric)
+    return deps_module.build(settings, metric=_metric, budget=INTERACTIVE)  # a slow Agora: our 503, not a timeout
 
 
 def _caller() -> Caller:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from service.adapters.agora import CallBudget
 from service.adapters.secrets import SecretStore
 from service.recordings.ports import RecordingAgora, WorkflowControl
 from service.recordings.repository import RecordingsRepository
@@ -61,14 +62,23 @@ class RecordingDependencies:
         return self.media_factory() if self.media_factory is not None else None
 
 
-def agora_client(settings: RecordingSettings, secrets: SecretStore) -> AgoraClient:
-    """The shared AgoraClient (``service.adapters.agora``), with few in-Lambda attempts: Step Functions'
-    Retry does the long, jittered backoff without paying for an idle Lambda."""
+#: workflow tasks (60 s Lambda timeout): at most 2 x 10 s attempts, a 5 s backoff and 10 s per rate-limit slot,
+#: so a rate limit raises AgoraRateLimitedError (Step Functions' Retry waits, with jitter) before the timeout
+WORKFLOW_BUDGET = CallBudget(timeout=10.0, max_attempts=2, backoff_cap=5.0, limiter_max_wait=10.0)
+
+
+def agora_client(settings: RecordingSettings, secrets: SecretStore, budget: CallBudget | None = None) -> AgoraClient:
+    """The shared AgoraClient (``service.adapters.agora``). Workflow tasks make few in-Lambda attempts:
+    Step Functions' Retry does the long, jittered backoff without paying for an idle Lambda. The API passes
+    ``INTERACTIVE``: a slow Agora becomes our 503 within API Gateway's 30 s."""
     from service.adapters.agora import build_agora_client
 
-    client = build_agora_client(settings, secrets)
-    client.max_attempts = settings.recording_agora_max_attempts
-    return client
+    if budget is None:
+        budget = WORKFLOW_BUDGET
+        client = build_agora_client(settings, secrets, budget=budget)
+        client.max_attempts = settings.recording_agora_max_attempts
+        return client
+    return build_agora_client(settings, secrets, budget=budget)
 
 
 def media_repository(settings: RecordingSettings) -> Callable[[], MediaRepository] | None:
@@ -85,7 +95,10 @@ def media_repository(settings: RecordingSettings) -> Callable[[], MediaRepositor
     return factory
 
 
-def build(settings: RecordingSettings, *, metric: Callable[..., None] = _no_metric) -> RecordingDependencies:
+def build(
+    settings: RecordingSettings, *, metric: Callable[..., None] = _no_metric, budget: CallBudget | None = None
+) -> RecordingDependencies:
+    """``budget``: None for workflow tasks and the reconciler, ``INTERACTIVE`` behind API Gateway."""
     from service.adapters.secrets import SecretsManagerStore
     from service.adapters.stepfunctions import StepFunctionsControl
 
@@ -94,7 +107,7 @@ def build(settings: RecordingSettings, *, metric: Callable[..., None] = _no_metr
         repo=RecordingsRepository(settings.recordings_table),
         secrets=secrets,
         workflow_factory=StepFunctionsControl,
-        agora_factory=lambda: agora_client(settings, secrets),
+        agora_factory=lambda: agora_client(settings, secrets, budget),
         metric=metric,
         media_factory=media_repository(settings),
     )

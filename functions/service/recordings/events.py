@@ -10,10 +10,15 @@ late, twice, or out of order. Rules:
   ``logic.MAX_EVENT_ENTRIES`` each.
 - 12 (failover): ``botUid`` becomes ``newUid`` unless a newer failover was already applied.
 - 41 (recorder left): the leaveCode bitmask decoded into names.
+- 33 (upload progress): ``uploadProgress`` (0-10000) and ``lastUploadAt``, one conditional write per
+  event newer than the last one applied (``progressSeq``), nothing for a stale one.
+- an event for a sid no recording has yet may name the task of a start whose reply was lost: it is
+  offered as ``candidateSid`` to the channel's STARTING recording with the same recorder uid.
 - anything else is ignored (the intake stores every notice anyway).
 Each field that an event can overwrite carries the sequence that set it (``uploadSeq``, ``botUidSeq``,
-``exitSeq``, ``leaveSeq``), and the write is conditional on being newer, so an old event never moves a
-recording backwards. ``lastSequence`` keeps the highest sequence seen. An unknown sid is logged and ignored.
+``exitSeq``, ``leaveSeq``, ``progressSeq``), and the write is conditional on being newer, so an old event never
+moves a recording backwards. ``lastSequence`` keeps the highest sequence seen (event 33 aside: one write
+each). An unknown sid is offered as a candidate (below) or logged and ignored.
 """
 
 from __future__ import annotations
@@ -31,8 +36,12 @@ from service.recordings.repository import RecordingsRepository
 logger = logging.getLogger(__name__)
 
 PRODUCT_CLOUD_RECORDING = 3
+PROGRESS = 33
 FILE_EVENTS = frozenset({4, 31, 32})
 UPLOAD_STATUS = {31: "uploaded", 32: "backuped"}
+#: events that name a task without our handling them otherwise (recorder/uploader/web recorder started,
+#: status update after a repeated start): each can carry the sid a lost start reply did not
+CANDIDATE_EVENTS = frozenset({3, 30, 40, 70})
 
 
 @cache
@@ -60,7 +69,7 @@ def apply_recording_event(
         return
     event = parse_recording_event(envelope)
     handler = _HANDLERS.get(event.event_type)
-    if handler is None:
+    if handler is None and event.event_type not in CANDIDATE_EVENTS:
         return
     if not event.sid:
         logger.info("recording event %s without sid: nothing to do", event.event_type)
@@ -70,12 +79,31 @@ def apply_recording_event(
         repo, workflow = repo or default_repo, workflow or default_workflow
     item = repo.by_sid(event.sid)
     if item is None:
-        logger.info("recording event %s for unknown sid %s: nothing to do", event.event_type, event.sid)
+        _offer_candidate(repo, event)
+        return
+    if handler is None:
         return
     recording_id = str(item["recordingId"])
     handler(repo, workflow, recording_id, event)
-    if event.sequence is not None:
+    if event.sequence is not None and event.event_type != PROGRESS:  # 33 keeps its own progressSeq
         repo.set_if_newer(recording_id, "lastSequence", event.sequence, {})
+
+
+def _offer_candidate(repo: RecordingsRepository, event: Any) -> None:
+    """An unknown sid may be the task of a start whose reply was lost: if its channel's recording is still
+    STARTING with this recorder uid, the resolve step adopts it (``resolve.py``)."""
+    uid = _uid(event.uid)
+    if event.cname and uid is not None and repo.offer_candidate_sid(str(event.cname), uid, str(event.sid)):
+        logger.info("recording event %s named task %s of a starting recording", event.event_type, event.sid)
+        return
+    logger.info("recording event %s for unknown sid %s: nothing to do", event.event_type, event.sid)
+
+
+def _uid(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _files(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
@@ -85,6 +113,17 @@ def _files(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: 
     status = UPLOAD_STATUS.get(event.event_type)
     if status:
         repo.set_if_newer(recording_id, "uploadSeq", event.sequence, {"uploadingStatus": status})
+
+
+def _progress(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+    """Upload progress: one conditional write per fresh event (a stale or repeated one writes nothing)."""
+    progress = _uid(event.details.get("progress"))
+    if progress is None:
+        return
+    # One write: ``progressSeq`` orders these events, so ``lastSequence`` (which cannot take a maximum in the
+    # same conditional write) is left to the events that change anything else.
+    fields: dict[str, Any] = {"uploadProgress": max(0, min(progress, 10_000)), "lastUploadAt": event.sendts}
+    repo.set_if_newer(recording_id, "progressSeq", event.sequence, {k: v for k, v in fields.items() if v is not None})
 
 
 def _exit(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
@@ -138,5 +177,6 @@ _HANDLERS = {
     12: _failover,
     31: _files,
     32: _files,
+    33: _progress,
     41: _leave,
 }

@@ -247,6 +247,13 @@ def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> 
         "outcome": item.get("outcome"),
         "files": _plain(item.get("fileNames") or []),
         "uploading_status": item.get("uploadingStatus"),
+        "files_uploaded": len(item.get("fileNames") or ()),
+        "upload_progress_percent": (
+            None if item.get("uploadProgress") is None else _plain(item["uploadProgress"]) / 100
+        ),
+        "last_upload_at": iso(item.get("lastUploadAt")),
+        "start_resolutions": _plain(item.get("resolutions") or []),
+        "recorder_unconfirmed": item.get("recorderUnconfirmed"),
         "exit_status": _plain(item.get("exitStatus")),
         "leave_reasons": _plain(item.get("leaveReasons") or []),
         "reacquires": _plain(item.get("reacquires", 0)),

@@ -242,26 +242,33 @@ def _with_op_lock(deps: RecordingDependencies, item: dict[str, Any], settings: R
     recording_id = str(item["recordingId"])
     token = uuid.uuid4().hex
     try:
-        deps.repo.take_op_lock(recording_id, token, settings.recording_op_lock_seconds)
+        locked = deps.repo.take_op_lock(recording_id, token, settings.recording_op_lock_seconds)
     except ConditionFailed as lost:
         current = lost.item or item
-        if current.get("status") != logic.RECORDING or not current.get("sid"):
+        status = current.get("status")
+        if status in (logic.REQUESTED, logic.STARTING):
             raise Conflict(
-                f"recording {recording_id} is {current.get('status')}; only a RECORDING recording can be changed"
+                f"recording {recording_id} is not recording yet ({status}); try again once it is RECORDING",
+                headers={"Retry-After": "2"},
             ) from None
+        if status != logic.RECORDING or not current.get("sid"):
+            raise Conflict(f"recording {recording_id} is {status}; only a RECORDING recording can be changed") from None
         raise Conflict(
             f"another update of recording {recording_id} is in progress; send one at a time",
             headers={"Retry-After": "1"},
         ) from None
     try:
-        return call()
+        return call(locked)  # the item as it is under the lock: the sid is there
     finally:
         if not deps.repo.release_op_lock(recording_id, token):
             logger.warning("operation lock of %s expired before the call returned", recording_id)
 
 
-def _agora_call(item: dict[str, Any], fn: Any) -> None:
-    from agorakit.agora.errors import AgoraNotFoundError, AgoraParameterError
+def _agora_call(deps: RecordingDependencies, item: dict[str, Any], fn: Any) -> None:
+    """One update/updateLayout. An ambiguous failure (timeout, 5xx, 206/65) is followed by a query, so the
+    caller learns whether the task still runs (503: the change may or may not be applied; sending the
+    same change again is safe) or is gone (409)."""
+    from agorakit.agora.errors import AgoraError, AgoraNotFoundError, AgoraParameterError
 
     try:
         fn()
@@ -272,6 +279,30 @@ def _agora_call(item: dict[str, Any], fn: Any) -> None:
         ) from exc
     except AgoraParameterError as exc:
         raise Unprocessable(f"Agora rejected the request: {exc.message}", details={"agora_code": exc.code}) from exc
+    except AgoraError as exc:
+        if exc.maybe_executed:
+            raise _after_ambiguous(deps, item, exc) from exc
+        raise
+
+
+def _after_ambiguous(deps: RecordingDependencies, item: dict[str, Any], exc: Exception) -> Exception:
+    """Agora may have applied the change: ask whether the task still runs instead of assuming."""
+    from agorakit.agora.errors import AgoraError, AgoraNotFoundError
+
+    details = {"applied": "unknown", "agora_error": type(exc).__name__}
+    try:
+        deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+    except AgoraNotFoundError:
+        return Conflict("Agora no longer runs this recording task; the change was not applied", details=details)
+    except AgoraError:
+        return UpstreamUnavailable(
+            "Agora did not confirm the change and could not say whether the task runs; try again",
+            details={**details, "task": "unknown"}, headers={"Retry-After": "2"},
+        )  # fmt: skip
+    return UpstreamUnavailable(
+        "Agora did not confirm the change; the task still runs and sending the same change again is safe",
+        details={**details, "task": "running"}, headers={"Retry-After": "2"},
+    )  # fmt: skip
 
 
 def update_recording(
@@ -289,11 +320,11 @@ def update_recording(
     if request.streamSubscribe is not None and item.get("mode") == "web":
         raise Conflict("streamSubscribe does not apply to web recordings")
 
-    def call() -> None:
+    def call(current: dict[str, Any]) -> None:
         _agora_call(
-            item,
-            lambda: deps.agora.update(*logic.task_args(item), request.client_request()),
-        )
+            deps, current,
+            lambda: deps.agora.update(*logic.task_args(current), request.client_request()),
+        )  # fmt: skip
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingUpdated")
@@ -313,11 +344,11 @@ def update_layout(
     if item.get("mode") != "mix":
         raise Conflict(f"layouts apply to mix recordings; this one is {item.get('mode')}")
 
-    def call() -> None:
+    def call(current: dict[str, Any]) -> None:
         _agora_call(
-            item,
-            lambda: deps.agora.update_layout(*logic.task_args(item), request.client_request()),
-        )
+            deps, current,
+            lambda: deps.agora.update_layout(*logic.task_args(current), request.client_request()),
+        )  # fmt: skip
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingLayoutUpdated")

@@ -8,6 +8,7 @@ either side without touching our own logic.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -46,6 +47,20 @@ class RecordingAgora(Protocol):
     def update_layout(  # noqa: PLR0917 - the client's positional order
         self, resource_id: str, sid: str, cname: str, uid: int | str, mode: str, client_request: dict[str, Any]
     ) -> dict[str, Any]: ...
+
+    def create_kicking_rule(
+        self,
+        cname: str | None,
+        *,
+        uid: int | None = None,
+        ip: str | None = None,
+        seconds: int,
+        privileges: Sequence[str] = ("join_channel",),
+    ) -> int: ...
+
+    def delete_kicking_rule(self, rule_id: int) -> None: ...
+
+    def user_status(self, cname: str, uid: int) -> dict[str, Any]: ...
 
 
 class WorkflowControl(Protocol):

@@ -15,6 +15,8 @@ from typing import Any
 from service.recordings import logic
 from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
+from service.recordings.repository import CLEANUP
+from service.recordings.resolve import ensure_gone
 from service.recordings.settings import RecordingSettings
 from service.recordings.workflow import fail
 
@@ -54,9 +56,25 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
             continue
         counts["running"] += 1
         deps.repo.mark_seen(recording_id)
+    counts["cleaned"] = _clean_up(settings, deps)
     if counts["completed"]:
         deps.metric("RecordingsReconciled", counts["completed"])
     return counts
+
+
+def _clean_up(settings: RecordingSettings, deps: RecordingDependencies) -> int:
+    """FAILED recordings whose recorder was not confirmed gone keep their channel: try again, and free the
+    channel once Agora confirms it (``resolve.ensure_gone``)."""
+    cleaned = 0
+    for item in deps.repo.list_active((CLEANUP,)):
+        gone, how = ensure_gone(settings, deps, item)
+        if not gone:
+            logger.warning("recording %s: recorder still not confirmed gone: %s", item.get("recordingId"), how)
+            continue
+        deps.repo.end_cleanup(str(item["recordingId"]), how)
+        deps.repo.release_lock(str(item["channel"]), str(item["recordingId"]))
+        cleaned += 1
+    return cleaned
 
 
 def _repair_if_orphaned(

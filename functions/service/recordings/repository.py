@@ -17,6 +17,7 @@ and never write an expression themselves.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ BY_STATUS = "byStatus"
 TTL_ATTRIBUTE = "expiresAt"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 TRANSACTION_RETRIES = 5
+#: ``activeStatus`` of a FAILED recording whose recorder is not yet confirmed gone (see ``mark_cleanup``)
+CLEANUP = "CLEANUP"
 
 
 class ConditionFailed(Exception):
@@ -238,7 +241,7 @@ class RecordingsRepository:
                 if holder is None:
                     continue  # released meanwhile
                 held = self.get(holder)
-                if held is None or logic.is_terminal(held.get("status")):
+                if held is None or (logic.is_terminal(held.get("status")) and not held.get("recorderUnconfirmed")):
                     self.release_lock(channel, holder)  # a stale lock: its recording is over
                     continue
                 return CreateOutcome("busy", active_recording_id=holder)
@@ -410,6 +413,47 @@ class RecordingsRepository:
         """Remember a started recorder's sid whatever the status, so it can still be stopped."""
         self._update(recording_id, set_={"sid": sid, "startedAt": started_at})
 
+    # -- a start whose outcome is unknown (``service.recordings.resolve``) ----------------------
+    def mark_start_unknown(self, recording_id: str, state: Mapping[str, Any]) -> None:
+        """``startResolution`` = ``state`` unless one is already under way (a retried start step)."""
+        with contextlib.suppress(ConditionFailed):
+            self._update(
+                recording_id, set_={"startResolution": dict(state)},
+                condition="#status = :starting AND attribute_not_exists(startResolution)",
+                names={"#status": "status"}, values={":starting": logic.STARTING},
+            )  # fmt: skip
+
+    def update_start_resolution(self, recording_id: str, state: Mapping[str, Any]) -> None:
+        self._update(recording_id, set_={"startResolution": dict(state)})
+
+    def finish_start_resolution(self, recording_id: str, resolutions: list[dict[str, Any]]) -> None:
+        """The recorder is gone: the start may be tried afresh (a new acquire, a new uid)."""
+        self._update(recording_id, set_={"resolutions": resolutions}, remove=["startResolution", "candidateSid"])
+
+    def offer_candidate_sid(self, channel: str, uid: int, sid: str) -> bool:
+        """An NCS event named ``sid`` for recorder ``uid`` of ``channel``: if the channel's recording is
+        still STARTING with that recorder uid and no sid, remember the sid for the resolve step."""
+        lock = self.get_lock(channel)
+        if not lock or not lock.get("recordingId"):
+            return False
+        try:
+            self._update(
+                str(lock["recordingId"]), set_={"candidateSid": sid},
+                condition="#status = :starting AND recorderUid = :uid AND attribute_not_exists(sid)",
+                names={"#status": "status"}, values={":starting": logic.STARTING, ":uid": uid},
+            )  # fmt: skip
+        except ConditionFailed:
+            return False
+        return True
+
+    def mark_cleanup(self, recording_id: str, reason: str) -> None:
+        """A FAILED recording whose recorder could not be confirmed gone: it keeps its channel lock and sits
+        in the status index as CLEANUP, so the reconciler tries again."""
+        self._update(recording_id, set_={"recorderUnconfirmed": reason, "activeStatus": CLEANUP})
+
+    def end_cleanup(self, recording_id: str, how: str) -> None:
+        self._update(recording_id, set_={"recorderGone": how}, remove=["recorderUnconfirmed", "activeStatus"])
+
     def set_if_newer(self, recording_id: str, seq_attr: str, sequence: int | None, fields: Mapping[str, Any]) -> bool:
         """Write ``fields`` (and ``seq_attr``) only if ``sequence`` is newer than the one that set them last;
         without a sequence, only if nothing set them yet. False when an equal or newer event already did."""
@@ -445,11 +489,12 @@ class RecordingsRepository:
             return False
         return True
 
-    def take_op_lock(self, recording_id: str, owner: str, seconds: int) -> None:
+    def take_op_lock(self, recording_id: str, owner: str, seconds: int) -> dict[str, Any]:
         """The operation lock of a RECORDING recording with a sid, unless another holder's is still valid.
-        Raises ConditionFailed (with the current item) when it is not available."""
+        Returns the item as it is under the lock; raises ConditionFailed (with the current item) when the
+        lock is not available."""
         now = self.now_ms()
-        self._update(
+        return self._update(
             recording_id,
             set_={"opLock": owner, "opLockUntil": now + seconds * 1000},
             condition=(

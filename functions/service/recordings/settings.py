@@ -45,6 +45,13 @@ class RecordingSettings(AgoraAccessSettings):
     recording_agora_max_attempts: int = Field(default=2, ge=1, le=10)
     #: Agora's HA migration window: a 404 younger than this is not yet proof that the recorder exited
     recording_ha_grace_seconds: float = Field(default=90.0, ge=0)
+    #: after a start whose outcome is unknown: how long the workflow looks for the task (NCS events carry its
+    #: sid) before it removes the recorder from the channel with a kicking rule
+    recording_resolve_seconds: float = Field(default=60.0, ge=0, le=3600)
+    #: how long the workflow waits between two looks
+    recording_resolve_poll_seconds: int = Field(default=5, ge=1, le=300)
+    #: the kicking rule's lifetime: lifted as soon as the recorder is confirmed gone, expires on its own otherwise
+    recording_kick_seconds: int = Field(default=600, ge=60, le=86_400)
     #: how long an update/updateLayout may hold a recording's operation lock
     recording_op_lock_seconds: int = Field(default=30, ge=1, le=900)
     #: an active recording whose execution ended this long ago is repaired by the reconciler

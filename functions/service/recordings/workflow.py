@@ -1,4 +1,4 @@
-"""The workflow's task steps (acquire, start, wait, stop, finalize, fail), run by
+"""The workflow's task steps (acquire, start, resolve, wait, stop, finalize, fail), run by
 ``workflow_tasks_handler``.
 
 Each step reads the recording from DynamoDB (the source of truth), calls Agora at most once, and writes
@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from service.recordings import logic
+from service.recordings import logic, resolve
 from service.recordings.deps import RecordingDependencies
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
@@ -154,13 +154,17 @@ def _recorder_token(settings: RecordingSettings, deps: RecordingDependencies, ch
 
 
 def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
-    """Start with the resource ID acquired just before; refuse one too old to use (the workflow re-acquires)."""
-    from agorakit.agora.errors import AgoraResourceExpiredError
+    """Start with the resource ID acquired just before; refuse one too old to use (the workflow re-acquires).
+    A failure that may have started the recorder is not an error: ``{"outcome": "unknown"}`` sends the
+    workflow to ResolveStart, with the channel still locked."""
+    from agorakit.agora.errors import AgoraError, AgoraResourceExpiredError
 
     recording_id = str(event["recordingId"])
     item = _recording(deps, recording_id)
+    if item.get("startResolution"):
+        return {"outcome": resolve.UNKNOWN}  # a retried step: the resolve step finds out
     if item.get("stopRequested"):
-        return {"started": False}
+        return {"started": False, "outcome": "skipped"}
     if item.get("status") != logic.STARTING or not item.get("resourceId"):
         raise RecordingStateError(f"recording {recording_id} is {item.get('status')}, not STARTING")
     now = deps.repo.now_ms()
@@ -174,29 +178,14 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
         )
         _record_agora_error(deps, recording_id, "start", error)
         raise error
-    mode = str(item["mode"])
-    channel = str(item["channel"])
-    uid = int(item["recorderUid"])
-    config = _config(item)
-    web = config.get("web")
-    storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
-    token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
-    result = _agora(
-        deps,
-        recording_id,
-        "start",
-        lambda: deps.agora.start(
-            str(item["resourceId"]),
-            channel,
-            uid,
-            mode,
-            token=token,
-            recording_config=config.get("recordingConfig"),
-            storage_config=storage,
-            recording_file_config=config.get("recordingFileConfig"),
-            extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
-        ),
-    )
+    try:
+        result = _agora(deps, recording_id, "start", _start_call(settings, deps, item))
+    except AgoraError as exc:
+        if not resolve.start_outcome_unknown(exc):
+            raise
+        # The recorder may be running: keep the channel and find out (the state machine's ResolveStart).
+        resolve.mark_start_unknown(deps, recording_id, exc)
+        return {"outcome": resolve.UNKNOWN}
     started = deps.repo.now_ms()
     try:
         deps.repo.transition(
@@ -210,7 +199,43 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
         deps.repo.keep_sid(recording_id, result.sid, started)
         raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
     deps.metric("RecordingStarted")
-    return {"sid": result.sid}
+    return {"sid": result.sid, "outcome": "started"}
+
+
+def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any]) -> Callable[[], Any]:
+    """The start request of ``item`` (the same body every time: a repeat is how Agora says 201/7)."""
+    recording_id = str(item["recordingId"])
+    mode = str(item["mode"])
+    channel = str(item["channel"])
+    uid = int(item["recorderUid"])
+    config = _config(item)
+    web = config.get("web")
+    storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
+    token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
+    return lambda: deps.agora.start(
+        str(item["resourceId"]),
+        channel,
+        uid,
+        mode,
+        token=token,
+        recording_config=config.get("recordingConfig"),
+        storage_config=storage,
+        recording_file_config=config.get("recordingFileConfig"),
+        extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+    )
+
+
+def resolve_start(
+    event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies
+) -> dict[str, Any]:
+    """After a start whose outcome is unknown: adopt the running task, or remove the recorder (``resolve``)."""
+    recording_id = str(event["recordingId"])
+    item = _recording(deps, recording_id)
+    probe = _start_call(settings, deps, item) if item.get("status") == logic.STARTING else lambda: None
+    try:
+        return resolve.resolve_start(settings, deps, item, probe)
+    except resolve.StartStateError as exc:
+        raise RecordingStateError(str(exc)) from None
 
 
 def wait(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
@@ -315,8 +340,10 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
         "errorStep": last.get("step") if last else None,
         "failedAt": deps.repo.now_ms(),
     }
-    if item.get("sid") and item.get("status") != logic.STOPPED:
-        _stop_quietly(settings, deps, item)  # a task that is already gone answers 404: harmless
+    gone, how = True, "no recorder was started"
+    if item and item.get("status") != logic.STOPPED:
+        gone, how = resolve.ensure_gone(settings, deps, item)  # never release a channel with a recorder in it
+    fields["recorderGone" if gone else "recorderUnconfirmed"] = how
     try:
         item = deps.repo.transition(
             recording_id,
@@ -326,23 +353,20 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
         )
     except ConditionFailed as lost:
         item = lost.item or item
-    _release(deps, item or {"recordingId": recording_id, "channel": item.get("channel")})
+    if gone:
+        _release(deps, item or {"recordingId": recording_id, "channel": item.get("channel")})
+    else:  # the channel stays locked; the reconciler tries again (CLEANUP)
+        deps.repo.mark_cleanup(recording_id, how)
+        logger.error("recording %s failed and its recorder is not confirmed gone: %s", recording_id, how)
     deps.metric("RecordingFailed")
     logger.error("recording %s failed: %s %s", recording_id, name, fields["errorReason"])
     return {"recordingId": recording_id, "status": logic.FAILED, "error": name, "cause": fields["errorReason"]}
 
 
-def _stop_quietly(settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any]) -> None:
-    """Best effort: a failed workflow must not leave a recorder running (and billing) at Agora."""
-    try:
-        deps.agora.stop(*logic.task_args(item), async_stop=True)
-    except Exception:
-        logger.exception("could not stop the recorder of failed recording %s", item.get("recordingId"))
-
-
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "acquire": acquire,
     "start": start,
+    "resolve": resolve_start,
     "wait": wait,
     "stop": stop,
     "finalize": finalize,
