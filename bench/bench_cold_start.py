@@ -76,6 +76,7 @@ ENV = {
     "PRESENCE_TABLE": TABLE,
     "KICKING_RULES_TABLE": TABLE,
     "AGORA_RATE_LIMIT_TABLE": TABLE,
+    "USAGE_TABLE": TABLE,
     "RECORDING_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench",
 }
 

@@ -43,9 +43,8 @@ CONTEXT: dict[str, Any] = {
     "recordingMaxDurationSeconds": 300, "recordingResourceMaxAgeSeconds": 60, "recordingRetryMaxAttempts": 8,
     "recordingRetryMaxDelaySeconds": 2, "recordingReacquireLimit": 4, "recordingAgoraMaxAttempts": 2,
     "recordingResolveSeconds": 4, "recordingResolvePollSeconds": 1, "recordingStaleSeconds": 120,
-    # Our shared limiter at 9 QPS against the emulator's (Agora's) 10: the default 8 % headroom absorbs
-    # 87 ms of delay between a slot and the request's arrival, less than this soak's 40 threads on 2 shared
-    # cores can promise (a run at agoraQps 10 met the limit once in 107 requests).
+    # Our shared limiter at 9 QPS against the emulator's (Agora's) 10, so 8/s x 9/10 = 7.2/s: with the old 8 %
+    # headroom, a run at agoraQps 10 met the limit once in 107 requests (40 threads on 2 shared cores).
     "agoraQps": AGORA_QPS_SETTING,
 }  # fmt: skip
 MAX_IDLE = 5  # emulated seconds: a quarter of a real second at time_scale 20

@@ -557,7 +557,7 @@ def test_build_agora_client_from_settings(rate_table: str):
     secrets = StaticSecretStore({"agora/rest": {"customer_id": CUSTOMER_ID, "customer_secret": CUSTOMER_SECRET}})
     with build_agora_client(settings, secrets) as client:
         assert isinstance(client.rate_limiter, DynamoDBTokenBucket)
-        assert client.rate_limiter.rate == pytest.approx(9.2) and client.rate_limiter.burst == 1
+        assert client.rate_limiter.rate == pytest.approx(8.0) and client.rate_limiter.burst == 1
         assert client.base_urls[2] == "https://api-eu-central-1.agora.io"
         assert CUSTOMER_SECRET not in repr(client)
     local = AgoraAccessSettings.from_env(

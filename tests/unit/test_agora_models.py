@@ -383,7 +383,7 @@ class FakeTime:
 
 def test_bucket_for_qps_keeps_a_second_at_or_under_the_limit():
     rate, burst = bucket_for_qps(10)
-    assert burst == 1 and rate == pytest.approx(9.2)
+    assert burst == 1 and rate == pytest.approx(8.0)
     assert int(burst + rate * 1.0) <= 10  # grants in any 1 s window: at most burst + rate, an integer
     with pytest.raises(ValueError):
         bucket_for_qps(0)
