@@ -12,7 +12,7 @@ import json
 import shlex
 from typing import Any
 
-#: route key -> the walkthrough line that calls it (``$API``, ``$HOST``, ``$ADMIN``, ``$REC``, ``$RULE``)
+#: route key -> the walkthrough line that calls it (``$API``, ``$HOST``, ``$ADMIN``, ``$OWNER``, ``$REC``, ``$RULE``)
 ROUTE_STEPS: dict[str, str] = {
     "POST /tokens": """curl -s -X POST "$API/tokens" -H "Authorization: Bearer $HOST" """
     """-H 'content-type: application/json' -d '{"channel":"demo","role":"publisher","rtm":true,"ttl":3600}'""",
@@ -39,6 +39,16 @@ ROUTE_STEPS: dict[str, str] = {
     """-d '{"streamSubscribe":{"audioUidList":{"subscribeAudioUids":["#allstream#"]}}}'""",
     "POST /recordings/{id}/stop": """curl -s -X POST "$API/recordings/$REC/stop" """
     """-H "Authorization: Bearer $ADMIN\"""",
+    "GET /projects": """curl -s "$API/projects" -H "Authorization: Bearer $OWNER\"""",
+    "GET /projects/{project}": """curl -s "$API/projects/$APP_ID" -H "Authorization: Bearer $OWNER\"""",
+    "PUT /projects/{project}/status": """curl -s -X PUT "$API/projects/$APP_ID/status" """
+    """-H "Authorization: Bearer $OWNER" -H 'content-type: application/json' -d '{"enabled":true}'""",
+    "GET /projects/{project}/usage": """curl -s "$API/projects/$APP_ID/usage?from_date=$FROM&to_date=$TO" """
+    """-H "Authorization: Bearer $OWNER\"""",
+    "POST /projects/{project}/certificate/reset": """curl -s -X POST "$API/projects/$APP_ID/certificate/reset" """
+    """-H "Authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"confirm\\":\\"$APP_ID\\"}\"""",
+    "POST /projects/{project}/certificate/sync": """curl -s -X POST "$API/projects/$APP_ID/certificate/sync" """
+    """-H "Authorization: Bearer $OWNER\"""",
     "POST /webhooks/agora": """curl -s -X POST "$API/webhooks/agora" -H 'content-type: application/json' """
     """-H "Agora-Signature-V2: $(printf %s "$NOTICE" | .venv/bin/python -m agorakit ncs sign --only v2 -)" """
     """-d "$NOTICE\"""",
@@ -90,6 +100,16 @@ def walkthrough(runtime: Any) -> list[str]:
         f"export NCS_SECRET={shlex.quote(runtime.secrets.ncs_secret)}",
         f"NOTICE={shlex.quote(json.dumps(_NOTICE, separators=(',', ':')))}",
         step["POST /webhooks/agora"],
+        "# the Agora project itself (owners only): read, usage of the last week, rotate the App Certificate",
+        f"OWNER=$(token owner); APP_ID={runtime.app_id}",
+        "FROM=$(python3 -c 'import datetime as d; print(d.date.today() - d.timedelta(days=7))'); "
+        "TO=$(python3 -c 'import datetime as d; print(d.date.today())')",
+        step["GET /projects"],
+        step["GET /projects/{project}"],
+        step["PUT /projects/{project}/status"],
+        step["GET /projects/{project}/usage"],
+        step["POST /projects/{project}/certificate/reset"],
+        step["POST /projects/{project}/certificate/sync"],
     ]
     # a route added to the stack without a walkthrough line still gets a line (and fails the banner test)
     for key in sorted(routes - set(ROUTE_STEPS)):
