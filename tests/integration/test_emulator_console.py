@@ -39,7 +39,7 @@ def _raw(method: str, url: str, body: Any = None, headers: dict[str, str] | None
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=10) as resp:
             return resp.status, json.loads(resp.read()), resp.headers
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read()), exc.headers
