@@ -8,9 +8,10 @@ the module: synthesizing it takes about a minute.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -22,7 +23,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2)
+    rt = LocalRuntime(
+        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
+        emulator_options={"time_scale": 20.0},  # a 15 s segment every 0.75 s
+    )  # fmt: skip
     try:
         rt.start()
         yield rt
@@ -67,3 +71,74 @@ def test_projects_reach_the_emulated_console_and_rotation_reaches_the_token_secr
     stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
     assert stored["app_certificate"] == new
     assert new not in json.dumps(rotated)
+
+
+def wait(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+
+
+def test_playlist_plays_from_local_s3_and_integrity_follows_a_late_upload(runtime: LocalRuntime) -> None:
+    """A mix recording on the emulator: its playlist through the API, every presigned URL fetched from moto's
+    S3 and compared with the object; one segment removed before the end makes it ``incomplete``, its late
+    upload (a ``.ts`` notification) makes it ``complete``."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    bucket = runtime.recordings_bucket()
+    runtime.emulator.join("playback", 1001, role="host")
+    status, started = call(runtime, "POST", "/recordings", "admin", {"channel": "playback", "mode": "mix"})
+    assert status in (200, 201, 202), started
+    rec_id = started["recording_id"]
+    folder = "recordings/playback/" + rec_id.replace("-", "") + "/"
+
+    def segments() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents") or []
+        return sorted(o["Key"] for o in listed if o["Key"].endswith(".ts"))
+
+    wait("3 uploaded segments", lambda: len(segments()) >= 3)
+    wait("the playlist", lambda: call(runtime, "GET", f"/recordings/{rec_id}/playlist", "admin")[0] == 200)
+    status, text = call(runtime, "GET", f"/recordings/{rec_id}/playlist?expires_in=120", "admin")
+    assert status == 200
+    playlist = text.decode()
+    assert playlist.startswith("#EXTM3U") and "#EXT-X-ENDLIST" not in playlist  # still recording
+    urls = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert len(urls) >= 2 and all(
+        u.startswith(runtime.moto_url) and "X-Amz-Signature=" in u and "X-Amz-Expires=120" in u for u in urls
+    )
+    for url in urls:
+        key = url.split("?", 1)[0].split(f"/{bucket}/", 1)[1]
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.read() == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert call(runtime, "GET", f"/recordings/{rec_id}/playlist", "host-1")[0] == 403
+    assert call(runtime, "GET", f"/recordings/{rec_id}/playlist?offset=-1", "admin")[0] in (400, 422)
+
+    # a window: two segments, the media sequence moved to the first of them
+    status, window = call(runtime, "GET", f"/recordings/{rec_id}/playlist?offset=1&limit=2", "admin")
+    assert status == 200
+    assert "#EXT-X-MEDIA-SEQUENCE:1" in window.decode()
+    assert len([line for line in window.decode().splitlines() if line and not line.startswith("#")]) == 2
+
+    # integrity: a segment disappears before the end, then lands late
+    victim = segments()[1]
+    saved = s3.get_object(Bucket=bucket, Key=victim)["Body"].read()
+    s3.delete_object(Bucket=bucket, Key=victim)
+    assert call(runtime, "POST", f"/recordings/{rec_id}/stop", "admin")[0] in (200, 202)
+
+    def integrity(expected: str) -> dict[str, Any] | None:
+        found = call(runtime, "GET", f"/recordings/{rec_id}", "admin")[1].get("integrity")
+        return found if found and found["status"] == expected else None
+
+    incomplete = wait("integrity incomplete", lambda: integrity("incomplete"))
+    assert incomplete["missing"] == [victim.rsplit("/", 1)[1]] and incomplete["missing_count"] == 1
+    assert incomplete["ended"] is True
+    s3.put_object(Bucket=bucket, Key=victim, Body=saved)
+    complete = wait("integrity complete after the late upload", lambda: integrity("complete"))
+    assert complete["missing_count"] == 0 and complete["segments"] >= 3
+    status, final = call(runtime, "GET", f"/recordings/{rec_id}/playlist", "admin")
+    assert status == 200 and final.decode().rstrip().endswith("#EXT-X-ENDLIST")

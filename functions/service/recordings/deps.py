@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from agorakit.agora.client import AgoraClient
 
     from service.media.repository import MediaRepository
+    from service.recordings.playback import RecordingObjects
 
 
 def _no_metric(name: str, value: float = 1) -> None:
@@ -39,6 +40,7 @@ class RecordingDependencies:
     rng: random.Random = field(default_factory=random.SystemRandom)
     metric: Callable[..., None] = _no_metric
     media_factory: Callable[[], MediaRepository] | None = None
+    objects_factory: Callable[[], RecordingObjects] | None = None
     _agora: RecordingAgora | None = None
     _workflow: WorkflowControl | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,6 +61,9 @@ class RecordingDependencies:
 
     def media(self) -> MediaRepository | None:
         return self.media_factory() if self.media_factory is not None else None
+
+    def objects(self) -> RecordingObjects | None:
+        return self.objects_factory() if self.objects_factory is not None else None
 
 
 def agora_client(settings: RecordingSettings, secrets: SecretStore) -> AgoraClient:
@@ -85,6 +90,20 @@ def media_repository(settings: RecordingSettings) -> Callable[[], MediaRepositor
     return factory
 
 
+def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObjects] | None:
+    """The recordings bucket (playback) when it is configured."""
+    if not settings.recordings_bucket:
+        return None
+    bucket = settings.recordings_bucket
+
+    def factory() -> RecordingObjects:
+        from service.recordings.playback import S3RecordingObjects
+
+        return S3RecordingObjects(bucket)
+
+    return factory
+
+
 def build(settings: RecordingSettings, *, metric: Callable[..., None] = _no_metric) -> RecordingDependencies:
     from service.adapters.secrets import SecretsManagerStore
     from service.adapters.stepfunctions import StepFunctionsControl
@@ -97,4 +116,5 @@ def build(settings: RecordingSettings, *, metric: Callable[..., None] = _no_metr
         agora_factory=lambda: agora_client(settings, secrets),
         metric=metric,
         media_factory=media_repository(settings),
+        objects_factory=recording_objects(settings),
     )

@@ -220,7 +220,9 @@ def _entries(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def view(
+    item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None, integrity: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The API representation of a recording item (never the task token or lock internals)."""
     error = None
     if item.get("errorType") or item.get("errorCode") is not None:
@@ -256,6 +258,8 @@ def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> 
     }
     if media is not None:
         out["media"] = _plain(dict(media))
+    if integrity is not None:
+        out["integrity"] = _plain(dict(integrity))
     return out
 
 

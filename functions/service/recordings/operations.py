@@ -167,14 +167,43 @@ def get_recording(
 ) -> dict[str, Any]:
     _authorize(caller, settings)
     item = _load(deps, recording_id)
-    media = None
+    media = integrity = None
     repository = deps.media() if item.get("sid") else None
     if repository is not None:
+        from service.media.integrity import public
+
         try:
             media = repository.totals_for_sid(str(item["sid"]))
+            integrity = public(repository.integrity(str(item["sid"])))
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
             logger.exception("media totals unavailable for sid %s", item.get("sid"))
-    return logic.view(item, media=media)
+    return logic.view(item, media=media, integrity=integrity)
+
+
+def playlist(
+    caller: Caller,
+    recording_id: str,
+    request: Any,
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> tuple[str, dict[str, str]]:
+    """The recording's m3u8 with presigned segment URLs (``service.recordings.playback``)."""
+    from service.recordings.playback import render
+
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    objects = deps.objects()
+    if objects is None:
+        raise UpstreamUnavailable("playback needs the recordings bucket (RECORDINGS_BUCKET is not set)")
+    return render(
+        item,
+        request,
+        objects=objects,
+        url_seconds=settings.playback_url_seconds,
+        max_bytes=settings.playback_max_bytes,
+        metric=deps.metric,
+    )
 
 
 def _decode_token(token: str) -> dict[str, Any]:
