@@ -10,6 +10,7 @@ late, twice, or out of order. Rules:
   ``logic.MAX_EVENT_ENTRIES`` each.
 - 12 (failover): ``botUid`` becomes ``newUid`` unless a newer failover was already applied.
 - 41 (recorder left): the leaveCode bitmask decoded into names.
+- 45 (screenshot file): its name ADDed to ``snapshotFiles`` (at most ``logic.MAX_SNAPSHOT_FILES``).
 - anything else is ignored (the intake stores every notice anyway).
 Each field that an event can overwrite carries the sequence that set it (``uploadSeq``, ``botUidSeq``,
 ``exitSeq``, ``leaveSeq``), and the write is conditional on being newer, so an old event never moves a
@@ -87,6 +88,12 @@ def _files(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: 
         repo.set_if_newer(recording_id, "uploadSeq", event.sequence, {"uploadingStatus": status})
 
 
+def _snapshot(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+    name = event.details.get("fileName")
+    if isinstance(name, str) and name.strip():
+        repo.add_snapshot(recording_id, name.strip(), max_files=logic.MAX_SNAPSHOT_FILES)
+
+
 def _exit(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     if event.exit_status is not None:
         repo.set_if_newer(recording_id, "exitSeq", event.sequence, {"exitStatus": event.exit_status})
@@ -139,4 +146,5 @@ _HANDLERS = {
     31: _files,
     32: _files,
     41: _leave,
+    45: _snapshot,
 }

@@ -58,6 +58,8 @@ MAX_PREFIX_LENGTH: Final = 128
 PREFIX_ROOT: Final = "recordings"
 #: errors (event 1) and warnings (event 2) kept per recording
 MAX_EVENT_ENTRIES: Final = 20
+#: screenshot names kept on a recording (event 45); the rest are only in the bucket (the item stays < 400 KB)
+MAX_SNAPSHOT_FILES: Final = 500
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -248,6 +250,8 @@ def view(
         "stop_reason": item.get("stopReason"),
         "outcome": item.get("outcome"),
         "files": _plain(item.get("fileNames") or []),
+        "snapshots": sorted(_plain(item.get("snapshotFiles") or [])),
+        "snapshots_truncated": bool(item.get("snapshotsTruncated")),
         "uploading_status": item.get("uploadingStatus"),
         "exit_status": _plain(item.get("exitStatus")),
         "leave_reasons": _plain(item.get("leaveReasons") or []),

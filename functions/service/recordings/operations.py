@@ -55,6 +55,8 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
         "recordingConfig": request.agora_recording_config(),
         "recordingFileConfig": request.agora_file_config(),
         "web": request.web.model_dump(exclude_none=True) if request.web else None,
+        "snapshotConfig": request.agora_snapshot_config(),
+        "acquire": request.acquire.model_dump(exclude_none=True) if request.acquire else None,
     }
     try:
         storage = StorageConfig(
@@ -71,6 +73,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
             recording_config=config["recordingConfig"],
             storage_config=storage,
             recording_file_config=config["recordingFileConfig"],
+            snapshot_config=config["snapshotConfig"],
             extension_service_config=(
                 logic.web_extension_config(config["web"], settings.max_duration_seconds) if config["web"] else None
             ),
