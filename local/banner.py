@@ -16,6 +16,8 @@ from typing import Any
 ROUTE_STEPS: dict[str, str] = {
     "POST /tokens": """curl -s -X POST "$API/tokens" -H "Authorization: Bearer $HOST" """
     """-H 'content-type: application/json' -d '{"channel":"demo","role":"publisher","rtm":true,"ttl":3600}'""",
+    "POST /tokens/rtm": """curl -s -X POST "$API/tokens/rtm" -H "Authorization: Bearer $HOST" """
+    """-H 'content-type: application/json' -d '{"ttl":3600}'""",
     "GET /channels": """curl -s "$API/channels" -H "Authorization: Bearer $ADMIN\"""",
     "GET /channels/{name}/users": """curl -s "$API/channels/demo/users" -H "Authorization: Bearer $ADMIN\"""",
     "GET /channels/{name}/users/{uid}": """curl -s "$API/channels/demo/users/1001" """
@@ -78,6 +80,7 @@ def walkthrough(runtime: Any) -> list[str]:
         "HOST=$(token host-1); ADMIN=$(token admin)   # ID tokens of the local issuer: a host and an admin",
         "# tokens (any signed-in user; hosts may publish)",
         step["POST /tokens"],
+        step["POST /tokens/rtm"],
         "# a host joins channel demo on the emulated Agora",
         """curl -s -w '\\n' -X POST "$EMU/emulator/channels/demo/join" -d '{"uid":1001,"role":"host"}'""",
         "# channels and kicking rules (admins only)",
