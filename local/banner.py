@@ -25,6 +25,9 @@ ROUTE_STEPS: dict[str, str] = {
     "POST /channels/{name}/kick": """RULE=$(curl -s -X POST "$API/channels/demo/kick" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' """
     """-d '{"uid":1002,"duration_seconds":60}' | field id); echo "rule $RULE\"""",
+    "GET /channels/{name}/hosts": """curl -s "$API/channels/demo/hosts" -H "Authorization: Bearer $ADMIN\"""",
+    "POST /kicking-rules": """curl -s -X POST "$API/kicking-rules" -H "Authorization: Bearer $ADMIN" """
+    """-H 'content-type: application/json' -d '{"ip":"192.0.2.7","duration_seconds":60}'""",
     "GET /kicking-rules": """curl -s "$API/kicking-rules" -H "Authorization: Bearer $ADMIN\"""",
     "PUT /kicking-rules/{id}": """curl -s -X PUT "$API/kicking-rules/$RULE" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"duration_seconds":120}'""",
@@ -87,7 +90,9 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /channels"],
         step["GET /channels/{name}/users"],
         step["GET /channels/{name}/users/{uid}"],
+        step["GET /channels/{name}/hosts"],
         step["POST /channels/{name}/kick"],
+        step["POST /kicking-rules"],
         step["GET /kicking-rules"],
         step["PUT /kicking-rules/{id}"],
         step["DELETE /kicking-rules/{id}"],
