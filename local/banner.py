@@ -37,6 +37,9 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"channel":"demo"}' | field recording_id); echo "recording $REC\"""",
     "GET /recordings": """curl -s "$API/recordings?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /recordings/{id}/playlist": """for i in $(seq 60); do [ "$(curl -s "$API/recordings/$REC" """
+    """-H "Authorization: Bearer $ADMIN" | field files)" != "[]" ] && break; sleep 1; done; """
+    """curl -s "$API/recordings/$REC/playlist" -H "Authorization: Bearer $ADMIN\"""",
     "POST /recordings/{id}/layout": """curl -s -X POST "$API/recordings/$REC/layout" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"mixedVideoLayout":1}'""",
     "POST /recordings/{id}/update": """curl -s -X POST "$API/recordings/$REC/update" """
@@ -101,6 +104,8 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /recordings"],
         _WAIT_RECORDING,
         step["GET /recordings/{id}"],
+        "# its playlist, each segment a presigned URL of the (private) bucket: paste it into an HLS player",
+        step["GET /recordings/{id}/playlist"],
         step["POST /recordings/{id}/layout"],
         step["POST /recordings/{id}/update"],
         step["POST /recordings/{id}/stop"],
