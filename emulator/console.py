@@ -112,6 +112,10 @@ class ConsoleEmulator:
     def handles(self, method: str, path: str) -> bool:
         return (method.upper(), "/" + path.strip("/")) in CONSOLE_PATHS
 
+    @staticmethod
+    def api_name(method: str, path: str) -> str:
+        return CONSOLE_PATHS.get((method.upper(), "/" + path.strip("/")), "unknown")
+
     def add_project(
         self,
         name: str,
@@ -122,13 +126,18 @@ class ConsoleEmulator:
         sign_key_enabled: bool = True,
         status: int = 1,
         created_ms: int | None = None,
+        sign_key: str | None = None,
     ) -> dict[str, Any]:
-        """A project as if made in the Console; returns its Agora view (sign_key in clear)."""
+        """A project as if made in the Console; returns its Agora view (sign_key in clear).
+
+        ``sign_key``: a given App Certificate (the local stack's, so that Agora and our secret agree)."""
         with self._lock:
             project = self._new_project(
                 customer_id, name, sign_key_enabled, project_id=project_id, vendor_key=vendor_key, created_ms=created_ms
             )
             project["status"] = status
+            if sign_key is not None:
+                project["sign_key"] = sign_key
             return self._view(project)
 
     def set_usage(self, project_id: str, day: date, counters: Mapping[str, int], *, business: str = "default") -> None:

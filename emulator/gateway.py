@@ -68,6 +68,9 @@ def dispatch(emu: Emulator, handler: Handler, method: str) -> None:
             status, body = control(emu, method, segments[1:], raw)
             reply(handler, status, body, request_id)
             return
+        if emu.console.handles(method, path):
+            _console(emu, handler, method, path, query=query, raw=raw, request_id=request_id)
+            return
         op, call = api_route(emu, method, segments, parse_qs(query))
     except ApiError as exc:
         reply(handler, exc.status, exc.body, request_id, exc.headers)
@@ -97,6 +100,23 @@ def dispatch(emu: Emulator, handler: Handler, method: str) -> None:
         handler.close_connection = True
         return
     reply(handler, status, body, request_id, headers)
+
+
+def _console(
+    emu: Emulator, handler: Handler, method: str, path: str, *, query: str, raw: bytes, request_id: str
+) -> None:
+    """A Console API request (console.py answers it: its own auth, 10 QPS per API, 201 for reads)."""
+    status, body = emu.console.handle(method, path, parse_qs(query), raw, dict(handler.headers.items()))
+    with emu._stats_lock:
+        op = "console." + emu.console.api_name(method, path)
+        emu._stats["requests"] += 1
+        emu._stats["by_op"][op] += 1
+        emu._stats["by_status"][status] += 1
+        emu._stats["log"].append(
+            {"method": method, "host": handler.headers.get("Host"), "op": op, "status": status, "code": None,
+             "t": time.monotonic()}
+        )  # fmt: skip
+    reply(handler, status, body, request_id)
 
 
 def authorized(emu: Emulator, handler: Handler) -> str | None:

@@ -59,6 +59,13 @@ class RecordingMixin(WorldBase):
         hours = request.get("resourceExpiredHour", 72)
         if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 720:
             raise rec_error(400, 2, "Acquire: invalid resourceExpiredHour value!")
+        if "region" in request and request["region"] not in ("CN", "AP", "EU", "NA"):
+            raise rec_error(400, 2, "Acquire: invalid region value!")
+        excluded = request.get("excludeResourceIds", [])
+        if not isinstance(excluded, list) or not all(isinstance(r, str) for r in excluded):
+            raise rec_error(400, 2, "Acquire: excludeResourceIds must be a list of resource IDs")
+        if "startParameter" in request and not isinstance(request["startParameter"], dict):
+            raise rec_error(400, 2, "Acquire: startParameter must be an object")
         rid = base64.urlsafe_b64encode(os.urandom(96)).decode().rstrip("=")
         self.resources[rid] = Resource(
             id=rid, cname=cname, uid=uid, scene=scene, expired_hour=hours, created_real=now_real()
@@ -185,6 +192,7 @@ class RecordingMixin(WorldBase):
             raise rec_error(400, 2, "raw mode accepts neither streamMode nor extensionServiceConfig")
         if web and not isinstance(request.get("extensionServiceConfig"), dict):
             raise rec_error(400, 2, "extensionServiceConfig is required in web mode")
+        _validate_snapshot(mode, request.get("snapshotConfig"), stream_types)
         file_config = request.get("recordingFileConfig") or {}
         av_types = file_config.get("avFileType", ["hls"]) if isinstance(file_config, dict) else None
         if (
@@ -303,3 +311,18 @@ class RecordingMixin(WorldBase):
         else:
             server = {**self._files_response(task), "uploadingStatus": uploading}
         return 200, {**base, "serverResponse": server}
+
+
+def _validate_snapshot(mode: str, snapshot: Any, stream_types: Any) -> None:
+    """start's ``snapshotConfig`` (screenshots): individual/raw mode, captureInterval [5,3600], jpg, with video."""
+    if snapshot is None:
+        return
+    interval = snapshot.get("captureInterval", 10) if isinstance(snapshot, dict) else None
+    if mode not in ("individual", "raw"):
+        raise rec_error(400, 2, "snapshotConfig is for individual mode only")
+    if isinstance(interval, bool) or not isinstance(interval, int) or not 5 <= interval <= 3600:
+        raise rec_error(400, 2, "snapshotConfig.captureInterval is out of range")
+    if snapshot.get("fileType", ["jpg"]) != ["jpg"]:
+        raise rec_error(400, 2, 'snapshotConfig.fileType must be ["jpg"]')
+    if stream_types == 0:
+        raise rec_error(400, 2, "screenshots need video: streamTypes must be 1 or 2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from emulator.model import gateway_error
@@ -133,6 +134,8 @@ def control(  # noqa: PLR0911, PLR0912 - one branch per control path
             "overlaps": overlaps,
             "running": [t["sid"] for t in history if not t["ended_at"]],
         }
+    if seg[:1] == ["console"]:
+        return _console_control(emu, method, seg[1:], body)
     if seg == ["reset"] and method == "POST":
         emu.reset()
         return 200, {"reset": True}
@@ -140,6 +143,36 @@ def control(  # noqa: PLR0911, PLR0912 - one branch per control path
         return 200, emu.stats()
     if seg == ["events"] and method == "GET":
         return 200, {"events": emu.events()}
+    raise gateway_error(404, NO_ROUTE)
+
+
+def _console_control(emu: Emulator, method: str, seg: list[str], body: dict[str, Any]) -> tuple[int, Any]:
+    """``GET /emulator/console`` (state), ``POST .../projects`` (a project made in the Console), ``POST .../usage``
+    (a day's counters), ``POST .../faults`` (``{"faults": ["429", "500_after"]}``)."""
+    console = emu.console
+    if not seg and method == "GET":
+        return 200, console.state()
+    if seg == ["projects"] and method == "POST":
+        if not isinstance(body.get("name"), str):
+            raise gateway_error(400, "name is required")
+        project = console.add_project(
+            body["name"],
+            customer_id=emu.customer_id,
+            project_id=body.get("id"),
+            vendor_key=body.get("vendor_key"),
+            sign_key_enabled=bool(body.get("enable_sign_key", True)),
+            status=int(body.get("status", 1)),
+        )
+        return 200, {"project": project}
+    if seg == ["usage"] and method == "POST":
+        day = date.fromisoformat(str(body.get("date")))
+        console.set_usage(
+            str(body.get("project_id")), day, body.get("usage") or {}, business=body.get("business", "default")
+        )
+        return 200, {"stored": True}
+    if seg == ["faults"] and method == "POST":
+        console.inject(*[str(f) for f in body.get("faults") or []])
+        return 200, {"faults": console.state()["faults"]}
     raise gateway_error(404, NO_ROUTE)
 
 

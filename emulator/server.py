@@ -1,7 +1,8 @@
 """The Agora emulator's Python API (``Emulator``): options, lifecycle, and what tests inspect.
 
 A real HTTP/1.1 server on loopback (gateway.py) speaks Agora's Cloud Recording paths
-(``/v1/apps/{appid}/cloud_recording/...``) and channel-management paths (``/dev/v1/...``) with Basic
+(``/v1/apps/{appid}/cloud_recording/...``), channel-management paths (``/dev/v1/...``) and the Console API
+(``/dev/v1/project*``, ``/dev/v3/usage``: console.py, mounted as it is) with Basic
 auth, a QPS limit, injected faults (faults.py), uploads of Agora-named HLS files to S3 and signed NCS
 webhooks (webhooks.py). A control API under ``/emulator/`` (routes.py; no auth: a dev tool on
 loopback) lets tests make users join and leave channels, inject faults and read the task history.
@@ -19,6 +20,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from emulator.console import ConsoleEmulator
 from emulator.faults import Faults, SlidingWindow
 from emulator.gateway import Handler, Server
 from emulator.options import DEFAULT_APP_ID, DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET
@@ -76,6 +78,9 @@ class Emulator:
         channel_close_seconds: float = 30.0,
         tick_seconds: float = 0.02,
         seed: int | None = None,
+        app_certificate: str | None = None,
+        project_name: str = "emulator",
+        console_qps: float = 10,
     ):
         self.host = host
         self.port = port
@@ -129,12 +134,27 @@ class Emulator:
             emit=self.webhooks.send if self.webhooks else None,
             rng=random.Random(self._rng.random()),
         )
+        # the Console API (projects, App Certificate, usage) for the same account; the App ID is one of its
+        # projects, whose certificate is ``app_certificate`` (the local stack's) or a generated one
+        self.console = ConsoleEmulator(
+            accounts={customer_id: customer_secret}, qps=console_qps, seed=self._rng.getrandbits(32)
+        )
+        self._project_seed = {"name": project_name, "app_certificate": app_certificate}
+        self._seed_project()
         self.tick_seconds = tick_seconds
         self._stats_lock = threading.Lock()
         self._stats: dict[str, Any] = self._fresh_stats()
         self._server: Server | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+
+    def _seed_project(self) -> None:
+        self.console.add_project(
+            str(self._project_seed["name"]),
+            customer_id=self.customer_id,
+            vendor_key=self.app_id,
+            sign_key=self._project_seed["app_certificate"],
+        )
 
     def __repr__(self) -> str:
         return f"Emulator(url={self.url if self._server else None!r}, app_id={self.app_id!r})"
@@ -278,6 +298,8 @@ class Emulator:
     def reset(self) -> None:
         with self.world.lock:
             self.world.reset()
+        self.console.reset()
+        self._seed_project()
         self.faults.configure(clear=True)
         self.limiter = SlidingWindow(self.qps)
         with self._stats_lock:

@@ -40,6 +40,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "admin_group": ("adminGroup", "AUTH_ADMIN_GROUP"),
     "owners_group": ("ownersGroup", "AUTH_OWNERS_GROUP"),
     "publisher_denied": ("publisherDenied", "AUTH_PUBLISHER_DENIED"),
+    "abnormal_leave_action": ("abnormalLeaveAction", "ABNORMAL_LEAVE_ACTION"),
     "token_default_ttl": ("tokenDefaultTtl", "TOKEN_DEFAULT_TTL"),
     "recording_max_hours": ("recordingMaxHours", "RECORDING_MAX_HOURS"),
     "recording_async_stop": ("recordingAsyncStop", "RECORDING_ASYNC_STOP"),
@@ -71,6 +72,7 @@ ALLOWED: dict[str, str] = {
     "admin_group": "a group name",
     "owners_group": "a group name",
     "publisher_denied": "one of forbid, downgrade",
+    "abnormal_leave_action": "one of none, kick",
     "token_default_ttl": "an integer from 1 to 86400 (seconds)",
     "recording_max_hours": "an integer from 1 to 24",
     "recording_async_stop": "true or false",
@@ -118,6 +120,8 @@ class StackSettings(BaseModel):
     admin_group: str = "admins"
     owners_group: str = "owners"  # project management and App Certificate rotation
     publisher_denied: Literal["forbid", "downgrade"] = "forbid"
+    #: leave reason 999 (abnormal user): nothing, or a one-time kick by the webhook processor (Agora's advice)
+    abnormal_leave_action: Literal["none", "kick"] = "none"
     token_default_ttl: int = Field(default=3600, ge=1, le=86400)
     recording_max_hours: int = Field(default=4, ge=1, le=24)
     recording_async_stop: bool = True

@@ -50,6 +50,7 @@ class AgoraServerlessStack(Stack):
         self.projects = Projects(
             self, "Projects", settings=settings, api=self.api, functions=self.functions, agora=self.agora
         )
+        self.webhooks.enable_abnormal_leave_action(settings, self.agora)
         watched = Watched(
             functions=dict(self.functions.created), log_groups=dict(self.functions.log_groups),
             agora_callers=("TaskFunction", "ReconcilerFunction", "ApiFunction", "ChannelsFunction", "ProjectsFunction"),

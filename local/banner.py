@@ -12,10 +12,12 @@ import json
 import shlex
 from typing import Any
 
-#: route key -> the walkthrough line that calls it (``$API``, ``$HOST``, ``$ADMIN``, ``$REC``, ``$RULE``)
+#: route key -> the walkthrough line that calls it (``$API``, ``$HOST``, ``$ADMIN``, ``$OWNER``, ``$REC``, ``$RULE``)
 ROUTE_STEPS: dict[str, str] = {
     "POST /tokens": """curl -s -X POST "$API/tokens" -H "Authorization: Bearer $HOST" """
     """-H 'content-type: application/json' -d '{"channel":"demo","role":"publisher","rtm":true,"ttl":3600}'""",
+    "POST /tokens/rtm": """curl -s -X POST "$API/tokens/rtm" -H "Authorization: Bearer $HOST" """
+    """-H 'content-type: application/json' -d '{"ttl":3600}'""",
     "GET /channels": """curl -s "$API/channels" -H "Authorization: Bearer $ADMIN\"""",
     "GET /channels/{name}/users": """curl -s "$API/channels/demo/users" -H "Authorization: Bearer $ADMIN\"""",
     "GET /channels/{name}/users/{uid}": """curl -s "$API/channels/demo/users/1001" """
@@ -23,6 +25,9 @@ ROUTE_STEPS: dict[str, str] = {
     "POST /channels/{name}/kick": """RULE=$(curl -s -X POST "$API/channels/demo/kick" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' """
     """-d '{"uid":1002,"duration_seconds":60}' | field id); echo "rule $RULE\"""",
+    "GET /channels/{name}/hosts": """curl -s "$API/channels/demo/hosts" -H "Authorization: Bearer $ADMIN\"""",
+    "POST /kicking-rules": """curl -s -X POST "$API/kicking-rules" -H "Authorization: Bearer $ADMIN" """
+    """-H 'content-type: application/json' -d '{"ip":"192.0.2.7","duration_seconds":60}'""",
     "GET /kicking-rules": """curl -s "$API/kicking-rules" -H "Authorization: Bearer $ADMIN\"""",
     "PUT /kicking-rules/{id}": """curl -s -X PUT "$API/kicking-rules/$RULE" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"duration_seconds":120}'""",
@@ -32,6 +37,9 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"channel":"demo"}' | field recording_id); echo "recording $REC\"""",
     "GET /recordings": """curl -s "$API/recordings?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /recordings/{id}/playlist": """for i in $(seq 60); do [ "$(curl -s "$API/recordings/$REC" """
+    """-H "Authorization: Bearer $ADMIN" | field files)" != "[]" ] && break; sleep 1; done; """
+    """curl -s "$API/recordings/$REC/playlist" -H "Authorization: Bearer $ADMIN\"""",
     "POST /recordings/{id}/layout": """curl -s -X POST "$API/recordings/$REC/layout" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"mixedVideoLayout":1}'""",
     "POST /recordings/{id}/update": """curl -s -X POST "$API/recordings/$REC/update" """
@@ -39,6 +47,16 @@ ROUTE_STEPS: dict[str, str] = {
     """-d '{"streamSubscribe":{"audioUidList":{"subscribeAudioUids":["#allstream#"]}}}'""",
     "POST /recordings/{id}/stop": """curl -s -X POST "$API/recordings/$REC/stop" """
     """-H "Authorization: Bearer $ADMIN\"""",
+    "GET /projects": """curl -s "$API/projects" -H "Authorization: Bearer $OWNER\"""",
+    "GET /projects/{project}": """curl -s "$API/projects/$APP_ID" -H "Authorization: Bearer $OWNER\"""",
+    "PUT /projects/{project}/status": """curl -s -X PUT "$API/projects/$APP_ID/status" """
+    """-H "Authorization: Bearer $OWNER" -H 'content-type: application/json' -d '{"enabled":true}'""",
+    "GET /projects/{project}/usage": """curl -s "$API/projects/$APP_ID/usage?from_date=$FROM&to_date=$TO" """
+    """-H "Authorization: Bearer $OWNER\"""",
+    "POST /projects/{project}/certificate/reset": """curl -s -X POST "$API/projects/$APP_ID/certificate/reset" """
+    """-H "Authorization: Bearer $OWNER" -H 'content-type: application/json' -d "{\\"confirm\\":\\"$APP_ID\\"}\"""",
+    "POST /projects/{project}/certificate/sync": """curl -s -X POST "$API/projects/$APP_ID/certificate/sync" """
+    """-H "Authorization: Bearer $OWNER\"""",
     "POST /webhooks/agora": """curl -s -X POST "$API/webhooks/agora" -H 'content-type: application/json' """
     """-H "Agora-Signature-V2: $(printf %s "$NOTICE" | .venv/bin/python -m agorakit ncs sign --only v2 -)" """
     """-d "$NOTICE\"""",
@@ -68,13 +86,16 @@ def walkthrough(runtime: Any) -> list[str]:
         "HOST=$(token host-1); ADMIN=$(token admin)   # ID tokens of the local issuer: a host and an admin",
         "# tokens (any signed-in user; hosts may publish)",
         step["POST /tokens"],
+        step["POST /tokens/rtm"],
         "# a host joins channel demo on the emulated Agora",
         """curl -s -w '\\n' -X POST "$EMU/emulator/channels/demo/join" -d '{"uid":1001,"role":"host"}'""",
         "# channels and kicking rules (admins only)",
         step["GET /channels"],
         step["GET /channels/{name}/users"],
         step["GET /channels/{name}/users/{uid}"],
+        step["GET /channels/{name}/hosts"],
         step["POST /channels/{name}/kick"],
+        step["POST /kicking-rules"],
         step["GET /kicking-rules"],
         step["PUT /kicking-rules/{id}"],
         step["DELETE /kicking-rules/{id}"],
@@ -83,6 +104,8 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /recordings"],
         _WAIT_RECORDING,
         step["GET /recordings/{id}"],
+        "# its playlist, each segment a presigned URL of the (private) bucket: paste it into an HLS player",
+        step["GET /recordings/{id}/playlist"],
         step["POST /recordings/{id}/layout"],
         step["POST /recordings/{id}/update"],
         step["POST /recordings/{id}/stop"],
@@ -90,6 +113,16 @@ def walkthrough(runtime: Any) -> list[str]:
         f"export NCS_SECRET={shlex.quote(runtime.secrets.ncs_secret)}",
         f"NOTICE={shlex.quote(json.dumps(_NOTICE, separators=(',', ':')))}",
         step["POST /webhooks/agora"],
+        "# the Agora project itself (owners only): read, usage of the last week, rotate the App Certificate",
+        f"OWNER=$(token owner); APP_ID={runtime.app_id}",
+        "FROM=$(python3 -c 'import datetime as d; print(d.date.today() - d.timedelta(days=7))'); "
+        "TO=$(python3 -c 'import datetime as d; print(d.date.today())')",
+        step["GET /projects"],
+        step["GET /projects/{project}"],
+        step["PUT /projects/{project}/status"],
+        step["GET /projects/{project}/usage"],
+        step["POST /projects/{project}/certificate/reset"],
+        step["POST /projects/{project}/certificate/sync"],
     ]
     # a route added to the stack without a walkthrough line still gets a line (and fails the banner test)
     for key in sorted(routes - set(ROUTE_STEPS)):

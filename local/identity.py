@@ -17,13 +17,15 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-#: local users and their groups (the groups of the template's user pool: hosts publish, admins manage)
+#: local users and their groups (the groups of the template's user pool: hosts publish, admins manage,
+#: owners manage the Agora project itself: /projects)
 DEFAULT_USERS: dict[str, tuple[str, ...]] = {
     "host-1": ("hosts",),
     "host-2": ("hosts",),
     "viewer-1": (),
     "viewer-2": (),
     "admin": ("admins",),
+    "owner": ("owners",),
 }
 SUB_NAMESPACE = uuid.UUID("5f0c8f52-6d0a-4a57-9a4e-6c3f8b7e2d11")
 

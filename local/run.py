@@ -320,6 +320,9 @@ class LocalRuntime:
             "s3_bucket": self.recordings_bucket(),
             "webhook_url": f"{self.api_url}/webhooks/agora",
             "ncs_secret": self.secrets.ncs_secret,
+            # the Console API's project for our App ID holds the certificate the token function signs with
+            "app_certificate": self.secrets.app_certificate,
+            "project_name": "local",
             **self.emulator_options,
         }
         try:

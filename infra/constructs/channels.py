@@ -32,8 +32,9 @@ ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/channels", (apigw.HttpMethod.GET,)),
     ("/channels/{name}/users", (apigw.HttpMethod.GET,)),
     ("/channels/{name}/users/{uid}", (apigw.HttpMethod.GET,)),
+    ("/channels/{name}/hosts", (apigw.HttpMethod.GET,)),
     ("/channels/{name}/kick", (apigw.HttpMethod.POST,)),
-    ("/kicking-rules", (apigw.HttpMethod.GET,)),
+    ("/kicking-rules", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
     ("/kicking-rules/{id}", (apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE)),
 )
 

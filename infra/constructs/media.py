@@ -5,8 +5,9 @@
   aborted after 7 days, noncurrent versions expired should versioning ever be enabled). Versioning stays
   off: Agora rewrites each playlist every few seconds, and every rewrite would be kept as a version.
   SSE-S3 rather than KMS: Agora's uploader would otherwise need the key policy too (doc section 2).
-- ObjectCreated of ``recordings/**.m3u8`` -> SQS (SSE, TLS only, DLQ after 5 receives) -> the media
-  function (partial batch failures reported), which writes per-file and per-sid results to the MediaTable.
+- ObjectCreated of ``recordings/**.m3u8`` and ``recordings/**.ts`` -> SQS (SSE, TLS only, DLQ after 5
+  receives) -> the media function (partial batch failures reported), which writes per-file and per-sid
+  results to the MediaTable and checks that a finished recording's segments are all in the bucket (integrity).
 - The uploader: an IAM user that can only ``s3:PutObject`` under ``recordings/`` (all Agora documents it
   needs), its access key in a Secrets Manager secret as ``{"access_key", "secret_key"}`` (what the
   recording workflow reads); the secret key is a CloudFormation reference, never template text.
@@ -33,6 +34,7 @@ from infra.settings import StackSettings
 
 RECORDINGS_PREFIX = "recordings/"
 PLAYLIST_SUFFIX = ".m3u8"
+SEGMENT_SUFFIX = ".ts"
 FUNCTION_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 5
 #: what service.media.repository does with the table (no Scan, no Delete)
@@ -93,6 +95,13 @@ class Media(Construct):
             s3.EventType.OBJECT_CREATED,
             s3n.SqsDestination(self.queue),
             s3.NotificationKeyFilter(prefix=RECORDINGS_PREFIX, suffix=PLAYLIST_SUFFIX),
+        )
+        # segments too: a late upload (Agora's backup after event 32) re-runs the integrity check of a
+        # recording found incomplete; any other segment is dropped by the function at once
+        self.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.queue),
+            s3.NotificationKeyFilter(prefix=RECORDINGS_PREFIX, suffix=SEGMENT_SUFFIX),
         )
         self._acknowledge_notifications_handler()
 

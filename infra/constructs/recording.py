@@ -21,6 +21,7 @@ from constructs import Construct
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory, retention
+from infra.constructs.media import RECORDINGS_PREFIX
 from infra.constructs.recording_workflow import SERVICE_NAME, RecordingTuning, RecordingWorkflow
 from infra.grants import grant_secret_value, grant_task_success
 from infra.nag import acknowledge
@@ -192,6 +193,32 @@ class Recording(Construct):
         api.add_route("/recordings/{id}", [get], self.api_function)
         for action in ("stop", "update", "layout"):
             api.add_route(f"/recordings/{{id}}/{action}", [post], self.api_function)
+        self._playback(api, bucket)
+
+    def _playback(self, api: Api, bucket: s3.IBucket | None) -> None:
+        """GET /recordings/{id}/playlist lists the recording's folder, reads its playlist and presigns
+        GetObject URLs for the segments (a presigned URL carries the signer's permissions)."""
+        if bucket is None:
+            return
+        api.add_route("/recordings/{id}/playlist", [apigw.HttpMethod.GET], self.api_function)
+        prefix = f"{RECORDINGS_PREFIX}*"
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(prefix)])
+        )
+        self.api_function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [prefix]}},
+            )
+        )  # fmt: skip
+        assert self.api_function.role is not None
+        bucket_id = Stack.of(self).resolve(bucket.bucket_arn)["Fn::GetAtt"][0]
+        acknowledge(
+            self.api_function.role,
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}]",
+            "Playback presigns the segments of a recording under recordings/; their names (sid, channel, uid, "
+            "time) are only known from the playlist, so the object ARN can only be the prefix.",
+        )
 
     def _table(self) -> dynamodb.TableV2:
         string, number = dynamodb.AttributeType.STRING, dynamodb.AttributeType.NUMBER

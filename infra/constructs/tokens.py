@@ -58,3 +58,4 @@ class Tokens(Construct):
         self.table.grant(self.function, *TABLE_ACTIONS)
         grant_secret_value(self.function, self.certificate_secret)
         api.add_route("/tokens", [apigw.HttpMethod.POST], self.function)
+        api.add_route("/tokens/rtm", [apigw.HttpMethod.POST], self.function)

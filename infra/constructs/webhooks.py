@@ -20,6 +20,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
 from infra.grants import grant_secret_value
@@ -146,3 +147,10 @@ class Webhooks(Construct):
         )
         if recording is not None:
             recording.grant_events(self.processor)
+
+    def enable_abnormal_leave_action(self, settings: StackSettings, agora: AgoraAccess) -> None:
+        """Leave reason 999 -> a one-time kick: only then does the processor get Agora access."""
+        if settings.abnormal_leave_action == "none":
+            return
+        self.processor.add_environment("ABNORMAL_LEAVE_ACTION", settings.abnormal_leave_action)
+        agora.grant(self.processor)

@@ -99,8 +99,10 @@ def test_routes_are_jwt_authorized_and_reach_the_channels_function(template_json
         "GET /channels",
         "GET /channels/{name}/users",
         "GET /channels/{name}/users/{uid}",
+        "GET /channels/{name}/hosts",
         "POST /channels/{name}/kick",
         "GET /kicking-rules",
+        "POST /kicking-rules",
         "PUT /kicking-rules/{id}",
         "DELETE /kicking-rules/{id}",
     }

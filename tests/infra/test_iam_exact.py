@@ -50,7 +50,17 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "MediaFunction": (
         "service.media.handler.handler",
-        frozenset({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "s3:GetObject"}),
+        # + ListObjectsV2 of a recording's folder: the integrity check
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+                "s3:GetObject",
+                "s3:ListBucket",
+            }
+        ),
     ),
     "TaskFunction": (
         "service.recordings.workflow_tasks_handler.handler",
@@ -107,6 +117,9 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "secretsmanager:GetSecretValue",
                 "states:StartExecution",
                 "states:SendTaskSuccess",
+                # playback: list the recording's folder, read its playlist (and presign GetObject URLs)
+                "s3:GetObject",
+                "s3:ListBucket",
             }
         ),
     ),
@@ -122,7 +135,6 @@ STREAM_SOURCE = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:Get
 #: granted although no code calls it, with the reason
 IAM_ONLY: dict[str, dict[str, str]] = {
     "MediaFunction": {
-        "s3:ListBucket": "a missing key is 404 NoSuchKey (not 403) only with ListBucket",
         **dict.fromkeys(SQS_SOURCE, "the SQS event source mapping polls the playlist queue as the function"),
     },
     "ProcessorFunction": dict.fromkeys(
@@ -141,20 +153,21 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
         "dynamodb:DeleteItem": "lock release runs in the recording functions, not in event application",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
-        "states:StartExecution": "StepFunctionsControl.start runs in the recordings API; events only end waits",
-        "states:DescribeExecution": "StepFunctionsControl.execution_status is the reconciler's check",
+        "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
+        "states:DescribeExecution": "the reconciler's check, in the shared Step Functions adapter",
     },
     "TaskFunction": {
-        "s3:GetObject": "media.repository is reached through recordings.deps; the tasks read no playlist",
+        "s3:GetObject": "media.repository and playback are reached through recordings.deps; the tasks read no object",
+        "s3:ListBucket": "playback's folder listing is reached through recordings.deps; the tasks list nothing",
         "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
-        "states:StartExecution": "StepFunctionsControl.start runs in the recordings API, never inside a step",
+        "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
     },
     "ReconcilerFunction": {
-        "s3:GetObject": "media.repository is reached through recordings.deps; no playlist read",
-        "states:StartExecution": "StepFunctionsControl.start runs in the recordings API; the reconciler repairs",
+        "s3:GetObject": "media.repository and playback are reached through recordings.deps; no object read",
+        "s3:ListBucket": "playback's folder listing is reached through recordings.deps; the reconciler lists nothing",
+        "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
     },
     "ApiFunction": {
-        "s3:GetObject": "the API reads durations from the MediaTable, never a playlist",
         "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
     },
 }
@@ -234,7 +247,8 @@ def test_no_role_gets_the_callbacks_or_items_nobody_sends(template_json):
     assert all(k.startswith("Projects") for k in batch_writers), batch_writers  # only the usage cache
 
 
-def test_media_list_bucket_is_limited_to_the_recordings_prefix(template_json):
+def test_list_bucket_is_limited_to_the_recordings_prefix(template_json):
+    """The media function (integrity) and the recordings API (playback) list; only under recordings/."""
     statements = [
         s
         for body in template_json["Resources"].values()
@@ -242,9 +256,10 @@ def test_media_list_bucket_is_limited_to_the_recordings_prefix(template_json):
         for s in body["Properties"]["PolicyDocument"]["Statement"]
         if s["Action"] == "s3:ListBucket"
     ]
-    assert len(statements) == 1
-    assert statements[0]["Condition"] == {"StringLike": {"s3:prefix": ["recordings/*"]}}
-    assert statements[0]["Resource"]["Fn::GetAtt"][1] == "Arn"
+    assert len(statements) == 2
+    for statement in statements:
+        assert statement["Condition"] == {"StringLike": {"s3:prefix": ["recordings/*"]}}
+        assert statement["Resource"]["Fn::GetAtt"][1] == "Arn"
 
 
 def test_secret_grants_name_one_secret_each(template_json):

@@ -103,12 +103,13 @@ def test_m3u8_notifications_go_to_an_encrypted_queue_with_a_dlq(template, templa
                         "Filter": {
                             "Key": {
                                 "FilterRules": Match.array_equals(
-                                    [{"Name": "suffix", "Value": ".m3u8"}, {"Name": "prefix", "Value": "recordings/"}]
+                                    [{"Name": "suffix", "Value": suffix}, {"Name": "prefix", "Value": "recordings/"}]
                                 )
                             }
                         },
                         "QueueArn": {"Fn::GetAtt": [queue_id, "Arn"]},
                     }
+                    for suffix in (".m3u8", ".ts")  # playlists (durations) and segments (late uploads: integrity)
                 ]
             },
         },

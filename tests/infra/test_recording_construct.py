@@ -288,6 +288,7 @@ def test_routes_are_jwt_authorized(resources: dict[str, Any]) -> None:
         "GET /recordings": "JWT",
         "POST /recordings": "JWT",
         "GET /recordings/{id}": "JWT",
+        "GET /recordings/{id}/playlist": "JWT",
         "POST /recordings/{id}/stop": "JWT",
         "POST /recordings/{id}/update": "JWT",
         "POST /recordings/{id}/layout": "JWT",

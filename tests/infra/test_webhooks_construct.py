@@ -188,3 +188,23 @@ def test_handler_strings_point_at_real_functions(template_json):
         module, name = handler.rsplit(".", 1)
         source = (ROOT / "functions" / (module.replace(".", "/") + ".py")).read_text()
         assert f"def {name}(" in source
+
+
+def test_the_abnormal_leave_kick_is_off_by_default_and_brings_agora_access_when_on(template_json):
+    from aws_cdk.assertions import Template
+
+    from app import build_app
+
+    _, default = _function(template_json, "service.webhooks.processor.handler")
+    assert "ABNORMAL_LEAVE_ACTION" not in default["Properties"]["Environment"]["Variables"]
+    assert not any("secretsmanager:GetSecretValue" in str(s["Action"]) for s in _statements(template_json, default))
+
+    app, stack = build_app(context={"aws:cdk:bundling-stacks": [], "abnormalLeaveAction": "kick"})
+    app.synth()  # cdk-nag too
+    kick = Template.from_stack(stack).to_json()
+    _, processor = _function(kick, "service.webhooks.processor.handler")
+    env = processor["Properties"]["Environment"]["Variables"]
+    assert env["ABNORMAL_LEAVE_ACTION"] == "kick" and "AGORA_REST_SECRET_NAME" in env
+    actions = {a for s in _statements(kick, processor) for a in ([s["Action"]] if isinstance(s["Action"], str)
+               else s["Action"])}  # fmt: skip
+    assert "secretsmanager:GetSecretValue" in actions

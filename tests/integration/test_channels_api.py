@@ -304,15 +304,56 @@ def test_kick_list_update_delete(api):
     assert status == 404
 
 
-def test_kick_by_ip_and_privileges(api):
+def test_an_ip_ban_is_app_wide_with_privileges(api):
     status, rule = call(
-        api, "POST", "/channels/arena/kick",
+        api, "POST", "/kicking-rules",
         body={"ip": "2001:db8::1", "duration_seconds": 60, "privileges": ["publish_audio", "publish_video"]},
     )  # fmt: skip
-    assert status == 201
-    assert rule["ip"] == "2001:db8::1"
-    assert rule["uid"] is None
+    assert status == 201, rule
+    assert (rule["ip"], rule["uid"], rule["channel"], rule["kind"]) == ("2001:db8::1", None, None, "ip_ban")
     assert rule["privileges"] == ["publish_audio", "publish_video"]
+    status, body = call(api, "POST", "/channels/arena/kick", body={"ip": "192.0.2.1"})
+    assert status == 422 and "/kicking-rules" in json.dumps(body)  # cname + ip is not an Agora form
+
+
+def test_every_documented_form_reaches_agora_and_keeps_our_id(api):
+    emu = api.emulator
+    emu.join("forms", 6001)
+    emu.join("forms", 6002)
+    # one-time kick: out now, may rejoin at once; kept with its id, already expired
+    status, kick = call(api, "POST", "/channels/forms/kick", body={"uid": 6001, "duration_seconds": 0})
+    assert status == 201 and kick["kind"] == "kick" and kick["expired"] is True
+    assert 6001 not in {u["uid"] for c in emu.channels() if c["cname"] == "forms" for u in c["users"]}
+    emu.join("forms", 6001)
+    # app-wide uid ban: that uid cannot join any channel
+    status, app_ban = call(api, "POST", "/kicking-rules", body={"uid": 6003, "duration_seconds": 120})
+    assert status == 201 and app_ban["kind"] == "app_user_ban" and app_ban["channel"] is None
+    with pytest.raises(Exception):  # noqa: B017 - the emulator's ApiError (403) is what a banned join gets
+        emu.join("elsewhere", 6003)
+    # channel-wide ban (cname only): the channel is closed to everyone
+    status, closed = call(api, "POST", "/channels/forms/kick", body={"close_channel": True, "duration_seconds": 60})
+    assert status == 201 and closed["kind"] == "channel_ban" and closed["uid"] is None
+    with pytest.raises(Exception):  # noqa: B017
+        emu.join("forms", 6009)
+    # privilege bans for a uid in a channel
+    status, mute = call(api, "POST", "/channels/other/kick",
+                        body={"uid": 6004, "duration_seconds": 60, "privileges": ["publish_audio"]})  # fmt: skip
+    assert status == 201 and mute["kind"] == "channel_user_ban" and mute["privileges"] == ["publish_audio"]
+    listed = {r["id"]: r for r in call(api, "GET", "/kicking-rules", query={"include_agora": "true"})[1]["rules"]}
+    for rule in (kick, app_ban, closed, mute):
+        assert rule["id"] in listed and "ours" in listed[rule["id"]]["sources"]
+    for rule in (app_ban, closed, mute):  # extend, then lift
+        assert call(api, "PUT", f"/kicking-rules/{rule['id']}", body={"duration_seconds": 600})[0] == 200
+        assert call(api, "DELETE", f"/kicking-rules/{rule['id']}")[0] == 204
+    emu.join("forms", 6009)  # the channel is open again
+
+
+def test_hosts_only_list(api):
+    api.emulator.join("live1", 7001, role="host", profile="live")
+    api.emulator.join("live1", 7002, role="audience", profile="live")
+    status, body = call(api, "GET", "/channels/live1/hosts")
+    assert status == 200, body
+    assert body["hosts"] == [7001] and body["source"] == "agora"
 
 
 @pytest.mark.parametrize(
@@ -353,6 +394,11 @@ def test_admins_only(api, method, path, body):
         ("POST", "/channels/x/kick", {"uid": True}, 422),
         ("POST", "/channels/x/kick", {"uid": 5, "ip": "192.0.2.1"}, 422),
         ("POST", "/channels/x/kick", {"ip": "999.1.1.1"}, 422),
+        ("POST", "/channels/x/kick", {"uid": 5, "close_channel": True}, 422),
+        ("POST", "/channels/x/kick", {}, 422),
+        ("POST", "/kicking-rules", {"uid": 5, "ip": "192.0.2.1"}, 422),
+        ("POST", "/kicking-rules", {"ip": "999.1.1.1"}, 422),
+        ("POST", "/kicking-rules", {"uid": 5, "duration_seconds": 30}, 422),
         ("POST", "/channels/x/kick", {"uid": 5, "duration_seconds": 59}, 422),
         ("POST", "/channels/x/kick", {"uid": 5, "duration_seconds": 86401}, 422),
         ("POST", "/channels/x/kick", {"uid": 5, "privileges": []}, 422),

@@ -174,3 +174,23 @@ def test_an_unknown_sid_is_offered_to_the_starting_recording_with_that_recorder_
     stored = rs.item(recording_id)
     assert stored["candidateSid"] == "a" * 32 and "sid" not in stored and stored["status"] == "STARTING"
     rs.api("POST", f"/recordings/{recording_id}/stop")
+
+
+def test_screenshot_files_are_kept_as_a_bounded_set(
+    rs: RecordingStack, recording: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.recordings import logic
+
+    monkeypatch.setattr(logic, "MAX_SNAPSHOT_FILES", 2)
+    jpg = [f"{recording['sid']}_{recording['channel']}__uid_s_7__uid_e_video_2026010100000{i}.jpg" for i in range(3)]
+    shots = [
+        notice(recording, 45, 30 + i, msgName="recorder_snapshot_file", fileName=name) for i, name in enumerate(jpg)
+    ]
+    apply(shots[0], shots[0], shots[1])  # a resend adds nothing
+    item = rs.item(recording["recordingId"])
+    assert item["snapshotFiles"] == {jpg[0], jpg[1]} and not item.get("snapshotsTruncated")
+    apply(shots[2], shots[1])  # the third is over the cap: only flagged; a known one is still fine
+    item = rs.item(recording["recordingId"])
+    assert item["snapshotFiles"] == {jpg[0], jpg[1]} and item["snapshotsTruncated"] is True
+    view = logic.view(item)
+    assert view["snapshots"] == sorted(jpg[:2]) and view["snapshots_truncated"] is True

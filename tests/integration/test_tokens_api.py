@@ -284,3 +284,64 @@ def test_uid_cache_is_bounded(aws, aws_calls):
         uids.uid_for(subject)
     # "a" is cached; "c" evicts "b" (the least recently used), so "b" is read again; "a" stays cached
     assert aws_calls == ["GetItem", "TransactWriteItems", "GetItem"]
+
+
+def _rtc(token: str) -> dict:
+    from agorakit.tokens import parse_token
+
+    return next(s for s in parse_token(token).to_dict()["services"] if s["name"] == "rtc")
+
+
+def test_per_privilege_expiry_within_the_role(handler_module):
+    from agorakit.tokens import verify
+
+    body = {"channel": "live", "role": "publisher", "ttl": 3600, "rtm": True,
+            "privilege_ttl": {"publish_audio": 300, "publish_video": 600}}  # fmt: skip
+    status, minted = call(handler_module, body, claims=HOST)
+    assert status == 200, minted
+    assert _rtc(minted["rtc_token"])["privileges"] == {"1": 3600, "2": 300, "3": 600, "4": 3600}
+    assert _rtc(minted["rtm_token"])["privileges"] == {"1": 3600, "2": 300, "3": 600, "4": 3600}
+    issued = minted["issued_at"]
+    assert minted["privilege_expires_at"] == {"join": issued + 3600, "publish_audio": issued + 300,
+                                              "publish_video": issued + 600, "publish_data": issued + 3600}  # fmt: skip
+    assert verify(minted["rtc_token"], CERT)
+    # a subscriber gets join only: its own join expiry, and no publish privilege even if asked
+    status, sub = call(handler_module, {"channel": "live", "privilege_ttl": {"join": 120}})
+    assert status == 200 and _rtc(sub["rtc_token"])["privileges"] == {"1": 120}
+    assert sub["privilege_expires_at"] == {"join": sub["issued_at"] + 120}
+    status, refused = call(handler_module, {"channel": "live", "privilege_ttl": {"publish_audio": 60}})
+    assert status == 400 and "publisher" in refused["error"]["message"]
+    assert call(handler_module, {"channel": "live", "privilege_ttl": {"join": 86401}})[0] == 422
+    assert call(handler_module, {"channel": "live", "privilege_ttl": {"kick": 5}})[0] == 422
+
+
+def test_renewal_gives_the_same_uid_and_fresh_expiries(handler_module, monkeypatch):
+    import time as time_module
+
+    _, first = call(handler_module, {"channel": "live", "ttl": 600})
+    now = time_module.time()
+    monkeypatch.setattr(time_module, "time", lambda: now + 500)  # 100 s before expiry: the SDK's warning
+    handler_module.dependencies().clock = lambda: now + 500
+    _, renewed = call(handler_module, {"channel": "live", "ttl": 600})
+    assert renewed["uid"] == first["uid"] and renewed["rtc_token"] != first["rtc_token"]
+    assert renewed["expires_at"] >= first["expires_at"] + 499
+    assert renewed["privilege_expires_at"]["join"] == renewed["expires_at"]
+
+
+def test_standalone_rtm_login_token(handler_module):
+    from agorakit.tokens import parse_token, verify
+
+    _, rtc = call(handler_module, {"channel": "room-1"})
+    event = http_api_event("POST", "/tokens/rtm", body={"ttl": 900}, claims=VIEWER)
+    response = handler_module.handler(event, FakeContext())
+    body = json.loads(response["body"])
+    assert response["statusCode"] == 200, body
+    assert body["uid"] == rtc["uid"] and body["rtm_user_id"] == str(rtc["uid"])
+    assert body["expires_at"] - body["issued_at"] == 900
+    services = parse_token(body["rtm_token"]).to_dict()["services"]
+    assert [s["name"] for s in services] == ["rtm"] and verify(body["rtm_token"], CERT)
+    assert services[0]["user_id"] == str(rtc["uid"])
+    bad = handler_module.handler(http_api_event("POST", "/tokens/rtm", body={"ttl": 0}, claims=VIEWER), FakeContext())
+    assert bad["statusCode"] == 422
+    anonymous = handler_module.handler(http_api_event("POST", "/tokens/rtm", body={}), FakeContext())
+    assert anonymous["statusCode"] == 401

@@ -160,3 +160,34 @@ def test_a_channel_name_too_long_for_a_key_is_skipped_not_retried(store):
     """Regression: a 3 KB channelName failed every DynamoDB write (key > 2048 bytes), so the stream retried it."""
     outcome = _apply(store, [_notice(900, 105, channelName="c" * 3000, uid=UID, clientSeq=1, ts=1)])
     assert outcome[0].startswith("invalid: channelName")
+
+
+def test_an_abnormal_leave_triggers_the_configured_one_time_kick_once(store):
+    """Reason 999 -> the configured action, only for the user's latest state (a stale repeat kicks nobody);
+    off by default."""
+    from service.webhooks.logic import one_time_kick
+
+    kicks: list[tuple[str, dict[str, Any]]] = []
+    action = one_time_kick(lambda channel, **kw: kicks.append((channel, kw)) or 77)
+    events = _history("abnormal")
+    join, leave = events[1], events[3]
+    assert dispatch_notice(join, presence=store, recordings=None, settings=SETTINGS, now=1e9, on_abnormal_leave=action)
+    off = dispatch_notice(leave, presence=store, recordings=None, settings=SETTINGS, now=1e9, on_abnormal_leave=action)
+    assert off[1] == "presence:applied" and kicks == []  # "none" by default
+    kick = SETTINGS.model_copy(update={"abnormal_leave_action": "kick"})
+    again = dispatch_notice(leave, presence=store, recordings=None, settings=kick, now=1e9, on_abnormal_leave=action)
+    assert again[1] != "presence:applied; abnormal leave: kicked" and kicks == []  # a repeat is not the latest state
+    fresh = _history("abnormal2")
+    dispatch_notice(fresh[1], presence=store, recordings=None, settings=kick, now=1e9, on_abnormal_leave=action)
+    done = dispatch_notice(fresh[3], presence=store, recordings=None, settings=kick, now=1e9, on_abnormal_leave=action)
+    assert done[1] == "presence:applied; abnormal leave: kicked"
+    assert kicks == [("abnormal2", {"uid": UID, "seconds": 0, "privileges": ["join_channel"]})]
+
+
+def test_a_failed_kick_is_logged_not_raised() -> None:
+    from service.webhooks.logic import one_time_kick
+
+    def broken(channel: str, **kw: Any) -> int:
+        raise RuntimeError("agora down")
+
+    one_time_kick(broken)("room", 5)  # no exception: the presence write already happened

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.auth import Caller, caller_from_event
 from service.channels import logic
-from service.channels.logic import ChannelDependencies, KickRequest, RuleUpdate
+from service.channels.logic import AppBanRequest, ChannelDependencies, KickRequest, RuleUpdate
 from service.channels.settings import ChannelsSettings
 from service.http import build_resolver
 from service.observability import make_tracer
@@ -77,8 +77,17 @@ def get_channel_user(name: str, uid: str) -> Response[Any]:
     return _json(200, logic.user_status(logic.channel_name(name), logic.user_uid(uid), deps=dependencies()))
 
 
+@app.get("/channels/<name>/hosts", summary="The hosts (broadcasters) of a live channel, from Agora's hosts-only list")
+@tracer.capture_method
+def get_channel_hosts(name: str) -> Response[Any]:
+    _admin()
+    return _json(200, logic.hosts_from_agora(logic.channel_name(name), deps=dependencies()))
+
+
 @app.post(
-    "/channels/<name>/kick", summary="Ban a uid or an IP from a channel", responses={201: {"description": "created"}}
+    "/channels/<name>/kick",
+    summary="Kick (0 s) or ban a uid from a channel, or close the channel to everyone",
+    responses={201: {"description": "created"}},
 )
 @tracer.capture_method
 def post_kick(name: str, body: KickRequest) -> Response[Any]:
@@ -88,6 +97,21 @@ def post_kick(name: str, body: KickRequest) -> Response[Any]:
     logger.info(
         "kicking rule created",
         extra={"rule_id": rule["id"], "channel": channel, "uid": body.uid, "by": caller.subject},
+    )
+    return _json(201, rule)
+
+
+@app.post(
+    "/kicking-rules",
+    summary="Kick or ban a uid, or ban an IP address, in every channel of the app",
+    responses={201: {"description": "created"}},
+)
+@tracer.capture_method
+def post_app_ban(body: AppBanRequest) -> Response[Any]:
+    caller = _admin()
+    rule = logic.create_kick(None, body, caller, settings=settings, deps=dependencies())
+    logger.info(
+        "app-wide kicking rule created", extra={"rule_id": rule["id"], "kind": rule["kind"], "by": caller.subject}
     )
     return _json(201, rule)
 

@@ -78,37 +78,73 @@ def _default_privileges() -> list[Privilege]:
     return ["join_channel"]
 
 
+def _duration(value: int) -> int:
+    if value != 0 and not MIN_BAN_SECONDS <= value <= MAX_BAN_SECONDS:
+        raise ValueError(
+            f"duration_seconds is 0 (a one-time kick: out now, may rejoin) or {MIN_BAN_SECONDS}..{MAX_BAN_SECONDS}"
+        )
+    return value
+
+
+def _ip_address(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("ip must be an IPv4 or IPv6 address") from None
+
+
+def _unique_privileges(value: list[str]) -> list[str]:
+    if len(set(value)) != len(value):
+        raise ValueError("privileges must not repeat")
+    return value
+
+
 class KickRequest(BaseModel):
-    """Ban one uid or one IP address from the channel for ``duration_seconds``."""
+    """``POST /channels/{name}/kick``, Agora's two channel forms: one uid in the channel (``uid``), or everyone
+    (``close_channel``: nobody can join, i.e. the channel is disbanded). ``duration_seconds`` 0 is a one-time
+    kick (Agora's advice for moderation: out now, may rejoin; no ban to lift). An IP ban is app-wide at Agora
+    (cname + ip is not a documented form): ``POST /kicking-rules``."""
 
     model_config = ConfigDict(extra="forbid")
 
     uid: int | None = Field(default=None, ge=1, le=MAX_UID, strict=True, description="the user to ban")
-    ip: str | None = Field(default=None, max_length=45, description="an IPv4/IPv6 address to ban instead")
-    duration_seconds: int = Field(default=3600, ge=MIN_BAN_SECONDS, le=MAX_BAN_SECONDS, strict=True)
+    ip: str | None = Field(default=None, max_length=45, description="not here: IP bans are app-wide")
+    close_channel: bool = Field(default=False, description="ban everyone from the channel (cname only)")
+    duration_seconds: int = Field(default=3600, ge=0, le=MAX_BAN_SECONDS, strict=True)
     privileges: list[Privilege] = Field(default_factory=_default_privileges, min_length=1, max_length=3)
 
-    @field_validator("ip")
-    @classmethod
-    def _ip(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(ipaddress.ip_address(value.strip()))
-        except ValueError:
-            raise ValueError("ip must be an IPv4 or IPv6 address") from None
-
-    @field_validator("privileges")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("privileges must not repeat")
-        return value
+    _check_duration = field_validator("duration_seconds")(classmethod(lambda cls, v: _duration(v)))
+    _check_privileges = field_validator("privileges")(classmethod(lambda cls, v: _unique_privileges(v)))
 
     @model_validator(mode="after")
     def _one_target(self) -> KickRequest:
+        if self.ip is not None:
+            raise ValueError("an IP ban applies to every channel of the app at Agora: POST /kicking-rules with ip")
+        if self.close_channel == (self.uid is not None):
+            raise ValueError("give uid (one user) or close_channel true (everyone in the channel), not both")
+        return self
+
+
+class AppBanRequest(BaseModel):
+    """``POST /kicking-rules``: a rule for every channel of the app, on one uid or one IP address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uid: int | None = Field(default=None, ge=1, le=MAX_UID, strict=True, description="the user, in every channel")
+    ip: str | None = Field(default=None, max_length=45, description="an IPv4/IPv6 address (users behind one NAT too)")
+    duration_seconds: int = Field(default=3600, ge=0, le=MAX_BAN_SECONDS, strict=True)
+    privileges: list[Privilege] = Field(default_factory=_default_privileges, min_length=1, max_length=3)
+
+    _check_ip = field_validator("ip")(classmethod(lambda cls, v: _ip_address(v)))
+    _check_duration = field_validator("duration_seconds")(classmethod(lambda cls, v: _duration(v)))
+    _check_privileges = field_validator("privileges")(classmethod(lambda cls, v: _unique_privileges(v)))
+
+    @model_validator(mode="after")
+    def _one_target(self) -> AppBanRequest:
         if (self.uid is None) == (self.ip is None):
-            raise ValueError("give exactly one of uid or ip (a rule on the channel alone would close it)")
+            raise ValueError("give exactly one of uid or ip")
         return self
 
 
@@ -208,6 +244,12 @@ def users_from_agora(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
     }
 
 
+def hosts_from_agora(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
+    """Agora's hosts-only list (live channels), the recorder bot apart."""
+    hosts, bots = _split_bots(list(deps.agora.channel_hosts(name)))
+    return {"channel": name, "source": "agora", "hosts": hosts, "recorder_bots": bots}
+
+
 def users_from_webhooks(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
     """Who is in the channel according to the NCS events we received (advisory: NCS may lose events)."""
     items = deps.presence.channel_items(name)
@@ -246,9 +288,21 @@ def user_status(name: str, uid: int, *, deps: ChannelDependencies) -> dict[str, 
 # ---------------------------------------------------------------------------------------------- rules
 
 
+def rule_kind(cname: str | None, uid: int | None, ip: str | None, seconds: int | None) -> str:
+    """Which of Agora's documented forms a rule is."""
+    if seconds == 0:
+        return "kick" if uid is not None or ip is not None else "disband"
+    if ip is not None:
+        return "ip_ban"
+    if cname and uid is None:
+        return "channel_ban"
+    return "channel_user_ban" if cname else "app_user_ban"
+
+
 def rule_view(rule: KickingRule, now: float) -> dict[str, Any]:
     return {
         "id": rule.id,
+        "kind": rule_kind(rule.cname, rule.uid, rule.ip, rule.duration_seconds),
         "channel": rule.cname,
         "uid": rule.uid,
         "ip": rule.ip,
@@ -263,9 +317,16 @@ def rule_view(rule: KickingRule, now: float) -> dict[str, Any]:
 
 
 def create_kick(
-    name: str, request: KickRequest, caller: Caller, *, settings: ChannelsSettings, deps: ChannelDependencies
+    name: str | None,
+    request: KickRequest | AppBanRequest,
+    caller: Caller,
+    *,
+    settings: ChannelsSettings,
+    deps: ChannelDependencies,
 ) -> dict[str, Any]:
-    """Create the rule at Agora, then keep its id on our side (Agora's list may miss it later)."""
+    """Create the rule at Agora, then keep its id on our side (Agora's list may miss it later).
+
+    ``name`` None: an app-wide rule (uid or ip only). A one-time kick (0 s) is kept too, already expired."""
     rule_number = deps.agora.create_kicking_rule(
         name, uid=request.uid, ip=request.ip, seconds=request.duration_seconds, privileges=list(request.privileges)
     )

@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.media import logic
+from service.media.integrity import Listing
 from service.media.settings import MediaSettings
 from service.observability import make_tracer
 
@@ -35,22 +36,24 @@ METRIC_BY_OUTCOME = {
     "superseded": "SupersededEvents",
     "gone": "ObjectsGone",
     "ignored": "IgnoredEvents",
+    "checked": "IntegrityChecks",
 }
+INTEGRITY_METRICS = {"complete": "RecordingsComplete", "incomplete": "RecordingsIncomplete"}
 
 
 @dataclass(frozen=True)
 class MediaDependencies:
     store: logic.MediaStore
     objects: logic.ObjectSource
+    listing: Listing | None = None
 
 
 @cache
 def dependencies() -> MediaDependencies:
     from service.media.repository import MediaRepository, S3Objects
 
-    return MediaDependencies(
-        store=MediaRepository(settings.media_table), objects=S3Objects(chunk_size=settings.s3_chunk_size)
-    )
+    objects = S3Objects(chunk_size=settings.s3_chunk_size)
+    return MediaDependencies(store=MediaRepository(settings.media_table), objects=objects, listing=objects)
 
 
 def process_record(
@@ -72,9 +75,14 @@ def process_record(
     results = []
     for event in events:
         result = logic.process_event(
-            event, store=deps.store, objects=deps.objects, prefix=config.recordings_prefix, latest=latest
-        )
+            event, store=deps.store, objects=deps.objects, prefix=config.recordings_prefix, latest=latest,
+            listing=deps.listing,
+        )  # fmt: skip
         metrics.add_metric(name=METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
+        if result.integrity in INTEGRITY_METRICS:
+            metrics.add_metric(name=INTEGRITY_METRICS[result.integrity], unit=MetricUnit.Count, value=1)
+            log = logger.warning if result.integrity == "incomplete" else logger.info
+            log("recording integrity checked", extra={"sid": result.sid, "integrity": result.integrity})
         extra: dict[str, Any] = {"key": result.key, "sid": result.sid, "outcome": result.outcome}
         if result.outcome == "error-recorded":
             logger.warning("bad playlist recorded as an error", extra={**extra, "error": result.error})

@@ -26,12 +26,15 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote_plus
 
 from agorakit.m3u8._utc import iso_utc
 from agorakit.m3u8.filenames import RecordingFileName, parse_recording_filename
 from agorakit.m3u8.parser import PlaylistError, PlaylistParser, PlaylistSummary
+
+if TYPE_CHECKING:
+    from service.media.integrity import Listing
 
 TOTALS_KEY = "#TOTALS"
 #: files whose name is not an Agora recording name are kept under this partition (never totalled)
@@ -39,7 +42,9 @@ UNPARSED_SID = "#UNPARSED"
 SEQUENCER_WIDTH = 64
 _HEX = re.compile(r"[0-9A-F]*")
 
-Outcome = Literal["stored", "error-recorded", "stale", "superseded", "gone", "ignored"]
+Outcome = Literal["stored", "error-recorded", "stale", "superseded", "gone", "ignored", "checked"]
+#: the recorded media a playlist references: its arrival can complete a recording found incomplete
+SEGMENT_SUFFIXES = (".ts",)
 
 
 class InvalidMessage(ValueError):
@@ -77,6 +82,12 @@ class MediaStore(Protocol):
         """Write the totals if the revision is still ``revision``; True if written."""
         ...
 
+    def integrity(self, sid: str) -> dict[str, Any] | None: ...
+
+    def put_integrity(self, sid: str, item: dict[str, Any]) -> bool:
+        """Write the check unless a later one (``checked_at``) is stored; True if written."""
+        ...
+
 
 @dataclass(frozen=True)
 class ObjectEvent:
@@ -103,6 +114,8 @@ class Result:
     duration_us: int | None = None
     error: str | None = None
     changed_nothing: bool = False  # no totals refresh needed
+    ended: bool = False  # the playlist has #EXT-X-ENDLIST
+    integrity: str | None = None  # the status of an integrity check this event ran
 
 
 def normalize_sequencer(value: Any) -> str:
@@ -175,10 +188,16 @@ def process_event(
     prefix: str,
     latest: Mapping[tuple[str, str], tuple[str, str]] | None = None,
     now_ms: int | None = None,
+    listing: Listing | None = None,
 ) -> Result:
-    """Summarise one playlist version and bring its sid's totals up to date."""
+    """Summarise one playlist version and bring its sid's totals up to date; check the sid's integrity
+    (``service.media.integrity``) when its playlist is final or a segment lands after a failed check."""
     key = event.key
-    if not key.startswith(prefix) or not key.lower().endswith(".m3u8"):
+    if not key.startswith(prefix):
+        return Result("ignored", key)
+    if key.lower().endswith(SEGMENT_SUFFIXES):
+        return _segment_landed(event, store=store, listing=listing, now_ms=now_ms)
+    if not key.lower().endswith(".m3u8"):
         return Result("ignored", key)
     newest = (latest or {}).get((event.bucket, key))
     if newest is not None and newest > event.order:
@@ -195,7 +214,33 @@ def process_event(
         result = _read_and_store(event, name, sid, store=store, objects=objects, now_ms=now_ms)
     if sid != UNPARSED_SID and result.outcome not in ("gone", "superseded") and not result.changed_nothing:
         refresh_totals(sid, store=store, now_ms=now_ms)
+    if listing is not None and sid != UNPARSED_SID and result.outcome == "stored" and result.ended:
+        status = check_integrity(sid, store=store, listing=listing, now_ms=now_ms)
+        return Result(result.outcome, key, sid, result.duration_us, ended=True, integrity=status)
     return result
+
+
+def _segment_landed(event: ObjectEvent, *, store: MediaStore, listing: Listing | None, now_ms: int | None) -> Result:
+    """A late segment re-runs the check of a sid found incomplete (else nothing: segments are not timed)."""
+    from service.media.integrity import should_recheck
+
+    name = parse_recording_filename(event.key)
+    if listing is None or name is None:
+        return Result("ignored", event.key)
+    if not should_recheck(store.integrity(name.sid), event.key):
+        return Result("ignored", event.key, name.sid)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    status = check_integrity(name.sid, store=store, listing=listing, now_ms=now)
+    return Result("checked", event.key, name.sid, integrity=status)
+
+
+def check_integrity(sid: str, *, store: MediaStore, listing: Listing, now_ms: int) -> str:
+    """Run the check over the sid's playlist items and store it; the status."""
+    from service.media.integrity import check
+
+    item = check(sid, store.file_items(sid), listing=listing, now_ms=now_ms)
+    store.put_integrity(sid, item)
+    return str(item["status"])
 
 
 def _read_and_store(
@@ -221,7 +266,7 @@ def _read_and_store(
     if error is not None:
         return Result("error-recorded", event.key, sid, error=str(error))
     assert summary is not None
-    return Result("stored", event.key, sid, duration_us=summary.duration_us)
+    return Result("stored", event.key, sid, duration_us=summary.duration_us, ended=summary.ended)
 
 
 def summarize(objects: ObjectSource, event: ObjectEvent) -> PlaylistSummary:

@@ -11,6 +11,7 @@ from typing import Any
 
 from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import error_code, from_item, from_items, is_condition_failed, to_item
+from service.media.integrity import INTEGRITY_KEY
 from service.media.logic import TOTALS_KEY, ObjectChanged, ObjectGone
 
 PK = "sid"
@@ -83,7 +84,28 @@ class MediaRepository:
         return int(out["Attributes"]["revision"]["N"])
 
     def file_items(self, sid: str) -> list[dict[str, Any]]:
-        return [item for item in self._query(sid) if item.get(SK) != TOTALS_KEY]
+        return [item for item in self._query(sid) if not str(item.get(SK, "")).startswith("#")]
+
+    def integrity(self, sid: str) -> dict[str, Any] | None:
+        """The last integrity check of the sid (``service.media.integrity``), or None."""
+        return self._get(sid, INTEGRITY_KEY, attributes=None)
+
+    def put_integrity(self, sid: str, item: dict[str, Any]) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_item(
+                TableName=self._table,
+                Item=to_item({**item, PK: sid, SK: INTEGRITY_KEY}),
+                ConditionExpression="attribute_not_exists(#at) OR #at <= :at",
+                ExpressionAttributeNames={"#at": "checked_at"},
+                ExpressionAttributeValues={":at": {"N": str(int(item["checked_at"]))}},
+            )
+        except ClientError as exc:
+            if is_condition_failed(exc):
+                return False  # a later check is stored
+            raise
+        return True
 
     def put_totals(self, sid: str, totals: dict[str, Any], revision: int) -> bool:
         from botocore.exceptions import ClientError
@@ -162,3 +184,24 @@ class S3Objects:
             yield from body.iter_chunks(chunk_size=self._chunk_size)
         finally:
             body.close()
+
+    # ---- integrity (service.media.integrity.Listing) ---------------------------------------------
+
+    def sizes(self, bucket: str, prefix: str) -> dict[str, int]:
+        found: dict[str, int] = {}
+        request: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            page = self.client.list_objects_v2(**request)
+            for entry in page.get("Contents") or []:
+                found[str(entry["Key"])] = int(entry.get("Size") or 0)
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return found
+            request["ContinuationToken"] = token
+
+    def text(self, bucket: str, key: str) -> str | None:
+        try:
+            data = b"".join(self.chunks(bucket, key, etag=None, version_id=None))
+        except ObjectGone:
+            return None
+        return data.decode("utf-8", errors="replace")

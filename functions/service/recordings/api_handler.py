@@ -7,10 +7,11 @@ Every route requires the admin group. ``POST /recordings`` honours an ``Idempote
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -79,6 +80,26 @@ def list_recordings() -> Response[dict[str, Any]]:
 @tracer.capture_method
 def get_recording(recording_id: str) -> Response[dict[str, Any]]:
     return _json(200, operations.get_recording(_caller(), recording_id, settings=settings, deps=dependencies()))
+
+
+@app.get(
+    "/recordings/<recording_id>/playlist",
+    summary="The recording's m3u8, each segment a short-lived presigned S3 URL (plays a private bucket)",
+    responses={200: {"description": "an HLS media playlist", "content": {"application/vnd.apple.mpegurl": {}}}},
+)
+@tracer.capture_method
+def get_playlist(
+    recording_id: str,
+    file: Annotated[str | None, Query(max_length=255)] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
+) -> Response[str]:
+    from service.recordings.playback import PlaybackRequest
+
+    request = PlaybackRequest(file=file, offset=offset, limit=limit, expires_in=expires_in)
+    text, headers = operations.playlist(_caller(), recording_id, request, settings=settings, deps=dependencies())
+    return Response(status_code=200, content_type=headers.pop("Content-Type"), body=text, headers=headers)
 
 
 @app.post("/recordings/<recording_id>/stop", summary="Stop a recording (idempotent)")

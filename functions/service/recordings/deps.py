@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from agorakit.agora.client import AgoraClient
 
     from service.media.repository import MediaRepository
+    from service.recordings.playback import RecordingObjects
 
 
 def _no_metric(name: str, value: float = 1) -> None:
@@ -40,6 +41,7 @@ class RecordingDependencies:
     rng: random.Random = field(default_factory=random.SystemRandom)
     metric: Callable[..., None] = _no_metric
     media_factory: Callable[[], MediaRepository] | None = None
+    objects_factory: Callable[[], RecordingObjects] | None = None
     _agora: RecordingAgora | None = None
     _workflow: WorkflowControl | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,6 +62,9 @@ class RecordingDependencies:
 
     def media(self) -> MediaRepository | None:
         return self.media_factory() if self.media_factory is not None else None
+
+    def objects(self) -> RecordingObjects | None:
+        return self.objects_factory() if self.objects_factory is not None else None
 
 
 #: workflow tasks (60 s Lambda timeout): at most 2 x 10 s attempts, a 5 s backoff and 10 s per rate-limit slot,
@@ -95,6 +100,20 @@ def media_repository(settings: RecordingSettings) -> Callable[[], MediaRepositor
     return factory
 
 
+def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObjects] | None:
+    """The recordings bucket (playback) when it is configured."""
+    if not settings.recordings_bucket:
+        return None
+    bucket = settings.recordings_bucket
+
+    def factory() -> RecordingObjects:
+        from service.recordings.playback import S3RecordingObjects
+
+        return S3RecordingObjects(bucket)
+
+    return factory
+
+
 def build(
     settings: RecordingSettings, *, metric: Callable[..., None] = _no_metric, budget: CallBudget | None = None
 ) -> RecordingDependencies:
@@ -110,4 +129,5 @@ def build(
         agora_factory=lambda: agora_client(settings, secrets, budget),
         metric=metric,
         media_factory=media_repository(settings),
+        objects_factory=recording_objects(settings),
     )

@@ -14,6 +14,7 @@ late, twice, or out of order. Rules:
   event newer than the last one applied (``progressSeq``), nothing for a stale one.
 - an event for a sid no recording has yet may name the task of a start whose reply was lost: it is
   offered as ``candidateSid`` to the channel's STARTING recording with the same recorder uid.
+- 45 (screenshot file): its name ADDed to ``snapshotFiles`` (at most ``logic.MAX_SNAPSHOT_FILES``).
 - anything else is ignored (the intake stores every notice anyway).
 Each field that an event can overwrite carries the sequence that set it (``uploadSeq``, ``botUidSeq``,
 ``exitSeq``, ``leaveSeq``, ``progressSeq``), and the write is conditional on being newer, so an old event never
@@ -126,6 +127,12 @@ def _progress(repo: RecordingsRepository, workflow: WorkflowControl, recording_i
     repo.set_if_newer(recording_id, "progressSeq", event.sequence, {k: v for k, v in fields.items() if v is not None})
 
 
+def _snapshot(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+    name = event.details.get("fileName")
+    if isinstance(name, str) and name.strip():
+        repo.add_snapshot(recording_id, name.strip(), max_files=logic.MAX_SNAPSHOT_FILES)
+
+
 def _exit(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
     if event.exit_status is not None:
         repo.set_if_newer(recording_id, "exitSeq", event.sequence, {"exitStatus": event.exit_status})
@@ -179,4 +186,5 @@ _HANDLERS = {
     32: _files,
     33: _progress,
     41: _leave,
+    45: _snapshot,
 }

@@ -58,6 +58,8 @@ MAX_PREFIX_LENGTH: Final = 128
 PREFIX_ROOT: Final = "recordings"
 #: errors (event 1) and warnings (event 2) kept per recording
 MAX_EVENT_ENTRIES: Final = 20
+#: screenshot names kept on a recording (event 45); the rest are only in the bucket (the item stays < 400 KB)
+MAX_SNAPSHOT_FILES: Final = 500
 
 _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -220,7 +222,9 @@ def _entries(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def view(
+    item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None, integrity: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The API representation of a recording item (never the task token or lock internals)."""
     error = None
     if item.get("errorType") or item.get("errorCode") is not None:
@@ -246,6 +250,8 @@ def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> 
         "stop_reason": item.get("stopReason"),
         "outcome": item.get("outcome"),
         "files": _plain(item.get("fileNames") or []),
+        "snapshots": sorted(_plain(item.get("snapshotFiles") or [])),
+        "snapshots_truncated": bool(item.get("snapshotsTruncated")),
         "uploading_status": item.get("uploadingStatus"),
         "files_uploaded": len(item.get("fileNames") or ()),
         "upload_progress_percent": (
@@ -263,6 +269,8 @@ def view(item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None) -> 
     }
     if media is not None:
         out["media"] = _plain(dict(media))
+    if integrity is not None:
+        out["integrity"] = _plain(dict(integrity))
     return out
 
 

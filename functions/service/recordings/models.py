@@ -151,6 +151,29 @@ class WebRecordingConfig(_Strict):
         return self
 
 
+class SnapshotConfig(_Strict):
+    """Screenshots (individual/raw mode only): a JPG per subscribed video stream every ``captureInterval`` s.
+
+    Without ``recording_file_config`` the task takes screenshots only; with it, it records and captures
+    (only the recording is billed). Agora reports each file with NCS event 45."""
+
+    captureInterval: int = Field(default=10, ge=5, le=3600)  # the start reference's range (the strictest)
+    fileType: list[Literal["jpg"]] = Field(default=["jpg"], min_length=1, max_length=1)
+
+
+class AcquireOptions(_Strict):
+    """How Agora allocates the recorder (acquire's ``clientRequest``)."""
+
+    region: Literal["CN", "AP", "EU", "NA"] | None = Field(
+        default=None, description="geofencing: the recorder runs in this area only"
+    )
+    start_parameter: bool = Field(
+        default=False,
+        description="send the start configuration with acquire (startParameter): Agora picks a recorder that "
+        "can serve it, which helps after 'failed to allocate worker'",
+    )
+
+
 class RecordingRequest(_Strict):
     """``POST /recordings``."""
 
@@ -159,6 +182,8 @@ class RecordingRequest(_Strict):
     recording_config: RecordingConfigOverrides | None = None
     recording_file_config: RecordingFileConfig | None = None
     web: WebRecordingConfig | None = None
+    snapshot_config: SnapshotConfig | None = None
+    acquire: AcquireOptions | None = None
 
     @model_validator(mode="after")
     def _mode_rules(self) -> Self:
@@ -185,6 +210,11 @@ class RecordingRequest(_Strict):
         files = self.recording_file_config
         if files is not None and "mp4" in files.avFileType and self.mode in ("individual", "raw"):
             raise ValueError('individual recording keeps avFileType ["hls"]')
+        if self.snapshot_config is not None:
+            if self.mode not in ("individual", "raw"):
+                raise ValueError("snapshot_config applies to mode individual (or raw) only")
+            if config is not None and config.streamTypes is not None and config.streamTypes not in (1, 2):
+                raise ValueError("screenshots need video: recording_config.streamTypes must be 1 or 2")
         return self
 
     def agora_recording_config(self) -> dict[str, Any] | None:
@@ -194,6 +224,9 @@ class RecordingRequest(_Strict):
 
     def agora_file_config(self) -> dict[str, Any] | None:
         return None if self.recording_file_config is None else self.recording_file_config.model_dump()
+
+    def agora_snapshot_config(self) -> dict[str, Any] | None:
+        return None if self.snapshot_config is None else self.snapshot_config.model_dump()
 
 
 class AudioUidList(_Strict):

@@ -55,6 +55,8 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
         "recordingConfig": request.agora_recording_config(),
         "recordingFileConfig": request.agora_file_config(),
         "web": request.web.model_dump(exclude_none=True) if request.web else None,
+        "snapshotConfig": request.agora_snapshot_config(),
+        "acquire": request.acquire.model_dump(exclude_none=True) if request.acquire else None,
     }
     try:
         storage = StorageConfig(
@@ -71,6 +73,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
             recording_config=config["recordingConfig"],
             storage_config=storage,
             recording_file_config=config["recordingFileConfig"],
+            snapshot_config=config["snapshotConfig"],
             extension_service_config=(
                 logic.web_extension_config(config["web"], settings.max_duration_seconds) if config["web"] else None
             ),
@@ -167,14 +170,43 @@ def get_recording(
 ) -> dict[str, Any]:
     _authorize(caller, settings)
     item = _load(deps, recording_id)
-    media = None
+    media = integrity = None
     repository = deps.media() if item.get("sid") else None
     if repository is not None:
+        from service.media.integrity import public
+
         try:
             media = repository.totals_for_sid(str(item["sid"]))
+            integrity = public(repository.integrity(str(item["sid"])))
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
             logger.exception("media totals unavailable for sid %s", item.get("sid"))
-    return logic.view(item, media=media)
+    return logic.view(item, media=media, integrity=integrity)
+
+
+def playlist(
+    caller: Caller,
+    recording_id: str,
+    request: Any,
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> tuple[str, dict[str, str]]:
+    """The recording's m3u8 with presigned segment URLs (``service.recordings.playback``)."""
+    from service.recordings.playback import render
+
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    objects = deps.objects()
+    if objects is None:
+        raise UpstreamUnavailable("playback needs the recordings bucket (RECORDINGS_BUCKET is not set)")
+    return render(
+        item,
+        request,
+        objects=objects,
+        url_seconds=settings.playback_url_seconds,
+        max_bytes=settings.playback_max_bytes,
+        metric=deps.metric,
+    )
 
 
 def _decode_token(token: str) -> dict[str, Any]:

@@ -18,7 +18,17 @@ if TYPE_CHECKING:
 class RecordingAgora(Protocol):
     """Agora's cloud recording REST calls, as the workflow and the API use them."""
 
-    def acquire(self, cname: str, uid: int | str, *, scene: int = 0, resource_expired_hour: int = 72) -> str: ...
+    def acquire(
+        self,
+        cname: str,
+        uid: int | str,
+        *,
+        scene: int = 0,
+        resource_expired_hour: int = 72,
+        start_parameter: dict[str, Any] | None = None,
+        region: str | None = None,
+        exclude_resource_ids: Sequence[str] | None = None,
+    ) -> str: ...
 
     def start(
         self,
@@ -31,6 +41,7 @@ class RecordingAgora(Protocol):
         recording_config: dict[str, Any] | None = None,
         storage_config: StorageConfig | dict[str, Any],
         recording_file_config: dict[str, Any] | None = None,
+        snapshot_config: dict[str, Any] | None = None,
         extension_service_config: dict[str, Any] | None = None,
     ) -> StartResult: ...
 

@@ -473,6 +473,22 @@ class RecordingsRepository:
         """Add to the recording's set of file names (order-free and idempotent)."""
         self._update(recording_id, set_={}, add={"fileNames": set(names)})
 
+    def add_snapshot(self, recording_id: str, name: str, *, max_files: int) -> bool:
+        """Add a screenshot name (event 45) to ``snapshotFiles`` (a set: a resend changes nothing) while the
+        set is below ``max_files``; beyond that only ``snapshotsTruncated`` is set (the item stays small)."""
+        try:
+            self._update(
+                recording_id,
+                add={"snapshotFiles": {name}},
+                condition="attribute_not_exists(#s) OR size(#s) < :max OR contains(#s, :name)",
+                names={"#s": "snapshotFiles"},
+                values={":max": max_files, ":name": name},
+            )
+        except ConditionFailed:
+            self._update(recording_id, set_={"snapshotsTruncated": True})
+            return False
+        return True
+
     def put_event_entry(
         self, recording_id: str, kind: str, key: str, entry: Mapping[str, Any], *, max_entries: int
     ) -> bool:

@@ -56,6 +56,10 @@ class RecordingSettings(AgoraAccessSettings):
     recording_op_lock_seconds: int = Field(default=30, ge=1, le=900)
     #: an active recording whose execution ended this long ago is repaired by the reconciler
     recording_stale_seconds: float = Field(default=300.0, ge=0)
+    #: the longest a presigned segment URL of GET /recordings/{id}/playlist lives (callers may ask for less)
+    playback_url_seconds: int = Field(default=900, ge=60, le=43_200)
+    #: the largest playlist answer (Lambda answers at most 6 MB): longer playlists are read in windows
+    playback_max_bytes: int = Field(default=5_000_000, ge=10_000, le=5_500_000)
     #: how long a secret (REST credentials, uploader keys, app certificate) is reused before re-reading it
     secret_cache_seconds: float = Field(default=300.0, ge=0)
 

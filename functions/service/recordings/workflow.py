@@ -85,6 +85,7 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
     if item.get("stopRequested") and not item.get("sid"):
         return {"skipped": True}
     uid = logic.pick_recorder_uid(deps.rng)
+    options = acquire_options(item, uid, settings=settings, deps=deps)
     acquired_at = deps.repo.now_ms()  # before the call: the resource may be created any time after this
     resource_id = _agora(
         deps,
@@ -95,6 +96,7 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
             uid,
             scene=1 if item.get("mode") == "web" else 0,
             resource_expired_hour=logic.resource_expired_hour(settings.max_duration_seconds),
+            **options,
         ),
     )
     try:
@@ -111,6 +113,36 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
     except ConditionFailed as lost:
         raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
     return {"resourceId": resource_id, "recorderUid": uid, "acquiredAt": acquired_at}
+
+
+def acquire_options(
+    item: Mapping[str, Any], uid: int, *, settings: RecordingSettings, deps: RecordingDependencies
+) -> dict[str, Any]:
+    """acquire's optional fields: the requested ``region``; on a re-acquire, ``excludeResourceIds`` (the
+    resource that failed: Agora then allocates elsewhere); ``startParameter`` when the request asked for it
+    (the start body, so Agora allocates a recorder able to serve it)."""
+    config = _config(item)
+    wanted = config.get("acquire") or {}
+    options: dict[str, Any] = {}
+    if wanted.get("region"):
+        options["region"] = wanted["region"]
+    if item.get("resourceId"):  # a previous resource of this recording: do not hand it back
+        options["exclude_resource_ids"] = [str(item["resourceId"])]
+    if wanted.get("start_parameter"):
+        from agorakit.agora.client import AgoraClient
+
+        mode, channel, web = str(item["mode"]), str(item["channel"]), config.get("web")
+        body = AgoraClient.start_body(
+            channel, uid, mode,
+            token=None if mode == "web" else _recorder_token(settings, deps, channel, uid),
+            recording_config=config.get("recordingConfig"),
+            storage_config=_storage(settings, deps, logic.file_name_prefix(channel, str(item["recordingId"]))),
+            recording_file_config=config.get("recordingFileConfig"),
+            snapshot_config=config.get("snapshotConfig"),
+            extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+        )  # fmt: skip
+        options["start_parameter"] = body["clientRequest"]
+    return options
 
 
 def _storage(settings: RecordingSettings, deps: RecordingDependencies, prefix: list[str]) -> Any:
@@ -221,6 +253,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
         recording_config=config.get("recordingConfig"),
         storage_config=storage,
         recording_file_config=config.get("recordingFileConfig"),
+        snapshot_config=config.get("snapshotConfig"),
         extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
     )
 

@@ -17,7 +17,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from service.auth import caller_from_event
 from service.http import build_resolver
 from service.observability import make_tracer
-from service.tokens.logic import TokenDependencies, TokenRequest, TokenResponse, mint_tokens
+from service.tokens.logic import (
+    RtmTokenRequest,
+    RtmTokenResponse,
+    TokenDependencies,
+    TokenRequest,
+    TokenResponse,
+    mint_rtm_token,
+    mint_tokens,
+)
 from service.tokens.settings import TokenSettings
 
 logger = Logger()
@@ -45,6 +53,20 @@ def post_tokens(body: TokenRequest) -> TokenResponse:
     response = mint_tokens(caller, body, settings=settings, deps=dependencies())
     metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=1)
     logger.info("tokens minted", extra={"uid": response.uid, "channel": response.channel, "role": response.role})
+    return response
+
+
+@app.post(
+    "/tokens/rtm",
+    summary="Mint a Signaling (RTM 2.x) login token for the caller",
+    responses={200: {"description": "token minted"}},
+)
+@tracer.capture_method
+def post_rtm_token(body: RtmTokenRequest) -> RtmTokenResponse:
+    caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
+    response = mint_rtm_token(caller, body, settings=settings, deps=dependencies())
+    metrics.add_metric(name="RtmTokensMinted", unit=MetricUnit.Count, value=1)
+    logger.info("rtm token minted", extra={"uid": response.uid})
     return response
 
 

@@ -15,6 +15,27 @@ from service.errors import BadRequest, Forbidden, UpstreamUnavailable
 from service.tokens.repository import UidRepository
 from service.tokens.settings import TokenSettings
 
+#: our names of the RTC privileges -> AccessToken2's (``agorakit.tokens``)
+PRIVILEGES = {
+    "join": "join_channel",
+    "publish_audio": "publish_audio_stream",
+    "publish_video": "publish_video_stream",
+    "publish_data": "publish_data_stream",
+}
+PUBLISH = ("publish_audio", "publish_video", "publish_data")
+
+
+class PrivilegeTtl(BaseModel):
+    """Seconds per privilege (each at most 24 h); a privilege not named lasts ``ttl``. Agora checks each one on
+    its own: a short publish expiry ends publishing (with co-host authentication on) while the user stays in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    join: int | None = Field(default=None, ge=1, le=86400)
+    publish_audio: int | None = Field(default=None, ge=1, le=86400)
+    publish_video: int | None = Field(default=None, ge=1, le=86400)
+    publish_data: int | None = Field(default=None, ge=1, le=86400)
+
 
 class TokenRequest(BaseModel):
     """``POST /tokens``. The uid is never taken from the body: it comes from the caller's identity."""
@@ -24,7 +45,10 @@ class TokenRequest(BaseModel):
     channel: str = Field(min_length=1, max_length=63, description="Agora channel name (under 64 bytes, Agora's set)")
     role: Literal["publisher", "subscriber"] = "subscriber"
     ttl: int | None = Field(default=None, ge=1, le=86400, description="token lifetime in seconds (max 24 h)")
-    rtm: bool = Field(default=False, description="also mint an RTM token for the same user")
+    rtm: bool = Field(default=False, description="also mint an RTC+RTM token (rtm_token) for the same user")
+    privilege_ttl: PrivilegeTtl | None = Field(
+        default=None, description="per-privilege lifetimes in seconds; publish_* need role publisher"
+    )
 
     @field_validator("channel")
     @classmethod
@@ -43,6 +67,25 @@ class TokenResponse(BaseModel):
     rtc_token: str
     rtm_token: str | None = None
     rtm_user_id: str | None = None
+    issued_at: int
+    expires_at: int
+    #: when each granted privilege ends (Unix seconds): renew before the earliest
+    privilege_expires_at: dict[str, int] = Field(default_factory=dict)
+
+
+class RtmTokenRequest(BaseModel):
+    """``POST /tokens/rtm``: a Signaling (RTM 2.x) login token for the caller's own user id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ttl: int | None = Field(default=None, ge=1, le=86400, description="token lifetime in seconds (max 24 h)")
+
+
+class RtmTokenResponse(BaseModel):
+    app_id: str
+    uid: int
+    rtm_user_id: str
+    rtm_token: str
     issued_at: int
     expires_at: int
 
@@ -83,23 +126,63 @@ def mint_tokens(
     role = effective_role(caller, request.role, settings)
     uid = deps.uids.uid_for(caller.subject)
     ttl = request.ttl or settings.token_default_ttl
+    lifetimes = privilege_lifetimes(request, role, ttl)
     issued_at = int(deps.clock())
     certificate = app_certificate(deps.secrets, settings)
     rtm_user_id = str(uid) if request.rtm else None
+    # no privilege_ttl: every privilege lasts ttl (the builder's fast path, RtcTokenBuilder2's bytes)
+    per_privilege = {PRIVILEGES[n]: s for n, s in lifetimes.items()} if request.privilege_ttl else None
     try:
         rtc_token = build_rtc_token(
             app_id=settings.agora_app_id, app_certificate=certificate, channel_name=request.channel, uid=uid,
-            role=role, expire=ttl, issue_ts=issued_at,
+            role=role, expire=ttl, privilege_expire=per_privilege, issue_ts=issued_at,
         )  # fmt: skip
         rtm_token = None
         if rtm_user_id is not None:
             rtm_token = build_rtc_rtm_token(
                 app_id=settings.agora_app_id, app_certificate=certificate, channel_name=request.channel, uid=uid,
-                role=role, expire=ttl, rtm_user_id=rtm_user_id, issue_ts=issued_at,
+                role=role, expire=ttl, privilege_expire=per_privilege, rtm_user_id=rtm_user_id, issue_ts=issued_at,
             )  # fmt: skip
     except TokenError as exc:
         raise BadRequest(str(exc)) from exc
     return TokenResponse(
         app_id=settings.agora_app_id, channel=request.channel, uid=uid, role=role, rtc_token=rtc_token,
         rtm_token=rtm_token, rtm_user_id=rtm_user_id, issued_at=issued_at, expires_at=issued_at + ttl,
+        privilege_expires_at={name: issued_at + seconds for name, seconds in lifetimes.items()},
+    )  # fmt: skip
+
+
+def privilege_lifetimes(request: TokenRequest, role: str, ttl: int) -> dict[str, int]:
+    """Seconds per granted privilege: the requested ones, ``ttl`` for the others; a subscriber has join only.
+
+    A publish privilege asked by a caller who only gets a subscriber token is refused (400), never granted:
+    the role the caller is allowed is the ceiling."""
+    asked = request.privilege_ttl.model_dump(exclude_none=True) if request.privilege_ttl else {}
+    names = ("join", *PUBLISH) if role == "publisher" else ("join",)
+    refused = sorted(set(asked) - set(names))
+    if refused:
+        raise BadRequest(f"privilege_ttl {', '.join(refused)} needs a publisher token; this one is {role}")
+    return {name: int(asked.get(name, ttl)) for name in names}
+
+
+def mint_rtm_token(
+    caller: Caller, request: RtmTokenRequest, *, settings: TokenSettings, deps: TokenDependencies
+) -> RtmTokenResponse:
+    """A standalone RTM login token (Signaling 2.x): user id = the caller's uid, as in the RTC+RTM token."""
+    from agorakit.tokens import TokenError, build_rtm_token
+
+    uid = deps.uids.uid_for(caller.subject)
+    ttl = request.ttl or settings.token_default_ttl
+    issued_at = int(deps.clock())
+    certificate = app_certificate(deps.secrets, settings)
+    try:
+        token = build_rtm_token(
+            app_id=settings.agora_app_id, app_certificate=certificate, user_id=str(uid), expire=ttl,
+            issue_ts=issued_at,
+        )  # fmt: skip
+    except TokenError as exc:
+        raise BadRequest(str(exc)) from exc
+    return RtmTokenResponse(
+        app_id=settings.agora_app_id, uid=uid, rtm_user_id=str(uid), rtm_token=token, issued_at=issued_at,
+        expires_at=issued_at + ttl,
     )  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -190,6 +191,31 @@ def accept_notice(
 RecordingApplier = Callable[[dict[str, Any]], None]
 
 
+#: Agora's leave reason "abnormal user" (e.g. one uid on two devices): Agora advises kicking it
+ABNORMAL_LEAVE_REASON = 999
+#: ``(channel, uid)``: what the processor does on such a leave (``ProcessorSettings.abnormal_leave_action``)
+AbnormalLeaveAction = Callable[[str, int], None]
+_log = logging.getLogger(__name__)
+
+
+def one_time_kick(kick: Callable[..., Any]) -> AbnormalLeaveAction:
+    """The 999 action: a one-time kick (``time`` 0: out now, may rejoin) of the uid from the channel.
+
+    A failed kick is logged, not raised: the presence write already happened, so a redelivery would find
+    the leave stale and not kick again; failing the record would only delay the rest of the shard."""
+
+    def action(channel: str, uid: int) -> None:
+        try:
+            rule = kick(channel, uid=uid, seconds=0, privileges=["join_channel"])
+        except Exception:
+            _log.warning("abnormal leave: the one-time kick failed", extra={"channel": channel, "uid": uid},
+                           exc_info=True)  # fmt: skip
+            return
+        _log.info("abnormal leave: one-time kick", extra={"channel": channel, "uid": uid, "rule_id": rule})
+
+    return action
+
+
 def dispatch_notice(
     notice: dict[str, Any],
     *,
@@ -197,6 +223,7 @@ def dispatch_notice(
     recordings: RecordingApplier | None,
     settings: ProcessorSettings,
     now: float,
+    on_abnormal_leave: AbnormalLeaveAction | None = None,
 ) -> tuple[Envelope | None, str]:
     """Route one stored notice by productId; returns the envelope and the outcome for the log.
 
@@ -214,11 +241,20 @@ def dispatch_notice(
         recordings(notice)
         return envelope, "recording"
     if envelope.product_id == PRODUCT_RTC:
-        return envelope, _dispatch_rtc(envelope, presence=presence, settings=settings, now=now)
+        return envelope, _dispatch_rtc(
+            envelope, presence=presence, settings=settings, now=now, on_abnormal_leave=on_abnormal_leave
+        )
     return envelope, "ignored: product not handled"
 
 
-def _dispatch_rtc(envelope: Envelope, *, presence: PresenceStore, settings: ProcessorSettings, now: float) -> str:
+def _dispatch_rtc(
+    envelope: Envelope,
+    *,
+    presence: PresenceStore,
+    settings: ProcessorSettings,
+    now: float,
+    on_abnormal_leave: AbnormalLeaveAction | None = None,
+) -> str:
     try:
         event = parse_rtc_event(envelope)
     except NcsEventError as exc:
@@ -226,4 +262,14 @@ def _dispatch_rtc(envelope: Envelope, *, presence: PresenceStore, settings: Proc
     if event is None:
         return "ignored: undocumented RTC event"
     outcome = apply_rtc_event(event, presence, settings=settings, now=now, notice_id=envelope.notice_id)
+    if (
+        event.kind == "leave"
+        and event.reason == ABNORMAL_LEAVE_REASON
+        and event.uid is not None
+        and outcome == "applied"  # not a stale or repeated leave: the user's latest state
+        and settings.abnormal_leave_action == "kick"
+        and on_abnormal_leave is not None
+    ):
+        on_abnormal_leave(event.channel, event.uid)
+        return f"presence:{outcome}; abnormal leave: kicked"
     return f"presence:{outcome}"

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.presence.repository import DynamoDBPresence, PresenceStore
-from service.webhooks.logic import RecordingApplier, dispatch_notice
+from service.webhooks.logic import AbnormalLeaveAction, RecordingApplier, dispatch_notice, one_time_kick
 from service.webhooks.settings import ProcessorSettings
 
 logger = Logger()
@@ -32,6 +32,24 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 class ProcessorDependencies:
     presence: PresenceStore
     recordings: RecordingApplier | None
+    abnormal_leave: AbnormalLeaveAction | None = None
+
+
+def abnormal_leave_action(config: ProcessorSettings) -> AbnormalLeaveAction | None:
+    """The configured 999 action; the Agora client is built on the first abnormal leave, never at cold start."""
+    if config.abnormal_leave_action != "kick":
+        return None
+    client: list[Any] = []
+
+    def kick(channel: str, **kw: Any) -> Any:
+        if not client:
+            from service.adapters.agora import AgoraAccessSettings, build_agora_client
+            from service.adapters.secrets import SecretsManagerStore
+
+            client.append(build_agora_client(AgoraAccessSettings.from_env(), SecretsManagerStore()))
+        return client[0].create_kicking_rule(channel, **kw)
+
+    return one_time_kick(kick)
 
 
 def recording_applier() -> RecordingApplier:
@@ -43,7 +61,11 @@ def recording_applier() -> RecordingApplier:
 
 @cache
 def dependencies() -> ProcessorDependencies:
-    return ProcessorDependencies(presence=DynamoDBPresence(settings.presence_table), recordings=recording_applier())
+    return ProcessorDependencies(
+        presence=DynamoDBPresence(settings.presence_table),
+        recordings=recording_applier(),
+        abnormal_leave=abnormal_leave_action(settings),
+    )
 
 
 def process_record(
@@ -71,6 +93,7 @@ def process_record(
         recordings=deps.recordings,
         settings=config,
         now=time.time() if now is None else now,
+        on_abnormal_leave=deps.abnormal_leave,
     )
     extra: dict[str, Any] = {"noticeId": notice_id, "outcome": outcome}
     if envelope is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from service.presence.settings import PresenceSettings
@@ -25,3 +27,8 @@ class IntakeSettings(FunctionSettings):
 class ProcessorSettings(PresenceSettings):
     """The processor writes presence (``service.presence``); recording events need RECORDINGS_TABLE,
     read by ``service.recordings.settings.RecordingEventSettings``."""
+
+    #: what a leave with reason 999 (Agora: "abnormal user", e.g. the same uid kicking itself out from two
+    #: devices) triggers: nothing, or Agora's advice, a one-time kick of that uid from the channel (needs the
+    #: Agora REST access of ``service.adapters.agora``: the stack grants it only when this is "kick")
+    abnormal_leave_action: Literal["none", "kick"] = "none"

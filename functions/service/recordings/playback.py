@@ -1,0 +1,182 @@
+"""``GET /recordings/{id}/playlist``: the recording's m3u8 with every segment a short-lived presigned S3 URL.
+
+The bucket stays private; a browser or a player gets a playlist whose segment lines are presigned
+``GetObject`` URLs (``playback_url_seconds``, at most the caller's ``expires_in``). A running recording
+works too: its playlist has no ``#EXT-X-ENDLIST`` yet, so players poll it (and get fresh URLs each time).
+
+Which playlist: the recording's files live under its own ``fileNamePrefix`` (``recordings/<channel>/<id>``);
+its playlists are the ``.m3u8`` objects there, Agora's HA copies (``bak<n>_``) and rotated copies
+(``_<tick>_<index>.m3u8``) included. With one main playlist (mix and web modes) it is the answer; in
+individual mode (one per uid and track) the caller names one with ``file``, and the 400 lists them.
+
+Lambda answers at most 6 MB: a 30-day playlist rewritten with presigned URLs is far larger, so the
+answer is capped (``playback_max_bytes``) and a long playlist is read in windows (``offset``, ``limit``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from service.adapters.aws import LazyClient
+from service.errors import BadRequest, NotFound, PayloadTooLarge
+from service.recordings import logic
+
+CONTENT_TYPE = "application/vnd.apple.mpegurl"
+
+
+class RecordingObjects(Protocol):
+    def list(self, prefix: str) -> dict[str, int]:
+        """key -> size of every object under ``prefix``."""
+        ...
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """The object's bytes; raises NotFound if it is gone, PayloadTooLarge above ``max_bytes``."""
+        ...
+
+    def presign(self, key: str, seconds: int) -> str: ...
+
+
+class S3RecordingObjects:
+    """The recordings bucket through the shared botocore client (``service.adapters.aws``)."""
+
+    client = LazyClient("s3")
+
+    def __init__(self, bucket: str, *, client: Any = None):
+        self.bucket = bucket
+        self._client = client
+        self._presigner: Any = client  # an injected client presigns as it is (tests)
+
+    def list(self, prefix: str) -> dict[str, int]:
+        found: dict[str, int] = {}
+        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
+        while True:
+            page = self.client.list_objects_v2(**request)
+            for entry in page.get("Contents") or []:
+                found[str(entry["Key"])] = int(entry.get("Size") or 0)
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return found
+            request["ContinuationToken"] = token
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
+                raise NotFound(f"playlist {posixpath.basename(key)!r} is not in the bucket") from None
+            raise
+        body = answer["Body"]
+        try:
+            if int(answer.get("ContentLength") or 0) > max_bytes:
+                raise PayloadTooLarge(f"the playlist is larger than {max_bytes} bytes")
+            return bytes(body.read())
+        finally:
+            body.close()
+
+    def presign(self, key: str, seconds: int) -> str:
+        return str(
+            self._signer().generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+            )
+        )
+
+    def _signer(self) -> Any:
+        """A SigV4 client (botocore's default presigns S3 with SigV2, which new regions refuse); presigning
+        makes no call, so it costs nothing beyond the client."""
+        if self._presigner is None:
+            from botocore.config import Config
+
+            from service.adapters.aws import session
+
+            self._presigner = session().create_client("s3", config=Config(signature_version="s3v4"))
+        return self._presigner
+
+
+@dataclass(frozen=True)
+class PlaybackRequest:
+    file: str | None = None
+    offset: int = 0
+    limit: int | None = None
+    expires_in: int | None = None
+
+
+def recording_prefix(item: dict[str, Any]) -> str:
+    """The recording's own folder: the ``fileNamePrefix`` the workflow gave Agora, as a key prefix."""
+    return "/".join(logic.file_name_prefix(str(item["channel"]), str(item["recordingId"]))) + "/"
+
+
+def playlists(objects: dict[str, int]) -> list[str]:
+    return sorted(k for k in objects if k.lower().endswith(".m3u8"))
+
+
+def choose_playlist(keys: list[str], wanted: str | None) -> str:
+    """The playlist to play: the one named ``wanted``, or the only main one."""
+    if not keys:
+        raise NotFound("the recording has no playlist in the bucket yet")
+    names = {posixpath.basename(k): k for k in keys}
+    if wanted is not None:
+        if wanted not in names:
+            raise NotFound(f"the recording has no playlist {wanted!r}; it has: {', '.join(sorted(names))}")
+        return names[wanted]
+    main = [k for k in keys if _is_main(posixpath.basename(k))]
+    if len(main) == 1:
+        return main[0]
+    raise BadRequest(
+        f"the recording has {len(main) or len(keys)} playlists: name one with file= ({', '.join(sorted(names))})"
+    )
+
+
+def _is_main(name: str) -> bool:
+    from agorakit.m3u8.filenames import parse_recording_filename
+
+    parsed = parse_recording_filename(name)
+    if parsed is None:
+        return True
+    return parsed.failover is None and parsed.backup_tick is None
+
+
+def render(
+    item: dict[str, Any],
+    request: PlaybackRequest,
+    *,
+    objects: RecordingObjects,
+    url_seconds: int,
+    max_bytes: int,
+    metric: Callable[..., None] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """(the rewritten playlist, response headers) for a recording item."""
+    from agorakit.m3u8.playback import rewrite
+
+    if request.offset < 0:
+        raise BadRequest("offset must be >= 0")
+    if request.limit is not None and request.limit < 1:
+        raise BadRequest("limit must be >= 1")
+    seconds = url_seconds if request.expires_in is None else request.expires_in
+    if not 1 <= seconds <= url_seconds:
+        raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
+    key = choose_playlist(playlists(objects.list(recording_prefix(item))), request.file)
+    text = objects.read(key, max_bytes).decode("utf-8", errors="replace")
+    result = rewrite(text, key, lambda k: objects.presign(k, seconds), offset=request.offset, limit=request.limit)
+    size = len(result.text.encode())
+    if size > max_bytes:
+        per = max(1, size // max(1, result.segments))
+        raise PayloadTooLarge(
+            f"the rewritten playlist is {size} bytes (limit {max_bytes}); read it in windows: "
+            f"limit={max(1, max_bytes // per - 1)} and offset=0, {max(1, max_bytes // per - 1)}, ..."
+        )
+    if metric is not None:
+        metric("PlaylistsSigned")
+    headers = {
+        "Content-Type": CONTENT_TYPE,
+        "Cache-Control": "private, no-store",  # presigned URLs must not outlive their expiry in a cache
+        "X-Playlist-File": posixpath.basename(key),
+        "X-Playlist-Segments": str(result.total_segments),
+        "X-Playlist-Ended": "true" if result.ended else "false",
+        "X-Url-Expires-In": str(seconds),
+    }
+    return result.text, headers
