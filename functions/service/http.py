@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.errors import (
     UNSUPPORTED_BODY_MESSAGE,
@@ -23,12 +24,97 @@ from service.errors import (
 _JSON_TYPE = "application/json"
 
 
+#: Python refuses to convert integer literals longer than this (``sys.get_int_max_str_digits``)
+MAX_INT_DIGITS = 4300
+
+
 def _json_loads(text: str) -> Any:
-    """``json.loads`` whose nesting-depth failure is a JSON error (-> 400), not a RecursionError (-> 500)."""
+    """``json.loads`` whose failures are all 400s with a reason: nesting too deep (a RecursionError) and
+    integer literals beyond Python's digit limit (a plain ValueError) would otherwise be 500s."""
     try:
         return json.loads(text)
     except RecursionError:
-        raise json.JSONDecodeError("the JSON is nested too deeply", text[:64], 0) from None
+        raise BadRequest("the request body is not valid JSON: it is nested too deeply") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # "Exceeds the limit (4300 digits) for integer string conversion"
+        raise BadRequest(
+            f"the request body is not valid here: an integer literal has more than {MAX_INT_DIGITS} digits"
+        ) from exc
+
+
+# ---------------------------------------------------------------------------------------------- contract
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. bad_request, forbidden, conflict")
+    message: str = Field(description="what was wrong, for a human")
+    details: dict[str, Any] | None = Field(default=None, description="structured context (field errors, ids)")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error the service answers (``service.errors.error_body``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": {"code": "forbidden", "message": "..."}}]})
+
+    error: ErrorDetail
+
+
+class GatewayError(BaseModel):
+    """API Gateway's own error body (its JWT authorizer's 401, an unknown route's 404, a body over 10 MB)."""
+
+    message: str
+
+
+#: what each error status means on this API (the operation's own description wins where it is more precise)
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "malformed request: a body that is not JSON, an unknown or malformed query parameter or path value",
+    401: "missing, invalid or expired token (API Gateway's authorizer answers with its own body)",
+    403: "the caller's groups do not allow this operation",
+    404: "no such resource",
+    409: "the resource's state does not allow this now",
+    413: "the body is too large",
+    415: "the body is not application/json",
+    422: "the request is well-formed but invalid (field errors in error.details.errors)",
+    429: "too many requests; retry later",
+    502: "Agora rejected the call in a way the caller cannot fix",
+    503: "Agora or AWS is unavailable; retry later (Retry-After when known)",
+}
+
+
+def contract(
+    ok: Mapping[int, tuple[Any, str]],
+    *errors: int,
+    descriptions: Mapping[int, str] | None = None,
+    body: bool = False,
+) -> dict[int, Any]:
+    """A route's ``responses=``: its success bodies, and every error status it can answer with the
+    error schema. Always included: 400, 401 and 503 (any route); 415 and 422 with a body."""
+    out: dict[int, Any] = {}
+    for status, (model, description) in ok.items():
+        out[status] = {"description": description}
+        if model is not None:
+            out[status]["content"] = {"application/json": {"model": model}}
+    statuses = {400, 401, 503, *errors, *((415, 422) if body else ())}
+    for status in sorted(statuses):
+        text = (descriptions or {}).get(status) or ERROR_DESCRIPTIONS[status]
+        model = ErrorResponse | GatewayError if status in (401, 413) else ErrorResponse
+        out[status] = {"description": text, "content": {"application/json": {"model": model}}}
+    return out
+
+
+def _reject_unknown_query(app: Any, next_middleware: Any) -> Any:
+    """Unknown query parameters are a 400 naming them, never silently ignored (``?status=`` would look
+    like a filter that works)."""
+    route = app.context.get("_route")
+    query = app.current_event.query_string_parameters or {}
+    if route is not None and query:
+        known = {param.alias for param in route.dependant.query_params}
+        unknown = sorted(set(query) - known)
+        if unknown:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)} (this route takes: {allowed})")
+    return next_middleware(app)
 
 
 def body_problem(event: Mapping[str, Any]) -> ServiceError | None:
@@ -73,4 +159,5 @@ def build_resolver() -> APIGatewayHttpResolver:
     """
     app = JsonApiResolver(enable_validation=True, json_body_deserializer=_json_loads)
     register_error_handlers(app)
+    app.use([_reject_unknown_query])
     return app

@@ -37,7 +37,7 @@ class CertificateSecretNotWritten(UpstreamError):
 
 
 class StatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     enabled: bool
     #: the App ID, required to disable the project this deployment serves (it stops every user)

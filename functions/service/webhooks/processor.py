@@ -94,7 +94,10 @@ def process_batch(
             image = record.dynamodb.new_image if record.dynamodb else None
             logger.warning(
                 "ncs notice failed; the stream will deliver it again",
-                extra={"noticeId": (image or {}).get("ncsNoticeId") or (image or {}).get("noticeId"), "outcome": "failed"},
+                extra={
+                    "noticeId": (image or {}).get("ncsNoticeId") or (image or {}).get("noticeId"),
+                    "outcome": "failed",
+                },
                 exc_info=True,
             )
             raise

@@ -4,7 +4,9 @@ the request path.
 The key is the notice *per product*: ``noticeId`` holds ``"<productId>:<noticeId>"`` (``inbox_key``) and
 ``ncsNoticeId`` the id as Agora sent it. Agora's notice ids are unique within a product only, so a cloud
 recording notice that reuses an RTC notice's id is a new event, not a duplicate (docs/decisions.md). The
-attribute keeps its name: renaming a table's key replaces the table. Its stream (NEW_IMAGE, INSERT) feeds the processor. Presence, which the processor
+attribute keeps its name: renaming a table's key replaces the table.
+
+Its stream (NEW_IMAGE, INSERT) feeds the processor. Presence, which the processor
 writes, has its own module: ``service.presence``.
 """
 
