@@ -188,6 +188,8 @@ def _with_errors(operation: dict[str, Any], doc: dict[str, Any]) -> dict[str, An
     responses = dict(operation.get("responses") or {})
     if "requestBody" not in operation:
         responses.pop("422", None)
+    if "204" in responses:  # No Content: Powertools would describe the return annotation's body
+        responses["204"] = {k: v for k, v in responses["204"].items() if k != "content"}
     for status, response in list(responses.items()):
         if status[0] in "45":
             content = (response.get("content") or {}).get("application/json", {}).get("schema")
