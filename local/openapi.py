@@ -24,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
+#: the copy the deployed API serves when ``apiDocs`` is on (``service.apidocs``: it must be in the code asset)
+SERVED_COPY = ROOT / "functions" / "service" / "apidocs" / "openapi.json"
 TITLE = "agora-serverless API"
 DESCRIPTION = (
     "Agora tokens, cloud recording, NCS webhooks, recording durations and channel moderation. "
@@ -254,18 +256,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.print:
         sys.stdout.write(text)
         return 0
-    current = OPENAPI_PATH.read_text() if OPENAPI_PATH.exists() else ""
+    targets = (OPENAPI_PATH, SERVED_COPY)
+    stale = [p for p in targets if (p.read_text() if p.exists() else "") != text]
     if args.check:
-        if current != text:
-            print(f"{OPENAPI_PATH.relative_to(ROOT)} is stale: run `make openapi`", file=sys.stderr)
+        if stale:
+            names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
+            print(f"{names} stale: run `make openapi`", file=sys.stderr)
             return 1
         print(f"{OPENAPI_PATH.relative_to(ROOT)} is up to date")
         return 0
-    OPENAPI_PATH.parent.mkdir(parents=True, exist_ok=True)
-    if current != text:
-        OPENAPI_PATH.write_text(text)
-        print(f"wrote {OPENAPI_PATH.relative_to(ROOT)} ({len(json.loads(text)['paths'])} paths)")
-    else:
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)} ({len(json.loads(text)['paths'])} paths)")
+    if not stale:
         print(f"{OPENAPI_PATH.relative_to(ROOT)} is up to date")
     return 0
 
