@@ -16,7 +16,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313 diagrams
+.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313 diagrams fuzz
 
 #: ports of `make run` (override: make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090)
 PORT ?= 8080
@@ -75,6 +75,13 @@ cfn-lint: synth  ## cfn-lint the synthesized template (errors fail; warnings are
 
 bench: setup  ## benchmarks against named peers, printed as ratios
 	$(PY) -m bench
+
+#: examples per operation, mode and role for `make fuzz` (make test runs 12)
+FUZZ_EXAMPLES ?= 150
+FUZZ_SEED ?= 12
+
+fuzz: setup  ## a long API fuzz: schemathesis from docs/openapi.json against a local stack (FUZZ_EXAMPLES=150)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(PY) -m tests.e2e.api_fuzz
 
 openapi: setup  ## regenerate docs/openapi.json from the handlers
 	$(PY) -m local.openapi --write

@@ -52,6 +52,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "tags": ("tags", "AGORA_STACK_TAGS"),
     "dev": ("dev", "AGORA_DEV"),
     "cors_origins": ("corsOrigins", "CORS_ORIGINS"),
+    "api_docs": ("apiDocs", "API_DOCS"),
 }
 
 #: what each key accepts, as the one-line error says it
@@ -83,6 +84,7 @@ ALLOWED: dict[str, str] = {
     "hosted_ui_domain_prefix": "3-63 lower-case letters, digits and hyphens (no 'aws', 'amazon' or 'cognito')",
     "tags": 'key=value pairs separated by commas, or a JSON object {"key": "value"}',
     "dev": "true or false",
+    "api_docs": "true or false (serve GET /openapi.json and Swagger UI at GET /docs, without sign-in)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -133,6 +135,8 @@ class StackSettings(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     #: development stacks: every table and bucket is destroyed with the stack (default: retained)
     dev: bool = False
+    #: the deployed API serves its OpenAPI document and Swagger UI (public routes; off by default)
+    api_docs: bool = False
 
     @field_validator("stack_name")
     @classmethod

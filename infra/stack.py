@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
+from infra.constructs.api_docs import ApiDocs
 from infra.constructs.channels import Channels
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.media import Media
@@ -51,6 +52,7 @@ class AgoraServerlessStack(Stack):
             self, "Projects", settings=settings, api=self.api, functions=self.functions, agora=self.agora
         )
         self.webhooks.enable_abnormal_leave_action(settings, self.agora)
+        self.api_docs = ApiDocs(self, "ApiDocs", api=self.api, functions=self.functions) if settings.api_docs else None
         watched = Watched(
             functions=dict(self.functions.created), log_groups=dict(self.functions.log_groups),
             agora_callers=("TaskFunction", "ReconcilerFunction", "ApiFunction", "ChannelsFunction", "ProjectsFunction"),

@@ -24,6 +24,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 OPENAPI_PATH = ROOT / "docs" / "openapi.json"
+#: the copy the deployed API serves when ``apiDocs`` is on (``service.apidocs``: it must be in the code asset)
+SERVED_COPY = ROOT / "functions" / "service" / "apidocs" / "openapi.json"
 TITLE = "agora-serverless API"
 DESCRIPTION = (
     "Agora tokens, cloud recording, NCS webhooks, recording durations and channel moderation. "
@@ -37,8 +39,9 @@ WEBHOOK_OPERATION: dict[str, Any] = {
     "description": (
         "Called by Agora's Notification Center Service, not by users. The body is verified with the "
         "Agora-Signature-V2 (HMAC-SHA256) or Agora-Signature (HMAC-SHA1) header over the exact bytes, stored "
-        "once per noticeId and answered with 200 quickly; processing happens asynchronously."
+        "once per productId + noticeId and answered with 200 quickly; processing happens asynchronously."
     ),
+    "tags": ["webhooks"],
     "parameters": [
         {"name": "Agora-Signature-V2", "in": "header", "required": False, "schema": {"type": "string"},
          "description": "hex HMAC-SHA256 of the raw body with the NCS secret"},
@@ -53,13 +56,26 @@ WEBHOOK_OPERATION: dict[str, Any] = {
             "notifyMs": {"type": "integer"}, "sid": {"type": "string"}, "payload": {"type": "object"},
         }}}}},
     "responses": {
-        "200": {"description": "accepted (also for a duplicate delivery)"},
-        "400": {"description": "not an NCS envelope"},
-        "401": {"description": "missing or wrong signature"},
-        "413": {"description": "body too large"},
-        "503": {"description": "the NCS secret cannot be read; NCS retries"},
+        "200": {"description": "accepted (also for a duplicate delivery)", "content": {"application/json": {
+            "schema": {"type": "object", "required": ["ok"], "properties": {
+                "ok": {"type": "boolean"}, "duplicate": {"type": "boolean"}}}}}},
+        "400": {"description": "not an NCS envelope (or not JSON, or an integer beyond 4300 digits)"},
+        "401": {"description": "missing or wrong signature, or a secret not configured for the productId"},
+        "413": {"description": "the body is above the intake's limit, or the notice could never be stored "
+                               "(code notice_too_large: DynamoDB's 400 KB item limit); NCS should not retry"},
+        "503": {"description": "the NCS secret or the inbox is unavailable; NCS retries"},
     },
 }  # fmt: skip
+
+#: the groups of routes in Swagger UI, one per capability
+TAGS: list[dict[str, str]] = [
+    {"name": "tokens", "description": "RTC and RTM tokens for the signed-in user"},
+    {"name": "recordings", "description": "Cloud recording: start, list, stop, update (admins)"},
+    {"name": "channels", "description": "Online channels and their users (admins)"},
+    {"name": "kicking rules", "description": "Ban a uid or an IP from a channel (admins)"},
+    {"name": "projects", "description": "Agora projects, usage and App Certificate rotation (owners)"},
+    {"name": "webhooks", "description": "Agora's Notification Center Service (NCS) posts events here"},
+]
 
 
 def _version() -> str:
@@ -130,7 +146,7 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
                     if route is None:
                         continue  # a resolver route the API does not expose
                     covered.add((route.method, _norm(route.path)))
-                    paths.setdefault(path, {})[method] = _with_errors(_secure(operation, route))
+                    paths.setdefault(path, {})[method] = _with_errors(_secure(operation, route), doc)
     for route in routes:
         if (route.method, _norm(route.path)) in covered:
             continue
@@ -141,13 +157,15 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
             operation = {"summary": descriptions.get(route.function) or route.route_key,
                          "responses": {"200": {"description": "OK"}}}  # fmt: skip
         operation["operationId"] = re.sub(r"[^A-Za-z0-9]+", "_", f"{method}_{route.path}").strip("_")
-        paths.setdefault(route.path, {})[method] = _secure(operation, route)
+        paths.setdefault(route.path, {})[method] = _with_errors(_secure(operation, route), {})
+    schemas = _prune(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": TITLE, "version": _version(), "description": DESCRIPTION},
+        "tags": TAGS,
         "paths": {p: dict(sorted(paths[p].items())) for p in sorted(paths)},
         "components": {
-            "schemas": dict(sorted({**schemas, "ServiceError": SERVICE_ERROR_SCHEMA}.items())),
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {
                 "jwt": {
                     "type": "http",
@@ -160,37 +178,55 @@ def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa:
     }
 
 
-#: the body of every error the service maps (``service.errors.error_body``)
-SERVICE_ERROR_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message"],
-            "properties": {
-                "code": {"type": "string"},
-                "message": {"type": "string"},
-                "details": {"type": "object"},
-            },
-        }
-    },
-}
-_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ServiceError"}}}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+#: Powertools' own validation-error schemas: our error mapping answers ErrorResponse instead
+_POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
-def _with_errors(operation: dict[str, Any]) -> dict[str, Any]:
-    """The errors ``service.http`` and ``service.errors`` answer on every resolver route."""
+def _with_errors(operation: dict[str, Any], doc: dict[str, Any]) -> dict[str, Any]:
+    """Every 4xx/5xx carries the one error schema (``service.errors.error_body``); Powertools' automatic 422
+    is dropped where the route has no body (a bad query, header or path value is a 400 here); a request
+    body's schema example becomes the media type's example, which is what Swagger UI pre-fills."""
     responses = dict(operation.get("responses") or {})
-    responses.setdefault("400", {"description": "malformed request (for example a body that is not JSON)"})
-    if "requestBody" in operation:
-        responses.setdefault("415", {"description": "the body is not application/json"})
-    responses.setdefault("503", {"description": "Agora or AWS unavailable; retry later"})
-    for status in ("400", "415", "503"):
-        if status in responses:
-            responses[status] = {**responses[status], "content": _ERROR_CONTENT}
+    if "requestBody" not in operation:
+        responses.pop("422", None)
+    if "204" in responses:  # No Content: Powertools would describe the return annotation's body
+        responses["204"] = {k: v for k, v in responses["204"].items() if k != "content"}
+    for status, response in list(responses.items()):
+        if status[0] in "45":
+            content = (response.get("content") or {}).get("application/json", {}).get("schema")
+            if content is None or content.get("$ref", "").rsplit("/", 1)[-1] in _POWERTOOLS_SCHEMAS:
+                responses[status] = {**response, "content": _ERROR_CONTENT}
     operation["responses"] = dict(sorted(responses.items()))
+    media = ((operation.get("requestBody") or {}).get("content") or {}).get("application/json")
+    if media is not None:
+        ref = (media.get("schema") or {}).get("$ref", "").rsplit("/", 1)[-1]
+        examples = ((doc.get("components") or {}).get("schemas") or {}).get(ref, {}).get("examples")
+        if examples:
+            media["example"] = examples[0]
     return operation
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def _prune(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    """Only the schemas the paths reach (directly or through other schemas)."""
+    wanted: set[str] = set()
+    todo = _refs(paths)
+    while todo:
+        name = todo.pop()
+        if name in wanted or name not in schemas:
+            continue
+        wanted.add(name)
+        todo |= _refs(schemas[name])
+    return {name: schemas[name] for name in wanted}
 
 
 def _secure(operation: dict[str, Any], route: Any) -> dict[str, Any]:
@@ -220,18 +256,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.print:
         sys.stdout.write(text)
         return 0
-    current = OPENAPI_PATH.read_text() if OPENAPI_PATH.exists() else ""
+    targets = (OPENAPI_PATH, SERVED_COPY)
+    stale = [p for p in targets if (p.read_text() if p.exists() else "") != text]
     if args.check:
-        if current != text:
-            print(f"{OPENAPI_PATH.relative_to(ROOT)} is stale: run `make openapi`", file=sys.stderr)
+        if stale:
+            names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
+            print(f"{names} stale: run `make openapi`", file=sys.stderr)
             return 1
         print(f"{OPENAPI_PATH.relative_to(ROOT)} is up to date")
         return 0
-    OPENAPI_PATH.parent.mkdir(parents=True, exist_ok=True)
-    if current != text:
-        OPENAPI_PATH.write_text(text)
-        print(f"wrote {OPENAPI_PATH.relative_to(ROOT)} ({len(json.loads(text)['paths'])} paths)")
-    else:
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(ROOT)} ({len(json.loads(text)['paths'])} paths)")
+    if not stale:
         print(f"{OPENAPI_PATH.relative_to(ROOT)} is up to date")
     return 0
 

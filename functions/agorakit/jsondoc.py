@@ -14,6 +14,9 @@ from typing import Any
 
 #: deeper than any request or notification this service reads, far below any interpreter's own limit
 MAX_DEPTH = 64
+#: the messages of the two refusals ``json.loads`` alone would not make (callers may word them for their users)
+TOO_DEEP = "the JSON is nested more than {max_depth} levels deep"
+TOO_MANY_DIGITS = "a number in the JSON has too many digits"
 
 
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
@@ -24,13 +27,13 @@ def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     except json.JSONDecodeError:
         raise
     except RecursionError:
-        raise json.JSONDecodeError(f"the JSON is nested more than {max_depth} levels deep", shown, 0) from None
+        raise json.JSONDecodeError(TOO_DEEP.format(max_depth=max_depth), shown, 0) from None
     except UnicodeDecodeError:
         raise json.JSONDecodeError("the JSON is not UTF-8 text", shown, 0) from None
     except ValueError:  # int('9' * 4301): Python's limit on integer digits
-        raise json.JSONDecodeError("a number in the JSON has too many digits", shown, 0) from None
+        raise json.JSONDecodeError(TOO_MANY_DIGITS, shown, 0) from None
     if isinstance(document, (dict, list)) and _deeper_than(document, max_depth):
-        raise json.JSONDecodeError(f"the JSON is nested more than {max_depth} levels deep", shown, 0)
+        raise json.JSONDecodeError(TOO_DEEP.format(max_depth=max_depth), shown, 0)
     return document
 
 

@@ -142,6 +142,10 @@ def register_error_handlers(app: Any) -> None:
             loc = ".".join(str(p) for p in e.get("loc", ()) if p not in ("body",))
             problems.append({"field": loc or "body", "message": e.get("msg", "invalid"), "type": e.get("type")})
         summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+        # a malformed query parameter, header or path value is a malformed request (400); a body that parses
+        # but breaks the schema is a 422
+        if all(str((e.get("loc") or ("body",))[0]) in ("query", "header", "path") for e in errors):
+            return to_response(BadRequest(f"invalid request: {summary}", details={"errors": problems}))
         return to_response(Unprocessable(f"invalid request: {summary}", details={"errors": problems}))
 
     @app.exception_handler(Exception)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from agorakit import jsondoc
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.errors import (
     UNSUPPORTED_BODY_MESSAGE,
@@ -23,9 +25,97 @@ from service.errors import (
 _JSON_TYPE = "application/json"
 
 
+#: Python refuses to convert integer literals longer than this (``sys.get_int_max_str_digits``)
+MAX_INT_DIGITS = 4300
+
+
 def _json_loads(text: str) -> Any:
-    """Request bodies through ``agorakit.jsondoc``: too deep or too long a number is a JSON error (-> 400)."""
-    return jsondoc.loads(text)
+    """Request bodies through ``agorakit.jsondoc`` (the same answer on every Python): nesting too deep and
+    integer literals beyond Python's digit limit are 400s with a reason, never 500s."""
+    try:
+        return jsondoc.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == jsondoc.TOO_MANY_DIGITS:
+            raise BadRequest(
+                f"the request body is not valid here: an integer literal has more than {MAX_INT_DIGITS} digits"
+            ) from None
+        if exc.msg.startswith("the JSON is nested"):
+            raise BadRequest("the request body is not valid JSON: it is nested too deeply") from None
+        raise
+
+
+# ---------------------------------------------------------------------------------------------- contract
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable machine-readable code, e.g. bad_request, forbidden, conflict")
+    message: str = Field(description="what was wrong, for a human")
+    details: dict[str, Any] | None = Field(default=None, description="structured context (field errors, ids)")
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error the service answers (``service.errors.error_body``)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"error": {"code": "forbidden", "message": "..."}}]})
+
+    error: ErrorDetail
+
+
+class GatewayError(BaseModel):
+    """API Gateway's own error body (its JWT authorizer's 401, an unknown route's 404, a body over 10 MB)."""
+
+    message: str
+
+
+#: what each error status means on this API (the operation's own description wins where it is more precise)
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "malformed request: a body that is not JSON, an unknown or malformed query parameter or path value",
+    401: "missing, invalid or expired token (API Gateway's authorizer answers with its own body)",
+    403: "the caller's groups do not allow this operation",
+    404: "no such resource",
+    409: "the resource's state does not allow this now",
+    413: "the body is too large",
+    415: "the body is not application/json",
+    422: "the request is well-formed but invalid (field errors in error.details.errors)",
+    429: "too many requests; retry later",
+    502: "Agora rejected the call in a way the caller cannot fix",
+    503: "Agora or AWS is unavailable; retry later (Retry-After when known)",
+}
+
+
+def contract(
+    ok: Mapping[int, tuple[Any, str]],
+    *errors: int,
+    descriptions: Mapping[int, str] | None = None,
+    body: bool = False,
+) -> dict[int, Any]:
+    """A route's ``responses=``: its success bodies, and every error status it can answer with the
+    error schema. Always included: 400, 401 and 503 (any route); 415 and 422 with a body."""
+    out: dict[int, Any] = {}
+    for status, (model, description) in ok.items():
+        out[status] = {"description": description}
+        if model is not None:
+            out[status]["content"] = {"application/json": {"model": model}}
+    statuses = {400, 401, 503, *errors, *((415, 422) if body else ())}
+    for status in sorted(statuses):
+        text = (descriptions or {}).get(status) or ERROR_DESCRIPTIONS[status]
+        model = ErrorResponse | GatewayError if status in (401, 413) else ErrorResponse
+        out[status] = {"description": text, "content": {"application/json": {"model": model}}}
+    return out
+
+
+def _reject_unknown_query(app: Any, next_middleware: Any) -> Any:
+    """Unknown query parameters are a 400 naming them, never silently ignored (``?status=`` would look
+    like a filter that works)."""
+    route = app.context.get("_route")
+    query = app.current_event.query_string_parameters or {}
+    if route is not None and query:
+        known = {param.alias for param in route.dependant.query_params}
+        unknown = sorted(set(query) - known)
+        if unknown:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise BadRequest(f"unknown query parameter(s): {', '.join(unknown)} (this route takes: {allowed})")
+    return next_middleware(app)
 
 
 def body_problem(event: Mapping[str, Any]) -> ServiceError | None:
@@ -70,4 +160,5 @@ def build_resolver() -> APIGatewayHttpResolver:
     """
     app = JsonApiResolver(enable_validation=True, json_body_deserializer=_json_loads)
     register_error_handlers(app)
+    app.use([_reject_unknown_query])
     return app

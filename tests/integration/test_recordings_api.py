@@ -425,3 +425,60 @@ def test_workflow_that_cannot_start_is_undone(rs: RecordingStack, channel: str) 
     assert recording["status"] == "FAILED" and recording["error"]["type"] == "WorkflowNotStarted"
     lock = rs.ddb.get_item(TableName=rs.table, Key={"pk": {"S": f"CHANNEL#{channel}"}}).get("Item")
     assert lock is None
+
+
+# ---------------------------------------------------------------------------------------------- contract (issue 12)
+
+
+def test_integer_of_thousands_of_digits_is_400_not_500(rs: RecordingStack, channel: str) -> None:
+    status, body = rs.api("POST", "/recordings", raw_body='{"channel":"' + channel + '","x":' + "9" * 5000 + "}")
+    assert status == 400, body
+    assert "4300 digits" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "eyJhIjogMX0",  # {"a": 1}: well-formed, foreign (was a botocore ParamValidationError -> 500)
+        "eyJwayI6IHsiUyI6ICJSRUMjeCJ9LCAiY2hhbm5lbCI6IHsiUyI6ICJvdGhlciJ9LCAiY3JlYXRlZEF0IjogeyJOIjogIjEifX0",
+        "W10",  # []
+        "!!",
+    ],
+)
+def test_foreign_next_token_is_400(rs: RecordingStack, channel: str, token: str) -> None:
+    status, body = rs.api("GET", "/recordings", query={"channel": channel, "next_token": token})
+    assert status == 400, body
+    assert "next_token" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("limit", ["9" * 5000, "0", "101", "-1", "1.5", "x"])
+def test_bad_limit_is_400(rs: RecordingStack, limit: str) -> None:
+    status, body = rs.api("GET", "/recordings", query={"channel": "c", "limit": limit})
+    assert status == 400, body
+    assert "limit" in body["error"]["message"]
+
+
+def test_unknown_query_parameter_is_400_not_ignored(rs: RecordingStack) -> None:
+    status, body = rs.api("GET", "/recordings", query={"status": "RECORDING"})
+    assert status == 400, body
+    assert "status" in body["error"]["message"] and "channel" in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"recording_config": {"transcodingConfig": {"mixedVideoLayout": False}}},
+        {"recording_config": {"channelType": True}},
+        {"recording_config": {"maxIdleTime": "30"}},
+        {"mode": 1},
+    ],
+)
+def test_no_surprising_coercion(rs: RecordingStack, channel: str, extra: dict[str, Any]) -> None:
+    status, body = rs.api("POST", "/recordings", body={"channel": channel, **extra})
+    assert status == 422, body
+
+
+def test_idempotency_key_is_validated_as_a_declared_header(rs: RecordingStack, channel: str) -> None:
+    status, body = rs.api("POST", "/recordings", body={"channel": channel}, headers={"Idempotency-Key": "a b"})
+    assert status == 400, body
+    assert "idempotency-key" in body["error"]["message"].lower()

@@ -122,6 +122,11 @@ def test_rtm_token_for_the_same_user(handler_module):
         ({"channel": "room", "role": "admin"}, 422),
         ({"channel": "room", "uid": 5}, 422),  # the uid is never taken from the body
         ({}, 422),
+        ({"channel": "room", "rtm": 0}, 422),  # strict: no coercion of 0 to false (issue 12)
+        ({"channel": "room", "rtm": "true"}, 422),
+        ({"channel": "room", "ttl": "3600"}, 422),
+        ({"channel": "room", "ttl": 3600.0}, 422),
+        ({"channel": "room", "ttl": True}, 422),
     ],
 )
 def test_bad_bodies_are_precise_4xx(handler_module, body, status):
@@ -141,6 +146,7 @@ def test_malformed_json_is_400(handler_module):
     [
         (b"\x00\x01\xff", None, True, 400),  # not UTF-8 (API Gateway base64-encodes such bodies)
         (b'{"a":' * 5000 + b"1" + b"}" * 5000, None, False, 400),  # nested beyond the parser's depth
+        (b'{"channel":"room","ttl":' + b"9" * 5000 + b"}", None, False, 400),  # beyond int's 4300 digits
         (b'{"channel":"room"}', {"content-type": "text/plain"}, False, 415),
         (b'{"channel":"room"}', {"content-type": "multipart/form-data"}, False, 415),  # no boundary
         (b"channel=room", {"content-type": "application/x-www-form-urlencoded"}, False, 415),

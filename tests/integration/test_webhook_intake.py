@@ -9,6 +9,7 @@ import base64
 import copy
 import importlib
 import json
+import logging
 import time
 from collections import Counter
 from types import SimpleNamespace
@@ -160,7 +161,8 @@ def test_accepted_event_is_stored_verbatim_with_one_write(aws):
     items = _items(aws)
     assert len(items) == 1
     item = items[0]
-    assert item["noticeId"]["S"] == RTC_EVENT["noticeId"]
+    assert item["noticeId"]["S"] == f"1:{RTC_EVENT['noticeId']}"  # keyed on product + notice
+    assert item["ncsNoticeId"]["S"] == RTC_EVENT["noticeId"]
     assert item["body"]["S"].encode() == body  # the exact bytes, re-verifiable
     assert (item["productId"]["N"], item["eventType"]["N"], item["cname"]["S"]) == ("1", "103", "test_webhook")
     assert item["signature"]["S"] == "v2"
@@ -169,7 +171,7 @@ def test_accepted_event_is_stored_verbatim_with_one_write(aws):
     assert sum(n for op, n in aws.calls.items() if op in WRITE_OPS) == 1
     assert set(aws.calls) == {"PutItem"}  # no reads either
     inserts = _stream_inserts()
-    assert [r["dynamodb"]["NewImage"]["noticeId"]["S"] for r in inserts] == [RTC_EVENT["noticeId"]]
+    assert [r["dynamodb"]["NewImage"]["ncsNoticeId"]["S"] for r in inserts] == [RTC_EVENT["noticeId"]]
 
 
 def test_exactly_one_dynamodb_write_per_delivery(aws):
@@ -406,3 +408,68 @@ def test_rotated_secret_is_picked_up_at_once_and_bad_signatures_do_not_drive_sec
         assert _send(aws, event, secret="bogus")["statusCode"] == 401
     assert sum(aws.secret_calls.values()) == 2
     assert _send(aws, RTC_EVENT, secret=RTC_SECRET)["statusCode"] == 401  # the old secret is gone
+
+
+def test_same_notice_id_in_another_product_is_a_new_event(aws):
+    """Regression: the inbox was keyed on noticeId alone, so a cloud-recording notice reusing an RTC notice's
+    id was acknowledged as a duplicate and dropped. Agora's ids are unique per product only."""
+    assert _send(aws, RTC_EVENT)["statusCode"] == 200
+    recording = copy.deepcopy(PROGRESS_EVENT)
+    recording["noticeId"] = RTC_EVENT["noticeId"]
+    response = _send(aws, recording, secret=REC_SECRET)
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"]) == {"ok": True}  # stored, not "duplicate"
+    items = sorted(_items(aws), key=lambda i: i["noticeId"]["S"])
+    assert [(i["noticeId"]["S"], i["ncsNoticeId"]["S"]) for i in items] == [
+        (f"1:{RTC_EVENT['noticeId']}", RTC_EVENT["noticeId"]),
+        (f"3:{RTC_EVENT['noticeId']}", RTC_EVENT["noticeId"]),
+    ]
+    # and the same product's resend is still a duplicate
+    assert json.loads(_send(aws, recording, secret=REC_SECRET)["body"]) == {"ok": True, "duplicate": True}
+
+
+def test_notice_that_can_never_be_stored_is_413_with_a_reason_not_503(aws, caplog):
+    """Regression: a signed 250 KB notice with a 180 KB channel name passed the body limit, failed DynamoDB's
+    400 KB item limit (body + cname attribute) and got 503 on every delivery: NCS retried it forever."""
+    event = copy.deepcopy(RTC_EVENT)
+    event["payload"]["channelName"] = "c" * (180 * 1024)
+    event["payload"]["account"] = "a" * (70 * 1024)
+    body = _body(event)
+    assert 240 * 1024 < len(body) < 256 * 1024  # under the body limit: only the item is too large
+    caplog.set_level(logging.WARNING)
+    for _ in range(2):  # every delivery gets the same final answer
+        response = _send(aws, body)
+        assert response["statusCode"] == 413
+        error = json.loads(response["body"])["error"]
+        assert error["code"] == "notice_too_large"
+        assert "400" in error["message"] and "item" in error["message"]
+    assert _items(aws) == []
+    assert aws.calls["PutItem"] == 0  # refused before the write
+    assert any("notice_too_large" in r.getMessage() or "notice_too_large" in str(r.__dict__) for r in caplog.records)
+
+
+def test_item_size_error_from_dynamodb_is_413_not_503(aws):
+    """If DynamoDB refuses an item for its size anyway (our estimate missed), that is final: 413."""
+    from botocore.exceptions import ClientError
+
+    def too_big(**_: object) -> None:
+        raise ClientError(
+            {"Error": {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}},
+            "PutItem",
+        )
+
+    from service.adapters.aws import client
+
+    client("dynamodb").meta.events.register("before-call.dynamodb.PutItem", too_big)
+    try:
+        response = _send(aws, RTC_EVENT)
+    finally:
+        client("dynamodb").meta.events.unregister("before-call.dynamodb.PutItem", too_big)
+    assert response["statusCode"] == 413
+    assert "Item size" in json.loads(response["body"])["error"]["message"]
+
+
+def test_integer_of_thousands_of_digits_is_400_not_500(aws):
+    body = b'{"noticeId":"n1","productId":1,"eventType":' + b"9" * 5000 + b',"payload":{}}'
+    response = _send(aws, body)
+    assert response["statusCode"] == 400

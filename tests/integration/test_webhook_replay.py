@@ -338,7 +338,7 @@ def test_replay_with_duplicates_reordering_and_throttling(stack):
     kwargs: dict[str, Any] = {"TableName": INBOX, "ConsistentRead": True}
     while True:
         page = stack.ddb.scan(**kwargs)
-        stored.update({i["noticeId"]["S"]: json.loads(i["body"]["S"]) for i in page["Items"]})
+        stored.update({i["ncsNoticeId"]["S"]: json.loads(i["body"]["S"]) for i in page["Items"]})
         if not page.get("LastEvaluatedKey"):
             break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

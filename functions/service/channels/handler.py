@@ -15,8 +15,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from service.auth import Caller, caller_from_event
 from service.channels import logic
 from service.channels.logic import AppBanRequest, ChannelDependencies, KickRequest, RuleUpdate
+from service.channels.models import (
+    ChannelHosts,
+    ChannelUsers,
+    KickingRules,
+    KickingRuleView,
+    OnlineChannels,
+    UserStatus,
+)
 from service.channels.settings import ChannelsSettings
-from service.http import build_resolver
+from service.http import build_resolver, contract
 from service.observability import make_tracer
 
 logger = Logger()
@@ -50,7 +58,17 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=body)
 
 
-@app.get("/channels", summary="Agora's online channels (cached a few seconds per function)")
+CHANNELS, RULES = ["channels"], ["kicking rules"]
+_ADMIN = {403: "the caller is not in the admin group", 502: "Agora rejected the call"}
+_CHANNEL = {**_ADMIN, 400: "an invalid channel name or uid, or a malformed or unknown query parameter"}
+
+
+@app.get(
+    "/channels",
+    summary="Agora's online channels (cached a few seconds per function)",
+    tags=CHANNELS,
+    responses=contract({200: (OnlineChannels, "one page of channels")}, 403, 502, descriptions=_ADMIN),
+)
 @tracer.capture_method
 def get_channels(
     page_no: Annotated[int, Query(ge=0, le=100_000)] = 0,
@@ -60,7 +78,12 @@ def get_channels(
     return _json(200, logic.online_channels(page_no, page_size, settings=settings, deps=dependencies()))
 
 
-@app.get("/channels/<name>/users", summary="Users in a channel, from Agora or from received webhooks")
+@app.get(
+    "/channels/<name>/users",
+    summary="Users in a channel, from Agora or from received webhooks",
+    tags=CHANNELS,
+    responses=contract({200: (ChannelUsers, "the channel's users")}, 403, 502, descriptions=_CHANNEL),
+)
 @tracer.capture_method
 def get_channel_users(name: str, source: Annotated[Literal["agora", "webhooks"], Query()] = "agora") -> Response[Any]:
     _admin()
@@ -70,14 +93,24 @@ def get_channel_users(name: str, source: Annotated[Literal["agora", "webhooks"],
     return _json(200, logic.users_from_agora(channel, deps=dependencies()))
 
 
-@app.get("/channels/<name>/users/<uid>", summary="Whether a uid is in a channel, and its role")
+@app.get(
+    "/channels/<name>/users/<uid>",
+    summary="Whether a uid is in a channel, and its role",
+    tags=CHANNELS,
+    responses=contract({200: (UserStatus, "the user's status")}, 403, 502, descriptions=_CHANNEL),
+)
 @tracer.capture_method
 def get_channel_user(name: str, uid: str) -> Response[Any]:
     _admin()
     return _json(200, logic.user_status(logic.channel_name(name), logic.user_uid(uid), deps=dependencies()))
 
 
-@app.get("/channels/<name>/hosts", summary="The hosts (broadcasters) of a live channel, from Agora's hosts-only list")
+@app.get(
+    "/channels/<name>/hosts",
+    summary="The hosts (broadcasters) of a live channel, from Agora's hosts-only list",
+    tags=CHANNELS,
+    responses=contract({200: (ChannelHosts, "the channel's hosts")}, 403, 502, descriptions=_CHANNEL),
+)
 @tracer.capture_method
 def get_channel_hosts(name: str) -> Response[Any]:
     _admin()
@@ -87,7 +120,8 @@ def get_channel_hosts(name: str) -> Response[Any]:
 @app.post(
     "/channels/<name>/kick",
     summary="Kick (0 s) or ban a uid from a channel, or close the channel to everyone",
-    responses={201: {"description": "created"}},
+    tags=RULES,
+    responses=contract({201: (KickingRuleView, "the kicking rule")}, 403, 502, body=True, descriptions=_CHANNEL),
 )
 @tracer.capture_method
 def post_kick(name: str, body: KickRequest) -> Response[Any]:
@@ -104,7 +138,8 @@ def post_kick(name: str, body: KickRequest) -> Response[Any]:
 @app.post(
     "/kicking-rules",
     summary="Kick or ban a uid, or ban an IP address, in every channel of the app",
-    responses={201: {"description": "created"}},
+    tags=RULES,
+    responses=contract({201: (KickingRuleView, "the kicking rule")}, 403, 502, body=True, descriptions=_ADMIN),
 )
 @tracer.capture_method
 def post_app_ban(body: AppBanRequest) -> Response[Any]:
@@ -116,14 +151,31 @@ def post_app_ban(body: AppBanRequest) -> Response[Any]:
     return _json(201, rule)
 
 
-@app.get("/kicking-rules", summary="Our kicking rules, optionally merged with Agora's list")
+@app.get(
+    "/kicking-rules",
+    summary="Our kicking rules, optionally merged with Agora's list",
+    tags=RULES,
+    responses=contract({200: (KickingRules, "the rules")}, 403, 502, descriptions=_ADMIN),
+)
 @tracer.capture_method
 def get_kicking_rules(include_agora: Annotated[bool, Query()] = False) -> Response[Any]:
     _admin()
     return _json(200, logic.list_rules(include_agora=include_agora, deps=dependencies()))
 
 
-@app.put("/kicking-rules/<rule_id>", summary="Give a kicking rule a new duration (from now)")
+@app.put(
+    "/kicking-rules/<rule_id>",
+    summary="Give a kicking rule a new duration (from now)",
+    tags=RULES,
+    responses=contract(
+        {200: (KickingRuleView, "the rule, with its new expiry")},
+        403,
+        404,
+        502,
+        body=True,
+        descriptions={**_ADMIN, 400: "a rule id that is not a positive integer", 404: "Agora does not know the rule"},
+    ),
+)
 @tracer.capture_method
 def put_kicking_rule(rule_id: str, body: RuleUpdate) -> Response[Any]:
     caller = _admin()
@@ -133,7 +185,18 @@ def put_kicking_rule(rule_id: str, body: RuleUpdate) -> Response[Any]:
     return _json(200, view)
 
 
-@app.delete("/kicking-rules/<rule_id>", summary="Lift a kicking rule", responses={204: {"description": "deleted"}})
+@app.delete(
+    "/kicking-rules/<rule_id>",
+    summary="Lift a kicking rule",
+    tags=RULES,
+    responses=contract(
+        {204: (None, "lifted")},
+        403,
+        404,
+        502,
+        descriptions={**_ADMIN, 400: "a rule id that is not a positive integer", 404: "neither Agora nor we know it"},
+    ),
+)
 @tracer.capture_method
 def delete_kicking_rule(rule_id: str) -> Response[Any]:
     caller = _admin()

@@ -15,10 +15,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.auth import Caller, caller_from_event
-from service.http import build_resolver
+from service.http import build_resolver, contract
 from service.observability import make_tracer
 from service.projects import logic
 from service.projects.logic import ProjectsDependencies, RotationRequest, StatusChange
+from service.projects.models import CertificateChange, ProjectList, ProjectView, Usage
 from service.projects.settings import ProjectsSettings
 
 logger = Logger()
@@ -51,21 +52,57 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=body)
 
 
-@app.get("/projects", summary="The Agora account's projects (App Certificates masked)")
+TAGS = ["projects"]
+_OWNER = {
+    403: "the caller is not in the owners group",
+    404: "no project of the account has this project id or App ID",
+    502: "Agora's Console API rejected the call",
+}
+_ROTATE = {
+    **_OWNER,
+    400: "confirm is missing or is not the project's App ID",
+    409: "the project is not the one this deployment signs tokens for, or has no certificate",
+    502: "Agora rejected the call, or the new certificate could not be written (code certificate_secret_not_written)",
+}
+
+
+@app.get(
+    "/projects",
+    summary="The Agora account's projects (App Certificates masked)",
+    tags=TAGS,
+    responses=contract({200: (ProjectList, "the projects")}, 403, 502, descriptions=_OWNER),
+)
 @tracer.capture_method
 def get_projects() -> Response[Any]:
     _owner()
     return _json(200, logic.list_projects(settings=settings, deps=dependencies()))
 
 
-@app.get("/projects/<project>", summary="One project, by project id or App ID (App Certificate masked)")
+@app.get(
+    "/projects/<project>",
+    summary="One project, by project id or App ID (App Certificate masked)",
+    tags=TAGS,
+    responses=contract({200: (ProjectView, "the project")}, 403, 404, 502, descriptions=_OWNER),
+)
 @tracer.capture_method
 def get_project(project: str) -> Response[Any]:
     _owner()
     return _json(200, logic.get_project(project, settings=settings, deps=dependencies()))
 
 
-@app.put("/projects/<project>/status", summary="Enable or disable a project")
+@app.put(
+    "/projects/<project>/status",
+    summary="Enable or disable a project",
+    tags=TAGS,
+    responses=contract(
+        {200: (ProjectView, "the project, with its new status")},
+        403,
+        404,
+        502,
+        body=True,
+        descriptions={**_OWNER, 400: "disabling this deployment's project needs confirm set to its App ID"},
+    ),
+)
 @tracer.capture_method
 def put_project_status(project: str, body: StatusChange) -> Response[Any]:
     caller = _owner()
@@ -82,7 +119,18 @@ def put_project_status(project: str, body: StatusChange) -> Response[Any]:
     return _json(200, answer)
 
 
-@app.get("/projects/<project>/usage", summary="Daily usage (seconds) for a date range, cached once settled")
+@app.get(
+    "/projects/<project>/usage",
+    summary="Daily usage (seconds) for a date range, cached once settled",
+    tags=TAGS,
+    responses=contract(
+        {200: (Usage, "daily usage")},
+        403,
+        404,
+        502,
+        descriptions={**_OWNER, 400: "a malformed, unknown or out-of-range query parameter"},
+    ),
+)
 @tracer.capture_method
 def get_project_usage(
     project: str,
@@ -97,6 +145,16 @@ def get_project_usage(
 @app.post(
     "/projects/<project>/certificate/reset",
     summary="Rotate the App Certificate: reset at Agora and write the new one where tokens are signed",
+    tags=TAGS,
+    responses=contract(
+        {200: (CertificateChange, "rotated: every earlier token stops verifying")},
+        403,
+        404,
+        409,
+        502,
+        body=True,
+        descriptions=_ROTATE,
+    ),
 )
 @tracer.capture_method
 def post_certificate_reset(project: str, body: RotationRequest) -> Response[Any]:
@@ -117,6 +175,15 @@ def post_certificate_reset(project: str, body: RotationRequest) -> Response[Any]
 @app.post(
     "/projects/<project>/certificate/sync",
     summary="Write Agora's current App Certificate into the token secret (recovery)",
+    tags=TAGS,
+    responses=contract(
+        {200: (CertificateChange, "the secret holds Agora's current certificate")},
+        403,
+        404,
+        409,
+        502,
+        descriptions=_ROTATE,
+    ),
 )
 @tracer.capture_method
 def post_certificate_sync(project: str) -> Response[Any]:

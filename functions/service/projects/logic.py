@@ -37,7 +37,7 @@ class CertificateSecretNotWritten(UpstreamError):
 
 
 class StatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     enabled: bool
     #: the App ID, required to disable the project this deployment serves (it stops every user)
@@ -76,7 +76,12 @@ class ProjectsDependencies:
             cached = self._projects
         if not fresh and cached is not None and now - cached[0] < max_age:
             return cached[1]
-        projects = self.console.list_projects()
+        from agorakit.agora.errors import AgoraNotFoundError
+
+        try:
+            projects = self.console.list_projects()
+        except AgoraNotFoundError as exc:  # the list itself is missing: Agora's side or our URL, never the caller's
+            raise UpstreamError(f"Agora's Console API has no project list at the configured address: {exc}") from exc
         with self._lock:
             self._projects = (now, projects)
         return projects

@@ -11,18 +11,24 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.adapters.agora import INTERACTIVE
 from service.auth import Caller, caller_from_event
-from service.errors import BadRequest
-from service.http import build_resolver
+from service.http import build_resolver, contract
 from service.observability import make_tracer
 from service.recordings import deps as deps_module
 from service.recordings import operations
-from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
+from service.recordings.models import (
+    LayoutRequest,
+    RecordingAccepted,
+    RecordingList,
+    RecordingRequest,
+    RecordingView,
+    UpdateRequest,
+)
 from service.recordings.settings import RecordingSettings
 
 logger = Logger()
@@ -49,34 +55,86 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(status_code=status, content_type="application/json", body=body, headers=headers or {})
 
 
-@app.post("/recordings", summary="Start a cloud recording of a channel", responses={202: {"description": "accepted"}})
+TAGS = ["recordings"]
+_ADMIN = "the caller is not in the admin group"
+_CHANGE = {
+    403: _ADMIN,
+    404: "no such recording",
+    409: "the recording is not RECORDING, does not have this mode, or another change is in progress",
+    422: "the body is invalid, or Agora rejected the change's parameters",
+    502: "Agora rejected the call",
+}
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=r"^[\x21-\x7e]{1,255}$",
+        description="a retry with the same key and body answers the first request's recording (per caller)",
+    ),
+]
+
+
+@app.post(
+    "/recordings",
+    summary="Start a cloud recording of a channel",
+    tags=TAGS,
+    responses=contract(
+        {202: (RecordingAccepted, "accepted: the workflow starts the recording (also a replay of the same key)")},
+        403,
+        409,
+        body=True,
+        descriptions={
+            403: _ADMIN,
+            409: "the channel already has an active recording (details.active_recording_id)",
+            422: "the body is invalid, or the Idempotency-Key was used with another body",
+        },
+    ),
+)
 @tracer.capture_method
-def post_recording(body: RecordingRequest) -> Response[dict[str, Any]]:
-    key = app.current_event.headers.get("idempotency-key")  # headers are case-insensitive here
+def post_recording(body: RecordingRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
+    key = idempotency_key
     status, payload = operations.create_recording(_caller(), body, key, settings=settings, deps=dependencies())
     logger.info("recording requested", extra={"recording_id": payload.get("recording_id"), "channel": body.channel})
     return _json(status, payload, {"Location": f"/recordings/{payload.get('recording_id')}"})
 
 
-@app.get("/recordings", summary="A channel's recordings (newest first), or the active ones")
+@app.get(
+    "/recordings",
+    summary="A channel's recordings (newest first), or the active ones",
+    tags=TAGS,
+    responses=contract(
+        {200: (RecordingList, "one page of recordings")},
+        403,
+        descriptions={400: "a malformed or unknown query parameter, or a next_token from another listing"},
+    ),
+)
 @tracer.capture_method
-def list_recordings() -> Response[dict[str, Any]]:
-    query = app.current_event.query_string_parameters or {}
-    limit = query.get("limit")
-    if limit is not None and not (limit.isascii() and limit.isdigit()):
-        raise BadRequest("limit must be a positive integer")
+def list_recordings(
+    channel: Annotated[
+        str | None, Query(min_length=1, max_length=1024, description="the channel; without it, the active recordings")
+    ] = None,
+    limit: Annotated[int | None, Query(ge=1, le=operations.MAX_PAGE, description="page size")] = None,
+    next_token: Annotated[
+        str | None, Query(min_length=1, max_length=2048, description="the previous page's next_token")
+    ] = None,
+) -> Response[dict[str, Any]]:
     payload = operations.list_recordings(
         _caller(),
-        channel=query.get("channel"),
-        limit=int(limit) if limit is not None else None,
-        next_token=query.get("next_token"),
+        channel=channel,
+        limit=limit,
+        next_token=next_token,
         settings=settings,
         deps=dependencies(),
     )
     return _json(200, payload)
 
 
-@app.get("/recordings/<recording_id>", summary="One recording, with media durations when known")
+@app.get(
+    "/recordings/<recording_id>",
+    summary="One recording, with media durations when known",
+    tags=TAGS,
+    responses=contract({200: (RecordingView, "the recording")}, 403, 404, descriptions={403: _ADMIN}),
+)
 @tracer.capture_method
 def get_recording(recording_id: str) -> Response[dict[str, Any]]:
     return _json(200, operations.get_recording(_caller(), recording_id, settings=settings, deps=dependencies()))
@@ -85,7 +143,17 @@ def get_recording(recording_id: str) -> Response[dict[str, Any]]:
 @app.get(
     "/recordings/<recording_id>/playlist",
     summary="The recording's m3u8, each segment a short-lived presigned S3 URL (plays a private bucket)",
-    responses={200: {"description": "an HLS media playlist", "content": {"application/vnd.apple.mpegurl": {}}}},
+    tags=TAGS,
+    responses={
+        200: {"description": "an HLS media playlist", "content": {"application/vnd.apple.mpegurl": {}}},
+        **contract(
+            {},
+            403,
+            404,
+            413,
+            descriptions={403: _ADMIN, 404: "no such recording, or no playlist in the bucket yet"},
+        ),
+    },
 )
 @tracer.capture_method
 def get_playlist(
@@ -102,21 +170,44 @@ def get_playlist(
     return Response(status_code=200, content_type=headers.pop("Content-Type"), body=text, headers=headers)
 
 
-@app.post("/recordings/<recording_id>/stop", summary="Stop a recording (idempotent)")
+@app.post(
+    "/recordings/<recording_id>/stop",
+    summary="Stop a recording (idempotent)",
+    tags=TAGS,
+    responses=contract(
+        {
+            200: (RecordingView, "the recording has ended (STOPPED or FAILED)"),
+            202: (RecordingView, "the stop is under way; poll GET /recordings/{recording_id}"),
+        },
+        403,
+        404,
+        descriptions={403: _ADMIN},
+    ),
+)
 @tracer.capture_method
 def stop_recording(recording_id: str) -> Response[dict[str, Any]]:
     status, payload = operations.stop_recording(_caller(), recording_id, settings=settings, deps=dependencies())
     return _json(status, payload)
 
 
-@app.post("/recordings/<recording_id>/update", summary="Change subscriptions (Agora update), one at a time")
+@app.post(
+    "/recordings/<recording_id>/update",
+    summary="Change subscriptions (Agora update), one at a time",
+    tags=TAGS,
+    responses=contract({200: (RecordingView, "Agora accepted the update")}, *_CHANGE, body=True, descriptions=_CHANGE),
+)
 @tracer.capture_method
 def update_recording(recording_id: str, body: UpdateRequest) -> Response[dict[str, Any]]:
     payload = operations.update_recording(_caller(), recording_id, body, settings=settings, deps=dependencies())
     return _json(200, payload)
 
 
-@app.post("/recordings/<recording_id>/layout", summary="Replace a mix recording's layout (Agora updateLayout)")
+@app.post(
+    "/recordings/<recording_id>/layout",
+    summary="Replace a mix recording's layout (Agora updateLayout)",
+    tags=TAGS,
+    responses=contract({200: (RecordingView, "Agora accepted the layout")}, *_CHANGE, body=True, descriptions=_CHANGE),
+)
 @tracer.capture_method
 def update_layout(recording_id: str, body: LayoutRequest) -> Response[dict[str, Any]]:
     payload = operations.update_layout(_caller(), recording_id, body, settings=settings, deps=dependencies())

@@ -10,7 +10,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Self
 
 from agorakit.ids import MAX_UID
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 #: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
@@ -24,7 +32,19 @@ MAX_PIXELS = 1920 * 1080
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields are refused and nothing is coerced: ``"1"`` is not a number, ``0`` not a boolean, and
+    ``false`` not the layout 0 (pydantic's Literal[0] accepts False even in strict mode: refused here)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if "bool" not in repr(annotation):
+                raise ValueError("a boolean is not accepted here")
+        return value
 
 
 def _check_uids(values: list[str] | None) -> list[str] | None:
@@ -177,6 +197,12 @@ class AcquireOptions(_Strict):
 class RecordingRequest(_Strict):
     """``POST /recordings``."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"channel": "demo", "mode": "mix"}]},
+    )
+
     channel: str = Field(min_length=1, max_length=1024, description="the Agora channel (web mode: a label)")
     mode: Literal["mix", "individual", "raw", "web"] = "mix"
     recording_config: RecordingConfigOverrides | None = None
@@ -291,3 +317,59 @@ class LayoutRequest(LayoutFields):
 
     def client_request(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
+
+
+# ---------------------------------------------------------------------------------------------- responses
+# What the API answers (``logic.view``): documented in docs/openapi.json and checked by the API fuzz test.
+
+Mode = Literal["mix", "individual", "raw", "web"]
+
+
+class RecordingError(BaseModel):
+    type: str | None = None
+    code: int | str | None = None
+    reason: str | None = None
+
+
+class RecordingView(BaseModel):
+    """A recording as the API shows it (never the workflow's task token or lock internals)."""
+
+    recording_id: str
+    channel: str
+    mode: Mode
+    status: str = Field(description="REQUESTED, STARTING, RECORDING, STOPPING, STOPPED or FAILED")
+    recorder_uid: int | None = None
+    bot_uid: int | None = None
+    sid: str | None = None
+    resource_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    started_at: str | None = None
+    stopped_at: str | None = None
+    stop_requested: Any = None
+    stop_reason: str | None = None
+    outcome: str | None = None
+    files: list[Any] = Field(default_factory=list)
+    uploading_status: str | None = None
+    exit_status: Any = None
+    leave_reasons: list[Any] = Field(default_factory=list)
+    reacquires: int = 0
+    error: RecordingError | None = None
+    agora_errors: list[dict[str, Any]] = Field(default_factory=list)
+    agora_warnings: list[dict[str, Any]] = Field(default_factory=list)
+    media: dict[str, Any] | None = Field(default=None, description="durations of the recorded files, when known")
+
+
+class RecordingAccepted(BaseModel):
+    """``POST /recordings`` (202): the recording is requested; its workflow starts it."""
+
+    recording_id: str
+    status: str
+    channel: str
+    mode: Mode
+    created_at: str | None = None
+
+
+class RecordingList(BaseModel):
+    recordings: list[RecordingView]
+    next_token: str | None = Field(description="pass back as ?next_token= for the next page; null on the last")

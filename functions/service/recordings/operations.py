@@ -209,13 +209,30 @@ def playlist(
     )
 
 
-def _decode_token(token: str) -> dict[str, Any]:
+#: the attributes of a byChannel page key (table pk + index keys), and their DynamoDB types
+_PAGE_KEY_TYPES = {"pk": "S", "channel": "S", "createdAt": "N"}
+
+
+def _decode_token(token: str, channel: str) -> dict[str, Any]:
+    """A ``next_token`` we issued for this channel, or a 400: a foreign token (another shape, another
+    channel, values that are not DynamoDB's) never reaches DynamoDB, whose client would refuse it."""
+    invalid = BadRequest("next_token is not valid for this listing (pass back the one the previous page returned)")
+    if len(token) > 2048:
+        raise invalid
     try:
-        key = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-    except ValueError:
-        raise BadRequest("next_token is not valid") from None
-    if not isinstance(key, dict):
-        raise BadRequest("next_token is not valid")
+        key = json.loads(base64.urlsafe_b64decode(token.encode("ascii") + b"=" * (-len(token) % 4)))
+    except (ValueError, UnicodeError):
+        raise invalid from None
+    if not isinstance(key, dict) or set(key) != set(_PAGE_KEY_TYPES):
+        raise invalid
+    for name, kind in _PAGE_KEY_TYPES.items():
+        value = key[name]
+        if not isinstance(value, dict) or set(value) != {kind} or not isinstance(value[kind], str):
+            raise invalid
+    if key["channel"]["S"] != channel or not key["createdAt"]["N"].isdigit() or len(key["createdAt"]["N"]) > 16:
+        raise invalid
+    if not key["pk"]["S"].startswith("REC#") or len(key["pk"]["S"]) > 64:
+        raise invalid
     return key
 
 
@@ -246,12 +263,12 @@ def list_recordings(
         return {"recordings": [logic.view(i) for i in items[:size]], "next_token": None}
     if not channel or len(channel) > 1024:
         raise BadRequest("channel must be 1-1024 characters")
-    start = _decode_token(next_token) if next_token else None
+    start = _decode_token(next_token, channel) if next_token else None
     try:
         items, last = deps.repo.list_by_channel(channel, limit=size, start_key=start)
     except Exception as exc:
-        if start is not None and type(exc).__name__ in ("ClientError", "ValidationException"):
-            raise BadRequest("next_token is not valid") from None
+        if start is not None and type(exc).__name__ in ("ClientError", "ValidationException", "ParamValidationError"):
+            raise BadRequest("next_token is not valid for this listing") from None
         raise
     return {"recordings": [logic.view(i) for i in items], "next_token": _encode_token(last)}
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.auth import caller_from_event
-from service.http import build_resolver
+from service.http import build_resolver, contract
 from service.observability import make_tracer
 from service.tokens.logic import (
     RtmTokenRequest,
@@ -46,7 +46,18 @@ def dependencies() -> TokenDependencies:
     )
 
 
-@app.post("/tokens", summary="Mint Agora tokens for the caller", responses={200: {"description": "tokens minted"}})
+@app.post(
+    "/tokens",
+    summary="Mint Agora tokens for the caller",
+    description="RTC (and RTM) tokens for the caller's stable uid; publisher tokens need the publisher group.",
+    tags=["tokens"],
+    responses=contract(
+        {200: (TokenResponse, "tokens minted")},
+        403,
+        descriptions={403: "a publisher token was asked for by a caller outside the publisher group"},
+        body=True,
+    ),
+)
 @tracer.capture_method
 def post_tokens(body: TokenRequest) -> TokenResponse:
     caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)

@@ -29,7 +29,7 @@ class PrivilegeTtl(BaseModel):
     """Seconds per privilege (each at most 24 h); a privilege not named lasts ``ttl``. Agora checks each one on
     its own: a short publish expiry ends publishing (with co-host authentication on) while the user stays in."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     join: int | None = Field(default=None, ge=1, le=86400)
     publish_audio: int | None = Field(default=None, ge=1, le=86400)
@@ -40,11 +40,17 @@ class PrivilegeTtl(BaseModel):
 class TokenRequest(BaseModel):
     """``POST /tokens``. The uid is never taken from the body: it comes from the caller's identity."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # "rtm": 0 or "ttl": "3600" are mistakes to report, not values to coerce
+        json_schema_extra={"examples": [{"channel": "demo", "role": "publisher", "ttl": 3600, "rtm": True}]},
+    )
 
     channel: str = Field(min_length=1, max_length=63, description="Agora channel name (under 64 bytes, Agora's set)")
     role: Literal["publisher", "subscriber"] = "subscriber"
-    ttl: int | None = Field(default=None, ge=1, le=86400, description="token lifetime in seconds (max 24 h)")
+    ttl: int | None = Field(
+        default=None, ge=1, le=86400, description="token lifetime in seconds (max 24 h; default: the deployment's)"
+    )
     rtm: bool = Field(default=False, description="also mint an RTC+RTM token (rtm_token) for the same user")
     privilege_ttl: PrivilegeTtl | None = Field(
         default=None, description="per-privilege lifetimes in seconds; publish_* need role publisher"

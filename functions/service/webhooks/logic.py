@@ -7,7 +7,9 @@ Intake order of checks, and why:
    about what we would accept (no 400-vs-401 oracle);
 3. JSON and envelope (400) - noticeId, productId, eventType;
 4. the verifying secret must be one configured for the envelope's productId, or the default (401);
-5. one conditional PutItem on noticeId (a duplicate is a 200 and a no-op).
+5. the inbox item must fit DynamoDB's 400 KB item limit (413 with the reason: NCS must not retry a
+   notice we can never store);
+6. one conditional PutItem on productId + noticeId (a duplicate is a 200 and a no-op).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from service.adapters.secrets import SecretStore
 from service.errors import BadRequest, PayloadTooLarge, ServiceError, Unauthorized
 from service.presence.logic import apply_rtc_event
 from service.presence.repository import PresenceStore
-from service.webhooks.repository import InboxRecord, InboxRepository
+from service.webhooks.repository import MAX_ITEM_BYTES, InboxRecord, InboxRepository, item_size
 from service.webhooks.settings import IntakeSettings, ProcessorSettings
 
 UPLOAD_PROGRESS_EVENT = 33
@@ -49,6 +51,25 @@ class IntakeUnavailable(ServiceError):
     """A dependency (secrets, DynamoDB) failed: answer 503 so NCS delivers the event again."""
 
     status, code = 503, "unavailable"
+
+
+class NoticeTooLarge(PayloadTooLarge):
+    """A signed notice whose inbox item exceeds DynamoDB's item limit: 413, so NCS stops delivering it."""
+
+    code = "notice_too_large"
+
+
+def _error_message(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str((response.get("Error") or {}).get("Message") or exc)
+    return str(exc)
+
+
+def _is_item_too_large(exc: BaseException) -> bool:
+    response = getattr(exc, "response", None)
+    code = str(((response or {}).get("Error") or {}).get("Code") or "") if isinstance(response, dict) else ""
+    return code == "ValidationException" and "size" in _error_message(exc).lower()
 
 
 # ---------------------------------------------------------------------------------------------- intake
@@ -179,9 +200,17 @@ def accept_notice(
         sid=envelope.sid,
         cname=envelope.cname,
     )
+    size = item_size(record.to_item())
+    if size > MAX_ITEM_BYTES:
+        raise NoticeTooLarge(
+            f"the notice cannot be stored: its inbox item would be {size} bytes, above DynamoDB's "
+            f"400 KB item limit ({MAX_ITEM_BYTES} bytes) (body {len(raw)} bytes); it is refused, not retried"
+        )
     try:
         stored = inbox.put_new(record)
     except Exception as exc:
+        if _is_item_too_large(exc):  # our estimate missed: still a notice we can never store, never a 503
+            raise NoticeTooLarge(f"the notice cannot be stored: {_error_message(exc)}") from exc
         raise IntakeUnavailable("the event could not be stored; NCS will deliver it again") from exc
     return Accepted(envelope=envelope, verification=verification, stored=stored, size=len(raw))
 

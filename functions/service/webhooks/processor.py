@@ -76,7 +76,7 @@ def process_record(
         return "ignored: not an insert"
     image = record.dynamodb.new_image if record.dynamodb else None
     body = (image or {}).get("body")
-    notice_id = (image or {}).get("noticeId")
+    notice_id = (image or {}).get("ncsNoticeId") or (image or {}).get("noticeId")
     if not isinstance(body, str):
         logger.error("inbox record without a body", extra={"noticeId": notice_id, "outcome": "invalid"})
         return "invalid: no body"
@@ -117,7 +117,10 @@ def process_batch(
             image = record.dynamodb.new_image if record.dynamodb else None
             logger.warning(
                 "ncs notice failed; the stream will deliver it again",
-                extra={"noticeId": (image or {}).get("noticeId"), "outcome": "failed"},
+                extra={
+                    "noticeId": (image or {}).get("ncsNoticeId") or (image or {}).get("noticeId"),
+                    "outcome": "failed",
+                },
                 exc_info=True,
             )
             raise

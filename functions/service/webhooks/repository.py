@@ -1,5 +1,12 @@
 """The NCS inbox (InboxTable, pk ``noticeId``): one conditional PutItem per accepted event, nothing else on
-the request path. Its stream (NEW_IMAGE, INSERT) feeds the processor. Presence, which the processor
+the request path.
+
+The key is the notice *per product*: ``noticeId`` holds ``"<productId>:<noticeId>"`` (``inbox_key``) and
+``ncsNoticeId`` the id as Agora sent it. Agora's notice ids are unique within a product only, so a cloud
+recording notice that reuses an RTC notice's id is a new event, not a duplicate (docs/decisions.md). The
+attribute keeps its name: renaming a table's key replaces the table.
+
+Its stream (NEW_IMAGE, INSERT) feeds the processor. Presence, which the processor
 writes, has its own module: ``service.presence``.
 """
 
@@ -15,6 +22,27 @@ from service.adapters.dynamodb import is_condition_failed
 # ---------------------------------------------------------------------------------------------- inbox
 
 
+#: DynamoDB's item size limit (names + values); an item above it can never be written
+MAX_ITEM_BYTES = 400 * 1024
+
+
+def inbox_key(product_id: int, notice_id: str) -> str:
+    """The inbox's partition key: the notice id is unique per product, not across products."""
+    return f"{product_id}:{notice_id}"
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """The size DynamoDB counts for a flat item of S and N attributes (name bytes + value bytes)."""
+    total = 0
+    for name, value in item.items():
+        total += len(name.encode("utf-8"))
+        if "S" in value:
+            total += len(value["S"].encode("utf-8"))
+        else:  # numbers: about one byte per two significant digits, plus one; the digits bound it
+            total += len(str(value["N"])) + 1
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class InboxRecord:
     notice_id: str
@@ -28,9 +56,14 @@ class InboxRecord:
     sid: str | None = None
     cname: str | None = None
 
+    @property
+    def key(self) -> str:
+        return inbox_key(self.product_id, self.notice_id)
+
     def to_item(self) -> dict[str, Any]:
         item = {
-            "noticeId": {"S": self.notice_id},
+            "noticeId": {"S": self.key},
+            "ncsNoticeId": {"S": self.notice_id},
             "productId": {"N": str(self.product_id)},
             "eventType": {"N": str(self.event_type)},
             "body": {"S": self.body},
@@ -49,7 +82,8 @@ class InboxRecord:
 
 class InboxRepository(Protocol):
     def put_new(self, record: InboxRecord) -> bool:
-        """Store ``record`` unless its noticeId is already there. True if stored, False for a duplicate."""
+        """Store ``record`` unless its key (product + noticeId) is already there. True if stored, False for a
+        duplicate."""
         ...
 
 
@@ -86,7 +120,7 @@ class MemoryInbox:
     def put_new(self, record: InboxRecord) -> bool:
         item = record.to_item()
         with self._lock:
-            if record.notice_id in self.items:
+            if record.key in self.items:
                 return False
-            self.items[record.notice_id] = item
+            self.items[record.key] = item
         return True

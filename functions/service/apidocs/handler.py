@@ -1,0 +1,52 @@
+"""``GET /openapi.json`` and ``GET /docs`` (Swagger UI): the API describing itself, when ``apiDocs`` is on.
+
+A plain handler (no resolver, no AWS client): the document is ``openapi.json`` next to this module, the copy
+``make openapi`` writes of docs/openapi.json (the drift test checks both), read once per container. The
+Swagger UI page loads swagger-ui-dist from a CDN, as Powertools' own Swagger UI does; the API itself needs
+no sign-in to read its description, and "Authorize" takes a user's ID token for the calls.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+DOCUMENT = Path(__file__).with_name("openapi.json")
+SWAGGER_UI = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5.17.14"
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<link rel="stylesheet" href="{ui}/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="{ui}/swagger-ui-bundle.js" crossorigin="anonymous"></script>
+<script>SwaggerUIBundle({{url: "openapi.json", dom_id: "#swagger-ui", deepLinking: true}});</script>
+</body></html>
+"""
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "public, max-age=300",
+}
+
+
+@cache
+def document() -> str:
+    return DOCUMENT.read_text(encoding="utf-8")
+
+
+def page() -> str:
+    return _PAGE.format(title=html.escape("agora-serverless API"), ui=SWAGGER_UI)
+
+
+def _response(status: int, body: str, content_type: str) -> dict[str, Any]:
+    headers = {"Content-Type": content_type, **_SECURITY_HEADERS}
+    return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    path = str(event.get("rawPath") or "")
+    if path.endswith("/openapi.json"):
+        return _response(200, document(), "application/json")
+    if path.endswith("/docs"):
+        return _response(200, page(), "text/html; charset=utf-8")
+    return _response(404, '{"message":"Not Found"}', "application/json")
