@@ -70,7 +70,8 @@ def post_tokens(body: TokenRequest) -> TokenResponse:
 @app.post(
     "/tokens/rtm",
     summary="Mint a Signaling (RTM 2.x) login token for the caller",
-    responses={200: {"description": "token minted"}},
+    tags=["tokens"],
+    responses=contract({200: (RtmTokenResponse, "token minted")}, body=True),
 )
 @tracer.capture_method
 def post_rtm_token(body: RtmTokenRequest) -> RtmTokenResponse:
