@@ -1,0 +1,144 @@
+"""The local stack in-process (``LocalRuntime``, what ``make run`` starts): routes that need the whole stack.
+
+``/projects`` reaches the Console API through the emulator (``restBaseUrls`` points there), with the
+local App ID as a project whose certificate is the one the token function signs with. One stack for
+the module: synthesizing it takes about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from local.run import LocalRuntime, free_port
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    rt = LocalRuntime(
+        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
+        emulator_options={"time_scale": 20.0},  # a 15 s segment every 0.75 s
+    )  # fmt: skip
+    try:
+        rt.start()
+        yield rt
+    finally:
+        rt.stop()
+
+
+def call(rt: LocalRuntime, method: str, path: str, user: str, body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        rt.api_url + path, data=None if body is None else json.dumps(body).encode(), method=method
+    )
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", "Bearer " + rt.identity.issue_token(user))
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw[:1] in (b"{", b"[") else raw
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        return exc.code, json.loads(raw) if raw[:1] in (b"{", b"[") else raw
+
+
+def test_projects_reach_the_emulated_console_and_rotation_reaches_the_token_secret(runtime: LocalRuntime) -> None:
+    status, body = call(runtime, "GET", "/projects", "owner")
+    assert status == 200, body
+    [own] = [p for p in body["projects"] if p["app_id"] == runtime.app_id]
+    assert own["serves_this_deployment"] and own["certificate"]["sign_key"] == "********"
+    assert runtime.secrets.app_certificate not in json.dumps(body)
+    assert call(runtime, "GET", "/projects", "admin")[0] == 403  # owners only
+    status, one = call(runtime, "GET", f"/projects/{runtime.app_id}", "owner")
+    assert status == 200 and one["project_id"] == own["project_id"]
+
+    status, rotated = call(
+        runtime, "POST", f"/projects/{own['project_id']}/certificate/reset", "owner", {"confirm": runtime.app_id}
+    )
+    assert status == 200, rotated
+    new = runtime.emulator.console.project(own["project_id"], runtime.secrets.customer_id)["sign_key"]
+    assert new != runtime.secrets.app_certificate
+    import boto3
+
+    name = runtime.stack.environment()["APP_CERTIFICATE_SECRET_NAME"]
+    stored = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=name)["SecretString"])
+    assert stored["app_certificate"] == new
+    assert new not in json.dumps(rotated)
+
+
+def wait(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.25)
+
+
+def test_playlist_plays_from_local_s3_and_integrity_follows_a_late_upload(runtime: LocalRuntime) -> None:
+    """A mix recording on the emulator: its playlist through the API, every presigned URL fetched from moto's
+    S3 and compared with the object; one segment removed before the end makes it ``incomplete``, its late
+    upload (a ``.ts`` notification) makes it ``complete``."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    bucket = runtime.recordings_bucket()
+    runtime.emulator.join("playback", 1001, role="host")
+    status, started = call(runtime, "POST", "/recordings", "admin", {"channel": "playback", "mode": "mix"})
+    assert status in (200, 201, 202), started
+    rec_id = started["recording_id"]
+    folder = "recordings/playback/" + rec_id.replace("-", "") + "/"
+
+    def segments() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents") or []
+        return sorted(o["Key"] for o in listed if o["Key"].endswith(".ts"))
+
+    wait("3 uploaded segments", lambda: len(segments()) >= 3)
+    wait("the playlist", lambda: call(runtime, "GET", f"/recordings/{rec_id}/playlist", "admin")[0] == 200)
+    status, text = call(runtime, "GET", f"/recordings/{rec_id}/playlist?expires_in=120", "admin")
+    assert status == 200
+    playlist = text.decode()
+    assert playlist.startswith("#EXTM3U") and "#EXT-X-ENDLIST" not in playlist  # still recording
+    urls = [line for line in playlist.splitlines() if line and not line.startswith("#")]
+    assert len(urls) >= 2 and all(
+        u.startswith(runtime.moto_url) and "X-Amz-Signature=" in u and "X-Amz-Expires=120" in u for u in urls
+    )
+    for url in urls:
+        key = url.split("?", 1)[0].split(f"/{bucket}/", 1)[1]
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.read() == s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert call(runtime, "GET", f"/recordings/{rec_id}/playlist", "host-1")[0] == 403
+    assert call(runtime, "GET", f"/recordings/{rec_id}/playlist?offset=-1", "admin")[0] in (400, 422)
+
+    # a window: two segments, the media sequence moved to the first of them
+    status, window = call(runtime, "GET", f"/recordings/{rec_id}/playlist?offset=1&limit=2", "admin")
+    assert status == 200
+    assert "#EXT-X-MEDIA-SEQUENCE:1" in window.decode()
+    assert len([line for line in window.decode().splitlines() if line and not line.startswith("#")]) == 2
+
+    # integrity: a segment disappears before the end, then lands late
+    victim = segments()[1]
+    saved = s3.get_object(Bucket=bucket, Key=victim)["Body"].read()
+    s3.delete_object(Bucket=bucket, Key=victim)
+    assert call(runtime, "POST", f"/recordings/{rec_id}/stop", "admin")[0] in (200, 202)
+
+    def integrity(expected: str) -> dict[str, Any] | None:
+        found = call(runtime, "GET", f"/recordings/{rec_id}", "admin")[1].get("integrity")
+        return found if found and found["status"] == expected else None
+
+    incomplete = wait("integrity incomplete", lambda: integrity("incomplete"))
+    assert incomplete["missing"] == [victim.rsplit("/", 1)[1]] and incomplete["missing_count"] == 1
+    assert incomplete["ended"] is True
+    s3.put_object(Bucket=bucket, Key=victim, Body=saved)
+    complete = wait("integrity complete after the late upload", lambda: integrity("complete"))
+    assert complete["missing_count"] == 0 and complete["segments"] >= 3
+    status, final = call(runtime, "GET", f"/recordings/{rec_id}/playlist", "admin")
+    assert status == 200 and final.decode().rstrip().endswith("#EXT-X-ENDLIST")
