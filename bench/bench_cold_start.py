@@ -49,6 +49,7 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "channels": ("service.channels.handler.handler", "api", {}),
     "media": ("service.media.handler.handler", "plain", {}),
     "projects": ("service.projects.handler.handler", "api", {}),
+    "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }
 #: the service's client factory ("module:function"), used for the first request of every handler but tokens
 OUR_CLIENT = "service.adapters.aws:client"

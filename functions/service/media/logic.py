@@ -16,6 +16,9 @@ order and possibly twice. Correctness rests on three rules:
 3. A bad playlist is a result, not a failure: it is stored as an error on its file item, counted and
    logged, and the message is consumed. Only transient failures (throttling, S3/DynamoDB outages) are
    raised, so the queue delivers the message again (then to its DLQ after maxReceiveCount).
+
+Over 400 lines on purpose: the media use cases (durations, ordering by sequencer, integrity) share one event model
+and one repository contract; splitting them would split the ordering rules.
 """
 
 from __future__ import annotations
