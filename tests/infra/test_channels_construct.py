@@ -4,40 +4,15 @@ environment and exact permissions, and its JWT-authorized routes."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from infra.constructs.channels import PRESENCE_ACTIONS, ROUTES, RULES_TABLE_ACTIONS
+from tests.infra.template_helpers import actions, function_by_handler, one, resources
 
 HANDLER = "service.channels.handler.handler"
 
 
-def _resources(template_json: dict[str, Any], res_type: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == res_type and k.startswith(prefix)}
-
-
-def _one(template_json: dict[str, Any], res_type: str, prefix: str) -> tuple[str, dict[str, Any]]:
-    found = _resources(template_json, res_type, prefix)
-    assert len(found) == 1, list(found)
-    return next(iter(found.items()))
-
-
-def _channels_function(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    found = {
-        k: v
-        for k, v in _resources(template_json, "AWS::Lambda::Function").items()
-        if v["Properties"].get("Handler") == HANDLER
-    }
-    assert len(found) == 1
-    return next(iter(found.items()))
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return set(action if isinstance(action, list) else [action])
-
-
 def test_kicking_rules_table(template_json):
-    _, table = _one(template_json, "AWS::DynamoDB::GlobalTable", "ChannelsKickingRulesTable")
+    _, table = one(template_json, "AWS::DynamoDB::GlobalTable", "ChannelsKickingRulesTable")
     props = table["Properties"]
     assert props["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
     assert props["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "N"}]
@@ -47,10 +22,10 @@ def test_kicking_rules_table(template_json):
 
 
 def test_channels_function_environment(template_json):
-    rules_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "ChannelsKickingRulesTable")
-    presence_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "WebhooksPresenceTable")
-    limiter_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
-    _, fn = _channels_function(template_json)
+    rules_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "ChannelsKickingRulesTable")
+    presence_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "WebhooksPresenceTable")
+    limiter_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
+    _, fn = function_by_handler(template_json, HANDLER)
     props = fn["Properties"]
     env = props["Environment"]["Variables"]
     assert env["KICKING_RULES_TABLE"] == {"Ref": rules_id}
@@ -63,21 +38,21 @@ def test_channels_function_environment(template_json):
 
 
 def test_channels_function_permissions_are_exact(template_json):
-    rules_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "ChannelsKickingRulesTable")
-    presence_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "WebhooksPresenceTable")
-    limiter_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
-    _, fn = _channels_function(template_json)
+    rules_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "ChannelsKickingRulesTable")
+    presence_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "WebhooksPresenceTable")
+    limiter_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
+    _, fn = function_by_handler(template_json, HANDLER)
     role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     assert "ManagedPolicyArns" not in template_json["Resources"][role_id]["Properties"]
     policies = [
         v
-        for v in _resources(template_json, "AWS::IAM::Policy").values()
+        for v in resources(template_json, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in v["Properties"].get("Roles", [])
     ]
     assert len(policies) == 1
     by_target: dict[str, set[str]] = {}
     for statement in policies[0]["Properties"]["PolicyDocument"]["Statement"]:
-        by_target.setdefault(json.dumps(statement["Resource"]), set()).update(_actions(statement))
+        by_target.setdefault(json.dumps(statement["Resource"]), set()).update(actions(statement))
     assert by_target.pop(json.dumps({"Fn::GetAtt": [rules_id, "Arn"]})) == set(RULES_TABLE_ACTIONS)
     assert by_target.pop(json.dumps({"Fn::GetAtt": [presence_id, "Arn"]})) == set(PRESENCE_ACTIONS)
     assert by_target.pop(json.dumps({"Fn::GetAtt": [limiter_id, "Arn"]})) == {"dynamodb:UpdateItem"}
@@ -92,8 +67,8 @@ def test_channels_function_permissions_are_exact(template_json):
 
 
 def test_routes_are_jwt_authorized_and_reach_the_channels_function(template_json):
-    fn_id, _ = _channels_function(template_json)
-    routes = _resources(template_json, "AWS::ApiGatewayV2::Route")
+    fn_id, _ = function_by_handler(template_json, HANDLER)
+    routes = resources(template_json, "AWS::ApiGatewayV2::Route")
     expected = {f"{method.value} {path}" for path, methods in ROUTES for method in methods}
     assert expected == {
         "GET /channels",

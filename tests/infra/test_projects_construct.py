@@ -4,40 +4,15 @@ and exact permissions (PutSecretValue on the certificate secret only), the owner
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from infra.constructs.projects import CERTIFICATE_ACTIONS, ROUTES, USAGE_TABLE_ACTIONS
+from tests.infra.template_helpers import actions, function_by_handler, one, resources
 
 HANDLER = "service.projects.handler.handler"
 
 
-def _resources(template_json: dict[str, Any], res_type: str, prefix: str = "") -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in template_json["Resources"].items() if v["Type"] == res_type and k.startswith(prefix)}
-
-
-def _one(template_json: dict[str, Any], res_type: str, prefix: str) -> tuple[str, dict[str, Any]]:
-    found = _resources(template_json, res_type, prefix)
-    assert len(found) == 1, list(found)
-    return next(iter(found.items()))
-
-
-def _projects_function(template_json: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    found = {
-        k: v
-        for k, v in _resources(template_json, "AWS::Lambda::Function").items()
-        if v["Properties"].get("Handler") == HANDLER
-    }
-    assert len(found) == 1
-    return next(iter(found.items()))
-
-
-def _actions(statement: dict[str, Any]) -> set[str]:
-    action = statement["Action"]
-    return set(action if isinstance(action, list) else [action])
-
-
 def test_usage_table(template_json):
-    _, table = _one(template_json, "AWS::DynamoDB::GlobalTable", "ProjectsUsageTable")
+    _, table = one(template_json, "AWS::DynamoDB::GlobalTable", "ProjectsUsageTable")
     props = table["Properties"]
     assert props["KeySchema"] == [
         {"AttributeName": "pk", "KeyType": "HASH"},
@@ -48,9 +23,9 @@ def test_usage_table(template_json):
 
 
 def test_projects_function_environment(template_json):
-    usage_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "ProjectsUsageTable")
-    limiter_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
-    _, fn = _projects_function(template_json)
+    usage_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "ProjectsUsageTable")
+    limiter_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
+    _, fn = function_by_handler(template_json, HANDLER)
     env = fn["Properties"]["Environment"]["Variables"]
     assert env["USAGE_TABLE"] == {"Ref": usage_id}
     assert env["AGORA_RATE_LIMIT_TABLE"] == {"Ref": limiter_id}
@@ -62,21 +37,21 @@ def test_projects_function_environment(template_json):
 
 
 def test_projects_function_permissions_are_exact(template_json):
-    usage_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "ProjectsUsageTable")
-    limiter_id, _ = _one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
-    _, fn = _projects_function(template_json)
+    usage_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "ProjectsUsageTable")
+    limiter_id, _ = one(template_json, "AWS::DynamoDB::GlobalTable", "AgoraAccessRateLimitTable")
+    _, fn = function_by_handler(template_json, HANDLER)
     role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
     assert "ManagedPolicyArns" not in template_json["Resources"][role_id]["Properties"]
     policies = [
         v
-        for v in _resources(template_json, "AWS::IAM::Policy").values()
+        for v in resources(template_json, "AWS::IAM::Policy").values()
         if {"Ref": role_id} in v["Properties"].get("Roles", [])
     ]
     assert len(policies) == 1
     by_target: dict[str, set[str]] = {}
     for statement in policies[0]["Properties"]["PolicyDocument"]["Statement"]:
         assert statement["Effect"] == "Allow"
-        by_target.setdefault(json.dumps(statement["Resource"]), set()).update(_actions(statement))
+        by_target.setdefault(json.dumps(statement["Resource"]), set()).update(actions(statement))
     usage = [k for k in by_target if usage_id in k]
     assert len(usage) == 1 and by_target.pop(usage[0]) == set(USAGE_TABLE_ACTIONS)
     # the limiter's one call is a conditional UpdateItem (infra/grants.py)
@@ -97,16 +72,16 @@ def test_projects_function_permissions_are_exact(template_json):
 def test_the_token_function_still_only_reads_the_certificate(template_json):
     tokens = [
         v
-        for v in _resources(template_json, "AWS::IAM::Policy").values()
+        for v in resources(template_json, "AWS::IAM::Policy").values()
         if "app-certificate" in json.dumps(v) and "PutSecretValue" in json.dumps(v)
     ]
     assert len(tokens) == 1  # the projects function's policy alone may write the certificate
 
 
 def test_owners_group_and_routes(template_json):
-    groups = {v["Properties"]["GroupName"] for v in _resources(template_json, "AWS::Cognito::UserPoolGroup").values()}
+    groups = {v["Properties"]["GroupName"] for v in resources(template_json, "AWS::Cognito::UserPoolGroup").values()}
     assert "owners" in groups
-    fn_id, _ = _projects_function(template_json)
+    fn_id, _ = function_by_handler(template_json, HANDLER)
     expected = {f"{method.value} {path}" for path, methods in ROUTES for method in methods}
     assert expected == {
         "GET /projects",
@@ -118,7 +93,7 @@ def test_owners_group_and_routes(template_json):
     }
     found = {
         v["Properties"]["RouteKey"]: v["Properties"]
-        for v in _resources(template_json, "AWS::ApiGatewayV2::Route").values()
+        for v in resources(template_json, "AWS::ApiGatewayV2::Route").values()
     }
     for key in expected:
         props = found[key]
