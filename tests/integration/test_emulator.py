@@ -334,6 +334,15 @@ def test_uploads_land_in_s3_with_agora_names():
         api.close()
 
 
+def _video_states(emulator, sid: str) -> list[int]:
+    """The recorder's video track states for ``sid`` in order (event 44: 0 = recording, 1 = gone)."""
+    return [
+        e["payload"]["details"]["state"]
+        for e in emulator.events()
+        if e.get("sid") == sid and e["eventType"] == 44
+    ]
+
+
 def test_individual_uploads_per_uid_and_track_with_discontinuity():
     # idle exit and channel close far beyond any pause a loaded machine adds between leave and rejoin: this test
     # is about the discontinuity, not about timing
@@ -345,11 +354,18 @@ def test_individual_uploads_per_uid_and_track_with_discontinuity():
         config = {"channelType": 1, "maxIdleTime": 3600, "subscribeUidGroup": 0}
         sid = api.start(rid, "solo", mode="individual", recordingConfig=config).json()["sid"]
         assert wait_until(lambda: len(emulator.task(sid)["streams"]) == 2, 5)
-        time.sleep(0.2)
+        # every step waits until the recorder has seen it (events 43/44), not a fixed sleep: on a loaded machine a
+        # leave and a rejoin can otherwise both fall between two of the recorder's ticks and never be observed
+        assert wait_until(lambda: _video_states(emulator, sid) == [0], 10)
+        video_key = "2845863044:video"
+        assert wait_until(lambda: emulator.task(sid)["streams"][video_key]["segments"] >= 1, 10)  # a segment before
         emulator.leave("solo", 2845863044)
-        time.sleep(0.1)
+        assert wait_until(lambda: _video_states(emulator, sid) == [0, 1], 10)
+        before_rejoin = emulator.task(sid)["streams"][video_key]["segments"]
         emulator.join("solo", 2845863044, "host")
-        time.sleep(0.2)
+        assert wait_until(lambda: _video_states(emulator, sid) == [0, 1, 0], 10)
+        # a slice after the rejoin is long enough to be kept (the recorder drops one shorter than half a second)
+        assert wait_until(lambda: emulator.task(sid)["streams"][video_key]["segments"] > before_rejoin, 10)
         stop = api.stop(rid, sid, "solo", mode="individual").json()["serverResponse"]
         assert stop["fileListMode"] == "json"
         names = sorted(f["fileName"] for f in stop["fileList"])
