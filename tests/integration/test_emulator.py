@@ -336,11 +336,7 @@ def test_uploads_land_in_s3_with_agora_names():
 
 def _video_states(emulator, sid: str) -> list[int]:
     """The recorder's video track states for ``sid`` in order (event 44: 0 = recording, 1 = gone)."""
-    return [
-        e["payload"]["details"]["state"]
-        for e in emulator.events()
-        if e.get("sid") == sid and e["eventType"] == 44
-    ]
+    return [e["payload"]["details"]["state"] for e in emulator.events() if e.get("sid") == sid and e["eventType"] == 44]
 
 
 def test_individual_uploads_per_uid_and_track_with_discontinuity():
