@@ -6,11 +6,14 @@ measures, from before the handler's import to the end of the first request:
     with a ``POST /tokens`` event (a returning caller on a cold container: its uid read from DynamoDB, the
     certificate read from Secrets Manager). For the others, the first request's AWS work through the
     service's own adapter (``service.adapters.aws.client``): both clients created, one DynamoDB ``GetItem``
-    and one ``GetSecretValue``. Agora calls and the handlers' own logic are not counted (the peer has none).
+    and one ``GetSecretValue`` (media: the ``GetItem`` and an S3 ``GetObject`` of a playlist, its real first
+    reads). Agora calls and the handlers' own logic are not counted (the peer has none). Ours runs with the
+    environment every deployed function has (``DEPLOYED_ENV``): DynamoDB, Secrets Manager and Step Functions
+    calls through ``service.adapters.awsfast`` (SigV4 over ``http.client``, no botocore); S3 through botocore.
   * peer - a plain Powertools handler written the usual way, without Tracer: Logger + Metrics, plus
     ``APIGatewayHttpResolver(enable_validation=True)`` and a pydantic body model for the API handlers; two
     module-level boto3 clients; its handler (decorated with ``inject_lambda_context`` and ``log_metrics``) does
-    the same GetItem and GetSecretValue, through the resolver for the API handlers.
+    the same calls, through the resolver for the API handlers.
 Both talk to one moto server started by this bench (``AWS_ENDPOINT_URL``), so both pay real HTTP round trips.
 Each side runs RUNS times, alternating, after a warm-up that fills the bytecode cache; medians. Interpreter
 start-up is outside the timed span on both sides (it is the same interpreter). Import-only figures are printed
@@ -51,6 +54,9 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "projects": ("service.projects.handler.handler", "api", {}),
     "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }
+#: environment every deployed function has that changes what runs (infra/constructs/function_factory.py): the
+#: JSON-protocol AWS calls go through service.adapters.awsfast instead of botocore
+DEPLOYED_ENV = {"AGORA_AWS_FAST_CLIENT": "1"}
 #: the service's client factory ("module:function"), used for the first request of every handler but tokens
 OUR_CLIENT = "service.adapters.aws:client"
 TARGET_TOKENS, TARGET_OTHERS = 0.75, 0.9
@@ -58,6 +64,8 @@ TARGET_TOKENS, TARGET_OTHERS = 0.75, 0.9
 APP_ID = "970CA35de60c44645bbae8a215061b33"
 TABLE = "bench-table"
 SECRET = "bench/secret"  # noqa: S105 - a secret name in moto, not a secret
+BUCKET = "bench-recordings"
+PLAYLIST = "recordings/sid_room.m3u8"
 ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
@@ -120,9 +128,19 @@ OURS_OTHER = """
 import {module} as m
 t_import = time.perf_counter()
 from {client_module} import {client_function} as client
-assert client("dynamodb").get_item(TableName=TABLE, Key={{"pk": {{"S": "u#1"}}}})["Item"]
-assert client("secretsmanager").get_secret_value(SecretId=SECRET)["SecretString"]
+{calls}
 """
+#: the first request's AWS work, for both sides: two reads, as most handlers do first; the media function
+#: reads the playlist from S3 instead of a secret (S3 is not a JSON-protocol service: botocore on both sides)
+DEFAULT_CALLS = """
+assert {ddb}.get_item(TableName=TABLE, Key={{"pk": {{"S": "u#1"}}}})["Item"]
+assert {secrets}.get_secret_value(SecretId=SECRET)["SecretString"]
+"""
+MEDIA_CALLS = """
+assert {ddb}.get_item(TableName=TABLE, Key={{"pk": {{"S": "u#1"}}}})["Item"]
+assert {s3}.get_object(Bucket=BUCKET, Key=PLAYLIST)["Body"].read()
+"""
+CALLS = {"media": MEDIA_CALLS}
 PEER_API = """
 import boto3
 from aws_lambda_powertools import Logger, Metrics
@@ -159,6 +177,20 @@ def handler(event, context):
 t_import = time.perf_counter()
 assert handler({}, Context())["n"]
 """
+PEER_MEDIA = """
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+logger = Logger(); metrics = Metrics()
+ddb = boto3.client("dynamodb"); s3 = boto3.client("s3")
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event, context):
+    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "u#1"}})["Item"]
+    body = s3.get_object(Bucket=BUCKET, Key=PLAYLIST)["Body"].read()
+    return {"n": len(item) + len(body)}
+t_import = time.perf_counter()
+assert handler({}, Context())["n"]
+"""
 
 
 def probe(body: str) -> str:
@@ -167,6 +199,7 @@ def probe(body: str) -> str:
         "import time, json\n"
         + CONTEXT
         + f"EVENT = json.loads({json.dumps(json.dumps(TOKEN_EVENT))})\nTABLE = {TABLE!r}\nSECRET = {SECRET!r}\n"
+        + f"BUCKET = {BUCKET!r}\nPLAYLIST = {PLAYLIST!r}\n"
         + "t0 = time.perf_counter()\n"
         + textwrap.dedent(body)
         + "t1 = time.perf_counter()\n"
@@ -179,7 +212,10 @@ def our_code(handler: str, label: str) -> str:
     client_module, client_function = OUR_CLIENT.split(":")
     if label == "tokens":
         return OURS_TOKENS.format(module=module, function=function)
-    return OURS_OTHER.format(module=module, client_module=client_module, client_function=client_function)
+    calls = CALLS.get(label, DEFAULT_CALLS).format(
+        ddb='client("dynamodb")', secrets='client("secretsmanager")', s3='client("s3")'
+    )
+    return OURS_OTHER.format(module=module, client_module=client_module, client_function=client_function, calls=calls)
 
 
 def run_child(code: str, env: dict[str, str]) -> dict[str, float]:
@@ -240,6 +276,9 @@ def start_moto() -> tuple[object, str]:
     ddb.put_item(TableName=TABLE, Item=RETURNING_USER)  # the token handler's caller has a uid: one read
     secret = {"app_certificate": "5CFd2fd1755d40ecb72977518be15d3b", "customer_id": "c", "customer_secret": "s"}
     boto3.client("secretsmanager", **kw).create_secret(Name=SECRET, SecretString=json.dumps(secret))
+    s3 = boto3.client("s3", **kw)
+    s3.create_bucket(Bucket=BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=PLAYLIST, Body=b"#EXTM3U\n#EXTINF:4.000000\na.ts\n#EXT-X-ENDLIST\n")
     return server, url
 
 
@@ -251,11 +290,12 @@ def main() -> int:
             base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
             base |= ENV | {"AWS_ENDPOINT_URL": url, "PYTHONPYCACHEPREFIX": str(Path(tmp, "pycache"))}
             print(f"python {sys.version.split()[0]}, moto server {url}, {RUNS} fresh processes per side (medians)")
-            peers = {"api": probe(PEER_API), "plain": probe(PEER_PLAIN)}
+            peers = {"api": probe(PEER_API), "plain": probe(PEER_PLAIN), "media": probe(PEER_MEDIA)}
             for label, (handler, kind, extra) in HANDLERS.items():
                 started = time.perf_counter()
-                env_ours = base | extra
-                results[label] = measure(probe(our_code(handler, label)), peers[kind], env_ours, base)
+                env_ours = base | DEPLOYED_ENV | extra
+                peer = peers["media"] if label == "media" else peers[kind]
+                results[label] = measure(probe(our_code(handler, label)), peer, env_ours, base)
                 print(f"  measured {label} in {time.perf_counter() - started:.1f}s", flush=True)
     finally:
         server.stop()  # type: ignore[attr-defined]

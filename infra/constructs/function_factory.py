@@ -127,6 +127,9 @@ class FunctionFactory(Construct):
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+            # DynamoDB, Secrets Manager and Step Functions calls without loading botocore (cold start):
+            # service/adapters/awsfast.py, docs/decisions.md
+            "AGORA_AWS_FAST_CLIENT": "1",
             **(environment or {}),
         }
         fn = lambda_.Function(

@@ -9,6 +9,11 @@ how the local stack points every function at its embedded moto server.
 Every client comes from ONE botocore session: ``botocore.session.get_session()`` builds a new Session
 (loaders, credential chain, config) on each call, so a second client cost 71-85 ms instead of ~6 ms.
 Sharing the session also shares its loaded service models and resolved credentials.
+
+With ``AGORA_AWS_FAST_CLIENT=1`` the DynamoDB, Secrets Manager and Step Functions clients are
+:class:`service.adapters.awsfast.FastClient` (and S3's ``get_object`` is :mod:`service.adapters.awsfast_s3`):
+botocore-compatible for the calls on hot paths, without loading botocore (which then loads only for
+anything else).
 """
 
 from __future__ import annotations
@@ -29,7 +34,30 @@ def _session() -> Any:
 
 @cache
 def _client(service_name: str) -> Any:
+    if _fast_enabled():
+        from service.adapters import awsfast
+
+        if awsfast.available(service_name):
+            return awsfast.FastClient(service_name, fallback=lambda: _botocore_client(service_name))
+        if service_name == "s3":
+            from service.adapters import awsfast_s3
+
+            if awsfast_s3.available():
+                return awsfast_s3.FastS3Client(fallback=lambda: _botocore_client(service_name))
+    return _botocore_client(service_name)
+
+
+@cache
+def _botocore_client(service_name: str) -> Any:
     return _session().create_client(service_name)
+
+
+def _fast_enabled() -> bool:
+    """``AGORA_AWS_FAST_CLIENT=1`` (set on every deployed function and by the local stack): JSON-protocol
+    calls on hot paths go through :mod:`service.adapters.awsfast` instead of botocore (docs/decisions.md)."""
+    import os
+
+    return os.environ.get("AGORA_AWS_FAST_CLIENT") == "1"
 
 
 def session() -> Any:
@@ -47,6 +75,7 @@ def reset_clients() -> None:
     """Forget cached clients and the session (tests that start a fresh moto backend call this)."""
     with _lock:
         _client.cache_clear()
+        _botocore_client.cache_clear()
         _session.cache_clear()
 
 
