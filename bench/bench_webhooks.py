@@ -16,8 +16,9 @@ Run: ``.venv/bin/python -m bench.bench_webhooks``.
 3. DynamoDB writes per accepted event, on moto with the real ``DynamoDBInbox`` (a botocore hook counts calls).
 4. With the DynamoDB write: every implementation stores through ``DynamoDBInbox`` (one conditional PutItem)
    into a fresh table on a moto server started here (real HTTP on loopback; ours through the service's
-   client factory as deployed, i.e. ``service.adapters.awsfast``, the peers through ``boto3.client``). p50/p99 per delivery and requests per second per
-   function instance (one instance serves one request at a time: deliveries / busy time), medians of rounds.
+   client factory as deployed, i.e. ``service.adapters.awsfast``, the peers through ``boto3.client``).
+   p50/p99 per delivery and requests per second per function instance (one instance serves one request at
+   a time: deliveries / busy time), medians of rounds.
    moto's server runs in this process, so its work is inside every figure, alike for all.
 Nothing is asserted about time.
 
