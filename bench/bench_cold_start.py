@@ -163,34 +163,26 @@ t_import = time.perf_counter()
 response = handler(EVENT, Context())
 assert response["statusCode"] == 200, response
 """
-PEER_PLAIN = """
+PEER_PLAIN_TEMPLATE = """
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 logger = Logger(); metrics = Metrics()
-ddb = boto3.client("dynamodb"); secrets = boto3.client("secretsmanager")
+ddb = boto3.client("dynamodb"); other = boto3.client({other_service!r})
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event, context):
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "u#1"}})["Item"]
-    secret = secrets.get_secret_value(SecretId=SECRET)["SecretString"]
-    return {"n": len(item) + len(secret)}
+    item = ddb.get_item(TableName=TABLE, Key={{"pk": {{"S": "u#1"}}}})["Item"]
+    value = {other_call}
+    return {{"n": len(item) + len(value)}}
 t_import = time.perf_counter()
-assert handler({}, Context())["n"]
+assert handler({{}}, Context())["n"]
 """
-PEER_MEDIA = """
-import boto3
-from aws_lambda_powertools import Logger, Metrics
-logger = Logger(); metrics = Metrics()
-ddb = boto3.client("dynamodb"); s3 = boto3.client("s3")
-@logger.inject_lambda_context
-@metrics.log_metrics
-def handler(event, context):
-    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "u#1"}})["Item"]
-    body = s3.get_object(Bucket=BUCKET, Key=PLAYLIST)["Body"].read()
-    return {"n": len(item) + len(body)}
-t_import = time.perf_counter()
-assert handler({}, Context())["n"]
-"""
+PEER_PLAIN = PEER_PLAIN_TEMPLATE.format(
+    other_service="secretsmanager", other_call='other.get_secret_value(SecretId=SECRET)["SecretString"]'
+)
+PEER_MEDIA = PEER_PLAIN_TEMPLATE.format(
+    other_service="s3", other_call='other.get_object(Bucket=BUCKET, Key=PLAYLIST)["Body"].read()'
+)
 
 
 def probe(body: str) -> str:
