@@ -73,7 +73,7 @@ def metric_sink(metrics: Any) -> MetricSink:
             unit=MetricUnit(unit),
             value=value,
             namespace=metrics.namespace,
-            default_dimensions=dict(dimensions),
+            default_dimensions={"service": metrics.service, **dimensions},
         ):
             pass
 
