@@ -117,7 +117,6 @@ def test_intake_counts_accepted_duplicate_and_rejected_notices_with_their_bytes(
 def _throttle_dynamodb() -> None:
     """DynamoDB answers every call with a throttling error from now on (botocore's own error class)."""
     from botocore.exceptions import ClientError
-
     from service.adapters import aws as aws_adapter
 
     def throttled(**kwargs: Any) -> None:

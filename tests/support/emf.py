@@ -13,8 +13,8 @@ from typing import Any
 
 def documents(text: str) -> list[dict[str, Any]]:
     found = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         document = json.loads(line)
@@ -47,7 +47,12 @@ def values(docs: Iterable[Mapping[str, Any]], name: str, dimensions: Mapping[str
 
 def units(docs: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """Metric name -> unit, over every document."""
-    return {m["Name"]: m.get("Unit", "None") for d in docs for directive in _directives(d) for m in directive["Metrics"]}
+    return {
+        metric["Name"]: metric.get("Unit", "None")
+        for document in docs
+        for directive in _directives(document)
+        for metric in directive["Metrics"]
+    }
 
 
 def names(docs: Iterable[Mapping[str, Any]]) -> set[str]:

@@ -9,11 +9,11 @@ import pytest
 from agorakit.agora.errors import AgoraRateLimitedError
 from agorakit.agora.ratelimit import LocalTokenBucket
 from aws_lambda_powertools import Metrics
-
 from service.adapters.agora import AgoraAccessSettings, ObservedLimiter, build_rate_limiter
 from service.observability import limiter_wait_observer, metric_sink, no_metric
 from service.recordings import logic as recording_logic
 from service.webhooks import telemetry
+
 from tests.support import emf
 
 
