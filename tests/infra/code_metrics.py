@@ -70,20 +70,22 @@ def module_metrics(module: str) -> ModuleMetrics:
     result = ModuleMetrics()
 
     def resolve(expr: ast.expr, params: set[str]) -> set[str] | None:
+        found: set[str] | None = None
         if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
-            return {expr.value}
-        if isinstance(expr, ast.Name):
+            found = {expr.value}
+        elif isinstance(expr, ast.Name):
             if expr.id in strings:
-                return {strings[expr.id]}
-            return set() if expr.id in params else None
-        if isinstance(expr, ast.IfExp):
+                found = {strings[expr.id]}
+            elif expr.id in params:
+                found = set()  # a pass-through: the sink itself
+        elif isinstance(expr, ast.IfExp):
             a, b = resolve(expr.body, params), resolve(expr.orelse, params)
-            return None if a is None or b is None else a | b
-        if isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name) and expr.value.id in dicts:
-            return dicts[expr.value.id]
-        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in functions:
-            return _returned_literals(functions[expr.func.id])
-        return None
+            found = None if a is None or b is None else a | b
+        elif isinstance(expr, ast.Subscript) and isinstance(expr.value, ast.Name) and expr.value.id in dicts:
+            found = dicts[expr.value.id]
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id in functions:
+            found = _returned_literals(functions[expr.func.id])
+        return found
 
     def visit(node: ast.AST, params: set[str]) -> None:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
