@@ -5,11 +5,19 @@
 - Alarms for each failure signal: Lambda errors and throttles (per function), API 5xx and latency,
   the webhook stream's iterator age, dead-letter queues, Step Functions throttling, Agora 429s and the
   rate limiter running out of slots (both from log metric filters: the Agora client logs each 429 and
-  Lambda logs the unhandled ``AgoraRateLimitedError``). Every alarm has a fixed name
+  Lambda logs the unhandled ``AgoraRateLimitedError``), the limiter's waits growing long, webhook
+  processing lagging behind Agora and stream records failing. Every alarm has a fixed name
   ``<stack>-<AlarmId>`` and a runbook line in docs/operations.md (a test checks both).
 - One dashboard: requests, errors and latency per route; recordings requested, started, stopped,
-  failed, reconciled and executions running; webhook intake and processing lag; media durations
-  extracted; Agora 429s and limiter exhaustion; cost-driving counts.
+  failed, reconciled, ended by stop reason, active, and executions; webhook intake outcomes, processing
+  outcomes and lag; kicking rules; media durations extracted; Agora requests, limiter waits, 429s and
+  limiter exhaustion; cost-driving counts.
+
+The business metrics come from the functions' EMF (``service.observability.metric_sink``), namespace
+``AgoraServerless``, dimension ``service``; a test checks that every name read here is one the code emits.
+
+Over 400 lines on purpose: the alarms and the dashboard read the same metrics; one module keeps their names,
+statistics and thresholds side by side.
 """
 
 from __future__ import annotations
@@ -45,6 +53,23 @@ ITERATOR_AGE_MS = 300_000
 AGORA_429_THRESHOLD = 20
 AGORA_429_METRIC = "Agora429"
 LIMITER_EXHAUSTED_METRIC = "AgoraLimiterExhausted"
+#: the limiter's wait before each Agora request (EMF, ms) and the requests it counts
+LIMITER_WAIT_METRIC = "AgoraLimiterWaitMs"
+AGORA_REQUESTS_METRIC = "AgoraRequests"
+#: the functions' ``service`` dimension for each function that calls Agora REST (the processor only for 999 kicks)
+AGORA_REST_SERVICES = ("recordings", "channels", "webhooks")
+#: p90 of the limiter's wait above this for 3 periods: callers queue for Agora slots (INTERACTIVE gives up at 5 s)
+LIMITER_WAIT_P90_MS = 2_000
+#: p90 of (processing - Agora's notifyMs) above this for 3 periods: presence and recordings learn events late
+PROCESSING_LAG_P90_MS = 120_000
+#: stream records that raised (and will be delivered again) in each of 3 periods: a persistent processing fault
+NOTICES_FAILED_THRESHOLD = 1
+#: ``StopReason`` of ``RecordingsEnded`` (service.recordings.logic.ENDED_REASONS; a test keeps them equal)
+STOP_REASONS = ("api", "recorder_exited", "reconciler", "max_duration", "failed", "other")
+#: ``Reason`` of ``NoticesRejected`` (service.webhooks.telemetry.REJECTION_REASONS, plus "other")
+REJECTION_REASONS = (
+    "unauthorized", "bad_request", "payload_too_large", "notice_too_large", "unavailable", "internal_error", "other"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -189,16 +214,54 @@ class Monitoring(Construct):
             "AgoraLimiterExhausted", self._agora_metric(LIMITER_EXHAUSTED_METRIC), 1,
             "A call found no rate-limiter slot within its maximum wait (agoraQps too low for the load)",
         )  # fmt: skip
+        self._alarm(
+            "AgoraLimiterWaitHigh", self._limiter_wait_p90(), LIMITER_WAIT_P90_MS,
+            f"The rate limiter's p90 wait before Agora requests stayed above {LIMITER_WAIT_P90_MS} ms for 15 "
+            "minutes (any function): agoraQps is too low for the load",
+            periods=3,
+        )  # fmt: skip
+        self._alarm(
+            "WebhookProcessingLag",
+            self._service_metric("webhooks", "NoticeProcessingLagMs", statistic="p90"),
+            PROCESSING_LAG_P90_MS,
+            f"The p90 of (processing time - Agora's notifyMs) stayed above {PROCESSING_LAG_P90_MS} ms for 15 "
+            "minutes: presence and recording events are applied late",
+            periods=3,
+        )
+        self._alarm(
+            "WebhookNoticesFailed",
+            self._service_metric("webhooks", "NoticesFailed"),
+            NOTICES_FAILED_THRESHOLD,
+            "Inbox stream records raised in the processor in each of 3 periods of 5 minutes (they are retried, "
+            "then go to the DLQ); the function itself reports no error",
+            periods=3,
+        )
+
+    def _limiter_wait_p90(self) -> cloudwatch.MathExpression:
+        """The worst p90 wait of the functions that call Agora REST (one alarm for every caller)."""
+        using = {
+            f"w{i}": self._service_metric(service, LIMITER_WAIT_METRIC, statistic="p90")
+            for i, service in enumerate(AGORA_REST_SERVICES)
+        }
+        return cloudwatch.MathExpression(
+            expression="MAX([" + ", ".join(f"FILL({k}, 0)" for k in using) + "])",
+            using_metrics=using,
+            label="limiter wait p90 (ms, worst caller)",
+            period=FIVE_MINUTES,
+        )
 
     @staticmethod
     def _agora_metric(name: str) -> cloudwatch.Metric:
         return cloudwatch.Metric(namespace=METRICS_NAMESPACE, metric_name=name, statistic="Sum", period=FIVE_MINUTES)
 
     @staticmethod
-    def _service_metric(service: str, name: str, label: str | None = None) -> cloudwatch.Metric:
+    def _service_metric(
+        service: str, name: str, label: str | None = None, *, statistic: str = "Sum", **dimensions: str
+    ) -> cloudwatch.Metric:
+        """A metric the functions publish (EMF, dimension ``service`` plus the metric's own)."""
         return cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": service}, statistic="Sum",
-            period=FIVE_MINUTES, label=label or name,
+            namespace=METRICS_NAMESPACE, metric_name=name, dimensions_map={"service": service, **dimensions},
+            statistic=statistic, period=FIVE_MINUTES, label=label or name,
         )  # fmt: skip
 
     # -- dashboard ----------------------------------------------------------------------------
@@ -214,7 +277,7 @@ class Monitoring(Construct):
         w = self.watched
         routes = w.route_keys
         sm = w.state_machine
-        rec = "recordings"
+        rec, hooks = "recordings", "webhooks"
         width = 12
         rows: list[list[cloudwatch.IWidget]] = [
             [
@@ -271,8 +334,93 @@ class Monitoring(Construct):
             ],
             [
                 cloudwatch.GraphWidget(
-                    title="Webhook intake and processing",
+                    title="Recordings ended by stop reason",
                     width=width,
+                    left=[
+                        self._service_metric(rec, "RecordingsEnded", reason, StopReason=reason)
+                        for reason in STOP_REASONS
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Active recordings (the reconciler's count, every 5 minutes)",
+                    width=width,
+                    left=[self._service_metric(rec, "RecordingsActive", "active recordings", statistic="Maximum")],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Webhook intake: notices by outcome",
+                    width=width,
+                    left=[
+                        self._service_metric(hooks, "NoticesAccepted", "accepted"),
+                        self._service_metric(hooks, "NoticesDuplicate", "duplicate (NCS retries)"),
+                        self._service_metric(hooks, "IntakeErrors", "errors (500)"),
+                        *(
+                            self._service_metric(hooks, "NoticesRejected", f"rejected: {reason}", Reason=reason)
+                            for reason in REJECTION_REASONS
+                        ),
+                    ],
+                    right=[self._service_metric(hooks, "NoticeBytes", "body bytes (p99)", statistic="p99")],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Webhook processing: notices by outcome",
+                    width=width,
+                    left=[
+                        self._service_metric(hooks, name)
+                        for name in (
+                            "NoticesApplied",
+                            "NoticesStale",
+                            "NoticesIgnored",
+                            "NoticesInvalid",
+                            "NoticesFailed",
+                            "AbnormalLeaveKicks",
+                        )
+                    ],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Webhook processing lag (ms)",
+                    width=width,
+                    left=[
+                        self._service_metric(hooks, "NoticeProcessingLagMs", f"since notifyMs ({stat})", statistic=stat)
+                        for stat in ("p50", "p90", "Maximum")
+                    ],
+                    right=[
+                        w.stream_consumer.metric(
+                            "IteratorAge", period=FIVE_MINUTES, statistic="Maximum", label="stream iterator age"
+                        )
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Agora requests and limiter waits",
+                    width=width,
+                    left=[
+                        self._service_metric(service, AGORA_REQUESTS_METRIC, f"requests: {service}")
+                        for service in AGORA_REST_SERVICES
+                    ],
+                    right=[
+                        self._service_metric(service, LIMITER_WAIT_METRIC, f"wait p90 (ms): {service}", statistic="p90")
+                        for service in AGORA_REST_SERVICES
+                    ],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Kicking rules",
+                    width=8,
+                    left=[
+                        self._service_metric("channels", "KickingRulesCreated", f"created: {scope}", Scope=scope)
+                        for scope in ("channel", "app")
+                    ]
+                    + [
+                        self._service_metric("channels", name, label)
+                        for name, label in (("KickingRulesUpdated", "updated"), ("KickingRulesDeleted", "deleted"))
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Webhook intake and processing",
+                    width=8,
                     left=[
                         w.functions["IntakeFunction"].metric_invocations(period=FIVE_MINUTES, label="intake requests"),
                         w.functions["IntakeFunction"].metric_errors(period=FIVE_MINUTES, label="intake errors"),
@@ -286,7 +434,7 @@ class Monitoring(Construct):
                 ),
                 cloudwatch.GraphWidget(
                     title="Media durations extracted",
-                    width=width,
+                    width=8,
                     left=[
                         self._service_metric("media", name)
                         for name in ("PlaylistsProcessed", "PlaylistErrors", "ObjectsGone", "StaleEvents")

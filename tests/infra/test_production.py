@@ -224,6 +224,9 @@ EXPECTED_ALARMS = {
     "WorkflowThrottled",
     "Agora429s",
     "AgoraLimiterExhausted",
+    "AgoraLimiterWaitHigh",
+    "WebhookProcessingLag",
+    "WebhookNoticesFailed",
     "RecordingFailedAlarm",
     "ExecutionsFailedAlarm",
 }
@@ -286,6 +289,13 @@ def test_dashboard_shows_routes_recordings_webhooks_media_agora_and_costs(templa
         "Webhook intake and processing",
         "Media durations extracted",
         "Agora 429s and limiter exhaustion",
+        "Recordings ended by stop reason",
+        "Active recordings",
+        "Webhook intake: notices by outcome",
+        "Webhook processing: notices by outcome",
+        "Webhook processing lag (ms)",
+        "Agora requests and limiter waits",
+        "Kicking rules",
         "Cost drivers: Lambda invocations",
         "Cost drivers: DynamoDB write units",
         "Alarms",
@@ -301,6 +311,11 @@ def test_dashboard_shows_routes_recordings_webhooks_media_agora_and_costs(templa
         "ConsumedWriteCapacityUnits",
         "POST /recordings",
         "POST /webhooks/agora",
+        "RecordingsEnded",
+        "RecordingsActive",
+        "NoticeProcessingLagMs",
+        "AgoraLimiterWaitMs",
+        "NoticesRejected",
     ):
         assert metric in body, metric
 
@@ -417,6 +432,8 @@ def test_cfn_lint_finds_no_errors(template_json):
     matches = lint(json.dumps(template_json), regions=["us-east-1"])
     errors = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id.startswith("E")]
     assert errors == []
+    # the only warnings: DependsOn that CDK writes beside a Ref/GetAtt (docs/deploy.md says so)
+    assert {m.rule.id for m in matches} <= {"W3005"}
 
 
 def test_build_app_rejects_misspelled_keys_and_bad_tuning_values():

@@ -220,6 +220,20 @@ def test_429_retries_honour_retry_after(emulator: Emulator):
     assert sleeps.delays == [2.0, 2.0]  # jitter alone would have slept 0.1 and 0.2
 
 
+def test_each_429_leaves_the_log_line_the_agora429_metric_counts(emulator: Emulator, caplog):
+    """infra/constructs/monitoring.py counts Agora's 429s with a log metric filter on the terms "agora" and
+    "HTTP 429" (case-sensitive): one matching line per 429, none for other answers."""
+    sleeps = Sleeps()
+    with (
+        caplog.at_level(logging.WARNING, logger="agorakit.agora"),
+        make_client([emulator.url], sleep=sleeps, rng=lambda: 0.1) as client,
+    ):
+        emulator.set_faults(script=["429", "5xx", "429"], retry_after=None)
+        assert client.acquire(CNAME, RECORDER_UID)
+    lines = [r.getMessage() for r in caplog.records if r.name == "agorakit.agora"]
+    assert sum("agora" in line and "HTTP 429" in line for line in lines) == 2 == emulator.stats()["by_status"]["429"]
+
+
 def test_429_after_all_attempts_is_rate_limited_and_retryable(emulator: Emulator):
     sleeps = Sleeps()
     with make_client([emulator.url], sleep=sleeps, max_attempts=4, rng=lambda: 1.0) as client:
@@ -480,13 +494,13 @@ def test_dynamodb_bucket_is_shared_between_processes(rate_table: str):
     dynamodb = boto3.client("dynamodb", region_name="us-east-1")
     a = DynamoDBTokenBucket(rate_table, rate=2, burst=2, client=dynamodb, clock=fake.clock, sleep=fake.sleep)
     b = DynamoDBTokenBucket(rate_table, rate=2, burst=2, client=dynamodb, clock=fake.clock, sleep=fake.sleep)
-    a.acquire()
-    a.acquire()
+    assert a.acquire() == 0.0
+    assert a.acquire() == 0.0
     assert fake.sleeps == []  # the burst
-    b.acquire()  # b sees a's use of the bucket: it must wait for the next token
-    assert fake.sleeps == [pytest.approx(0.5)]
+    assert b.acquire() == pytest.approx(0.5)  # b sees a's use of the bucket: it waits for the next token
+    assert fake.sleeps == [pytest.approx(0.5)]  # (and the wait it returns is the one it slept)
     assert b.conflicts == 1  # b guessed "idle" (it knew nothing), learnt "busy" from the failed condition
-    a.acquire()  # a reserves the slot after b's
+    assert a.acquire() == pytest.approx(1.0)  # a reserves the slot after b's
     assert a.conflicts == 0
     assert fake.sleeps[-1] == pytest.approx(1.0)
     fake.now += 10  # idle: the bucket refills to its burst, no more

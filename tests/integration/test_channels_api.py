@@ -456,3 +456,26 @@ def test_agora_auth_failure_is_a_502_not_a_500(api):
     assert status == 502
     assert body["error"]["code"] == "upstream_error"
     assert "wrong" not in json.dumps(body)
+
+
+def test_kicking_rules_and_agora_requests_are_metrics(api, capsys):
+    from tests.support import emf
+
+    api.emulator.join("metered", 6001)
+    capsys.readouterr()
+    status, rule = call(api, "POST", "/channels/metered/kick", body={"uid": 6001, "duration_seconds": 60})
+    assert status == 201
+    assert call(api, "POST", "/kicking-rules", body={"ip": "192.0.2.9", "duration_seconds": 60})[0] == 201
+    assert call(api, "PUT", f"/kicking-rules/{rule['id']}", body={"duration_seconds": 120})[0] == 200
+    assert call(api, "DELETE", f"/kicking-rules/{rule['id']}")[0] == 204
+    docs = emf.documents(capsys.readouterr().out)
+    assert emf.values(docs, "KickingRulesCreated", {"Scope": "channel"}) == [1.0]
+    assert emf.values(docs, "KickingRulesCreated", {"Scope": "app"}) == [1.0]
+    assert emf.values(docs, "KickingRulesUpdated") == [1.0]
+    assert emf.values(docs, "KickingRulesDeleted") == [1.0]
+    requests = emf.values(docs, "AgoraRequests")
+    waits = emf.values(docs, "AgoraLimiterWaitMs")
+    agora_ops = sum(api.emulator.stats()["by_op"].values())
+    assert len(requests) == len(waits) == agora_ops >= 4  # one limiter slot per request Agora received
+    assert all(w >= 0 for w in waits)
+    assert emf.units(docs)["AgoraLimiterWaitMs"] == "Milliseconds"

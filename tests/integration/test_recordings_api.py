@@ -416,6 +416,30 @@ def test_reconciler_waits_out_the_ha_window_before_completing(rs: RecordingStack
     assert rs.item(item["recordingId"])["stopRequested"] == "reconciler"
 
 
+def test_recordings_publish_their_end_by_stop_reason_and_the_active_gauge(
+    rs: RecordingStack, channel: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support import emf
+
+    item = running(rs, channel)
+    recording_id = item["recordingId"]
+    capsys.readouterr()
+    counts = rs.reconcile()
+    docs = emf.documents(capsys.readouterr().out)
+    assert counts["active"] >= 1  # (other tests' recordings may be active too)
+    assert emf.values(docs, "RecordingsActive") == [float(counts["active"])]
+    assert emf.values(docs, "AgoraRequests") and emf.values(docs, "AgoraLimiterWaitMs")  # the reconciler's queries
+    assert rs.api("POST", f"/recordings/{recording_id}/stop")[0] == 202
+    state = {"recordingId": recording_id, "wait": {"reason": "api"}}
+    state["stop"] = task(rs, {"action": "stop", "state": state})
+    task(rs, {"action": "finalize", "state": state})
+    task(rs, {"action": "finalize", "state": state})  # a retried step: counted once
+    docs = emf.documents(capsys.readouterr().out)
+    assert emf.values(docs, "RecordingsEnded", {"StopReason": "api"}) == [1.0]
+    assert emf.values(docs, "RecordingStopped") == [1.0, 1.0]  # (the step's own counter, every run)
+    assert {d["service"] for d in docs} == {"recordings"}
+
+
 # ------------------------------------------------------------------------------------------ last: breaks the stack
 
 

@@ -29,8 +29,11 @@ DEFAULT_HEADROOM = 0.2
 
 @runtime_checkable
 class RateLimiter(Protocol):
-    def acquire(self, permits: int = 1) -> None:
-        """Block until ``permits`` requests may be sent."""
+    def acquire(self, permits: int = 1) -> float:
+        """Block until ``permits`` requests may be sent; returns the seconds it waited (0.0: a slot was free).
+
+        The wait is returned, not published: whoever owns the limiter (the service layer) decides whether it
+        becomes a metric."""
         ...
 
 
@@ -76,7 +79,7 @@ class LocalTokenBucket:
     def __repr__(self) -> str:
         return f"LocalTokenBucket(rate={self.rate:g}, burst={self.burst})"
 
-    def acquire(self, permits: int = 1) -> None:
+    def acquire(self, permits: int = 1) -> float:
         if permits < 1:
             raise ValueError("permits must be at least 1")
         if permits > self.burst:
@@ -93,3 +96,4 @@ class LocalTokenBucket:
             self._stamp = now
         if wait > 0:
             self._sleep(wait)
+        return wait

@@ -28,7 +28,7 @@ from service.settings import FunctionSettings
 if TYPE_CHECKING:
     from agorakit.agora.client import AgoraClient
 
-__all__ = ["AgoraAccessSettings", "DynamoDBTokenBucket", "build_agora_client"]
+__all__ = ["AgoraAccessSettings", "DynamoDBTokenBucket", "ObservedLimiter", "build_agora_client"]
 
 #: Partition key attribute of the rate-limit table (the construct creates the table with it).
 PARTITION_KEY = "pk"
@@ -95,7 +95,7 @@ class DynamoDBTokenBucket:
 
     client = LazyClient("dynamodb")
 
-    def acquire(self, permits: int = 1) -> None:
+    def acquire(self, permits: int = 1) -> float:
         if permits < 1:
             raise ValueError("permits must be at least 1")
         if permits > self.burst:
@@ -104,6 +104,7 @@ class DynamoDBTokenBucket:
             wait = self._reserve(permits)
         if wait > 0:
             self._sleep(wait)
+        return wait
 
     def _reserve(self, permits: int) -> float:
         """Reserve ``permits``; returns how long to wait for the reserved slot."""
@@ -203,11 +204,36 @@ class AgoraAccessSettings(FunctionSettings):
         return default_base_urls(self.aws_region)
 
 
-def build_rate_limiter(settings: AgoraAccessSettings, *, max_wait: float = 30.0) -> RateLimiter:
+class ObservedLimiter:
+    """A limiter that reports each wait it applied to ``on_wait`` (seconds; 0.0 when a slot was free).
+
+    The domain limiter only returns its wait; this is where the service layer turns it into a metric
+    (``service.observability.limiter_wait_observer``). A limiter that runs out of slots raises before any
+    wait is reported: that failure is counted from the logs (``AgoraLimiterExhausted``)."""
+
+    def __init__(self, inner: RateLimiter, on_wait: Callable[[float], None]):
+        self.inner = inner
+        self._on_wait = on_wait
+
+    def __repr__(self) -> str:
+        return f"ObservedLimiter({self.inner!r})"
+
+    def acquire(self, permits: int = 1) -> float:
+        wait = self.inner.acquire(permits) or 0.0
+        self._on_wait(wait)
+        return wait
+
+
+def build_rate_limiter(
+    settings: AgoraAccessSettings, *, max_wait: float = 30.0, on_wait: Callable[[float], None] | None = None
+) -> RateLimiter:
     rate, burst = bucket_for_qps(settings.agora_qps)
+    limiter: RateLimiter
     if settings.agora_rate_limit_table:
-        return DynamoDBTokenBucket(settings.agora_rate_limit_table, rate=rate, burst=burst, max_wait=max_wait)
-    return LocalTokenBucket(rate, burst, max_wait=max_wait)
+        limiter = DynamoDBTokenBucket(settings.agora_rate_limit_table, rate=rate, burst=burst, max_wait=max_wait)
+    else:
+        limiter = LocalTokenBucket(rate, burst, max_wait=max_wait)
+    return limiter if on_wait is None else ObservedLimiter(limiter, on_wait)
 
 
 @dataclass(frozen=True)
@@ -228,11 +254,16 @@ INTERACTIVE = CallBudget(timeout=4.0, max_attempts=3, backoff_cap=2.0, limiter_m
 
 
 def build_agora_client(
-    settings: AgoraAccessSettings, secrets: SecretStore, *, budget: CallBudget = BACKGROUND
+    settings: AgoraAccessSettings,
+    secrets: SecretStore,
+    *,
+    budget: CallBudget = BACKGROUND,
+    on_wait: Callable[[float], None] | None = None,
 ) -> AgoraClient:
     """An AgoraClient with the credentials from Secrets Manager and the shared rate limiter.
 
     The REST secret is JSON ``{"customer_id": ..., "customer_secret": ...}``. Build once per cold start.
+    ``on_wait`` hears the limiter's wait before every request (the caller's ``AgoraLimiterWaitMs`` metric).
     """
     from agorakit.agora.client import AgoraClient
 
@@ -253,7 +284,7 @@ def build_agora_client(
         customer_id=customer_id,
         customer_secret=customer_secret,
         base_urls=settings.base_urls(),
-        rate_limiter=build_rate_limiter(settings, max_wait=budget.limiter_max_wait),
+        rate_limiter=build_rate_limiter(settings, max_wait=budget.limiter_max_wait, on_wait=on_wait),
         timeout=budget.timeout,
         max_attempts=budget.max_attempts,
         backoff_cap=budget.backoff_cap,

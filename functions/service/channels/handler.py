@@ -1,5 +1,8 @@
 """``/channels*`` and ``/kicking-rules*``: thin routes over ``service.channels.logic``. Admin group only.
 
+Metrics: ``KickingRulesCreated`` (dimension ``Scope``: ``channel`` or ``app``), ``KickingRulesUpdated``,
+``KickingRulesDeleted``, and per Agora request ``AgoraRequests`` and ``AgoraLimiterWaitMs`` (the limiter's wait).
+
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime, and
 string annotations could not be resolved through the tracer's wrapper.
 """
@@ -7,7 +10,7 @@ string annotations could not be resolved through the tracer's wrapper.
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -25,9 +28,11 @@ from service.channels.models import (
 )
 from service.channels.settings import ChannelsSettings
 from service.http import build_resolver, contract
-from service.observability import make_tracer
+from service.observability import limiter_wait_observer, make_tracer, metric_sink
 
 logger = Logger()
+metrics = Metrics()
+_metric = metric_sink(metrics)
 tracer = make_tracer()
 app = build_resolver()
 settings = ChannelsSettings.from_env()
@@ -42,7 +47,9 @@ def dependencies() -> ChannelDependencies:
 
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
     return ChannelDependencies(
-        agora_factory=lambda: build_agora_client(settings, secrets, budget=INTERACTIVE),
+        agora_factory=lambda: build_agora_client(
+            settings, secrets, budget=INTERACTIVE, on_wait=limiter_wait_observer(_metric)
+        ),
         rules=DynamoDBKickingRules(settings.kicking_rules_table),
         presence=DynamoDBPresence(settings.presence_table),
     )
@@ -128,6 +135,7 @@ def post_kick(name: str, body: KickRequest) -> Response[Any]:
     caller = _admin()
     channel = logic.channel_name(name)
     rule = logic.create_kick(channel, body, caller, settings=settings, deps=dependencies())
+    _metric("KickingRulesCreated", dimensions={"Scope": "channel"})
     logger.info(
         "kicking rule created",
         extra={"rule_id": rule["id"], "channel": channel, "uid": body.uid, "by": caller.subject},
@@ -145,6 +153,7 @@ def post_kick(name: str, body: KickRequest) -> Response[Any]:
 def post_app_ban(body: AppBanRequest) -> Response[Any]:
     caller = _admin()
     rule = logic.create_kick(None, body, caller, settings=settings, deps=dependencies())
+    _metric("KickingRulesCreated", dimensions={"Scope": "app"})
     logger.info(
         "app-wide kicking rule created", extra={"rule_id": rule["id"], "kind": rule["kind"], "by": caller.subject}
     )
@@ -181,6 +190,7 @@ def put_kicking_rule(rule_id: str, body: RuleUpdate) -> Response[Any]:
     caller = _admin()
     number = logic.rule_id(rule_id)
     view = logic.update_rule(number, body, settings=settings, deps=dependencies())
+    _metric("KickingRulesUpdated")
     logger.info("kicking rule updated", extra={"rule_id": number, "by": caller.subject})
     return _json(200, view)
 
@@ -202,11 +212,13 @@ def delete_kicking_rule(rule_id: str) -> Response[Any]:
     caller = _admin()
     number = logic.rule_id(rule_id)
     logic.delete_rule(number, deps=dependencies())
+    _metric("KickingRulesDeleted")
     logger.info("kicking rule deleted", extra={"rule_id": number, "by": caller.subject})
     return Response(status_code=204, body=None)
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

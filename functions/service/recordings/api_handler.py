@@ -12,13 +12,12 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.adapters.agora import INTERACTIVE
 from service.auth import Caller, caller_from_event
 from service.http import build_resolver, contract
-from service.observability import make_tracer
+from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
 from service.recordings import operations
 from service.recordings.models import (
@@ -38,8 +37,7 @@ app = build_resolver()
 settings = RecordingSettings.from_env()
 
 
-def _metric(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+_metric = metric_sink(metrics)
 
 
 @cache

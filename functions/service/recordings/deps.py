@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from service.adapters.agora import CallBudget
 from service.adapters.secrets import SecretStore
+from service.observability import MetricSink, limiter_wait_observer, no_metric
 from service.recordings.ports import RecordingAgora, WorkflowControl
 from service.recordings.repository import RecordingsRepository
 from service.recordings.settings import RecordingSettings
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
     from service.recordings.playback import RecordingObjects
 
 
-def _no_metric(name: str, value: float = 1) -> None:
-    return None
+_no_metric = no_metric
 
 
 @dataclass
@@ -39,7 +39,7 @@ class RecordingDependencies:
     agora_factory: Callable[[], RecordingAgora]
     clock: Callable[[], float] = time.time
     rng: random.Random = field(default_factory=random.SystemRandom)
-    metric: Callable[..., None] = _no_metric
+    metric: MetricSink = _no_metric
     media_factory: Callable[[], MediaRepository] | None = None
     objects_factory: Callable[[], RecordingObjects] | None = None
     _agora: RecordingAgora | None = None
@@ -72,7 +72,12 @@ class RecordingDependencies:
 WORKFLOW_BUDGET = CallBudget(timeout=10.0, max_attempts=2, backoff_cap=5.0, limiter_max_wait=10.0)
 
 
-def agora_client(settings: RecordingSettings, secrets: SecretStore, budget: CallBudget | None = None) -> AgoraClient:
+def agora_client(
+    settings: RecordingSettings,
+    secrets: SecretStore,
+    budget: CallBudget | None = None,
+    on_wait: Callable[[float], None] | None = None,
+) -> AgoraClient:
     """The shared AgoraClient (``service.adapters.agora``). Workflow tasks make few in-Lambda attempts:
     Step Functions' Retry does the long, jittered backoff without paying for an idle Lambda. The API passes
     ``INTERACTIVE``: a slow Agora becomes our 503 within API Gateway's 30 s."""
@@ -80,10 +85,10 @@ def agora_client(settings: RecordingSettings, secrets: SecretStore, budget: Call
 
     if budget is None:
         budget = WORKFLOW_BUDGET
-        client = build_agora_client(settings, secrets, budget=budget)
+        client = build_agora_client(settings, secrets, budget=budget, on_wait=on_wait)
         client.max_attempts = settings.recording_agora_max_attempts
         return client
-    return build_agora_client(settings, secrets, budget=budget)
+    return build_agora_client(settings, secrets, budget=budget, on_wait=on_wait)
 
 
 def media_repository(settings: RecordingSettings) -> Callable[[], MediaRepository] | None:
@@ -115,7 +120,7 @@ def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObje
 
 
 def build(
-    settings: RecordingSettings, *, metric: Callable[..., None] = _no_metric, budget: CallBudget | None = None
+    settings: RecordingSettings, *, metric: MetricSink = _no_metric, budget: CallBudget | None = None
 ) -> RecordingDependencies:
     """``budget``: None for workflow tasks and the reconciler, ``INTERACTIVE`` behind API Gateway."""
     from service.adapters.secrets import SecretsManagerStore
@@ -126,7 +131,7 @@ def build(
         repo=RecordingsRepository(settings.recordings_table),
         secrets=secrets,
         workflow_factory=StepFunctionsControl,
-        agora_factory=lambda: agora_client(settings, secrets, budget),
+        agora_factory=lambda: agora_client(settings, secrets, budget, limiter_wait_observer(metric)),
         metric=metric,
         media_factory=media_repository(settings),
         objects_factory=recording_objects(settings),

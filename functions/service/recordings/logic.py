@@ -44,6 +44,9 @@ REASON_RECORDER_EXITED: Final = "recorder_exited"
 REASON_RECONCILER: Final = "reconciler"
 REASON_MAX_DURATION: Final = "max_duration"
 STOP_REASONS: Final = frozenset({REASON_API, REASON_RECORDER_EXITED, REASON_RECONCILER, REASON_MAX_DURATION})
+#: the ``StopReason`` of the ``RecordingsEnded`` metric: a stop reason, ``failed``, or ``other`` (bounded: a dimension)
+ENDED_FAILED: Final = "failed"
+ENDED_REASONS: Final = STOP_REASONS | {ENDED_FAILED, "other"}
 
 #: recorder bots use uids no user is ever given (``agorakit.ids``)
 RECORDER_UID_MIN: Final = ids.RECORDER_UID_MIN
@@ -150,6 +153,11 @@ def validate_idempotency_key(key: str) -> str:
 def idempotency_scope(subject: str, key: str) -> str:
     """Keys are per caller: two callers choosing the same key never see each other's recordings."""
     return hashlib.sha256(f"{subject}\x00{key}".encode()).hexdigest()
+
+
+def ended_reason(reason: Any) -> str:
+    """The metric dimension for a stop reason: one of ``ENDED_REASONS`` whatever a caller passed."""
+    return reason if reason in STOP_REASONS or reason == ENDED_FAILED else "other"
 
 
 def stop_reason(state: Mapping[str, Any]) -> str:

@@ -159,6 +159,7 @@ def _abandon(deps: RecordingDependencies, item: dict[str, Any], scope: str | Non
             logic.FAILED,
             set_={"errorType": "WorkflowNotStarted", "errorReason": reason, "failedAt": deps.repo.now_ms()},
         )
+        deps.metric("RecordingsEnded", dimensions={"StopReason": logic.ENDED_FAILED})
     deps.repo.release_lock(item["channel"], recording_id)
     if scope:
         deps.repo.delete_idempotency(scope, recording_id)

@@ -31,7 +31,9 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
 
     counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0}
     now = deps.repo.now_ms()
+    active = 0
     for item in deps.repo.list_active():
+        active += 1
         recording_id = str(item["recordingId"])
         if _repair_if_orphaned(settings, deps, item, now):
             counts["repaired"] += 1
@@ -57,8 +59,11 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
         counts["running"] += 1
         deps.repo.mark_seen(recording_id)
     counts["cleaned"] = _clean_up(settings, deps)
+    counts["active"] = active
     if counts["completed"]:
         deps.metric("RecordingsReconciled", counts["completed"])
+    # a gauge: the active recordings this run found (REQUESTED to STOPPING), every 5 minutes
+    deps.metric("RecordingsActive", active)
     return counts
 
 

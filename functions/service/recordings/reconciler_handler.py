@@ -8,10 +8,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from service.observability import make_tracer
+from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
 from service.recordings.reconcile import reconcile
 from service.recordings.settings import RecordingSettings
@@ -22,8 +21,7 @@ tracer = make_tracer()
 settings = RecordingSettings.from_env()
 
 
-def _metric(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+_metric = metric_sink(metrics)
 
 
 @cache

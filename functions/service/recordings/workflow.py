@@ -338,6 +338,7 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
     item = _recording(deps, recording_id)
     if result.get("uploadingStatus") and item.get("uploadSeq") is None:
         fields["uploadingStatus"] = result["uploadingStatus"]  # an NCS 31/32 (sequenced) is more precise
+    ended = True
     try:
         item = deps.repo.transition(
             recording_id,
@@ -350,9 +351,11 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
         current = lost.item or {}
         if current.get("status") != logic.STOPPED:
             raise RecordingStateError(f"recording {recording_id} is {current.get('status')}") from None
-        item = current  # a retried finalize: already done
+        item, ended = current, False  # a retried finalize: already done (and already counted)
     _release(deps, item)
     deps.metric("RecordingStopped")
+    if ended:
+        deps.metric("RecordingsEnded", dimensions={"StopReason": logic.ended_reason(fields["stopReason"])})
     return {"recordingId": recording_id, "status": logic.STOPPED, "outcome": fields["outcome"]}
 
 
@@ -384,6 +387,7 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
             set_={k: v for k, v in fields.items() if v is not None},
             remove=["taskToken", "opLock", "opLockUntil"],
         )
+        deps.metric("RecordingsEnded", dimensions={"StopReason": logic.ENDED_FAILED})
     except ConditionFailed as lost:
         item = lost.item or item
     if gone:

@@ -11,10 +11,9 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from service.observability import make_tracer
+from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
 from service.recordings import workflow
 from service.recordings.settings import RecordingSettings
@@ -29,8 +28,7 @@ class UnknownStep(ValueError):
     """The state machine asked for a step this function does not have (a deployment mismatch)."""
 
 
-def _metric(name: str, value: float = 1) -> None:
-    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+_metric = metric_sink(metrics)
 
 
 @cache

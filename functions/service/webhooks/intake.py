@@ -3,8 +3,8 @@
 Why no resolver: the signature is over the raw bytes, which a resolver would decode and re-model, and the
 resolver with validation costs ~100-200 ms of cold start (``make bench``, bench/bench_webhooks.py) against
 Agora's 10 s budget that also covers retries. This module imports Powertools' Logger and the standard library; boto3 is
-imported on the first request. Every request gets one structured log line; header values (signatures)
-and secrets are never logged.
+imported on the first request. Every request gets one structured log line and its metrics
+(``service.webhooks.telemetry``, EMF through the log); header values (signatures) and secrets are never logged.
 """
 
 from __future__ import annotations
@@ -15,15 +15,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.errors import ServiceError, error_body
+from service.observability import MetricSink, metric_sink, no_metric
+from service.webhooks import telemetry
 from service.webhooks.logic import Accepted, BadSignature, KeyringCache, accept_notice, request_body
 from service.webhooks.repository import DynamoDBInbox, InboxRepository
 from service.webhooks.settings import IntakeSettings
 
 logger = Logger()
+metrics = Metrics()
 settings = IntakeSettings.from_env()
 
 _JSON = {"Content-Type": "application/json"}
@@ -60,7 +63,9 @@ def _accept(raw: bytes, headers: Mapping[str, str], *, deps: IntakeDependencies,
         return accept_notice(raw, headers, keyring=deps.keyring.get(), inbox=deps.inbox, settings=config)
 
 
-def receive(event: Mapping[str, Any], *, deps: IntakeDependencies, config: IntakeSettings) -> dict[str, Any]:
+def receive(
+    event: Mapping[str, Any], *, deps: IntakeDependencies, config: IntakeSettings, metric: MetricSink = no_metric
+) -> dict[str, Any]:
     """One delivery -> an HTTP API response. Never raises: unknown failures are a 500 (NCS retries)."""
     headers = event.get("headers") or {}
     log: dict[str, Any] = {
@@ -70,14 +75,18 @@ def receive(event: Mapping[str, Any], *, deps: IntakeDependencies, config: Intak
     try:
         raw = request_body(event, config.ncs_max_body_bytes)
         log["bytes"] = len(raw)
+        telemetry.intake_read(metric, len(raw))
         accepted = _accept(raw, headers, deps=deps, config=config)
     except ServiceError as err:
         level = logger.error if err.status >= 500 else logger.warning
         level("ncs notice rejected", extra={**log, "outcome": err.code, "status": err.status, "reason": err.message})
+        telemetry.intake_rejected(metric, err.code)
         return _response(err.status, error_body(err.status, err.code, err.message))
     except Exception:
         logger.exception("ncs intake failed", extra={**log, "outcome": "error", "status": 500})
+        telemetry.intake_failed(metric)
         return _response(500, error_body(500, "internal_error", "the event was not stored; deliver it again"))
+    telemetry.intake_stored(metric, stored=accepted.stored)
     envelope = accepted.envelope
     logger.info(
         "ncs notice",
@@ -96,6 +105,10 @@ def receive(event: Mapping[str, Any], *, deps: IntakeDependencies, config: Intak
     return _response(200, _OK if accepted.stored else _DUPLICATE)
 
 
+_metric = metric_sink(metrics)
+
+
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return receive(event, deps=dependencies(), config=settings)
+    return receive(event, deps=dependencies(), config=settings, metric=_metric)

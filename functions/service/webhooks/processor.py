@@ -4,6 +4,7 @@ Partial-batch failure reporting (Powertools ``BatchProcessor``, ``ReportBatchIte
 source mapping): a record whose effect failed (throttling, a recording-workflow error) is reported and
 the stream delivers it again from there; records after it in the batch may run twice, which the
 effects tolerate (ordered, conditional writes). After the mapping's retries the batch goes to the DLQ.
+Every record's outcome and processing lag become metrics (``service.webhooks.telemetry``).
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.observability import MetricSink, metric_sink, no_metric
 from service.presence.repository import DynamoDBPresence, PresenceStore
+from service.webhooks import telemetry
 from service.webhooks.logic import AbnormalLeaveAction, RecordingApplier, dispatch_notice, one_time_kick
 from service.webhooks.settings import ProcessorSettings
 
 logger = Logger()
+metrics = Metrics()
+_metric = metric_sink(metrics)
 settings = ProcessorSettings.from_env()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
@@ -33,9 +38,10 @@ class ProcessorDependencies:
     presence: PresenceStore
     recordings: RecordingApplier | None
     abnormal_leave: AbnormalLeaveAction | None = None
+    metric: MetricSink = no_metric
 
 
-def abnormal_leave_action(config: ProcessorSettings) -> AbnormalLeaveAction | None:
+def abnormal_leave_action(config: ProcessorSettings, metric: MetricSink = no_metric) -> AbnormalLeaveAction | None:
     """The configured 999 action; the Agora client is built on the first abnormal leave, never at cold start."""
     if config.abnormal_leave_action != "kick":
         return None
@@ -45,8 +51,10 @@ def abnormal_leave_action(config: ProcessorSettings) -> AbnormalLeaveAction | No
         if not client:
             from service.adapters.agora import AgoraAccessSettings, build_agora_client
             from service.adapters.secrets import SecretsManagerStore
+            from service.observability import limiter_wait_observer
 
-            client.append(build_agora_client(AgoraAccessSettings.from_env(), SecretsManagerStore()))
+            on_wait = limiter_wait_observer(metric)
+            client.append(build_agora_client(AgoraAccessSettings.from_env(), SecretsManagerStore(), on_wait=on_wait))
         return client[0].create_kicking_rule(channel, **kw)
 
     return one_time_kick(kick)
@@ -64,7 +72,8 @@ def dependencies() -> ProcessorDependencies:
     return ProcessorDependencies(
         presence=DynamoDBPresence(settings.presence_table),
         recordings=recording_applier(),
-        abnormal_leave=abnormal_leave_action(settings),
+        abnormal_leave=abnormal_leave_action(settings, _metric),
+        metric=_metric,
     )
 
 
@@ -79,6 +88,7 @@ def process_record(
     notice_id = (image or {}).get("ncsNoticeId") or (image or {}).get("noticeId")
     if not isinstance(body, str):
         logger.error("inbox record without a body", extra={"noticeId": notice_id, "outcome": "invalid"})
+        telemetry.processed(deps.metric, "invalid: no body", notify_ms=None, now=0.0)
         return "invalid: no body"
     try:
         notice = json.loads(body)
@@ -86,15 +96,18 @@ def process_record(
         notice = None
     if not isinstance(notice, dict):
         logger.error("inbox body is not a JSON object", extra={"noticeId": notice_id, "outcome": "invalid"})
+        telemetry.processed(deps.metric, "invalid: body", notify_ms=None, now=0.0)
         return "invalid: body"
+    at = time.time() if now is None else now
     envelope, outcome = dispatch_notice(
         notice,
         presence=deps.presence,
         recordings=deps.recordings,
         settings=config,
-        now=time.time() if now is None else now,
+        now=at,
         on_abnormal_leave=deps.abnormal_leave,
     )
+    telemetry.processed(deps.metric, outcome, notify_ms=envelope.notify_ms if envelope else None, now=at)
     extra: dict[str, Any] = {"noticeId": notice_id, "outcome": outcome}
     if envelope is not None:
         extra.update(
@@ -123,6 +136,7 @@ def process_batch(
                 },
                 exc_info=True,
             )
+            telemetry.processing_failed(resolved.metric)
             raise
 
     answer = process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
@@ -130,5 +144,6 @@ def process_batch(
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return process_batch(event, context)
