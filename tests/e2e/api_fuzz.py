@@ -36,6 +36,18 @@ class FuzzReport:
     seen: dict[tuple[str, str], set[int]] = field(default_factory=lambda: defaultdict(set))
     failures: list[str] = field(default_factory=list)
     documented: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    #: phase -> (requests, seconds): how the run's time is spent (printed, never asserted)
+    phases: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        import time
+
+        start, before = time.monotonic(), self.requests
+        try:
+            yield
+        finally:
+            self.phases[name] = (self.requests - before, round(time.monotonic() - start, 1))
 
     def missing(self, *, allowed: Callable[[str, int], bool] | None = None) -> dict[str, list[int]]:
         """Documented statuses never seen (``allowed`` drops the ones known to be unreachable here)."""
@@ -50,8 +62,11 @@ class FuzzReport:
 
     def summary(self) -> str:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_status.items()))
+        phases = ", ".join(f"{name}: {n} requests in {s} s" for name, (n, s) in self.phases.items())
+        reached = sum(len(s & self.seen.get(k, set())) for k, s in self.documented.items())
         return (
-            f"{self.requests} requests ({statuses}); {len(self.failures)} failures; "
+            f"{self.requests} requests ({statuses}); {phases}; documented (route, status) pairs reached: "
+            f"{reached}/{sum(len(s) for s in self.documented.values())}; {len(self.failures)} failures; "
             f"not reached: {self.missing()}; not reached and not excused: {self.missing(allowed=allowed_gap)}"
         )
 
@@ -382,10 +397,13 @@ def run_fuzz(*, budget: int, seed: int = 12) -> FuzzReport:
         tokens = {name: _token(runtime, user) for name, user in
                   (("admin", "admin"), ("owner", "owner"), ("viewer", "viewer-1"), ("host", "host-1"))}  # fmt: skip
         runner = Runner(runtime, schema, report)
-        explicit_cases(runner, tokens)
-        fuzz_operations(runner, {"admin": tokens["admin"], "owner": tokens["owner"], "viewer": tokens["viewer"]},
-                        budget=budget, seed=seed)  # fmt: skip
-        rotate_last(runner, tokens["owner"])
+        with report.phase("deterministic"):
+            explicit_cases(runner, tokens)
+        with report.phase("fuzz"):
+            fuzz_operations(runner, {"admin": tokens["admin"], "owner": tokens["owner"], "viewer": tokens["viewer"]},
+                            budget=budget, seed=seed)  # fmt: skip
+        with report.phase("rotation"):
+            rotate_last(runner, tokens["owner"])
     return report
 
 
