@@ -15,7 +15,7 @@ path as Agora documents it, for the HTTP server to mount (``handles(path)`` says
   ``project_status``, disabled) project, 415 without ``Content-Type: application/json`` on ANY request.
 
 Hostile like Agora, never kinder: at most ``qps`` (10) requests per second per API per account, then 429
-**without** Retry-After; a fault script can answer 429/500, or 500 *after* the effect was applied
+**without** Retry-After; a fault script can answer 429/500/401, or 500 *after* the effect was applied
 (``"500_after"``: the caller cannot tell whether a reset or a create happened).
 """
 
@@ -41,7 +41,7 @@ __all__ = ["CONSOLE_PATHS", "DEFAULT_CUSTOMER_ID", "DEFAULT_CUSTOMER_SECRET", "C
 DEFAULT_CUSTOMER_ID = "emulator-customer"
 DEFAULT_CUSTOMER_SECRET = "emulator-secret"  # noqa: S105 - the emulator's documented default, not a real secret
 BUSINESSES = ("default", "transcodeDuration", "recording", "cloudRecording", "miniapp")
-FAULTS = ("429", "500", "500_after")
+FAULTS = ("429", "500", "500_after", "401")
 #: (method, path) -> API name; each API has its own QPS window, as Agora counts them
 CONSOLE_PATHS: dict[tuple[str, str], str] = {
     ("GET", "/dev/v1/projects"): "list_projects",
@@ -221,6 +221,8 @@ class ConsoleEmulator:
                     return 429, {"message": "Too Many Requests"}
                 if fault == "500":
                     return 500, {"message": "Internal Server Error"}
+                if fault == "401":  # the Customer Secret was revoked in the Console
+                    return 401, {"message": "Invalid authentication credentials"}
                 status, answer = getattr(self, f"_{api}")(account, params, payload)
             if fault == "500_after":  # the effect happened; the caller learns nothing
                 return 500, {"message": "Internal Server Error"}

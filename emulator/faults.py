@@ -10,6 +10,7 @@ from the rates. Kinds:
 - ``allocate``: 500 with code 502 "Failed to allocate worker" (its rate applies to ``start`` only).
 - ``timeout``: no reply at all; the connection is held ``timeout_ms`` and closed.
 - ``slow``: the normal answer after ``slow_ms``.
+- ``401``: the gateway rejects the credentials (a Customer Secret revoked in the Console); script only.
 
 ``5xx``, ``206_65``, ``502``, ``504`` and ``timeout`` can come *after the effect*: the request took
 effect (a task started or stopped, a layout changed) and only the reply is lost, as Agora documents
@@ -26,7 +27,7 @@ from collections import deque
 from typing import Any
 
 AMBIGUOUS = ("5xx", "206_65", "502", "504", "timeout")
-FAULT_KINDS = ("429", *AMBIGUOUS, "allocate", "slow", *(f"{kind}_after" for kind in AMBIGUOUS))
+FAULT_KINDS = ("429", "401", *AMBIGUOUS, "allocate", "slow", *(f"{kind}_after" for kind in AMBIGUOUS))
 OPS = (
     "acquire",
     "start",
@@ -150,6 +151,8 @@ class Faults:
         if kind == "429":
             headers = {} if self.retry_after is None else {"Retry-After": f"{self.retry_after:g}"}
             return 429, {"message": "API rate limit exceeded"}, headers
+        if kind == "401":
+            return 401, {"message": "Invalid authentication credentials"}, {}
         if kind == "5xx" and op.startswith(("channel", "kicking")):
             return 500, {"message": "internal error"}, {}
         if kind == "5xx" and op == "acquire":

@@ -90,6 +90,54 @@ def map_exception(exc: BaseException) -> ServiceError | None:
         return _map_agora_error(exc)
     if isinstance(exc, AgorakitError):
         return BadRequest(str(exc))
+    return _map_aws_error(exc)
+
+
+#: AWS error codes that mean "the service is busy or failing right now": the same call can succeed later
+AWS_TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalServerError",
+        "InternalFailure",
+        "InternalError",
+        "InternalServiceError",
+        "InternalServiceErrorException",
+        "TransactionInProgressException",
+    }
+)
+
+
+def _map_aws_error(exc: BaseException) -> ServiceError | None:
+    """An AWS dependency throttling, failing with a 5xx or unreachable is a 503 the client may retry (the
+    contract's "Agora or AWS is unavailable"); any other AWS error is a fault of ours and stays a 500."""
+    if not type(exc).__module__.startswith("botocore"):
+        return None  # botocore is only imported when the error came from it
+    from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error") or {}
+        status = int((exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0)
+        code = str(error.get("Code") or "")
+        if code in AWS_TRANSIENT_CODES or status >= 500:
+            operation = getattr(exc, "operation_name", "") or "an AWS call"
+            return UpstreamUnavailable(
+                f"AWS is unavailable or throttling ({operation}: {code or status}); retry later",
+                details={"aws_error": code or str(status)},
+                headers={"Retry-After": "1"},
+            )
+        return None
+    if isinstance(exc, ConnectionError | HTTPClientError):
+        return UpstreamUnavailable(
+            f"AWS could not be reached ({type(exc).__name__}); retry later", headers={"Retry-After": "1"}
+        )
     return None
 
 

@@ -83,6 +83,15 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 
+#: ``Retry-After`` as the service sends it: on a 503 when the wait is known, on a 409 that is about to clear
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "seconds to wait before sending the same request again (only when known)",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
 def contract(
     ok: Mapping[int, tuple[Any, str]],
     *errors: int,
@@ -101,6 +110,8 @@ def contract(
         text = (descriptions or {}).get(status) or ERROR_DESCRIPTIONS[status]
         model = ErrorResponse | GatewayError if status in (401, 413) else ErrorResponse
         out[status] = {"description": text, "content": {"application/json": {"model": model}}}
+        if status in (409, 503):
+            out[status]["headers"] = RETRY_AFTER
     return out
 
 

@@ -303,7 +303,7 @@ def test_an_unreachable_endpoint_is_botocores_connection_error_after_the_attempt
 
 def test_calls_are_observable_like_botocores_before_call(aws, table):
     seen: list[tuple[str, str]] = []
-    awsfast.CALL_OBSERVERS.append(lambda service, operation: seen.append((service, operation)))
+    awsfast.CALL_OBSERVERS.append(lambda service, operation, params: seen.append((service, operation)))
     try:
         fast_client("dynamodb", aws).get_item(TableName=table, Key={"pk": {"S": "none"}, "sk": {"S": "1"}})
     finally:

@@ -137,6 +137,29 @@ def test_gateway_errors_and_failed_to_allocate_worker(emu: Emulator, api: Api):
     assert emu.task_history("gw") == []  # nothing started
 
 
+def test_a_401_fault_rejects_the_credentials_once_and_only_for_its_operation(emu: Emulator, api: Api):
+    emu.set_faults(script=["401@channel.list"])
+    rule = api("GET", f"/dev/v1/kicking-rule?appid={APP_ID}")
+    assert rule.status_code == 200  # another operation: the fault waits
+    refused = api("GET", f"/dev/v1/channel/{APP_ID}")
+    assert (refused.status_code, refused.json()) == (401, {"message": "Invalid authentication credentials"})
+    assert api("GET", f"/dev/v1/channel/{APP_ID}").status_code == 200  # the credentials were never changed
+    assert emu.console.handle("GET", "/dev/v1/projects", headers=_console_auth(emu))[0] == 201
+    emu.console.inject("401")
+    assert emu.console.handle("GET", "/dev/v1/projects", headers=_console_auth(emu)) == (
+        401,
+        {"message": "Invalid authentication credentials"},
+    )
+    assert emu.console.handle("GET", "/dev/v1/projects", headers=_console_auth(emu))[0] == 201
+
+
+def _console_auth(emu: Emulator) -> dict[str, str]:
+    import base64
+
+    basic = base64.b64encode(emu.credentials.encode()).decode()
+    return {"Authorization": f"Basic {basic}", "Content-Type": "application/json"}
+
+
 def test_429_carries_no_retry_after_unless_configured(emu: Emulator, api: Api):
     emu.set_faults(script=["429"])
     r = api("GET", f"/dev/v1/channel/{APP_ID}")

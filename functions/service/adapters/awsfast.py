@@ -100,8 +100,9 @@ _BOTOCORE_ONLY_ENV = (
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
 )
 
-#: observers of every call (service, operation): tests count AWS calls with it, as botocore's before-call
-CALL_OBSERVERS: list[Callable[[str, str], None]] = []
+#: observers of every call (service, operation, parameters), before it is sent, as botocore's
+#: ``before-parameter-build`` event: tests count calls with it, or raise from it to inject an AWS failure
+CALL_OBSERVERS: list[Callable[[str, str, dict[str, Any]], None]] = []
 
 
 class Unsupported(Exception):
@@ -232,8 +233,8 @@ class FastClient:
             body = json.dumps(params, separators=(",", ":")).encode()
         except (TypeError, ValueError):  # bytes (B/BS) or other values botocore serializes itself
             return getattr(self.botocore_client, method)(**params)
-        for observer in CALL_OBSERVERS:
-            observer(self.service, operation)
+        for observer in list(CALL_OBSERVERS):
+            observer(self.service, operation, params)
         attempt = 0
         while True:
             attempt += 1

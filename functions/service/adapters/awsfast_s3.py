@@ -123,8 +123,8 @@ class FastS3Client:
     def get_object(self, **params: Any) -> dict[str, Any]:
         if set(params) - PARAMETERS or not {"Bucket", "Key"} <= set(params):
             return self.botocore_client.get_object(**params)
-        for observer in awsfast.CALL_OBSERVERS:
-            observer("s3", "GetObject")
+        for observer in list(awsfast.CALL_OBSERVERS):
+            observer("s3", "GetObject", params)
         url, host = self._address(str(params["Bucket"]), str(params["Key"]))
         query = f"versionId={quote(str(params['VersionId']), safe='-_.~')}" if params.get("VersionId") else ""
         attempt = 0

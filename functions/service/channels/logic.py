@@ -107,7 +107,7 @@ class KickRequest(BaseModel):
     kick (Agora's advice for moderation: out now, may rejoin; no ban to lift). An IP ban is app-wide at Agora
     (cname + ip is not a documented form): ``POST /kicking-rules``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"uid": 1002, "duration_seconds": 600}]})
 
     uid: int | None = Field(default=None, ge=1, le=MAX_UID, strict=True, description="the user to ban")
     ip: str | None = Field(default=None, max_length=45, description="not here: IP bans are app-wide")
@@ -130,7 +130,7 @@ class KickRequest(BaseModel):
 class AppBanRequest(BaseModel):
     """``POST /kicking-rules``: a rule for every channel of the app, on one uid or one IP address."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"uid": 1002, "duration_seconds": 600}]})
 
     uid: int | None = Field(default=None, ge=1, le=MAX_UID, strict=True, description="the user, in every channel")
     ip: str | None = Field(default=None, max_length=45, description="an IPv4/IPv6 address (users behind one NAT too)")
@@ -149,7 +149,7 @@ class AppBanRequest(BaseModel):
 
 
 class RuleUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"duration_seconds": 1200}]})
 
     duration_seconds: int = Field(ge=MIN_BAN_SECONDS, le=MAX_BAN_SECONDS, strict=True)
 

@@ -37,7 +37,7 @@ class CertificateSecretNotWritten(UpstreamError):
 
 
 class StatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"enabled": True}]})
 
     enabled: bool
     #: the App ID, required to disable the project this deployment serves (it stops every user)
@@ -45,7 +45,10 @@ class StatusChange(BaseModel):
 
 
 class RotationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    #: the example is the local stack's App ID (a deployment's own is in GET /projects, serves_this_deployment)
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"confirm": "0123456789abcdef0123456789abcdef"}]}
+    )
 
     #: the App ID of the project: rotation breaks every outstanding token, so it is confirmed by name
     confirm: str = Field(min_length=1, max_length=64)

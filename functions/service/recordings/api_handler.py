@@ -143,7 +143,25 @@ def get_recording(recording_id: str) -> Response[dict[str, Any]]:
     summary="The recording's m3u8, each segment a short-lived presigned S3 URL (plays a private bucket)",
     tags=TAGS,
     responses={
-        200: {"description": "an HLS media playlist", "content": {"application/vnd.apple.mpegurl": {}}},
+        200: {
+            "description": "an HLS media playlist",
+            "content": {"application/vnd.apple.mpegurl": {"schema": {"type": "string"}}},
+            "headers": {
+                "X-Playlist-File": {"description": "the playlist object served", "schema": {"type": "string"}},
+                "X-Playlist-Segments": {
+                    "description": "segments in the whole playlist (a window may hold fewer)",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+                "X-Playlist-Ended": {
+                    "description": "true once the recording's playlist is final (#EXT-X-ENDLIST)",
+                    "schema": {"type": "string", "enum": ["true", "false"]},
+                },
+                "X-Url-Expires-In": {
+                    "description": "seconds the segment URLs stay valid",
+                    "schema": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
         **contract(
             {},
             403,

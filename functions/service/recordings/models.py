@@ -299,6 +299,10 @@ class WebOnhold(_Strict):
 class UpdateRequest(_Strict):
     """``POST /recordings/{id}/update``: Agora's ``update`` clientRequest (subscriptions, web onhold)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["#allstream#"]}}}]}
+    )
+
     streamSubscribe: StreamSubscribe | None = None
     webRecordingConfig: WebOnhold | None = None
 
@@ -314,6 +318,8 @@ class UpdateRequest(_Strict):
 
 class LayoutRequest(LayoutFields):
     """``POST /recordings/{id}/layout``: Agora's ``updateLayout`` (a full overwrite of the mix layout)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"mixedVideoLayout": 1, "backgroundColor": "#000000"}]})
 
     def client_request(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -82,7 +82,7 @@ class TokenResponse(BaseModel):
 class RtmTokenRequest(BaseModel):
     """``POST /tokens/rtm``: a Signaling (RTM 2.x) login token for the caller's own user id."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"ttl": 3600}]})
 
     ttl: int | None = Field(default=None, ge=1, le=86400, description="token lifetime in seconds (max 24 h)")
 
