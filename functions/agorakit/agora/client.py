@@ -407,6 +407,11 @@ class AgoraClient:
         if snapshot_config:
             if mode not in ("individual", "raw"):
                 raise AgoraParameterError("snapshotConfig is for individual mode only")
+            subscribed = client_request.get("recordingConfig") or {}
+            if subscribed.get("streamTypes", 2) == 0:
+                raise AgoraParameterError("screenshots need video: streamTypes must be 1 or 2")
+            if "subscribeAudioUids" in subscribed and "subscribeVideoUids" not in subscribed:
+                raise AgoraParameterError("screenshots: set subscribeVideoUids when subscribeAudioUids is set")
             client_request["snapshotConfig"] = dict(snapshot_config)
         client_request["storageConfig"] = storage_body(storage_config)
         if app_extra:
