@@ -33,6 +33,7 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"duration_seconds":120}'""",
     "DELETE /kicking-rules/{id}": """curl -s -X DELETE "$API/kicking-rules/$RULE" """
     """-H "Authorization: Bearer $ADMIN"; echo "rule $RULE lifted\"""",
+    "GET /ncs/ips": """curl -s "$API/ncs/ips" -H "Authorization: Bearer $ADMIN\"""",
     "POST /recordings": """REC=$(curl -s -X POST "$API/recordings" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"channel":"demo"}' | field recording_id); echo "recording $REC\"""",
     "GET /recordings": """curl -s "$API/recordings?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
@@ -99,6 +100,8 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /kicking-rules"],
         step["PUT /kicking-rules/{id}"],
         step["DELETE /kicking-rules/{id}"],
+        "# where Agora's webhooks come from (for a firewall allow-list; refresh daily)",
+        step["GET /ncs/ips"],
         "# cloud recording (admins only): start, wait until Agora records, change it, stop",
         step["POST /recordings"],
         step["GET /recordings"],

@@ -269,6 +269,7 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
     s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
     s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
+    s("GET", "/ncs/ips", "/ncs/ips", token=admin)
     s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
     s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200
     rule = s("POST", "/channels/fuzz-live/kick", "/channels/{name}/kick", token=admin,
@@ -325,6 +326,7 @@ _ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/channels/x/users/1", "/channels/{name}/users/{uid}", None),
     ("POST", "/channels/x/kick", "/channels/{name}/kick", {"uid": 5}),
     ("GET", "/channels/x/hosts", "/channels/{name}/hosts", None),
+    ("GET", "/ncs/ips", "/ncs/ips", None),
     ("POST", "/kicking-rules", "/kicking-rules", {"uid": 5, "duration_seconds": 60}),
     ("POST", "/tokens/rtm", "/tokens/rtm", {"ttl": 600}),
     ("GET", "/recordings/x/playlist", "/recordings/{recording_id}/playlist", None),
