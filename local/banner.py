@@ -38,6 +38,8 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"channel":"demo"}' | field recording_id); echo "recording $REC\"""",
     "GET /recordings": """curl -s "$API/recordings?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /recordings/{id}/snapshots": """curl -s "$API/recordings/$REC/snapshots?limit=10" """
+    """-H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}/playlist": """for i in $(seq 60); do [ "$(curl -s "$API/recordings/$REC" """
     """-H "Authorization: Bearer $ADMIN" | field files)" != "[]" ] && break; sleep 1; done; """
     """curl -s "$API/recordings/$REC/playlist" -H "Authorization: Bearer $ADMIN\"""",
@@ -109,6 +111,8 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /recordings/{id}"],
         "# its playlist, each segment a presigned URL of the (private) bucket: paste it into an HLS player",
         step["GET /recordings/{id}/playlist"],
+        "# its screenshots (none here: a mix recording; start one with mode individual and snapshot_config)",
+        step["GET /recordings/{id}/snapshots"],
         step["POST /recordings/{id}/layout"],
         step["POST /recordings/{id}/update"],
         step["POST /recordings/{id}/stop"],

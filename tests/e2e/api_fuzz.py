@@ -264,6 +264,9 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     s("GET", f"/recordings/{rec}/playlist", playlist, token=admin)  # 200
     s("GET", f"/recordings/{rec}/playlist?limit=1&expires_in=60", playlist, token=admin)  # 200, one segment
     s("GET", "/recordings/00000000-0000-4000-8000-000000000000/playlist", playlist, token=admin)  # 404
+    shots = f"{one}/snapshots"
+    s("GET", f"/recordings/{rec}/snapshots?limit=5&expires_in=60", shots, token=admin)  # 200 (a mix: none)
+    s("GET", "/recordings/00000000-0000-4000-8000-000000000000/snapshots", shots, token=admin)  # 404
     # channels and kicking rules
     s("GET", "/channels", "/channels", token=admin)
     s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
@@ -330,6 +333,7 @@ _ROUTES: list[tuple[str, str, str, Any]] = [
     ("POST", "/kicking-rules", "/kicking-rules", {"uid": 5, "duration_seconds": 60}),
     ("POST", "/tokens/rtm", "/tokens/rtm", {"ttl": 600}),
     ("GET", "/recordings/x/playlist", "/recordings/{recording_id}/playlist", None),
+    ("GET", "/recordings/x/snapshots", "/recordings/{recording_id}/snapshots", None),
     ("GET", "/kicking-rules", "/kicking-rules", None),
     ("PUT", "/kicking-rules/1", "/kicking-rules/{rule_id}", {"duration_seconds": 60}),
     ("DELETE", "/kicking-rules/1", "/kicking-rules/{rule_id}", None),

@@ -373,3 +373,23 @@ class RecordingAccepted(BaseModel):
 class RecordingList(BaseModel):
     recordings: list[RecordingView]
     next_token: str | None = Field(description="pass back as ?next_token= for the next page; null on the last")
+
+
+class SnapshotFile(BaseModel):
+    file: str = Field(description="the JPG's name (Agora's: ...__uid_s_<uid>__uid_e_video_<utc>.jpg)")
+    uid: int | None = Field(description="the user whose video was captured")
+    taken_at: int | None = Field(description="capture time, Unix milliseconds (from the name)")
+    size: int
+    notified: bool = Field(description="whether NCS event 45 reported it (NCS loses events; the bucket is the truth)")
+    url: str = Field(description="a presigned GetObject URL")
+
+
+class SnapshotList(BaseModel):
+    """A recording's screenshots, as the bucket has them, one page by file name."""
+
+    recording_id: str
+    total: int
+    not_notified: int = Field(description="files in the bucket that no event 45 reported")
+    snapshots: list[SnapshotFile]
+    next_after: str | None = Field(description="pass as after= for the next page; null on the last")
+    url_expires_in: int
