@@ -350,7 +350,20 @@ class RecordingView(BaseModel):
     stop_reason: str | None = None
     outcome: str | None = None
     files: list[Any] = Field(default_factory=list)
+    snapshots: list[str] = Field(
+        default_factory=list, description="screenshot files reported by NCS event 45 (all: GET .../snapshots)"
+    )
+    snapshots_truncated: bool = Field(default=False, description="more screenshots than the item keeps")
     uploading_status: str | None = None
+    files_uploaded: int = 0
+    upload_progress_percent: float | None = Field(
+        default=None, description="Agora's upload progress (NCS event 33), 0-100; null before the first report"
+    )
+    last_upload_at: str | None = Field(default=None, description="when event 33 last reported progress")
+    start_resolutions: list[Any] = Field(
+        default_factory=list, description="how starts with an unknown outcome were resolved (adopted or removed)"
+    )
+    recorder_unconfirmed: Any = None
     exit_status: Any = None
     leave_reasons: list[Any] = Field(default_factory=list)
     reacquires: int = 0
@@ -358,6 +371,11 @@ class RecordingView(BaseModel):
     agora_errors: list[dict[str, Any]] = Field(default_factory=list)
     agora_warnings: list[dict[str, Any]] = Field(default_factory=list)
     media: dict[str, Any] | None = Field(default=None, description="durations of the recorded files, when known")
+    integrity: dict[str, Any] | None = Field(
+        default=None,
+        description="whether every segment the playlists reference is in the bucket: status complete, incomplete or "
+        "pending, missing segments, checked_at (docs/playback-and-integrity.md)",
+    )
 
 
 class RecordingAccepted(BaseModel):
