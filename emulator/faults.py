@@ -43,6 +43,7 @@ OPS = (
     "channel.users",
     "channel.hosts",
     "channel.user_status",
+    "ncs.ip",
 )
 MUTATING = {"acquire", "start", "stop", "update", "updateLayout"} | {
     op for op in OPS if op.startswith("kicking_rule.") and op != "kicking_rule.list"

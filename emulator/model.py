@@ -216,9 +216,17 @@ class Task:
     last_progress: float = 0.0
     layout: dict[str, Any] | None = None
     ended_at: float | None = None
+    snapshot_interval: int | None = None  # snapshotConfig.captureInterval (emulated seconds)
+    records_media: bool = True  # False for a screenshots-only task (snapshotConfig without recordingFileConfig)
+    next_capture: dict[str, float] = field(default_factory=dict)  # uid -> emulated time of its next screenshot
+    snapshots: list[str] = field(default_factory=list)  # object keys of the screenshots taken
 
     def recorded(self) -> bool:
         return any(s.segments for s in self.streams.values())
+
+    def produced(self) -> bool:
+        """Anything uploaded: HLS segments or screenshots."""
+        return self.recorded() or bool(self.snapshots)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -232,6 +240,7 @@ class Task:
             "maxIdleTime": self.max_idle,
             "fileNamePrefix": self.prefix,
             "leaveCode": self.leave_code,
+            "snapshots": list(self.snapshots),
             "streams": {
                 k: {
                     "m3u8": naming.object_key(self.prefix, s.name),

@@ -192,7 +192,8 @@ class RecordingMixin(WorldBase):
             raise rec_error(400, 2, "raw mode accepts neither streamMode nor extensionServiceConfig")
         if web and not isinstance(request.get("extensionServiceConfig"), dict):
             raise rec_error(400, 2, "extensionServiceConfig is required in web mode")
-        _validate_snapshot(mode, request.get("snapshotConfig"), stream_types)
+        snapshot = request.get("snapshotConfig")
+        _validate_snapshot(mode, snapshot, config, stream_types)
         file_config = request.get("recordingFileConfig") or {}
         av_types = file_config.get("avFileType", ["hls"]) if isinstance(file_config, dict) else None
         if (
@@ -221,6 +222,9 @@ class RecordingMixin(WorldBase):
             "av_types": list(av_types),
             "correct_extinf": correct,
             "max_recording_hour": max_recording_hour,
+            "snapshot_interval": snapshot.get("captureInterval", 10) if snapshot is not None else None,
+            # screenshots only unless recordingFileConfig asks for a recording too (the screen-capture page)
+            "records_media": snapshot is None or "recordingFileConfig" in request,
         }
 
     def _task_for(self, resource_id: str, sid: str, mode: str, *, stopping: bool = False) -> Task:
@@ -287,7 +291,7 @@ class RecordingMixin(WorldBase):
 
     def stop_response(self, task: Task) -> tuple[int, dict[str, Any]]:
         base = {"cname": task.cname, "uid": task.uid, "resourceId": task.resource_id, "sid": task.sid}
-        if not task.recorded():
+        if not task.produced():
             return 206, {
                 **base,
                 "code": 435,
@@ -313,8 +317,9 @@ class RecordingMixin(WorldBase):
         return 200, {**base, "serverResponse": server}
 
 
-def _validate_snapshot(mode: str, snapshot: Any, stream_types: Any) -> None:
-    """start's ``snapshotConfig`` (screenshots): individual/raw mode, captureInterval [5,3600], jpg, with video."""
+def _validate_snapshot(mode: str, snapshot: Any, config: dict[str, Any], stream_types: Any) -> None:
+    """start's ``snapshotConfig`` (screenshots): individual/raw mode, captureInterval [5,3600], jpg, with video;
+    ``subscribeAudioUids`` only together with ``subscribeVideoUids`` (the screen-capture page)."""
     if snapshot is None:
         return
     interval = snapshot.get("captureInterval", 10) if isinstance(snapshot, dict) else None
@@ -326,3 +331,5 @@ def _validate_snapshot(mode: str, snapshot: Any, stream_types: Any) -> None:
         raise rec_error(400, 2, 'snapshotConfig.fileType must be ["jpg"]')
     if stream_types == 0:
         raise rec_error(400, 2, "screenshots need video: streamTypes must be 1 or 2")
+    if "subscribeAudioUids" in config and "subscribeVideoUids" not in config:
+        raise rec_error(400, 2, "screenshots: set subscribeVideoUids when subscribeAudioUids is set")

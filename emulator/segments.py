@@ -10,6 +10,9 @@ from emulator.base import WorldBase
 from emulator.model import ALL, LEAVE_IDLE, LEAVE_STOP, S3_REGION_NAMES, Segment, Stream, Task, now_real
 from emulator.uploader import Upload
 
+#: a tick that comes late (a loaded machine, a large ``time_scale``) takes at most this many screenshots per uid
+MAX_CAPTURES_PER_TICK = 20
+
 
 class SegmentsMixin(WorldBase):
     # ------------------------------------------------------------------ file lists
@@ -121,6 +124,9 @@ class SegmentsMixin(WorldBase):
         elapsed = now - task.started_at
         task.status = 1 if elapsed < 0.5 else 4 if elapsed < 1.5 else 5
         active = self._active_streams(task)
+        self._capture(task, now)
+        if not task.records_media:  # a screenshots-only task writes no HLS
+            active = {}
         for key, (stream_uid, stream_track) in active.items():
             stream = self._stream(task, key, stream_uid, stream_track)
             if stream.open_at is None:
@@ -167,6 +173,32 @@ class SegmentsMixin(WorldBase):
         if task.mode in ("individual", "raw"):
             return {f"{uid}:{track}": (str(uid), track) for uid, track in wanted}
         return {"mix": ("0", "audio_and_video")} if wanted else {}
+
+    def _capture(self, task: Task, now: float) -> None:
+        """Screenshots (``snapshotConfig``): one JPG per video uid being received, at once and then every
+        ``captureInterval``; capturing pauses while a uid sends no video (and restarts at once when it
+        returns). Each file is uploaded and reported with event 45, which NCS may lose or repeat."""
+        if task.snapshot_interval is None:
+            return
+        receiving = {str(uid) for uid, track in task.active_tracks if track == "video"}
+        for uid in [u for u in task.next_capture if u not in receiving]:
+            del task.next_capture[uid]
+        for uid in sorted(receiving):
+            due = task.next_capture.get(uid, now)
+            taken = 0
+            while due <= now and taken < MAX_CAPTURES_PER_TICK:
+                self._screenshot(task, uid, due)
+                due += task.snapshot_interval
+                taken += 1
+            task.next_capture[uid] = max(due, now) if taken == MAX_CAPTURES_PER_TICK else due
+
+    def _screenshot(self, task: Task, uid: str, at: float) -> None:
+        epoch_ms = self.clock.epoch_ms(at)
+        name = naming.snapshot_jpg(task.sid, task.cname, uid, epoch_ms)
+        key = naming.object_key(task.prefix, name)
+        task.snapshots.append(key)
+        self._upload(task, name, naming.fake_jpg(f"{task.sid} uid {uid} at {epoch_ms}"), "image/jpeg")
+        self._recording_event(task, 45, 1, {"msgName": "recorder_snapshot_file", "fileName": key})
 
     def _open(self, task: Task, stream: Stream, now: float) -> None:
         stream.open_at = now
@@ -314,7 +346,7 @@ class SegmentsMixin(WorldBase):
             pending_done = self.uploader is None or self.uploader.pending(task.sid) == 0
             if pending_done:
                 task.uploaded_event_sent = True
-                if task.recorded():
+                if task.produced():  # a screenshots-only task reports an empty fileList (read names from 45)
                     failed = self.uploader.failed(task.sid) if self.uploader else 0
                     event, msg = (32, "backuped") if failed else (31, "uploaded")
                     files = self._file_entries(task, ms=True)

@@ -33,10 +33,13 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"duration_seconds":120}'""",
     "DELETE /kicking-rules/{id}": """curl -s -X DELETE "$API/kicking-rules/$RULE" """
     """-H "Authorization: Bearer $ADMIN"; echo "rule $RULE lifted\"""",
+    "GET /ncs/ips": """curl -s "$API/ncs/ips" -H "Authorization: Bearer $ADMIN\"""",
     "POST /recordings": """REC=$(curl -s -X POST "$API/recordings" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"channel":"demo"}' | field recording_id); echo "recording $REC\"""",
     "GET /recordings": """curl -s "$API/recordings?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /recordings/{id}/snapshots": """curl -s "$API/recordings/$REC/snapshots?limit=10" """
+    """-H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}/playlist": """for i in $(seq 60); do [ "$(curl -s "$API/recordings/$REC" """
     """-H "Authorization: Bearer $ADMIN" | field files)" != "[]" ] && break; sleep 1; done; """
     """curl -s "$API/recordings/$REC/playlist" -H "Authorization: Bearer $ADMIN\"""",
@@ -99,6 +102,8 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /kicking-rules"],
         step["PUT /kicking-rules/{id}"],
         step["DELETE /kicking-rules/{id}"],
+        "# where Agora's webhooks come from (for a firewall allow-list; refresh daily)",
+        step["GET /ncs/ips"],
         "# cloud recording (admins only): start, wait until Agora records, change it, stop",
         step["POST /recordings"],
         step["GET /recordings"],
@@ -106,6 +111,8 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /recordings/{id}"],
         "# its playlist, each segment a presigned URL of the (private) bucket: paste it into an HLS player",
         step["GET /recordings/{id}/playlist"],
+        "# its screenshots (none here: a mix recording; start one with mode individual and snapshot_config)",
+        step["GET /recordings/{id}/snapshots"],
         step["POST /recordings/{id}/layout"],
         step["POST /recordings/{id}/update"],
         step["POST /recordings/{id}/stop"],

@@ -36,6 +36,7 @@ ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/channels/{name}/kick", (apigw.HttpMethod.POST,)),
     ("/kicking-rules", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
     ("/kicking-rules/{id}", (apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE)),
+    ("/ncs/ips", (apigw.HttpMethod.GET,)),
 )
 
 

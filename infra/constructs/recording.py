@@ -197,10 +197,12 @@ class Recording(Construct):
 
     def _playback(self, api: Api, bucket: s3.IBucket | None) -> None:
         """GET /recordings/{id}/playlist lists the recording's folder, reads its playlist and presigns
-        GetObject URLs for the segments (a presigned URL carries the signer's permissions)."""
+        GetObject URLs for the segments; GET /recordings/{id}/snapshots lists its JPGs and presigns them
+        (a presigned URL carries the signer's permissions)."""
         if bucket is None:
             return
         api.add_route("/recordings/{id}/playlist", [apigw.HttpMethod.GET], self.api_function)
+        api.add_route("/recordings/{id}/snapshots", [apigw.HttpMethod.GET], self.api_function)
         prefix = f"{RECORDINGS_PREFIX}*"
         self.api_function.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(prefix)])

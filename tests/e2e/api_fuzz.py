@@ -303,11 +303,15 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     s("GET", f"/recordings/{rec}/playlist?limit={fits}", playlist, token=admin, expect=200)  # the window it names
     s("GET", f"/recordings/{rec}/playlist?limit=1&expires_in=60", playlist, token=admin, expect=200)
     s("GET", "/recordings/00000000-0000-4000-8000-000000000000/playlist", playlist, token=admin)  # 404
+    shots = f"{one}/snapshots"
+    s("GET", f"/recordings/{rec}/snapshots?limit=5&expires_in=60", shots, token=admin)  # 200 (a mix: none)
+    s("GET", "/recordings/00000000-0000-4000-8000-000000000000/snapshots", shots, token=admin)  # 404
     # channels and kicking rules
     s("GET", "/channels", "/channels", token=admin)
     s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
     s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
     s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
+    s("GET", "/ncs/ips", "/ncs/ips", token=admin)
     s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
     s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200
     rule = s("POST", "/channels/fuzz-live/kick", "/channels/{name}/kick", token=admin,
@@ -363,9 +367,11 @@ _ROUTES: list[tuple[str, str, str, Any]] = [
     ("GET", "/channels/x/users/1", "/channels/{name}/users/{uid}", None),
     ("POST", "/channels/x/kick", "/channels/{name}/kick", {"uid": 5}),
     ("GET", "/channels/x/hosts", "/channels/{name}/hosts", None),
+    ("GET", "/ncs/ips", "/ncs/ips", None),
     ("POST", "/kicking-rules", "/kicking-rules", {"uid": 5, "duration_seconds": 60}),
     ("POST", "/tokens/rtm", "/tokens/rtm", {"ttl": 600}),
     ("GET", "/recordings/x/playlist", "/recordings/{recording_id}/playlist", None),
+    ("GET", "/recordings/x/snapshots", "/recordings/{recording_id}/snapshots", None),
     ("GET", "/kicking-rules", "/kicking-rules", None),
     ("PUT", "/kicking-rules/1", "/kicking-rules/{rule_id}", {"duration_seconds": 60}),
     ("DELETE", "/kicking-rules/1", "/kicking-rules/{rule_id}", None),

@@ -80,6 +80,7 @@ def test_routes_are_jwt_authorized_and_reach_the_channels_function(template_json
         "POST /kicking-rules",
         "PUT /kicking-rules/{id}",
         "DELETE /kicking-rules/{id}",
+        "GET /ncs/ips",
     }
     found = {v["Properties"]["RouteKey"]: v["Properties"] for v in routes.values()}
     for key in expected:

@@ -289,6 +289,7 @@ def test_routes_are_jwt_authorized(resources: dict[str, Any]) -> None:
         "POST /recordings": "JWT",
         "GET /recordings/{id}": "JWT",
         "GET /recordings/{id}/playlist": "JWT",
+        "GET /recordings/{id}/snapshots": "JWT",
         "POST /recordings/{id}/stop": "JWT",
         "POST /recordings/{id}/update": "JWT",
         "POST /recordings/{id}/layout": "JWT",

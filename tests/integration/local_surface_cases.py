@@ -142,3 +142,42 @@ def test_playlist_plays_from_local_s3_and_integrity_follows_a_late_upload(runtim
     assert complete["missing_count"] == 0 and complete["segments"] >= 3
     status, final = call(runtime, "GET", f"/recordings/{rec_id}/playlist", "admin")
     assert status == 200 and final.decode().rstrip().endswith("#EXT-X-ENDLIST")
+
+
+def test_screenshots_reach_the_recording_through_ncs_and_play_from_local_s3(runtime: LocalRuntime) -> None:
+    """An individual recording with ``snapshot_config`` on the emulator: its JPGs land in moto's S3 under Agora's
+    names, their events 45 go through the real webhook intake and processor onto the recording, and every
+    presigned URL of ``GET /recordings/{id}/snapshots`` serves the object's bytes."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    bucket = runtime.recordings_bucket()
+    runtime.emulator.join("shots", 1001, role="host")
+    body = {"channel": "shots", "mode": "individual", "snapshot_config": {"captureInterval": 5}}
+    status, started = call(runtime, "POST", "/recordings", "admin", body)
+    assert status == 202, started
+    rec_id = started["recording_id"]
+    folder = "recordings/shots/" + rec_id.replace("-", "") + "/"
+
+    def jpgs() -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents") or []
+        return sorted(o["Key"] for o in listed if o["Key"].endswith(".jpg"))
+
+    wait("3 screenshots in the bucket", lambda: len(jpgs()) >= 3)
+    assert call(runtime, "POST", f"/recordings/{rec_id}/stop", "admin")[0] in (200, 202)
+    wait("stopped", lambda: call(runtime, "GET", f"/recordings/{rec_id}", "admin")[1]["status"] == "STOPPED")
+    # every event 45 arrives through NCS (none lost here): the recording lists exactly the bucket's files
+    reported = lambda: call(runtime, "GET", f"/recordings/{rec_id}", "admin")[1]["snapshots"]  # noqa: E731
+    keys = wait("every event 45 applied", lambda: (found := jpgs()) == reported() and found)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents") or []
+    assert all(o["Key"].endswith(".jpg") for o in listed), "screenshots only: no HLS"
+    status, page = call(runtime, "GET", f"/recordings/{rec_id}/snapshots?limit=1000&expires_in=120", "admin")
+    assert status == 200, page
+    assert page["total"] == len(keys) and page["not_notified"] == 0 and page["next_after"] is None
+    assert [folder + shot["file"] for shot in page["snapshots"]] == keys
+    for shot in page["snapshots"]:
+        assert shot["url"].startswith(runtime.moto_url) and "X-Amz-Expires=120" in shot["url"]
+        with urllib.request.urlopen(shot["url"], timeout=10) as resp:
+            data = resp.read()
+        assert data == s3.get_object(Bucket=bucket, Key=folder + shot["file"])["Body"].read()
+        assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9" and shot["uid"] == 1001

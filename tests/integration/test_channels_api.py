@@ -358,9 +358,23 @@ def test_hosts_only_list(api):
     assert body["hosts"] == [7001] and body["source"] == "agora"
 
 
+def test_ncs_addresses_from_agora(api):
+    """GET /ncs/ips asks Agora (one call) and answers its addresses with the refresh period."""
+    before = api.emulator.stats()["requests"]
+    status, body = call(api, "GET", "/ncs/ips")
+    assert status == 200, body
+    assert body == {"addresses": ["127.0.0.1"], "source": "agora", "refresh_seconds": 86_400}
+    assert api.emulator.stats()["requests"] == before + 1
+    api.emulator.set_faults(script=["502@ncs.ip"] * 10)  # Agora's gateway keeps failing: a clear 503
+    status, error = call(api, "GET", "/ncs/ips")
+    api.emulator.set_faults(clear=True)
+    assert status == 503 and error["error"]["code"] == "upstream_unavailable", error
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
+        ("GET", "/ncs/ips", None),
         ("GET", "/channels", None),
         ("GET", "/channels/x/users", None),
         ("GET", "/channels/x/users/5", None),

@@ -407,6 +407,11 @@ class AgoraClient:
         if snapshot_config:
             if mode not in ("individual", "raw"):
                 raise AgoraParameterError("snapshotConfig is for individual mode only")
+            subscribed = client_request.get("recordingConfig") or {}
+            if subscribed.get("streamTypes", 2) == 0:
+                raise AgoraParameterError("screenshots need video: streamTypes must be 1 or 2")
+            if "subscribeAudioUids" in subscribed and "subscribeVideoUids" not in subscribed:
+                raise AgoraParameterError("screenshots: set subscribeVideoUids when subscribeAudioUids is set")
             client_request["snapshotConfig"] = dict(snapshot_config)
         client_request["storageConfig"] = storage_body(storage_config)
         if app_extra:
@@ -596,6 +601,12 @@ class AgoraClient:
         data = _expect_success("channel.hosts", self._call("channel.hosts", "GET", path))
         return _uids(data.get("broadcasters")) if data.get("channel_exist") else []
 
+    def ncs_ips(self) -> list[str]:
+        """The addresses NCS sends notifications from (``GET /v2/ncs/ip``), for a firewall allow-list.
+
+        They change: Agora says to fetch them at least every 24 hours."""
+        return _ncs_addresses(self._call("ncs.ip", "GET", "/v2/ncs/ip"))
+
     def user_status(self, cname: str, uid: int) -> dict[str, Any]:
         """Whether ``uid`` is in ``cname``; role 0 unknown, 1 communication, 2 host, 3 audience."""
         uid_s = validate_uid(uid)
@@ -609,6 +620,30 @@ class AgoraClient:
             "join": _int_or_none(data.get("join")),
             "platform": _int_or_none(data.get("platform")),
         }
+
+
+def _ncs_addresses(answer: _Answer) -> list[str]:
+    """``{"data": {"service": {"hosts": [{"primaryIP": "x.x.x.x"}, ...]}}}`` -> the addresses, sorted, no repeats."""
+    import ipaddress  # only this rare call needs it
+
+    data = answer.body.get("data")
+    service = data.get("service") if isinstance(data, dict) else None
+    hosts = service.get("hosts") if isinstance(service, dict) else None
+    if not isinstance(hosts, list):
+        raise AgoraServerError(
+            "Agora ncs.ip answered without data.service.hosts",
+            http_status=answer.status,
+            request_id=answer.request_id,
+            retryable=False,
+        )
+    found = set()
+    for host in hosts:
+        address = host.get("primaryIP") if isinstance(host, dict) else None
+        try:
+            found.add(str(ipaddress.ip_address(str(address))))
+        except ValueError:
+            continue  # an entry that is not an address is skipped, never allowed
+    return sorted(found, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))
 
 
 def _expect_success(operation: str, answer: _Answer) -> dict[str, Any]:

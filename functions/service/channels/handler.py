@@ -23,6 +23,7 @@ from service.channels.models import (
     ChannelUsers,
     KickingRules,
     KickingRuleView,
+    NcsAddresses,
     OnlineChannels,
     UserStatus,
 )
@@ -122,6 +123,18 @@ def get_channel_user(name: str, uid: str) -> Response[Any]:
 def get_channel_hosts(name: str) -> Response[Any]:
     _admin()
     return _json(200, logic.hosts_from_agora(logic.channel_name(name), deps=dependencies()))
+
+
+@app.get(
+    "/ncs/ips",
+    summary="The addresses Agora's NCS sends webhooks from (for an allow-list; refresh daily)",
+    tags=["webhooks"],
+    responses=contract({200: (NcsAddresses, "NCS's current addresses")}, 403, 502, descriptions=_ADMIN),
+)
+@tracer.capture_method
+def get_ncs_ips() -> Response[Any]:
+    _admin()
+    return _json(200, logic.ncs_addresses(deps=dependencies()))
 
 
 @app.post(

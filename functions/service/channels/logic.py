@@ -250,6 +250,16 @@ def hosts_from_agora(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
     return {"channel": name, "source": "agora", "hosts": hosts, "recorder_bots": bots}
 
 
+#: Agora: the NCS addresses change; fetch them at least every 24 hours
+NCS_REFRESH_SECONDS = 86_400
+
+
+def ncs_addresses(*, deps: ChannelDependencies) -> dict[str, Any]:
+    """Where NCS webhooks come from (``GET /v2/ncs/ip``). The intake verifies signatures whatever the source;
+    this list is for operators who also filter by address in front of the API."""
+    return {"addresses": list(deps.agora.ncs_ips()), "source": "agora", "refresh_seconds": NCS_REFRESH_SECONDS}
+
+
 def users_from_webhooks(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
     """Who is in the channel according to the NCS events we received (advisory: NCS may lose events)."""
     items = deps.presence.channel_items(name)

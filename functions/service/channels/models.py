@@ -87,3 +87,11 @@ class ChannelHosts(BaseModel):
     source: Literal["agora"]
     hosts: list[int]
     recorder_bots: list[int] = Field(description="our recorder bots among the hosts (reserved uid range)")
+
+
+class NcsAddresses(BaseModel):
+    """The addresses Agora's NCS sends webhooks from, for a firewall or WAF allow-list."""
+
+    addresses: list[str] = Field(description="IPv4/IPv6 addresses, sorted")
+    source: Literal["agora"]
+    refresh_seconds: int = Field(description="fetch again within this many seconds: the addresses change")

@@ -26,6 +26,7 @@ from service.recordings.models import (
     RecordingList,
     RecordingRequest,
     RecordingView,
+    SnapshotList,
     UpdateRequest,
 )
 from service.recordings.settings import RecordingSettings
@@ -184,6 +185,29 @@ def get_playlist(
     request = PlaybackRequest(file=file, offset=offset, limit=limit, expires_in=expires_in)
     text, headers = operations.playlist(_caller(), recording_id, request, settings=settings, deps=dependencies())
     return Response(status_code=200, content_type=headers.pop("Content-Type"), body=text, headers=headers)
+
+
+@app.get(
+    "/recordings/<recording_id>/snapshots",
+    summary="The recording's screenshots (JPG) in the bucket, each a short-lived presigned URL",
+    tags=TAGS,
+    responses=contract(
+        {200: (SnapshotList, "one page of screenshots, by file name")},
+        403,
+        404,
+        descriptions={403: _ADMIN, 404: "no such recording"},
+    ),
+)
+@tracer.capture_method
+def get_snapshots(
+    recording_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[str | None, Query(max_length=255)] = None,
+    expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
+) -> Response[dict[str, Any]]:
+    request = {"limit": limit, "after": after, "expires_in": expires_in}
+    payload = operations.snapshot_files(_caller(), recording_id, request, settings=settings, deps=dependencies())
+    return _json(200, payload)
 
 
 @app.post(

@@ -356,7 +356,20 @@ class RecordingView(BaseModel):
     stop_reason: str | None = None
     outcome: str | None = None
     files: list[Any] = Field(default_factory=list)
+    snapshots: list[str] = Field(
+        default_factory=list, description="screenshot files reported by NCS event 45 (all: GET .../snapshots)"
+    )
+    snapshots_truncated: bool = Field(default=False, description="more screenshots than the item keeps")
     uploading_status: str | None = None
+    files_uploaded: int = 0
+    upload_progress_percent: float | None = Field(
+        default=None, description="Agora's upload progress (NCS event 33), 0-100; null before the first report"
+    )
+    last_upload_at: str | None = Field(default=None, description="when event 33 last reported progress")
+    start_resolutions: list[Any] = Field(
+        default_factory=list, description="how starts with an unknown outcome were resolved (adopted or removed)"
+    )
+    recorder_unconfirmed: Any = None
     exit_status: Any = None
     leave_reasons: list[Any] = Field(default_factory=list)
     reacquires: int = 0
@@ -364,6 +377,11 @@ class RecordingView(BaseModel):
     agora_errors: list[dict[str, Any]] = Field(default_factory=list)
     agora_warnings: list[dict[str, Any]] = Field(default_factory=list)
     media: dict[str, Any] | None = Field(default=None, description="durations of the recorded files, when known")
+    integrity: dict[str, Any] | None = Field(
+        default=None,
+        description="whether every segment the playlists reference is in the bucket: status complete, incomplete or "
+        "pending, missing segments, checked_at (docs/playback-and-integrity.md)",
+    )
 
 
 class RecordingAccepted(BaseModel):
@@ -379,3 +397,23 @@ class RecordingAccepted(BaseModel):
 class RecordingList(BaseModel):
     recordings: list[RecordingView]
     next_token: str | None = Field(description="pass back as ?next_token= for the next page; null on the last")
+
+
+class SnapshotFile(BaseModel):
+    file: str = Field(description="the JPG's name (Agora's: ...__uid_s_<uid>__uid_e_video_<utc>.jpg)")
+    uid: int | None = Field(description="the user whose video was captured")
+    taken_at: int | None = Field(description="capture time, Unix milliseconds (from the name)")
+    size: int
+    notified: bool = Field(description="whether NCS event 45 reported it (NCS loses events; the bucket is the truth)")
+    url: str = Field(description="a presigned GetObject URL")
+
+
+class SnapshotList(BaseModel):
+    """A recording's screenshots, as the bucket has them, one page by file name."""
+
+    recording_id: str
+    total: int
+    not_notified: int = Field(description="files in the bucket that no event 45 reported")
+    snapshots: list[SnapshotFile]
+    next_after: str | None = Field(description="pass as after= for the next page; null on the last")
+    url_expires_in: int

@@ -210,6 +210,25 @@ def playlist(
     )
 
 
+def snapshot_files(
+    caller: Caller,
+    recording_id: str,
+    request: dict[str, Any],
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> dict[str, Any]:
+    """The recording's screenshots from the bucket, presigned (``service.recordings.playback.snapshots``)."""
+    from service.recordings.playback import snapshots
+
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    objects = deps.objects()
+    if objects is None:
+        raise UpstreamUnavailable("screenshots need the recordings bucket (RECORDINGS_BUCKET is not set)")
+    return snapshots(item, objects=objects, url_seconds=settings.playback_url_seconds, **request)
+
+
 #: the attributes of a byChannel page key (table pk + index keys), and their DynamoDB types
 _PAGE_KEY_TYPES = {"pk": "S", "channel": "S", "createdAt": "N"}
 

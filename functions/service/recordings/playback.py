@@ -180,3 +180,59 @@ def render(
         "X-Url-Expires-In": str(seconds),
     }
     return result.text, headers
+
+
+#: ``[bak<n>_]<sid>_<cname>__uid_s_<uid>__uid_e_video_<utc17>.jpg`` (Agora's screenshot names)
+_SNAPSHOT_NAME = r"(?:bak\d+_)?.+__uid_s_(\d+)__uid_e_video_(\d{17})\.jpg"
+MAX_SNAPSHOTS_PER_PAGE = 1000
+
+
+def snapshots(
+    item: dict[str, Any],
+    *,
+    objects: RecordingObjects,
+    url_seconds: int,
+    expires_in: int | None = None,
+    limit: int = 100,
+    after: str | None = None,
+) -> dict[str, Any]:
+    """The recording's screenshots as the bucket has them (a lost event 45 hides none), by file name, each with a
+    presigned URL; ``notified`` says whether event 45 reported it. One page of ``limit`` after the name ``after``."""
+    import re
+    from datetime import UTC, datetime
+
+    seconds = url_seconds if expires_in is None else expires_in
+    if not 1 <= seconds <= url_seconds:
+        raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
+    if not 1 <= limit <= MAX_SNAPSHOTS_PER_PAGE:
+        raise BadRequest(f"limit must be between 1 and {MAX_SNAPSHOTS_PER_PAGE}")
+    listed = objects.list(recording_prefix(item))
+    jpgs = sorted((posixpath.basename(k), k) for k in listed if k.lower().endswith(".jpg"))
+    notified = {posixpath.basename(str(n)) for n in item.get("snapshotFiles") or []}
+    page = [(name, key) for name, key in jpgs if after is None or name > after]
+    entries = []
+    for name, key in page[:limit]:
+        match = re.fullmatch(_SNAPSHOT_NAME, name)
+        taken = None
+        if match:
+            moment = datetime.strptime(match.group(2) + "000", "%Y%m%d%H%M%S%f").replace(tzinfo=UTC)
+            taken = int(moment.timestamp() * 1000)
+        entries.append(
+            {
+                "file": name,
+                "uid": int(match.group(1)) if match else None,
+                "taken_at": taken,
+                "size": listed[key],
+                "notified": name in notified,
+                "url": objects.presign(key, seconds),
+            }
+        )
+    more = len(page) > limit
+    return {
+        "recording_id": str(item["recordingId"]),
+        "total": len(jpgs),
+        "not_notified": sum(1 for name, _ in jpgs if name not in notified),
+        "snapshots": entries,
+        "next_after": entries[-1]["file"] if more and entries else None,
+        "url_expires_in": seconds,
+    }
