@@ -242,27 +242,27 @@ class PlaylistParser:
         return self._summary()
 
     def _flush(self, *, final: bool) -> None:
-        data = b"".join([self._carry, *self._pieces]) if self._carry or len(self._pieces) != 1 else self._pieces[0]
+        if not self._pieces and not self._carry:
+            return
+        # The leading newline is a sentinel: every line of the block, the first too, follows a newline,
+        # which is where the block path's patterns start. Complete lines are parsed in place, by range.
+        data = b"".join([b"\n", self._carry, *self._pieces])
         self._carry = b""
         self._pieces = []
         self._buffered = 0
-        if not data:
-            return
-        cut = data.rfind(b"\n")
-        if final:
-            block, rest = (data if data.endswith(b"\n") else data + b"\n"), b""
-        elif cut < 0:
-            block, rest = b"", data
-        else:
-            block, rest = data[: cut + 1], data[cut + 1 :]
-        if block:
+        cut = data.rfind(b"\n") + 1  # the end of the last complete line (1: none)
+        if final and cut < len(data):
+            data += b"\n"
+            cut = len(data)
+        if cut > 1:
             # A flush adds under 2 * block_size <= MAX_LINE_BYTES new bytes, so only the first line of
             # a block (it may start in the carry) can be too long: one rule whatever the chunking.
-            first = block.find(b"\n")
-            if first > MAX_LINE_BYTES:
-                raise self._binary_error(block[:first], self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
-            self._block(block)
-        if rest:
+            first = data.find(b"\n", 1)
+            if first - 1 > MAX_LINE_BYTES:
+                raise self._binary_error(data[1:first], self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            self._block(data, 1, cut)
+        if cut < len(data):
+            rest = data[cut:]
             if len(rest) > MAX_LINE_BYTES:
                 raise self._binary_error(rest, self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
             self._carry = rest
@@ -274,32 +274,33 @@ class PlaylistParser:
 
     # ---- blocks of complete lines ------------------------------------------------------------
 
-    def _block(self, block: bytes) -> None:
-        bad, reason = block.find(b"\x00"), "binary data (NUL byte), not a playlist"
-        if bad < 0 and not block.isascii():
+    def _block(self, buf: bytes, start: int, end: int) -> None:
+        """Parse the complete lines buf[start:end]; buf[start - 1] is a newline."""
+        bad, reason = buf.find(b"\x00", start, end), "binary data (NUL byte), not a playlist"
+        if bad < 0 and not buf.isascii():  # (the whole buffer: rare, then the block exactly)
             try:
-                block.decode("utf-8")
+                buf[start:end].decode("utf-8")
             except UnicodeDecodeError as exc:
-                bad, reason = exc.start, "invalid UTF-8 (binary data?), not a playlist"
+                bad, reason = start + exc.start, "invalid UTF-8 (binary data?), not a playlist"
         if bad >= 0:
             # Lines before the bad one come first, so the error reported does not depend on chunking.
-            start = block.rfind(b"\n", 0, bad) + 1
-            if start:
-                self._block(block[:start])
+            line_start = buf.rfind(b"\n", start - 1, bad) + 1
+            if line_start > start:
+                self._block(buf, start, line_start)
             raise PlaylistError(self._lines + 1, reason)
         base = self._lines + 1  # number of the block's first line
         fast = self._fast_enabled
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n")
-            fast = fast and b"\r" not in block  # a lone CR: let the line path deal with it
-        end = len(block)
-        pos, line = 0, base
+        if buf.find(b"\r", start, end) >= 0:
+            buf = b"\n" + buf[start:end].replace(b"\r\n", b"\n")
+            start, end = 1, len(buf)
+            fast = fast and b"\r" not in buf  # a lone CR: let the line path deal with it
+        pos, line = start, base
         while pos < end and not (fast and self._header):
-            nl = block.index(b"\n", pos)
-            self._line(block[pos:nl], line)
+            nl = buf.index(b"\n", pos)
+            self._line(buf[pos:nl], line)
             pos, line = nl + 1, line + 1
         if pos < end:
-            line = self._fast_block(block, pos, end, line)
+            line = self._fast_block(buf, pos, end, line)
         self._lines = line - 1
 
     def _fast_block(self, buf: bytes, start: int, end: int, line: int) -> int:
@@ -307,8 +308,7 @@ class PlaylistParser:
         # Find the lines the fast path leaves to the line path first, so that a block holding a tag
         # or a blank line is split straight away instead of failing a whole-block run and being
         # scanned again (each byte goes through the #EXTINF regex once).
-        specials = [start] if (buf[start] in _BLANKISH or _is_other_tag(buf, start)) else []
-        specials.extend(_special_lines(buf, start, end))
+        specials = _special_lines(buf, start - 1, end)  # buf[start - 1] is a newline: the first line too
         pos = start
         for s in specials:
             if s > pos:
@@ -357,26 +357,9 @@ class PlaylistParser:
         if twice & 1:
             return 0
         n_tags = twice >> 1
-        found: list[bytes] = []
-        if n_tags:
-            # The patterns start at the newline before an #EXTINF line; a region at the start of the
-            # block has none, so it is given one (one copy of at most a block, once per block).
-            src, lo, hi = (b"\n" + buf[:b], 0, b + 1) if a == 0 else (buf, a - 1, b)
-            # Numbers with the last region's number of decimals (Agora: always 6) go straight to an
-            # integer sum; anything else takes the general pattern once, which also learns the new k.
-            k = self._fast_k
-            strict = _EXTINF_K.get(k)
-            if strict is None:
-                strict = _EXTINF_K[k] = re.compile(_EXTINF_ANY.pattern.replace(rb"(?:\.\d{0,18})?", _k_decimals(k)))
-            found = strict.findall(src, lo, hi)
-            if len(found) == n_tags:
-                self._add_k(found, k)
-            else:
-                found = _EXTINF_ANY.findall(src, lo, hi)
-                if len(found) != n_tags:
-                    return 0
-                self._add_many(found)
-                self._fast_k = _decimals(found[-1])
+        found = self._values(buf, a, b, n_tags) if n_tags else []
+        if found is None:
+            return 0
         n_uris = n_lines - n_tags
         # commit
         if n_tags == 0:
@@ -401,6 +384,27 @@ class PlaylistParser:
                 prev = max(buf.rfind(b"\n", a, last_start - 1) + 1, a)
                 self._last_uri = buf[prev : last_start - 1].rstrip(b" \t")
         return n_lines
+
+    def _values(self, buf: bytes, a: int, b: int, n_tags: int) -> list[_Value] | None:
+        """The region's n_tags #EXTINF numbers, already added to the sum; None (nothing added) if it has not."""
+        # The patterns start at the newline before an #EXTINF line (buf[a - 1]: the block's sentinel
+        # or the end of the line before the region).
+        # Numbers with the last region's number of decimals (Agora: always 6) go straight to an
+        # integer sum; anything else takes the general pattern once, which also learns the new k.
+        k = self._fast_k
+        strict = _EXTINF_K.get(k)
+        if strict is None:
+            strict = _EXTINF_K[k] = re.compile(_EXTINF_ANY.pattern.replace(rb"(?:\.\d{0,18})?", _k_decimals(k)))
+        found: list[_Value] = strict.findall(buf, a - 1, b)
+        if len(found) == n_tags:
+            self._add_k(found, k)
+            return found
+        found = _EXTINF_ANY.findall(buf, a - 1, b)
+        if len(found) != n_tags:
+            return None
+        self._add_many(found)
+        self._fast_k = _decimals(found[-1])
+        return found
 
     # ---- the reference path: one line -------------------------------------------------------
 
@@ -476,7 +480,7 @@ class PlaylistParser:
         """Exact sum of numbers of any form: a few C-level passes when they share one number of decimals."""
         k = _decimals(values[0])
         joined = b",".join(values)
-        if joined.count(b".") == len(values) and _k_pattern(k).fullmatch(joined) is not None:
+        if joined.count(b".") == (len(values) if k else 0) and _k_pattern(k).fullmatch(joined) is not None:
             self._add_k(values, k, joined)
         else:
             for value in values:
@@ -607,10 +611,6 @@ def _k_pattern(k: int) -> re.Pattern[bytes]:
         one = rb"\d+" + _k_decimals(k)
         pattern = _K_LISTS[k] = re.compile(one + rb"(?:," + one + rb")*")
     return pattern
-
-
-def _is_other_tag(buf: bytes, pos: int) -> bool:
-    return buf[pos] == _HASH and not buf.startswith(b"#EXTINF:", pos)
 
 
 def _parse_extinf(text: bytes, no: int) -> _Value:
