@@ -33,14 +33,23 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO
 
 from agorakit.errors import AgorakitError
 from agorakit.m3u8._utc import iso_utc, parse_utc17
+
+TYPE_CHECKING = False  # typing, collections.abc and dataclasses stay out of the import (see _record)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from dataclasses import dataclass
+    from typing import Any, BinaryIO
+else:
+    from agorakit.m3u8._record import record
+
+    def dataclass(**_: object) -> object:
+        return record
+
 
 #: The longest line accepted. A playlist line is a tag or a URI; a longer one means binary data.
 MAX_LINE_BYTES = 1 << 20
