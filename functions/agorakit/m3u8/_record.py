@@ -14,8 +14,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_MISSING = object()
-
 
 class FrozenInstanceError(AttributeError):
     """Assigning to a field of a record (the name ``dataclasses`` uses)."""
@@ -26,25 +24,19 @@ def record(cls: type) -> type:
     # the class's own annotations, in order (inspect.get_annotations would import inspect)
     names = tuple(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
     defaults = {n: cls.__dict__[n] for n in names if n in cls.__dict__}
+    if not all(n.isidentifier() for n in names):
+        raise TypeError(f"{cls.__name__}: field names must be identifiers")
     namespace = {k: v for k, v in cls.__dict__.items() if k not in names and k not in ("__dict__", "__weakref__")}
     namespace["__slots__"] = names
     namespace["__match_args__"] = names
 
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
-            raise TypeError(f"{cls.__name__}() takes {len(names)} positional arguments but {len(args)} were given")
-        values = dict(zip(names, args, strict=False))
-        for key, value in kwargs.items():
-            if key not in names:
-                raise TypeError(f"{cls.__name__}() got an unexpected keyword argument {key!r}")
-            if key in values:
-                raise TypeError(f"{cls.__name__}() got multiple values for argument {key!r}")
-            values[key] = value
-        for name in names:
-            value = values.get(name, defaults.get(name, _MISSING))
-            if value is _MISSING:
-                raise TypeError(f"{cls.__name__}() missing required argument: {name!r}")
-            object.__setattr__(self, name, value)
+    # __init__ is generated, as dataclasses does: a plain signature is checked by the interpreter and
+    # costs one call per field (the parser builds up to a thousand tags).
+    params = ", ".join(f"{n}=_d_{n}" if n in defaults else n for n in names)
+    body = "".join(f"\n    _set(self, {n!r}, {n})" for n in names) or "\n    pass"
+    scope: dict[str, Any] = {"_set": object.__setattr__, **{f"_d_{n}": v for n, v in defaults.items()}}
+    exec(f"def __init__(self, {params}):{body}", scope)  # noqa: S102 - our own field names, checked below
+    __init__ = scope["__init__"]
 
     def _fields(self: Any) -> tuple[Any, ...]:
         return tuple(getattr(self, n) for n in names)
