@@ -6,6 +6,9 @@ chunks with constant memory (a block of at most about 512 KiB plus one line) and
 magnitude faster, because runs of ``#EXTINF``/URI pairs are validated and summed with bytes and
 regex operations over a whole block at a time. Anything unusual (tags, blank lines, CR, odd spacing)
 goes through a line-by-line path that is the reference semantics; tests check both paths agree.
+The block path expects the number of decimals of the values it saw last (Agora writes 6 throughout a
+playlist): values of exactly that form are summed as integers straight from one regex pass; any other
+region takes a general pattern once, which learns the new number of decimals.
 
 Exactness (a deliberate choice): every ``#EXTINF`` value is parsed as a decimal digit string with
 integer arithmetic, never through float. The exact sum is kept as an integer in units of
