@@ -8,9 +8,11 @@ Names are re-exported lazily so ``import agorakit.m3u8`` stays cheap.
 from __future__ import annotations
 
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # importing typing costs more than this whole module
 if TYPE_CHECKING:
+    from typing import Any
+
     from agorakit.m3u8.filenames import RecordingFileName, parse_recording_filename, safe_channel_name
     from agorakit.m3u8.parser import (
         AgoraTag,

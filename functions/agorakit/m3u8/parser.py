@@ -6,6 +6,9 @@ chunks with constant memory (a block of at most about 512 KiB plus one line) and
 magnitude faster, because runs of ``#EXTINF``/URI pairs are validated and summed with bytes and
 regex operations over a whole block at a time. Anything unusual (tags, blank lines, CR, odd spacing)
 goes through a line-by-line path that is the reference semantics; tests check both paths agree.
+The block path expects the number of decimals of the values it saw last (Agora writes 6 throughout a
+playlist): values of exactly that form are summed as integers straight from one regex pass; any other
+region takes a general pattern once, which learns the new number of decimals.
 
 Exactness (a deliberate choice): every ``#EXTINF`` value is parsed as a decimal digit string with
 integer arithmetic, never through float. The exact sum is kept as an integer in units of
@@ -33,14 +36,23 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, BinaryIO
 
 from agorakit.errors import AgorakitError
 from agorakit.m3u8._utc import iso_utc, parse_utc17
+
+TYPE_CHECKING = False  # typing, collections.abc and dataclasses stay out of the import (see _record)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from dataclasses import dataclass
+    from typing import Any, BinaryIO
+else:
+    from agorakit.m3u8._record import record
+
+    def dataclass(**_: object) -> object:
+        return record
+
 
 #: The longest line accepted. A playlist line is a tag or a URI; a longer one means binary data.
 MAX_LINE_BYTES = 1 << 20
@@ -58,13 +70,15 @@ _BOM = b"\xef\xbb\xbf"
 _HASH = 0x23  # "#"
 _BLANKISH = (0x20, 0x09, 0x0A)  # a line starting with space, tab or newline is handled line by line
 
-# One #EXTINF line of the common form, starting a line, whose next line is a URI (not a tag, not
-# blank, not indented) or the end of the region. The group is the number ("10.016", "10", "10.").
-_EXTINF_FAST = re.compile(rb"#EXTINF:(?<![^\n]#EXTINF:)(\d{1,12}(?:\.\d{0,18})?)[ \t]*(?:,[^\n]*)?\n(?:(?=[^#\s])|\Z)")
-_DECIMALS_NOT: dict[int, re.Pattern[bytes]] = {}  # k -> finds a number in a ","-joined list without k decimals
+# One #EXTINF line of the common form, after the newline that ends the line before it, whose next
+# line is a URI (not a tag, not blank, not indented) or the end of the region. The group is the number
+# ("10.016", "10", "10."). Starting at the newline gives the search a literal prefix (a lookbehind
+# for the line start costs about as much as the rest of the match).
+_EXTINF_ANY = re.compile(rb"\n#EXTINF:(\d{1,12}(?:\.\d{0,18})?)[ \t]*(?:,[^\n]*)?(?=\n(?:[^#\s]|\Z))")
+_EXTINF_K: dict[int, re.Pattern[bytes]] = {}  # k -> the same, for numbers with exactly k decimals
 # The newline before a line the fast path leaves to the line-by-line path: a tag other than #EXTINF,
-# a comment, a blank line or an indented line.
-_SPECIAL = re.compile(rb"\n(?:#(?!EXTINF:)|[ \t\n])")
+# a comment, a blank line or an indented line. A lookahead, so that a run of blank lines is found whole.
+_SPECIAL = re.compile(rb"\n(?=#(?!EXTINF:)|[ \t\n])")
 _EXTINF_VALUE = re.compile(rb"(\d*)(?:\.(\d*))?")
 _ATTRIBUTE = re.compile(r'([A-Za-z0-9_-]+)=("[^"]*"|[^,]*)')
 _SLICE_UTC = re.compile(r"_(\d{17})\.[A-Za-z0-9]+$")
@@ -196,6 +210,7 @@ class PlaylistParser:
         self._segments = 0
         self._total = 0  # exact sum of every #EXTINF seen, in units of 10**-self._scale
         self._scale = _MIN_SCALE
+        self._fast_k = _MIN_SCALE  # decimals the block path expects (it learns them from the playlist)
         self._pending: _Value | None = None  # an #EXTINF still waiting for its URI
         self._last_value: _Value | None = None  # the #EXTINF of the last complete segment
         self._first_uri: bytes | None = None
@@ -239,27 +254,27 @@ class PlaylistParser:
         return self._summary()
 
     def _flush(self, *, final: bool) -> None:
-        data = b"".join([self._carry, *self._pieces]) if self._carry or len(self._pieces) != 1 else self._pieces[0]
+        if not self._pieces and not self._carry:
+            return
+        # The leading newline is a sentinel: every line of the block, the first too, follows a newline,
+        # which is where the block path's patterns start. Complete lines are parsed in place, by range.
+        data = b"".join([b"\n", self._carry, *self._pieces])
         self._carry = b""
         self._pieces = []
         self._buffered = 0
-        if not data:
-            return
-        cut = data.rfind(b"\n")
-        if final:
-            block, rest = (data if data.endswith(b"\n") else data + b"\n"), b""
-        elif cut < 0:
-            block, rest = b"", data
-        else:
-            block, rest = data[: cut + 1], data[cut + 1 :]
-        if block:
+        cut = data.rfind(b"\n") + 1  # the end of the last complete line (1: none)
+        if final and cut < len(data):
+            data += b"\n"
+            cut = len(data)
+        if cut > 1:
             # A flush adds under 2 * block_size <= MAX_LINE_BYTES new bytes, so only the first line of
             # a block (it may start in the carry) can be too long: one rule whatever the chunking.
-            first = block.find(b"\n")
-            if first > MAX_LINE_BYTES:
-                raise self._binary_error(block[:first], self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
-            self._block(block)
-        if rest:
+            first = data.find(b"\n", 1)
+            if first - 1 > MAX_LINE_BYTES:
+                raise self._binary_error(data[1:first], self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
+            self._block(data, 1, cut)
+        if cut < len(data):
+            rest = data[cut:]
             if len(rest) > MAX_LINE_BYTES:
                 raise self._binary_error(rest, self._lines + 1, f"line longer than {MAX_LINE_BYTES} bytes")
             self._carry = rest
@@ -271,86 +286,93 @@ class PlaylistParser:
 
     # ---- blocks of complete lines ------------------------------------------------------------
 
-    def _block(self, block: bytes) -> None:
-        bad, reason = block.find(b"\x00"), "binary data (NUL byte), not a playlist"
-        if bad < 0 and not block.isascii():
+    def _block(self, buf: bytes, start: int, end: int) -> None:
+        """Parse the complete lines buf[start:end]; buf[start - 1] is a newline."""
+        bad, reason = buf.find(b"\x00", start, end), "binary data (NUL byte), not a playlist"
+        if bad < 0 and not buf.isascii():  # (the whole buffer: rare, then the block exactly)
             try:
-                block.decode("utf-8")
+                buf[start:end].decode("utf-8")
             except UnicodeDecodeError as exc:
-                bad, reason = exc.start, "invalid UTF-8 (binary data?), not a playlist"
+                bad, reason = start + exc.start, "invalid UTF-8 (binary data?), not a playlist"
         if bad >= 0:
             # Lines before the bad one come first, so the error reported does not depend on chunking.
-            start = block.rfind(b"\n", 0, bad) + 1
-            if start:
-                self._block(block[:start])
+            line_start = buf.rfind(b"\n", start - 1, bad) + 1
+            if line_start > start:
+                self._block(buf, start, line_start)
             raise PlaylistError(self._lines + 1, reason)
         base = self._lines + 1  # number of the block's first line
         fast = self._fast_enabled
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n")
-            fast = fast and b"\r" not in block  # a lone CR: let the line path deal with it
-        end = len(block)
-        pos, line = 0, base
+        if buf.find(b"\r", start, end) >= 0:
+            buf = b"\n" + buf[start:end].replace(b"\r\n", b"\n")
+            start, end = 1, len(buf)
+            fast = fast and b"\r" not in buf  # a lone CR: let the line path deal with it
+        pos, line = start, base
         while pos < end and not (fast and self._header):
-            nl = block.index(b"\n", pos)
-            self._line(block[pos:nl], line)
+            nl = buf.index(b"\n", pos)
+            self._line(buf[pos:nl], line)
             pos, line = nl + 1, line + 1
         if pos < end:
-            self._fast_block(block, pos, end, line)
-        self._lines = base - 1 + block.count(b"\n")
+            line = self._fast_block(buf, pos, end, line)
+        self._lines = line - 1
 
-    def _fast_block(self, buf: bytes, start: int, end: int, line: int) -> None:
+    def _fast_block(self, buf: bytes, start: int, end: int, line: int) -> int:
+        """Parse buf[start:end] (complete lines, the header seen); return the number of the line after it."""
         # Find the lines the fast path leaves to the line path first, so that a block holding a tag
         # or a blank line is split straight away instead of failing a whole-block run and being
         # scanned again (each byte goes through the #EXTINF regex once).
-        specials = [start] if (buf[start] in _BLANKISH or _is_other_tag(buf, start)) else []
-        specials.extend(_special_lines(buf, start, end))
-        if not specials:
-            if not self._run(buf, start, end):
-                self._lines_slow(buf, start, end, line)
-            return
+        specials = _special_lines(buf, start - 1, end)  # buf[start - 1] is a newline: the first line too
         pos = start
         for s in specials:
             if s > pos:
-                if not self._run(buf, pos, s):
-                    self._lines_slow(buf, pos, s, line)
-                line += buf.count(b"\n", pos, s)
+                line = self._region(buf, pos, s, line)
             nl = buf.index(b"\n", s)
             self._line(buf[s:nl], line)
             pos, line = nl + 1, line + 1
-        if pos < end and not self._run(buf, pos, end):
-            self._lines_slow(buf, pos, end, line)
+        if pos < end:
+            line = self._region(buf, pos, end, line)
+        return line
+
+    def _region(self, buf: bytes, a: int, b: int, line: int) -> int:
+        """buf[a:b] has no special line: the fast path if it can, else line by line; the next line's number."""
+        n_lines = self._run(buf, a, b)
+        if not n_lines:
+            n_lines = buf.count(b"\n", a, b)
+            self._lines_slow(buf, a, b, line)
+        return line + n_lines
 
     def _lines_slow(self, buf: bytes, start: int, end: int, line: int) -> None:
         for raw in buf[start : end - 1].split(b"\n"):
             self._line(raw, line)
             line += 1
 
-    def _run(self, buf: bytes, a: int, b: int) -> bool:
+    def _run(self, buf: bytes, a: int, b: int) -> int:
         """Take buf[a:b] in one go if it is only #EXTINF/URI pairs (completing/leaving one pending).
 
-        Returns False, having changed nothing, for anything else; the caller then splits the region.
-        Correctness: the regex only matches a valid #EXTINF at a line start followed by a URI line; the
-        line count must then be the least possible, which leaves no room for any other line.
+        Returns the number of lines taken, or 0, having changed nothing, for anything else; the caller
+        then splits the region. Correctness: the regex only matches a valid #EXTINF at a line start
+        followed by a URI line; the line count must then be the least possible, which leaves no room
+        for any other line.
         """
         if self._ended:
-            return False
+            return 0
         pending = self._pending
         first_is_uri = buf[a] != _HASH
         if first_is_uri != (pending is not None) or buf[a] in _BLANKISH:
-            return False
+            return 0
         last_start = max(buf.rfind(b"\n", a, b - 1) + 1, a)
         last_is_uri = buf[last_start] != _HASH
         n_lines = buf.count(b"\n", a, b)
-        found: list[bytes] = _EXTINF_FAST.findall(buf, a, b) if n_lines > 1 or not first_is_uri else []
-        n_tags = len(found)
-        # Each matched #EXTINF is followed by its own URI line, so n_lines >= this minimum, with equality
-        # only if every line is either a matched #EXTINF or the URI right after one (or the leading URI).
-        if n_lines != 2 * n_tags - 1 + first_is_uri + last_is_uri:
-            return False
+        # Each #EXTINF is followed by its own URI line, so n_lines >= 2 * n_tags - 1 + first_is_uri +
+        # last_is_uri, with equality only if every line is either a matched #EXTINF or the URI right
+        # after one (or the leading URI): the region must hold exactly this many matches.
+        twice = n_lines + 1 - first_is_uri - last_is_uri
+        if twice & 1:
+            return 0
+        n_tags = twice >> 1
+        found = self._values(buf, a, b, n_tags) if n_tags else []
+        if found is None:
+            return 0
         n_uris = n_lines - n_tags
-        if found:
-            self._add_many(found)
         # commit
         if n_tags == 0:
             last_value: _Value | None = pending
@@ -373,7 +395,28 @@ class PlaylistParser:
             else:
                 prev = max(buf.rfind(b"\n", a, last_start - 1) + 1, a)
                 self._last_uri = buf[prev : last_start - 1].rstrip(b" \t")
-        return True
+        return n_lines
+
+    def _values(self, buf: bytes, a: int, b: int, n_tags: int) -> list[_Value] | None:
+        """The region's n_tags #EXTINF numbers, already added to the sum; None (nothing added) if it has not."""
+        # The patterns start at the newline before an #EXTINF line (buf[a - 1]: the block's sentinel
+        # or the end of the line before the region).
+        # Numbers with the last region's number of decimals (Agora: always 6) go straight to an
+        # integer sum; anything else takes the general pattern once, which also learns the new k.
+        k = self._fast_k
+        strict = _EXTINF_K.get(k)
+        if strict is None:
+            strict = _EXTINF_K[k] = re.compile(_EXTINF_ANY.pattern.replace(rb"(?:\.\d{0,18})?", _k_decimals(k)))
+        found: list[_Value] = strict.findall(buf, a - 1, b)
+        if len(found) == n_tags:
+            self._add_k(found, k)
+            return found
+        found = _EXTINF_ANY.findall(buf, a - 1, b)
+        if len(found) != n_tags:
+            return None
+        self._add_many(found)
+        self._fast_k = _decimals(found[-1])
+        return found
 
     # ---- the reference path: one line -------------------------------------------------------
 
@@ -446,27 +489,24 @@ class PlaylistParser:
         self._total += _units(value, scale)
 
     def _add_many(self, values: list[_Value]) -> None:
-        """Exact sum of many numbers with a few C-level passes when they share one number of decimals.
-
-        With k decimals everywhere, dropping the dots turns each number into an integer count of
-        10**-k; those integers are summed exactly. Mixed decimals fall back to one number at a time.
-        """
-        joined = b",".join(values)
+        """Exact sum of numbers of any form: a few C-level passes when they share one number of decimals."""
         k = _decimals(values[0])
-        dots = joined.count(b".")
-        if dots == len(values):
-            check = _DECIMALS_NOT.get(k)
-            if check is None:
-                check = _DECIMALS_NOT[k] = re.compile(rb"\.(?!\d{%d}(?:,|\Z))" % k)
-            if check.search(joined) is not None:
-                for value in values:
-                    self._add_one(value)
-                return
-            joined = joined.replace(b".", b"")
-        elif dots:
+        joined = b",".join(values)
+        if joined.count(b".") == (len(values) if k else 0) and _k_pattern(k).fullmatch(joined) is not None:
+            self._add_k(values, k, joined)
+        else:
             for value in values:
                 self._add_one(value)
-            return
+
+    def _add_k(self, values: list[_Value], k: int, joined: bytes | None = None) -> None:
+        """Exact sum of numbers that all have exactly k decimals (and a dot if k > 0).
+
+        Dropping the dots turns each number into an integer count of 10**-k; those are summed exactly.
+        """
+        if joined is None:
+            joined = b",".join(values)
+        if k:
+            joined = joined.replace(b".", b"")
         try:  # json parses a list of integers in C; a leading zero ("0.5" -> "05") is not JSON
             units = sum(json.loads(b"[" + joined + b"]"))
         except ValueError:
@@ -560,27 +600,29 @@ def slice_time(uri: str) -> datetime | None:
 
 
 def _special_lines(buf: bytes, start: int, end: int) -> list[int]:
-    """Starts of the lines after the first in buf[start:end] that ``_SPECIAL`` picks out, sorted.
+    """Starts of the lines after the first in buf[start:end] that ``_SPECIAL`` picks out, in order.
 
-    Same answer as the regex, found with C-speed substring counts and finds: a playlist's specials are
-    almost all ``#EXT-X-`` tags and blank lines, a few hundred among hundreds of thousands of lines,
-    and asking the regex about every newline costs a tenth of the whole parse.
+    One regex pass: it stops at every newline but creates an object only for the few hundred specials
+    among hundreds of thousands of lines; measured three times faster than substring finds for each kind.
     """
-    others = buf.count(b"\n#", start, end) - buf.count(b"\n#EXTINF:", start, end)
-    found: list[int] = []
-    for needle in (b"\n\n", b"\n ", b"\n\t", b"\n#EXT-X-"):
-        pos = buf.find(needle, start, end)
-        while pos >= 0:
-            found.append(pos + 1)
-            pos = buf.find(needle, pos + 1, end)
-    if others != sum(1 for p in found if buf[p] == _HASH):  # a comment or another kind of tag: ask the regex
-        return [m.start() + 1 for m in _SPECIAL.finditer(buf, start, end)]
-    found.sort()
-    return found
+    return [m.start() + 1 for m in _SPECIAL.finditer(buf, start, end)]
 
 
-def _is_other_tag(buf: bytes, pos: int) -> bool:
-    return buf[pos] == _HASH and not buf.startswith(b"#EXTINF:", pos)
+def _k_decimals(k: int) -> bytes:
+    """The regex for the fraction of a number with exactly k decimals (none: no dot either)."""
+    return rb"\.\d{%d}" % k if k else b""
+
+
+_K_LISTS: dict[int, re.Pattern[bytes]] = {}
+
+
+def _k_pattern(k: int) -> re.Pattern[bytes]:
+    """A ","-joined list of numbers that all have exactly k decimals."""
+    pattern = _K_LISTS.get(k)
+    if pattern is None:
+        one = rb"\d+" + _k_decimals(k)
+        pattern = _K_LISTS[k] = re.compile(one + rb"(?:," + one + rb")*")
+    return pattern
 
 
 def _parse_extinf(text: bytes, no: int) -> _Value:
