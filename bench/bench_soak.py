@@ -204,9 +204,9 @@ def main() -> int:
         sids = {t["sid"] for t in history}
         overlaps = [pair for pair in rt.emulator.overlapping_tasks() if set(pair) & sids]
         orphans = [t for t in rt.emulator.running_tasks() if t["cname"] in channels]
-        stats = rt.emulator.stats()
-        rt.emulator.flush_webhooks(timeout=10)
+        flushed = rt.emulator.flush_webhooks(timeout=60)  # NCS delivers one notice at a time: let it finish
         rt.dispatcher.drain(timeout=10)
+        stats = rt.emulator.stats()
         failed_invocations: dict[str, int] = {}
         for invocation in list(rt.dispatcher.invocations):
             if not invocation.ok:
@@ -222,9 +222,11 @@ def main() -> int:
           f"({ready - started:.0f}s to start the stack)")  # fmt: skip
     print(f"our rate limiter at {AGORA_QPS_SETTING} QPS, the emulator enforces Agora's {FAULTS['qps']}")
     print(f"Agora requests {stats['requests']}, injected faults {dict(sorted(stats['injected'].items()))}")
-    print(f"NCS: {webhooks.get('delivered', '?')} delivered to the intake, {webhooks.get('lost', '?')} lost, "
-          f"{webhooks.get('delayed', '?')} delayed, {webhooks.get('duplicated', '?')} duplicated, "
-          f"{webhooks.get('failed', '?')} undeliverable; start resolutions: adopted {resolved.count('adopted')}, "
+    lost, queued = int(webhooks.get("lost", 0)), int(webhooks.get("queued", 0))
+    print(f"NCS: {lost + queued} notices, {lost} lost, {webhooks.get('delayed')} delayed, "
+          f"{webhooks.get('duplicated')} duplicated, {webhooks.get('reordered')} reordered; "
+          f"{webhooks.get('delivered')} deliveries to the intake ({'all' if flushed else 'not all'} done by the end), "
+          f"{webhooks.get('failed')} undeliverable; start resolutions: adopted {resolved.count('adopted')}, "
           f"removed {resolved.count('removed')}; tasks started {len(history)}")  # fmt: skip
     print(
         f"API answers {dict(sorted(stack.api_answers.items()))}; {invocations} function invocations, "
