@@ -119,9 +119,12 @@ class LocalRuntime:
         sqs_retry_delay: float | None = 2.0,
         cors_origins: list[str] | None = None,
         web_port: int | None = None,
+        context: dict[str, Any] | None = None,
     ):
         """``web_port``: serve examples/web there (0: any free port; None: not at all); its origin is added to
-        ``cors_origins`` (the API's allowed browser origins, ``corsOrigins`` of the template)."""
+        ``cors_origins`` (the API's allowed browser origins, ``corsOrigins`` of the template). ``context``: CDK
+        context for the synthesized template (e.g. the recording workflow's numbers, ``recordingResolveSeconds``),
+        as ``cdk synth -c`` would pass it; the local App ID and the emulator as Agora's REST host always win."""
         self.host = LOOPBACK
         self.api_port, self.moto_port, self.emulator_port = api_port, moto_port, emulator_port
         self.web_port = free_port() if web_port == 0 else web_port
@@ -129,6 +132,7 @@ class LocalRuntime:
         self.cors_origins = list(dict.fromkeys([*(cors_origins or []), *own]))
         self.web: Any = None
         self.stack_name = stack_name
+        self.context = dict(context or {})
         self.env_overrides = {**LOCAL_ENV, **(env_overrides or {})}
         self.emulator_options = emulator_options or {}
         self.on_request = on_request
@@ -204,7 +208,7 @@ class LocalRuntime:
         reset_clients()
         # 2. The template, synthesized for this machine: our App ID, the emulator as Agora's REST host.
         try:
-            context = {"agoraAppId": self.app_id, "restBaseUrls": self.emulator_url}
+            context = {**self.context, "agoraAppId": self.app_id, "restBaseUrls": self.emulator_url}
             if self.cors_origins:
                 context["corsOrigins"] = ",".join(self.cors_origins)
             template = synth_template(context)
