@@ -292,7 +292,7 @@ def main() -> int:
     finally:
         server.stop()  # type: ignore[attr-defined]
 
-    print("\nimport + first request (both clients, one DynamoDB read, one secret read), ms, median")
+    print("\nimport + first request (two clients, two reads: DynamoDB + Secrets Manager; media: DynamoDB + S3), ms")
     print(f"{'handler':<26} {'peer kind':<10} {'ours':>8} {'peer':>8} {'ratio':>7} {'target':>7}  "
           f"{'import ours':>11} {'import peer':>11} {'ratio':>6}")  # fmt: skip
     worst = 0.0
