@@ -53,6 +53,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "dev": ("dev", "AGORA_DEV"),
     "cors_origins": ("corsOrigins", "CORS_ORIGINS"),
     "api_docs": ("apiDocs", "API_DOCS"),
+    "fast_aws_client": ("fastAwsClient", "FAST_AWS_CLIENT"),
 }
 
 #: what each key accepts, as the one-line error says it
@@ -85,6 +86,7 @@ ALLOWED: dict[str, str] = {
     "tags": 'key=value pairs separated by commas, or a JSON object {"key": "value"}',
     "dev": "true or false",
     "api_docs": "true or false (serve GET /openapi.json and Swagger UI at GET /docs, without sign-in)",
+    "fast_aws_client": "true or false (DynamoDB, Secrets Manager, Step Functions and S3 reads without botocore)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -137,6 +139,8 @@ class StackSettings(BaseModel):
     dev: bool = False
     #: the deployed API serves its OpenAPI document and Swagger UI (public routes; off by default)
     api_docs: bool = False
+    #: hot-path AWS calls through service.adapters.awsfast instead of botocore (cold start; docs/decisions.md)
+    fast_aws_client: bool = True
 
     @field_validator("stack_name")
     @classmethod

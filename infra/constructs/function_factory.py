@@ -129,7 +129,7 @@ class FunctionFactory(Construct):
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
             # DynamoDB, Secrets Manager and Step Functions calls without loading botocore (cold start):
             # service/adapters/awsfast.py, docs/decisions.md
-            "AGORA_AWS_FAST_CLIENT": "1",
+            "AGORA_AWS_FAST_CLIENT": "1" if self.settings.fast_aws_client else "0",
             **(environment or {}),
         }
         fn = lambda_.Function(
