@@ -96,6 +96,7 @@ def agora_cases(runner: Any, admin: str, *, recording: str, channel: str, uid: i
         ("channel.users", "GET", f"/channels/{channel}/users", "/channels/{name}/users", None),
         ("channel.user_status", "GET", f"/channels/{channel}/users/{uid}", "/channels/{name}/users/{uid}", None),
         ("channel.hosts", "GET", f"/channels/{channel}/hosts", "/channels/{name}/hosts", None),
+        ("ncs.ip", "GET", "/ncs/ips", "/ncs/ips", None),
         ("kicking_rule.list", "GET", "/kicking-rules?include_agora=true", "/kicking-rules", None),
         ("kicking_rule.create", "POST", f"/channels/{channel}/kick", "/channels/{name}/kick",
          {"uid": 1_005, "duration_seconds": 60}),
@@ -134,7 +135,7 @@ def aws_cases(runner: Any, tokens: dict[str, str]) -> None:
     with aws_failing("dynamodb", "Query", "fuzz-aws-503") as hit:
         s("GET", "/recordings?channel=fuzz-aws-503", "/recordings", token=admin, expect=503)
     _injected(runner, hit, "GET /recordings")
-    for method, suffix in (("GET", ""), ("POST", "/stop"), ("GET", "/playlist")):
+    for method, suffix in (("GET", ""), ("POST", "/stop"), ("GET", "/playlist"), ("GET", "/snapshots")):
         with aws_failing("dynamodb", "GetItem", GHOST) as hit:
             s(method, f"/recordings/{GHOST}{suffix}", one + suffix, token=admin, expect=503)
         _injected(runner, hit, f"{method} {one}{suffix}")

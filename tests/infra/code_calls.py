@@ -118,11 +118,17 @@ def _calls(path: Path) -> set[str]:
     return actions
 
 
+#: transports that make the calls their callers ask for (``service.adapters.awsfast*`` forwards what it cannot do
+#: itself to botocore: ``self.botocore_client.get_object(**params)``); they make no call of their own, so a call
+#: written there is not a call the function makes: the caller's own call is what counts
+TRANSPORTS = frozenset({"service.adapters.awsfast", "service.adapters.awsfast_s3"})
+
+
 def derived_actions(handler: str) -> frozenset[str]:
     """``handler`` as Lambda names it (``service.tokens.handler.handler``)."""
     module = handler.rpartition(".")[0]
     actions: set[str] = set()
-    for name in reached_modules(module):
+    for name in reached_modules(module) - TRANSPORTS:
         path = _module_path(name)
         assert path is not None
         actions |= _calls(path)
