@@ -406,12 +406,27 @@ def test_reconciler_repairs_a_recording_whose_execution_was_aborted(rs: Recordin
 
 
 def test_reconciler_waits_out_the_ha_window_before_completing(rs: RecordingStack, channel: str) -> None:
+    from service.recordings.repository import RecordingsRepository
+
     item = running(rs, channel)
+    repo = RecordingsRepository(rs.table, client=rs.ddb)
+
+    def last_seen(offset_ms: int) -> None:
+        """Agora last answered for this recording ``offset_ms`` from now: the window is set, not slept out
+        (a loaded machine can take longer than the test's 1 s window between two steps)."""
+        rs.ddb.update_item(
+            TableName=rs.table,
+            Key={"pk": {"S": f"REC#{item['recordingId']}"}},
+            UpdateExpression="SET lastSeenAt = :t",
+            ExpressionAttributeValues={":t": {"N": str(repo.now_ms() + offset_ms)}},
+        )
+
     with rs.emulator.world.lock:
         rs.emulator.world.tasks[item["sid"]].state = "exited"  # Agora answers 404 from now on
+    last_seen(60_000)  # well inside the (test) 1 s HA window, however slow this run is
     counts = rs.reconcile()  # (other tests' recordings may be checked too)
     assert counts["in_grace"] >= 1 and "stopRequested" not in rs.item(item["recordingId"])
-    time.sleep(1.1)  # the (test) HA grace period
+    last_seen(-2_000)  # the window has passed
     assert rs.reconcile()["completed"] >= 1
     assert rs.item(item["recordingId"])["stopRequested"] == "reconciler"
 
