@@ -139,14 +139,14 @@ def test_individual_mode_records_per_uid(rs: RecordingStack, channel: str) -> No
 
 
 def test_start_after_the_resource_expired_acquires_again(rs: RecordingStack, channel: str) -> None:
-    # The first acquire answers 2.5 s late: the resource ID is then older than the (test) limit of 2 s,
+    # The first acquire answers 5.5 s late: the resource ID is then older than the (test) limit of 5 s,
     # the start step refuses it, and the workflow acquires a fresh one.
     rs.emulator.join(channel, HOST_UID, role="host")
-    rs.emulator.set_faults(script=["slow"], slow_ms=2500)
+    rs.emulator.set_faults(script=["slow"], slow_ms=5500)
     recording_id = start(rs, channel)
-    assert rs.emulator.wait_for(lambda e: e.stats()["injected"].get("slow", 0) >= 1, timeout=5)
+    assert rs.emulator.wait_for(lambda e: e.stats()["injected"].get("slow", 0) >= 1, timeout=10)
     rs.emulator.set_faults(slow_ms=0)  # only the first acquire is slow
-    item = rs.wait_status(recording_id, "RECORDING", timeout=15)
+    item = rs.wait_status(recording_id, "RECORDING", timeout=30)
     assert int(item["reacquires"]) == 1
     rs.api("POST", f"/recordings/{recording_id}/stop")
     assert rs.wait_execution(recording_id)["status"] == "SUCCEEDED"
