@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from service.recordings import logic, resolve
+from service.recordings import logic, postponed, resolve
 from service.recordings.deps import RecordingDependencies
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
@@ -94,7 +94,7 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
         lambda: deps.agora.acquire(
             str(item["channel"]),
             uid,
-            scene=1 if item.get("mode") == "web" else 0,
+            scene=postponed.scene(_config(item).get("postponed"), str(item.get("mode"))),
             resource_expired_hour=logic.resource_expired_hour(settings.max_duration_seconds),
             **options,
         ),
@@ -140,6 +140,7 @@ def acquire_options(
             recording_file_config=config.get("recordingFileConfig"),
             snapshot_config=config.get("snapshotConfig"),
             extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+            app_extra=postponed.app_extra(config.get("postponed")),
         )  # fmt: skip
         options["start_parameter"] = body["clientRequest"]
     return options
@@ -244,6 +245,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
     web = config.get("web")
     storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
     token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
+    extra = postponed.app_extra(config.get("postponed"))
     return lambda: deps.agora.start(
         str(item["resourceId"]),
         channel,
@@ -255,6 +257,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
         recording_file_config=config.get("recordingFileConfig"),
         snapshot_config=config.get("snapshotConfig"),
         extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+        **({"app_extra": extra} if extra else {}),  # postponed transcoding / audio mixing (scene 2)
     )
 
 
