@@ -11,7 +11,7 @@ Item attributes (events arrive late, twice and out of order; every write is idem
 - ``postponedStatus`` (``transcoding``, ``completed``, ``partial``, ``failed``) guarded by ``postponedSeq``: a
   stale event (lower sequence) never moves the status back; 80 only starts it, 1001 is Agora's last word.
 - ``postponedUids`` (81's per-uid results) guarded by ``postponedUidsSeq``.
-- ``postponedStartedAt`` (80) / ``postponedFinishedAt`` (81, 1001): the event's ``sendts``.
+- ``postponedStartedAt`` (80, guarded by ``postponedStartSeq``) / ``postponedFinishedAt`` (81, 1001): ``sendts``.
 """
 
 from __future__ import annotations
@@ -133,11 +133,10 @@ def _add_files(repo: Any, recording_id: str, names: set[str]) -> None:
 
 
 def on_started(repo: Any, workflow: Any, recording_id: str, event: Any) -> None:
-    """80: Agora started the postponed job."""
-    fields = {"postponedStatus": "transcoding"}
+    """80: Agora started the postponed job (its time is kept even when the final result came first)."""
     if event.sendts is not None:
-        fields["postponedStartedAt"] = event.sendts
-    repo.set_if_newer(recording_id, "postponedSeq", event.sequence, fields)
+        repo.set_if_newer(recording_id, "postponedStartSeq", event.sequence, {"postponedStartedAt": event.sendts})
+    repo.set_if_newer(recording_id, "postponedSeq", event.sequence, {"postponedStatus": "transcoding"})
 
 
 def _uids(details: Mapping[str, Any]) -> list[dict[str, Any]]:
