@@ -76,8 +76,8 @@ def test_the_recording_ends_with_the_postponed_result_recorded(rs: RecordingStac
         status, created = rs.api("POST", "/recordings", body=body)
         assert status == 202, created
         recording_id = created["recording_id"]
-        item = rs.wait_status(recording_id, "RECORDING", timeout=20)
-        assert rs.emulator.wait_for(lambda e: len(e.task(item["sid"])["streams"]) == 4, timeout=20)
+        item = rs.wait_status(recording_id, "RECORDING", timeout=40)
+        assert rs.emulator.wait_for(lambda e: len(e.task(item["sid"])["streams"]) == 4, timeout=40)
         assert rs.api("POST", f"/recordings/{recording_id}/stop")[0] == 202
         assert rs.wait_execution(recording_id, timeout=30)["status"] == "SUCCEEDED"
         assert rs.emulator.wait_for(lambda e: e.task(item["sid"])["postponed"]["done"], timeout=30)
