@@ -32,7 +32,7 @@ def test_defaults_and_the_start_body() -> None:
     assert extra is not None and extra["transcodeOptions"]["transConfig"] == {"transMode": "audioMix"}
     body = AgoraClient.start_body(
         "room", 11, "individual", token=None, app_extra=extra,
-        storage_config=StorageConfig(bucket="b", access_key="a", secret_key="s", file_name_prefix=["p"]),  # noqa: S106
+        storage_config=StorageConfig(bucket="b", access_key="a", secret_key="s", file_name_prefix=["p"]),
     )  # fmt: skip
     request_body = body["clientRequest"]
     assert request_body["appsCollection"] == {"combinationPolicy": "postpone_transcoding"}
@@ -49,7 +49,8 @@ def test_scene() -> None:
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({"mode": "mix", "postponed": {"mode": "transcoding"}}, 'postponed applies to mode individual only (not "mix")'),
+        ({"mode": "mix", "postponed": {"mode": "transcoding"}},
+         'postponed applies to mode individual only (not "mix")'),
         ({"mode": "raw", "postponed": {"mode": "audio_mix"}}, "individual only"),
         ({"mode": "individual", "postponed": {"mode": "transcoding", "container": "m4a"}}, "mp4 only"),
         ({"mode": "individual", "postponed": {"mode": "transcoding", "audio": {}}}, "audio_mix only"),

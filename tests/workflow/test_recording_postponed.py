@@ -87,7 +87,9 @@ def test_the_recording_ends_with_the_postponed_result_recorded(rs: RecordingStac
     listed = s3.list_objects_v2(Bucket=os.environ["RECORDINGS_BUCKET"], Prefix=f"recordings/{channel}/")
     mp4 = sorted(o["Key"] for o in listed.get("Contents", []) if o["Key"].endswith(".mp4"))
     assert len(mp4) == len(HOSTS)
-    assert all(key.endswith(f"{item['sid']}_{channel}__uid_s_{uid}__uid_e_0.mp4") for key, uid in zip(mp4, HOSTS))
+    assert all(
+        key.endswith(f"{item['sid']}_{channel}__uid_s_{uid}__uid_e_0.mp4") for key, uid in zip(mp4, HOSTS, strict=True)
+    )
     status, view = rs.api("GET", f"/recordings/{recording_id}")
     assert status == 200, view
     assert view["status"] == "STOPPED" and view["outcome"] == "stopped", view
