@@ -105,7 +105,6 @@ def agora_cases(runner: Any, admin: str, *, recording: str, channel: str, uid: i
         ("updateLayout", "POST", f"/recordings/{recording}/layout", layout, {"mixedVideoLayout": 1}),
         ("update", "POST", f"/recordings/{recording}/update", update,
          {"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["#allstream#"]}}}),
-        ("ncs.ip", "GET", "/ncs/ips", "/ncs/ips", None),
     ]  # fmt: skip
     for op, method, path, template, body in cases:
         with agora_failing(rt, f"401@{op}"):
@@ -135,7 +134,7 @@ def aws_cases(runner: Any, tokens: dict[str, str]) -> None:
     with aws_failing("dynamodb", "Query", "fuzz-aws-503") as hit:
         s("GET", "/recordings?channel=fuzz-aws-503", "/recordings", token=admin, expect=503)
     _injected(runner, hit, "GET /recordings")
-    for method, suffix in (("GET", ""), ("POST", "/stop"), ("GET", "/playlist"), ("GET", "/snapshots")):
+    for method, suffix in (("GET", ""), ("POST", "/stop"), ("GET", "/playlist")):
         with aws_failing("dynamodb", "GetItem", GHOST) as hit:
             s(method, f"/recordings/{GHOST}{suffix}", one + suffix, token=admin, expect=503)
         _injected(runner, hit, f"{method} {one}{suffix}")
