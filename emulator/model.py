@@ -222,8 +222,9 @@ class Task:
     snapshots: list[str] = field(default_factory=list)  # object keys of the screenshots taken
     postponed: dict[str, Any] | None = None  # scene 2: {"transMode", "format"} (emulator/postponed.py)
     postponed_due: float | None = None  # emulated time the postponed result is produced
-    postponed_phase: int = 0  # 0 waiting, 1 started (event 80 sent), 2 done (files, 81, 1001)
+    postponed_phase: int = 0  # 0 waiting, 1 started (event 80 sent), 2 uploading the results, 3 done (81, 1001 sent)
     postponed_files: list[str] = field(default_factory=list)  # object keys of the postponed results
+    postponed_uids: dict[str, list[str]] = field(default_factory=dict)  # uid -> its result files (names)
 
     def recorded(self) -> bool:
         return any(s.segments for s in self.streams.values())
@@ -235,7 +236,7 @@ class Task:
     def _describe_postponed(self) -> dict[str, Any] | None:
         if self.postponed is None:
             return None
-        return {**self.postponed, "files": list(self.postponed_files), "done": self.postponed_phase == 2}
+        return {**self.postponed, "files": list(self.postponed_files), "done": self.postponed_phase == 3}
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -8,8 +8,9 @@ anything else is code 2, and so are these fields on another scene.
 After the task has exited and its HLS is uploaded, the result comes later (Agora: within 24 hours; here
 ``postpone_seconds`` emulated seconds, drawn between half and all of it): event 80 when the job starts, then
 the files uploaded to the task's storage with Agora's names (``<sid>_<cname>__uid_s_<uid>__uid_e_<index>.mp4``
-per uid, or ``<sid>_<cname>_<index>.<mp3|m4a|aac>`` for the mix), event 81 (per uid) and 1001 (the final
-list). All three go through the same NCS sender as every event: lost, repeated, late or reordered.
+per uid, or ``<sid>_<cname>_<index>.<mp3|m4a|aac>`` for the mix) and, once they are all in the bucket, event 81
+(per uid) and 1001 (the final list). All three go through the same NCS sender as every event: lost, repeated,
+late or reordered.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class PostponedMixin(SegmentsMixin):
         super().tick()
         now = self.clock.now()
         for task in list(self.tasks.values()):
-            if task.postponed is not None and task.postponed_phase < 2:
+            if task.postponed is not None and task.postponed_phase < 3:
                 self._postponed_step(task, now)
 
     def _postponed_step(self, task: Task, now: float) -> None:
@@ -104,9 +105,13 @@ class PostponedMixin(SegmentsMixin):
             return
         if task.postponed_phase == 1 and now >= task.postponed_due:
             task.postponed_phase = 2
-            self._postponed_result(task)
+            self._postponed_upload(task)
+            return
+        if task.postponed_phase == 2 and (self.uploader is None or self.uploader.pending(task.sid) == 0):
+            task.postponed_phase = 3  # the files are in the bucket: now Agora reports them
+            self._postponed_report(task)
 
-    def _postponed_result(self, task: Task) -> None:
+    def _postponed_upload(self, task: Task) -> None:
         assert task.postponed is not None
         file_format = task.postponed["format"]
         uids = sorted({s.uid for s in task.streams.values() if s.segments and s.uid != "0"}, key=int)
@@ -120,7 +125,11 @@ class PostponedMixin(SegmentsMixin):
         for name in names:
             self._upload(task, name, fake_media(file_format, f"{task.sid} {name}"), CONTENT_TYPES[file_format])
             task.postponed_files.append(naming.object_key(task.prefix, name))
-        ok = bool(names)
+        task.postponed_uids = per_uid
+
+    def _postponed_report(self, task: Task) -> None:
+        per_uid = task.postponed_uids
+        ok = bool(task.postponed_files)
         self._recording_event(
             task,
             81,
