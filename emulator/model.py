@@ -220,6 +220,11 @@ class Task:
     records_media: bool = True  # False for a screenshots-only task (snapshotConfig without recordingFileConfig)
     next_capture: dict[str, float] = field(default_factory=dict)  # uid -> emulated time of its next screenshot
     snapshots: list[str] = field(default_factory=list)  # object keys of the screenshots taken
+    postponed: dict[str, Any] | None = None  # scene 2: {"transMode", "format"} (emulator/postponed.py)
+    postponed_due: float | None = None  # emulated time the postponed result is produced
+    postponed_phase: int = 0  # 0 waiting, 1 started (event 80 sent), 2 uploading the results, 3 done (81, 1001 sent)
+    postponed_files: list[str] = field(default_factory=list)  # object keys of the postponed results
+    postponed_uids: dict[str, list[str]] = field(default_factory=dict)  # uid -> its result files (names)
 
     def recorded(self) -> bool:
         return any(s.segments for s in self.streams.values())
@@ -227,6 +232,11 @@ class Task:
     def produced(self) -> bool:
         """Anything uploaded: HLS segments or screenshots."""
         return self.recorded() or bool(self.snapshots)
+
+    def _describe_postponed(self) -> dict[str, Any] | None:
+        if self.postponed is None:
+            return None
+        return {**self.postponed, "files": list(self.postponed_files), "done": self.postponed_phase == 3}
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -241,6 +251,7 @@ class Task:
             "fileNamePrefix": self.prefix,
             "leaveCode": self.leave_code,
             "snapshots": list(self.snapshots),
+            "postponed": self._describe_postponed(),
             "streams": {
                 k: {
                     "m3u8": naming.object_key(self.prefix, s.name),

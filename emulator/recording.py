@@ -22,6 +22,7 @@ from emulator.model import (
     now_real,
     rec_error,
 )
+from emulator.postponed import validate_postponed
 
 
 class RecordingMixin(WorldBase):
@@ -116,6 +117,7 @@ class RecordingMixin(WorldBase):
         if not isinstance(config, dict):
             raise rec_error(400, 2, "recordingConfig must be an object")
         settings = self._validate_config(mode, request, config)
+        settings["postponed"] = validate_postponed(resource.scene, mode, request, settings["stream_types"])
         for task in self.tasks.values():
             if task.state != "exited" and task.cname == cname and task.uid == uid:
                 raise rec_error(400, 53, "a task with the same cname and uid already exists")

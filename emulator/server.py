@@ -75,6 +75,7 @@ class Emulator:
         time_scale: float = 1.0,
         segment_seconds: float = 15.0,
         exit_seconds: float = 2.0,
+        postpone_seconds: float = 600.0,
         channel_close_seconds: float = 30.0,
         tick_seconds: float = 0.02,
         seed: int | None = None,
@@ -134,6 +135,7 @@ class Emulator:
             emit=self.webhooks.send if self.webhooks else None,
             rng=random.Random(self._rng.random()),
         )
+        self.world.postpone_seconds = postpone_seconds  # scene 2: emulated seconds until the postponed result
         # the Console API (projects, App Certificate, usage) for the same account; the App ID is one of its
         # projects, whose certificate is ``app_certificate`` (the local stack's) or a generated one
         self.console = ConsoleEmulator(

@@ -11,13 +11,15 @@ from __future__ import annotations
 from emulator.base import WorldBase
 from emulator.channels import ChannelsMixin
 from emulator.model import ApiError, EmuClock, gateway_error, rec_error
+from emulator.postponed import PostponedMixin
 from emulator.recording import RecordingMixin
 from emulator.rules import RulesMixin
 from emulator.segments import SegmentsMixin
 
 
-class World(ChannelsMixin, RulesMixin, RecordingMixin, SegmentsMixin, WorldBase):
-    """Channels and users, kicking rules, recording tasks, segments and uploads, sharing one state."""
+class World(PostponedMixin, ChannelsMixin, RulesMixin, RecordingMixin, SegmentsMixin, WorldBase):
+    """Channels and users, kicking rules, recording tasks, segments and uploads, postponed transcoding
+    (scene 2), sharing one state."""
 
 
 __all__ = ["ApiError", "EmuClock", "World", "gateway_error", "rec_error"]

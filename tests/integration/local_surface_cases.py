@@ -181,3 +181,39 @@ def test_screenshots_reach_the_recording_through_ncs_and_play_from_local_s3(runt
             data = resp.read()
         assert data == s3.get_object(Bucket=bucket, Key=folder + shot["file"])["Body"].read()
         assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9" and shot["uid"] == 1001
+
+
+def test_postponed_transcoding_lands_after_the_end_through_ncs(runtime: LocalRuntime) -> None:
+    """``postponed`` on the local stack: the emulator records individual HLS, and after the recording has
+    ended uploads one Agora-named MP4 per uid into moto's S3 and sends NCS 80/81/1001, which go through the real
+    webhook intake and processor onto the recording (``GET /recordings/{id}`` ``postponed``)."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    bucket = runtime.recordings_bucket()
+    runtime.emulator.world.postpone_seconds = 60.0  # emulated: 1.5-3 s real at time_scale 20
+    for uid in (1001, 1002):
+        runtime.emulator.join("later", uid, role="host")
+    body = {"channel": "later", "mode": "individual", "postponed": {"mode": "transcoding"}}
+    status, started = call(runtime, "POST", "/recordings", "admin", body)
+    assert status == 202, started
+    rec_id = started["recording_id"]
+    folder = "recordings/later/" + rec_id.replace("-", "") + "/"
+
+    def keys(suffix: str) -> list[str]:
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=folder).get("Contents") or []
+        return sorted(o["Key"] for o in listed if o["Key"].endswith(suffix))
+
+    wait("segments in the bucket", lambda: len(keys(".ts")) >= 4)
+    assert call(runtime, "POST", f"/recordings/{rec_id}/stop", "admin")[0] in (200, 202)
+    wait("stopped", lambda: call(runtime, "GET", f"/recordings/{rec_id}", "admin")[1]["status"] == "STOPPED")
+    postponed = lambda: call(runtime, "GET", f"/recordings/{rec_id}", "admin")[1]["postponed"]  # noqa: E731
+    # 81 already says "completed" (all_success) and 1001 (total_success) is the final word: the processor may apply
+    # them in either order, so wait for both
+    view = wait("events 81 and 1001 applied",
+                lambda: (v := postponed())["result"] == "total_success" and len(v["uids"]) == 2 and v)  # fmt: skip
+    mp4 = keys(".mp4")
+    assert len(mp4) == 2 and view["files"] == mp4 and view["status"] == "completed", view
+    assert [u["uid"] for u in view["uids"]] == ["1001", "1002"] and view["finished_at"] is not None
+    for key in mp4:
+        assert s3.get_object(Bucket=bucket, Key=key)["Body"].read()[4:12] == b"ftypisom"

@@ -15,6 +15,8 @@ late, twice, or out of order. Rules:
 - an event for a sid no recording has yet may name the task of a start whose reply was lost: it is
   offered as ``candidateSid`` to the channel's STARTING recording with the same recorder uid.
 - 45 (screenshot file): its name ADDed to ``snapshotFiles`` (at most ``logic.MAX_SNAPSHOT_FILES``).
+- 80 / 81 / 1001 (postponed transcoding / audio mixing): ``service.recordings.postponed`` (files ADDed,
+  status guarded by ``postponedSeq``).
 - anything else is ignored (the intake stores every notice anyway).
 Each field that an event can overwrite carries the sequence that set it (``uploadSeq``, ``botUidSeq``,
 ``exitSeq``, ``leaveSeq``, ``progressSeq``), and the write is conditional on being newer, so an old event never
@@ -32,6 +34,7 @@ from typing import Any
 from service.recordings import logic
 from service.recordings.control import request_stop
 from service.recordings.ports import WorkflowControl
+from service.recordings.postponed import HANDLERS as POSTPONED_HANDLERS
 from service.recordings.repository import RecordingsRepository
 
 logger = logging.getLogger(__name__)
@@ -187,4 +190,5 @@ _HANDLERS = {
     33: _progress,
     41: _leave,
     45: _snapshot,
+    **POSTPONED_HANDLERS,
 }

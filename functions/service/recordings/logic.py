@@ -275,11 +275,25 @@ def view(
         "agora_errors": _entries(item.get("agoraErrors")),
         "agora_warnings": _entries(item.get("agoraWarnings")),
     }
+    out["postponed"] = _postponed_view(item)
     if media is not None:
         out["media"] = _plain(dict(media))
     if integrity is not None:
         out["integrity"] = _plain(dict(integrity))
     return out
+
+
+def _postponed_view(item: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Postponed transcoding / audio mixing, when the recording asked for it (``service.recordings.postponed``)."""
+    if "postponed" not in str(item.get("configJson") or ""):
+        return None
+    from service.recordings.postponed import view
+
+    try:
+        config = json.loads(str(item["configJson"]))
+    except ValueError:
+        return None
+    return view(item, config) if isinstance(config, dict) else None
 
 
 def task_args(item: Mapping[str, Any]) -> tuple[str, str, str, int, str]:

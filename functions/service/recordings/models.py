@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from service.recordings.postponed import PostponedOptions, PostponedView, check_request
+
 #: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
 Uid = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
@@ -210,6 +212,9 @@ class RecordingRequest(_Strict):
     web: WebRecordingConfig | None = None
     snapshot_config: SnapshotConfig | None = None
     acquire: AcquireOptions | None = None
+    postponed: PostponedOptions | None = Field(
+        default=None, description="postponed transcoding / audio mixing after the recording ends (individual mode)"
+    )
 
     @model_validator(mode="after")
     def _mode_rules(self) -> Self:
@@ -241,6 +246,12 @@ class RecordingRequest(_Strict):
                 raise ValueError("snapshot_config applies to mode individual (or raw) only")
             if config is not None and config.streamTypes is not None and config.streamTypes not in (1, 2):
                 raise ValueError("screenshots need video: recording_config.streamTypes must be 1 or 2")
+        return self
+
+    @model_validator(mode="after")
+    def _postponed_rules(self) -> Self:
+        if self.postponed is not None:
+            check_request(self.postponed, self.mode, self.agora_recording_config())
         return self
 
     def agora_recording_config(self) -> dict[str, Any] | None:
@@ -374,6 +385,7 @@ class RecordingView(BaseModel):
     leave_reasons: list[Any] = Field(default_factory=list)
     reacquires: int = 0
     error: RecordingError | None = None
+    postponed: PostponedView | None = Field(default=None, description="postponed transcoding / audio mixing result")
     agora_errors: list[dict[str, Any]] = Field(default_factory=list)
     agora_warnings: list[dict[str, Any]] = Field(default_factory=list)
     media: dict[str, Any] | None = Field(default=None, description="durations of the recorded files, when known")

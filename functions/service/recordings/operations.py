@@ -51,12 +51,15 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
     from agorakit.agora.errors import AgoraParameterError
     from agorakit.agora.models import StorageConfig
 
+    from service.recordings import postponed
+
     config: dict[str, Any] = {
         "recordingConfig": request.agora_recording_config(),
         "recordingFileConfig": request.agora_file_config(),
         "web": request.web.model_dump(exclude_none=True) if request.web else None,
         "snapshotConfig": request.agora_snapshot_config(),
         "acquire": request.acquire.model_dump(exclude_none=True) if request.acquire else None,
+        "postponed": request.postponed.stored() if request.postponed else None,
     }
     try:
         storage = StorageConfig(
@@ -77,6 +80,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
             extension_service_config=(
                 logic.web_extension_config(config["web"], settings.max_duration_seconds) if config["web"] else None
             ),
+            app_extra=postponed.app_extra(config["postponed"]),
         )
     except AgoraParameterError as exc:
         raise Unprocessable(f"invalid recording configuration: {exc.message}") from exc

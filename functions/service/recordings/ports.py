@@ -43,6 +43,7 @@ class RecordingAgora(Protocol):
         recording_file_config: dict[str, Any] | None = None,
         snapshot_config: dict[str, Any] | None = None,
         extension_service_config: dict[str, Any] | None = None,
+        app_extra: dict[str, Any] | None = None,
     ) -> StartResult: ...
 
     def query(self, resource_id: str, sid: str, mode: str) -> QueryResult: ...

@@ -473,6 +473,10 @@ class RecordingsRepository:
         """Add to the recording's set of file names (order-free and idempotent)."""
         self._update(recording_id, set_={}, add={"fileNames": set(names)})
 
+    def add_postponed_files(self, recording_id: str, names: Iterable[str]) -> None:
+        """Add postponed transcoding / audio mixing results (events 81/1001) to ``postponedFiles``."""
+        self._update(recording_id, set_={}, add={"postponedFiles": set(names)})
+
     def add_snapshot(self, recording_id: str, name: str, *, max_files: int) -> bool:
         """Add a screenshot name (event 45) to ``snapshotFiles`` (a set: a resend changes nothing) while the
         set is below ``max_files``; beyond that only ``snapshotsTruncated`` is set (the item stays small)."""

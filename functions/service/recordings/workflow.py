@@ -94,7 +94,7 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
         lambda: deps.agora.acquire(
             str(item["channel"]),
             uid,
-            scene=1 if item.get("mode") == "web" else 0,
+            scene=_scene(item),
             resource_expired_hour=logic.resource_expired_hour(settings.max_duration_seconds),
             **options,
         ),
@@ -113,6 +113,24 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
     except ConditionFailed as lost:
         raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
     return {"resourceId": resource_id, "recorderUid": uid, "acquiredAt": acquired_at}
+
+
+def _scene(item: Mapping[str, Any]) -> int:
+    """acquire's ``scene``: 2 for postponed transcoding / audio mixing, 1 for web, else 0."""
+    if _config(item).get("postponed"):
+        from service.recordings import postponed  # pydantic models: imported only when used
+
+        return postponed.scene(_config(item)["postponed"], str(item.get("mode")))
+    return 1 if item.get("mode") == "web" else 0
+
+
+def _app_extra(config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """start's ``appsCollection`` / ``transcodeOptions`` for postponed transcoding (None otherwise)."""
+    if not config.get("postponed"):
+        return None
+    from service.recordings import postponed
+
+    return postponed.app_extra(config["postponed"])
 
 
 def acquire_options(
@@ -140,6 +158,7 @@ def acquire_options(
             recording_file_config=config.get("recordingFileConfig"),
             snapshot_config=config.get("snapshotConfig"),
             extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+            app_extra=_app_extra(config),
         )  # fmt: skip
         options["start_parameter"] = body["clientRequest"]
     return options
@@ -244,6 +263,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
     web = config.get("web")
     storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
     token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
+    extra = _app_extra(config)
     return lambda: deps.agora.start(
         str(item["resourceId"]),
         channel,
@@ -255,6 +275,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
         recording_file_config=config.get("recordingFileConfig"),
         snapshot_config=config.get("snapshotConfig"),
         extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+        **({"app_extra": extra} if extra else {}),  # postponed transcoding / audio mixing (scene 2)
     )
 
 

@@ -1,0 +1,77 @@
+"""``POST /recordings`` ``postponed`` (service.recordings.postponed): the shape Agora wants, the combinations it
+refuses, and the start body and acquire scene the workflow sends."""
+
+from __future__ import annotations
+
+import pytest
+from agorakit.agora.client import AgoraClient
+from agorakit.agora.models import StorageConfig
+from pydantic import ValidationError
+from service.recordings import postponed
+from service.recordings.models import RecordingRequest
+
+
+def _request(**postponed_options: object) -> RecordingRequest:
+    return RecordingRequest(channel="room", mode="individual", postponed=postponed_options)
+
+
+def test_defaults_and_the_start_body() -> None:
+    request = _request(mode="transcoding")
+    assert request.postponed is not None
+    stored = request.postponed.stored()
+    assert stored == {"mode": "transcoding", "container": "mp4"}
+    assert postponed.app_extra(stored) == {
+        "appsCollection": {"combinationPolicy": "postpone_transcoding"},
+        "transcodeOptions": {"transConfig": {"transMode": "postponeTranscoding"}, "container": {"format": "mp4"}},
+    }
+    mixed = _request(mode="audio_mix", audio={"channels": "1"}).postponed
+    assert mixed is not None
+    assert mixed.stored() == {"mode": "audio_mix", "container": "mp3",
+                              "audio": {"sampleRate": "48000", "bitrate": "48000", "channels": "1"}}  # fmt: skip
+    extra = postponed.app_extra(mixed.stored())
+    assert extra is not None and extra["transcodeOptions"]["transConfig"] == {"transMode": "audioMix"}
+    body = AgoraClient.start_body(
+        "room", 11, "individual", token=None, app_extra=extra,
+        storage_config=StorageConfig(bucket="b", access_key="a", secret_key="s", file_name_prefix=["p"]),
+    )  # fmt: skip
+    request_body = body["clientRequest"]
+    assert request_body["appsCollection"] == {"combinationPolicy": "postpone_transcoding"}
+    assert request_body["transcodeOptions"]["audio"]["channels"] == "1"
+
+
+def test_scene() -> None:
+    assert postponed.scene({"mode": "transcoding", "container": "mp4"}, "individual") == 2
+    assert postponed.scene(None, "web") == 1
+    assert postponed.scene(None, "individual") == postponed.scene({}, "mix") == 0
+    assert postponed.app_extra(None) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"mode": "mix", "postponed": {"mode": "transcoding"}},
+         'postponed applies to mode individual only (not "mix")'),
+        ({"mode": "raw", "postponed": {"mode": "audio_mix"}}, "individual only"),
+        ({"mode": "individual", "postponed": {"mode": "transcoding", "container": "m4a"}}, "mp4 only"),
+        ({"mode": "individual", "postponed": {"mode": "transcoding", "audio": {}}}, "audio_mix only"),
+        ({"mode": "individual", "postponed": {"mode": "audio_mix", "container": "mp4"}}, "mp3, m4a or aac"),
+        ({"mode": "individual", "postponed": {"mode": "audio_mix", "audio": {"channels": 2}}}, "channels"),
+        ({"mode": "individual", "postponed": {"mode": "audio_mix", "audio": {"sampleRate": "44100"}}}, "sampleRate"),
+        ({"mode": "individual", "postponed": {"mode": "audio_mix"}, "recording_config": {"streamTypes": 1}},
+         "needs audio"),
+        ({"mode": "individual", "postponed": {"mode": "transcoding"},
+          "recording_config": {"streamMode": "original", "streamTypes": 0}}, "original"),
+        ({"mode": "individual", "postponed": {"mode": "transcoding", "extra": 1}}, "extra"),
+        ({"mode": "individual", "postponed": {}}, "mode"),
+    ],
+)  # fmt: skip
+def test_refused_combinations_say_why(body: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        RecordingRequest(channel="room", **body)
+    assert message in str(raised.value)
+
+
+def test_results_map_agora_words() -> None:
+    assert {postponed.RESULTS[w] for w in ("all_success", "total_success")} == {"completed"}
+    assert postponed.RESULTS["partial_success"] == "partial"
+    assert postponed.RESULTS["fail"] == postponed.RESULTS["failed"] == "failed"
