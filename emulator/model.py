@@ -220,6 +220,9 @@ class Task:
     records_media: bool = True  # False for a screenshots-only task (snapshotConfig without recordingFileConfig)
     next_capture: dict[str, float] = field(default_factory=dict)  # uid -> emulated time of its next screenshot
     snapshots: list[str] = field(default_factory=list)  # object keys of the screenshots taken
+    onhold: bool = False  # web mode: webRecordingConfig.onhold
+    cdn_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # CDN push: url -> status, since (cdn.py)
+    cdn_current: list[str] = field(default_factory=list)  # the addresses the push goes to now
 
     def recorded(self) -> bool:
         return any(s.segments for s in self.streams.values())
@@ -241,6 +244,7 @@ class Task:
             "fileNamePrefix": self.prefix,
             "leaveCode": self.leave_code,
             "snapshots": list(self.snapshots),
+            "cdn": {url: output["status"] for url, output in self.cdn_outputs.items()},
             "streams": {
                 k: {
                     "m3u8": naming.object_key(self.prefix, s.name),

@@ -541,3 +541,32 @@ class RecordingsRepository:
         except ConditionFailed:
             return False
         return True
+
+    # -- CDN push (web mode) ----------------------------------------------------------------------
+    def set_cdn_urls(self, recording_id: str, urls: list[str]) -> None:
+        """The web recording's current CDN addresses, after Agora accepted an update of them."""
+        self._update(recording_id, set_={"cdnUrls": list(urls)}, condition="attribute_exists(cdnUrls)")
+
+    def set_cdn_status(
+        self, recording_id: str, key: str, entry: Mapping[str, Any], sequence: int | None, *, max_entries: int
+    ) -> bool:
+        """``cdnOutputs.key = entry`` (one CDN address's state, NCS event 100) when the event is newer than the
+        one that set it (without a sequence: only if nothing did), on a recording that pushes to a CDN, while
+        the map has room for a new address. False when nothing was written."""
+        names = {"#c": "cdnOutputs", "#k": key, "#q": "seq"}
+        if sequence is None:
+            fresh, values = "attribute_not_exists(#c.#k)", {}
+        else:
+            fresh, values = "attribute_not_exists(#c.#k.#q) OR #c.#k.#q < :seq", {":seq": sequence}
+        condition = f"attribute_exists(#c) AND (attribute_exists(#c.#k) OR size(#c) < :max) AND ({fresh})"
+        try:
+            self._update(
+                recording_id,
+                set_={f"cdnOutputs.{key}": {**entry, "seq": sequence}},
+                condition=condition,
+                names=names,
+                values={**values, ":max": max_entries},
+            )
+        except ConditionFailed:
+            return False
+        return True
