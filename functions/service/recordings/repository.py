@@ -27,6 +27,7 @@ from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import (
     ITEM_CONDITION_FAILED,
     cancellation_reasons,
+    error_code,
     from_item,
     from_items,
     is_condition_failed,
@@ -553,11 +554,12 @@ class RecordingsRepository:
         """``cdnOutputs.key = entry`` (one CDN address's state, NCS event 100) when the event is newer than the
         one that set it (without a sequence: only if nothing did), on a recording that pushes to a CDN, while
         the map has room for a new address. False when nothing was written."""
-        names = {"#c": "cdnOutputs", "#k": key, "#q": "seq"}
+        names = {"#c": "cdnOutputs", "#k": key}
         if sequence is None:
             fresh, values = "attribute_not_exists(#c.#k)", {}
         else:
             fresh, values = "attribute_not_exists(#c.#k.#q) OR #c.#k.#q < :seq", {":seq": sequence}
+            names["#q"] = "seq"
         condition = f"attribute_exists(#c) AND (attribute_exists(#c.#k) OR size(#c) < :max) AND ({fresh})"
         try:
             self._update(
@@ -569,4 +571,10 @@ class RecordingsRepository:
             )
         except ConditionFailed:
             return False
+        except Exception as exc:
+            # no ``cdnOutputs`` map (a recording without CDN push): DynamoDB may refuse the document path
+            # before it evaluates the condition; either way nothing is written
+            if error_code(exc) == "ValidationException" and "document path" in str(exc):
+                return False
+            raise
         return True
