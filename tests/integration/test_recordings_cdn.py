@@ -96,6 +96,8 @@ def test_event_100_is_ordered_per_address_and_idempotent(rs: RecordingStack, lab
         (FIRST, "onhold", True),
         (SECOND, "connecting", False),  # reported, but not one of the recording's addresses now
     ]
+    apply(notice(item, 110, rtmpUrl=SECOND, status="disconnected"))  # a sequenced report orders after it
+    assert cdn(rs, recording_id)[1]["status"] == "disconnected"
     rs.api("POST", f"/recordings/{recording_id}/stop")
 
 

@@ -564,7 +564,7 @@ class RecordingsRepository:
         try:
             self._update(
                 recording_id,
-                set_={f"cdnOutputs.{key}": {**entry, "seq": sequence}},
+                set_={f"cdnOutputs.{key}": dict(entry) if sequence is None else {**entry, "seq": sequence}},
                 condition=condition,
                 names=names,
                 values={**values, ":max": max_entries},
