@@ -204,3 +204,24 @@ class WorldBase(abc.ABC):
     @abc.abstractmethod
     def _web_files(self, task: Task) -> list[dict[str, Any]]:
         """The file list of a web recording (segments.py)."""
+
+    # CDN push of web tasks (cdn.py)
+    @abc.abstractmethod
+    def _cdn_start(self, task: Task, urls: list[str]) -> None:
+        """A web task starts pushing to ``urls``."""
+
+    @abc.abstractmethod
+    def _cdn_tick(self, task: Task, now: float) -> None:
+        """Addresses that were connecting publish (or fail)."""
+
+    @abc.abstractmethod
+    def _cdn_update(self, task: Task, request: dict[str, Any]) -> None:
+        """update's rtmpPublishConfig / webRecordingConfig.onhold."""
+
+    @abc.abstractmethod
+    def _cdn_exit(self, task: Task) -> None:
+        """The task ends: every address disconnects."""
+
+    @abc.abstractmethod
+    def _cdn_state(self, task: Task) -> list[dict[str, Any]]:
+        """The rtmp_publish_service entry of a query's extensionServiceState."""

@@ -225,6 +225,9 @@ class Task:
     postponed_phase: int = 0  # 0 waiting, 1 started (event 80 sent), 2 uploading the results, 3 done (81, 1001 sent)
     postponed_files: list[str] = field(default_factory=list)  # object keys of the postponed results
     postponed_uids: dict[str, list[str]] = field(default_factory=dict)  # uid -> its result files (names)
+    onhold: bool = False  # web mode: webRecordingConfig.onhold
+    cdn_outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # CDN push: url -> status, since (cdn.py)
+    cdn_current: list[str] = field(default_factory=list)  # the addresses the push goes to now
 
     def recorded(self) -> bool:
         return any(s.segments for s in self.streams.values())
@@ -252,6 +255,7 @@ class Task:
             "leaveCode": self.leave_code,
             "snapshots": list(self.snapshots),
             "postponed": self._describe_postponed(),
+            "cdn": {url: output["status"] for url, output in self.cdn_outputs.items()},
             "streams": {
                 k: {
                     "m3u8": naming.object_key(self.prefix, s.name),

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from emulator.base import WorldBase
+from emulator.cdn import validate_extension_services
 from emulator.model import (
     CNAME_RE,
     LEAVE_STOP,
@@ -118,6 +119,7 @@ class RecordingMixin(WorldBase):
             raise rec_error(400, 2, "recordingConfig must be an object")
         settings = self._validate_config(mode, request, config)
         settings["postponed"] = validate_postponed(resource.scene, mode, request, settings["stream_types"])
+        cdn_urls = validate_extension_services(mode, request)
         for task in self.tasks.values():
             if task.state != "exited" and task.cname == cname and task.uid == uid:
                 raise rec_error(400, 53, "a task with the same cname and uid already exists")
@@ -147,6 +149,8 @@ class RecordingMixin(WorldBase):
             self._recording_event(
                 task, 70, 6, {"msgName": "web_recorder_started", "recorderStartTime": self.clock.epoch_ms()}
             )
+            task.cdn_current = list(cdn_urls)
+            self._cdn_start(task, cdn_urls)
         else:
             profile = "live" if config.get("channelType", 0) == 1 else "communication"
             self.join(cname, int(uid), role="host", platform=6, client_type=10, bot=True, profile=profile)
@@ -259,6 +263,7 @@ class RecordingMixin(WorldBase):
     def update(self, resource_id: str, sid: str, mode: str, body: dict[str, Any]) -> dict[str, Any]:
         task = self._task_for(resource_id, sid, mode)
         request = self._check_body(task, body)
+        self._cdn_update(task, request)
         subscribe = request.get("streamSubscribe")
         if isinstance(subscribe, dict):
             config = task.client_request.setdefault("recordingConfig", {})

@@ -48,8 +48,9 @@ class SegmentsMixin(WorldBase):
                 "extensionServiceState": [
                     {
                         "serviceName": "web_recorder_service",
-                        "payload": {"fileList": self._web_files(task), "onhold": False, "state": state},
-                    }
+                        "payload": {"fileList": self._web_files(task), "onhold": task.onhold, "state": state},
+                    },
+                    *self._cdn_state(task),
                 ]
             }
         entries = self._file_entries(task, ms=False)
@@ -138,6 +139,7 @@ class SegmentsMixin(WorldBase):
                 self._close_partial(task, stream, now)
         self._upload_dirty(task)
         if task.mode == "web":
+            self._cdn_tick(task, now)
             if task.max_recording_hour and now - task.started_at >= task.max_recording_hour * 3600:
                 self._exit(task, LEAVE_STOP)
             return
@@ -319,6 +321,7 @@ class SegmentsMixin(WorldBase):
         self._history_end(task)
         task.exit_real = now_real() + self.exit_seconds / self.clock.scale
         if task.mode == "web":
+            self._cdn_exit(task)
             self._recording_event(
                 task,
                 71,

@@ -9,6 +9,7 @@ exiting, then 404. Every public method expects the caller to hold ``World.lock``
 from __future__ import annotations
 
 from emulator.base import WorldBase
+from emulator.cdn import CdnMixin
 from emulator.channels import ChannelsMixin
 from emulator.model import ApiError, EmuClock, gateway_error, rec_error
 from emulator.postponed import PostponedMixin
@@ -17,9 +18,9 @@ from emulator.rules import RulesMixin
 from emulator.segments import SegmentsMixin
 
 
-class World(PostponedMixin, ChannelsMixin, RulesMixin, RecordingMixin, SegmentsMixin, WorldBase):
+class World(PostponedMixin, ChannelsMixin, RulesMixin, RecordingMixin, SegmentsMixin, CdnMixin, WorldBase):
     """Channels and users, kicking rules, recording tasks, segments and uploads, postponed transcoding
-    (scene 2), sharing one state."""
+    (scene 2), CDN push of web recordings, sharing one state."""
 
 
 __all__ = ["ApiError", "EmuClock", "World", "gateway_error", "rec_error"]

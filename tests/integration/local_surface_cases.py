@@ -217,3 +217,24 @@ def test_postponed_transcoding_lands_after_the_end_through_ncs(runtime: LocalRun
     assert [u["uid"] for u in view["uids"]] == ["1001", "1002"] and view["finished_at"] is not None
     for key in mp4:
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read()[4:12] == b"ftypisom"
+def test_web_recording_cdn_statuses_arrive_through_ncs_and_follow_an_update(runtime: LocalRuntime) -> None:
+    """A web recording with CDN push on the whole stack: the emulator's events 100 come through the signed
+    webhook, the intake and the processor; the update route moves the push; the stop disconnects it."""
+    first, second = "rtmp://live.example.com/app/first", "rtmps://live.example.com/app/second"
+    body = {"channel": "cdn board", "mode": "web", "web": {"url": "https://example.com/board"},
+            "cdn": {"outputs": [first]}}  # fmt: skip
+    status, started = call(runtime, "POST", "/recordings", "admin", body)
+    assert status == 202, started
+    path = f"/recordings/{started['recording_id']}"
+
+    def pushes() -> list[tuple[str, Any, bool]]:
+        return [(c["url"], c["status"], c["current"]) for c in call(runtime, "GET", path, "admin")[1]["cdn"]]
+
+    wait("publishing to the first address", lambda: pushes() == [(first, "publishing", True)])
+    change = {"rtmpPublishConfig": {"outputs": [{"rtmpUrl": second}]}}
+    status, view = call(runtime, "POST", path + "/update", "admin", change)
+    assert status == 200, view
+    wait("moved", lambda: pushes() == [(second, "publishing", True), (first, "disconnected", False)])
+    assert call(runtime, "POST", path + "/stop", "admin")[0] in (200, 202)
+    wait("stopped", lambda: call(runtime, "GET", path, "admin")[1]["status"] == "STOPPED")
+    wait("disconnected", lambda: pushes() == [(second, "disconnected", True), (first, "disconnected", False)])

@@ -232,7 +232,7 @@ def stop_recording(recording_id: str) -> Response[dict[str, Any]]:
 
 @app.post(
     "/recordings/<recording_id>/update",
-    summary="Change subscriptions (Agora update), one at a time",
+    summary="Change subscriptions, web onhold or CDN push addresses (Agora update), one at a time",
     tags=TAGS,
     responses=contract({200: (RecordingView, "Agora accepted the update")}, *_CHANGE, body=True, descriptions=_CHANGE),
 )

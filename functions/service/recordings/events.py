@@ -17,6 +17,8 @@ late, twice, or out of order. Rules:
 - 45 (screenshot file): its name ADDed to ``snapshotFiles`` (at most ``logic.MAX_SNAPSHOT_FILES``).
 - 80 / 81 / 1001 (postponed transcoding / audio mixing): ``service.recordings.postponed`` (files ADDed,
   status guarded by ``postponedSeq``).
+- 100 (CDN push state of a web recording): ``cdnOutputs.<url key>`` = url, status, sendts and the sequence,
+  written only when newer than the report that set it (per address), at most ``logic.MAX_CDN_ENTRIES``.
 - anything else is ignored (the intake stores every notice anyway).
 Each field that an event can overwrite carries the sequence that set it (``uploadSeq``, ``botUidSeq``,
 ``exitSeq``, ``leaveSeq``, ``progressSeq``), and the write is conditional on being newer, so an old event never
@@ -41,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 PRODUCT_CLOUD_RECORDING = 3
 PROGRESS = 33
+CDN_STATUS = 100
 FILE_EVENTS = frozenset({4, 31, 32})
 UPLOAD_STATUS = {31: "uploaded", 32: "backuped"}
 #: events that name a task without our handling them otherwise (recorder/uploader/web recorder started,
@@ -192,3 +195,20 @@ _HANDLERS = {
     45: _snapshot,
     **POSTPONED_HANDLERS,
 }
+
+
+def _cdn_status(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+    """Event 100 (``rtmp_publish_status``): one CDN address's state, ordered per address by sequence (a resend
+    or an older report writes nothing); an unknown status or a report for a recording without CDN push is
+    logged and dropped."""
+    url, status = event.details.get("rtmpUrl"), event.details.get("status")
+    if not isinstance(url, str) or not url or status not in logic.CDN_STATUSES:
+        logger.info("recording %s: event 100 without a known rtmpUrl/status: %r", recording_id, event.details)
+        return
+    entry = {"url": url, "status": status, "at": event.sendts}
+    key = logic.cdn_key(url)
+    if not repo.set_cdn_status(recording_id, key, entry, event.sequence, max_entries=logic.MAX_CDN_ENTRIES):
+        logger.info("recording %s: event 100 for %s is stale or has no place; dropped", recording_id, key)
+
+
+_HANDLERS[CDN_STATUS] = _cdn_status

@@ -11,7 +11,7 @@ import json
 import math
 import random
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
@@ -274,6 +274,7 @@ def view(
         "error": error,
         "agora_errors": _entries(item.get("agoraErrors")),
         "agora_warnings": _entries(item.get("agoraWarnings")),
+        "cdn": cdn_view(item),
     }
     out["postponed"] = _postponed_view(item)
     if media is not None:
@@ -321,13 +322,68 @@ def max_recording_hour(max_duration_seconds: int) -> int:
     return max(1, min(MAX_RESOURCE_EXPIRED_HOUR, math.ceil(max_duration_seconds / 3600)))
 
 
-def web_extension_config(web: Mapping[str, Any], max_duration_seconds: int) -> dict[str, Any]:
-    """``extensionServiceConfig`` for a web page recording of ``web`` (url, size, ...)."""
+def web_extension_config(
+    web: Mapping[str, Any], max_duration_seconds: int, cdn_urls: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """``extensionServiceConfig`` for a web page recording of ``web`` (url, size, ...), with CDN push to
+    ``cdn_urls`` (``rtmp_publish_service``, ``error_ignore``: a CDN failure does not end the recording)."""
     params = {k: v for k, v in web.items() if v is not None}
     params["maxRecordingHour"] = max_recording_hour(max_duration_seconds)
+    services: list[dict[str, Any]] = [
+        {"serviceName": "web_recorder_service", "errorHandlePolicy": "error_abort", "serviceParam": params}
+    ]
+    if cdn_urls:
+        services.append(rtmp_publish_service(cdn_urls))
+    return {"errorHandlePolicy": "error_abort", "extensionServices": services}
+
+
+# ------------------------------------------------------------------------------- CDN push (web mode)
+#: the states NCS event 100 (``rtmp_publish_status``) reports for a CDN address
+CDN_STATUSES: Final = frozenset({"connecting", "publishing", "onhold", "disconnected"})
+#: CDN addresses whose last state a recording keeps (current and replaced ones; the item stays small)
+MAX_CDN_ENTRIES: Final = 20
+
+
+def rtmp_publish_service(cdn_urls: Sequence[str]) -> dict[str, Any]:
+    """The ``rtmp_publish_service`` extension service pushing the web recording to ``cdn_urls``."""
     return {
-        "errorHandlePolicy": "error_abort",
-        "extensionServices": [
-            {"serviceName": "web_recorder_service", "errorHandlePolicy": "error_abort", "serviceParam": params}
-        ],
+        "serviceName": "rtmp_publish_service",
+        "errorHandlePolicy": "error_ignore",
+        "serviceParam": {"outputs": [{"rtmpUrl": url} for url in cdn_urls]},
     }
+
+
+def cdn_urls(config: Mapping[str, Any]) -> list[str] | None:
+    """The CDN addresses a recording's stored configuration (``configJson``) starts with, if any."""
+    cdn = config.get("cdn")
+    outputs = cdn.get("outputs") if isinstance(cdn, Mapping) else None
+    return [str(url) for url in outputs] if outputs else None
+
+
+def cdn_key(url: str) -> str:
+    """The key of a CDN address in ``cdnOutputs`` (a URL holds dots and slashes: not a map key path)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:24]
+
+
+def cdn_view(item: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``cdn`` of the API view: the current addresses first (in order, status null before a report), then
+    the replaced ones with their last report."""
+    reports = item.get("cdnOutputs")
+    reports = reports if isinstance(reports, Mapping) else {}
+    by_url = {str(r.get("url")): r for r in reports.values() if isinstance(r, Mapping) and r.get("url")}
+    current = [str(url) for url in item.get("cdnUrls") or []]
+    out = []
+    for url in current:
+        report = by_url.get(url) or {}
+        out.append({"url": url, "status": report.get("status"), "updated_at": iso(report.get("at")), "current": True})
+    replaced = sorted((r for u, r in by_url.items() if u not in current), key=lambda r: _plain(r.get("at")) or 0)
+    for report in replaced:
+        out.append(
+            {
+                "url": report["url"],
+                "status": report.get("status"),
+                "updated_at": iso(report.get("at")),
+                "current": False,
+            }
+        )
+    return out

@@ -3,6 +3,9 @@
 Our own fields are snake_case (``channel``, ``mode``, ``recording_config``); objects that are passed to
 Agora keep Agora's field names (``maxIdleTime``, ``transcodingConfig``, ``streamSubscribe``, ...), so the
 Agora documentation applies to them word for word. Unknown fields are rejected (422), never ignored.
+
+Over 400 lines on purpose: every request and response body of the recordings API in one module, so the
+OpenAPI document and the validation rules are read in one place.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ Uid = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=1024)]
 UidList = Annotated[list[UidOrAll], Field(min_length=1, max_length=32)]
+#: a CDN ingest address for web recording's CDN push: RTMP or RTMPS, a host, then the app/stream path
+RtmpUrl = Annotated[str, StringConstraints(pattern=r"^rtmps?://[A-Za-z0-9.\-\[\]:]+/[^\s]+$", max_length=1024)]
+#: Agora pushes a web recording to at most this many CDN addresses (``rtmpPublishConfig``: "at most one output")
+MAX_CDN_OUTPUTS = 1
 Unit = Annotated[float, Field(ge=0, le=1)]
 
 MAX_PIXELS = 1920 * 1080
@@ -173,6 +180,26 @@ class WebRecordingConfig(_Strict):
         return self
 
 
+class CdnPush(_Strict):
+    """CDN push of a web page recording (Agora's ``rtmp_publish_service``, next to ``web_recorder_service``).
+
+    Agora accepts RTMP or RTMPS addresses, at most ``MAX_CDN_OUTPUTS`` of them; the push keeps being billed
+    until the task stops. NCS event 100 reports each address's state (``GET /recordings/{id}`` ``cdn``)."""
+
+    outputs: list[RtmpUrl] = Field(
+        min_length=1,
+        max_length=MAX_CDN_OUTPUTS,
+        description="rtmp:// or rtmps:// ingest URLs (Agora takes one)",
+    )
+
+    @field_validator("outputs")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("outputs has duplicates")
+        return value
+
+
 class SnapshotConfig(_Strict):
     """Screenshots (individual/raw mode only): a JPG per subscribed video stream every ``captureInterval`` s.
 
@@ -210,6 +237,7 @@ class RecordingRequest(_Strict):
     recording_config: RecordingConfigOverrides | None = None
     recording_file_config: RecordingFileConfig | None = None
     web: WebRecordingConfig | None = None
+    cdn: CdnPush | None = Field(default=None, description='mode "web" only: push the rendered page to a CDN too')
     snapshot_config: SnapshotConfig | None = None
     acquire: AcquireOptions | None = None
     postponed: PostponedOptions | None = Field(
@@ -252,6 +280,12 @@ class RecordingRequest(_Strict):
     def _postponed_rules(self) -> Self:
         if self.postponed is not None:
             check_request(self.postponed, self.mode, self.agora_recording_config())
+        return self
+
+    @model_validator(mode="after")
+    def _cdn_web_only(self) -> Self:
+        if self.cdn is not None and self.mode != "web":
+            raise ValueError('cdn (CDN push) applies to mode "web" only')
         return self
 
     def agora_recording_config(self) -> dict[str, Any] | None:
@@ -307,8 +341,21 @@ class WebOnhold(_Strict):
     onhold: bool
 
 
+class RtmpOutput(_Strict):
+    rtmpUrl: RtmpUrl
+
+
+class RtmpPublishConfig(_Strict):
+    """update's ``rtmpPublishConfig``: the CDN addresses of a web recording's push (replaces the current ones)."""
+
+    outputs: list[RtmpOutput] = Field(min_length=1, max_length=MAX_CDN_OUTPUTS)
+
+    def urls(self) -> list[str]:
+        return [output.rtmpUrl for output in self.outputs]
+
+
 class UpdateRequest(_Strict):
-    """``POST /recordings/{id}/update``: Agora's ``update`` clientRequest (subscriptions, web onhold)."""
+    """``POST /recordings/{id}/update``: Agora's ``update`` clientRequest (subscriptions, web onhold, CDN URLs)."""
 
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["#allstream#"]}}}]}
@@ -316,11 +363,12 @@ class UpdateRequest(_Strict):
 
     streamSubscribe: StreamSubscribe | None = None
     webRecordingConfig: WebOnhold | None = None
+    rtmpPublishConfig: RtmpPublishConfig | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Self:
-        if self.streamSubscribe is None and self.webRecordingConfig is None:
-            raise ValueError("an update needs streamSubscribe or webRecordingConfig")
+        if self.streamSubscribe is None and self.webRecordingConfig is None and self.rtmpPublishConfig is None:
+            raise ValueError("an update needs streamSubscribe, webRecordingConfig or rtmpPublishConfig")
         return self
 
     def client_request(self) -> dict[str, Any]:
@@ -346,6 +394,17 @@ class RecordingError(BaseModel):
     type: str | None = None
     code: int | str | None = None
     reason: str | None = None
+
+
+class CdnOutputView(BaseModel):
+    """One CDN address of a web recording's push, with the last state NCS event 100 reported for it."""
+
+    url: str
+    status: str | None = Field(
+        description="connecting, publishing, onhold or disconnected (Agora's words); null before the first report"
+    )
+    updated_at: str | None = Field(default=None, description="when Agora reported this status (event 100 sendts)")
+    current: bool = Field(description="false for an address an update replaced (its last report is kept)")
 
 
 class RecordingView(BaseModel):
@@ -388,6 +447,9 @@ class RecordingView(BaseModel):
     postponed: PostponedView | None = Field(default=None, description="postponed transcoding / audio mixing result")
     agora_errors: list[dict[str, Any]] = Field(default_factory=list)
     agora_warnings: list[dict[str, Any]] = Field(default_factory=list)
+    cdn: list[CdnOutputView] = Field(
+        default_factory=list, description="web recordings with CDN push: each address and its state (NCS event 100)"
+    )
     media: dict[str, Any] | None = Field(default=None, description="durations of the recorded files, when known")
     integrity: dict[str, Any] | None = Field(
         default=None,

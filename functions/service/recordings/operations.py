@@ -1,6 +1,8 @@
 """The recordings API's use cases: create (with the channel lock and Idempotency-Key), read, list, stop,
 update and updateLayout. Handlers call these with the caller and validated bodies; errors are
 ``service.errors`` types, mapped to HTTP in one place.
+
+Over 400 lines on purpose: every use case of the recordings API shares the lock and Agora-call helpers here.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
         "recordingConfig": request.agora_recording_config(),
         "recordingFileConfig": request.agora_file_config(),
         "web": request.web.model_dump(exclude_none=True) if request.web else None,
+        "cdn": request.cdn.model_dump() if request.cdn else None,
         "snapshotConfig": request.agora_snapshot_config(),
         "acquire": request.acquire.model_dump(exclude_none=True) if request.acquire else None,
         "postponed": request.postponed.stored() if request.postponed else None,
@@ -78,7 +81,9 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
             recording_file_config=config["recordingFileConfig"],
             snapshot_config=config["snapshotConfig"],
             extension_service_config=(
-                logic.web_extension_config(config["web"], settings.max_duration_seconds) if config["web"] else None
+                logic.web_extension_config(config["web"], settings.max_duration_seconds, logic.cdn_urls(config))
+                if config["web"]
+                else None
             ),
             app_extra=postponed.app_extra(config["postponed"]),
         )
@@ -132,6 +137,7 @@ def create_recording(
         "reacquires": 0,
         "agoraErrors": {},
         "agoraWarnings": {},
+        **_cdn_fields(config),
     }
     fingerprint = logic.request_fingerprint(request.model_dump(mode="json"))
     outcome = deps.repo.create(item, idempotency_scope=scope, fingerprint=fingerprint, response=body)
@@ -152,6 +158,12 @@ def create_recording(
         raise UpstreamUnavailable("the recording workflow could not be started; try again") from exc
     deps.metric("RecordingRequested")
     return 202, body
+
+
+def _cdn_fields(config: dict[str, Any]) -> dict[str, Any]:
+    """A web recording with CDN push keeps its current addresses and a map for their event-100 reports."""
+    urls = logic.cdn_urls(config)
+    return {"cdnUrls": urls, "cdnOutputs": {}} if urls else {}
 
 
 def _abandon(deps: RecordingDependencies, item: dict[str, Any], scope: str | None, reason: str) -> None:
@@ -392,16 +404,31 @@ def update_recording(
         raise Conflict("webRecordingConfig applies to web recordings only")
     if request.streamSubscribe is not None and item.get("mode") == "web":
         raise Conflict("streamSubscribe does not apply to web recordings")
+    new_urls = _check_cdn_update(item, request)
 
     def call(current: dict[str, Any]) -> None:
         _agora_call(
             deps, current,
             lambda: deps.agora.update(*logic.task_args(current), request.client_request()),
         )  # fmt: skip
+        if new_urls is not None:  # under the operation lock: two URL changes are stored in the order Agora took them
+            deps.repo.set_cdn_urls(str(current["recordingId"]), new_urls)
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingUpdated")
     return logic.view(deps.repo.get(str(item["recordingId"])) or item)
+
+
+def _check_cdn_update(item: dict[str, Any], request: UpdateRequest) -> list[str] | None:
+    """The new CDN addresses of an update, or None. Agora pushes to a CDN only from a web recording that
+    started with ``rtmp_publish_service``: anything else is refused before Agora is called (409)."""
+    if request.rtmpPublishConfig is None:
+        return None
+    if item.get("mode") != "web":
+        raise Conflict("rtmpPublishConfig applies to web recordings with CDN push only")
+    if not item.get("cdnUrls"):
+        raise Conflict("this web recording was started without CDN push (cdn); its addresses cannot be changed")
+    return request.rtmpPublishConfig.urls()
 
 
 def update_layout(

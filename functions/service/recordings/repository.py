@@ -27,6 +27,7 @@ from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import (
     ITEM_CONDITION_FAILED,
     cancellation_reasons,
+    error_code,
     from_item,
     from_items,
     is_condition_failed,
@@ -544,4 +545,40 @@ class RecordingsRepository:
             )  # fmt: skip
         except ConditionFailed:
             return False
+        return True
+
+    # -- CDN push (web mode) ----------------------------------------------------------------------
+    def set_cdn_urls(self, recording_id: str, urls: list[str]) -> None:
+        """The web recording's current CDN addresses, after Agora accepted an update of them."""
+        self._update(recording_id, set_={"cdnUrls": list(urls)}, condition="attribute_exists(cdnUrls)")
+
+    def set_cdn_status(
+        self, recording_id: str, key: str, entry: Mapping[str, Any], sequence: int | None, *, max_entries: int
+    ) -> bool:
+        """``cdnOutputs.key = entry`` (one CDN address's state, NCS event 100) when the event is newer than the
+        one that set it (without a sequence: only if nothing did), on a recording that pushes to a CDN, while
+        the map has room for a new address. False when nothing was written."""
+        names = {"#c": "cdnOutputs", "#k": key}
+        if sequence is None:
+            fresh, values = "attribute_not_exists(#c.#k)", {}
+        else:
+            fresh, values = "attribute_not_exists(#c.#k.#q) OR #c.#k.#q < :seq", {":seq": sequence}
+            names["#q"] = "seq"
+        condition = f"attribute_exists(#c) AND (attribute_exists(#c.#k) OR size(#c) < :max) AND ({fresh})"
+        try:
+            self._update(
+                recording_id,
+                set_={f"cdnOutputs.{key}": dict(entry) if sequence is None else {**entry, "seq": sequence}},
+                condition=condition,
+                names=names,
+                values={**values, ":max": max_entries},
+            )
+        except ConditionFailed:
+            return False
+        except Exception as exc:
+            # no ``cdnOutputs`` map (a recording without CDN push): DynamoDB may refuse the document path
+            # before it evaluates the condition; either way nothing is written
+            if error_code(exc) == "ValidationException" and "document path" in str(exc):
+                return False
+            raise
         return True

@@ -149,7 +149,7 @@ def acquire_options(
     if wanted.get("start_parameter"):
         from agorakit.agora.client import AgoraClient
 
-        mode, channel, web = str(item["mode"]), str(item["channel"]), config.get("web")
+        mode, channel = str(item["mode"]), str(item["channel"])
         body = AgoraClient.start_body(
             channel, uid, mode,
             token=None if mode == "web" else _recorder_token(settings, deps, channel, uid),
@@ -157,11 +157,17 @@ def acquire_options(
             storage_config=_storage(settings, deps, logic.file_name_prefix(channel, str(item["recordingId"]))),
             recording_file_config=config.get("recordingFileConfig"),
             snapshot_config=config.get("snapshotConfig"),
-            extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+            extension_service_config=_web_services(settings, config),
             app_extra=_app_extra(config),
         )  # fmt: skip
         options["start_parameter"] = body["clientRequest"]
     return options
+
+
+def _web_services(settings: RecordingSettings, config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A web recording's extension services (with CDN push when it was asked for); None in other modes."""
+    web = config.get("web")
+    return logic.web_extension_config(web, settings.max_duration_seconds, logic.cdn_urls(config)) if web else None
 
 
 def _storage(settings: RecordingSettings, deps: RecordingDependencies, prefix: list[str]) -> Any:
@@ -260,7 +266,6 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
     channel = str(item["channel"])
     uid = int(item["recorderUid"])
     config = _config(item)
-    web = config.get("web")
     storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
     token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
     extra = _app_extra(config)
@@ -274,7 +279,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
         storage_config=storage,
         recording_file_config=config.get("recordingFileConfig"),
         snapshot_config=config.get("snapshotConfig"),
-        extension_service_config=logic.web_extension_config(web, settings.max_duration_seconds) if web else None,
+        extension_service_config=_web_services(settings, config),
         **({"app_extra": extra} if extra else {}),  # postponed transcoding / audio mixing (scene 2)
     )
 
