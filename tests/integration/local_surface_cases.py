@@ -217,6 +217,8 @@ def test_postponed_transcoding_lands_after_the_end_through_ncs(runtime: LocalRun
     assert [u["uid"] for u in view["uids"]] == ["1001", "1002"] and view["finished_at"] is not None
     for key in mp4:
         assert s3.get_object(Bucket=bucket, Key=key)["Body"].read()[4:12] == b"ftypisom"
+
+
 def test_web_recording_cdn_statuses_arrive_through_ncs_and_follow_an_update(runtime: LocalRuntime) -> None:
     """A web recording with CDN push on the whole stack: the emulator's events 100 come through the signed
     webhook, the intake and the processor; the update route moves the push; the stop disconnects it."""
