@@ -354,3 +354,49 @@ def recording_stack(
         os.environ.clear()
         os.environ.update(saved)
         _forget_recording_modules()
+
+
+class NoticePump:
+    """The webhook intake in miniature: a background thread hands this channel's new recording notices
+    (product 3), in the order the emulator sent them, to :meth:`deliver`. The base applies each once;
+    subclasses choose a hostile delivery (twice, reversed, one lost)."""
+
+    def __init__(self, rs: RecordingStack, channel: str):
+        self.rs, self.channel = rs, channel
+        self.seen: set[str] = set()
+        self.applied: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Any:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def deliver(self, batch: list[dict[str, Any]]) -> None:
+        for notice in batch:
+            self.apply(notice)
+
+    def apply(self, notice: dict[str, Any], times: int = 1) -> None:
+        """Apply ``notice`` ``times`` times (an NCS resend), recording its event type once."""
+        from service.recordings.events import apply_recording_event
+
+        for _ in range(times):
+            apply_recording_event(notice)
+        self.applied.append(int(notice["eventType"]))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = [
+                n
+                for n in self.rs.emulator.events()
+                if n.get("productId") == 3
+                and (n.get("payload") or {}).get("cname") == self.channel
+                and n["noticeId"] not in self.seen
+            ]
+            self.seen.update(n["noticeId"] for n in batch)
+            self.deliver(batch)
+            time.sleep(0.02)

@@ -6,7 +6,6 @@ recorders in one channel at one time, and none left running once the recording h
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import NoticePump, RecordingStack, recording_stack
 
 pytestmark = pytest.mark.slow
 
@@ -53,38 +52,8 @@ def start(rs: RecordingStack, channel: str, **body: Any) -> str:
     return str(payload["recording_id"])
 
 
-class Pump:
+class Pump(NoticePump):
     """The webhook intake in miniature: applies this channel's NCS recording notices as they appear."""
-
-    def __init__(self, rs: RecordingStack, channel: str):
-        self.rs, self.channel = rs, channel
-        self.seen: set[str] = set()
-        self.applied: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Pump:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        from service.recordings.events import apply_recording_event
-
-        while not self._stop.is_set():
-            for notice in self.rs.emulator.events():
-                payload = notice.get("payload") or {}
-                if notice.get("productId") != 3 or payload.get("cname") != self.channel:
-                    continue
-                if notice["noticeId"] in self.seen:
-                    continue
-                self.seen.add(notice["noticeId"])
-                apply_recording_event(notice)
-                self.applied.append(int(notice["eventType"]))
-            time.sleep(0.02)
 
 
 def test_lost_start_reply_the_task_is_adopted(rs: RecordingStack, channel: str) -> None:

@@ -6,15 +6,14 @@ in reverse order. ``GET /recordings/{id}`` ends with the result, and its files a
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import NoticePump, RecordingStack, recording_stack
 
 pytestmark = pytest.mark.slow
 
@@ -29,41 +28,12 @@ def rs() -> Iterator[RecordingStack]:
         yield stack
 
 
-class ReversingPump:
+class ReversingPump(NoticePump):
     """Applies this channel's recording notices twice each, every batch in reverse order."""
 
-    def __init__(self, rs: RecordingStack, channel: str):
-        self.rs, self.channel = rs, channel
-        self.seen: set[str] = set()
-        self.applied: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> ReversingPump:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        from service.recordings.events import apply_recording_event
-
-        while not self._stop.is_set():
-            batch = [
-                n
-                for n in self.rs.emulator.events()
-                if n.get("productId") == 3
-                and (n.get("payload") or {}).get("cname") == self.channel
-                and n["noticeId"] not in self.seen
-            ]
-            for notice in reversed(batch):
-                self.seen.add(notice["noticeId"])
-                apply_recording_event(notice)
-                apply_recording_event(notice)
-                self.applied.append(notice["eventType"])
-            time.sleep(0.02)
+    def deliver(self, batch: list[dict[str, Any]]) -> None:
+        for notice in reversed(batch):
+            self.apply(notice, times=2)
 
 
 def test_the_recording_ends_with_the_postponed_result_recorded(rs: RecordingStack) -> None:

@@ -6,15 +6,14 @@ the bucket."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import NoticePump, RecordingStack, recording_stack
 
 pytestmark = pytest.mark.slow
 
@@ -30,45 +29,21 @@ def rs() -> Iterator[RecordingStack]:
         yield stack
 
 
-class HostilePump:
+class HostilePump(NoticePump):
     """Applies this channel's recording notices twice each, every batch in reverse order; loses the first 45."""
 
     def __init__(self, rs: RecordingStack, channel: str):
-        self.rs, self.channel = rs, channel
-        self.seen: set[str] = set()
+        super().__init__(rs, channel)
         self.snapshot_events = 0
         self.lost: str | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> HostilePump:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        from service.recordings.events import apply_recording_event
-
-        while not self._stop.is_set():
-            batch = [
-                n
-                for n in self.rs.emulator.events()
-                if n.get("productId") == 3
-                and (n.get("payload") or {}).get("cname") == self.channel
-                and n["noticeId"] not in self.seen
-            ]
-            for notice in reversed(batch):
-                self.seen.add(notice["noticeId"])
-                if notice["eventType"] == 45 and self.lost is None:
-                    self.lost = notice["payload"]["details"]["fileName"]
-                    continue
-                apply_recording_event(notice)
-                apply_recording_event(notice)
-                self.snapshot_events += notice["eventType"] == 45
-            time.sleep(0.02)
+    def deliver(self, batch: list[dict[str, Any]]) -> None:
+        for notice in reversed(batch):
+            if notice["eventType"] == 45 and self.lost is None:
+                self.lost = notice["payload"]["details"]["fileName"]
+                continue
+            self.apply(notice, times=2)
+            self.snapshot_events += notice["eventType"] == 45
 
 
 def test_screenshots_land_in_the_bucket_and_on_the_recording(rs: RecordingStack) -> None:
