@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import RecordingStack, apply_notices, recording_notice, recording_stack
 
 WEB = {"url": "https://example.com/board"}
 FIRST = "rtmp://live.example.com/app/first"
@@ -31,24 +31,11 @@ def label() -> str:
 
 
 def notice(item: dict[str, Any], sequence: int | None, **details: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "cname": item["channel"],
-        "uid": str(item["recorderUid"]),
-        "sid": item["sid"],
-        "sendts": 1_700_000_000_000 + (sequence or 0),
-        "serviceType": 6,
-        "details": {"msgName": "rtmp_publish_status", **details},
-    }
-    if sequence is not None:
-        payload["sequence"] = sequence
-    return {"noticeId": uuid.uuid4().hex, "productId": 3, "eventType": 100, "notifyMs": 1, "payload": payload}
+    """An event 100 (CDN push state) for the recording ``item``."""
+    return recording_notice(item, 100, sequence, service_type=6, msgName="rtmp_publish_status", **details)
 
 
-def apply(*notices: dict[str, Any]) -> None:
-    from service.recordings.events import apply_recording_event
-
-    for n in notices:
-        apply_recording_event(n)
+apply = apply_notices
 
 
 def emulator_events(rs: RecordingStack, sid: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import RecordingStack, apply_notices, recording_notice, recording_stack
 
 
 @pytest.fixture(scope="module")
@@ -24,25 +24,8 @@ def recording(rs: RecordingStack) -> dict[str, Any]:
     return rs.running("ev" + uuid.uuid4().hex[:10])
 
 
-def notice(item: dict[str, Any], event_type: int, sequence: int | None, **details: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "cname": item["channel"],
-        "uid": str(item["recorderUid"]),
-        "sid": item["sid"],
-        "sendts": 1_700_000_000_000 + (sequence or 0),
-        "serviceType": 0,
-        "details": details,
-    }
-    if sequence is not None:
-        payload["sequence"] = sequence
-    return {"noticeId": uuid.uuid4().hex, "productId": 3, "eventType": event_type, "notifyMs": 1, "payload": payload}
-
-
-def apply(*notices: dict[str, Any]) -> None:
-    from service.recordings.events import apply_recording_event
-
-    for n in notices:
-        apply_recording_event(n)
+notice = recording_notice
+apply = apply_notices
 
 
 def test_file_lists_merge_as_sets_in_any_order(rs: RecordingStack, recording: dict[str, Any]) -> None:

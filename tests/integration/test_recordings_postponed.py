@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import RecordingStack, apply_notices, recording_notice, recording_stack
 
 
 @pytest.fixture(scope="module")
@@ -19,25 +19,8 @@ def rs() -> Iterator[RecordingStack]:
         yield stack
 
 
-def notice(item: dict[str, Any], event_type: int, sequence: int | None, **details: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = {
-        "cname": item["channel"],
-        "uid": str(item["recorderUid"]),
-        "sid": item["sid"],
-        "sendts": 1_700_000_000_000 + (sequence or 0),
-        "serviceType": 0,
-        "details": details,
-    }
-    if sequence is not None:
-        payload["sequence"] = sequence
-    return {"noticeId": uuid.uuid4().hex, "productId": 3, "eventType": event_type, "notifyMs": 1, "payload": payload}
-
-
-def apply(*notices: dict[str, Any]) -> None:
-    from service.recordings.events import apply_recording_event
-
-    for n in notices:
-        apply_recording_event(n)
+notice = recording_notice
+apply = apply_notices
 
 
 def _view(rs: RecordingStack, item: dict[str, Any]) -> dict[str, Any]:

@@ -400,3 +400,29 @@ class NoticePump:
             self.seen.update(n["noticeId"] for n in batch)
             self.deliver(batch)
             time.sleep(0.02)
+
+
+def recording_notice(
+    item: dict[str, Any], event_type: int, sequence: int | None, *, service_type: int = 0, **details: Any
+) -> dict[str, Any]:
+    """An NCS cloud-recording notice (product 3) for the recording ``item``, as Agora sends it; ``sequence``
+    None leaves it out (some events carry none)."""
+    payload: dict[str, Any] = {
+        "cname": item["channel"],
+        "uid": str(item["recorderUid"]),
+        "sid": item["sid"],
+        "sendts": 1_700_000_000_000 + (sequence or 0),
+        "serviceType": service_type,
+        "details": details,
+    }
+    if sequence is not None:
+        payload["sequence"] = sequence
+    return {"noticeId": uuid.uuid4().hex, "productId": 3, "eventType": event_type, "notifyMs": 1, "payload": payload}
+
+
+def apply_notices(*notices: dict[str, Any]) -> None:
+    """Apply each notice as the webhook processor does."""
+    from service.recordings.events import apply_recording_event
+
+    for n in notices:
+        apply_recording_event(n)
