@@ -191,6 +191,7 @@ def test_certificate_never_logged_and_read_once(handler_module, capsys):
 
 
 def test_concurrent_first_requests_get_one_uid(handler_module, aws):
+    from local.patches import serialized_dynamodb
     from service.tokens.repository import DynamoDBUidRepository
 
     repo = DynamoDBUidRepository(TABLE, client=aws)
@@ -202,13 +203,80 @@ def test_concurrent_first_requests_get_one_uid(handler_module, aws):
         results.append(repo.uid_for("racing-subject"))
 
     threads = [threading.Thread(target=first_request) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    # moto takes no lock (a failed transaction restores a copy of the whole table, losing other threads'
+    # writes); DynamoDB's transactions are serializable. The local stack's lock gives moto that isolation.
+    with serialized_dynamodb():
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert len(set(results)) == 1 and len(results) == 12
     items = aws.scan(TableName=TABLE)["Items"]
     assert sorted(i["pk"]["S"] for i in items) == sorted(["SUB#racing-subject", f"UID#{results[0]}"])
+
+
+class Interleaved:
+    """A DynamoDB client that runs ``before_write`` just before its first TransactWriteItems: another
+    first request of the same subject committing between our read and our write (the race, without
+    threads). ``conflicts`` transactions are refused first with TransactionConflict, as DynamoDB refuses
+    one that meets another in flight (moto never does)."""
+
+    def __init__(self, client, *, before_write=None, conflicts: int = 0):
+        self._client = client
+        self._before_write = before_write
+        self.conflicts = conflicts
+        self.transactions: list[int] = []
+
+    def get_item(self, **kwargs):
+        return self._client.get_item(**kwargs)
+
+    def transact_write_items(self, **kwargs):
+        from botocore.exceptions import ClientError
+
+        self.transactions.append(int(kwargs["TransactItems"][0]["Put"]["Item"]["uid"]["N"]))
+        if self._before_write is not None:
+            before, self._before_write = self._before_write, None
+            before()
+        if self.conflicts:
+            self.conflicts -= 1
+            reasons = [{"Code": "TransactionConflict"}, {"Code": "None"}]
+            raise ClientError(
+                {"Error": {"Code": "TransactionCanceledException", "Message": "conflict"},
+                 "CancellationReasons": reasons},
+                "TransactWriteItems",
+            )  # fmt: skip
+        return self._client.transact_write_items(**kwargs)
+
+
+def test_a_first_request_that_loses_the_race_returns_the_winners_uid(aws):
+    from service.tokens.repository import DynamoDBUidRepository
+
+    winner: list[int] = []
+    rival = DynamoDBUidRepository(TABLE, client=aws)
+    client = Interleaved(aws, before_write=lambda: winner.append(rival.uid_for("raced")))
+    loser = DynamoDBUidRepository(TABLE, client=client).uid_for("raced")
+    assert loser == winner[0]
+    assert client.transactions == [winner[0]]  # one failed transaction, then the winner's item is read
+    assert len(aws.scan(TableName=TABLE)["Items"]) == 2
+
+
+def test_a_transaction_conflict_retries_the_same_uid(aws):
+    from service.tokens.repository import DynamoDBUidRepository, candidate_uids
+
+    client = Interleaved(aws, conflicts=2)
+    uid = DynamoDBUidRepository(TABLE, client=client).uid_for("conflicted")
+    derived = next(candidate_uids("conflicted"))
+    assert uid == derived and client.transactions == [derived] * 3  # never a random uid for a conflict
+
+
+def test_a_transaction_conflict_with_a_committed_winner_returns_it(aws):
+    from service.tokens.repository import DynamoDBUidRepository
+
+    winner: list[int] = []
+    rival = DynamoDBUidRepository(TABLE, client=aws)
+    client = Interleaved(aws, before_write=lambda: winner.append(rival.uid_for("late")), conflicts=1)
+    assert DynamoDBUidRepository(TABLE, client=client).uid_for("late") == winner[0]
+    assert len(client.transactions) == 1
 
 
 def test_uid_collision_moves_to_another_uid(aws):

@@ -4,7 +4,9 @@ Two items per user: ``SUB#<subject>`` holds the uid and ``UID#<uid>`` holds the 
 written in one transaction with ``attribute_not_exists`` conditions, so two concurrent first requests
 of one subject end with the same uid (the loser re-reads the winner's item), and no uid is ever given
 to two subjects. The first candidate uid is derived from the subject (stable across retries); on a
-collision the next candidates are random. Recorder bots use a reserved range that is never allocated.
+collision the next candidates are random. A transaction conflict (another transaction on the same items,
+which DynamoDB reports instead of waiting) retries the same candidate after a short back-off, so the
+subject keeps its derived uid. Recorder bots use a reserved range that is never allocated.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import random
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
@@ -89,16 +92,19 @@ class DynamoDBUidRepository:
         if existing is not None:
             return existing
         candidates = candidate_uids(subject, self._rng)
-        for _ in range(MAX_ALLOCATION_ATTEMPTS):
-            uid = next(candidates)
+        uid = next(candidates)
+        for attempt in range(MAX_ALLOCATION_ATTEMPTS):
             outcome = self._try_allocate(subject, uid)
             if outcome == "allocated":
                 return uid
-            if outcome == "subject_exists":
+            if outcome in ("subject_exists", "conflict"):
                 winner = self._read(subject)
                 if winner is not None:
                     return winner
-            # "uid_taken": try the next candidate
+            if outcome == "uid_taken":
+                uid = next(candidates)  # another subject holds it: the next candidate
+            else:
+                time.sleep(0.02 * (attempt + 1))  # the other transaction has not committed yet: same uid again
         raise UidAllocationError(f"could not allocate a uid after {MAX_ALLOCATION_ATTEMPTS} attempts")
 
     def _try_allocate(self, subject: str, uid: int) -> str:
@@ -131,6 +137,6 @@ class DynamoDBUidRepository:
                 return "subject_exists"
             if len(reasons) > 1 and reasons[1] == ITEM_CONDITION_FAILED:
                 return "uid_taken"
-            # TransactionConflict (a concurrent transaction on the same items): treat as the subject race
-            return "subject_exists"
+            # TransactionConflict: a concurrent transaction on the same items is in flight
+            return "conflict"
         return "allocated"
