@@ -191,8 +191,9 @@ def test_certificate_never_logged_and_read_once(handler_module, capsys):
 
 
 def test_concurrent_first_requests_get_one_uid(handler_module, aws):
-    from local.patches import serialized_dynamodb
     from service.tokens.repository import DynamoDBUidRepository
+
+    from local.patches import serialized_dynamodb
 
     repo = DynamoDBUidRepository(TABLE, client=aws)
     results: list[int] = []
