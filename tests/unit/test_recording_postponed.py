@@ -75,3 +75,40 @@ def test_results_map_agora_words() -> None:
     assert {postponed.RESULTS[w] for w in ("all_success", "total_success")} == {"completed"}
     assert postponed.RESULTS["partial_success"] == "partial"
     assert postponed.RESULTS["fail"] == postponed.RESULTS["failed"] == "failed"
+
+
+HOUR_MS = 3600 * 1000
+ENDED_MS = 1_800_000_000_000
+
+
+def _item(**fields: object) -> dict[str, object]:
+    return {"status": "STOPPED", "stoppedAt": ENDED_MS, "updatedAt": ENDED_MS + 5, **fields}
+
+
+@pytest.mark.parametrize(
+    ("fields", "hours_after", "status"),
+    [
+        ({}, 24, "pending"),  # within Agora's 24 hours (and the hour's margin)
+        ({}, 25.1, "overdue"),  # no 80, no 1001: the notices may have been lost
+        ({"postponedStatus": "transcoding"}, 25.1, "overdue"),  # 80 came, the result did not
+        ({"postponedStatus": "completed", "postponedResult": "total_success"}, 400, "completed"),
+        ({"postponedStatus": "failed"}, 400, "failed"),
+        ({"status": "RECORDING", "stoppedAt": None}, 400, "pending"),  # still running: nothing is due yet
+        ({"status": "FAILED", "stoppedAt": None}, 25.1, "overdue"),  # no stoppedAt: its last write counts
+        ({"status": "FAILED", "stoppedAt": None, "updatedAt": ENDED_MS + 2 * HOUR_MS}, 25.1, "pending"),
+    ],
+)
+def test_a_result_that_never_came_reads_overdue(fields: dict[str, object], hours_after: float, status: str) -> None:
+    config = {"postponed": {"mode": "transcoding", "container": "mp4"}}
+    shown = postponed.view(_item(**fields), config, now_ms=ENDED_MS + hours_after * HOUR_MS)
+    assert shown is not None and shown["status"] == status
+
+
+def test_a_late_final_result_replaces_overdue() -> None:
+    """Nothing is written for overdue, so the 1001 that finally lands sets the real result."""
+    config = {"postponed": {"mode": "audio_mix", "container": "mp3"}}
+    late = ENDED_MS + 30 * HOUR_MS
+    assert postponed.view(_item(), config, now_ms=late)["status"] == "overdue"  # type: ignore[index]
+    arrived = _item(postponedStatus="completed", postponedResult="total_success", postponedFiles={"a.mp3"})
+    shown = postponed.view(arrived, config, now_ms=late)
+    assert shown is not None and (shown["status"], shown["files"]) == ("completed", ["a.mp3"])

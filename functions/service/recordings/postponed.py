@@ -12,11 +12,16 @@ Item attributes (events arrive late, twice and out of order; every write is idem
   stale event (lower sequence) never moves the status back; 80 only starts it, 1001 is Agora's last word.
 - ``postponedUids`` (81's per-uid results) guarded by ``postponedUidsSeq``.
 - ``postponedStartedAt`` (80, guarded by ``postponedStartSeq``) / ``postponedFinishedAt`` (81, 1001): ``sendts``.
+
+NCS is advisory: a lost 1001 would leave the status ``pending`` (or ``transcoding``) forever, and Agora has no
+query for a stopped task. So the view reads ``overdue`` once the recording has been over for longer than Agora's
+24 hours (plus an hour's margin); a late 81/1001 still sets the real result, since nothing is written for it.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, Self
 
@@ -36,6 +41,9 @@ RESULTS = {
 STARTED, TRANSCODING = 80, 81
 FINAL_RESULT = 1001
 MAX_FILES = 500  # one MP4 per uid (about 17 uids; Agora splits long ones): far above any real result
+#: Agora produces the result within 24 hours after the recording ends; past this (plus a margin) it is overdue
+RESULT_WINDOW_MS = 24 * 3600 * 1000
+OVERDUE_MARGIN_MS = 3600 * 1000
 
 
 class _StrictOptions(BaseModel):
@@ -199,7 +207,8 @@ class PostponedView(BaseModel):
     container: str
     status: str = Field(
         description="pending (nothing reported yet; Agora has 24 h after the recording ends), transcoding (80), "
-        "completed, partial or failed (81/1001)"
+        "completed, partial or failed (81/1001); overdue when the recording ended over 25 h ago and no result "
+        "came (the notice may have been lost: look for the files in the bucket)"
     )
     result: str | None = Field(default=None, description="Agora's result word (e.g. total_success)")
     files: list[str] = Field(default_factory=list, description="the result files (object keys in the bucket)")
@@ -208,7 +217,23 @@ class PostponedView(BaseModel):
     finished_at: str | None = None
 
 
-def view(item: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any] | None:
+def overdue(item: Mapping[str, Any], status: str, now_ms: float) -> bool:
+    """No final result, and the recording ended longer ago than Agora's window allows.
+
+    The end is ``stoppedAt`` (set when the workflow finalizes); a recording that FAILED has none, so its last
+    write (``updatedAt``, later than its end) is used: that errs on the side of waiting longer.
+    """
+    if status not in ("pending", "transcoding") or item.get("status") not in ("STOPPED", "FAILED"):
+        return False
+    ended = item.get("stoppedAt") or item.get("updatedAt")
+    try:
+        ended_ms = float(ended)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return now_ms - ended_ms > RESULT_WINDOW_MS + OVERDUE_MARGIN_MS
+
+
+def view(item: Mapping[str, Any], config: Mapping[str, Any], *, now_ms: float | None = None) -> dict[str, Any] | None:
     """The ``postponed`` part of a recording's view (None when it was not asked for)."""
     from service.recordings.logic import iso
 
@@ -219,10 +244,13 @@ def view(item: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any] |
         uids = json.loads(str(item.get("postponedUids") or "[]"))
     except ValueError:
         uids = []
+    status = str(item.get("postponedStatus") or "pending")
+    if overdue(item, status, time.time() * 1000 if now_ms is None else now_ms):
+        status = "overdue"
     return {
         "mode": stored.get("mode"),
         "container": stored.get("container"),
-        "status": item.get("postponedStatus") or "pending",
+        "status": status,
         "result": item.get("postponedResult"),
         "files": sorted(str(name) for name in item.get("postponedFiles") or ()),
         "uids": uids if isinstance(uids, list) else [],
