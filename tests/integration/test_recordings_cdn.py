@@ -107,6 +107,27 @@ def test_shuffled_and_repeated_notices_end_in_the_emulator_state(rs: RecordingSt
     rs.api("POST", f"/recordings/{recording_id}/stop")
 
 
+def test_the_reconciler_fills_in_an_address_no_event_100_reported(rs: RecordingStack, label: str) -> None:
+    """Every event 100 lost: the reconciler's query gives the state; a sequenced event 100 still wins over it,
+    and an address an event already reported is not overwritten by a query (the two are not ordered)."""
+    item = rs.running(label, mode="web", web=WEB, cdn={"outputs": [FIRST]})
+    recording_id = item["recordingId"]
+    assert rs.emulator.wait_for(lambda e: e.task(item["sid"])["cdn"] == {FIRST: "publishing"}, timeout=5)
+    assert cdn(rs, recording_id)[0]["status"] is None  # no notice was applied
+    counts = rs.reconcile()
+    assert counts["cdn_filled"] >= 1, counts
+    filled = rs.item(recording_id)["cdnOutputs"]
+    assert [(e["url"], e["status"], e["source"]) for e in filled.values()] == [(FIRST, "publishing", "query")]
+    assert cdn(rs, recording_id)[0]["updated_at"] is not None
+    rs.reconcile()
+    assert rs.item(recording_id)["cdnOutputs"] == filled, "a filled address is not written again"
+    apply(notice(item, 201, rtmpUrl=FIRST, status="onhold"))  # a late, sequenced report replaces the query's
+    assert cdn(rs, recording_id)[0]["status"] == "onhold"
+    rs.reconcile()  # the emulator still says publishing: a reported address keeps its event's state
+    assert cdn(rs, recording_id)[0]["status"] == "onhold"
+    rs.api("POST", f"/recordings/{recording_id}/stop")
+
+
 def test_update_replaces_the_addresses(rs: RecordingStack, label: str) -> None:
     item = rs.running(label, mode="web", web=WEB, cdn={"outputs": [FIRST]})
     recording_id = item["recordingId"]

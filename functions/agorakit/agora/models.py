@@ -333,6 +333,26 @@ class QueryResult:
         """Status 4 or 5: all components ready / in progress (the doc's start-succeeded test)."""
         return self.status in (4, 5)
 
+    @property
+    def rtmp_outputs(self) -> list[tuple[str, str]]:
+        """Web recording with CDN push: ``(rtmpUrl, status)`` per address, from the ``rtmp_publish_service``
+        entry of ``serverResponse.extensionServiceState`` (empty for anything else or a malformed answer)."""
+        server = self.raw.get("serverResponse") if isinstance(self.raw, dict) else None
+        states = server.get("extensionServiceState") if isinstance(server, dict) else None
+        out: list[tuple[str, str]] = []
+        for state in states if isinstance(states, list) else []:
+            if not isinstance(state, dict) or state.get("serviceName") != "rtmp_publish_service":
+                continue
+            payload = state.get("payload")
+            outputs = payload.get("outputs") if isinstance(payload, dict) else None
+            for output in outputs if isinstance(outputs, list) else []:
+                if not isinstance(output, dict):
+                    continue
+                url, status = output.get("rtmpUrl"), output.get("status")
+                if isinstance(url, str) and url and isinstance(status, str) and status:
+                    out.append((url, status))
+        return out
+
 
 @dataclass(frozen=True)
 class StopResult:

@@ -3,7 +3,8 @@
 NCS may never deliver the event that says a recorder exited, and an operator may abort an execution;
 both would leave a recording active forever. For every active recording this asks Agora whether its
 recorder still runs and completes the wait of those that are gone, and fails the recordings whose
-workflow execution is no longer running.
+workflow execution is no longer running. The same answer fills in a CDN address that no NCS event 100
+ever reported (the events are advisory and can all be lost).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
     recordings whose workflow execution ended without finishing them (e.g. aborted by an operator)."""
     from agorakit.agora.errors import AgoraError, AgoraNotFoundError
 
-    counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0}
+    counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0, "cdn_filled": 0}
     now = deps.repo.now_ms()
     active = 0
     for item in deps.repo.list_active():
@@ -42,7 +43,7 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
             continue
         counts["checked"] += 1
         try:
-            deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+            answer = deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
         except AgoraNotFoundError:
             last_seen = int(item.get("lastSeenAt") or item.get("startedAt") or 0)
             if (now - last_seen) / 1000 < settings.recording_ha_grace_seconds:
@@ -58,6 +59,7 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
             continue
         counts["running"] += 1
         deps.repo.mark_seen(recording_id)
+        counts["cdn_filled"] += _fill_cdn(deps, item, answer.rtmp_outputs, now)
     counts["cleaned"] = _clean_up(settings, deps)
     counts["active"] = active
     if counts["completed"]:
@@ -65,6 +67,26 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
     # a gauge: the active recordings this run found (REQUESTED to STOPPING), every 5 minutes
     deps.metric("RecordingsActive", active)
     return counts
+
+
+def _fill_cdn(deps: RecordingDependencies, item: Mapping[str, Any], outputs: list[tuple[str, str]], now: int) -> int:
+    """A current CDN address with no report at all takes the state query gives (``source: query``).
+
+    Only unreported addresses: an NCS event 100 carries a sequence, so it is ordered against the other events
+    of its address and always replaces a query-filled state; a query answer is not ordered against events.
+    """
+    current = {str(url) for url in item.get("cdnUrls") or []}
+    reported = item.get("cdnOutputs")
+    reported = reported if isinstance(reported, Mapping) else {}
+    filled = 0
+    for url, status in outputs:
+        key = logic.cdn_key(url)
+        if url not in current or key in reported or status not in logic.CDN_STATUSES:
+            continue
+        entry = {"url": url, "status": status, "at": now, "source": "query"}
+        if deps.repo.set_cdn_status(str(item["recordingId"]), key, entry, None, max_entries=logic.MAX_CDN_ENTRIES):
+            filled += 1
+    return filled
 
 
 def _clean_up(settings: RecordingSettings, deps: RecordingDependencies) -> int:
