@@ -189,6 +189,9 @@ def test_bad_input(rs: RecordingStack, channel: str) -> None:
     status, body = rs.api("POST", "/recordings", raw_body="channel=x", headers={"content-type": "text/plain"})
     assert status == 415 and body["error"]["message"]
     assert rs.api("GET", "/recordings", query={"channel": channel, "next_token": "!!"})[0] == 400
+    # a recorder pinned to Europe cannot store in the local bucket (us-east-1): Agora's rule, refused before Agora
+    status, body = rs.api("POST", "/recordings", body={"channel": channel, "acquire": {"region": "EU"}})
+    assert status == 422 and 'acquire.region "EU"' in body["error"]["message"] and '"NA"' in body["error"]["message"]
     # nothing was created by the rejected requests
     assert rs.api("GET", "/recordings", query={"channel": channel})[1]["recordings"] == []
 

@@ -37,3 +37,33 @@ def test_acquire_options_exclude_the_previous_resource_and_carry_the_region() ->
         "exclude_resource_ids": ["old-rid"],
     }
     assert acquire_options({"recordingId": "r", "channel": "c", "mode": "mix"}, 7, settings=None, deps=None) == {}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("aws_region", "area"),
+    [("us-east-1", "NA"), ("ca-central-1", "NA"), ("eu-central-1", "EU"), ("eu-west-2", "EU"),
+     ("ap-southeast-1", "AP"), ("ap-northeast-1", "AP"), ("cn-north-1", "CN"), ("US-WEST-2", "NA"),
+     ("sa-east-1", None), ("me-south-1", None), ("af-south-1", None), ("", None), (None, None)],
+)  # fmt: skip
+def test_the_acquire_area_of_a_bucket_region(aws_region: str | None, area: str | None) -> None:
+    from agorakit.agora.regions import acquire_area
+
+    assert acquire_area(aws_region) == area
+
+
+def test_a_pin_away_from_the_bucket_is_refused_and_an_unclear_region_is_not() -> None:
+    from service.errors import Unprocessable
+    from service.recordings.operations import validate_start
+    from service.recordings.settings import RecordingSettings
+
+    def settings(region: str) -> RecordingSettings:
+        return RecordingSettings(
+            agora_app_id="a" * 32, agora_rest_secret_name="rest", recordings_table="t", recordings_bucket_region=region
+        )
+
+    pinned = RecordingRequest(channel="room", acquire={"region": "EU"})
+    assert validate_start(pinned, "r", settings("eu-west-1"))["acquire"] == {"region": "EU", "start_parameter": False}
+    assert validate_start(pinned, "r", settings("sa-east-1"))["acquire"]["region"] == "EU"  # not ours to judge
+    with pytest.raises(Unprocessable, match=r'acquire.region "EU" .* us-east-1 \(area "NA"\)'):
+        validate_start(pinned, "r", settings("us-east-1"))
+    validate_start(RecordingRequest(channel="room"), "r", settings("us-east-1"))  # no pin: any bucket

@@ -116,3 +116,25 @@ def default_base_urls(aws_region: str | None = None) -> list[str]:
         suffix = "agora.io"
     regional = [f"https://api-{prefix}.{suffix}" for prefix in _AREAS[area]]
     return majors + regional
+
+
+#: AWS region prefix -> acquire's ``region`` (the areas Agora can pin a recorder to). Regions of other
+#: continents (sa-, af-, me-, il-) are in none of Agora's four areas that we can tell: no answer for them.
+_ACQUIRE_AREA_BY_PREFIX: tuple[tuple[str, str], ...] = (
+    ("cn-", "CN"),
+    ("us-", "NA"),
+    ("ca-", "NA"),
+    ("mx-", "NA"),
+    ("eu-", "EU"),
+    ("ap-", "AP"),
+)
+
+
+def acquire_area(aws_region: str | None) -> str | None:
+    """acquire's ``region`` (``NA``, ``EU``, ``AP``, ``CN``) an AWS region lies in, or None if unclear.
+
+    Agora: a recorder pinned with acquire ``region`` must store in that area (the storage region in ``start``
+    must match), so a pin away from the bucket's area is refused before Agora is called.
+    """
+    region = (aws_region or "").strip().lower()
+    return next((area for prefix, area in _ACQUIRE_AREA_BY_PREFIX if region.startswith(prefix)), None)

@@ -89,7 +89,21 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
         )
     except AgoraParameterError as exc:
         raise Unprocessable(f"invalid recording configuration: {exc.message}") from exc
+    _check_acquire_region(config["acquire"], settings)
     return {k: v for k, v in config.items() if v is not None}
+
+
+def _check_acquire_region(acquire: dict[str, Any] | None, settings: RecordingSettings) -> None:
+    """A recorder pinned to an area must store there too (Agora's rule for acquire ``region``)."""
+    from agorakit.agora.regions import acquire_area
+
+    pinned = (acquire or {}).get("region")
+    area = acquire_area(settings.bucket_region)
+    if pinned and area and pinned != area:
+        raise Unprocessable(
+            f'acquire.region "{pinned}" cannot store in the recordings bucket\'s region {settings.bucket_region} '
+            f'(area "{area}"): Agora requires the storage region to be in the pinned area; pin "{area}" or leave it out'
+        )
 
 
 def create_recording(
