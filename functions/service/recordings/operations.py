@@ -98,8 +98,10 @@ def _check_acquire_region(acquire: dict[str, Any] | None, settings: RecordingSet
     from agorakit.agora.regions import acquire_area
 
     pinned = (acquire or {}).get("region")
+    if not pinned:
+        return
     area = acquire_area(settings.bucket_region)
-    if pinned and area and pinned != area:
+    if area and pinned != area:
         raise Unprocessable(
             f'acquire.region "{pinned}" cannot store in the recordings bucket\'s region {settings.bucket_region} '
             f'(area "{area}"): Agora requires the storage region to be in the pinned area; pin "{area}" or leave it out'
