@@ -297,11 +297,21 @@ def _forget_recording_modules() -> None:
 
 @contextlib.contextmanager
 def recording_stack(
-    *, execute: bool = True, emulator_kwargs: dict[str, Any] | None = None, context: dict[str, Any] | None = None
+    *,
+    execute: bool = True,
+    emulator_kwargs: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    uploads: bool = False,
 ) -> Iterator[RecordingStack]:
     """moto + the synthesized stack + the emulator, for one test module. ``execute=False`` leaves
     executions RUNNING without running them (API tests arrange the recording states themselves).
-    ``context`` overrides some of ``TEST_CONTEXT`` (the soak needs longer recordings)."""
+    ``context`` overrides some of ``TEST_CONTEXT`` (the soak needs longer recordings). ``uploads=True``: the
+    emulator's recorders upload into the stack's recordings bucket (through "real" S3, which moto intercepts
+    in this process) and leave 0.2 s after the task ends."""
+    if uploads:
+        # the bucket is named once the stack exists (below); the emulator makes an uploader only with one
+        uploading = {"s3_endpoint": "https://s3.amazonaws.com", "s3_bucket": "named-below", "exit_seconds": 0.2}
+        emulator_kwargs = {**uploading, **(emulator_kwargs or {})}
     import boto3
     from moto import mock_aws
 
@@ -339,6 +349,8 @@ def recording_stack(
                 )
             with lambda_dispatch(stack) as dispatcher:
                 os.environ.update(overrides)
+                if uploads:
+                    emulator.world.s3_bucket = os.environ["RECORDINGS_BUCKET"]
                 _forget_recording_modules()
                 yield RecordingStack(
                     stack=stack,

@@ -22,10 +22,7 @@ HOST_UID = 1001
 
 @pytest.fixture(scope="module")
 def rs() -> Iterator[RecordingStack]:
-    # the uploader talks to "real" S3, which moto intercepts in this process; the bucket is the stack's
-    options = {"s3_endpoint": "https://s3.amazonaws.com", "s3_bucket": "set-below", "exit_seconds": 0.2}
-    with recording_stack(emulator_kwargs=options) as stack:
-        stack.emulator.world.s3_bucket = os.environ["RECORDINGS_BUCKET"]
+    with recording_stack(uploads=True) as stack:
         yield stack
 
 
