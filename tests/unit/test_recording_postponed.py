@@ -40,9 +40,11 @@ def test_defaults_and_the_start_body() -> None:
 
 
 def test_scene() -> None:
-    assert postponed.scene({"mode": "transcoding", "container": "mp4"}, "individual") == 2
-    assert postponed.scene(None, "web") == 1
-    assert postponed.scene(None, "individual") == postponed.scene({}, "mix") == 0
+    from service.recordings.logic import acquire_scene
+
+    assert acquire_scene({"mode": "transcoding", "container": "mp4"}, "individual") == 2
+    assert acquire_scene(None, "web") == 1
+    assert acquire_scene(None, "individual") == acquire_scene({}, "mix") == 0
     assert postponed.app_extra(None) is None
 
 

@@ -297,6 +297,13 @@ def _postponed_view(item: Mapping[str, Any]) -> dict[str, Any] | None:
     return view(item, config) if isinstance(config, dict) else None
 
 
+def acquire_scene(postponed: Mapping[str, Any] | None, mode: str) -> int:
+    """acquire's ``scene``: 2 for postponed transcoding / audio mixing, 1 for web, else 0."""
+    if postponed:
+        return 2
+    return 1 if mode == "web" else 0
+
+
 def task_args(item: Mapping[str, Any]) -> tuple[str, str, str, int, str]:
     """(resource id, sid, channel, recorder uid, mode): how Agora names a running task. The uid is the one
     acquire used, also after an HA failover gave the bot a new uid in the channel."""

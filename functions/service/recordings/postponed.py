@@ -116,13 +116,6 @@ def app_extra(stored: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return {"appsCollection": {"combinationPolicy": "postpone_transcoding"}, "transcodeOptions": options}
 
 
-def scene(stored: Mapping[str, Any] | None, mode: str) -> int:
-    """acquire's ``scene``: 2 for postponed transcoding / audio mixing, 1 for web, else 0."""
-    if stored:
-        return 2
-    return 1 if mode == "web" else 0
-
-
 # ------------------------------------------------------------------------------------------------ events
 
 

@@ -94,7 +94,7 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
         lambda: deps.agora.acquire(
             str(item["channel"]),
             uid,
-            scene=_scene(item),
+            scene=logic.acquire_scene(_config(item).get("postponed"), str(item.get("mode"))),
             resource_expired_hour=logic.resource_expired_hour(settings.max_duration_seconds),
             **options,
         ),
@@ -115,20 +115,11 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
     return {"resourceId": resource_id, "recorderUid": uid, "acquiredAt": acquired_at}
 
 
-def _scene(item: Mapping[str, Any]) -> int:
-    """acquire's ``scene``: 2 for postponed transcoding / audio mixing, 1 for web, else 0."""
-    if _config(item).get("postponed"):
-        from service.recordings import postponed  # pydantic models: imported only when used
-
-        return postponed.scene(_config(item)["postponed"], str(item.get("mode")))
-    return 1 if item.get("mode") == "web" else 0
-
-
 def _app_extra(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """start's ``appsCollection`` / ``transcodeOptions`` for postponed transcoding (None otherwise)."""
     if not config.get("postponed"):
         return None
-    from service.recordings import postponed
+    from service.recordings import postponed  # its pydantic models (~13 ms): only for a recording that uses it
 
     return postponed.app_extra(config["postponed"])
 
@@ -268,7 +259,6 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
     config = _config(item)
     storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
     token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
-    extra = _app_extra(config)
     return lambda: deps.agora.start(
         str(item["resourceId"]),
         channel,
@@ -280,7 +270,7 @@ def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: 
         recording_file_config=config.get("recordingFileConfig"),
         snapshot_config=config.get("snapshotConfig"),
         extension_service_config=_web_services(settings, config),
-        **({"app_extra": extra} if extra else {}),  # postponed transcoding / audio mixing (scene 2)
+        app_extra=_app_extra(config),  # postponed transcoding / audio mixing (scene 2)
     )
 
 
