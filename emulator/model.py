@@ -252,6 +252,7 @@ class Task:
             "status": self.status,
             "maxIdleTime": self.max_idle,
             "fileNamePrefix": self.prefix,
+            "token": self.client_request.get("token"),  # what the recorder joins with (tests verify its signer)
             "leaveCode": self.leave_code,
             "snapshots": list(self.snapshots),
             "postponed": self._describe_postponed(),

@@ -14,13 +14,15 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 
 
-def grant_secret_value(fn: lambda_.Function, secret: secretsmanager.ISecret) -> None:
-    """``secretsmanager:GetSecretValue`` on ``secret`` (by name: the 6-character suffix AWS appends)."""
+def grant_secret_value(fn: lambda_.Function, secret: secretsmanager.ISecret, *, describe: bool = False) -> None:
+    """``secretsmanager:GetSecretValue`` on ``secret`` (by name: the 6-character suffix AWS appends); with
+    ``describe``, ``DescribeSecret`` too (a signer confirming the App Certificate's current version)."""
     arn = Stack.of(fn).format_arn(
         service="secretsmanager", resource="secret", resource_name=f"{secret.secret_name}-??????",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )  # fmt: skip
-    fn.add_to_role_policy(iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[arn]))
+    actions = ["secretsmanager:GetSecretValue", *(["secretsmanager:DescribeSecret"] if describe else [])]
+    fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[arn]))
 
 
 def grant_task_success(fn: lambda_.Function, state_machine: sfn.IStateMachine) -> None:

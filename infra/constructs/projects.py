@@ -21,12 +21,12 @@ from constructs import Construct
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.recording import RECORDER_CERTIFICATE_CHECK_SECONDS
+from infra.constructs.tokens import CERTIFICATE_CHECK_SECONDS
 from infra.settings import StackSettings
 
 USAGE_TABLE_ACTIONS = ("dynamodb:Query", "dynamodb:BatchWriteItem")
 CERTIFICATE_ACTIONS = ("secretsmanager:PutSecretValue",)
-#: how long the token function may serve a certificate from its cache (its SECRET_CACHE_SECONDS default)
-TOKEN_CERTIFICATE_MAX_AGE_SECONDS = 300
 #: (path, methods) of every route of the function
 ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/projects", (apigw.HttpMethod.GET,)),
@@ -79,7 +79,10 @@ class Projects(Construct):
                 "APP_CERTIFICATE_SECRET_NAME": settings.app_certificate_secret_name,
                 "GROUPS_CLAIM": settings.groups_claim,
                 "OWNERS_GROUP": settings.owners_group,
-                "TOKEN_CERTIFICATE_MAX_AGE_SECONDS": str(TOKEN_CERTIFICATE_MAX_AGE_SECONDS),
+                # the longest interval a signer trusts a certificate version: the rotation waits it out
+                "SIGNER_CERTIFICATE_CHECK_SECONDS": str(
+                    max(CERTIFICATE_CHECK_SECONDS, RECORDER_CERTIFICATE_CHECK_SECONDS)
+                ),
             },
         )
         agora.grant(self.function)

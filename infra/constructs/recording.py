@@ -39,6 +39,8 @@ TABLE_ACTIONS = (
 )
 EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
 RECONCILER_CONCURRENCY = 1
+#: the recorder token's certificate version is confirmed at every start (one DescribeSecret; starts are rare)
+RECORDER_CERTIFICATE_CHECK_SECONDS = 0
 RECONCILER_MAX_EVENT_AGE_SECONDS = 60
 #: Agora tokens live at most 24 hours; the recorder's token is minted for the wait's timeout plus this
 #: margin (service.recordings.logic.TOKEN_MARGIN_SECONDS), so the wait must end that much earlier.
@@ -88,6 +90,7 @@ class Recording(Construct):
             "RECORDING_STALE_SECONDS": str(self.tuning.stale_seconds),
             "RECORDING_RESOLVE_SECONDS": str(self.tuning.resolve_seconds),
             "RECORDING_RESOLVE_POLL_SECONDS": str(self.tuning.resolve_poll_seconds),
+            "CERTIFICATE_CHECK_SECONDS": str(RECORDER_CERTIFICATE_CHECK_SECONDS),
         }
         if bucket is not None:
             env["RECORDINGS_BUCKET"] = bucket.bucket_name
@@ -121,7 +124,7 @@ class Recording(Construct):
         )
         self._grant_table(self.task_function, TABLE_ACTIONS)
         agora.grant(self.task_function)
-        grant_secret_value(self.task_function, certificate)
+        grant_secret_value(self.task_function, certificate, describe=True)
         if uploader_secret is not None:
             grant_secret_value(self.task_function, uploader_secret)
         # A separate policy: the function's default policy may not reference the state machine, which

@@ -14,6 +14,8 @@ from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")
+#: seconds a signer trusts a certificate version it confirmed current; the rotation (projects) waits it out
+CERTIFICATE_CHECK_SECONDS = 1
 
 
 class Tokens(Construct):
@@ -51,11 +53,12 @@ class Tokens(Construct):
                 "PUBLISHER_GROUP": settings.publisher_group,
                 "PUBLISHER_DENIED": settings.publisher_denied,
                 "TOKEN_DEFAULT_TTL": str(settings.token_default_ttl),
+                "CERTIFICATE_CHECK_SECONDS": str(CERTIFICATE_CHECK_SECONDS),
                 "XRAY_SDK": "false",
             },
         )
         # GetItem (subject -> uid) and the two conditional Puts of one TransactWriteItems (allocation)
         self.table.grant(self.function, *TABLE_ACTIONS)
-        grant_secret_value(self.function, self.certificate_secret)
+        grant_secret_value(self.function, self.certificate_secret, describe=True)
         api.add_route("/tokens", [apigw.HttpMethod.POST], self.function)
         api.add_route("/tokens/rtm", [apigw.HttpMethod.POST], self.function)

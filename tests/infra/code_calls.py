@@ -31,6 +31,7 @@ METHOD_ACTIONS: dict[str, str] = {
     "put_object": "s3:PutObject",
     "list_objects_v2": "s3:ListBucket",
     "get_secret_value": "secretsmanager:GetSecretValue",
+    "describe_secret": "secretsmanager:DescribeSecret",
     "put_secret_value": "secretsmanager:PutSecretValue",
     "start_execution": "states:StartExecution",
     "send_task_success": "states:SendTaskSuccess",

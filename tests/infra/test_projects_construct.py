@@ -32,7 +32,7 @@ def test_projects_function_environment(template_json):
     assert env["APP_CERTIFICATE_SECRET_NAME"] == "agora-serverless/app-certificate"
     assert env["AGORA_REST_SECRET_NAME"] == "agora-serverless/rest-credentials"
     assert env["OWNERS_GROUP"] == "owners"
-    assert env["TOKEN_CERTIFICATE_MAX_AGE_SECONDS"] == "300"
+    assert env["SIGNER_CERTIFICATE_CHECK_SECONDS"] == "1"  # the token function's CERTIFICATE_CHECK_SECONDS
     assert fn["Properties"]["Timeout"] <= 29
 
 

@@ -62,7 +62,7 @@ def test_token_role_is_scoped_to_its_table_and_secret(template_json):
     by_action = {tuple(sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])): s for s in statements}
     dynamo = by_action[("dynamodb:GetItem", "dynamodb:PutItem")]
     assert dynamo["Resource"]["Fn::GetAtt"][0].startswith("TokensUsersTable")
-    secret = by_action[("secretsmanager:GetSecretValue",)]
+    secret = by_action[("secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue")]
     assert "secret:agora-serverless/app-certificate-??????" in json.dumps(secret["Resource"])
     wildcard = [s for s in statements if s["Resource"] == "*"]
     assert [sorted(s["Action"]) for s in wildcard] == [["xray:PutTelemetryRecords", "xray:PutTraceSegments"]]

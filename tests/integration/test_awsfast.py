@@ -189,7 +189,14 @@ def test_secrets_and_step_functions_answer_as_botocore_does(aws):
     with pytest.raises(ClientError) as err:
         fast.get_secret_value(SecretId="missing")
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
-    assert fast.describe_secret(SecretId="s1")["Name"] == "s1"  # not a fast operation: botocore's
+    boto_secrets.put_secret_value(SecretId="s1", SecretString='{"a":2}')  # two versions, AWSPREVIOUS too
+    described = fast.describe_secret(SecretId="s1")
+    theirs = boto_secrets.describe_secret(SecretId="s1")
+    model = boto_secrets.meta.service_model.operation_model("DescribeSecret").output_shape.members
+    assert not (set(described) - set(theirs)) & set(model)  # any more is moto's, outside the model botocore reads
+    same({k: v for k, v in described.items() if k in theirs}, theirs)
+    assert sorted(map(tuple, described["VersionIdsToStages"].values())) == [("AWSCURRENT",), ("AWSPREVIOUS",)]
+    assert fast.list_secret_version_ids(SecretId="s1")["Name"] == "s1"  # not a fast operation: botocore's
 
     iam = botocore_client("iam", aws)
     principal = {"Service": "states.amazonaws.com"}

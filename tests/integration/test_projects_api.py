@@ -58,6 +58,7 @@ def api(server, monkeypatch):
             "AGORA_REST_BASE_URLS": server.url,
             "USAGE_TABLE": USAGE,
             "APP_CERTIFICATE_SECRET_NAME": CERT_SECRET,
+            "SIGNER_CERTIFICATE_CHECK_SECONDS": "0",  # signers confirm at every signature: no wait (real clock)
         }.items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("AGORA_RATE_LIMIT_TABLE", raising=False)
@@ -101,7 +102,8 @@ def call(
     groups: str | None = "[owners]",
     sub: str | None = "owner-1",
 ) -> tuple[int, Any]:
-    claims: dict[str, Any] = {}
+    # the stack's Cognito user pool as issuer: its flattened "[a b]" group claim reads exactly (service.auth)
+    claims: dict[str, Any] = {"iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Test"}
     if sub:
         claims["sub"] = sub
     if groups is not None:
@@ -241,7 +243,8 @@ def test_certificate_rotation_updates_the_token_secret(api, capsys, caplog):
     new = emu.project("Prod7xRH")["sign_key"]
     assert new != old and secret_certificate(api) == new
     assert answer["tokens"]["previous_tokens_valid"] is False and "no longer verify" in answer["tokens"]["message"]
-    assert answer["tokens"]["token_function_picks_up_within_seconds"] == 300
+    assert answer["tokens"]["token_function_picks_up_within_seconds"] == 0  # every signer: from the answer on
+    assert answer["tokens"]["waited_seconds"] == 0  # SIGNER_CERTIFICATE_CHECK_SECONDS=0 here
     assert answer["certificate"]["secret_name"] == CERT_SECRET and answer["certificate"]["secret_version_id"]
     assert answer["certificate"]["fingerprint"] != answer["certificate"]["previous_fingerprint"]
     assert answer["project"]["certificate"]["sign_key"] == "********"

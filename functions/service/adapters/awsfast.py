@@ -43,6 +43,15 @@ SERVICES: dict[str, tuple[str, str, str]] = {
     "secretsmanager": ("secretsmanager", "1.1", "secretsmanager"),
     "stepfunctions": ("states", "1.0", "AWSStepFunctions"),
 }
+#: DescribeSecret's top-level dates (a replica's nested LastAccessedDate stays a number: nothing reads it)
+SECRET_DATES = (
+    "CreatedDate",
+    "LastChangedDate",
+    "LastAccessedDate",
+    "LastRotatedDate",
+    "DeletedDate",
+    "NextRotationDate",
+)
 #: service -> {python method name: (operation, output timestamp fields, output blob fields)}
 OPERATIONS: dict[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
     "dynamodb": {
@@ -58,6 +67,8 @@ OPERATIONS: dict[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] =
     },
     "secretsmanager": {
         "get_secret_value": ("GetSecretValue", ("CreatedDate",), ("SecretBinary",)),
+        # the token function confirms the certificate's version on its hot path (service.adapters.secrets)
+        "describe_secret": ("DescribeSecret", SECRET_DATES, ()),
     },
     "stepfunctions": {
         "start_execution": ("StartExecution", ("startDate",), ()),
@@ -371,6 +382,8 @@ def _connection_error(url: str, cause: BaseException | None) -> Exception:
 
 
 def _decode(parsed: dict[str, Any], timestamps: tuple[str, ...], blobs: tuple[str, ...], attributes: bool) -> None:
+    for name in [k for k, v in parsed.items() if v is None]:  # botocore leaves out a null member
+        del parsed[name]
     for name in timestamps:
         if isinstance(parsed.get(name), (int, float)):
             parsed[name] = _timestamp(parsed[name])

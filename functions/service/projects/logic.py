@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from agorakit.agora.console import ConsoleClient, Project
 
 TOKENS_BREAK = (
-    "Tokens signed with the previous App Certificate no longer verify: clients must fetch new tokens "
-    "(POST /tokens) and rejoin or call renewToken."
+    "From this answer on, every token this stack signs (POST /tokens, POST /tokens/rtm, the recorder token of a "
+    "new recording) uses the new certificate. Tokens issued before it were signed with the previous one and no "
+    "longer verify at Agora: a client that joins, logs in or calls renewToken with one is refused and must fetch "
+    "a new token (POST /tokens). Recordings started before the reset keep the recorder token they joined with."
 )
 
 
@@ -60,6 +62,8 @@ class ProjectsDependencies:
     usage_cache: UsageCache
     certificate: CertificateStore
     clock: Callable[[], float] = time.time
+    #: the rotation's wait for the signers (``wait_for_signers``); tests pass one that advances their clock
+    sleep: Callable[[float], None] = time.sleep
     _console: Any = None
     _projects: tuple[float, list[Project]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -246,6 +250,7 @@ def _certificate_answer(
     previous: str | None,
     message: str,
     previous_tokens_valid: bool | None,
+    waited: float,
 ) -> dict[str, Any]:
     return {
         "project": view(project, settings),
@@ -258,9 +263,22 @@ def _certificate_answer(
         "tokens": {
             "previous_tokens_valid": previous_tokens_valid,
             "message": message,
-            "token_function_picks_up_within_seconds": settings.token_certificate_max_age_seconds,
+            # every signer uses the new certificate from the answer on (the rotation waited them out)
+            "token_function_picks_up_within_seconds": 0,
+            "waited_seconds": waited,
         },
     }
+
+
+def wait_for_signers(settings: ProjectsSettings, deps: ProjectsDependencies) -> float:
+    """Wait until every signer has re-confirmed the certificate's version since the write (its trusted interval
+    plus the margin); 0 when signers confirm on every signature."""
+    seconds = settings.signer_certificate_check_seconds
+    if seconds <= 0:
+        return 0.0
+    seconds += settings.rotation_margin_seconds
+    deps.sleep(seconds)
+    return seconds
 
 
 def rotate_certificate(
@@ -277,9 +295,11 @@ def rotate_certificate(
     rotated = deps.console.reset_sign_key(project.id, previous=project.sign_key or None)
     deps.forget_projects()
     version = _write_secret(rotated, deps, after_reset=True)
+    waited = wait_for_signers(settings, deps)
     return _certificate_answer(
-        rotated, version, settings, deps, previous=previous, message=TOKENS_BREAK, previous_tokens_valid=False
-    )
+        rotated, version, settings, deps, previous=previous, message=TOKENS_BREAK, previous_tokens_valid=False,
+        waited=waited,
+    )  # fmt: skip
 
 
 def sync_certificate(key: str, *, settings: ProjectsSettings, deps: ProjectsDependencies) -> dict[str, Any]:
@@ -290,6 +310,7 @@ def sync_certificate(key: str, *, settings: ProjectsSettings, deps: ProjectsDepe
     if not project.sign_key:
         raise Conflict(f"project {project.id} has no enabled primary certificate at Agora: nothing to sync")
     version = _write_secret(project, deps, after_reset=False)
+    waited = wait_for_signers(settings, deps)
     return _certificate_answer(
         project,
         version,
@@ -298,4 +319,5 @@ def sync_certificate(key: str, *, settings: ProjectsSettings, deps: ProjectsDepe
         previous=None,
         message="The secret now holds Agora's current certificate; tokens signed with any other one do not verify.",
         previous_tokens_valid=None,
+        waited=waited,
     )

@@ -64,7 +64,12 @@ class CertificateState(BaseModel):
 class TokensImpact(BaseModel):
     previous_tokens_valid: bool | None = None
     message: str
-    token_function_picks_up_within_seconds: float
+    token_function_picks_up_within_seconds: float = Field(
+        description="0: from this answer on, every signer (tokens, recorder tokens) uses the new certificate"
+    )
+    waited_seconds: float = Field(
+        default=0, description="how long the answer waited for every signer to re-confirm the certificate's version"
+    )
 
 
 class CertificateChange(BaseModel):

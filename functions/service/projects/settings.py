@@ -15,8 +15,12 @@ class ProjectsSettings(AgoraAccessSettings):
     #: project management changes the whole Agora project: a group of its own, not the moderators' one
     owners_group: str = "owners"
     secret_cache_seconds: float = Field(default=300.0, ge=0)
-    #: how long the token function may keep serving the previous certificate (its secret cache); said in answers
-    token_certificate_max_age_seconds: int = Field(default=300, ge=0, le=86_400)
+    #: the longest any signer (token function, recording workflow) trusts a certificate version it confirmed
+    #: current (their CERTIFICATE_CHECK_SECONDS): a rotation waits this long plus ``rotation_margin_seconds``
+    #: after writing the new certificate before it answers, so no token is signed with the old one after that
+    signer_certificate_check_seconds: float = Field(default=1.0, ge=0, le=10)
+    #: covers a signer's time between confirming the version and signing (the same call, microseconds apart)
+    rotation_margin_seconds: float = Field(default=1.0, ge=0, le=10)
     #: a usage day is cached once it is this many days old (UTC): Agora's figures for today/yesterday still move
     usage_settle_days: int = Field(default=2, ge=1, le=31)
     #: the longest date range one usage request may ask for

@@ -161,6 +161,11 @@ def get_recording(recording_id: str) -> Response[dict[str, Any]]:
                     "description": "seconds the segment URLs stay valid",
                     "schema": {"type": "integer", "minimum": 1},
                 },
+                "X-Playlist-Refused": {
+                    "description": "segments (in this window) whose key leaves the recording's folder: never "
+                    "signed, each replaced by a '#ERROR line <n>: ...' comment",
+                    "schema": {"type": "integer", "minimum": 0},
+                },
             },
         },
         **contract(

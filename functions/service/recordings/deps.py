@@ -126,7 +126,10 @@ def build(
     from service.adapters.secrets import SecretsManagerStore
     from service.adapters.stepfunctions import StepFunctionsControl
 
-    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
+    versioned = {}
+    if settings.app_certificate_secret_name:  # the recorder token's signer: see service.adapters.secrets
+        versioned[settings.app_certificate_secret_name] = settings.certificate_check_seconds
+    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds, versioned=versioned)
     return RecordingDependencies(
         repo=RecordingsRepository(settings.recordings_table),
         secrets=secrets,

@@ -261,6 +261,7 @@ def view(
         "snapshots": sorted(_plain(item.get("snapshotFiles") or [])),
         "snapshots_truncated": bool(item.get("snapshotsTruncated")),
         "uploading_status": item.get("uploadingStatus"),
+        "uploading_status_from": item.get("uploadingStatusFrom") or ("agora" if item.get("uploadingStatus") else None),
         "files_uploaded": len(item.get("fileNames") or ()),
         "upload_progress_percent": (
             None if item.get("uploadProgress") is None else _plain(item["uploadProgress"]) / 100

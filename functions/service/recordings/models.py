@@ -430,7 +430,14 @@ class RecordingView(BaseModel):
         default_factory=list, description="screenshot files reported by NCS event 45 (all: GET .../snapshots)"
     )
     snapshots_truncated: bool = Field(default=False, description="more screenshots than the item keeps")
-    uploading_status: str | None = None
+    uploading_status: str | None = Field(
+        default=None,
+        description="uploaded / backuped (Agora: stop reply or NCS 31/32); when both were lost, settled from the "
+        "bucket: uploaded (every playlist final, every segment present) or incomplete (segments missing)",
+    )
+    uploading_status_from: Literal["agora", "bucket"] | None = Field(
+        default=None, description="who said uploading_status: Agora, or the bucket's playlists and segments"
+    )
     files_uploaded: int = 0
     upload_progress_percent: float | None = Field(
         default=None, description="Agora's upload progress (NCS event 33), 0-100; null before the first report"

@@ -203,6 +203,12 @@ def get_recording(
 ) -> dict[str, Any]:
     _authorize(caller, settings)
     item = _load(deps, recording_id)
+    try:  # Agora's stop reply and NCS 31/32 both lost: the bucket says it (service.recordings.uploads)
+        from service.recordings.uploads import settled_item
+
+        item = settled_item(item, repo=deps.repo, objects=deps.objects(), max_bytes=settings.playback_max_bytes)
+    except Exception:  # a convenience like the media totals: never hides the recording
+        logger.exception("upload status of %s not settled from the bucket", recording_id)
     media = integrity = None
     repository = deps.media() if item.get("sid") else None
     if repository is not None:

@@ -11,6 +11,10 @@ individual mode (one per uid and track) the caller names one with ``file``, and 
 
 Lambda answers at most 6 MB: a 30-day playlist rewritten with presigned URLs is far larger, so the
 answer is capped (``playback_max_bytes``) and a long playlist is read in windows (``offset``, ``limit``).
+
+Only the recording's own files are signed: a playlist line whose key leaves ``recording_prefix`` (``../``, an
+absolute key, another recording's folder, percent-encoded variants) becomes an ``#ERROR line <n>`` comment
+and is counted in ``X-Playlist-Refused`` (issue 21).
 """
 
 from __future__ import annotations
@@ -159,9 +163,12 @@ def render(
     seconds = url_seconds if request.expires_in is None else request.expires_in
     if not 1 <= seconds <= url_seconds:
         raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
-    key = choose_playlist(playlists(objects.list(recording_prefix(item))), request.file)
+    scope = recording_prefix(item)
+    key = choose_playlist(playlists(objects.list(scope)), request.file)
     text = objects.read(key, max_bytes).decode("utf-8", errors="replace")
-    result = rewrite(text, key, lambda k: objects.presign(k, seconds), offset=request.offset, limit=request.limit)
+    result = rewrite(
+        text, key, lambda k: objects.presign(k, seconds), offset=request.offset, limit=request.limit, scope=scope
+    )
     size = len(result.text.encode())
     if size > max_bytes:
         per = max(1, size // max(1, result.segments))
@@ -178,6 +185,8 @@ def render(
         "X-Playlist-Segments": str(result.total_segments),
         "X-Playlist-Ended": "true" if result.ended else "false",
         "X-Url-Expires-In": str(seconds),
+        # segments outside the recording's folder: never signed, an #ERROR line in their place
+        "X-Playlist-Refused": str(len(result.refused)),
     }
     return result.text, headers
 

@@ -60,8 +60,11 @@ class RecordingSettings(AgoraAccessSettings):
     playback_url_seconds: int = Field(default=900, ge=60, le=43_200)
     #: the largest playlist answer (Lambda answers at most 6 MB): longer playlists are read in windows
     playback_max_bytes: int = Field(default=5_000_000, ge=10_000, le=5_500_000)
-    #: how long a secret (REST credentials, uploader keys, app certificate) is reused before re-reading it
+    #: how long a secret (REST credentials, uploader keys) is reused before re-reading it
     secret_cache_seconds: float = Field(default=300.0, ge=0)
+    #: the recorder token is signed only with a certificate whose version was confirmed current within this many
+    #: seconds (0: at every start, one DescribeSecret); at most the token function's, which the rotation waits out
+    certificate_check_seconds: float = Field(default=0.0, ge=0, le=10)
 
     @property
     def max_duration_seconds(self) -> int:

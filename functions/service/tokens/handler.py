@@ -3,7 +3,8 @@
 Cold start: the module imports Powertools' Logger, Metrics and resolver, and pydantic; botocore is imported
 when the first request needs DynamoDB or Secrets Manager; the token format is standard library only; the
 X-Ray SDK is left out unless ``XRAY_SDK=true`` (see ``service.observability``). Warm: a returning user's
-request makes no AWS call (the uid and the certificate are cached in the container).
+request makes no AWS call for the uid (cached in the container) and at most one ``DescribeSecret`` per
+``CERTIFICATE_CHECK_SECONDS`` for the certificate (its version confirmed current: docs/projects.md).
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def dependencies() -> TokenDependencies:
 
     return TokenDependencies(
         uids=CachedUidRepository(DynamoDBUidRepository(settings.users_table), max_entries=settings.uid_cache_entries),
-        secrets=SecretsManagerStore(max_age=settings.secret_cache_seconds),
+        secrets=SecretsManagerStore(
+            max_age=settings.secret_cache_seconds,
+            versioned={settings.app_certificate_secret_name: settings.certificate_check_seconds},
+        ),
     )
 
 

@@ -21,5 +21,9 @@ class TokenSettings(FunctionSettings):
     #: how long the app certificate is reused before Secrets Manager is read again: a rotated certificate is
     #: picked up within this time (see docs/decisions.md)
     secret_cache_seconds: float = Field(default=300, ge=0)
+    #: the certificate is signed with only while its version was confirmed current (DescribeSecret) within
+    #: this many seconds; 0 confirms on every token. The rotation waits this long (plus a margin) before it
+    #: answers, so no token is signed with the old certificate after the answer (docs/projects.md)
+    certificate_check_seconds: float = Field(default=1.0, ge=0, le=10)
     #: subjects whose uid the container remembers (a uid never changes once allocated; 0 turns it off)
     uid_cache_entries: int = Field(default=10_000, ge=0)
