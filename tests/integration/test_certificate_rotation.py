@@ -108,35 +108,48 @@ class Recorder:
         return token
 
 
-def test_after_the_reset_answers_every_signer_uses_the_new_certificate(stack):
-    from agorakit.tokens import verify
-
-    # warm: the token function and the recording function have read the certificate
-    status, before = call(stack.tokens, "POST", "/tokens", {"channel": "room", "rtm": True}, USER)
-    assert status == 200 and verify(before["rtc_token"], stack.old)
-    recorder = Recorder()
-    assert verify(recorder.token("room"), stack.old)
-
+def reset(stack: Any) -> tuple[str, dict[str, Any]]:
     status, answer = call(stack.projects, "POST", "/projects/Prod7xRH/certificate/reset", {"confirm": APP_ID}, OWNER)
     assert status == 200, answer
     new = stack.emulator.project("Prod7xRH")["sign_key"]
     assert new != stack.old
-    assert answer["tokens"]["token_function_picks_up_within_seconds"] == 0
-    assert answer["tokens"]["previous_tokens_valid"] is False
-    assert "From this answer on" in answer["tokens"]["message"]
+    return new, answer
+
+
+def test_after_the_reset_answers_user_tokens_and_renewals_use_the_new_certificate(stack):
+    from agorakit.tokens import verify
+
+    # warm: the token function has read the certificate
+    status, before = call(stack.tokens, "POST", "/tokens", {"channel": "room", "rtm": True}, USER)
+    assert status == 200 and verify(before["rtc_token"], stack.old)
+
+    new, answer = reset(stack)
 
     status, minted = call(stack.tokens, "POST", "/tokens", {"channel": "room", "rtm": True}, USER)
     assert status == 200
     assert verify(minted["rtc_token"], new) and verify(minted["rtm_token"], new)
     assert not verify(minted["rtc_token"], stack.old)
-    started = recorder.token("room")
-    assert verify(started, new) and not verify(started, stack.old)
     status, renewed = call(stack.tokens, "POST", "/tokens", {"channel": "room"}, USER)  # a renewal
     assert status == 200 and renewed["uid"] == minted["uid"] and verify(renewed["rtc_token"], new)
     status, rtm = call(stack.tokens, "POST", "/tokens/rtm", {}, USER)
     assert status == 200 and verify(rtm["rtm_token"], new)
-    # what the answer says of tokens issued before: they no longer verify
+    # what the answer says: from it on the new certificate; tokens issued before no longer verify
+    assert answer["tokens"]["token_function_picks_up_within_seconds"] == 0
+    assert answer["tokens"]["previous_tokens_valid"] is False
+    assert "From this answer on" in answer["tokens"]["message"]
     assert not verify(before["rtc_token"], new)
+
+
+def test_after_the_reset_answers_a_new_recording_gets_a_recorder_token_of_the_new_certificate(stack):
+    from agorakit.tokens import verify
+
+    recorder = Recorder()  # warm: one start has read the certificate
+    assert verify(recorder.token("room"), stack.old)
+
+    new, _ = reset(stack)
+
+    started = recorder.token("room")
+    assert verify(started, new) and not verify(started, stack.old)
 
 
 class FakeClock:

@@ -179,6 +179,31 @@ def test_enable_and_disable_with_a_confirmation_for_our_own_project(api):
     assert status == 422
 
 
+OIDC_ISSUER = "https://login.example.com/realms/main"
+
+
+@pytest.mark.parametrize("groups", [["not owners"], ["owners "], [" owners"], ["x owners", "y"], "not owners"])
+@pytest.mark.parametrize("bearer", [True, False])
+def test_a_group_named_with_a_space_is_not_the_owners_group(api, groups, bearer):
+    """Issue 21: API Gateway hands ``["not owners"]`` over as ``"[not owners]"``. Through the handler, with the
+    verified token in the Authorization header (as API Gateway sends it) and without: never an owner."""
+    from tests.support.apigw import FakeContext, http_api_event
+
+    claims = {"sub": "oidc-user", "iss": OIDC_ISSUER, "cognito:groups": groups}
+    body = {"enabled": False, "confirm": APP_ID}
+    event = http_api_event("PUT", "/projects/Prod7xRH/status", body=body, claims=claims, bearer=bearer)
+    response = api.handler.handler(event, CONTEXT)
+    assert response["statusCode"] == 403, response
+    message = json.loads(response["body"])["error"]["message"]
+    assert ("owners" in message) if bearer or isinstance(groups, str) else ("ambiguous" in message)
+    assert api.emulator.project("Prod7xRH")["status"] == 1  # Agora's project untouched
+    if bearer:  # the same caller really in the group, next to a group with a space: an owner
+        claims["cognito:groups"] = ["a b", "owners"]
+        event = http_api_event("PUT", "/projects/Prod7xRH/status", body=body, claims=claims)
+        assert api.handler.handler(event, FakeContext())["statusCode"] == 200
+        assert api.emulator.project("Prod7xRH")["status"] == 0
+
+
 def test_usage_is_served_from_the_cache_once_settled(api):
     emu = api.emulator
     today = datetime.now(UTC).date()

@@ -9,7 +9,7 @@ test through ``http_api_event``).
 from __future__ import annotations
 
 import pytest
-from service.auth import caller_from_event, groups_from_flattened
+from service.auth import caller_from_event
 from service.errors import Forbidden
 
 from tests.support.apigw import flattened, http_api_event
@@ -123,5 +123,7 @@ def test_token_without_bearer_prefix_is_read() -> None:
 
 
 def test_direct_invocation_list_claim_is_verbatim() -> None:
+    from service.auth import groups_from_flattened
+
     assert groups_from_flattened(["not admins"]) == {"not admins"}
     assert groups_from_flattened(None) == frozenset()
