@@ -72,7 +72,7 @@ class Meter:
             units["rru"] += 1 if consistent else 0.5
         elif operation in ("SendMessage", "SendMessageBatch"):
             units["sqs"] += len(params.get("Entries", [None]))
-        elif operation == "GetSecretValue":
+        elif operation in ("GetSecretValue", "DescribeSecret"):
             units["secrets"] += 1
         with self.lock:
             self.counts.update(units)

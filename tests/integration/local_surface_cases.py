@@ -83,6 +83,48 @@ def wait(what: str, probe: Callable[[], Any], timeout: float = 90.0) -> Any:
         time.sleep(0.25)
 
 
+def test_after_a_rotation_every_token_the_stack_signs_verifies_with_the_new_certificate(runtime: LocalRuntime) -> None:
+    """Issue 21, the whole stack as deployed (the synthesized CERTIFICATE_CHECK_SECONDS: warm token function
+    trusting a confirmed version for 1 s, the rotation waiting it out): after the reset answers, a user token,
+    the recorder token the workflow sends to the emulator's start, and a renewal all verify with the new
+    certificate only."""
+    from agorakit.tokens import verify
+
+    def certificate() -> str:
+        project = runtime.emulator.console.project(own["project_id"], runtime.secrets.customer_id)
+        return str(project["sign_key"])
+
+    status, body = call(runtime, "GET", "/projects", "owner")
+    [own] = [p for p in body["projects"] if p["app_id"] == runtime.app_id]
+    old = certificate()
+    status, before = call(runtime, "POST", "/tokens", "host-1", {"channel": "rotation", "rtm": True})
+    assert status == 200 and verify(before["rtc_token"], old)  # the token function is warm
+
+    status, rotated = call(
+        runtime, "POST", f"/projects/{own['project_id']}/certificate/reset", "owner", {"confirm": runtime.app_id}
+    )
+    assert status == 200, rotated
+    new = certificate()
+    assert new != old and rotated["tokens"]["token_function_picks_up_within_seconds"] == 0
+    assert rotated["tokens"]["waited_seconds"] >= 1
+
+    status, minted = call(runtime, "POST", "/tokens", "host-1", {"channel": "rotation", "rtm": True})
+    assert status == 200 and verify(minted["rtc_token"], new) and verify(minted["rtm_token"], new)
+    assert not verify(minted["rtc_token"], old) and not verify(before["rtc_token"], new)
+
+    runtime.emulator.join("rotation", 1001, role="host")
+    status, started = call(runtime, "POST", "/recordings", "admin", {"channel": "rotation", "mode": "mix"})
+    assert status in (200, 201, 202), started
+    task = wait(
+        "the recorder's start", lambda: next((t for t in runtime.emulator.tasks() if t["cname"] == "rotation"), None)
+    )
+    assert verify(task["token"], new) and not verify(task["token"], old)  # what Agora's start received
+
+    status, renewed = call(runtime, "POST", "/tokens", "host-1", {"channel": "rotation"})
+    assert status == 200 and renewed["uid"] == minted["uid"] and verify(renewed["rtc_token"], new)
+    assert call(runtime, "POST", f"/recordings/{started['recording_id']}/stop", "admin")[0] in (200, 202)
+
+
 def test_playlist_plays_from_local_s3_and_integrity_follows_a_late_upload(runtime: LocalRuntime) -> None:
     """A mix recording on the emulator: its playlist through the API, every presigned URL fetched from moto's
     S3 and compared with the object; one segment removed before the end makes it ``incomplete``, its late
