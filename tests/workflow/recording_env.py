@@ -54,12 +54,20 @@ def api_event(
     subject: str = "admin-1",
     raw_body: str | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API (payload v2) event as the JWT authorizer passes it on."""
+    """An API Gateway HTTP API (payload v2) event as the JWT authorizer passes it on: the verified token in the
+    Authorization header, its claims flattened (``"[admins hosts]"``) in the request context."""
+    from tests.support.apigw import unsigned_jwt
+
+    token_claims: dict[str, Any] = {"sub": subject, **({"cognito:groups": list(groups)} if groups else {})}
     claims: dict[str, Any] = {"sub": subject}
     if groups:
         claims["cognito:groups"] = "[" + " ".join(groups) + "]"
     text = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
-    hdrs = {"content-type": "application/json", **{k.lower(): v for k, v in (headers or {}).items()}}
+    hdrs = {
+        "content-type": "application/json",
+        "authorization": f"Bearer {unsigned_jwt(token_claims)}",
+        **{k.lower(): v for k, v in (headers or {}).items()},
+    }
     return {
         "version": "2.0",
         "routeKey": f"{method} {path}",
