@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from service.recordings.playback import RecordingObjects, _is_main, recording_prefix
+from service.recordings.repository import RecordingsRepository
 
 Settled = Literal["uploaded", "incomplete"]
 UPLOADED: Settled = "uploaded"
@@ -55,7 +56,7 @@ def settle_from_bucket(item: Mapping[str, Any], objects: RecordingObjects, *, ma
 
 
 def settled_item(
-    item: dict[str, Any], *, repo: Any, objects: RecordingObjects | None, max_bytes: int
+    item: dict[str, Any], *, repo: RecordingsRepository, objects: RecordingObjects | None, max_bytes: int
 ) -> dict[str, Any]:
     """``item`` with its upload status settled from the bucket when it needs it (``uploaded`` is written)."""
     if objects is None or not needs_settling(item):
