@@ -258,6 +258,12 @@ def test_web_example_first_click_works_for_a_user_outside_the_hosts(stack: Stack
     assert _console_errors(browser) == []
 
 
+HIDE_PAGE = """
+Object.defineProperty(document, 'hidden', {value: arguments[0], configurable: true});
+document.dispatchEvent(new Event('visibilitychange'));
+"""
+
+
 def _card(driver: Any) -> Any:
     return driver.find_element("css selector", "#rec-list .rec-card")
 
@@ -304,6 +310,12 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     assert len(browser.find_elements("css selector", "#rec-list .rec-card")) == 1
     recording_id = _card(browser).get_attribute("data-id")
     _wait(browser, lambda d: _card_status(d) == "RECORDING", "RECORDING, live", timeout=60)
+    # a hidden page stops polling, and checks again as soon as it is shown
+    browser.execute_script(HIDE_PAGE, True)
+    assert browser.execute_script("return state.pollTimer") is None
+    assert "paused" in _text(browser, "rec-live")
+    browser.execute_script(HIDE_PAGE, False)
+    _wait(browser, lambda d: d.execute_script("return state.pollTimer") is not None, "polling again once shown")
     segments = f"return state.recordings.get('{recording_id}').media?.segments || 0"
     _wait(browser, lambda d: d.execute_script(segments) >= 3, "three segments recorded, live")
     assert "so far" in _card(browser).find_element("css selector", ".rec-duration").text
