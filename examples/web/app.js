@@ -444,6 +444,14 @@ function short(id) {
   return String(id).slice(0, 8);
 }
 
+function switchChannel(channel) {
+  if (state.recChannel === channel) return;
+  state.recChannel = channel;
+  state.recordings.clear();
+  state.detailed.clear();
+  $("rec-list").replaceChildren();
+}
+
 async function loadRecordings({ reason }) {
   const channel = $("rec-channel").value.trim();
   if (!channel) throw new Error("name a channel to see its recordings");
@@ -451,11 +459,7 @@ async function loadRecordings({ reason }) {
   const owner = session;
   const { recordings } = await api("GET", `/recordings?channel=${encodeURIComponent(channel)}`);
   if (owner !== session || seq !== state.listSeq) return false; // a newer answer is coming or the user left
-  if (state.recChannel !== channel) {
-    state.recChannel = channel;
-    state.recordings.clear();
-    $("rec-list").replaceChildren();
-  }
+  switchChannel(channel);
   let changed = false;
   for (const rec of recordings) changed = applyRecording(rec, { source: "list" }) || changed;
   // the list has statuses; durations, upload facts and the integrity check come with each recording's own view
@@ -469,13 +473,8 @@ async function loadRecordings({ reason }) {
     state.detailed.add(rec.recording_id);
     changed = applyRecording(rec, { source: "detail" }) || changed;
   }
-  const ids = new Set(recordings.map((rec) => rec.recording_id));
-  for (const id of [...state.recordings.keys()]) {
-    if (!ids.has(id)) {
-      state.recordings.delete(id);
-      cardOf(id)?.remove();
-    }
-  }
+  // a recording missing from the list stays: recordings are never deleted, and a list read right after a start
+  // may not have the new one yet (the list is a secondary index, eventually consistent on DynamoDB)
   orderCards(recordings.map((rec) => rec.recording_id));
   $("rec-empty").hidden = state.recordings.size > 0;
   showError($("rec-error"), "");
@@ -599,10 +598,11 @@ function integrityText(rec) {
 async function startRecording() {
   const channel = $("rec-channel").value.trim();
   if (!channel) throw new Error("name the channel to record");
-  if (state.recChannel !== channel) await loadRecordings({ reason: "channel" });
   const owner = session;
   const accepted = await api("POST", "/recordings", { channel });
   if (owner !== session) return;
+  state.listSeq += 1; // a list read before this start would not have it: such an answer is dropped
+  switchChannel(channel);
   const known = state.recordings.get(accepted.recording_id) || {};
   applyRecording({ ...known, ...accepted }, { source: "start" });
   schedulePoll({ reset: true });
@@ -612,6 +612,7 @@ async function stopRecording(id) {
   const owner = session;
   const rec = await api("POST", `/recordings/${encodeURIComponent(id)}/stop`);
   if (owner !== session) return;
+  state.listSeq += 1; // an answer read before the stop is older than this one: dropped
   // 202 while the stop is under way: the status stays what it is until the workflow moves it (RECORDING,
   // then STOPPING, then STOPPED); the card says "stop requested" meanwhile
   const pending = rec.stop_requested && !TERMINAL.includes(rec.status) ? " (stop requested)" : "";

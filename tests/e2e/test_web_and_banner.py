@@ -174,12 +174,15 @@ def _console_errors(driver: Any) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
+SHOWN_ERRORS = "return [...document.querySelectorAll('.error')].filter(e => !e.hidden).map(e => e.textContent)"
+
+
 def _wait(driver: Any, condition: Any, what: str, timeout: float = 60) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     def check(d: Any) -> Any:
         if "expected_error" not in what:
-            shown = [e.text for e in d.find_elements("css selector", ".error") if e.is_displayed()]
+            shown = d.execute_script(SHOWN_ERRORS)  # one read: cards come and go while the page updates
             if shown:
                 raise AssertionError(f"the page shows an error while waiting for {what}: {shown}")
         return condition(d)
@@ -305,9 +308,12 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     channel.send_keys("web-room")
     _watch_busy(browser, "#rec-start")
     browser.find_element("id", "rec-start").click()
-    _wait(browser, lambda d: _card_status(d) != "", "the new recording's card")
+    only_card = (  # the other channel's cards are gone; the new recording's is the only one
+        "const cards = [...document.querySelectorAll('#rec-list .rec-card')];"
+        "return cards.length === 1 && cards[0].querySelector('.rec-name').textContent.startsWith('web-room ')"
+    )
+    _wait(browser, lambda d: d.execute_script(only_card), "the new recording's card")
     assert _was_busy(browser, "#rec-start", "Starting…")
-    assert len(browser.find_elements("css selector", "#rec-list .rec-card")) == 1
     recording_id = _card(browser).get_attribute("data-id")
     _wait(browser, lambda d: _card_status(d) == "RECORDING", "RECORDING, live", timeout=60)
     # a hidden page stops polling, and checks again as soon as it is shown
