@@ -424,15 +424,17 @@ function schedulePoll({ reset = false } = {}) {
 }
 
 // Apply one answer about a recording: the one place that changes a recording's state, logs it and renders it.
-function applyRecording(answer, { source } = {}) {
+function applyRecording(answer, { source, quiet = false } = {}) {
   const before = state.recordings.get(answer.recording_id);
+  // answers can cross (a list read during a start or a stop): an older one never overwrites a newer one
+  if (before && (answer.updated_at || "") < (before.updated_at || "")) return false;
   const rec = { ...answer };
   for (const key of ["media", "integrity"]) { // the list's views leave these out: keep the detail's
     if (rec[key] == null && before && before[key] != null) rec[key] = before[key];
   }
   state.recordings.set(rec.recording_id, rec);
   if (!before) {
-    if (source !== "list") log(`recording ${short(rec.recording_id)} in ${rec.channel}: ${rec.status}`);
+    if (!quiet) log(`recording ${short(rec.recording_id)} in ${rec.channel}: ${rec.status}`);
   } else if (before.status !== rec.status) {
     log(`recording ${short(rec.recording_id)}: ${before.status} → ${rec.status}`);
   }
@@ -445,11 +447,12 @@ function short(id) {
 }
 
 function switchChannel(channel) {
-  if (state.recChannel === channel) return;
+  if (state.recChannel === channel) return false;
   state.recChannel = channel;
   state.recordings.clear();
   state.detailed.clear();
   $("rec-list").replaceChildren();
+  return true;
 }
 
 async function loadRecordings({ reason }) {
@@ -459,9 +462,13 @@ async function loadRecordings({ reason }) {
   const owner = session;
   const { recordings } = await api("GET", `/recordings?channel=${encodeURIComponent(channel)}`);
   if (owner !== session || seq !== state.listSeq) return false; // a newer answer is coming or the user left
-  switchChannel(channel);
+  const fresh = switchChannel(channel);
   let changed = false;
-  for (const rec of recordings) changed = applyRecording(rec, { source: "list" }) || changed;
+  for (const rec of recordings) {
+    // a channel's first list logs only what is still moving; after that, every recording that appears
+    const quiet = fresh && settled(rec);
+    changed = applyRecording(rec, { source: "list", quiet }) || changed;
+  }
   // the list has statuses; durations, upload facts and the integrity check come with each recording's own view
   const wanted = recordings.filter((rec) => !state.detailed.has(rec.recording_id)
     || !settled(state.recordings.get(rec.recording_id))).slice(0, 10);
@@ -639,6 +646,7 @@ async function playRecording(id) {
   const status = $("player-status");
   player.hidden = false;
   player.dataset.recording = id;
+  player.dataset.play = String(Number(player.dataset.play || 0) + 1); // one more player (tests wait for it)
   player.dataset.manifest = "loading";
   player.dataset.fragments = "0";
   $("player-title").textContent = `${state.recordings.get(id)?.channel || ""} · ${short(id)}`;
@@ -660,6 +668,11 @@ async function playRecording(id) {
     player.dataset.manifest = "parsed";
     status.textContent = `${segments} segment(s)${ended ? "" : ", still recording"} · playing`;
     video.play().catch(() => { status.textContent += " (press play)"; });
+  });
+  hls.on(Hls.Events.LEVEL_LOADED, (_event, data) => { // a running recording's playlist, reloaded as it grows
+    const count = data.details.fragments.length;
+    player.dataset.segments = String(count);
+    status.textContent = `${count} segment(s)${data.details.live ? ", still recording" : ""} · playing`;
   });
   hls.on(Hls.Events.FRAG_LOADED, () => {
     fragments += 1;

@@ -325,6 +325,14 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     segments = f"return state.recordings.get('{recording_id}').media?.segments || 0"
     _wait(browser, lambda d: d.execute_script(segments) >= 3, "three segments recorded, live")
     assert "so far" in _card(browser).find_element("css selector", ".rec-duration").text
+    # a running recording plays too: hls.js reloads its playlist (with the token) and loads the new segments
+    _card(browser).find_element("css selector", ".rec-play").click()
+    player = browser.find_element("id", "player")
+    _wait(browser, lambda d: player.get_attribute("data-manifest") == "parsed", "hls.js: the live manifest")
+    first = int(player.get_attribute("data-segments") or 0)
+    assert first >= 3 and "still recording" in _text(browser, "player-status")
+    _wait(browser, lambda d: int(player.get_attribute("data-segments") or 0) > first, "a reloaded live playlist")
+    _wait(browser, lambda d: int(player.get_attribute("data-fragments")) > first, "the new segments loaded")
     stop = _card(browser).find_element("css selector", ".rec-stop")
     _watch_busy(browser, "#rec-list .rec-card .rec-stop")
     stop.click()
@@ -375,7 +383,7 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     # playback: the presigned playlist through hls.js, its segments from the local S3
     _watch_busy(browser, "#rec-list .rec-card .rec-play")
     card.find_element("css selector", ".rec-play").click()
-    player = browser.find_element("id", "player")
+    _wait(browser, lambda d: player.get_attribute("data-play") == "2", "a second player")
     _wait(browser, lambda d: player.get_attribute("data-manifest") == "parsed", "hls.js: the manifest parsed")
     _wait(browser, lambda d: int(player.get_attribute("data-fragments")) >= 2, "hls.js: fragments loaded")
     # the emulator's segments are real MPEG-TS (silent AAC): the <video> plays them
