@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the web example's browser dependencies (hls.js, the Agora Web SDK), pinned in examples/web/package-lock.json
+WEB_DIR := examples/web
+WEB_STAMP := $(WEB_DIR)/node_modules/.installed
 # The Lambda runtime's Python (infra/runtime.py): the functions' tests also run on it (make test-py313).
 # the first python3.13 that runs (a pyenv shim for a version that is not selected does not)
 PYTHON313 ?= $(shell for p in $$(command -v python3.13) $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do "$$p" -c '' 2>/dev/null && { echo "$$p"; break; }; done)
@@ -32,7 +35,14 @@ help:  ## list the targets (this text)
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
 	@echo "  make run PORT=8080 WEB_PORT=8081 MOTO_PORT=5000 EMULATOR_PORT=8090 CORS_ORIGINS=https://app.example"
 
-setup: $(STAMP)  ## create .venv with every dependency (idempotent)
+setup: $(STAMP) $(WEB_STAMP)  ## create .venv with every dependency, and the web example's npm packages (idempotent)
+
+$(WEB_STAMP): $(WEB_DIR)/package.json $(WEB_DIR)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(WEB_DIR) --no-audit --no-fund --loglevel=error && touch $(WEB_STAMP); \
+	else \
+		echo "npm not found: skipping the web example's packages (hls.js, agora-rtc-sdk-ng); the page cannot play recordings"; \
+	fi
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -238,11 +238,12 @@ class SegmentsMixin(WorldBase):
         stream.pending_tags = []
         if stream.first_ms is None:
             stream.first_ms = start_ms
+        offset = (start_ms - stream.first_ms) / 1000  # the segment's media timestamps continue the previous one's
         stream.open_at += duration
         stream.last_close_ms = self.clock.epoch_ms(stream.open_at)
         stream.target = self._target()
         stream.dirty = True
-        self._upload(task, name, naming.fake_ts(duration), "video/mp2t")
+        self._upload(task, name, naming.fake_ts(duration, offset), "video/mp2t")
 
     def _close_partial(self, task: Task, stream: Stream, now: float) -> None:
         assert stream.open_at is not None

@@ -1,26 +1,107 @@
-// agora-serverless web example: plain JavaScript, no build step, no dependency.
-// The token lifecycle is the Agora Web SDK's: join with a token, and on "token-privilege-will-expire"
-// mint a new one and call renewToken. When the page loads the SDK (window.AgoraRTC), its client is used;
-// otherwise a stand-in client logs the same calls, so the lifecycle runs without camera or microphone.
+// agora-serverless web example: plain JavaScript, no build step, no framework.
+// Sign in, mint RTC + RTM tokens and renew them before they expire; with a real App ID (config realAgora), join
+// the call with the Agora Web SDK; admins start and stop recordings, watch their status live and play them (hls.js).
+// The browser libraries are npm packages pinned in package-lock.json (make setup), loaded only when needed.
 "use strict";
 
 const cfg = Object.assign(
-  { renewBeforeSeconds: 30, groupsClaim: "cognito:groups", adminGroup: "admins", localUsers: [] },
+  {
+    renewBeforeSeconds: 30, groupsClaim: "cognito:groups", adminGroup: "admins", publisherGroup: "hosts",
+    localUsers: [], realAgora: false, agoraAppId: "",
+    hlsJsUrl: "node_modules/hls.js/dist/hls.min.js",
+    agoraSdkUrl: "node_modules/agora-rtc-sdk-ng/AgoraRTC_N-production.js",
+  },
   window.AGORA_SERVERLESS_CONFIG || {},
 );
 const $ = (id) => document.getElementById(id);
-const state = { idToken: null, claims: null, tokens: null, timer: null, renewals: 0, renewing: false };
+const TERMINAL = ["STOPPED", "FAILED"];
+const POLL_FIRST_MS = 1000;
+const POLL_MAX_MS = 10000;
+const SETTLE_AFTER_STOP_MS = 60000; // a stopped recording's integrity and durations land shortly after the stop
 
+function freshState() {
+  return {
+    idToken: null, claims: null, tokens: null, renewTimer: null, renewals: 0, renewing: false,
+    recordings: new Map(), // recording_id -> the API's view, newest answer wins
+    detailed: new Set(), // recordings whose own view (media, integrity) has been read at least once
+    recChannel: null, pollTimer: null, pollDelay: POLL_FIRST_MS, listSeq: 0, call: null, hls: null,
+  };
+}
+let state = freshState();
+let session = 0; // bumped at sign-in and sign-out: an answer for an older session is dropped
+
+// ---- time: one zone everywhere (the browser's), always named -----------------------------------
+const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const timeFormat = new Intl.DateTimeFormat(undefined, {
+  hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+});
+const dateTimeFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+});
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+function toDate(value) {
+  if (value == null || value === "") return null;
+  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+function when(value) {
+  const date = toDate(value);
+  if (!date) return "-";
+  const today = new Date().toDateString() === date.toDateString();
+  return (today ? timeFormat : dateTimeFormat).format(date);
+}
+
+function duration(seconds) {
+  if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "-";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const parts = h ? [`${h} h`, `${m} min`] : m ? [`${m} min`, `${s % 60} s`] : [`${s % 60} s`];
+  return parts.join(" ");
+}
+
+// ---- log and errors in place ------------------------------------------------------------------
 function log(message) {
   const item = document.createElement("li");
-  item.textContent = `${new Date().toLocaleTimeString()} ${message}`;
+  item.textContent = `${clockFormat.format(new Date())} ${message}`;
   $("log").prepend(item);
 }
 
-function showError(message) {
-  $("error").textContent = message || "";
-  $("error").hidden = !message;
+function showError(element, message) {
+  element.textContent = message || "";
+  element.hidden = !message;
   if (message) log(`error: ${message}`);
+}
+
+// A button's action: disabled with a spinner and a label while it runs; its error shown in `errorElement`.
+async function action(button, busyLabel, errorElement, fn) {
+  if (button.disabled) return;
+  const label = button.textContent;
+  const owner = session;
+  button.disabled = true;
+  button.classList.add("busy");
+  button.setAttribute("aria-busy", "true");
+  button.textContent = busyLabel;
+  if (errorElement) showError(errorElement, "");
+  try {
+    await fn();
+  } catch (err) {
+    if (owner === session && errorElement) showError(errorElement, err.message);
+  } finally {
+    button.textContent = label;
+    button.classList.remove("busy");
+    button.removeAttribute("aria-busy");
+    button.disabled = false;
+    updateControls();
+    const card = button.closest(".rec-card"); // a card's buttons follow its recording's status again
+    if (card && state.recordings.has(card.dataset.id)) renderCard(state.recordings.get(card.dataset.id));
+  }
+}
+
+function isBusy(button) {
+  return button.classList.contains("busy");
 }
 
 // ---- the API ------------------------------------------------------------------------------------
@@ -48,44 +129,94 @@ async function api(method, path, body, { auth = true } = {}) {
   return data;
 }
 
+// A classic script from node_modules (make setup installs them), loaded once, when first needed.
+const scripts = new Map();
+function loadScript(url, globalName, what) {
+  if (window[globalName]) return Promise.resolve(window[globalName]);
+  if (!scripts.has(url)) {
+    scripts.set(url, new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = url;
+      tag.onload = () => (window[globalName] ? resolve(window[globalName])
+        : reject(new Error(`${url} loaded but defines no ${globalName}`)));
+      tag.onerror = () => {
+        scripts.delete(url);
+        reject(new Error(`${what} is not installed (${url}): run make setup (it needs npm)`));
+      };
+      document.head.append(tag);
+    }));
+  }
+  return scripts.get(url);
+}
+
 // ---- sign-in ------------------------------------------------------------------------------------
 function decodeJwt(token) {
-  const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
-  const binary = atob(part.padEnd(Math.ceil(part.length / 4) * 4, "="));
+  const part = token.split(".")[1];
+  if (!part) throw new Error("this is not a JWT (header.payload.signature)");
+  const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, "="));
   return JSON.parse(new TextDecoder().decode(Uint8Array.from(binary, (c) => c.charCodeAt(0))));
 }
 
 function groupsOf(claims) {
   const value = claims[cfg.groupsClaim];
   if (Array.isArray(value)) return value.map(String);
-  return value ? [String(value)] : [];
+  return value ? String(value).split(/[ ,]+/).filter(Boolean) : [];
+}
+
+function isAdmin() {
+  return Boolean(state.claims) && groupsOf(state.claims).includes(cfg.adminGroup);
 }
 
 function setSession(idToken) {
   const claims = decodeJwt(idToken);
+  if (state.idToken) signOut({ quiet: true });
+  session += 1;
   state.idToken = idToken;
   state.claims = claims;
   sessionStorage.setItem("idToken", idToken);
   const groups = groupsOf(claims);
-  $("signed-in").textContent = claims["cognito:username"] || claims.email || claims.sub;
-  $("groups").textContent = `groups: ${groups.join(", ") || "none"}; ID token expires ${
-    new Date(claims.exp * 1000).toLocaleTimeString()}`;
-  $("mint-btn").disabled = false;
-  $("signout-btn").hidden = false;
+  const name = claims["cognito:username"] || claims.email || claims.sub;
+  $("signed-in").textContent = name;
+  $("signed-in-as").textContent = name;
+  $("groups").textContent = `· groups: ${groups.join(", ") || "none"} · ID token expires ${when(claims.exp)}`;
+  // the role this user may mint: publishers are the publisher group; asking for more is a 403
+  const publisher = groups.includes(cfg.publisherGroup);
+  $("role").value = publisher ? "publisher" : "subscriber";
+  $("role-hint").textContent = publisher
+    ? `You are in "${cfg.publisherGroup}": you may publish.`
+    : `Not in "${cfg.publisherGroup}": subscriber (asking to publish is refused).`;
   $("admin-section").hidden = !groups.includes(cfg.adminGroup);
-  log(`signed in as ${$("signed-in").textContent}`);
-  if (!$("admin-section").hidden) refreshRecordings().catch((err) => showError(err.message));
+  updateControls();
+  log(`signed in as ${name}`);
+  if (isAdmin()) loadRecordings({ reason: "sign-in" }).catch((err) => showError($("rec-error"), err.message));
 }
 
-function signOut() {
-  clearTimeout(state.timer);
-  Object.assign(state, { idToken: null, claims: null, tokens: null, timer: null });
+function signOut({ quiet = false } = {}) {
+  session += 1;
+  clearTimeout(state.renewTimer);
+  clearTimeout(state.pollTimer);
+  stopPlayback();
+  leaveCall().catch(() => {});
+  state = freshState();
   sessionStorage.removeItem("idToken");
+  for (const id of ["uid", "rtc-token", "rtm-token", "rtm-user", "expires-at", "renew-at"]) $(id).textContent = "-";
+  delete $("expires-at").dataset.epoch;
+  $("renewals").textContent = "0";
   $("signed-in").textContent = "no";
+  $("signed-in-as").textContent = "not signed in";
   $("groups").textContent = "";
-  $("mint-btn").disabled = true;
-  $("signout-btn").hidden = true;
+  $("role-hint").textContent = "";
+  $("paste-token").value = "";
+  $("rec-list").replaceChildren();
+  $("rec-live").textContent = "";
   $("admin-section").hidden = true;
+  for (const element of document.querySelectorAll(".error")) showError(element, "");
+  if (!quiet) {
+    $("log").replaceChildren();
+    log("signed out");
+  }
+  updateControls();
 }
 
 async function signInLocal() {
@@ -133,25 +264,13 @@ async function finishOidc() {
   return true;
 }
 
-// ---- tokens: join, and renew before expiry ----------------------------------------------------------
-function standInClient(name) {
-  const handlers = {};
-  return {
-    on(event, handler) { handlers[event] = handler; },
-    async join(appId, channel, token, uid) { log(`${name}.join(${channel}, uid ${uid}) with a new token`); },
-    async renewToken(token) { log(`${name}.renewToken(${token.slice(0, 12)}...)`); },
-  };
-}
-
-const rtc = window.AgoraRTC ? window.AgoraRTC.createClient({ mode: "live", codec: "vp8" }) : standInClient("rtc");
-const rtm = standInClient("rtm"); // the RTM SDK's renewToken takes the RTM token the same way
-
+// ---- tokens: mint, renew before expiry, and (real App ID) join the call ---------------------------
 function showTokens(tokens) {
   $("uid").textContent = String(tokens.uid);
   $("rtc-token").textContent = tokens.rtc_token;
   $("rtm-token").textContent = tokens.rtm_token || "-";
   $("rtm-user").textContent = tokens.rtm_user_id || "-";
-  $("expires-at").textContent = new Date(tokens.expires_at * 1000).toLocaleTimeString();
+  $("expires-at").textContent = when(tokens.expires_at);
   $("expires-at").dataset.epoch = String(tokens.expires_at);
   $("renewals").textContent = String(state.renewals);
 }
@@ -163,107 +282,450 @@ function mint() {
 }
 
 function scheduleRenewal(tokens) {
-  clearTimeout(state.timer);
+  clearTimeout(state.renewTimer);
   const now = Date.now() / 1000;
   const lifetime = tokens.expires_at - tokens.issued_at;
   // like the SDK's token-privilege-will-expire (30 s before); for very short tokens, at half their life
   const lead = Math.min(cfg.renewBeforeSeconds, lifetime / 2);
   const delay = Math.max(0.5, tokens.expires_at - lead - now);
-  $("renew-at").textContent = new Date((now + delay) * 1000).toLocaleTimeString();
-  state.timer = setTimeout(() => onTokenPrivilegeWillExpire().catch((err) => showError(err.message)), delay * 1000);
+  $("renew-at").textContent = when(now + delay);
+  const owner = session;
+  state.renewTimer = setTimeout(() => {
+    if (owner === session) renew().catch((err) => showError($("token-error"), err.message));
+  }, delay * 1000);
 }
 
-async function join() {
-  showError("");
+async function getTokens() {
+  const owner = session;
   const tokens = await mint();
+  if (owner !== session) return;
   state.tokens = tokens;
   state.renewals = 0;
   showTokens(tokens);
-  await rtc.join(tokens.app_id, tokens.channel, tokens.rtc_token, tokens.uid);
+  log(`tokens for ${tokens.channel}: uid ${tokens.uid} as ${tokens.role}, expires ${when(tokens.expires_at)}`);
   scheduleRenewal(tokens);
 }
 
-async function onTokenPrivilegeWillExpire() {
+async function renew() {
   if (state.renewing || !state.tokens) return;
   state.renewing = true;
+  const owner = session;
   try {
     const tokens = await mint();
-    await rtc.renewToken(tokens.rtc_token);
-    if (tokens.rtm_token) await rtm.renewToken(tokens.rtm_token);
+    if (owner !== session) return;
+    // in a call, the SDK client takes the new token (RTM: rtmClient.renewToken(tokens.rtm_token) the same way)
+    if (state.call) await state.call.client.renewToken(tokens.rtc_token);
     state.tokens = tokens;
     state.renewals += 1;
     showTokens(tokens);
-    log(`renewed: uid ${tokens.uid}, expires ${new Date(tokens.expires_at * 1000).toLocaleTimeString()}`);
+    log(`renewed: uid ${tokens.uid}, expires ${when(tokens.expires_at)}${state.call ? " (client.renewToken)" : ""}`);
     scheduleRenewal(tokens);
   } finally {
     state.renewing = false;
   }
 }
-rtc.on("token-privilege-will-expire", () => onTokenPrivilegeWillExpire().catch((err) => showError(err.message)));
 
-// ---- recordings (admins) -------------------------------------------------------------------------
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text == null ? "-" : String(text);
-  return td;
+function loadAgoraSdk() {
+  return loadScript(cfg.agoraSdkUrl, "AgoraRTC", "the Agora Web SDK (agora-rtc-sdk-ng)").then((AgoraRTC) => {
+    AgoraRTC.setLogLevel(2); // warnings and errors only
+    if (AgoraRTC.disableLogUpload) AgoraRTC.disableLogUpload();
+    return AgoraRTC;
+  });
 }
 
-async function refreshRecordings() {
-  const channel = encodeURIComponent($("rec-channel").value);
-  const { recordings } = await api("GET", `/recordings?channel=${channel}`);
-  const body = $("rec-list");
-  body.replaceChildren();
-  for (const rec of recordings) {
-    const row = document.createElement("tr");
-    row.dataset.id = rec.recording_id;
-    row.append(cell(rec.recording_id), cell(rec.channel), cell(rec.status), cell(rec.started_at));
-    const actions = document.createElement("td");
-    const stop = document.createElement("button");
-    stop.textContent = "Stop";
-    stop.className = "rec-stop";
-    stop.disabled = ["STOPPED", "FAILED"].includes(rec.status);
-    stop.onclick = () => stopRecording(rec.recording_id).catch((err) => showError(err.message));
-    const open = document.createElement("button");
-    // the playlist when the API offers one; until then the recording's JSON (files, durations)
-    open.textContent = rec.playlist_url ? "Playlist" : "Recording JSON";
-    open.className = "rec-open";
-    open.onclick = () => openRecording(rec).catch((err) => showError(err.message));
-    actions.append(stop, " ", open);
-    row.append(actions);
-    body.append(row);
+async function joinCall() {
+  const AgoraRTC = await loadAgoraSdk();
+  const owner = session;
+  if (!state.tokens || state.tokens.channel !== $("channel").value) await getTokens();
+  const tokens = state.tokens;
+  const appId = cfg.agoraAppId || tokens.app_id;
+  const client = AgoraRTC.createClient({ mode: "live", codec: "vp8" });
+  await client.setClientRole(tokens.role === "publisher" ? "host" : "audience");
+  client.on("token-privilege-will-expire", () => renew().catch((err) => showError($("token-error"), err.message)));
+  client.on("token-privilege-did-expire", () => showError($("token-error"), "the call's token expired: join again"));
+  client.on("user-published", async (user, mediaType) => {
+    await client.subscribe(user, mediaType);
+    if (mediaType === "video") {
+      const box = document.createElement("div");
+      box.id = `remote-${user.uid}`;
+      $("remote-videos").append(box);
+      user.videoTrack.play(box);
+    } else {
+      user.audioTrack.play();
+    }
+  });
+  client.on("user-unpublished", (user) => $(`remote-${user.uid}`)?.remove());
+  await client.join(appId, tokens.channel, tokens.rtc_token, tokens.uid);
+  const tracks = [];
+  if (owner !== session) {
+    await client.leave();
+    return;
   }
-  log(`${recordings.length} recording(s) in ${$("rec-channel").value}`);
+  state.call = { client, tracks };
+  if (tokens.role === "publisher") {
+    tracks.push(...await AgoraRTC.createMicrophoneAndCameraTracks());
+    tracks[1].play($("local-video"));
+    await client.publish(tracks);
+  }
+  $("call").hidden = false;
+  $("call-status").textContent = `In ${tokens.channel} as uid ${tokens.uid} (${tokens.role}), App ID ${appId}`;
+  log(`joined ${tokens.channel} with the Agora Web SDK as uid ${tokens.uid}`);
+}
+
+async function leaveCall() {
+  const call = state.call;
+  if (!call) return;
+  state.call = null;
+  for (const track of call.tracks) track.close();
+  await call.client.leave();
+  $("call").hidden = true;
+  $("remote-videos").replaceChildren();
+  log("left the call");
+}
+
+// ---- recordings (admins): cards, live status, playback ------------------------------------------
+function settled(rec) {
+  if (!TERMINAL.includes(rec.status)) return false;
+  if (rec.status === "FAILED") return true;
+  const stoppedAt = toDate(rec.stopped_at || rec.updated_at);
+  const recent = stoppedAt && Date.now() - stoppedAt.getTime() < SETTLE_AFTER_STOP_MS;
+  // a stopped recording whose files are still being checked is followed a little longer
+  return !(recent && (!rec.integrity || rec.integrity.status === "pending"));
+}
+
+function needsPolling() {
+  return isAdmin() && [...state.recordings.values()].some((rec) => !settled(rec));
+}
+
+function schedulePoll({ reset = false } = {}) {
+  clearTimeout(state.pollTimer);
+  state.pollTimer = null;
+  if (reset) state.pollDelay = POLL_FIRST_MS;
+  if (!needsPolling()) {
+    $("rec-live").textContent = state.recordings.size ? "up to date" : "";
+    return;
+  }
+  if (document.hidden) {
+    $("rec-live").textContent = "paused while the page is hidden";
+    return;
+  }
+  $("rec-live").textContent = `live · next check in ${Math.round(state.pollDelay / 1000)} s`;
+  const owner = session;
+  state.pollTimer = setTimeout(() => {
+    if (owner !== session) return;
+    loadRecordings({ reason: "poll" })
+      .then((changed) => { state.pollDelay = changed ? POLL_FIRST_MS : Math.min(state.pollDelay * 1.5, POLL_MAX_MS); })
+      .catch((err) => {
+        state.pollDelay = Math.min(state.pollDelay * 2, POLL_MAX_MS * 3);
+        showError($("rec-error"), err.message);
+      })
+      .finally(() => { if (owner === session) schedulePoll(); });
+  }, state.pollDelay);
+}
+
+// Apply one answer about a recording: the one place that changes a recording's state, logs it and renders it.
+function applyRecording(answer, { source, quiet = false } = {}) {
+  const before = state.recordings.get(answer.recording_id);
+  // answers can cross (a list read during a start or a stop): an older one never overwrites a newer one
+  if (before && (answer.updated_at || "") < (before.updated_at || "")) return false;
+  const rec = { ...answer };
+  for (const key of ["media", "integrity"]) { // the list's views leave these out: keep the detail's
+    if (rec[key] == null && before && before[key] != null) rec[key] = before[key];
+  }
+  state.recordings.set(rec.recording_id, rec);
+  if (!before) {
+    if (!quiet) log(`recording ${short(rec.recording_id)} in ${rec.channel}: ${rec.status}`);
+  } else if (before.status !== rec.status) {
+    log(`recording ${short(rec.recording_id)}: ${before.status} → ${rec.status}`);
+  }
+  renderCard(rec);
+  return !before || JSON.stringify(before) !== JSON.stringify(rec);
+}
+
+function short(id) {
+  return String(id).slice(0, 8);
+}
+
+function switchChannel(channel) {
+  if (state.recChannel === channel) return false;
+  state.recChannel = channel;
+  state.recordings.clear();
+  state.detailed.clear();
+  $("rec-list").replaceChildren();
+  return true;
+}
+
+async function loadRecordings({ reason }) {
+  const channel = $("rec-channel").value.trim();
+  if (!channel) throw new Error("name a channel to see its recordings");
+  const seq = ++state.listSeq;
+  const owner = session;
+  const { recordings } = await api("GET", `/recordings?channel=${encodeURIComponent(channel)}`);
+  if (owner !== session || seq !== state.listSeq) return false; // a newer answer is coming or the user left
+  const fresh = switchChannel(channel);
+  let changed = false;
+  for (const rec of recordings) {
+    // a channel's first list logs only what is still moving; after that, every recording that appears
+    const quiet = fresh && settled(rec);
+    changed = applyRecording(rec, { source: "list", quiet }) || changed;
+  }
+  // the list has statuses; durations, upload facts and the integrity check come with each recording's own view
+  const wanted = recordings.filter((rec) => !state.detailed.has(rec.recording_id)
+    || !settled(state.recordings.get(rec.recording_id))).slice(0, 10);
+  const details = await Promise.all(
+    wanted.map((rec) => api("GET", `/recordings/${encodeURIComponent(rec.recording_id)}`)),
+  );
+  if (owner !== session || seq !== state.listSeq) return false;
+  for (const rec of details) {
+    state.detailed.add(rec.recording_id);
+    changed = applyRecording(rec, { source: "detail" }) || changed;
+  }
+  // a recording missing from the list stays: recordings are never deleted, and a list read right after a start
+  // may not have the new one yet (the list is a secondary index, eventually consistent on DynamoDB)
+  orderCards(recordings.map((rec) => rec.recording_id));
+  $("rec-empty").hidden = state.recordings.size > 0;
+  showError($("rec-error"), "");
+  if (reason !== "poll") log(`${recordings.length} recording(s) in ${channel}`);
+  if (reason !== "poll") schedulePoll({ reset: true });
+  return changed;
+}
+
+function cardOf(id) {
+  return $("rec-list").querySelector(`.rec-card[data-id="${CSS.escape(id)}"]`);
+}
+
+function orderCards(ids) {
+  const list = $("rec-list");
+  ids.forEach((id, index) => {
+    const card = cardOf(id);
+    if (card && list.children[index] !== card) list.insertBefore(card, list.children[index] || null);
+  });
+}
+
+function newCard(id) {
+  const card = document.createElement("article");
+  card.className = "rec-card";
+  card.dataset.id = id;
+  card.innerHTML = `
+    <header><span class="rec-name"></span>
+      <span><span class="rec-note muted small" hidden>stop requested</span> <span class="badge rec-status"></span></span>
+    </header>
+    <dl>
+      <dt>started</dt><dd class="rec-started"></dd>
+      <dt>stopped</dt><dd class="rec-stopped"></dd>
+      <dt>duration</dt><dd class="rec-duration"></dd>
+      <dt>upload</dt><dd class="rec-upload"></dd>
+      <dt>integrity</dt><dd class="rec-integrity"></dd>
+      <dt>recording</dt><dd class="rec-id muted"></dd>
+    </dl>
+    <div class="actions">
+      <button class="rec-stop danger">Stop</button>
+      <button class="rec-play">Play</button>
+      <button class="rec-details-toggle secondary" aria-expanded="false">Details</button>
+    </div>
+    <p class="error rec-card-error" role="alert" hidden></p>
+    <pre class="rec-json" hidden></pre>`;
+  const error = card.querySelector(".rec-card-error");
+  const stop = card.querySelector(".rec-stop");
+  stop.onclick = () => action(stop, "Stopping…", error, () => stopRecording(id));
+  const play = card.querySelector(".rec-play");
+  play.onclick = () => action(play, "Loading…", error, () => playRecording(id));
+  const toggle = card.querySelector(".rec-details-toggle");
+  toggle.onclick = () => {
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    toggle.textContent = open ? "Hide details" : "Details";
+    card.querySelector(".rec-json").hidden = !open;
+  };
+  return card;
+}
+
+function renderCard(rec) {
+  let card = cardOf(rec.recording_id);
+  if (!card) {
+    card = newCard(rec.recording_id);
+    $("rec-list").prepend(card);
+    $("rec-empty").hidden = true;
+  }
+  card.dataset.status = rec.status;
+  const set = (selector, text) => { card.querySelector(selector).textContent = text; };
+  set(".rec-name", `${rec.channel} · ${rec.mode || "mix"}`);
+  const badge = card.querySelector(".rec-status");
+  const stopping = Boolean(rec.stop_requested) && !TERMINAL.includes(rec.status) && rec.status !== "STOPPING";
+  badge.textContent = rec.status;
+  badge.className = `badge rec-status ${rec.status}`;
+  badge.title = stopping ? "stop requested" : "";
+  card.querySelector(".rec-note").hidden = !stopping;
+  set(".rec-started", when(rec.started_at));
+  set(".rec-stopped", when(rec.stopped_at));
+  set(".rec-duration", recordingDuration(rec));
+  renderUpload(card.querySelector(".rec-upload"), rec);
+  set(".rec-integrity", integrityText(rec));
+  set(".rec-id", rec.recording_id);
+  set(".rec-json", JSON.stringify(rec, null, 2));
+  const stop = card.querySelector(".rec-stop");
+  if (!isBusy(stop)) stop.disabled = TERMINAL.includes(rec.status) || rec.status === "STOPPING" || stopping;
+  const play = card.querySelector(".rec-play");
+  if (!isBusy(play)) play.disabled = !["RECORDING", "STOPPING", "STOPPED"].includes(rec.status);
+}
+
+function recordingDuration(rec) {
+  const media = rec.media ? Number.parseFloat(rec.media.duration_seconds) : Number.NaN;
+  if (Number.isFinite(media) && media > 0) return duration(media) + (rec.media.ended ? "" : " so far");
+  const start = toDate(rec.started_at);
+  if (!start) return "-";
+  const end = toDate(rec.stopped_at) || (TERMINAL.includes(rec.status) ? toDate(rec.updated_at) : new Date());
+  return duration((end.getTime() - start.getTime()) / 1000) + (rec.stopped_at ? "" : " so far");
+}
+
+function renderUpload(cellElement, rec) {
+  const percent = rec.upload_progress_percent;
+  const files = `${rec.files_uploaded || 0} file(s)`;
+  cellElement.replaceChildren();
+  if (typeof percent === "number") {
+    const bar = document.createElement("progress");
+    bar.max = 100;
+    bar.value = percent;
+    cellElement.append(bar, ` ${Math.round(percent)} % · ${files}`);
+  } else {
+    cellElement.append(rec.uploading_status ? `${rec.uploading_status} · ${files}` : files);
+  }
+}
+
+function integrityText(rec) {
+  const integrity = rec.integrity;
+  if (!integrity || !integrity.status) return TERMINAL.includes(rec.status) ? "not checked" : "after the stop";
+  const missing = integrity.missing_count ?? (integrity.missing || []).length;
+  const segments = integrity.segments == null ? "every segment" : `all ${integrity.segments} segments`;
+  if (integrity.status === "complete") return `complete: ${segments} in the bucket`;
+  if (integrity.status === "incomplete") return `incomplete: ${missing} segment(s) missing`;
+  return integrity.status;
 }
 
 async function startRecording() {
-  const rec = await api("POST", "/recordings", { channel: $("rec-channel").value });
-  log(`recording ${rec.recording_id} ${rec.status}`);
-  await refreshRecordings();
+  const channel = $("rec-channel").value.trim();
+  if (!channel) throw new Error("name the channel to record");
+  const owner = session;
+  const accepted = await api("POST", "/recordings", { channel });
+  if (owner !== session) return;
+  state.listSeq += 1; // a list read before this start would not have it: such an answer is dropped
+  switchChannel(channel);
+  const known = state.recordings.get(accepted.recording_id) || {};
+  applyRecording({ ...known, ...accepted }, { source: "start" });
+  schedulePoll({ reset: true });
 }
 
 async function stopRecording(id) {
+  const owner = session;
   const rec = await api("POST", `/recordings/${encodeURIComponent(id)}/stop`);
-  log(`stop of ${id}: ${rec.status}`);
-  await refreshRecordings();
+  if (owner !== session) return;
+  state.listSeq += 1; // an answer read before the stop is older than this one: dropped
+  // 202 while the stop is under way: the status stays what it is until the workflow moves it (RECORDING,
+  // then STOPPING, then STOPPED); the card says "stop requested" meanwhile
+  const pending = rec.stop_requested && !TERMINAL.includes(rec.status) ? " (stop requested)" : "";
+  log(`stop of ${short(id)}: ${rec.status}${pending}`);
+  applyRecording(rec, { source: "stop" });
+  schedulePoll({ reset: true });
 }
 
-async function openRecording(rec) {
-  if (rec.playlist_url) {
-    window.open(rec.playlist_url, "_blank", "noopener");
-    return;
+// Playback: the API rewrites the recording's m3u8 with presigned segment URLs; hls.js plays it in the
+// <video>. The playlist request carries the sign-in token (xhrSetup); the presigned segment URLs carry none.
+async function playRecording(id) {
+  const path = `/recordings/${encodeURIComponent(id)}/playlist`;
+  const owner = session;
+  const [Hls, playlist] = await Promise.all([
+    loadScript(cfg.hlsJsUrl, "Hls", "hls.js"),
+    api("GET", path), // the API's own message (no playlist yet, ...) instead of a player error
+  ]);
+  if (owner !== session) return;
+  const segments = (String(playlist).match(/^#EXTINF/gm) || []).length;
+  const ended = /^#EXT-X-ENDLIST/m.test(String(playlist));
+  stopPlayback();
+  const player = $("player");
+  const video = $("player-video");
+  const status = $("player-status");
+  player.hidden = false;
+  player.dataset.recording = id;
+  player.dataset.play = String(Number(player.dataset.play || 0) + 1); // one more player (tests wait for it)
+  player.dataset.manifest = "loading";
+  player.dataset.fragments = "0";
+  $("player-title").textContent = `${state.recordings.get(id)?.channel || ""} · ${short(id)}`;
+  showError($("player-error"), "");
+  status.textContent = `${segments} segment(s)${ended ? "" : ", still recording"} · loading`;
+  if (!Hls.isSupported()) throw new Error("this browser has no Media Source Extensions: hls.js cannot play here");
+  const token = state.idToken;
+  const hls = new Hls({
+    xhrSetup(xhr, url) {
+      if (url.startsWith(cfg.apiUrl)) {
+        xhr.open("GET", url, true);
+        xhr.setRequestHeader("authorization", `Bearer ${token}`);
+      }
+    },
+  });
+  state.hls = hls;
+  let fragments = 0;
+  hls.on(Hls.Events.MANIFEST_PARSED, () => {
+    player.dataset.manifest = "parsed";
+    status.textContent = `${segments} segment(s)${ended ? "" : ", still recording"} · playing`;
+    video.play().catch(() => { status.textContent += " (press play)"; });
+  });
+  hls.on(Hls.Events.LEVEL_LOADED, (_event, data) => { // a running recording's playlist, reloaded as it grows
+    const count = data.details.fragments.length;
+    player.dataset.segments = String(count);
+    status.textContent = `${count} segment(s)${data.details.live ? ", still recording" : ""} · playing`;
+  });
+  hls.on(Hls.Events.FRAG_LOADED, () => {
+    fragments += 1;
+    player.dataset.fragments = String(fragments);
+  });
+  hls.on(Hls.Events.ERROR, (_event, data) => {
+    if (!data.fatal) return;
+    player.dataset.manifest = player.dataset.manifest === "parsed" ? "parsed" : "failed";
+    showError($("player-error"), `playback: ${data.type} ${data.details}${data.response ? ` (HTTP ${data.response.code})` : ""}`);
+    stopPlayback({ keepPanel: true });
+  });
+  hls.loadSource(cfg.apiUrl + path);
+  hls.attachMedia(video);
+  log(`playing ${short(id)}: ${segments} segment(s)`);
+}
+
+function stopPlayback({ keepPanel = false } = {}) {
+  if (state.hls) {
+    state.hls.destroy();
+    state.hls = null;
   }
-  const detail = await api("GET", `/recordings/${encodeURIComponent(rec.recording_id)}`);
-  $("rec-detail").textContent = JSON.stringify(detail, null, 2);
-  $("rec-detail").hidden = false;
+  const video = $("player-video");
+  video.pause();
+  video.removeAttribute("src");
+  video.load();
+  if (!keepPanel) {
+    $("player").hidden = true;
+    $("player-status").textContent = "";
+  }
+}
+
+function onPlayerTime() {
+  const video = $("player-video");
+  if (!state.hls) return;
+  $("player").dataset.currentTime = String(video.currentTime);
 }
 
 // ---- wiring --------------------------------------------------------------------------------------
-function guard(fn) {
-  return () => fn().catch((err) => showError(err.message));
+function updateControls() {
+  const signedIn = Boolean(state.idToken);
+  $("signout-btn").hidden = !signedIn;
+  $("signin-forms").hidden = signedIn; // signed in: who, and the way out, only
+  if (!isBusy($("mint-btn"))) $("mint-btn").disabled = !signedIn;
+  $("join-btn").hidden = !cfg.realAgora || Boolean(state.call);
+  if (!isBusy($("join-btn"))) $("join-btn").disabled = !signedIn;
+  $("leave-btn").hidden = !state.call;
+  $("rec-empty").hidden = state.recordings.size > 0;
 }
 
 function init() {
   $("api-url").textContent = cfg.apiUrl || "(not configured: edit config.js)";
+  const zone = timeFormat.formatToParts(new Date()).find((part) => part.type === "timeZoneName")?.value || "";
+  $("time-zone").textContent = `your time zone, ${zone === TIME_ZONE || !zone ? TIME_ZONE : `${TIME_ZONE} (${zone})`}`;
   if (cfg.signIn === "local") {
     $("signin-local").hidden = false;
     for (const user of cfg.localUsers) {
@@ -275,17 +737,42 @@ function init() {
   } else if (cfg.oidc) {
     $("signin-oidc").hidden = false;
   }
-  $("signin-btn").onclick = guard(signInLocal);
-  $("oidc-btn").onclick = guard(signInOidc);
-  $("paste-btn").onclick = guard(async () => setSession($("paste-token").value.trim()));
-  $("signout-btn").onclick = signOut;
-  $("mint-btn").onclick = guard(join);
-  $("rec-start").onclick = guard(startRecording);
-  $("rec-refresh").onclick = guard(refreshRecordings);
+  const signinError = $("signin-error");
+  $("signin-btn").onclick = () => action($("signin-btn"), "Signing in…", signinError, signInLocal);
+  $("oidc-btn").onclick = () => action($("oidc-btn"), "Redirecting…", signinError, signInOidc);
+  $("paste-btn").onclick = () => action($("paste-btn"), "Checking…", signinError,
+    async () => setSession($("paste-token").value.trim()));
+  $("signout-btn").onclick = () => signOut();
+  $("mint-btn").onclick = () => action($("mint-btn"), "Minting…", $("token-error"), getTokens);
+  $("join-btn").onclick = () => action($("join-btn"), "Joining…", $("token-error"), joinCall);
+  $("leave-btn").onclick = () => action($("leave-btn"), "Leaving…", $("token-error"), leaveCall);
+  $("rec-start").onclick = () => action($("rec-start"), "Starting…", $("rec-error"), startRecording);
+  const refresh = () => action($("rec-refresh"), "Refreshing…", $("rec-error"),
+    () => loadRecordings({ reason: "refresh" }));
+  $("rec-refresh").onclick = refresh;
+  $("rec-channel").onchange = () => { if (isAdmin() && $("rec-channel").value.trim()) refresh(); };
+  $("player-close").onclick = () => stopPlayback();
+  $("player-video").addEventListener("timeupdate", onPlayerTime);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      clearTimeout(state.pollTimer);
+      state.pollTimer = null;
+      if (needsPolling()) $("rec-live").textContent = "paused while the page is hidden";
+    } else if (isAdmin()) {
+      loadRecordings({ reason: "poll" }).catch((err) => showError($("rec-error"), err.message))
+        .finally(() => schedulePoll({ reset: true }));
+    }
+  });
+  if (cfg.realAgora) {
+    // a real App ID: the Agora Web SDK joins the call with the minted token (hidden with the emulator)
+    loadAgoraSdk().then(() => { $("join-btn").dataset.sdk = "loaded"; })
+      .catch((err) => showError($("token-error"), err.message));
+  }
+  updateControls();
   finishOidc().then((done) => {
     const saved = sessionStorage.getItem("idToken");
     if (!done && saved && decodeJwt(saved).exp > Date.now() / 1000) setSession(saved);
-  }).catch((err) => showError(err.message));
+  }).catch((err) => showError(signinError, err.message));
 }
 
 init();

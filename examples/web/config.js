@@ -11,6 +11,10 @@ window.AGORA_SERVERLESS_CONFIG = {
     scope: "openid email profile",
   },
   groupsClaim: "cognito:groups",
+  publisherGroup: "hosts", // members get "publisher" preselected; everyone else "subscriber"
   adminGroup: "admins",
   renewBeforeSeconds: 30,
+  // a real Agora App ID: show "Join the call" (the Agora Web SDK joins with the minted token)
+  realAgora: false,
+  agoraAppId: "",
 };

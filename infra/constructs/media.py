@@ -43,6 +43,20 @@ TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", 
 NOTIFICATIONS_HANDLER_ID = "BucketNotificationsHandler050a0587b7544547bf325f094a3db834"
 
 
+def recordings_cors(origins: list[str]) -> list[s3.CorsRule] | None:
+    """GET/HEAD of the presigned segment URLs from the web app's origins (``corsOrigins``); none: no CORS."""
+    if not origins:
+        return None
+    return [
+        s3.CorsRule(
+            allowed_methods=[s3.HttpMethods.GET, s3.HttpMethods.HEAD],
+            allowed_origins=list(origins),
+            allowed_headers=["range"],
+            max_age=3600,
+        )
+    ]
+
+
 class Media(Construct):
     def __init__(
         self,
@@ -233,6 +247,8 @@ class Media(Construct):
             versioned=False,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix="recordings-bucket/",
+            # a web app on an allowed origin plays the presigned playlist's segments (hls.js fetches them)
+            cors=recordings_cors(self.settings.cors_origins),
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="RecordingsToInfrequentAccess",

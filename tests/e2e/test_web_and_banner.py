@@ -1,9 +1,12 @@
 """The first hour, as a newcomer meets it: ``make run``'s banner pasted into a shell, and the web example in a
-real browser (headless Chromium) on its own origin: sign-in -> tokens -> renewal, admins' recordings, and a page
-on an origin the API does not allow being refused by the browser.
+real browser (headless Chromium) on its own origin: the role each user's groups give, busy buttons, tokens and
+their renewal, a recording whose status changes on the page without a click, its card and details, playback of
+its HLS segments from the local S3 with hls.js, sign-out clearing everything, the Agora Web SDK's "Join" (only
+with a real App ID), no console error, and a page on an origin the API does not allow being refused.
 
-One stack for the module (``python -m local.run`` in a child process, as ``make run`` starts it).
-``WEB_EXAMPLE_SCREENSHOT=path`` saves a screenshot of the signed-in page (docs/images/web-example.png).
+One stack for the module (``python -m local.run`` in a child process, as ``make run`` starts it; 2-second HLS
+segments so a recording has media within seconds). The screenshots in docs/images/web-*.png are written by these
+tests, every run.
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ class Stack:
         return f"http://127.0.0.1:{self.api}"
 
     @property
+    def emulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.emulator}"
+
+    @property
     def web_url(self) -> str:
         return f"http://127.0.0.1:{self.web}"
 
@@ -59,7 +66,8 @@ class Stack:
         log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "local.run", "--port", str(self.api), "--moto-port", str(self.moto),
-             "--emulator-port", str(self.emulator), "--web-port", str(self.web), "--quiet"],
+             "--emulator-port", str(self.emulator), "--web-port", str(self.web), "--quiet",
+             "--emulator-option", "segment_seconds=2"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
         deadline = time.monotonic() + 300
@@ -128,10 +136,18 @@ def test_the_banner_works_when_pasted_top_to_bottom(stack: Stack, tmp_path: Path
 
 
 # ---- the web example in a real browser ---------------------------------------------------------------
+IMAGES = ROOT / "docs" / "images"
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
         reason = "chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    if not (ROOT / "examples" / "web" / "node_modules" / "hls.js" / "package.json").exists():
+        reason = "the web example's npm packages are not installed (make setup runs npm ci in examples/web)"
         if os.environ.get("CI"):
             pytest.fail(reason)
         pytest.skip(reason)
@@ -141,8 +157,10 @@ def browser() -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1200,1400", "--no-proxy-server"):  # fmt: skip
+                "--window-size=1200,1500", "--no-proxy-server", "--autoplay-policy=no-user-gesture-required",
+                "--lang=en-US"):  # fmt: skip
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
     try:
@@ -151,13 +169,22 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def _console_errors(driver: Any) -> list[str]:
+    """The browser console's errors since the last call (reading the log drains it)."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+SHOWN_ERRORS = "return [...document.querySelectorAll('.error')].filter(e => !e.hidden).map(e => e.textContent)"
+
+
 def _wait(driver: Any, condition: Any, what: str, timeout: float = 60) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
     def check(d: Any) -> Any:
-        error = d.find_element("id", "error")
-        if error.is_displayed() and "expected_error" not in what:
-            raise AssertionError(f"the page shows an error while waiting for {what}: {error.text}")
+        if "expected_error" not in what:
+            shown = d.execute_script(SHOWN_ERRORS)  # one read: cards come and go while the page updates
+            if shown:
+                raise AssertionError(f"the page shows an error while waiting for {what}: {shown}")
         return condition(d)
 
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(check, message=what)
@@ -177,51 +204,232 @@ def _sign_in(driver: Any, url: str, username: str) -> None:
     driver.find_element("id", "signin-btn").click()
 
 
-def test_web_example_signs_in_mints_and_renews_tokens(stack: Stack, browser: Any) -> None:
+# Every state a button goes through, recorded by the page itself (a MutationObserver), so that a busy state
+# shorter than a WebDriver round trip is still seen.
+WATCH_BUSY = """
+window.__busy = window.__busy || {};
+const [selector] = arguments;
+const button = document.querySelector(selector);
+const seen = window.__busy[selector] = [];
+new MutationObserver(() => seen.push({disabled: button.disabled, busy: button.classList.contains('busy'),
+  text: button.textContent})).observe(button, {attributes: true, childList: true, characterData: true, subtree: true});
+"""
+
+
+def _watch_busy(driver: Any, selector: str) -> None:
+    driver.execute_script(WATCH_BUSY, selector)
+
+
+def _was_busy(driver: Any, selector: str, label: str) -> bool:
+    seen = driver.execute_script("return window.__busy[arguments[0]]", selector)
+    return any(s["disabled"] and s["busy"] and s["text"] == label for s in seen)
+
+
+def test_web_example_host_publishes_by_default_and_renews_tokens(stack: Stack, browser: Any) -> None:
     _sign_in(browser, f"{stack.web_url}/", "host-1")
     _wait(browser, lambda d: _text(d, "signed-in") == "host-1", "sign-in as host-1")
     assert "hosts" in _text(browser, "groups")
+    assert browser.find_element("id", "role").get_attribute("value") == "publisher"  # a host publishes
     assert not browser.find_element("id", "admin-section").is_displayed()  # not an admin
+    assert not browser.find_element("id", "join-btn").is_displayed()  # no real App ID: no SDK join
     ttl = browser.find_element("id", "ttl")
     ttl.clear()
     ttl.send_keys("6")  # renewal at half the life of such a short token: 3 s after minting
+    _watch_busy(browser, "#mint-btn")
     browser.find_element("id", "mint-btn").click()
     _wait(browser, lambda d: _text(d, "uid").isdigit(), "a uid")
+    assert _was_busy(browser, "#mint-btn", "Minting…")  # disabled with a spinner while the request ran
+    _wait(browser, lambda d: d.find_element("id", "mint-btn").is_enabled(), "the button back")
     uid = _text(browser, "uid")
     assert _text(browser, "rtc-token").startswith("007") and _text(browser, "rtm-token").startswith("007")
     first_expiry = int(browser.find_element("id", "expires-at").get_attribute("data-epoch"))
     _wait(browser, lambda d: int(_text(d, "renewals")) >= 1, "a renewal before expiry", timeout=30)
     renewed_expiry = int(browser.find_element("id", "expires-at").get_attribute("data-epoch"))
     assert renewed_expiry > first_expiry and _text(browser, "uid") == uid  # same user, later expiry
-    log = _text(browser, "log")
-    assert "rtc.renewToken(007" in log and "rtm.renewToken(007" in log
-    # the renewal happened before the first token expired (the page renews ahead, never after)
-    renewed_at = browser.execute_script(
-        "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.includes('renewed:')).length"
+    assert f"renewed: uid {uid}" in _text(browser, "log")
+    assert _console_errors(browser) == []
+
+
+@pytest.mark.parametrize("username", ["admin", "viewer-1"])
+def test_web_example_first_click_works_for_a_user_outside_the_hosts(stack: Stack, browser: Any, username: str) -> None:
+    _sign_in(browser, f"{stack.web_url}/", username)
+    _wait(browser, lambda d: _text(d, "signed-in") == username, f"sign-in as {username}")
+    assert browser.find_element("id", "role").get_attribute("value") == "subscriber"
+    browser.find_element("id", "mint-btn").click()  # no 403: the role is the one the groups allow
+    _wait(browser, lambda d: _text(d, "uid").isdigit(), f"{username}'s uid")
+    assert "subscriber" in _text(browser, "log")
+    assert _console_errors(browser) == []
+
+
+HIDE_PAGE = """
+Object.defineProperty(document, 'hidden', {value: arguments[0], configurable: true});
+document.dispatchEvent(new Event('visibilitychange'));
+"""
+
+
+def _card(driver: Any) -> Any:
+    return driver.find_element("css selector", "#rec-list .rec-card")
+
+
+def _card_status(driver: Any) -> str:
+    cards = driver.find_elements("css selector", "#rec-list .rec-card")
+    return str(cards[0].get_attribute("data-status")) if cards else ""
+
+
+def _status_log(driver: Any, recording_id: str) -> list[str]:
+    """The statuses the log reports for one recording, oldest first (the log lists newest first)."""
+    lines = [li.text for li in driver.find_elements("css selector", "#log li")][::-1]
+    short = recording_id[:8]
+    statuses: list[str] = []
+    for line in lines:
+        if f"recording {short} in " in line:
+            statuses.append(line.rsplit(": ", 1)[1])
+        elif f"recording {short}: " in line:
+            before, after = line.split(f"recording {short}: ", 1)[1].split(" → ")
+            assert statuses and statuses[-1] == before, f"the log skipped a status: {lines}"
+            statuses.append(after)
+    return statuses
+
+
+def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: Any) -> None:
+    # a host is in the channel (the emulator's control API), so the recorder has media to record
+    join = urllib.request.Request(
+        f"{stack.emulator_url}/emulator/channels/web-room/join", data=b'{"uid": 1001, "role": "host"}', method="POST"
     )
-    assert renewed_at >= 1
-
-
-def test_web_example_admin_lists_starts_and_stops_a_recording(stack: Stack, browser: Any) -> None:
+    urllib.request.urlopen(join, timeout=10).read()
     _sign_in(browser, f"{stack.web_url}/", "admin")
     _wait(browser, lambda d: d.find_element("id", "admin-section").is_displayed(), "the admin section")
+    browser.execute_script(  # count clicks on Refresh: the status must change without one
+        "window.__refreshes = 0; document.getElementById('rec-refresh').addEventListener('click', "
+        "() => { window.__refreshes += 1; })"
+    )
     channel = browser.find_element("id", "rec-channel")
     channel.clear()
     channel.send_keys("web-room")
+    _watch_busy(browser, "#rec-start")
     browser.find_element("id", "rec-start").click()
-    _wait(browser, lambda d: "web-room" in _text(d, "rec-list"), "the new recording's row")
-    assert len(browser.find_elements("css selector", "#rec-list tr")) == 1
-    browser.find_element("css selector", "#rec-list tr .rec-open").click()
-    _wait(browser, lambda d: '"recording_id"' in _text(d, "rec-detail"), "the recording's JSON")
-    browser.find_element("css selector", "#rec-list tr .rec-stop").click()
+    only_card = (  # the other channel's cards are gone; the new recording's is the only one
+        "const cards = [...document.querySelectorAll('#rec-list .rec-card')];"
+        "return cards.length === 1 && cards[0].querySelector('.rec-name').textContent.startsWith('web-room ')"
+    )
+    _wait(browser, lambda d: d.execute_script(only_card), "the new recording's card")
+    assert _was_busy(browser, "#rec-start", "Starting…")
+    recording_id = _card(browser).get_attribute("data-id")
+    _wait(browser, lambda d: _card_status(d) == "RECORDING", "RECORDING, live", timeout=60)
+    # a hidden page stops polling, and checks again as soon as it is shown
+    browser.execute_script(HIDE_PAGE, True)
+    assert browser.execute_script("return state.pollTimer") is None
+    assert "paused" in _text(browser, "rec-live")
+    browser.execute_script(HIDE_PAGE, False)
+    _wait(browser, lambda d: d.execute_script("return state.pollTimer") is not None, "polling again once shown")
+    segments = f"return state.recordings.get('{recording_id}').media?.segments || 0"
+    _wait(browser, lambda d: d.execute_script(segments) >= 3, "three segments recorded, live")
+    assert "so far" in _card(browser).find_element("css selector", ".rec-duration").text
+    # a running recording plays too: hls.js reloads its playlist (with the token) and loads the new segments
+    _card(browser).find_element("css selector", ".rec-play").click()
+    player = browser.find_element("id", "player")
+    _wait(browser, lambda d: player.get_attribute("data-manifest") == "parsed", "hls.js: the live manifest")
+    first = int(player.get_attribute("data-segments") or 0)
+    assert first >= 3 and "still recording" in _text(browser, "player-status")
+    _wait(browser, lambda d: int(player.get_attribute("data-segments") or 0) > first, "a reloaded live playlist")
+    _wait(browser, lambda d: int(player.get_attribute("data-fragments")) > first, "the new segments loaded")
+    stop = _card(browser).find_element("css selector", ".rec-stop")
+    _watch_busy(browser, "#rec-list .rec-card .rec-stop")
+    stop.click()
     _wait(browser, lambda d: "stop of" in _text(d, "log"), "the stop answer")
-    from selenium.webdriver.support.ui import Select
+    assert _was_busy(browser, "#rec-list .rec-card .rec-stop", "Stopping…")
+    answer = re.search(r"stop of \w+: (\w+)", _text(browser, "log")).group(1)  # 202: RECORDING, stop requested
+    assert answer in ("RECORDING", "STOPPING", "STOPPED")
+    note = browser.execute_script(  # one read of the card: while still RECORDING, it says a stop is requested
+        "const c = document.querySelector('#rec-list .rec-card'); const n = c.querySelector('.rec-note');"
+        "return [c.dataset.status, n.hidden]"
+    )
+    assert note != ["RECORDING", True], note
+    _wait(browser, lambda d: _card_status(d) == "STOPPED", "STOPPED, live", timeout=90)
+    assert browser.execute_script("return window.__refreshes") == 0
+    statuses = _status_log(browser, recording_id)
+    assert statuses[0] == "REQUESTED" and statuses[-1] == "STOPPED" and "RECORDING" in statuses, statuses
+    assert answer in statuses  # what the log said the stop answered is a status the card showed
+    card = _card(browser)
+    assert card.find_element("css selector", ".rec-started").text not in ("", "-")
+    assert card.find_element("css selector", ".rec-stopped").text not in ("", "-")
+    assert re.search(r"\d+ s", card.find_element("css selector", ".rec-duration").text)
+    assert not card.find_element("css selector", ".rec-stop").is_enabled()
+    # one time zone: every time on the page names the same zone
+    zone = browser.execute_script(
+        "return new Intl.DateTimeFormat(undefined, {timeZoneName: 'short'}).formatToParts(new Date())"
+        ".find(p => p.type === 'timeZoneName').value"
+    )
+    for field in (".rec-started", ".rec-stopped"):
+        assert card.find_element("css selector", field).text.endswith(zone)
+    assert zone in _text(browser, "time-zone")
 
-    Select(browser.find_element("id", "role")).select_by_value("subscriber")  # admins are not hosts: no publishing
-    browser.find_element("id", "mint-btn").click()
+    # details: the JSON behind a toggle, wrapped (no sideways scrolling)
+    json_block = card.find_element("css selector", ".rec-json")
+    assert not json_block.is_displayed()
+    card.find_element("css selector", ".rec-details-toggle").click()
+    _wait(browser, lambda d: json_block.is_displayed(), "the details")
+    assert f'"recording_id": "{recording_id}"' in json_block.text
+    assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", json_block)
+    _wait(browser, lambda d: "complete" in _card(d).find_element("css selector", ".rec-integrity").text,
+          "the integrity check", timeout=60)  # fmt: skip
+    browser.save_screenshot(str(IMAGES / "web-example-details.png"))
+    card.find_element("css selector", ".rec-details-toggle").click()
+    _wait(browser, lambda d: not json_block.is_displayed(), "the details hidden again")
+
+    browser.find_element("id", "mint-btn").click()  # the admin's tokens too, for the screenshot
     _wait(browser, lambda d: _text(d, "uid").isdigit(), "the admin's uid")
-    if path := os.environ.get("WEB_EXAMPLE_SCREENSHOT"):
-        browser.save_screenshot(path)
+
+    # playback: the presigned playlist through hls.js, its segments from the local S3
+    _watch_busy(browser, "#rec-list .rec-card .rec-play")
+    card.find_element("css selector", ".rec-play").click()
+    _wait(browser, lambda d: player.get_attribute("data-play") == "2", "a second player")
+    _wait(browser, lambda d: player.get_attribute("data-manifest") == "parsed", "hls.js: the manifest parsed")
+    _wait(browser, lambda d: int(player.get_attribute("data-fragments")) >= 2, "hls.js: fragments loaded")
+    # the emulator's segments are real MPEG-TS (silent AAC): the <video> plays them
+    _wait(browser, lambda d: float(player.get_attribute("data-current-time") or 0) > 0.5, "the video playing")
+    assert _was_busy(browser, "#rec-list .rec-card .rec-play", "Loading…")
+    assert "segment(s)" in _text(browser, "player-status")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'end'})", player)
+    browser.execute_script("window.scrollTo(0, 0)")
+    browser.save_screenshot(str(IMAGES / "web-example.png"))
+    assert _console_errors(browser) == []
+
+    # sign-out clears everything: identity, tokens, recordings, the player and every timer
+    browser.find_element("id", "signout-btn").click()
+    _wait(browser, lambda d: _text(d, "signed-in") == "no", "signed out")
+    for element_id in ("uid", "rtc-token", "rtm-token", "expires-at", "renew-at"):
+        assert _text(browser, element_id) == "-", element_id
+    assert not browser.find_element("id", "admin-section").is_displayed()
+    assert browser.find_elements("css selector", "#rec-list .rec-card") == []
+    assert not player.is_displayed()
+    assert "web-room" not in _text(browser, "log") and recording_id[:8] not in _text(browser, "log")
+    left = browser.execute_script(
+        "return {token: state.idToken, tokens: state.tokens, poll: state.pollTimer, renew: state.renewTimer, "
+        "recordings: state.recordings.size, hls: state.hls, saved: sessionStorage.getItem('idToken')}"
+    )
+    assert left == {"token": None, "tokens": None, "poll": None, "renew": None, "recordings": 0, "hls": None,
+                    "saved": None}  # fmt: skip
+    assert _console_errors(browser) == []
+
+
+def test_web_example_with_a_real_app_id_loads_the_agora_sdk(stack: Stack, browser: Any) -> None:
+    from local.web import WebServer, local_config
+
+    users = [{"username": "host-1", "groups": ["hosts"]}]
+    real = {"realAgora": True, "agoraAppId": "0123456789abcdef0123456789abcdef"}
+    extra = f"Object.assign(window.AGORA_SERVERLESS_CONFIG, {json.dumps(real)});\n"
+    config = local_config(stack.api_url, users) + extra
+    page = WebServer(host="127.0.0.1", port=0, config_js=config)
+    page.start()
+    try:
+        browser.get(f"{page.url}/")
+        _wait(browser, lambda d: d.find_element("id", "join-btn").get_attribute("data-sdk") == "loaded", "the SDK")
+        assert browser.find_element("id", "join-btn").is_displayed()
+        assert browser.execute_script("return typeof AgoraRTC.createClient") == "function"
+        assert _console_errors(browser) == []
+    finally:
+        page.stop()
 
 
 def test_a_page_on_an_origin_the_api_does_not_allow_is_refused(stack: Stack, browser: Any) -> None:
@@ -232,14 +440,16 @@ def test_a_page_on_an_origin_the_api_does_not_allow_is_refused(stack: Stack, bro
     other.start()
     try:
         _sign_in(browser, f"{other.url}/", "host-1")
-        _wait(browser, lambda d: d.find_element("id", "error").is_displayed(), "expected_error: a refusal")
-        assert "CORS" in _text(browser, "error") and other.url in _text(browser, "error")
+        _wait(browser, lambda d: d.find_element("id", "signin-error").is_displayed(), "expected_error: a refusal")
+        assert "CORS" in _text(browser, "signin-error") and other.url in _text(browser, "signin-error")
         assert _text(browser, "signed-in") == "no"
+        _console_errors(browser)  # the browser reports the refused call itself: expected here
     finally:
         other.stop()
     # the same call from the allowed origin's page succeeds (the refusal is the origin's, not the API's)
     _sign_in(browser, f"{stack.web_url}/", "host-1")
     _wait(browser, lambda d: _text(d, "signed-in") == "host-1", "sign-in from the allowed origin")
+    assert _console_errors(browser) == []
 
 
 # ---- last: after every call above, the output has no metric or logical-id noise -----------------------

@@ -32,3 +32,31 @@ def test_configured_origins_headers_and_max_age():
     assert set(cors["AllowMethods"]) == {"GET", "POST", "PUT", "DELETE"}
     assert cors["MaxAge"] == 3600
     assert "*" not in cors["AllowOrigins"] and not cors.get("AllowCredentials")
+
+
+def _recordings_bucket(template: dict) -> dict:
+    (bucket,) = [
+        r["Properties"]
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::S3::Bucket" and "RecordingsBucket" in lid
+    ]
+    return bucket
+
+
+def test_recordings_bucket_has_no_cors_by_default(template_json):
+    assert "CorsConfiguration" not in _recordings_bucket(template_json)
+
+
+def test_recordings_bucket_lets_the_allowed_origins_fetch_presigned_segments():
+    """A page on an allowed origin plays GET /recordings/{id}/playlist with hls.js, which fetches the presigned
+    segment URLs from the bucket: GET and HEAD from exactly those origins, nothing else."""
+    from app import build_app
+
+    from .conftest import NO_BUNDLING
+
+    _app, stack = build_app(context={**NO_BUNDLING, "corsOrigins": "https://app.example.com"})
+    bucket = _recordings_bucket(Template.from_stack(stack).to_json())
+    (rule,) = bucket["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedOrigins"] == ["https://app.example.com"]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "HEAD"]
+    assert rule["AllowedHeaders"] == ["range"] and rule["MaxAge"] == 3600
