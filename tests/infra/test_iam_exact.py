@@ -105,6 +105,11 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
             }
         ),
     ),
+    "PublisherFunction": (
+        "service.events.publisher.handler",
+        # the media events' sid -> recording id lookup (bySid Query); PutEvents on the stack's bus
+        frozenset({"dynamodb:Query", "events:PutEvents"}),
+    ),
     "ApiFunction": (
         "service.recordings.api_handler.handler",
         frozenset(
@@ -139,6 +144,9 @@ IAM_ONLY: dict[str, dict[str, str]] = {
     },
     "ProcessorFunction": dict.fromkeys(
         STREAM_SOURCE, "the stream event source mapping reads the inbox stream and sends failures to the DLQ"
+    ),
+    "PublisherFunction": dict.fromkeys(
+        STREAM_SOURCE, "the four stream event source mappings read the tables' streams and send failures to the DLQ"
     ),
 }
 
@@ -212,6 +220,7 @@ def _prefix(function_id: str) -> str:
         "ReconcilerFunction": "Recording",
         "ApiFunction": "Recording",
         "ProjectsFunction": "Projects",
+        "PublisherFunction": "Events",
     }[function_id]
     return f"{owner}{function_id}"
 
