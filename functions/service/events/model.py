@@ -172,6 +172,7 @@ class UserLeftChannel(ChannelDetail):
     DETAIL_TYPE: ClassVar[str] = "User Left Channel"
 
     uid: int
+    bot: bool = Field(default=False, description="a recorder bot (Cloud Recording's uid), not a user")
     reason: int | None = Field(default=None, description="Agora's leave reason code (null when inferred)")
     reason_name: str | None = Field(default=None, description="the reason's name, or channel_destroyed")
     left_ts: int | None = None

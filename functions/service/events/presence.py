@@ -66,6 +66,7 @@ def _user(
         name = presence.get("leaveReasonName") or presence.get("leaveCause")
         detail_l = UserLeftChannel(
             **source.common(UserLeftChannel.DETAIL_TYPE, ordering), channel=channel, uid=uid,
+            bot=bool(session.get("bot")),
             reason=_int(presence.get("leaveReason")), reason_name=None if name is None else str(name),
             left_ts=_int(presence.get("leftTs")), session_seconds=_int(presence.get("sessionDuration")),
         )  # fmt: skip

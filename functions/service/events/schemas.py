@@ -96,6 +96,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "channel": "lesson-42",
         "ordering_key": "channel:lesson-42:user:1001",
         "uid": 1001,
+        "bot": False,
         "reason": 1,
         "reason_name": "quit",
         "left_ts": 1796618400,
