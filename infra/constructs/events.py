@@ -4,8 +4,9 @@ streams, the archive, and one rule + target + DLQ per subscriber (``-c eventTarg
 - The publisher reads the DynamoDB streams (NEW_AND_OLD_IMAGES) of the recordings, media, presence and
   kicking-rules tables: every event is computed after its state change is durable, and nothing is added
   to a request's hot path. Stream retries: bisect on error, ``ReportBatchItemFailures``, an SQS DLQ.
-- Only the publisher may put events (``events:PutEvents`` on this bus only), and the bus's resource policy
-  denies PutEvents to every principal that is not one of this stack's publishers.
+- Only the publisher (and the projects function, for ``Certificate Rotated``) may put events
+  (``events:PutEvents`` on this bus only), and the bus's resource policy denies PutEvents to every other
+  principal.
 - The archive keeps every event for ``eventArchiveDays`` (0: forever) for replay (docs/events.md).
 - Subscribers: SQS queue, Lambda function or HTTPS endpoint (an API destination with a connection whose API
   key is in Secrets Manager); each has EventBridge's retry policy (exponential backoff with jitter up to 24 h,
@@ -57,7 +58,10 @@ class Events(Construct):
         media: dynamodb.ITableV2,
         presence: dynamodb.ITableV2,
         kicking_rules: dynamodb.ITableV2,
+        direct_publishers: tuple[lambda_.Function, ...] = (),
     ):
+        """``direct_publishers``: functions that send an event themselves after a durable write that has no
+        stream (the projects function: ``Certificate Rotated`` after the secret's new version is written)."""
         super().__init__(scope, construct_id)
         self.alarms: list[cloudwatch.Alarm] = []
         self.widgets: list[cloudwatch.IWidget] = []
@@ -100,9 +104,10 @@ class Events(Construct):
         self.publisher.add_to_role_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[f"{recordings.table_arn}/index/bySid"])
         )
-        self.publisher.add_to_role_policy(
-            iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.bus.event_bus_arn])
-        )
+        for fn in (self.publisher, *direct_publishers):
+            fn.add_to_role_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]))
+        for fn in direct_publishers:
+            fn.add_environment("EVENT_BUS_NAME", self.bus.event_bus_name)
         for table in (recordings, media, presence, kicking_rules):
             self.publisher.add_event_source(
                 sources.DynamoEventSource(
@@ -117,8 +122,7 @@ class Events(Construct):
                     on_failure=sources.SqsDlq(self.dlq),
                 )
             )
-        publisher_role = self.publisher.role
-        assert publisher_role is not None
+        roles = [fn.role.role_arn for fn in (self.publisher, *direct_publishers) if fn.role is not None]
         self.bus.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="OnlyThisStackPublishes",
@@ -126,7 +130,7 @@ class Events(Construct):
                 principals=[iam.AnyPrincipal()],
                 actions=["events:PutEvents"],
                 resources=[self.bus.event_bus_arn],
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": [publisher_role.role_arn]}},
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": roles}},
             )
         )
         self._publisher_alarms(settings)

@@ -85,19 +85,22 @@ def test_publisher_reads_each_stream_with_partial_failures_bisect_and_a_dlq(temp
     assert len(sources) == 4
 
 
-def test_only_the_publisher_may_put_events_and_only_on_this_bus(template_json):
+def test_only_the_publishers_may_put_events_and_only_on_this_bus(template_json):
     bus_id, _ = one(template_json, "AWS::Events::EventBus", "Events")
     _fn_id, fn = function_by_handler(template_json, HANDLER)
-    put = [s for s in _policy_statements(template_json, fn) if "events:PutEvents" in actions(s)]
-    assert put == [{"Action": "events:PutEvents", "Effect": "Allow", "Resource": {"Fn::GetAtt": [bus_id, "Arn"]}}]
+    _, projects = function_by_handler(template_json, "service.projects.handler.handler")
+    for publisher in (fn, projects):
+        put = [s for s in _policy_statements(template_json, publisher) if "events:PutEvents" in actions(s)]
+        assert put == [{"Action": "events:PutEvents", "Effect": "Allow", "Resource": {"Fn::GetAtt": [bus_id, "Arn"]}}]
+    assert projects["Properties"]["Environment"]["Variables"]["EVENT_BUS_NAME"] == {"Ref": bus_id}
     holders = [k for k, v in resources(template_json, "AWS::IAM::Policy").items() if "events:PutEvents" in str(v)]
-    assert len(holders) == 1
+    assert len(holders) == 2
     (policy,) = resources(template_json, "AWS::Events::EventBusPolicy").values()
     statement = policy["Properties"]["Statement"]
     assert statement["Effect"] == "Deny" and statement["Action"] == "events:PutEvents"
     assert statement["Principal"] == {"AWS": "*"}
-    role_id = fn["Properties"]["Role"]["Fn::GetAtt"][0]
-    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": [{"Fn::GetAtt": [role_id, "Arn"]}]}}
+    roles = [{"Fn::GetAtt": [f["Properties"]["Role"]["Fn::GetAtt"][0], "Arn"]} for f in (fn, projects)]
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": roles}}
 
 
 def test_publisher_environment_names_the_bus_and_the_tables(template_json):

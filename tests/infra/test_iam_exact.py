@@ -94,7 +94,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "ProjectsFunction": (
         "service.projects.handler.handler",
         # usage cache Query + BatchWriteItem; limiter UpdateItem; REST secret; certificate rotation writes the
-        # token function's secret (PutSecretValue only: it never reads the certificate)
+        # token function's secret (PutSecretValue only: it never reads the certificate), then Certificate Rotated
         frozenset(
             {
                 "dynamodb:Query",
@@ -102,6 +102,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:PutSecretValue",
+                "events:PutEvents",
             }
         ),
     ),

@@ -24,6 +24,8 @@ from service.projects.settings import ProjectsSettings
 if TYPE_CHECKING:
     from agorakit.agora.console import ConsoleClient, Project
 
+    from service.events.model import Event
+
 TOKENS_BREAK = (
     "Tokens signed with the previous App Certificate no longer verify: clients must fetch new tokens "
     "(POST /tokens) and rejoin or call renewToken."
@@ -60,6 +62,8 @@ class ProjectsDependencies:
     usage_cache: UsageCache
     certificate: CertificateStore
     clock: Callable[[], float] = time.time
+    #: sends ``Certificate Rotated`` once the secret holds the new certificate (None: the stack has no bus)
+    announce: Callable[[Event], None] | None = None
     _console: Any = None
     _projects: tuple[float, list[Project]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -277,9 +281,18 @@ def rotate_certificate(
     rotated = deps.console.reset_sign_key(project.id, previous=project.sign_key or None)
     deps.forget_projects()
     version = _write_secret(rotated, deps, after_reset=True)
-    return _certificate_answer(
+    answer = _certificate_answer(
         rotated, version, settings, deps, previous=previous, message=TOKENS_BREAK, previous_tokens_valid=False
     )
+    if deps.announce is not None:
+        from service.events.projects import certificate_rotated
+
+        event = certificate_rotated(
+            project_id=str(rotated.id), app_id=str(rotated.vendor_key), secret_name=deps.certificate.name,
+            secret_version=version, at_ms=int(deps.clock() * 1000),
+        )  # fmt: skip
+        deps.announce(event)  # after the durable write; a failure is logged, the rotation stands
+    return answer
 
 
 def sync_certificate(key: str, *, settings: ProjectsSettings, deps: ProjectsDependencies) -> dict[str, Any]:
