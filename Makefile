@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi setup-py313 test-py313 diagrams fuzz
+.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi event-schemas setup-py313 test-py313 diagrams fuzz
 
 #: ports of `make run` (override: make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090)
 PORT ?= 8080
@@ -95,6 +95,9 @@ fuzz: setup  ## a long API fuzz: schemathesis from docs/openapi.json against a l
 
 openapi: setup  ## regenerate docs/openapi.json from the handlers
 	$(PY) -m local.openapi --write
+
+event-schemas: setup  ## regenerate docs/events/*.json (the events' JSON Schemas) from service/events/model.py
+	cd functions && ../$(PY) -m service.events.schemas ../docs/events
 
 run: setup  ## the whole system on this machine: moto + Agora emulator + local API + web example
 	$(PY) -m local.run --port $(PORT) --web-port $(WEB_PORT) --moto-port $(MOTO_PORT) \

@@ -51,6 +51,7 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "webhook processor": ("service.webhooks.processor.handler", "plain", {}),
     "channels": ("service.channels.handler.handler", "api", {}),
     "media": ("service.media.handler.handler", "plain", {}),
+    "events publisher": ("service.events.publisher.handler", "plain", {}),
     "projects": ("service.projects.handler.handler", "api", {}),
     "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }

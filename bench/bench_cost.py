@@ -10,6 +10,11 @@ strongly consistent reads 1 per 4 KB), SQS messages and Secrets Manager calls.
 - Recordings: ``RECORDINGS`` recordings started and stopped through the API (2 HTTP requests each).
 - Webhooks: ``DELIVERIES`` signed NCS notices posted to the intake function (each notice twice, as Agora
   resends), then the inbox's new items handed to the processor in stream batches of 100, as Lambda does.
+- Events: the recordings and presence tables' stream records those two runs wrote (read from moto's streams),
+  handed to the events publisher in batches of 100; its PutEvents entries are the events counted. The
+  cost per 1M events: EventBridge custom events ($1.00 per million), the publisher's requests and
+  GB-seconds, its reads (the media events' sid lookup), and the stream reads (one GetRecords per batch
+  counted; free when Lambda's trigger makes them, DynamoDB's pricing).
 
 The peer is the polling workflow of bench_workflow (``Wait 2 min -> Query -> Choice``), run in the same moto
 for a 1-hour recording: same Lambda and DynamoDB counts as ours (its Agora polls are stand-ins), its own
@@ -44,6 +49,8 @@ PRICES = {
     "api_request": 1.00 / 1_000_000,  # API Gateway HTTP API, first 300M
     "sqs_request": 0.40 / 1_000_000,
     "secrets_call": 0.05 / 10_000,
+    "custom_event": 1.00 / 1_000_000,  # EventBridge PutEvents, per 64 KB chunk of an entry
+    "stream_read_lambda": 0.0,  # GetRecords by a Lambda trigger: not charged (other readers: $0.02 per 100,000)
 }
 WRITES = {"PutItem", "UpdateItem", "DeleteItem"}
 READS = {"GetItem", "Query", "Scan"}
@@ -74,6 +81,8 @@ class Meter:
             units["sqs"] += len(params.get("Entries", [None]))
         elif operation in ("GetSecretValue", "DescribeSecret"):
             units["secrets"] += 1
+        elif operation == "PutEvents":
+            units["events"] += sum(max(1, math.ceil(len(json.dumps(e)) / 65_536)) for e in params.get("Entries", []))
         with self.lock:
             self.counts.update(units)
             self.counts[f"call:{operation}"] += 1
@@ -240,10 +249,49 @@ def measure_webhooks(rs: Any, meter: Meter) -> dict[str, Any]:
     }
 
 
+def measure_events(rs: Any, meter: Meter) -> dict[str, Any]:
+    """The publisher over the recordings and presence streams of the runs above (see the module docstring)."""
+    import boto3
+
+    from local.event_filter import stream_record
+    from local.pumps import streams_client
+
+    env = rs.stack.environment()
+    boto3.client("events").create_event_bus(Name=env["EVENT_BUS_NAME"])
+    publisher = rs.stack.function("EventsPublisherFunction")
+    assert publisher is not None
+    streams = streams_client(boto3.session.Session())
+    before, first = meter.snapshot()
+    batches = 0
+    for table in (env["RECORDINGS_TABLE"], env["PRESENCE_TABLE"]):
+        arn = rs.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+        records = [stream_record(r, stream_arn=arn, region="us-east-1")
+                   for r in streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]]  # fmt: skip
+        for start in range(0, len(records), STREAM_BATCH):
+            result = rs.dispatcher.invoke(publisher.name, {"Records": records[start : start + STREAM_BATCH]})
+            assert not (result or {}).get("batchItemFailures"), result
+            batches += 1
+    after, _ = meter.snapshot()
+    calls, gb_seconds = lambda_usage(rs, first)
+    units = after - before
+    units["stream_reads"] = batches
+    return {"n": units["events"], "transitions": 0, "lambda": calls, "gb_seconds": gb_seconds, "units": units,
+            "api_requests": 0}  # fmt: skip
+
+
 def dollars(m: dict[str, Any], per: int, extra_transitions: int = 0) -> dict[str, float]:
     scale = per / m["n"]
     units = m["units"]
+    extra = {}
+    if units["events"]:
+        extra = {
+            "EventBridge events": units["events"] * scale * PRICES["custom_event"],
+            "Stream reads (Lambda trigger)": units["stream_reads"] * scale * PRICES["stream_read_lambda"],
+        }
     return {
+        **extra,
         "Step Functions": (m["transitions"] + extra_transitions) * scale * PRICES["transition"],
         "Lambda requests": sum(m["lambda"].values()) * scale * PRICES["lambda_request"],
         "Lambda GB-s": m["gb_seconds"] * scale * PRICES["gb_second"],
@@ -287,6 +335,7 @@ def main() -> int:
         with metered(rs.dispatcher) as meter:
             recordings = measure_recordings(rs, meter)
             webhooks = measure_webhooks(rs, meter)
+            events = measure_events(rs, meter)
         naive_arn = rs.sfn.create_state_machine(
             name="CostPollingPeer",
             definition=naive_definition(),
@@ -296,12 +345,14 @@ def main() -> int:
 
     ours = report("Recordings", recordings, 1_000, "1,000 recordings (any length)")
     report("Webhook deliveries", webhooks, 1_000_000, "1M deliveries")
+    report("Events published", events, 1_000_000, "1M events")
+    print(f"  (stream batches read: {events['units']['stream_reads'] * 1_000_000 / events['n']:,.0f} per 1M events)")
     ours_sfn = recordings["transitions"] / recordings["n"]
     peer_extra = (peer_transitions - ours_sfn) * recordings["n"]
     peer = sum(dollars(recordings, 1_000, extra_transitions=round(peer_extra)).values())
     print(f"\npeer: polling workflow, 1-hour recordings: {peer_transitions} transitions each (ours {ours_sfn:.0f})")
     print(f"  per 1,000 recordings: peer ${peer:,.4f}  ours ${ours:,.4f}  ratio peer/ours {peer / ours:5.2f}x")
-    if recordings["transitions"] == 0 or sum(webhooks["lambda"].values()) == 0:
+    if recordings["transitions"] == 0 or sum(webhooks["lambda"].values()) == 0 or events["n"] == 0:
         print("ERROR: nothing was measured", file=sys.stderr)
         return 1
     return 0

@@ -54,6 +54,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "cors_origins": ("corsOrigins", "CORS_ORIGINS"),
     "api_docs": ("apiDocs", "API_DOCS"),
     "fast_aws_client": ("fastAwsClient", "FAST_AWS_CLIENT"),
+    "event_archive_days": ("eventArchiveDays", "EVENT_ARCHIVE_DAYS"),
+    "event_targets": ("eventTargets", "EVENT_TARGETS"),
 }
 
 #: what each key accepts, as the one-line error says it
@@ -87,6 +89,12 @@ ALLOWED: dict[str, str] = {
     "dev": "true or false",
     "api_docs": "true or false (serve GET /openapi.json and Swagger UI at GET /docs, without sign-in)",
     "fast_aws_client": "true or false (DynamoDB, Secrets Manager, Step Functions and S3 reads without botocore)",
+    "event_archive_days": "an integer from 0 to 3650 (days the event archive keeps events; 0: forever)",
+    "event_targets": (
+        'a JSON list of subscribers: {"type": "sqs", "arn": ...}, {"type": "lambda", "arn": ...} or '
+        '{"type": "https", "url": "https://...", "apiKeySecretName": ..., "apiKeyHeader": ...}, each with an '
+        'optional "name" and "detailTypes" (docs/events.md)'
+    ),
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -103,6 +111,30 @@ class SettingsError(ValueError):
 
 #: an origin as browsers send it: scheme, host, optional port; no path, no trailing slash
 _ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
+
+
+class EventTarget(BaseModel):
+    """One subscriber of the events bus (``-c eventTargets='[...]'``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    type: Literal["sqs", "lambda", "https"]
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z][A-Za-z0-9]{0,39}$")
+    arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:(sqs|lambda):[a-z0-9-]+:\d{12}:\S+$")
+    url: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
+    api_key_secret_name: str | None = Field(default=None, alias="apiKeySecretName")
+    api_key_header: str = Field(default="x-api-key", alias="apiKeyHeader", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    rate_per_second: int = Field(default=10, alias="ratePerSecond", ge=1, le=300)
+    detail_types: list[str] = Field(default_factory=list, alias="detailTypes")
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> EventTarget:
+        if self.type == "https":
+            if not self.url or not self.api_key_secret_name:
+                raise ValueError("an https event target needs url and apiKeySecretName")
+        elif not self.arn or f":{self.type}:" not in self.arn:
+            raise ValueError(f"an {self.type} event target needs the {self.type} arn")
+        return self
 
 
 class StackSettings(BaseModel):
@@ -141,6 +173,21 @@ class StackSettings(BaseModel):
     api_docs: bool = False
     #: hot-path AWS calls through service.adapters.awsfast instead of botocore (cold start; docs/decisions.md)
     fast_aws_client: bool = True
+    #: how long the events bus's archive keeps events for replay (0: forever)
+    event_archive_days: int = Field(default=30, ge=0, le=3650)
+    #: subscribers of the events bus: one rule, target and DLQ each (docs/events.md)
+    event_targets: list[EventTarget] = Field(default_factory=list)
+
+    @field_validator("event_targets", mode="before")
+    @classmethod
+    def _event_targets(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = json.loads(v) if v.strip() else []
+        if isinstance(v, list):
+            names = [t.get("name") for t in v if isinstance(t, dict) and t.get("name")]
+            if len(names) != len(set(names)):
+                raise ValueError("event target names must be unique")
+        return v
 
     @field_validator("stack_name")
     @classmethod

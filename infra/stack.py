@@ -9,6 +9,7 @@ from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.api_docs import ApiDocs
 from infra.constructs.channels import Channels
+from infra.constructs.events import Events
 from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.media import Media
 from infra.constructs.monitoring import Monitoring, Watched
@@ -52,6 +53,11 @@ class AgoraServerlessStack(Stack):
             self, "Projects", settings=settings, api=self.api, functions=self.functions, agora=self.agora
         )
         self.webhooks.enable_abnormal_leave_action(settings, self.agora)
+        self.events = Events(
+            self, "Events", settings=settings, functions=self.functions, recordings=self.recording.table,
+            media=self.media.table, presence=self.webhooks.presence, kicking_rules=self.channels.rules,
+            direct_publishers=(self.projects.function,),
+        )  # fmt: skip
         self.api_docs = ApiDocs(self, "ApiDocs", api=self.api, functions=self.functions) if settings.api_docs else None
         watched = Watched(
             functions=dict(self.functions.created), log_groups=dict(self.functions.log_groups),
@@ -67,6 +73,8 @@ class AgoraServerlessStack(Stack):
             queues={"PlaylistEvents": self.media.queue},
         )  # fmt: skip
         self.monitoring = Monitoring(
-            self, "Monitoring", watched=watched, alarms=[self.media.dlq_alarm, *self.recording.workflow.alarms],
+            self, "Monitoring", watched=watched,
+            alarms=[self.media.dlq_alarm, *self.recording.workflow.alarms, *self.events.alarms],
             alarm_email=settings.alarm_email,
         )  # fmt: skip
+        self.monitoring.dashboard.add_widgets(*self.events.widgets)

@@ -137,6 +137,8 @@ class LocalApi:
         self.openapi_path = openapi_path
         self.fire_schedule = fire_schedule
         self.on_request = on_request
+        #: the bus's events (local.events.EventLog) behind GET /local/events, when the stack has a bus
+        self.events: Any = None
         self.routes = sorted((compile_route(r) for r in stack.routes), key=lambda c: c.rank, reverse=True)
         self.api_id = next((str(r.ref) for r in stack.by_type("AWS::ApiGatewayV2::Api")), "localapi")
         self.cors = stack.cors
@@ -194,9 +196,11 @@ class LocalApi:
             response = (response[0], response[1] + self._cors_headers(origin), response[2])
         return response
 
-    def _route(  # noqa: PLR0917 - the request's parts
+    def _route(  # noqa: PLR0911, PLR0917 - the request's parts; one early answer per local endpoint
         self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
     ) -> Response:
+        if path == "/local/events" and self.events is not None:
+            return _json(*self.events.http(method, query))
         local = self._local(method, path, headers, body)
         if local is not None:
             return local

@@ -159,6 +159,7 @@ def banner(runtime: Any) -> str:
         f"  Agora emulator:                          {runtime.emulator_url if runtime.emulator else 'NOT RUNNING'}"
         + (f"   (REST: {runtime.secrets.customer_id} / {runtime.secrets.customer_secret})" if runtime.emulator else ""),
         f"  CORS origins allowed:                    {', '.join(runtime.cors_origins) or 'none'}",
+        *_events_lines(runtime, url),
         f"  functions: {len(stack.functions)}, routes: {len(stack.routes)}, "
         f"state machines: {len(stack.state_machines)}, pumps: {pump_text or 'none'}",
     ]
@@ -177,6 +178,16 @@ def banner(runtime: Any) -> str:
         for spec in stack.schedules:
             lines.append(f"  curl -s -X POST {url}/local/schedules/{spec.logical_id}   # {spec.expression}")
     return "\n".join(lines) + "\n"
+
+
+def _events_lines(runtime: Any, url: str) -> list[str]:
+    """Where the bus's events are (docs/events.md), and where they are forwarded."""
+    events = getattr(runtime, "events", None)
+    if events is None:
+        return []
+    line = f"  Events (EventBridge envelopes):          {url}/local/events?after=0&wait=10   (next: after=<cursor>)"
+    forwarder = events.forwarder
+    return [line, f"  Events forwarded to:                     {forwarder.url}"] if forwarder else [line]
 
 
 def commands(text: str) -> list[str]:

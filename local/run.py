@@ -120,6 +120,7 @@ class LocalRuntime:
         cors_origins: list[str] | None = None,
         web_port: int | None = None,
         context: dict[str, Any] | None = None,
+        forward_events: str | None = None,
     ):
         """``web_port``: serve examples/web there (0: any free port; None: not at all); its origin is added to
         ``cors_origins`` (the API's allowed browser origins, ``corsOrigins`` of the template). ``context``: CDK
@@ -145,6 +146,8 @@ class LocalRuntime:
         self.emulator_error: str | None = None
         self.api: Any = None
         self.pumps: Any = None
+        self.events: Any = None  # local.events.LocalEvents: the bus's events, GET /local/events
+        self.forward_events = forward_events
         self.identity: Any = None
         self.seeded: dict[str, str] = {}  # secret name -> env var
         self.unseeded: dict[str, str] = {}
@@ -239,14 +242,17 @@ class LocalRuntime:
             self.identity = LocalIdentity(
                 issuer=authorizer.issuer, audience=authorizer.audience[0], groups_claim=groups_claim
             )
+        from local.events import start_local_events
         from local.pumps import Pumps
 
+        self.events = start_local_events(self.stack, session, forward_url=self.forward_events)
         self.pumps = Pumps(self.stack, self.dispatcher, session, sqs_retry_delay=self.sqs_retry_delay)
         self.pumps.start()
         self.api = LocalApi(
             self.stack, self.dispatcher, self.identity, host=self.host, port=self.api_port,
             fire_schedule=self.pumps.schedules.fire if self.pumps.schedules else None, on_request=self.on_request,
         )  # fmt: skip
+        self.api.events = self.events.log if self.events else None
         try:
             self.api.start()
         except PortInUse as exc:
@@ -358,6 +364,9 @@ class LocalRuntime:
         if self.pumps is not None:
             self.pumps.stop()
             self.pumps = None
+        if self.events is not None:
+            self.events.stop()
+            self.events = None
         if self.emulator is not None:
             try:
                 self.emulator.stop()
@@ -420,6 +429,10 @@ def _parser() -> argparse.ArgumentParser:
         "(default: $CORS_ORIGINS, else none; '*' is refused)",
     )
     p.add_argument("--quiet", action="store_true", help="do not print one line per API request")
+    p.add_argument(
+        "--forward-events", metavar="URL", default=None,
+        help="POST every event of the bus to URL (an HTTP endpoint of yours), retried as EventBridge does (bounded)",
+    )  # fmt: skip
     p.add_argument(
         "--function-logs", action="store_true", help="show the functions' Powertools INFO logs and EMF metric lines"
     )
@@ -513,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         web_port=args.web_port or None, cors_origins=origins,
         env_overrides={} if args.function_logs else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
         on_request=None if args.quiet else (lambda line: print(f"  {line}", flush=True)),
-        emulator_options=dict(args.emulator_option),
+        emulator_options=dict(args.emulator_option), forward_events=args.forward_events,
     )  # fmt: skip
     try:
         runtime.start()

@@ -57,6 +57,8 @@ class Channels(Construct):
             self,
             "KickingRulesTable",
             partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.NUMBER),
+            # the events publisher reads every change (infra/constructs/events.py)
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute="purgeAt",
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

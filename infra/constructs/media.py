@@ -78,6 +78,8 @@ class Media(Construct):
             "MediaTable",
             partition_key=dynamodb.Attribute(name="sid", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+            # the events publisher reads every change (infra/constructs/events.py)
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             billing=dynamodb.Billing.on_demand(),
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True

@@ -231,6 +231,8 @@ class Recording(Construct):
             self,
             "RecordingsTable",
             partition_key=dynamodb.Attribute(name="pk", type=string),
+            # the events publisher reads every change (infra/constructs/events.py)
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute="expiresAt",
             global_secondary_indexes=[

@@ -78,6 +78,8 @@ class Webhooks(Construct):
             "PresenceTable",
             partition_key=dynamodb.Attribute(name="channel", type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name="uid", type=dynamodb.AttributeType.STRING),
+            # the events publisher reads every change (infra/constructs/events.py)
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute=TTL_ATTRIBUTE,
             point_in_time_recovery_specification=pitr,

@@ -42,6 +42,7 @@ METHOD_ACTIONS: dict[str, str] = {
     "put_metric_data": "cloudwatch:PutMetricData",
     "publish": "sns:Publish",
     "send_message": "sqs:SendMessage",
+    "put_events": "events:PutEvents",
 }
 TRANSACT_KINDS = {
     "Put": "dynamodb:PutItem",

@@ -98,7 +98,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "ProjectsFunction": (
         "service.projects.handler.handler",
         # usage cache Query + BatchWriteItem; limiter UpdateItem; REST secret; certificate rotation writes the
-        # token function's secret (PutSecretValue only: it never reads the certificate)
+        # token function's secret (PutSecretValue only: it never reads the certificate), then Certificate Rotated
         frozenset(
             {
                 "dynamodb:Query",
@@ -106,8 +106,14 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:UpdateItem",
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:PutSecretValue",
+                "events:PutEvents",
             }
         ),
+    ),
+    "PublisherFunction": (
+        "service.events.publisher.handler",
+        # the media events' sid -> recording id lookup (bySid Query); PutEvents on the stack's bus
+        frozenset({"dynamodb:Query", "events:PutEvents"}),
     ),
     "ApiFunction": (
         "service.recordings.api_handler.handler",
@@ -143,6 +149,9 @@ IAM_ONLY: dict[str, dict[str, str]] = {
     },
     "ProcessorFunction": dict.fromkeys(
         STREAM_SOURCE, "the stream event source mapping reads the inbox stream and sends failures to the DLQ"
+    ),
+    "PublisherFunction": dict.fromkeys(
+        STREAM_SOURCE, "the four stream event source mappings read the tables' streams and send failures to the DLQ"
     ),
 }
 
@@ -228,6 +237,7 @@ def _prefix(function_id: str) -> str:
         "ReconcilerFunction": "Recording",
         "ApiFunction": "Recording",
         "ProjectsFunction": "Projects",
+        "PublisherFunction": "Events",
     }[function_id]
     return f"{owner}{function_id}"
 

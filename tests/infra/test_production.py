@@ -105,7 +105,7 @@ def test_regions_without_the_powertools_parameter_fail_clearly(region):
 
 def test_every_function_runs_the_tested_python_on_arm64(template_json):
     functions = project_functions(template_json)
-    assert len(functions) == 9
+    assert len(functions) == 10
     for name, fn in functions.items():
         assert fn["Properties"]["Runtime"] == "python3.13", name
         assert fn["Properties"]["Architectures"] == ["arm64"], name
@@ -213,6 +213,7 @@ EXPECTED_ALARMS = {
             "ReconcilerFunction",
             "ApiFunction",
             "ProjectsFunction",
+            "PublisherFunction",
         )
         for kind in ("Errors", "Throttles")
     ),
@@ -229,6 +230,8 @@ EXPECTED_ALARMS = {
     "WebhookNoticesFailed",
     "RecordingFailedAlarm",
     "ExecutionsFailedAlarm",
+    "EventsIteratorAge",
+    "EventsPublisherDeadLetters",
 }
 
 
@@ -348,6 +351,8 @@ def test_outputs_have_stable_names_and_descriptions(template_json):
         "StateMachineArn",
         "AlarmTopicArn",
         "DashboardName",
+        "EventBusName",
+        "EventArchiveName",
     }
     for name, out in outputs.items():
         assert len(out["Description"]) > 20, name

@@ -66,6 +66,9 @@ def test_projects_function_permissions_are_exact(template_json):
     logs = [k for k in by_target if "ProjectsProjectsFunctionLogs" in k]
     assert len(logs) == 1
     by_target.pop(logs[0])
+    # Certificate Rotated, on the stack's events bus only (infra/constructs/events.py)
+    bus_id, _ = one(template_json, "AWS::Events::EventBus", "EventsBus")
+    assert by_target.pop(json.dumps({"Fn::GetAtt": [bus_id, "Arn"]})) == {"events:PutEvents"}
     assert by_target == {}  # nothing else: no certificate read, no other table
 
 

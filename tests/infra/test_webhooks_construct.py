@@ -77,7 +77,8 @@ def test_presence_table_keys_and_ttl(template_json):
         "uid": "S",  # uids reach 2^32-1: stored as decimal strings, never int32
     }
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
-    assert "StreamSpecification" not in props
+    # old and new images for the events publisher (a TTL removal publishes nothing: service.events.presence)
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def test_stream_mapping_reports_batch_failures_and_has_a_dlq(template_json):

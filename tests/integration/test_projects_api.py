@@ -331,3 +331,31 @@ def test_agora_errors_map_to_precise_statuses(api):
         assert status == 502 and error["error"]["details"]["agora_http_status"] == 401
     finally:
         emu.accounts[DEFAULT_CUSTOMER_ID] = DEFAULT_CUSTOMER_SECRET
+
+
+def test_a_rotation_publishes_certificate_rotated_without_the_certificate(api, monkeypatch):
+    """After the secret holds the new certificate, the projects function sends ``Certificate Rotated`` to the
+    stack's bus (moto routes it through a rule to the app's queue); the event names the secret version."""
+    from tests.support.event_contracts import assert_valid
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name="Test-events")
+    queue = sqs.create_queue(QueueName="app")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="app", EventBusName="Test-events", EventPattern=json.dumps({"source": [{"prefix": "agora-"}]}))
+    events.put_targets(Rule="app", EventBusName="Test-events", Targets=[{"Id": "q", "Arn": arn}])
+    monkeypatch.setenv("EVENT_BUS_NAME", "Test-events")
+    api.handler = importlib.reload(api.handler)
+    try:
+        status, answer = call(api, "POST", "/projects/Prod7xRH/certificate/reset", body={"confirm": APP_ID})
+    finally:
+        if api.handler.dependencies()._console is not None:
+            api.handler.dependencies()._console.close()
+    assert status == 200, answer
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    (envelope,) = [json.loads(m["Body"]) for m in messages]
+    detail = assert_valid(envelope)
+    assert envelope["detail-type"] == "Certificate Rotated" and envelope["source"] == "agora-serverless.projects"
+    assert detail["project_id"] == "Prod7xRH" and detail["app_id"] == APP_ID
+    assert detail["secret_version"] == answer["certificate"]["secret_version_id"]
+    assert secret_certificate(api) not in json.dumps(envelope) and api.prod["sign_key"] not in json.dumps(envelope)

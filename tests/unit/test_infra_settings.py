@@ -134,3 +134,35 @@ def test_cors_origin_must_be_an_origin(value):
         SettingsError, match=r"^corsOrigins='.*' is not allowed: expected comma-separated browser origins"
     ):
         load({"corsOrigins": value})
+
+
+def test_event_targets_and_archive_days():
+    targets = '[{"type": "sqs", "arn": "arn:aws:sqs:us-east-1:123456789012:q"}, {"type": "https", "name": "Hook", "url": "https://app.example/h", "apiKeySecretName": "k"}]'  # noqa: E501
+    settings = load({"eventTargets": targets, "eventArchiveDays": "0"})
+    assert [t.type for t in settings.event_targets] == ["sqs", "https"] and settings.event_archive_days == 0
+    assert settings.event_targets[1].api_key_header == "x-api-key"
+    assert load({}).event_targets == [] and load({}).event_archive_days == 30
+
+
+@pytest.mark.parametrize(
+    "targets",
+    [
+        "not json",
+        '[{"type": "smtp", "arn": "arn:aws:sqs:us-east-1:123456789012:q"}]',
+        '[{"type": "https", "url": "https://app.example/h"}]',  # no API key secret
+        '[{"type": "https", "url": "http://app.example/h", "apiKeySecretName": "k"}]',  # not https
+        '[{"type": "lambda", "arn": "arn:aws:sqs:us-east-1:123456789012:q"}]',  # not a function
+        '[{"type": "sqs", "arn": "arn:aws:sqs:us-east-1:123456789012:q", "name": "A"},'
+        ' {"type": "sqs", "arn": "arn:aws:sqs:us-east-1:123456789012:r", "name": "A"}]',
+        '[{"type": "sqs", "arn": "arn:aws:sqs:us-east-1:123456789012:q", "extra": 1}]',
+    ],
+)
+def test_bad_event_targets_fail_in_one_line(targets):
+    with pytest.raises(SettingsError, match=r"^eventTargets='.*' is not allowed: expected a JSON list") as caught:
+        load({"eventTargets": targets})
+    assert "\n" not in str(caught.value)
+
+
+def test_event_archive_days_out_of_range():
+    with pytest.raises(SettingsError, match=r"^eventArchiveDays=4000 is not allowed: expected an integer from 0"):
+        load({"eventArchiveDays": 4000})

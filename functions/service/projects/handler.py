@@ -7,7 +7,7 @@ Log lines name projects by id and App ID only; a Project object or a Console bod
 
 from datetime import date
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
@@ -21,6 +21,9 @@ from service.projects import logic
 from service.projects.logic import ProjectsDependencies, RotationRequest, StatusChange
 from service.projects.models import CertificateChange, ProjectList, ProjectView, Usage
 from service.projects.settings import ProjectsSettings
+
+if TYPE_CHECKING:
+    from service.events.model import Event
 
 logger = Logger()
 tracer = make_tracer()
@@ -39,7 +42,21 @@ def dependencies() -> ProjectsDependencies:
         console_factory=lambda: build_console_client(settings, secrets),
         usage_cache=DynamoDBUsageCache(settings.usage_table),
         certificate=SecretsManagerCertificate(settings.app_certificate_secret_name),
+        announce=announce if settings.event_bus_name else None,
     )
+
+
+def announce(event: "Event") -> None:
+    """``Certificate Rotated`` to the stack's bus (PutEvents, refused entries retried); never fails the rotation."""
+    from service.events.bus import EventBridgeBus
+
+    try:
+        failed = EventBridgeBus().put([event.entry(settings.event_bus_name)])
+    except Exception:
+        logger.exception("Certificate Rotated could not be published")
+        return
+    if failed:
+        logger.warning("Certificate Rotated was refused by the bus", extra={"detail_type": event.detail_type})
 
 
 def _owner() -> Caller:

@@ -24,6 +24,8 @@ from service.projects.settings import ProjectsSettings
 if TYPE_CHECKING:
     from agorakit.agora.console import ConsoleClient, Project
 
+    from service.events.model import Event
+
 TOKENS_BREAK = (
     "From this answer on, every token this stack signs (POST /tokens, POST /tokens/rtm, the recorder token of a "
     "new recording) uses the new certificate. Tokens issued before it were signed with the previous one and no "
@@ -64,6 +66,8 @@ class ProjectsDependencies:
     clock: Callable[[], float] = time.time
     #: the rotation's wait for the signers (``wait_for_signers``); tests pass one that advances their clock
     sleep: Callable[[float], None] = time.sleep
+    #: sends ``Certificate Rotated`` once the secret holds the new certificate (None: the stack has no bus)
+    announce: Callable[[Event], None] | None = None
     _console: Any = None
     _projects: tuple[float, list[Project]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -296,10 +300,19 @@ def rotate_certificate(
     deps.forget_projects()
     version = _write_secret(rotated, deps, after_reset=True)
     waited = wait_for_signers(settings, deps)
-    return _certificate_answer(
+    answer = _certificate_answer(
         rotated, version, settings, deps, previous=previous, message=TOKENS_BREAK, previous_tokens_valid=False,
         waited=waited,
     )  # fmt: skip
+    if deps.announce is not None:
+        from service.events.projects import certificate_rotated
+
+        event = certificate_rotated(
+            project_id=str(rotated.id), app_id=str(rotated.vendor_key), secret_name=deps.certificate.name,
+            secret_version=version, at_ms=int(deps.clock() * 1000),
+        )  # fmt: skip
+        deps.announce(event)  # after the durable write; a failure is logged, the rotation stands
+    return answer
 
 
 def sync_certificate(key: str, *, settings: ProjectsSettings, deps: ProjectsDependencies) -> dict[str, Any]:

@@ -27,5 +27,7 @@ class ProjectsSettings(AgoraAccessSettings):
     usage_max_days: int = Field(default=92, ge=1, le=366)
     #: cached usage days are removed by DynamoDB's TTL after this many days
     usage_retention_days: int = Field(default=400, ge=1, le=3650)
+    #: the stack's events bus: a rotation sends ``Certificate Rotated`` there ("": no event)
+    event_bus_name: str = ""
     #: how long a warm function reuses the project list to resolve a project id or App ID
     projects_cache_seconds: float = Field(default=10.0, ge=0, le=300)
