@@ -356,13 +356,13 @@ def test_an_item_read_before_the_start_is_changed_with_the_sid_under_the_lock(rs
     from service.recordings import operations
 
     _, created = rs.api("POST", "/recordings", body={"channel": channel})
-    stale = rs.item(created["recording_id"])  # read while REQUESTED: no sid
+    stale = rs.recording(created["recording_id"])  # read while REQUESTED: no sid
     rs.emulator.join(channel, HOST_UID, role="host")
     rs.acquire_and_start(created["recording_id"])
     deps = sys.modules["service.recordings.api_handler"].dependencies()
     settings = sys.modules["service.recordings.api_handler"].settings
-    seen: list[str] = []
-    operations._with_op_lock(deps, stale, settings, lambda current: seen.append(current["sid"]))
+    seen: list[str | None] = []
+    operations._with_op_lock(deps, stale, settings, lambda current: seen.append(current.sid))
     assert seen == [rs.item(created["recording_id"])["sid"]]
 
 

@@ -9,6 +9,8 @@ from agorakit.agora.models import StorageConfig
 from pydantic import ValidationError
 from service.recordings import postponed
 from service.recordings.models import RecordingRequest
+from service.recordings.record import Recording
+from service.recordings.repository import from_item
 
 
 def _request(**postponed_options: object) -> RecordingRequest:
@@ -83,8 +85,11 @@ HOUR_MS = 3600 * 1000
 ENDED_MS = 1_800_000_000_000
 
 
-def _item(**fields: object) -> dict[str, object]:
-    return {"status": "STOPPED", "stoppedAt": ENDED_MS, "updatedAt": ENDED_MS + 5, **fields}
+def _item(**fields: object) -> Recording:
+    """A recording item as the table holds it, read through the repository."""
+    return from_item(
+        {"recordingId": "r", "status": "STOPPED", "stoppedAt": ENDED_MS, "updatedAt": ENDED_MS + 5, **fields}
+    )
 
 
 @pytest.mark.parametrize(

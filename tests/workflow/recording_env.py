@@ -14,7 +14,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.recordings.record import Recording
 
 #: the workflow's numbers for tests: tiny intervals, a 6 s maximum duration, a 5 s resource age limit (a loaded
 #: machine took over 2 s between an acquire and the retried start of a 206/65, which then expired)
@@ -163,12 +166,22 @@ class RecordingStack:
         return self.dispatcher.invoke(self.function_name("RecordingReconcilerFunction"), {}, source="schedule")
 
     def item(self, recording_id: str) -> dict[str, Any]:
-        from service.recordings.repository import RecordingsRepository
+        """The stored item itself (camelCase attributes): what the table holds, not the use cases' view of it."""
+        from service.adapters.dynamodb import from_item
+        from service.recordings.repository import rec_key
 
-        repo = RecordingsRepository(self.table, client=self.ddb)
-        item = repo.get(recording_id)
+        raw = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": rec_key(recording_id)}}, ConsistentRead=True)
+        item = from_item(raw.get("Item"))
         assert item is not None, recording_id
         return item
+
+    def recording(self, recording_id: str) -> Recording:
+        """The recording as the use cases see it (``repository.from_item``)."""
+        from service.recordings.repository import RecordingsRepository
+
+        found = RecordingsRepository(self.table, client=self.ddb).get(recording_id)
+        assert found is not None, recording_id
+        return found
 
     def execution_arn(self, recording_id: str) -> str:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{recording_id}"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from service.adapters.agora import CallBudget
 from service.adapters.secrets import SecretStore
 from service.observability import MetricSink, limiter_wait_observer, no_metric
-from service.recordings.ports import RecordingAgora, WorkflowControl
+from service.recordings.ports import RecordingAgora, RecordingStore, WorkflowControl
 from service.recordings.repository import RecordingsRepository
 from service.recordings.settings import RecordingSettings
 
@@ -33,7 +33,7 @@ _no_metric = no_metric
 
 @dataclass
 class RecordingDependencies:
-    repo: RecordingsRepository
+    repo: RecordingStore
     secrets: SecretStore
     workflow_factory: Callable[[], WorkflowControl]
     agora_factory: Callable[[], RecordingAgora]

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from service.adapters.aws import LazyClient
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.recordings import logic
+from service.recordings.record import Recording
 
 CONTENT_TYPE = "application/vnd.apple.mpegurl"
 
@@ -105,9 +106,9 @@ class PlaybackRequest:
     expires_in: int | None = None
 
 
-def recording_prefix(item: dict[str, Any]) -> str:
+def recording_prefix(item: Recording) -> str:
     """The recording's own folder: the ``fileNamePrefix`` the workflow gave Agora, as a key prefix."""
-    return "/".join(logic.file_name_prefix(str(item["channel"]), str(item["recordingId"]))) + "/"
+    return "/".join(logic.file_name_prefix(item.channel, item.recording_id)) + "/"
 
 
 def playlists(objects: dict[str, int]) -> list[str]:
@@ -141,7 +142,7 @@ def _is_main(name: str) -> bool:
 
 
 def render(
-    item: dict[str, Any],
+    item: Recording,
     request: PlaybackRequest,
     *,
     objects: RecordingObjects,
@@ -188,7 +189,7 @@ MAX_SNAPSHOTS_PER_PAGE = 1000
 
 
 def snapshots(
-    item: dict[str, Any],
+    item: Recording,
     *,
     objects: RecordingObjects,
     url_seconds: int,
@@ -208,7 +209,7 @@ def snapshots(
         raise BadRequest(f"limit must be between 1 and {MAX_SNAPSHOTS_PER_PAGE}")
     listed = objects.list(recording_prefix(item))
     jpgs = sorted((posixpath.basename(k), k) for k in listed if k.lower().endswith(".jpg"))
-    notified = {posixpath.basename(str(n)) for n in item.get("snapshotFiles") or []}
+    notified = {posixpath.basename(n) for n in item.snapshot_files}
     page = [(name, key) for name, key in jpgs if after is None or name > after]
     entries = []
     for name, key in page[:limit]:
@@ -229,7 +230,7 @@ def snapshots(
         )
     more = len(page) > limit
     return {
-        "recording_id": str(item["recordingId"]),
+        "recording_id": item.recording_id,
         "total": len(jpgs),
         "not_notified": sum(1 for name, _ in jpgs if name not in notified),
         "snapshots": entries,

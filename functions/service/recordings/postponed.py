@@ -23,9 +23,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+if TYPE_CHECKING:
+    from agorakit.ncs.events import RecordingEvent
+
+    from service.recordings.ports import RecordingStore, WorkflowControl
+    from service.recordings.record import Recording
 
 TRANS_MODES = {"transcoding": "postponeTranscoding", "audio_mix": "audioMix"}
 DEFAULT_CONTAINER = {"transcoding": "mp4", "audio_mix": "mp3"}
@@ -128,12 +134,12 @@ def _names(file_list: Any) -> set[str]:
     return names
 
 
-def _add_files(repo: Any, recording_id: str, names: set[str]) -> None:
+def _add_files(repo: RecordingStore, recording_id: str, names: set[str]) -> None:
     if names:
         repo.add_postponed_files(recording_id, set(sorted(names)[:MAX_FILES]))
 
 
-def on_started(repo: Any, workflow: Any, recording_id: str, event: Any) -> None:
+def on_started(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     """80: Agora started the postponed job (its time is kept even when the final result came first)."""
     if event.sendts is not None:
         repo.set_if_newer(recording_id, "postponedStartSeq", event.sequence, {"postponedStartedAt": event.sendts})
@@ -155,7 +161,7 @@ def _uids(details: Mapping[str, Any]) -> list[dict[str, Any]]:
     return sorted(out, key=lambda e: str(e["uid"]))[:MAX_FILES]
 
 
-def on_completed(repo: Any, workflow: Any, recording_id: str, event: Any) -> None:
+def on_completed(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     """81: the transcoder finished; per-uid results and their files."""
     details = event.details
     uids = _uids(details)
@@ -165,13 +171,13 @@ def on_completed(repo: Any, workflow: Any, recording_id: str, event: Any) -> Non
     _final(repo, recording_id, event, details.get("result"))
 
 
-def on_final_result(repo: Any, workflow: Any, recording_id: str, event: Any) -> None:
+def on_final_result(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     """1001: the final result and the file list."""
     _add_files(repo, recording_id, _names(event.details.get("fileList")))
     _final(repo, recording_id, event, event.details.get("result"))
 
 
-def _final(repo: Any, recording_id: str, event: Any, result: Any) -> None:
+def _final(repo: RecordingStore, recording_id: str, event: RecordingEvent, result: object) -> None:
     status = RESULTS.get(str(result)) if result is not None else None
     if status is None:
         return
@@ -210,43 +216,38 @@ class PostponedView(BaseModel):
     finished_at: str | None = None
 
 
-def overdue(item: Mapping[str, Any], status: str, now_ms: float) -> bool:
+def overdue(item: Recording, status: str, now_ms: float) -> bool:
     """No final result, and the recording ended longer ago than Agora's window allows.
 
     The end is ``stoppedAt`` (set when the workflow finalizes); a recording that FAILED has none, so its last
     write (``updatedAt``, later than its end) is used: that errs on the side of waiting longer.
     """
-    if status not in ("pending", "transcoding") or item.get("status") not in ("STOPPED", "FAILED"):
+    if status not in ("pending", "transcoding") or item.status not in ("STOPPED", "FAILED"):
         return False
-    ended = item.get("stoppedAt") or item.get("updatedAt")
-    try:
-        ended_ms = float(ended)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    ended = item.stopped_at or item.updated_at
+    if ended is None:
         return False
-    return now_ms - ended_ms > RESULT_WINDOW_MS + OVERDUE_MARGIN_MS
+    return now_ms - ended > RESULT_WINDOW_MS + OVERDUE_MARGIN_MS
 
 
-def view(item: Mapping[str, Any], config: Mapping[str, Any], *, now_ms: float | None = None) -> dict[str, Any] | None:
+def view(item: Recording, config: Mapping[str, Any], *, now_ms: float | None = None) -> dict[str, Any] | None:
     """The ``postponed`` part of a recording's view (None when it was not asked for)."""
     from service.recordings.logic import iso
 
     stored = config.get("postponed")
     if not isinstance(stored, Mapping):
         return None
-    try:
-        uids = json.loads(str(item.get("postponedUids") or "[]"))
-    except ValueError:
-        uids = []
-    status = str(item.get("postponedStatus") or "pending")
+    result = item.postponed
+    status = result.status or "pending"
     if overdue(item, status, time.time() * 1000 if now_ms is None else now_ms):
         status = "overdue"
     return {
         "mode": stored.get("mode"),
         "container": stored.get("container"),
         "status": status,
-        "result": item.get("postponedResult"),
-        "files": sorted(str(name) for name in item.get("postponedFiles") or ()),
-        "uids": uids if isinstance(uids, list) else [],
-        "started_at": iso(item.get("postponedStartedAt")),
-        "finished_at": iso(item.get("postponedFinishedAt")),
+        "result": result.result,
+        "files": sorted(result.files),
+        "uids": [{"uid": u.uid, "result": u.result, "files": list(u.files)} for u in result.uids],
+        "started_at": iso(result.started_at),
+        "finished_at": iso(result.finished_at),
     }
