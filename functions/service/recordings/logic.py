@@ -241,9 +241,14 @@ def _resolution_view(entry: Resolution) -> dict[str, Any]:
 
 
 def view(
-    item: Recording, *, media: Mapping[str, Any] | None = None, integrity: Mapping[str, Any] | None = None
+    item: Recording,
+    *,
+    media: Mapping[str, Any] | None = None,
+    integrity: Mapping[str, Any] | None = None,
+    now_ms: int | None = None,
 ) -> dict[str, Any]:
-    """The API representation of a recording (never the task token or lock internals)."""
+    """The API representation of a recording (never the task token or lock internals). ``now_ms``: the use
+    case's clock, for what depends on time (postponed ``overdue``)."""
     error = None
     failure = item.failure
     if failure is not None and (failure.type or failure.code is not None):
@@ -281,7 +286,7 @@ def view(
         "agora_warnings": _entries(item.agora_warnings),
         "cdn": cdn_view(item),
     }
-    out["postponed"] = _postponed_view(item)
+    out["postponed"] = _postponed_view(item, now_ms)
     if media is not None:
         out["media"] = _plain(dict(media))
     if integrity is not None:
@@ -289,13 +294,13 @@ def view(
     return out
 
 
-def _postponed_view(item: Recording) -> dict[str, Any] | None:
+def _postponed_view(item: Recording, now_ms: int | None) -> dict[str, Any] | None:
     """Postponed transcoding / audio mixing, when the recording asked for it (``service.recordings.postponed``)."""
     if "postponed" not in item.config_json:
         return None
     from service.recordings.postponed import view
 
-    return view(item, item.config())
+    return view(item, item.config(), now_ms=now_ms)
 
 
 def acquire_scene(postponed: Mapping[str, Any] | None, mode: str) -> int:

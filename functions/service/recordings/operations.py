@@ -212,7 +212,7 @@ def get_recording(
             integrity = public(repository.integrity(item.sid))
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
             logger.exception("media totals unavailable for sid %s", item.sid)
-    return logic.view(item, media=media, integrity=integrity)
+    return logic.view(item, media=media, integrity=integrity, now_ms=deps.repo.now_ms())
 
 
 def playlist(
@@ -311,7 +311,7 @@ def list_recordings(
         if next_token:
             raise BadRequest("next_token applies to a channel listing")
         items = sorted(deps.repo.list_active(), key=lambda i: i.created_at, reverse=True)
-        return {"recordings": [logic.view(i) for i in items[:size]], "next_token": None}
+        return {"recordings": [logic.view(i, now_ms=deps.repo.now_ms()) for i in items[:size]], "next_token": None}
     if not channel or len(channel) > 1024:
         raise BadRequest("channel must be 1-1024 characters")
     start = _decode_token(next_token, channel) if next_token else None
@@ -321,7 +321,7 @@ def list_recordings(
         if start is not None and type(exc).__name__ in ("ClientError", "ValidationException", "ParamValidationError"):
             raise BadRequest("next_token is not valid for this listing") from None
         raise
-    return {"recordings": [logic.view(i) for i in items], "next_token": _encode_token(last)}
+    return {"recordings": [logic.view(i, now_ms=deps.repo.now_ms()) for i in items], "next_token": _encode_token(last)}
 
 
 def stop_recording(
@@ -331,10 +331,10 @@ def stop_recording(
     _authorize(caller, settings)
     item = _load(deps, recording_id)
     if logic.is_terminal(item.status):
-        return 200, logic.view(item)
+        return 200, logic.view(item, now_ms=deps.repo.now_ms())
     current = request_stop(deps.repo, deps.workflow, item.recording_id, logic.REASON_API) or item
     status = 200 if logic.is_terminal(current.status) else 202
-    return status, logic.view(current)
+    return status, logic.view(current, now_ms=deps.repo.now_ms())
 
 
 def _with_op_lock(
@@ -434,7 +434,7 @@ def update_recording(
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingUpdated")
-    return logic.view(deps.repo.get(item.recording_id) or item)
+    return logic.view(deps.repo.get(item.recording_id) or item, now_ms=deps.repo.now_ms())
 
 
 def _check_cdn_update(item: Recording, request: UpdateRequest) -> list[str] | None:
@@ -470,4 +470,4 @@ def update_layout(
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingLayoutUpdated")
-    return logic.view(deps.repo.get(item.recording_id) or item)
+    return logic.view(deps.repo.get(item.recording_id) or item, now_ms=deps.repo.now_ms())
