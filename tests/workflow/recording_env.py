@@ -296,7 +296,10 @@ class Link:
 
 
 def _forget_recording_modules() -> None:
-    """Handlers read their settings at import: make the next import happen under the current environment."""
+    """A new stack is a new environment: the handlers build their apps again (from this stack's variables).
+
+    A handler not imported yet is left alone: the local runtime imports it, under the function's own
+    Powertools service name."""
     import sys
 
     from service.adapters.aws import reset_clients
@@ -305,7 +308,9 @@ def _forget_recording_modules() -> None:
     reset_clients()
     events._default_dependencies.cache_clear()
     for name in RECORDING_MODULES:
-        sys.modules.pop(name, None)
+        module = sys.modules.get(name)
+        if module is not None:
+            module.reset()
 
 
 @contextlib.contextmanager
