@@ -15,7 +15,7 @@ def objects():
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        from service.recordings.playback import S3RecordingObjects
+        from service.adapters.s3_objects import S3RecordingObjects
 
         yield client, S3RecordingObjects(BUCKET, client=client)
 

@@ -1,4 +1,4 @@
-"""``POST /recordings`` ``postponed`` (service.recordings.postponed): the shape Agora wants, the combinations it
+"""``POST /recordings`` ``postponed`` (postponed_models, postponed_rules): the shape Agora wants, the combinations it
 refuses, and the start body and acquire scene the workflow sends."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from agorakit.agora.client import AgoraClient
 from agorakit.agora.models import StorageConfig
 from pydantic import ValidationError
-from service.recordings import postponed
+from service.recordings import postponed_rules as postponed
 from service.recordings.models import RecordingRequest
 from service.recordings.record import Recording
 from service.recordings.repository import from_item

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from agorakit.agora.client import AgoraClient
 
     from service.media.repository import MediaRepository
-    from service.recordings.playback import RecordingObjects
+    from service.recordings.ports import RecordingObjects
 
 
 _no_metric = no_metric
@@ -114,7 +114,7 @@ def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObje
     bucket = settings.recordings_bucket
 
     def factory() -> RecordingObjects:
-        from service.recordings.playback import S3RecordingObjects
+        from service.adapters.s3_objects import S3RecordingObjects
 
         return S3RecordingObjects(bucket)
 

@@ -15,7 +15,7 @@ late, twice, or out of order. Rules:
 - an event for a sid no recording has yet may name the task of a start whose reply was lost: it is
   offered as ``candidateSid`` to the channel's STARTING recording with the same recorder uid.
 - 45 (screenshot file): its name ADDed to ``snapshotFiles`` (at most ``logic.MAX_SNAPSHOT_FILES``).
-- 80 / 81 / 1001 (postponed transcoding / audio mixing): ``service.recordings.postponed`` (files ADDed,
+- 80 / 81 / 1001 (postponed transcoding / audio mixing): ``service.recordings.postponed_events`` (files ADDed,
   status guarded by ``postponedSeq``).
 - 100 (CDN push state of a web recording): ``cdnOutputs.<url key>`` = url, status, sendts and the sequence,
   written only when newer than the report that set it (per address), at most ``logic.MAX_CDN_ENTRIES``.
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from service.recordings import logic
 from service.recordings.control import request_stop
 from service.recordings.ports import RecordingStore, WorkflowControl
-from service.recordings.postponed import HANDLERS as POSTPONED_HANDLERS
+from service.recordings.postponed_events import HANDLERS as POSTPONED_HANDLERS
 from service.recordings.record import CdnOutput, EventEntry, Scalar
 
 if TYPE_CHECKING:

@@ -41,6 +41,10 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     FAILED: frozenset(),
 }
 
+#: the start step's outcome when Agora's answer did not say whether a recorder started (``resolve`` finds out;
+#: the state machine's choice matches on it)
+START_OUTCOME_UNKNOWN: Final = "unknown"
+
 #: why a recording stopped (``stopReason``)
 REASON_API: Final = "api"
 REASON_RECORDER_EXITED: Final = "recorder_exited"
@@ -295,10 +299,10 @@ def view(
 
 
 def _postponed_view(item: Recording, now_ms: int | None) -> dict[str, Any] | None:
-    """Postponed transcoding / audio mixing, when the recording asked for it (``service.recordings.postponed``)."""
+    """Postponed transcoding / audio mixing, when the recording asked for it (``postponed_rules.view``)."""
     if "postponed" not in item.config_json:
         return None
-    from service.recordings.postponed import view
+    from service.recordings.postponed_rules import view
 
     return view(item, item.config(), now_ms=now_ms)
 

@@ -55,7 +55,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
     from agorakit.agora.errors import AgoraParameterError
     from agorakit.agora.models import StorageConfig
 
-    from service.recordings import postponed
+    from service.recordings.postponed_rules import app_extra
 
     config: dict[str, Any] = {
         "recordingConfig": request.agora_recording_config(),
@@ -87,7 +87,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
                 if config["web"]
                 else None
             ),
-            app_extra=postponed.app_extra(config["postponed"]),
+            app_extra=app_extra(config["postponed"]),
         )
     except AgoraParameterError as exc:
         raise Unprocessable(f"invalid recording configuration: {exc.message}") from exc

@@ -205,3 +205,17 @@ class WorkflowControl(Protocol):
     def execution_status(self, execution_arn: str) -> str:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or MISSING when it does not exist."""
         ...
+
+
+class RecordingObjects(Protocol):
+    """The recordings bucket, as playback reads it (``service.adapters.s3_objects.S3RecordingObjects``)."""
+
+    def list(self, prefix: str) -> dict[str, int]:
+        """key -> size of every object under ``prefix``."""
+        ...
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """The object's bytes; raises NotFound if it is gone, PayloadTooLarge above ``max_bytes``."""
+        ...
+
+    def presign(self, key: str, seconds: int) -> str: ...

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN = "unknown"
+UNKNOWN = logic.START_OUTCOME_UNKNOWN
 ADOPTED = "adopted"
 PENDING = "pending"
 REMOVED = "removed"

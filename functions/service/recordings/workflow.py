@@ -123,9 +123,9 @@ def _app_extra(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """start's ``appsCollection`` / ``transcodeOptions`` for postponed transcoding (None otherwise)."""
     if not config.get("postponed"):
         return None
-    from service.recordings import postponed  # its pydantic models (~13 ms): only for a recording that uses it
+    from service.recordings.postponed_rules import app_extra
 
-    return postponed.app_extra(config["postponed"])
+    return app_extra(config["postponed"])
 
 
 def acquire_options(
