@@ -1,6 +1,9 @@
 """The recording stack on this machine, for the workflow tests, the integration tests and the bench:
 the SYNTHESIZED template provisioned into moto (local.provision), the real handlers dispatched in-process,
 and the Agora emulator on loopback. Small workflow numbers come from CDK context (same shape as prod).
+
+Over 400 lines on purpose: the stack, its API events, NCS notices and the waits on executions are shared by
+three test tiers and the bench, and each needs the same helpers.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ test runs hours of resource TTL, resolve windows or postponed deadlines in no ti
 - ``FakeSecretStore``: ``SecretStore`` (Secrets Manager): JSON values, a plain string as ``{"value": ...}``.
 
 - ``FakeRecordingAgora``: ``RecordingAgora``, the calls recordings make, answered as the emulator answers them.
+
+Over 400 lines on purpose: one module holds every fake of the recording ports, so the store fake's conditions sit
+in one place to compare, method by method, with ``repository.py``'s condition expressions.
 """
 
 from __future__ import annotations
