@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
+from service.recordings import logic
 
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
@@ -42,10 +43,10 @@ RECONCILER_CONCURRENCY = 1
 #: the recorder token's certificate version is confirmed at every start (one DescribeSecret; starts are rare)
 RECORDER_CERTIFICATE_CHECK_SECONDS = 0
 RECONCILER_MAX_EVENT_AGE_SECONDS = 60
-#: Agora tokens live at most 24 hours; the recorder's token is minted for the wait's timeout plus this
-#: margin (service.recordings.logic.TOKEN_MARGIN_SECONDS), so the wait must end that much earlier.
-MAX_TOKEN_SECONDS = 86_400
-TOKEN_MARGIN_SECONDS = 900
+#: Agora tokens live at most 24 hours; the recorder's token is minted for the wait's timeout plus the margin
+#: (both from the domain: ``service.recordings.logic``), so the wait must end that much earlier.
+MAX_TOKEN_SECONDS = logic.MAX_TOKEN_SECONDS
+TOKEN_MARGIN_SECONDS = logic.TOKEN_MARGIN_SECONDS
 
 
 def max_recording_seconds(max_hours: int) -> int:

@@ -23,6 +23,13 @@ import hashlib
 from dataclasses import dataclass, fields
 from typing import Any
 
+from agorakit.agora.errors import (
+    AgoraConflictError,
+    AgoraRateLimitedError,
+    AgoraResourceExpiredError,
+    AgoraServerError,
+    AgoraUnavailableError,
+)
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
@@ -30,17 +37,18 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct, IConstruct
+from service.recordings import logic
 
 from infra.constructs.function_factory import METRICS_NAMESPACE
 from infra.nag import acknowledge
 from infra.settings import SettingsError
 
 #: Agora errors worth repeating (AgoraClient's retryable errors): 429, 5xx / code 65, network
-RETRYABLE_AGORA_ERRORS = ["AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"]
+RETRYABLE_AGORA_ERRORS = [e.__name__ for e in (AgoraRateLimitedError, AgoraServerError, AgoraUnavailableError)]
 #: start must acquire again: resource expired (433/1001, or too old to use) or uid taken (53)
-REACQUIRE_ERRORS = ["AgoraResourceExpiredError", "AgoraConflictError"]
+REACQUIRE_ERRORS = [e.__name__ for e in (AgoraResourceExpiredError, AgoraConflictError)]
 #: the Start step's outcome when Agora's answer did not say whether a recorder started
-UNKNOWN_OUTCOME = "unknown"
+UNKNOWN_OUTCOME = logic.START_OUTCOME_UNKNOWN
 LAMBDA_SERVICE_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from agorakit.agora.errors import AgoraError
-from service.recordings.postponed import app_extra
+from service.recordings.postponed_rules import app_extra
 
 from tests.integration._emulator_fixtures import (
     WebhookReceiver,

@@ -15,7 +15,7 @@ def objects():
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        from service.recordings.playback import S3RecordingObjects
+        from service.adapters.s3_objects import S3RecordingObjects
 
         yield client, S3RecordingObjects(BUCKET, client=client)
 
@@ -23,9 +23,12 @@ def objects():
 def test_a_playlist_too_large_once_signed_is_413_naming_a_window_that_fits(objects):
     from service.errors import PayloadTooLarge
     from service.recordings.playback import PlaybackRequest, recording_prefix, render
+    from service.recordings.record import Recording
 
     client, store = objects
-    item = {"channel": "room", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b"}
+    item = Recording(
+        recording_id="0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b", channel="room", mode="mix", status="STOPPED", created_at=0
+    )
     prefix = recording_prefix(item)
     segments = "".join(f"#EXTINF:4.000000\nsid_room_{i:017d}.ts\n" for i in range(400))
     playlist = f"#EXTM3U\n#EXT-X-TARGETDURATION:4\n{segments}#EXT-X-ENDLIST\n"

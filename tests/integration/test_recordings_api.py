@@ -351,18 +351,18 @@ def test_update_or_layout_while_starting_is_409_not_recording_yet(rs: RecordingS
 def test_an_item_read_before_the_start_is_changed_with_the_sid_under_the_lock(rs: RecordingStack, channel: str) -> None:
     """The race behind the old KeyError 'sid': the item was read while STARTING, the start completed before
     the operation lock was taken. The call now uses the item as it is under the lock."""
-    import sys
-
     from service.recordings import operations
+    from service.recordings.deps import build
+    from service.recordings.settings import RecordingSettings
 
     _, created = rs.api("POST", "/recordings", body={"channel": channel})
-    stale = rs.item(created["recording_id"])  # read while REQUESTED: no sid
+    stale = rs.recording(created["recording_id"])  # read while REQUESTED: no sid
     rs.emulator.join(channel, HOST_UID, role="host")
     rs.acquire_and_start(created["recording_id"])
-    deps = sys.modules["service.recordings.api_handler"].dependencies()
-    settings = sys.modules["service.recordings.api_handler"].settings
-    seen: list[str] = []
-    operations._with_op_lock(deps, stale, settings, lambda current: seen.append(current["sid"]))
+    settings = RecordingSettings.from_env()  # the stack's environment
+    deps = build(settings)
+    seen: list[str | None] = []
+    operations._with_op_lock(deps, stale, settings, lambda current: seen.append(current.sid))
     assert seen == [rs.item(created["recording_id"])["sid"]]
 
 

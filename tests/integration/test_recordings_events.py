@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from service.recordings.repository import from_item
 
 from tests.workflow.recording_env import RecordingStack, apply_notices, recording_notice, recording_stack
 
@@ -175,5 +176,5 @@ def test_screenshot_files_are_kept_as_a_bounded_set(
     apply(shots[2], shots[1])  # the third is over the cap: only flagged; a known one is still fine
     item = rs.item(recording["recordingId"])
     assert item["snapshotFiles"] == {jpg[0], jpg[1]} and item["snapshotsTruncated"] is True
-    view = logic.view(item)
+    view = logic.view(from_item(item))
     assert view["snapshots"] == sorted(jpg[:2]) and view["snapshots_truncated"] is True

@@ -9,7 +9,16 @@ import pytest
 from moto import mock_aws
 
 BUCKET = "upload-status"
-ITEM = {"channel": "room", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b", "sid": "s1", "status": "STOPPED"}
+RAW = {"channel": "room", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b", "sid": "s1", "status": "STOPPED"}
+
+
+def recording(**changes):
+    from service.recordings.repository import from_item
+
+    return from_item({**RAW, **changes})
+
+
+ITEM = recording()
 
 
 @pytest.fixture
@@ -17,7 +26,8 @@ def bucket():
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        from service.recordings.playback import S3RecordingObjects, recording_prefix
+        from service.adapters.s3_objects import S3RecordingObjects
+        from service.recordings.playback import recording_prefix
 
         yield client, S3RecordingObjects(BUCKET, client=client), recording_prefix(ITEM)
 
@@ -60,6 +70,6 @@ def test_only_a_stopped_recording_with_no_status_is_settled():
     from service.recordings.uploads import needs_settling
 
     assert needs_settling(ITEM)
-    assert not needs_settling({**ITEM, "uploadingStatus": "backuped"})
-    assert not needs_settling({**ITEM, "status": "RECORDING"})
-    assert not needs_settling({**ITEM, "sid": None})
+    assert not needs_settling(recording(uploadingStatus="backuped"))
+    assert not needs_settling(recording(status="RECORDING"))
+    assert not needs_settling(recording(sid=None))

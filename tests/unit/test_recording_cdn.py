@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from service.recordings import logic
 from service.recordings.models import RecordingRequest, RecordingView, UpdateRequest
 from service.recordings.operations import validate_start
+from service.recordings.repository import from_item
 
 URL = "rtmp://live.example.com/app/stream-key"
 WEB = {"url": "https://example.com/board"}
@@ -105,18 +106,18 @@ def test_the_view_lists_current_addresses_first_then_replaced_ones() -> None:
             logic.cdn_key(older): {"url": older, "status": "disconnected", "at": 1_700_000_001_000, "seq": 4},
         },
     }
-    view = logic.view(item)
+    view = logic.view(from_item(item))
     assert view["cdn"] == [
         {"url": new, "status": None, "updated_at": None, "current": True},
         {"url": older, "status": "disconnected", "updated_at": "2023-11-14T22:13:21.000Z", "current": False},
         {"url": old, "status": "disconnected", "updated_at": "2023-11-14T22:13:22.000Z", "current": False},
     ]
     item["cdnOutputs"][logic.cdn_key(new)] = {"url": new, "status": "publishing", "at": 1_700_000_003_000, "seq": 12}
-    assert logic.view(item)["cdn"][0] == {
+    assert logic.view(from_item(item))["cdn"][0] == {
         "url": new, "status": "publishing", "updated_at": "2023-11-14T22:13:23.000Z", "current": True,
     }  # fmt: skip
-    RecordingView.model_validate(logic.view(item))  # the documented response shape
-    assert logic.view({"recordingId": "r", "mode": "mix", "status": "RECORDING"})["cdn"] == []
+    RecordingView.model_validate(logic.view(from_item(item)))  # the documented response shape
+    assert logic.view(from_item({"recordingId": "r", "mode": "mix", "status": "RECORDING"}))["cdn"] == []
 
 
 def test_cdn_keys_are_map_keys() -> None:

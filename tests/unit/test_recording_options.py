@@ -28,15 +28,17 @@ def test_acquire_options() -> None:
 
 
 def test_acquire_options_exclude_the_previous_resource_and_carry_the_region() -> None:
+    from service.recordings.repository import from_item
     from service.recordings.workflow import acquire_options
 
-    item = {"recordingId": "r", "channel": "room", "mode": "mix", "resourceId": "old-rid",
-            "configJson": '{"acquire": {"region": "NA"}}'}  # fmt: skip
+    item = from_item({"recordingId": "r", "channel": "room", "mode": "mix", "resourceId": "old-rid",
+                      "configJson": '{"acquire": {"region": "NA"}}'})  # fmt: skip
     assert acquire_options(item, 7, settings=None, deps=None) == {  # type: ignore[arg-type]
         "region": "NA",
         "exclude_resource_ids": ["old-rid"],
     }
-    assert acquire_options({"recordingId": "r", "channel": "c", "mode": "mix"}, 7, settings=None, deps=None) == {}  # type: ignore[arg-type]
+    fresh = from_item({"recordingId": "r", "channel": "c", "mode": "mix"})
+    assert acquire_options(fresh, 7, settings=None, deps=None) == {}  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""``POST /recordings`` ``postponed`` (service.recordings.postponed): the shape Agora wants, the combinations it
+"""``POST /recordings`` ``postponed`` (postponed_models, postponed_rules): the shape Agora wants, the combinations it
 refuses, and the start body and acquire scene the workflow sends."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ import pytest
 from agorakit.agora.client import AgoraClient
 from agorakit.agora.models import StorageConfig
 from pydantic import ValidationError
-from service.recordings import postponed
+from service.recordings import postponed_rules as postponed
 from service.recordings.models import RecordingRequest
+from service.recordings.record import Recording
+from service.recordings.repository import from_item
 
 
 def _request(**postponed_options: object) -> RecordingRequest:
@@ -83,8 +85,11 @@ HOUR_MS = 3600 * 1000
 ENDED_MS = 1_800_000_000_000
 
 
-def _item(**fields: object) -> dict[str, object]:
-    return {"status": "STOPPED", "stoppedAt": ENDED_MS, "updatedAt": ENDED_MS + 5, **fields}
+def _item(**fields: object) -> Recording:
+    """A recording item as the table holds it, read through the repository."""
+    return from_item(
+        {"recordingId": "r", "status": "STOPPED", "stoppedAt": ENDED_MS, "updatedAt": ENDED_MS + 5, **fields}
+    )
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from service.recordings import logic
 from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
+from service.recordings.repository import from_item
 
 # ---------------------------------------------------------------------------------------------- statuses
 
@@ -221,7 +222,7 @@ def test_view_shows_no_internals_and_plain_numbers() -> None:
         "fileNames": {"b.m3u8", "a.m3u8"}, "errorType": "AgoraServerError", "errorCode": Decimal(62),
         "agoraErrors": {"12": {"code": Decimal(47)}, "3": {"code": Decimal(32)}},
     }  # fmt: skip
-    view = logic.view(item, media={"duration": Decimal("12.5")})
+    view = logic.view(from_item(item), media={"duration": Decimal("12.5")})
     text = json.dumps(view)
     assert "secret-token" not in text and "opLock" not in text
     assert view["recorder_uid"] == 4_000_000_001 and view["bot_uid"] == 4_000_000_001

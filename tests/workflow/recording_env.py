@@ -1,6 +1,9 @@
 """The recording stack on this machine, for the workflow tests, the integration tests and the bench:
 the SYNTHESIZED template provisioned into moto (local.provision), the real handlers dispatched in-process,
 and the Agora emulator on loopback. Small workflow numbers come from CDK context (same shape as prod).
+
+Over 400 lines on purpose: the stack, its API events, NCS notices and the waits on executions are shared by
+three test tiers and the bench, and each needs the same helpers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service.recordings.record import Recording
 
 #: the workflow's numbers for tests: tiny intervals, a 6 s maximum duration, a 5 s resource age limit (a loaded
 #: machine took over 2 s between an acquire and the retried start of a 206/65, which then expired)
@@ -171,12 +177,22 @@ class RecordingStack:
         return self.dispatcher.invoke(self.function_name("RecordingReconcilerFunction"), {}, source="schedule")
 
     def item(self, recording_id: str) -> dict[str, Any]:
-        from service.recordings.repository import RecordingsRepository
+        """The stored item itself (camelCase attributes): what the table holds, not the use cases' view of it."""
+        from service.adapters.dynamodb import from_item
+        from service.recordings.repository import rec_key
 
-        repo = RecordingsRepository(self.table, client=self.ddb)
-        item = repo.get(recording_id)
+        raw = self.ddb.get_item(TableName=self.table, Key={"pk": {"S": rec_key(recording_id)}}, ConsistentRead=True)
+        item = from_item(raw.get("Item"))
         assert item is not None, recording_id
         return item
+
+    def recording(self, recording_id: str) -> Recording:
+        """The recording as the use cases see it (``repository.from_item``)."""
+        from service.recordings.repository import RecordingsRepository
+
+        found = RecordingsRepository(self.table, client=self.ddb).get(recording_id)
+        assert found is not None, recording_id
+        return found
 
     def execution_arn(self, recording_id: str) -> str:
         return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{recording_id}"
@@ -291,7 +307,10 @@ class Link:
 
 
 def _forget_recording_modules() -> None:
-    """Handlers read their settings at import: make the next import happen under the current environment."""
+    """A new stack is a new environment: the handlers build their apps again (from this stack's variables).
+
+    A handler not imported yet is left alone: the local runtime imports it, under the function's own
+    Powertools service name."""
     import sys
 
     from service.adapters.aws import reset_clients
@@ -300,7 +319,9 @@ def _forget_recording_modules() -> None:
     reset_clients()
     events._default_dependencies.cache_clear()
     for name in RECORDING_MODULES:
-        sys.modules.pop(name, None)
+        module = sys.modules.get(name)
+        if module is not None:
+            module.reset()
 
 
 @contextlib.contextmanager

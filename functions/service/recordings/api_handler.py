@@ -2,11 +2,18 @@
 ``/recordings*`` over ``service.recordings.operations``.
 
 Every route requires the admin group. ``POST /recordings`` honours an ``Idempotency-Key`` header.
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound (tests pass fakes or
+moto-backed ones); the module-level ``handler`` builds the default one from the environment on its first
+call, once. The routes are registered on the module's resolver at import (they read nothing: the OpenAPI
+document comes from them) and find the app serving the current request through a context variable.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -35,19 +42,60 @@ logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()
 app = build_resolver()
-settings = RecordingSettings.from_env()
-
 
 _metric = metric_sink(metrics)
 
 
-@cache
-def dependencies() -> deps_module.RecordingDependencies:
-    return deps_module.build(settings, metric=_metric, budget=INTERACTIVE)  # a slow Agora: our 503, not a timeout
+@dataclass(frozen=True)
+class RecordingsApi:
+    """The API function with its settings and dependencies: call it with an API Gateway event."""
+
+    settings: RecordingSettings
+    deps: deps_module.RecordingDependencies
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        token = _serving.set(self)
+        try:
+            return app.resolve(event, context)
+        finally:
+            _serving.reset(token)
+
+
+_serving: ContextVar[RecordingsApi] = ContextVar("recordings_api")
+
+
+def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependencies) -> RecordingsApi:
+    return RecordingsApi(settings, deps)
+
+
+_default: RecordingsApi | None = None
+_default_lock = threading.Lock()
+
+
+def default_app() -> RecordingsApi:
+    """The app of this Lambda environment, built from the environment on first use (a cold start)."""
+    global _default  # noqa: PLW0603 - the one per-environment instance
+    with _default_lock:
+        if _default is None:
+            settings = RecordingSettings.from_env()
+            # INTERACTIVE: a slow Agora becomes our 503, not an API Gateway timeout
+            _default = create_app(settings, deps_module.build(settings, metric=_metric, budget=INTERACTIVE))
+        return _default
+
+
+def reset() -> None:
+    """The next call builds the default app again (the local stack: a new environment is a new cold start)."""
+    global _default  # noqa: PLW0603 - the one per-environment instance
+    with _default_lock:
+        _default = None
+
+
+def _current() -> RecordingsApi:
+    return _serving.get()
 
 
 def _caller() -> Caller:
-    return caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
+    return caller_from_event(app.current_event.raw_event, groups_claim=_current().settings.groups_claim)
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
@@ -91,8 +139,9 @@ IdempotencyKey = Annotated[
 )
 @tracer.capture_method
 def post_recording(body: RecordingRequest, idempotency_key: IdempotencyKey = None) -> Response[dict[str, Any]]:
+    api = _current()
     key = idempotency_key
-    status, payload = operations.create_recording(_caller(), body, key, settings=settings, deps=dependencies())
+    status, payload = operations.create_recording(_caller(), body, key, settings=api.settings, deps=api.deps)
     logger.info("recording requested", extra={"recording_id": payload.get("recording_id"), "channel": body.channel})
     return _json(status, payload, {"Location": f"/recordings/{payload.get('recording_id')}"})
 
@@ -117,13 +166,14 @@ def list_recordings(
         str | None, Query(min_length=1, max_length=2048, description="the previous page's next_token")
     ] = None,
 ) -> Response[dict[str, Any]]:
+    api = _current()
     payload = operations.list_recordings(
         _caller(),
         channel=channel,
         limit=limit,
         next_token=next_token,
-        settings=settings,
-        deps=dependencies(),
+        settings=api.settings,
+        deps=api.deps,
     )
     return _json(200, payload)
 
@@ -136,7 +186,8 @@ def list_recordings(
 )
 @tracer.capture_method
 def get_recording(recording_id: str) -> Response[dict[str, Any]]:
-    return _json(200, operations.get_recording(_caller(), recording_id, settings=settings, deps=dependencies()))
+    api = _current()
+    return _json(200, operations.get_recording(_caller(), recording_id, settings=api.settings, deps=api.deps))
 
 
 @app.get(
@@ -187,8 +238,9 @@ def get_playlist(
 ) -> Response[str]:
     from service.recordings.playback import PlaybackRequest
 
+    api = _current()
     request = PlaybackRequest(file=file, offset=offset, limit=limit, expires_in=expires_in)
-    text, headers = operations.playlist(_caller(), recording_id, request, settings=settings, deps=dependencies())
+    text, headers = operations.playlist(_caller(), recording_id, request, settings=api.settings, deps=api.deps)
     return Response(status_code=200, content_type=headers.pop("Content-Type"), body=text, headers=headers)
 
 
@@ -210,8 +262,9 @@ def get_snapshots(
     after: Annotated[str | None, Query(max_length=255)] = None,
     expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
 ) -> Response[dict[str, Any]]:
+    api = _current()
     request = {"limit": limit, "after": after, "expires_in": expires_in}
-    payload = operations.snapshot_files(_caller(), recording_id, request, settings=settings, deps=dependencies())
+    payload = operations.snapshot_files(_caller(), recording_id, request, settings=api.settings, deps=api.deps)
     return _json(200, payload)
 
 
@@ -231,7 +284,8 @@ def get_snapshots(
 )
 @tracer.capture_method
 def stop_recording(recording_id: str) -> Response[dict[str, Any]]:
-    status, payload = operations.stop_recording(_caller(), recording_id, settings=settings, deps=dependencies())
+    api = _current()
+    status, payload = operations.stop_recording(_caller(), recording_id, settings=api.settings, deps=api.deps)
     return _json(status, payload)
 
 
@@ -243,7 +297,8 @@ def stop_recording(recording_id: str) -> Response[dict[str, Any]]:
 )
 @tracer.capture_method
 def update_recording(recording_id: str, body: UpdateRequest) -> Response[dict[str, Any]]:
-    payload = operations.update_recording(_caller(), recording_id, body, settings=settings, deps=dependencies())
+    api = _current()
+    payload = operations.update_recording(_caller(), recording_id, body, settings=api.settings, deps=api.deps)
     return _json(200, payload)
 
 
@@ -255,12 +310,13 @@ def update_recording(recording_id: str, body: UpdateRequest) -> Response[dict[st
 )
 @tracer.capture_method
 def update_layout(recording_id: str, body: LayoutRequest) -> Response[dict[str, Any]]:
-    payload = operations.update_layout(_caller(), recording_id, body, settings=settings, deps=dependencies())
+    api = _current()
+    payload = operations.update_layout(_caller(), recording_id, body, settings=api.settings, deps=api.deps)
     return _json(200, payload)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return default_app()(event, context)

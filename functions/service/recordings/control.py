@@ -9,25 +9,20 @@ is reported as "already over" by ``WorkflowControl.complete_wait``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from service.recordings import logic
-from service.recordings.ports import WorkflowControl
-from service.recordings.repository import RecordingsRepository
+from service.recordings.ports import RecordingStore, WorkflowControl
+from service.recordings.record import Recording
 
 
-def request_stop(
-    repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, reason: str
-) -> dict[str, Any] | None:
+def request_stop(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, reason: str) -> Recording | None:
     """Ask an active recording to stop. Returns the item (None if unknown); first reason wins; idempotent."""
     item, recorded = repo.request_stop(recording_id, reason)
     if item is None:
         return None
-    if not recorded and not logic.is_active(item.get("status")):
+    if not recorded and not logic.is_active(item.status):
         return item  # already over: nothing to stop
     # newly requested, or requested before: (re)send in case the first requester died between its write
     # and its send
-    token = item.get("taskToken")
-    if token:
-        workflow.complete_wait(str(token), str(item.get("stopRequested") or reason))
+    if item.task_token:
+        workflow.complete_wait(item.task_token, item.stop_requested or reason)
     return item

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from service.adapters.agora import CallBudget
 from service.adapters.secrets import SecretStore
 from service.observability import MetricSink, limiter_wait_observer, no_metric
-from service.recordings.ports import RecordingAgora, WorkflowControl
+from service.recordings.ports import Clock, RecordingAgora, RecordingStore, WorkflowControl
 from service.recordings.repository import RecordingsRepository
 from service.recordings.settings import RecordingSettings
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from agorakit.agora.client import AgoraClient
 
     from service.media.repository import MediaRepository
-    from service.recordings.playback import RecordingObjects
+    from service.recordings.ports import RecordingObjects
 
 
 _no_metric = no_metric
@@ -33,11 +33,13 @@ _no_metric = no_metric
 
 @dataclass
 class RecordingDependencies:
-    repo: RecordingsRepository
+    repo: RecordingStore
     secrets: SecretStore
     workflow_factory: Callable[[], WorkflowControl]
     agora_factory: Callable[[], RecordingAgora]
-    clock: Callable[[], float] = time.time
+    #: the one clock of the use cases: ``build`` gives the same one to the store (``repo.now_ms``), so resource
+    #: TTL, resolve windows, stale thresholds and postponed ``overdue`` all read it (a ``FakeClock`` in tests)
+    clock: Clock = time.time
     rng: random.Random = field(default_factory=random.SystemRandom)
     metric: MetricSink = _no_metric
     media_factory: Callable[[], MediaRepository] | None = None
@@ -112,7 +114,7 @@ def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObje
     bucket = settings.recordings_bucket
 
     def factory() -> RecordingObjects:
-        from service.recordings.playback import S3RecordingObjects
+        from service.adapters.s3_objects import S3RecordingObjects
 
         return S3RecordingObjects(bucket)
 
@@ -120,7 +122,11 @@ def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObje
 
 
 def build(
-    settings: RecordingSettings, *, metric: MetricSink = _no_metric, budget: CallBudget | None = None
+    settings: RecordingSettings,
+    *,
+    metric: MetricSink = _no_metric,
+    budget: CallBudget | None = None,
+    clock: Clock = time.time,
 ) -> RecordingDependencies:
     """``budget``: None for workflow tasks and the reconciler, ``INTERACTIVE`` behind API Gateway."""
     from service.adapters.secrets import SecretsManagerStore
@@ -129,9 +135,10 @@ def build(
     versioned = {}
     if settings.app_certificate_secret_name:  # the recorder token's signer: see service.adapters.secrets
         versioned[settings.app_certificate_secret_name] = settings.certificate_check_seconds
-    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds, versioned=versioned)
+    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds, versioned=versioned, clock=clock)
     return RecordingDependencies(
-        repo=RecordingsRepository(settings.recordings_table),
+        repo=RecordingsRepository(settings.recordings_table, clock=clock),
+        clock=clock,
         secrets=secrets,
         workflow_factory=StepFunctionsControl,
         agora_factory=lambda: agora_client(settings, secrets, budget, limiter_wait_observer(metric)),

@@ -15,7 +15,7 @@ late, twice, or out of order. Rules:
 - an event for a sid no recording has yet may name the task of a start whose reply was lost: it is
   offered as ``candidateSid`` to the channel's STARTING recording with the same recorder uid.
 - 45 (screenshot file): its name ADDed to ``snapshotFiles`` (at most ``logic.MAX_SNAPSHOT_FILES``).
-- 80 / 81 / 1001 (postponed transcoding / audio mixing): ``service.recordings.postponed`` (files ADDed,
+- 80 / 81 / 1001 (postponed transcoding / audio mixing): ``service.recordings.postponed_events`` (files ADDed,
   status guarded by ``postponedSeq``).
 - 100 (CDN push state of a web recording): ``cdnOutputs.<url key>`` = url, status, sendts and the sequence,
   written only when newer than the report that set it (per address), at most ``logic.MAX_CDN_ENTRIES``.
@@ -31,13 +31,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from service.recordings import logic
 from service.recordings.control import request_stop
-from service.recordings.ports import WorkflowControl
-from service.recordings.postponed import HANDLERS as POSTPONED_HANDLERS
-from service.recordings.repository import RecordingsRepository
+from service.recordings.ports import RecordingStore, WorkflowControl
+from service.recordings.postponed_events import HANDLERS as POSTPONED_HANDLERS
+from service.recordings.record import CdnOutput, EventEntry, Scalar
+
+if TYPE_CHECKING:
+    from agorakit.ncs.events import RecordingEvent
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +55,10 @@ CANDIDATE_EVENTS = frozenset({3, 30, 40, 70})
 
 
 @cache
-def _default_dependencies() -> tuple[RecordingsRepository, WorkflowControl]:
+def _default_dependencies() -> tuple[RecordingStore, WorkflowControl]:
     """From ``RecordingEventSettings`` (the variables the recording construct's ``grant_events()`` sets)."""
     from service.adapters.stepfunctions import StepFunctionsControl
+    from service.recordings.repository import RecordingsRepository
     from service.recordings.settings import RecordingEventSettings
 
     settings = RecordingEventSettings.from_env()
@@ -62,7 +66,7 @@ def _default_dependencies() -> tuple[RecordingsRepository, WorkflowControl]:
 
 
 def apply_recording_event(
-    notice: Mapping[str, Any], *, repo: RecordingsRepository | None = None, workflow: WorkflowControl | None = None
+    notice: Mapping[str, Any], *, repo: RecordingStore | None = None, workflow: WorkflowControl | None = None
 ) -> None:
     """Apply one NCS recording notice (the whole envelope) to its recording. Never raises for bad input."""
     from agorakit.ncs.events import NcsEventError, parse_envelope, parse_recording_event
@@ -90,13 +94,13 @@ def apply_recording_event(
         return
     if handler is None:
         return
-    recording_id = str(item["recordingId"])
+    recording_id = item.recording_id
     handler(repo, workflow, recording_id, event)
     if event.sequence is not None and event.event_type != PROGRESS:  # 33 keeps its own progressSeq
         repo.set_if_newer(recording_id, "lastSequence", event.sequence, {})
 
 
-def _offer_candidate(repo: RecordingsRepository, event: Any) -> None:
+def _offer_candidate(repo: RecordingStore, event: RecordingEvent) -> None:
     """An unknown sid may be the task of a start whose reply was lost: if its channel's recording is still
     STARTING with this recorder uid, the resolve step adopts it (``resolve.py``)."""
     uid = _uid(event.uid)
@@ -113,7 +117,7 @@ def _uid(value: Any) -> int | None:
         return None
 
 
-def _files(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _files(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     names = {n for n in event.file_names if n}
     if names:
         repo.add_file_names(recording_id, names)
@@ -122,7 +126,7 @@ def _files(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: 
         repo.set_if_newer(recording_id, "uploadSeq", event.sequence, {"uploadingStatus": status})
 
 
-def _progress(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _progress(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     """Upload progress: one conditional write per fresh event (a stale or repeated one writes nothing)."""
     progress = _uid(event.details.get("progress"))
     if progress is None:
@@ -133,49 +137,53 @@ def _progress(repo: RecordingsRepository, workflow: WorkflowControl, recording_i
     repo.set_if_newer(recording_id, "progressSeq", event.sequence, {k: v for k, v in fields.items() if v is not None})
 
 
-def _snapshot(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _snapshot(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     name = event.details.get("fileName")
     if isinstance(name, str) and name.strip():
         repo.add_snapshot(recording_id, name.strip(), max_files=logic.MAX_SNAPSHOT_FILES)
 
 
-def _exit(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _exit(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     if event.exit_status is not None:
         repo.set_if_newer(recording_id, "exitSeq", event.sequence, {"exitStatus": event.exit_status})
     request_stop(repo, workflow, recording_id, logic.REASON_RECORDER_EXITED)
 
 
-def _entry(kind: str, event: Any) -> tuple[str, dict[str, Any]]:
+def _scalar(value: object) -> Scalar:
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def _entry(errors: bool, event: RecordingEvent) -> tuple[str, EventEntry]:
     details = event.details
-    if kind == "agoraErrors":
-        entry = {
-            "module": details.get("module"),
-            "level": event.error_level,
-            "code": event.error_code,
-            "message": details.get("errorMsg"),
-        }
+    if errors:
+        entry = EventEntry(
+            module=_scalar(details.get("module")), level=event.error_level, code=event.error_code,
+            message=_scalar(details.get("errorMsg")), sequence=event.sequence, at=event.sendts,
+        )  # fmt: skip
     else:
-        entry = {"module": details.get("module"), "code": details.get("warnCode")}
-    entry = {k: v for k, v in entry.items() if v is not None}
-    entry["sequence"] = event.sequence
-    entry["at"] = event.sendts
+        entry = EventEntry(
+            module=_scalar(details.get("module")), code=_scalar(details.get("warnCode")),
+            sequence=event.sequence, at=event.sendts,
+        )  # fmt: skip
     key = str(event.sequence) if event.sequence is not None else f"t{event.sendts or 0}"
     return key, entry
 
 
-def _error_or_warning(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
-    kind = "agoraErrors" if event.event_type == 1 else "agoraWarnings"
-    key, entry = _entry(kind, event)
+def _error_or_warning(
+    repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent
+) -> None:
+    kind: Literal["agoraErrors", "agoraWarnings"] = "agoraErrors" if event.event_type == 1 else "agoraWarnings"
+    key, entry = _entry(event.event_type == 1, event)
     if not repo.put_event_entry(recording_id, kind, key, entry, max_entries=logic.MAX_EVENT_ENTRIES):
         logger.info("recording %s keeps its first %d %s; dropping one", recording_id, logic.MAX_EVENT_ENTRIES, kind)
 
 
-def _failover(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _failover(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     if event.new_uid is not None:
         repo.set_if_newer(recording_id, "botUidSeq", event.sequence, {"botUid": event.new_uid})
 
 
-def _leave(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _leave(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     if event.leave_code is None:
         return
     fields: dict[str, Any] = {"leaveCode": event.leave_code, "leaveReasons": sorted(event.leave_reasons)}
@@ -197,7 +205,7 @@ _HANDLERS = {
 }
 
 
-def _cdn_status(repo: RecordingsRepository, workflow: WorkflowControl, recording_id: str, event: Any) -> None:
+def _cdn_status(repo: RecordingStore, workflow: WorkflowControl, recording_id: str, event: RecordingEvent) -> None:
     """Event 100 (``rtmp_publish_status``): one CDN address's state, ordered per address by sequence (a resend
     or an older report writes nothing); an unknown status or a report for a recording without CDN push is
     logged and dropped."""
@@ -205,7 +213,7 @@ def _cdn_status(repo: RecordingsRepository, workflow: WorkflowControl, recording
     if not isinstance(url, str) or not url or status not in logic.CDN_STATUSES:
         logger.info("recording %s: event 100 without a known rtmpUrl/status: %r", recording_id, event.details)
         return
-    entry = {"url": url, "status": status, "at": event.sendts}
+    entry = CdnOutput(url=url, status=str(status), at=event.sendts)
     key = logic.cdn_key(url)
     if not repo.set_cdn_status(recording_id, key, entry, event.sequence, max_entries=logic.MAX_CDN_ENTRIES):
         logger.info("recording %s: event 100 for %s is stale or has no place; dropped", recording_id, key)

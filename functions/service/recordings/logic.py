@@ -14,9 +14,12 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from agorakit import ids
+
+if TYPE_CHECKING:
+    from service.recordings.record import EventEntry, Recording, Resolution
 
 REQUESTED: Final = "REQUESTED"
 STARTING: Final = "STARTING"
@@ -37,6 +40,10 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     STOPPED: frozenset(),
     FAILED: frozenset(),
 }
+
+#: the start step's outcome when Agora's answer did not say whether a recorder started (``resolve`` finds out;
+#: the state machine's choice matches on it)
+START_OUTCOME_UNKNOWN: Final = "unknown"
 
 #: why a recording stopped (``stopReason``)
 REASON_API: Final = "api"
@@ -212,72 +219,79 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def iso(ms: Any) -> str | None:
+def iso(ms: int | None) -> str | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _entries(value: Any) -> list[dict[str, Any]]:
+def _entries(value: Mapping[str, EventEntry] | None) -> list[dict[str, Any]]:
     """errors/warnings are stored as a map keyed by event sequence (idempotent); shown in sequence order."""
-    if not isinstance(value, Mapping):
+    if not value:
         return []
     out = []
-    for key in sorted(value, key=lambda k: int(k) if str(k).isdigit() else -1):
-        entry = _plain(value[key])
-        if isinstance(entry, dict):
-            out.append(entry)
+    for key in sorted(value, key=lambda k: int(k) if k.isdigit() else -1):
+        entry = value[key]
+        fields = {"module": entry.module, "level": entry.level, "code": entry.code, "message": entry.message,
+                  "sequence": entry.sequence, "at": entry.at}  # fmt: skip
+        out.append({k: v for k, v in fields.items() if v is not None})
     return out
 
 
+def _resolution_view(entry: Resolution) -> dict[str, Any]:
+    fields = {"outcome": entry.outcome, "reason": entry.reason, "at": entry.at, "sid": entry.sid,
+              "recorderUid": entry.recorder_uid, "ruleId": entry.rule_id, "ruleLifted": entry.rule_lifted}  # fmt: skip
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def view(
-    item: Mapping[str, Any], *, media: Mapping[str, Any] | None = None, integrity: Mapping[str, Any] | None = None
+    item: Recording,
+    *,
+    media: Mapping[str, Any] | None = None,
+    integrity: Mapping[str, Any] | None = None,
+    now_ms: int | None = None,
 ) -> dict[str, Any]:
-    """The API representation of a recording item (never the task token or lock internals)."""
+    """The API representation of a recording (never the task token or lock internals). ``now_ms``: the use
+    case's clock, for what depends on time (postponed ``overdue``)."""
     error = None
-    if item.get("errorType") or item.get("errorCode") is not None:
-        error = {
-            "type": item.get("errorType"),
-            "code": _plain(item.get("errorCode")),
-            "reason": item.get("errorReason"),
-        }
+    failure = item.failure
+    if failure is not None and (failure.type or failure.code is not None):
+        error = {"type": failure.type, "code": failure.code, "reason": failure.reason}
     out: dict[str, Any] = {
-        "recording_id": item.get("recordingId"),
-        "channel": item.get("channel"),
-        "mode": item.get("mode"),
-        "status": item.get("status"),
-        "recorder_uid": _plain(item.get("recorderUid")),
-        "bot_uid": _plain(item.get("botUid", item.get("recorderUid"))),
-        "sid": item.get("sid"),
-        "resource_id": item.get("resourceId"),
-        "created_at": iso(item.get("createdAt")),
-        "updated_at": iso(item.get("updatedAt")),
-        "started_at": iso(item.get("startedAt")),
-        "stopped_at": iso(item.get("stoppedAt")),
-        "stop_requested": item.get("stopRequested"),
-        "stop_reason": item.get("stopReason"),
-        "outcome": item.get("outcome"),
-        "files": _plain(item.get("fileNames") or []),
-        "snapshots": sorted(_plain(item.get("snapshotFiles") or [])),
-        "snapshots_truncated": bool(item.get("snapshotsTruncated")),
-        "uploading_status": item.get("uploadingStatus"),
-        "uploading_status_from": item.get("uploadingStatusFrom") or ("agora" if item.get("uploadingStatus") else None),
-        "files_uploaded": len(item.get("fileNames") or ()),
-        "upload_progress_percent": (
-            None if item.get("uploadProgress") is None else _plain(item["uploadProgress"]) / 100
-        ),
-        "last_upload_at": iso(item.get("lastUploadAt")),
-        "start_resolutions": _plain(item.get("resolutions") or []),
-        "recorder_unconfirmed": item.get("recorderUnconfirmed"),
-        "exit_status": _plain(item.get("exitStatus")),
-        "leave_reasons": _plain(item.get("leaveReasons") or []),
-        "reacquires": _plain(item.get("reacquires", 0)),
+        "recording_id": item.recording_id,
+        "channel": item.channel,
+        "mode": item.mode,
+        "status": item.status,
+        "recorder_uid": item.recorder_uid,
+        "bot_uid": item.bot_uid if item.bot_uid is not None else item.recorder_uid,
+        "sid": item.sid,
+        "resource_id": item.resource_id,
+        "created_at": iso(item.created_at),
+        "updated_at": iso(item.updated_at),
+        "started_at": iso(item.started_at),
+        "stopped_at": iso(item.stopped_at),
+        "stop_requested": item.stop_requested,
+        "stop_reason": item.stop_reason,
+        "outcome": item.outcome,
+        "files": sorted(item.file_names),
+        "snapshots": sorted(item.snapshot_files),
+        "snapshots_truncated": item.snapshots_truncated,
+        "uploading_status": item.upload.status,
+        "uploading_status_from": item.upload.status_from or ("agora" if item.upload.status else None),
+        "files_uploaded": len(item.file_names),
+        "upload_progress_percent": None if item.upload.progress is None else item.upload.progress / 100,
+        "last_upload_at": iso(item.upload.last_upload_at),
+        "start_resolutions": [_resolution_view(r) for r in item.resolutions],
+        "recorder_unconfirmed": item.recorder_unconfirmed,
+        "exit_status": item.exit_status,
+        "leave_reasons": list(item.leave_reasons),
+        "reacquires": item.reacquires,
         "error": error,
-        "agora_errors": _entries(item.get("agoraErrors")),
-        "agora_warnings": _entries(item.get("agoraWarnings")),
+        "agora_errors": _entries(item.agora_errors),
+        "agora_warnings": _entries(item.agora_warnings),
         "cdn": cdn_view(item),
     }
-    out["postponed"] = _postponed_view(item)
+    out["postponed"] = _postponed_view(item, now_ms)
     if media is not None:
         out["media"] = _plain(dict(media))
     if integrity is not None:
@@ -285,17 +299,13 @@ def view(
     return out
 
 
-def _postponed_view(item: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Postponed transcoding / audio mixing, when the recording asked for it (``service.recordings.postponed``)."""
-    if "postponed" not in str(item.get("configJson") or ""):
+def _postponed_view(item: Recording, now_ms: int | None) -> dict[str, Any] | None:
+    """Postponed transcoding / audio mixing, when the recording asked for it (``postponed_rules.view``)."""
+    if "postponed" not in item.config_json:
         return None
-    from service.recordings.postponed import view
+    from service.recordings.postponed_rules import view
 
-    try:
-        config = json.loads(str(item["configJson"]))
-    except ValueError:
-        return None
-    return view(item, config) if isinstance(config, dict) else None
+    return view(item, item.config(), now_ms=now_ms)
 
 
 def acquire_scene(postponed: Mapping[str, Any] | None, mode: str) -> int:
@@ -303,18 +313,6 @@ def acquire_scene(postponed: Mapping[str, Any] | None, mode: str) -> int:
     if postponed:
         return 2
     return 1 if mode == "web" else 0
-
-
-def task_args(item: Mapping[str, Any]) -> tuple[str, str, str, int, str]:
-    """(resource id, sid, channel, recorder uid, mode): how Agora names a running task. The uid is the one
-    acquire used, also after an HA failover gave the bot a new uid in the channel."""
-    return (
-        str(item["resourceId"]),
-        str(item["sid"]),
-        str(item["channel"]),
-        int(item["recorderUid"]),
-        str(item["mode"]),
-    )
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -373,25 +371,24 @@ def cdn_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:24]
 
 
-def cdn_view(item: Mapping[str, Any]) -> list[dict[str, Any]]:
+def cdn_view(item: Recording) -> list[dict[str, Any]]:
     """``cdn`` of the API view: the current addresses first (in order, status null before a report), then
     the replaced ones with their last report."""
-    reports = item.get("cdnOutputs")
-    reports = reports if isinstance(reports, Mapping) else {}
-    by_url = {str(r.get("url")): r for r in reports.values() if isinstance(r, Mapping) and r.get("url")}
-    current = [str(url) for url in item.get("cdnUrls") or []]
-    out = []
+    reports = item.cdn_outputs or {}
+    by_url = {r.url: r for r in reports.values()}
+    current = list(item.cdn_urls or ())
+    out: list[dict[str, Any]] = []
     for url in current:
-        report = by_url.get(url) or {}
-        out.append({"url": url, "status": report.get("status"), "updated_at": iso(report.get("at")), "current": True})
-    replaced = sorted((r for u, r in by_url.items() if u not in current), key=lambda r: _plain(r.get("at")) or 0)
-    for report in replaced:
+        report = by_url.get(url)
         out.append(
             {
-                "url": report["url"],
-                "status": report.get("status"),
-                "updated_at": iso(report.get("at")),
-                "current": False,
+                "url": url,
+                "status": report.status if report else None,
+                "updated_at": iso(report.at) if report else None,
+                "current": True,
             }
         )
+    replaced = sorted((r for u, r in by_url.items() if u not in current), key=lambda r: r.at or 0)
+    for output in replaced:
+        out.append({"url": output.url, "status": output.status, "updated_at": iso(output.at), "current": False})
     return out

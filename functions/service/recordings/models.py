@@ -23,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from service.recordings.postponed import PostponedOptions, PostponedView, check_request
+from service.recordings.postponed_models import PostponedOptions, PostponedView
+from service.recordings.postponed_rules import check_request
 
 #: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]

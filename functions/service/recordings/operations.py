@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from service.auth import Caller
@@ -20,6 +21,7 @@ from service.recordings import logic
 from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
 from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
+from service.recordings.record import Recording
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
 
@@ -39,7 +41,7 @@ def _parse_id(recording_id: str) -> str:
         raise NotFound(f"no recording {recording_id!r}") from None
 
 
-def _load(deps: RecordingDependencies, recording_id: str) -> dict[str, Any]:
+def _load(deps: RecordingDependencies, recording_id: str) -> Recording:
     item = deps.repo.get(_parse_id(recording_id))
     if item is None:
         raise NotFound(f"no recording {recording_id!r}")
@@ -53,7 +55,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
     from agorakit.agora.errors import AgoraParameterError
     from agorakit.agora.models import StorageConfig
 
-    from service.recordings import postponed
+    from service.recordings.postponed_rules import app_extra
 
     config: dict[str, Any] = {
         "recordingConfig": request.agora_recording_config(),
@@ -85,7 +87,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
                 if config["web"]
                 else None
             ),
-            app_extra=postponed.app_extra(config["postponed"]),
+            app_extra=app_extra(config["postponed"]),
         )
     except AgoraParameterError as exc:
         raise Unprocessable(f"invalid recording configuration: {exc.message}") from exc
@@ -138,23 +140,26 @@ def create_recording(
         "mode": request.mode,
         "created_at": logic.iso(now),
     }
-    item = {
-        "recordingId": recording_id,
-        "channel": request.channel,
-        "mode": request.mode,
-        "status": logic.REQUESTED,
-        "activeStatus": logic.REQUESTED,
-        "configJson": json.dumps(config, separators=(",", ":")),
-        "requestedBy": caller.subject,
-        "createdAt": now,
-        "updatedAt": now,
-        "executionArn": execution,
-        "idempotencyKey": idempotency_key,
-        "reacquires": 0,
-        "agoraErrors": {},
-        "agoraWarnings": {},
-        **_cdn_fields(config),
-    }
+    urls = logic.cdn_urls(config)
+    item = Recording(
+        recording_id=recording_id,
+        channel=request.channel,
+        mode=request.mode,
+        status=logic.REQUESTED,
+        active_status=logic.REQUESTED,
+        config_json=json.dumps(config, separators=(",", ":")),
+        requested_by=caller.subject,
+        created_at=now,
+        updated_at=now,
+        execution_arn=execution,
+        idempotency_key=idempotency_key,
+        reacquires=0,
+        agora_errors={},
+        agora_warnings={},
+        # a web recording with CDN push keeps its current addresses and a map for their event-100 reports
+        cdn_urls=tuple(urls) if urls else None,
+        cdn_outputs={} if urls else None,
+    )
     fingerprint = logic.request_fingerprint(request.model_dump(mode="json"))
     outcome = deps.repo.create(item, idempotency_scope=scope, fingerprint=fingerprint, response=body)
     if outcome.kind == "replay":
@@ -176,15 +181,9 @@ def create_recording(
     return 202, body
 
 
-def _cdn_fields(config: dict[str, Any]) -> dict[str, Any]:
-    """A web recording with CDN push keeps its current addresses and a map for their event-100 reports."""
-    urls = logic.cdn_urls(config)
-    return {"cdnUrls": urls, "cdnOutputs": {}} if urls else {}
-
-
-def _abandon(deps: RecordingDependencies, item: dict[str, Any], scope: str | None, reason: str) -> None:
+def _abandon(deps: RecordingDependencies, item: Recording, scope: str | None, reason: str) -> None:
     """Undo a creation whose workflow never started: FAILED, channel released, key free for a retry."""
-    recording_id = item["recordingId"]
+    recording_id = item.recording_id
     with contextlib.suppress(ConditionFailed):
         deps.repo.transition(
             recording_id,
@@ -192,7 +191,7 @@ def _abandon(deps: RecordingDependencies, item: dict[str, Any], scope: str | Non
             set_={"errorType": "WorkflowNotStarted", "errorReason": reason, "failedAt": deps.repo.now_ms()},
         )
         deps.metric("RecordingsEnded", dimensions={"StopReason": logic.ENDED_FAILED})
-    deps.repo.release_lock(item["channel"], recording_id)
+    deps.repo.release_lock(item.channel, recording_id)
     if scope:
         deps.repo.delete_idempotency(scope, recording_id)
     deps.metric("RecordingFailed")
@@ -210,16 +209,16 @@ def get_recording(
     except Exception:  # a convenience like the media totals: never hides the recording
         logger.exception("upload status of %s not settled from the bucket", recording_id)
     media = integrity = None
-    repository = deps.media() if item.get("sid") else None
-    if repository is not None:
+    repository = deps.media() if item.sid else None
+    if repository is not None and item.sid:
         from service.media.integrity import public
 
         try:
-            media = repository.totals_for_sid(str(item["sid"]))
-            integrity = public(repository.integrity(str(item["sid"])))
+            media = repository.totals_for_sid(item.sid)
+            integrity = public(repository.integrity(item.sid))
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
-            logger.exception("media totals unavailable for sid %s", item.get("sid"))
-    return logic.view(item, media=media, integrity=integrity)
+            logger.exception("media totals unavailable for sid %s", item.sid)
+    return logic.view(item, media=media, integrity=integrity, now_ms=deps.repo.now_ms())
 
 
 def playlist(
@@ -317,8 +316,8 @@ def list_recordings(
     if channel is None:
         if next_token:
             raise BadRequest("next_token applies to a channel listing")
-        items = sorted(deps.repo.list_active(), key=lambda i: int(i.get("createdAt", 0)), reverse=True)
-        return {"recordings": [logic.view(i) for i in items[:size]], "next_token": None}
+        items = sorted(deps.repo.list_active(), key=lambda i: i.created_at, reverse=True)
+        return {"recordings": [logic.view(i, now_ms=deps.repo.now_ms()) for i in items[:size]], "next_token": None}
     if not channel or len(channel) > 1024:
         raise BadRequest("channel must be 1-1024 characters")
     start = _decode_token(next_token, channel) if next_token else None
@@ -328,7 +327,7 @@ def list_recordings(
         if start is not None and type(exc).__name__ in ("ClientError", "ValidationException", "ParamValidationError"):
             raise BadRequest("next_token is not valid for this listing") from None
         raise
-    return {"recordings": [logic.view(i) for i in items], "next_token": _encode_token(last)}
+    return {"recordings": [logic.view(i, now_ms=deps.repo.now_ms()) for i in items], "next_token": _encode_token(last)}
 
 
 def stop_recording(
@@ -337,41 +336,43 @@ def stop_recording(
     """Idempotent: 202 while the stop is under way, 200 once the recording has ended."""
     _authorize(caller, settings)
     item = _load(deps, recording_id)
-    if logic.is_terminal(item.get("status")):
-        return 200, logic.view(item)
-    current = request_stop(deps.repo, deps.workflow, str(item["recordingId"]), logic.REASON_API) or item
-    status = 200 if logic.is_terminal(current.get("status")) else 202
-    return status, logic.view(current)
+    if logic.is_terminal(item.status):
+        return 200, logic.view(item, now_ms=deps.repo.now_ms())
+    current = request_stop(deps.repo, deps.workflow, item.recording_id, logic.REASON_API) or item
+    status = 200 if logic.is_terminal(current.status) else 202
+    return status, logic.view(current, now_ms=deps.repo.now_ms())
 
 
-def _with_op_lock(deps: RecordingDependencies, item: dict[str, Any], settings: RecordingSettings, call: Any) -> Any:
+def _with_op_lock(
+    deps: RecordingDependencies, item: Recording, settings: RecordingSettings, call: Callable[[Recording], None]
+) -> None:
     """Run ``call`` while holding the recording's operation lock (one update/updateLayout at a time)."""
-    recording_id = str(item["recordingId"])
+    recording_id = item.recording_id
     token = uuid.uuid4().hex
     try:
         locked = deps.repo.take_op_lock(recording_id, token, settings.recording_op_lock_seconds)
     except ConditionFailed as lost:
         current = lost.item or item
-        status = current.get("status")
+        status = current.status
         if status in (logic.REQUESTED, logic.STARTING):
             raise Conflict(
                 f"recording {recording_id} is not recording yet ({status}); try again once it is RECORDING",
                 headers={"Retry-After": "2"},
             ) from None
-        if status != logic.RECORDING or not current.get("sid"):
+        if status != logic.RECORDING or not current.sid:
             raise Conflict(f"recording {recording_id} is {status}; only a RECORDING recording can be changed") from None
         raise Conflict(
             f"another update of recording {recording_id} is in progress; send one at a time",
             headers={"Retry-After": "1"},
         ) from None
     try:
-        return call(locked)  # the item as it is under the lock: the sid is there
+        call(locked)  # the item as it is under the lock: the sid is there
     finally:
         if not deps.repo.release_op_lock(recording_id, token):
             logger.warning("operation lock of %s expired before the call returned", recording_id)
 
 
-def _agora_call(deps: RecordingDependencies, item: dict[str, Any], fn: Any) -> None:
+def _agora_call(deps: RecordingDependencies, item: Recording, fn: Callable[[], object]) -> None:
     """One update/updateLayout. An ambiguous failure (timeout, 5xx, 206/65) is followed by a query, so the
     caller learns whether the task still runs (503: the change may or may not be applied; sending the
     same change again is safe) or is gone (409)."""
@@ -392,13 +393,14 @@ def _agora_call(deps: RecordingDependencies, item: dict[str, Any], fn: Any) -> N
         raise
 
 
-def _after_ambiguous(deps: RecordingDependencies, item: dict[str, Any], exc: Exception) -> Exception:
+def _after_ambiguous(deps: RecordingDependencies, item: Recording, exc: Exception) -> Exception:
     """Agora may have applied the change: ask whether the task still runs instead of assuming."""
     from agorakit.agora.errors import AgoraError, AgoraNotFoundError
 
     details = {"applied": "unknown", "agora_error": type(exc).__name__}
+    task = item.task()
     try:
-        deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+        deps.agora.query(task.resource_id, task.sid, task.mode)
     except AgoraNotFoundError:
         return Conflict("Agora no longer runs this recording task; the change was not applied", details=details)
     except AgoraError:
@@ -422,33 +424,33 @@ def update_recording(
 ) -> dict[str, Any]:
     _authorize(caller, settings)
     item = _load(deps, recording_id)
-    if request.webRecordingConfig is not None and item.get("mode") != "web":
+    if request.webRecordingConfig is not None and item.mode != "web":
         raise Conflict("webRecordingConfig applies to web recordings only")
-    if request.streamSubscribe is not None and item.get("mode") == "web":
+    if request.streamSubscribe is not None and item.mode == "web":
         raise Conflict("streamSubscribe does not apply to web recordings")
     new_urls = _check_cdn_update(item, request)
 
-    def call(current: dict[str, Any]) -> None:
+    def call(current: Recording) -> None:
         _agora_call(
             deps, current,
-            lambda: deps.agora.update(*logic.task_args(current), request.client_request()),
+            lambda: deps.agora.update(*current.task(), request.client_request()),
         )  # fmt: skip
         if new_urls is not None:  # under the operation lock: two URL changes are stored in the order Agora took them
-            deps.repo.set_cdn_urls(str(current["recordingId"]), new_urls)
+            deps.repo.set_cdn_urls(current.recording_id, new_urls)
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingUpdated")
-    return logic.view(deps.repo.get(str(item["recordingId"])) or item)
+    return logic.view(deps.repo.get(item.recording_id) or item, now_ms=deps.repo.now_ms())
 
 
-def _check_cdn_update(item: dict[str, Any], request: UpdateRequest) -> list[str] | None:
+def _check_cdn_update(item: Recording, request: UpdateRequest) -> list[str] | None:
     """The new CDN addresses of an update, or None. Agora pushes to a CDN only from a web recording that
     started with ``rtmp_publish_service``: anything else is refused before Agora is called (409)."""
     if request.rtmpPublishConfig is None:
         return None
-    if item.get("mode") != "web":
+    if item.mode != "web":
         raise Conflict("rtmpPublishConfig applies to web recordings with CDN push only")
-    if not item.get("cdnUrls"):
+    if not item.cdn_urls:
         raise Conflict("this web recording was started without CDN push (cdn); its addresses cannot be changed")
     return request.rtmpPublishConfig.urls()
 
@@ -463,15 +465,15 @@ def update_layout(
 ) -> dict[str, Any]:
     _authorize(caller, settings)
     item = _load(deps, recording_id)
-    if item.get("mode") != "mix":
-        raise Conflict(f"layouts apply to mix recordings; this one is {item.get('mode')}")
+    if item.mode != "mix":
+        raise Conflict(f"layouts apply to mix recordings; this one is {item.mode}")
 
-    def call(current: dict[str, Any]) -> None:
+    def call(current: Recording) -> None:
         _agora_call(
             deps, current,
-            lambda: deps.agora.update_layout(*logic.task_args(current), request.client_request()),
+            lambda: deps.agora.update_layout(*current.task(), request.client_request()),
         )  # fmt: skip
 
     _with_op_lock(deps, item, settings, call)
     deps.metric("RecordingLayoutUpdated")
-    return logic.view(deps.repo.get(str(item["recordingId"])) or item)
+    return logic.view(deps.repo.get(item.recording_id) or item, now_ms=deps.repo.now_ms())

@@ -1,4 +1,7 @@
-"""``GET /recordings/{id}/playlist``: the recording's m3u8 with every segment a short-lived presigned S3 URL.
+"""The playback use cases: ``GET /recordings/{id}/playlist`` and ``/snapshots`` over the recordings bucket
+(``ports.RecordingObjects``; ``service.adapters.s3_objects`` is the S3 adapter).
+
+``GET /recordings/{id}/playlist``: the recording's m3u8 with every segment a short-lived presigned S3 URL.
 
 The bucket stays private; a browser or a player gets a playlist whose segment lines are presigned
 ``GetObject`` URLs (``playback_url_seconds``, at most the caller's ``expires_in``). A running recording
@@ -22,83 +25,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from service.adapters.aws import LazyClient
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.recordings import logic
+from service.recordings.ports import RecordingObjects
+from service.recordings.record import Recording
 
 CONTENT_TYPE = "application/vnd.apple.mpegurl"
-
-
-class RecordingObjects(Protocol):
-    def list(self, prefix: str) -> dict[str, int]:
-        """key -> size of every object under ``prefix``."""
-        ...
-
-    def read(self, key: str, max_bytes: int) -> bytes:
-        """The object's bytes; raises NotFound if it is gone, PayloadTooLarge above ``max_bytes``."""
-        ...
-
-    def presign(self, key: str, seconds: int) -> str: ...
-
-
-class S3RecordingObjects:
-    """The recordings bucket through the shared botocore client (``service.adapters.aws``)."""
-
-    client = LazyClient("s3")
-
-    def __init__(self, bucket: str, *, client: Any = None):
-        self.bucket = bucket
-        self._client = client
-        self._presigner: Any = client  # an injected client presigns as it is (tests)
-
-    def list(self, prefix: str) -> dict[str, int]:
-        found: dict[str, int] = {}
-        request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix}
-        while True:
-            page = self.client.list_objects_v2(**request)
-            for entry in page.get("Contents") or []:
-                found[str(entry["Key"])] = int(entry.get("Size") or 0)
-            token = page.get("NextContinuationToken")
-            if not page.get("IsTruncated") or not token:
-                return found
-            request["ContinuationToken"] = token
-
-    def read(self, key: str, max_bytes: int) -> bytes:
-        from botocore.exceptions import ClientError
-
-        try:
-            answer = self.client.get_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "AccessDenied"):
-                raise NotFound(f"playlist {posixpath.basename(key)!r} is not in the bucket") from None
-            raise
-        body = answer["Body"]
-        try:
-            if int(answer.get("ContentLength") or 0) > max_bytes:
-                raise PayloadTooLarge(f"the playlist is larger than {max_bytes} bytes")
-            return bytes(body.read())
-        finally:
-            body.close()
-
-    def presign(self, key: str, seconds: int) -> str:
-        return str(
-            self._signer().generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
-            )
-        )
-
-    def _signer(self) -> Any:
-        """A SigV4 client (botocore's default presigns S3 with SigV2, which new regions refuse); presigning
-        makes no call, so it costs nothing beyond the client."""
-        if self._presigner is None:
-            from botocore.config import Config
-
-            from service.adapters.aws import session
-
-            self._presigner = session().create_client("s3", config=Config(signature_version="s3v4"))
-        return self._presigner
 
 
 @dataclass(frozen=True)
@@ -109,9 +43,9 @@ class PlaybackRequest:
     expires_in: int | None = None
 
 
-def recording_prefix(item: dict[str, Any]) -> str:
+def recording_prefix(item: Recording) -> str:
     """The recording's own folder: the ``fileNamePrefix`` the workflow gave Agora, as a key prefix."""
-    return "/".join(logic.file_name_prefix(str(item["channel"]), str(item["recordingId"]))) + "/"
+    return "/".join(logic.file_name_prefix(item.channel, item.recording_id)) + "/"
 
 
 def playlists(objects: dict[str, int]) -> list[str]:
@@ -145,7 +79,7 @@ def _is_main(name: str) -> bool:
 
 
 def render(
-    item: dict[str, Any],
+    item: Recording,
     request: PlaybackRequest,
     *,
     objects: RecordingObjects,
@@ -197,7 +131,7 @@ MAX_SNAPSHOTS_PER_PAGE = 1000
 
 
 def snapshots(
-    item: dict[str, Any],
+    item: Recording,
     *,
     objects: RecordingObjects,
     url_seconds: int,
@@ -217,7 +151,7 @@ def snapshots(
         raise BadRequest(f"limit must be between 1 and {MAX_SNAPSHOTS_PER_PAGE}")
     listed = objects.list(recording_prefix(item))
     jpgs = sorted((posixpath.basename(k), k) for k in listed if k.lower().endswith(".jpg"))
-    notified = {posixpath.basename(str(n)) for n in item.get("snapshotFiles") or []}
+    notified = {posixpath.basename(n) for n in item.snapshot_files}
     page = [(name, key) for name, key in jpgs if after is None or name > after]
     entries = []
     for name, key in page[:limit]:
@@ -238,7 +172,7 @@ def snapshots(
         )
     more = len(page) > limit
     return {
-        "recording_id": str(item["recordingId"]),
+        "recording_id": item.recording_id,
         "total": len(jpgs),
         "not_notified": sum(1 for name, _ in jpgs if name not in notified),
         "snapshots": entries,

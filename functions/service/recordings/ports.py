@@ -1,6 +1,8 @@
 """What the recording use cases need from the outside, as small Protocols.
 
-``RecordingAgora`` is the part of ``agorakit.agora.client.AgoraClient`` that recordings call;
+``RecordingStore`` is what the use cases ask of the recordings table (``repository.RecordingsRepository``
+implements it; ``fakes.InMemoryRecordingStore`` is its in-memory twin, and ``tests/contract`` runs the same
+cases against both). ``RecordingAgora`` is the part of ``agorakit.agora.client.AgoraClient`` that recordings call;
 ``WorkflowControl`` is what they ask of Step Functions (``service.adapters.stepfunctions`` implements it).
 Typing against these keeps the use cases honest about their dependencies and lets tests substitute
 either side without touching our own logic.
@@ -8,11 +10,125 @@ either side without touching our own logic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from agorakit.agora.models import QueryResult, StartResult, StopResult, StorageConfig
+
+    from service.recordings.record import (
+        AgoraErrorRecord,
+        CdnOutput,
+        EventEntry,
+        Recording,
+        Resolution,
+        StartResolution,
+    )
+    from service.recordings.repository import CreateOutcome
+
+
+class Clock(Protocol):
+    """Seconds since the epoch. ``time.time`` is the real one; ``fakes.FakeClock`` moves only when told."""
+
+    def __call__(self) -> float: ...
+
+
+class RecordingStore(Protocol):
+    """The recordings table: every status change is conditional on ``logic.TRANSITIONS``; one active
+    recording per channel (the channel lock); writes that lose their condition raise
+    ``repository.ConditionFailed`` carrying the recording as it is."""
+
+    def now_ms(self) -> int: ...
+
+    def get(self, recording_id: str, *, consistent: bool = True) -> Recording | None: ...
+
+    def lock_holder(self, channel: str) -> str | None: ...
+
+    def by_sid(self, sid: str) -> Recording | None: ...
+
+    def list_by_channel(
+        self, channel: str, *, limit: int, start_key: dict[str, Any] | None = None
+    ) -> tuple[list[Recording], dict[str, Any] | None]: ...
+
+    def list_active(self, statuses: Iterable[str] = ...) -> list[Recording]: ...
+
+    def create(
+        self,
+        recording: Recording,
+        *,
+        idempotency_scope: str | None = None,
+        fingerprint: str | None = None,
+        response: Mapping[str, Any] | None = None,
+    ) -> CreateOutcome: ...
+
+    def release_lock(self, channel: str, recording_id: str) -> bool: ...
+
+    def delete_idempotency(self, scope: str, recording_id: str) -> None: ...
+
+    def transition(
+        self,
+        recording_id: str,
+        target: str,
+        *,
+        set_: Mapping[str, Any] | None = None,
+        remove: Iterable[str] = (),
+        add: Mapping[str, Any] | None = None,
+        sources: Iterable[str] | None = None,
+    ) -> Recording: ...
+
+    def request_stop(self, recording_id: str, reason: str) -> tuple[Recording | None, bool]: ...
+
+    def park_wait(self, recording_id: str, task_token: str) -> Recording: ...
+
+    def record_error(self, recording_id: str, error: AgoraErrorRecord) -> None: ...
+
+    def keep_sid(self, recording_id: str, sid: str, started_at: int) -> None: ...
+
+    def mark_start_unknown(self, recording_id: str, state: StartResolution) -> None: ...
+
+    def update_start_resolution(self, recording_id: str, state: StartResolution) -> None: ...
+
+    def finish_start_resolution(self, recording_id: str, resolutions: Iterable[Resolution]) -> None: ...
+
+    def adopt(self, recording_id: str, sid: str, resolutions: Iterable[Resolution]) -> Recording: ...
+
+    def offer_candidate_sid(self, channel: str, uid: int, sid: str) -> bool: ...
+
+    def mark_cleanup(self, recording_id: str, reason: str) -> None: ...
+
+    def end_cleanup(self, recording_id: str, how: str) -> None: ...
+
+    def set_if_newer(
+        self, recording_id: str, seq_attr: str, sequence: int | None, fields: Mapping[str, Any]
+    ) -> bool: ...
+
+    def add_file_names(self, recording_id: str, names: Iterable[str]) -> None: ...
+
+    def add_postponed_files(self, recording_id: str, names: Iterable[str]) -> None: ...
+
+    def add_snapshot(self, recording_id: str, name: str, *, max_files: int) -> bool: ...
+
+    def put_event_entry(
+        self,
+        recording_id: str,
+        kind: Literal["agoraErrors", "agoraWarnings"],
+        key: str,
+        entry: EventEntry,
+        *,
+        max_entries: int,
+    ) -> bool: ...
+
+    def take_op_lock(self, recording_id: str, owner: str, seconds: int) -> Recording: ...
+
+    def release_op_lock(self, recording_id: str, owner: str) -> bool: ...
+
+    def mark_seen(self, recording_id: str) -> bool: ...
+
+    def set_cdn_urls(self, recording_id: str, urls: Iterable[str]) -> None: ...
+
+    def set_cdn_status(
+        self, recording_id: str, key: str, output: CdnOutput, sequence: int | None, *, max_entries: int
+    ) -> bool: ...
 
 
 class RecordingAgora(Protocol):
@@ -89,3 +205,17 @@ class WorkflowControl(Protocol):
     def execution_status(self, execution_arn: str) -> str:
         """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or MISSING when it does not exist."""
         ...
+
+
+class RecordingObjects(Protocol):
+    """The recordings bucket, as playback reads it (``service.adapters.s3_objects.S3RecordingObjects``)."""
+
+    def list(self, prefix: str) -> dict[str, int]:
+        """key -> size of every object under ``prefix``."""
+        ...
+
+    def read(self, key: str, max_bytes: int) -> bytes:
+        """The object's bytes; raises NotFound if it is gone, PayloadTooLarge above ``max_bytes``."""
+        ...
+
+    def presign(self, key: str, seconds: int) -> str: ...

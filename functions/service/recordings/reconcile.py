@@ -10,12 +10,11 @@ ever reported (the events are advisory and can all be lost).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from service.recordings import logic
 from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
+from service.recordings.record import CdnOutput, Recording
 from service.recordings.repository import CLEANUP
 from service.recordings.resolve import ensure_gone
 from service.recordings.settings import RecordingSettings
@@ -35,17 +34,17 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
     active = 0
     for item in deps.repo.list_active():
         active += 1
-        recording_id = str(item["recordingId"])
+        recording_id = item.recording_id
         if _repair_if_orphaned(settings, deps, item, now):
             counts["repaired"] += 1
             continue
-        if item.get("status") != logic.RECORDING or not item.get("sid"):
+        if item.status != logic.RECORDING or not item.sid or not item.resource_id:
             continue
         counts["checked"] += 1
         try:
-            answer = deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+            answer = deps.agora.query(item.resource_id, item.sid, item.mode)
         except AgoraNotFoundError:
-            last_seen = int(item.get("lastSeenAt") or item.get("startedAt") or 0)
+            last_seen = item.last_seen_at or item.started_at or 0
             if (now - last_seen) / 1000 < settings.recording_ha_grace_seconds:
                 counts["in_grace"] += 1
                 continue
@@ -69,22 +68,21 @@ def reconcile(*, settings: RecordingSettings, deps: RecordingDependencies) -> di
     return counts
 
 
-def _fill_cdn(deps: RecordingDependencies, item: Mapping[str, Any], outputs: list[tuple[str, str]], now: int) -> int:
+def _fill_cdn(deps: RecordingDependencies, item: Recording, outputs: list[tuple[str, str]], now: int) -> int:
     """A current CDN address with no report at all takes the state query gives (``source: query``).
 
     Only unreported addresses: an NCS event 100 carries a sequence, so it is ordered against the other events
     of its address and always replaces a query-filled state; a query answer is not ordered against events.
     """
-    current = {str(url) for url in item.get("cdnUrls") or []}
-    reported = item.get("cdnOutputs")
-    reported = reported if isinstance(reported, Mapping) else {}
+    current = set(item.cdn_urls or ())
+    reported = item.cdn_outputs or {}
     filled = 0
     for url, status in outputs:
         key = logic.cdn_key(url)
         if url not in current or key in reported or status not in logic.CDN_STATUSES:
             continue
-        entry = {"url": url, "status": status, "at": now, "source": "query"}
-        if deps.repo.set_cdn_status(str(item["recordingId"]), key, entry, None, max_entries=logic.MAX_CDN_ENTRIES):
+        entry = CdnOutput(url=url, status=status, at=now, source="query")
+        if deps.repo.set_cdn_status(item.recording_id, key, entry, None, max_entries=logic.MAX_CDN_ENTRIES):
             filled += 1
     return filled
 
@@ -96,31 +94,29 @@ def _clean_up(settings: RecordingSettings, deps: RecordingDependencies) -> int:
     for item in deps.repo.list_active((CLEANUP,)):
         gone, how = ensure_gone(settings, deps, item)
         if not gone:
-            logger.warning("recording %s: recorder still not confirmed gone: %s", item.get("recordingId"), how)
+            logger.warning("recording %s: recorder still not confirmed gone: %s", item.recording_id, how)
             continue
-        deps.repo.end_cleanup(str(item["recordingId"]), how)
-        deps.repo.release_lock(str(item["channel"]), str(item["recordingId"]))
+        deps.repo.end_cleanup(item.recording_id, how)
+        deps.repo.release_lock(item.channel, item.recording_id)
         cleaned += 1
     return cleaned
 
 
-def _repair_if_orphaned(
-    settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any], now: int
-) -> bool:
+def _repair_if_orphaned(settings: RecordingSettings, deps: RecordingDependencies, item: Recording, now: int) -> bool:
     """An active recording whose execution is no longer RUNNING will never finish by itself: fail it."""
-    updated = int(item.get("updatedAt") or 0)
-    arn = item.get("executionArn")
+    updated = item.updated_at or 0
+    arn = item.execution_arn
     if not arn or (now - updated) / 1000 < settings.recording_stale_seconds:
         return False
     try:
-        status = deps.workflow.execution_status(str(arn))
+        status = deps.workflow.execution_status(arn)
     except Exception as exc:  # Step Functions unavailable: try again on the next run
         logger.warning("could not describe execution %s: %s", arn, exc)
         return False
     if status == "RUNNING":
         return False
     fail(
-        {"state": {"recordingId": item["recordingId"],
+        {"state": {"recordingId": item.recording_id,
                    "error": {"Error": "ExecutionEnded", "Cause": f"the workflow execution is {status}"}}},
         settings=settings,
         deps=deps,

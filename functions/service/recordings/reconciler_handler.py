@@ -1,10 +1,14 @@
 """Entry point of the reconciler function (``service.recordings.reconciler_handler.handler``), run on a
 schedule: completes recordings whose recorder exited without a webhook,
-and repairs recordings whose workflow ended without finishing them."""
+and repairs recordings whose workflow ended without finishing them.
+
+``create_app(settings, deps)`` binds the settings and dependencies; ``handler`` builds the default one from
+the environment on its first call, once."""
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,21 +22,49 @@ from service.recordings.settings import RecordingSettings
 logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()
-settings = RecordingSettings.from_env()
 
 
 _metric = metric_sink(metrics)
 
 
-@cache
-def dependencies() -> deps_module.RecordingDependencies:
-    return deps_module.build(settings, metric=_metric)
+@dataclass(frozen=True)
+class Reconciler:
+    settings: RecordingSettings
+    deps: deps_module.RecordingDependencies
+
+    def __call__(self) -> dict[str, int]:
+        counts = reconcile(settings=self.settings, deps=self.deps)
+        logger.info("reconciled", extra=counts)
+        return counts
+
+
+def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependencies) -> Reconciler:
+    return Reconciler(settings, deps)
+
+
+_default: Reconciler | None = None
+_default_lock = threading.Lock()
+
+
+def default_app() -> Reconciler:
+    """The app of this Lambda environment, built from the environment on first use (a cold start)."""
+    global _default  # noqa: PLW0603 - the one per-environment instance
+    with _default_lock:
+        if _default is None:
+            settings = RecordingSettings.from_env()
+            _default = create_app(settings, deps_module.build(settings, metric=_metric))
+        return _default
+
+
+def reset() -> None:
+    """The next call builds the default app again (the local stack: a new environment is a new cold start)."""
+    global _default  # noqa: PLW0603 - the one per-environment instance
+    with _default_lock:
+        _default = None
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    counts = reconcile(settings=settings, deps=dependencies())
-    logger.info("reconciled", extra=counts)
-    return counts
+    return default_app()()

@@ -18,9 +18,11 @@ and never write an expression themselves.
 from __future__ import annotations
 
 import contextlib
+import json
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any, Literal
 
 from service.adapters.aws import LazyClient
@@ -28,14 +30,27 @@ from service.adapters.dynamodb import (
     ITEM_CONDITION_FAILED,
     cancellation_reasons,
     error_code,
-    from_item,
-    from_items,
     is_condition_failed,
     old_item,
     to_attr,
-    to_item,
 )
+from service.adapters.dynamodb import from_item as plain_item
+from service.adapters.dynamodb import from_items as plain_items
+from service.adapters.dynamodb import to_item as ddb_item
 from service.recordings import logic
+from service.recordings.record import (
+    AgoraErrorRecord,
+    CdnOutput,
+    EventEntry,
+    Failure,
+    PostponedResult,
+    PostponedUid,
+    Recording,
+    Resolution,
+    Scalar,
+    StartResolution,
+    UploadProgress,
+)
 
 BY_SID = "bySid"
 BY_CHANNEL = "byChannel"
@@ -48,9 +63,9 @@ CLEANUP = "CLEANUP"
 
 
 class ConditionFailed(Exception):
-    """A conditional write lost; ``item`` is the item as it was (None if absent or not returned)."""
+    """A conditional write lost; ``item`` is the recording as it was (None if absent or not returned)."""
 
-    def __init__(self, item: dict[str, Any] | None):
+    def __init__(self, item: Recording | None):
         super().__init__("conditional write failed")
         self.item = item
 
@@ -75,8 +90,280 @@ def idempotency_key(scope: str) -> str:
     return f"IDEMP#{scope}"
 
 
+# -- the recording item <-> Recording: the one place either is built from the other ------------------------
+def _str(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int(value: object) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value))
+    except ValueError:
+        return None
+
+
+def _scalar(value: object) -> Scalar:
+    """An NCS value as it came (a Decimal from the table back to int or float)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def _map(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _strings(value: object) -> frozenset[str]:
+    return frozenset(str(v) for v in value) if isinstance(value, set | frozenset | list | tuple) else frozenset()
+
+
+def _agora_error(value: object) -> AgoraErrorRecord | None:
+    if not isinstance(value, Mapping):
+        return None
+    return AgoraErrorRecord(
+        step=_str(value.get("step")), type=_str(value.get("type")), code=_int(value.get("code")),
+        http_status=_int(value.get("httpStatus")), reason=_str(value.get("reason")), at=_int(value.get("at")),
+    )  # fmt: skip
+
+
+def agora_error_attr(error: AgoraErrorRecord) -> dict[str, Any]:
+    return {"step": error.step, "type": error.type, "code": error.code, "httpStatus": error.http_status,
+            "reason": error.reason, "at": error.at}  # fmt: skip
+
+
+def _start_resolution(value: object) -> StartResolution | None:
+    if not isinstance(value, Mapping):
+        return None
+    return StartResolution(
+        type=_str(value.get("type")), code=_int(value.get("code")), http_status=_int(value.get("httpStatus")),
+        since=_int(value.get("since")), exists=bool(value.get("exists")), give_up=bool(value.get("giveUp")),
+        rule_id=_int(value.get("ruleId")), kicked_at=_int(value.get("kickedAt")), absent_at=_int(value.get("absentAt")),
+    )  # fmt: skip
+
+
+def start_resolution_attr(state: StartResolution) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "type": state.type, "code": state.code, "httpStatus": state.http_status, "since": state.since,
+        "exists": state.exists or None, "giveUp": state.give_up or None, "ruleId": state.rule_id,
+        "kickedAt": state.kicked_at, "absentAt": state.absent_at,
+    }  # fmt: skip
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _resolution(value: Mapping[str, Any]) -> Resolution:
+    lifted = value.get("ruleLifted")
+    return Resolution(
+        outcome=str(value.get("outcome")), reason=str(value.get("reason")), at=_int(value.get("at")) or 0,
+        sid=_str(value.get("sid")), recorder_uid=_int(value.get("recorderUid")), rule_id=_int(value.get("ruleId")),
+        rule_lifted=None if lifted is None else bool(lifted),
+    )  # fmt: skip
+
+
+def resolution_attr(entry: Resolution) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "outcome": entry.outcome, "reason": entry.reason, "at": entry.at, "sid": entry.sid,
+        "recorderUid": entry.recorder_uid, "ruleId": entry.rule_id, "ruleLifted": entry.rule_lifted,
+    }  # fmt: skip
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _entries(value: object) -> dict[str, EventEntry] | None:
+    if not isinstance(value, Mapping):
+        return None
+    out: dict[str, EventEntry] = {}
+    for key, raw in value.items():
+        if isinstance(raw, Mapping):
+            out[str(key)] = EventEntry(
+                module=_scalar(raw.get("module")), level=_int(raw.get("level")), code=_scalar(raw.get("code")),
+                message=_scalar(raw.get("message")), sequence=_int(raw.get("sequence")), at=_int(raw.get("at")),
+            )  # fmt: skip
+    return out
+
+
+def event_entry_attr(entry: EventEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {"module": entry.module, "level": entry.level, "code": entry.code,
+                           "message": entry.message, "sequence": entry.sequence, "at": entry.at}  # fmt: skip
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _cdn_outputs(value: object) -> dict[str, CdnOutput] | None:
+    if not isinstance(value, Mapping):
+        return None
+    return {
+        str(key): CdnOutput(
+            url=str(raw["url"]),
+            status=_str(raw.get("status")),
+            at=_int(raw.get("at")),
+            seq=_int(raw.get("seq")),
+            source=_str(raw.get("source")),
+        )
+        for key, raw in value.items()
+        if isinstance(raw, Mapping) and raw.get("url")
+    }
+
+
+def cdn_output_attr(output: CdnOutput) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": output.url, "status": output.status, "at": output.at, "seq": output.seq,
+                           "source": output.source}  # fmt: skip
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def _postponed_uids(value: object) -> tuple[PostponedUid, ...]:
+    """``postponedUids`` is stored as JSON text (event 81's per-uid results)."""
+    try:
+        listed = json.loads(str(value or "[]"))
+    except ValueError:
+        return ()
+    out = []
+    for entry in listed if isinstance(listed, list) else []:
+        if isinstance(entry, Mapping) and entry.get("uid") is not None:
+            result = entry.get("result")
+            files = entry.get("files")
+            out.append(
+                PostponedUid(
+                    uid=str(entry["uid"]),
+                    result=None if result is None else str(result),
+                    files=tuple(str(f) for f in files) if isinstance(files, list) else (),
+                )
+            )
+    return tuple(out)
+
+
+def postponed_uids_attr(uids: Iterable[PostponedUid]) -> str:
+    return json.dumps([{"uid": u.uid, "result": u.result, "files": list(u.files)} for u in uids])
+
+
+def from_item(item: Mapping[str, Any]) -> Recording:
+    """The recording an item of the table holds (plain values, as ``service.adapters.dynamodb`` reads them)."""
+    g = item.get
+    failure = None
+    if any(g(k) is not None for k in ("errorType", "errorCode", "errorReason", "errorStep", "failedAt")):
+        failure = Failure(type=_str(g("errorType")), code=_int(g("errorCode")), reason=_str(g("errorReason")),
+                          step=_str(g("errorStep")), at=_int(g("failedAt")))  # fmt: skip
+    cdn_urls = g("cdnUrls")
+    return Recording(
+        recording_id=str(g("recordingId")),
+        channel=str(g("channel") or ""),
+        mode=str(g("mode") or ""),
+        status=str(g("status") or ""),
+        created_at=_int(g("createdAt")) or 0,
+        updated_at=_int(g("updatedAt")),
+        config_json=str(g("configJson") or "{}"),
+        requested_by=_str(g("requestedBy")),
+        execution_arn=_str(g("executionArn")),
+        idempotency_key=_str(g("idempotencyKey")),
+        resource_id=_str(g("resourceId")),
+        acquired_at=_int(g("acquiredAt")),
+        recorder_uid=_int(g("recorderUid")),
+        reacquires=_int(g("reacquires")) or 0,
+        sid=_str(g("sid")),
+        started_at=_int(g("startedAt")),
+        last_seen_at=_int(g("lastSeenAt")),
+        last_error=_agora_error(g("lastError")),
+        stop_requested=_str(g("stopRequested")),
+        stop_requested_at=_int(g("stopRequestedAt")),
+        task_token=_str(g("taskToken")),
+        waiting_since=_int(g("waitingSince")),
+        stop_reason=_str(g("stopReason")),
+        stopping_at=_int(g("stoppingAt")),
+        outcome=_str(g("outcome")),
+        stopped_at=_int(g("stoppedAt")),
+        failure=failure,
+        recorder_gone=_str(g("recorderGone")),
+        recorder_unconfirmed=_str(g("recorderUnconfirmed")),
+        active_status=_str(g("activeStatus")),
+        op_lock=_str(g("opLock")),
+        op_lock_until=_int(g("opLockUntil")),
+        start_resolution=_start_resolution(g("startResolution")),
+        resolutions=tuple(_resolution(r) for r in g("resolutions") or () if isinstance(r, Mapping)),
+        candidate_sid=_str(g("candidateSid")),
+        file_names=_strings(g("fileNames")),
+        upload=UploadProgress(
+            status=_str(g("uploadingStatus")),
+            status_from=_str(g("uploadingStatusFrom")),
+            status_seq=_int(g("uploadSeq")),
+            progress=_int(g("uploadProgress")),
+            progress_seq=_int(g("progressSeq")),
+            last_upload_at=_int(g("lastUploadAt")),
+        ),
+        exit_status=_int(g("exitStatus")),
+        exit_seq=_int(g("exitSeq")),
+        bot_uid=_int(g("botUid")),
+        bot_uid_seq=_int(g("botUidSeq")),
+        leave_code=_int(g("leaveCode")),
+        leave_reasons=tuple(str(r) for r in g("leaveReasons") or ()),
+        leave_seq=_int(g("leaveSeq")),
+        last_sequence=_int(g("lastSequence")),
+        agora_errors=_entries(g("agoraErrors")),
+        agora_warnings=_entries(g("agoraWarnings")),
+        snapshot_files=_strings(g("snapshotFiles")),
+        snapshots_truncated=bool(g("snapshotsTruncated")),
+        cdn_urls=tuple(str(u) for u in cdn_urls) if isinstance(cdn_urls, list) else None,
+        cdn_outputs=_cdn_outputs(g("cdnOutputs")),
+        postponed=PostponedResult(
+            status=_str(g("postponedStatus")),
+            seq=_int(g("postponedSeq")),
+            result=_str(g("postponedResult")),
+            files=_strings(g("postponedFiles")),
+            uids=_postponed_uids(g("postponedUids")),
+            uids_seq=_int(g("postponedUidsSeq")),
+            started_at=_int(g("postponedStartedAt")),
+            start_seq=_int(g("postponedStartSeq")),
+            finished_at=_int(g("postponedFinishedAt")),
+        ),
+    )
+
+
+def to_item(rec: Recording) -> dict[str, Any]:
+    """The item of ``rec`` (plain values; absent facts are left out, empty sets too: DynamoDB has none)."""
+    failure = rec.failure or Failure()
+    item: dict[str, Any] = {
+        "recordingId": rec.recording_id, "channel": rec.channel, "mode": rec.mode, "status": rec.status,
+        "createdAt": rec.created_at, "updatedAt": rec.updated_at, "configJson": rec.config_json,
+        "requestedBy": rec.requested_by, "executionArn": rec.execution_arn, "idempotencyKey": rec.idempotency_key,
+        "resourceId": rec.resource_id, "acquiredAt": rec.acquired_at, "recorderUid": rec.recorder_uid,
+        "reacquires": rec.reacquires, "sid": rec.sid, "startedAt": rec.started_at, "lastSeenAt": rec.last_seen_at,
+        "lastError": agora_error_attr(rec.last_error) if rec.last_error else None,
+        "stopRequested": rec.stop_requested, "stopRequestedAt": rec.stop_requested_at, "taskToken": rec.task_token,
+        "waitingSince": rec.waiting_since, "stopReason": rec.stop_reason, "stoppingAt": rec.stopping_at,
+        "outcome": rec.outcome, "stoppedAt": rec.stopped_at, "errorType": failure.type, "errorCode": failure.code,
+        "errorReason": failure.reason, "errorStep": failure.step, "failedAt": failure.at,
+        "recorderGone": rec.recorder_gone, "recorderUnconfirmed": rec.recorder_unconfirmed,
+        "activeStatus": rec.active_status, "opLock": rec.op_lock, "opLockUntil": rec.op_lock_until,
+        "startResolution": start_resolution_attr(rec.start_resolution) if rec.start_resolution else None,
+        "resolutions": [resolution_attr(r) for r in rec.resolutions] or None, "candidateSid": rec.candidate_sid,
+        "fileNames": set(rec.file_names) or None, "uploadingStatus": rec.upload.status,
+        "uploadingStatusFrom": rec.upload.status_from,
+        "uploadSeq": rec.upload.status_seq, "uploadProgress": rec.upload.progress,
+        "progressSeq": rec.upload.progress_seq, "lastUploadAt": rec.upload.last_upload_at,
+        "exitStatus": rec.exit_status, "exitSeq": rec.exit_seq, "botUid": rec.bot_uid, "botUidSeq": rec.bot_uid_seq,
+        "leaveCode": rec.leave_code, "leaveReasons": list(rec.leave_reasons) or None, "leaveSeq": rec.leave_seq,
+        "lastSequence": rec.last_sequence,
+        "agoraErrors": None if rec.agora_errors is None
+        else {k: event_entry_attr(e) for k, e in rec.agora_errors.items()},
+        "agoraWarnings": None if rec.agora_warnings is None
+        else {k: event_entry_attr(e) for k, e in rec.agora_warnings.items()},
+        "snapshotFiles": set(rec.snapshot_files) or None, "snapshotsTruncated": rec.snapshots_truncated or None,
+        "cdnUrls": None if rec.cdn_urls is None else list(rec.cdn_urls),
+        "cdnOutputs": None if rec.cdn_outputs is None
+        else {k: cdn_output_attr(o) for k, o in rec.cdn_outputs.items()},
+        "postponedStatus": rec.postponed.status, "postponedSeq": rec.postponed.seq,
+        "postponedResult": rec.postponed.result, "postponedFiles": set(rec.postponed.files) or None,
+        "postponedUids": postponed_uids_attr(rec.postponed.uids) if rec.postponed.uids else None,
+        "postponedUidsSeq": rec.postponed.uids_seq, "postponedStartedAt": rec.postponed.started_at,
+        "postponedStartSeq": rec.postponed.start_seq, "postponedFinishedAt": rec.postponed.finished_at,
+    }  # fmt: skip
+    return {k: v for k, v in item.items() if v is not None}
+
+
 class RecordingsRepository:
-    def __init__(self, table_name: str, *, client: Any = None, clock: Any = time.time):
+    def __init__(self, table_name: str, *, client: Any = None, clock: Callable[[], float] = time.time):
         if not table_name:
             raise ValueError("table_name is required")
         self.table_name = table_name
@@ -89,28 +376,32 @@ class RecordingsRepository:
         return int(self._clock() * 1000)
 
     # -- reads --------------------------------------------------------------------------------
-    def get(self, recording_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    def get(self, recording_id: str, *, consistent: bool = True) -> Recording | None:
         raw = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": rec_key(recording_id)}}, ConsistentRead=consistent
         ).get("Item")
-        return from_item(raw)
+        item = plain_item(raw)
+        return from_item(item) if item is not None else None
 
-    def get_lock(self, channel: str) -> dict[str, Any] | None:
+    def lock_holder(self, channel: str) -> str | None:
+        """The recording id holding ``channel``'s lock, or None when the channel is free."""
         raw = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": lock_key(channel)}}, ConsistentRead=True
         ).get("Item")
-        return from_item(raw)
+        lock = plain_item(raw)
+        holder = lock.get("recordingId") if lock else None
+        return str(holder) if holder else None
 
     def get_idempotency(self, scope: str) -> dict[str, Any] | None:
         raw = self.client.get_item(
             TableName=self.table_name, Key={"pk": {"S": idempotency_key(scope)}}, ConsistentRead=True
         ).get("Item")
-        item = from_item(raw)
+        item = plain_item(raw)
         if item is not None and int(item.get(TTL_ATTRIBUTE, 0)) < self._clock():
             return None  # expired; DynamoDB's TTL deletes lazily
         return item
 
-    def by_sid(self, sid: str) -> dict[str, Any] | None:
+    def by_sid(self, sid: str) -> Recording | None:
         response = self.client.query(
             TableName=self.table_name,
             IndexName=BY_SID,
@@ -118,7 +409,7 @@ class RecordingsRepository:
             ExpressionAttributeValues={":sid": {"S": sid}},
             Limit=2,
         )
-        items = from_items(response.get("Items", []))
+        items = plain_items(response.get("Items", []))
         if not items:
             return None
         # a sid is unique; re-read from the table for a consistent view
@@ -127,7 +418,7 @@ class RecordingsRepository:
 
     def list_by_channel(
         self, channel: str, *, limit: int, start_key: dict[str, Any] | None = None
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    ) -> tuple[list[Recording], dict[str, Any] | None]:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "IndexName": BY_CHANNEL,
@@ -139,11 +430,11 @@ class RecordingsRepository:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self.client.query(**kwargs)
-        items = from_items(response.get("Items", []))
+        items = [from_item(i) for i in plain_items(response.get("Items", []))]
         return items, response.get("LastEvaluatedKey")
 
-    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[Recording]:
+        out: list[Recording] = []
         for status in statuses:
             kwargs: dict[str, Any] = {
                 "TableName": self.table_name,
@@ -153,7 +444,7 @@ class RecordingsRepository:
             }
             while True:
                 response = self.client.query(**kwargs)
-                out.extend(from_items(response.get("Items", [])))
+                out.extend(from_item(i) for i in plain_items(response.get("Items", [])))
                 if not response.get("LastEvaluatedKey"):
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -162,7 +453,7 @@ class RecordingsRepository:
     # -- creation: recording + channel lock + Idempotency-Key in one transaction --------------
     def create(
         self,
-        recording: Mapping[str, Any],
+        recording: Recording,
         *,
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
@@ -174,8 +465,8 @@ class RecordingsRepository:
         """
         from botocore.exceptions import ClientError
 
-        channel = str(recording["channel"])
-        recording_id = str(recording["recordingId"])
+        channel = recording.channel
+        recording_id = recording.recording_id
         now = self.now_ms()
         items: list[dict[str, Any]] = []
         if idempotency_scope:
@@ -183,7 +474,7 @@ class RecordingsRepository:
                 {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": to_item(
+                        "Item": ddb_item(
                             {
                                 "pk": idempotency_key(idempotency_scope),
                                 "fingerprint": fingerprint,
@@ -204,7 +495,7 @@ class RecordingsRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": to_item({"pk": lock_key(channel), "recordingId": recording_id, "createdAt": now}),
+                    "Item": ddb_item({"pk": lock_key(channel), "recordingId": recording_id, "createdAt": now}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -213,7 +504,7 @@ class RecordingsRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": to_item({"pk": rec_key(recording_id), **recording}),
+                    "Item": ddb_item({"pk": rec_key(recording_id), **to_item(recording)}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -237,19 +528,17 @@ class RecordingsRepository:
                 if reasons and reasons[0] == ITEM_CONDITION_FAILED:
                     continue  # it expired or was withdrawn meanwhile: try again
             if len(reasons) > lock_index and reasons[lock_index] == ITEM_CONDITION_FAILED:
-                lock = self.get_lock(channel)
-                holder = str(lock.get("recordingId")) if lock else None
+                holder = self.lock_holder(channel)
                 if holder is None:
                     continue  # released meanwhile
                 held = self.get(holder)
-                if held is None or (logic.is_terminal(held.get("status")) and not held.get("recorderUnconfirmed")):
+                if held is None or (logic.is_terminal(held.status) and not held.recorder_unconfirmed):
                     self.release_lock(channel, holder)  # a stale lock: its recording is over
                     continue
                 return CreateOutcome("busy", active_recording_id=holder)
             # TransactionConflict (concurrent transactions on the same items): back off and retry
             time.sleep(0.02 * (attempt + 1))
-        lock = self.get_lock(channel)
-        return CreateOutcome("busy", active_recording_id=str(lock.get("recordingId")) if lock else None)
+        return CreateOutcome("busy", active_recording_id=self.lock_holder(channel))
 
     def release_lock(self, channel: str, recording_id: str) -> bool:
         """Delete the channel lock if ``recording_id`` holds it (never someone else's)."""
@@ -290,7 +579,7 @@ class RecordingsRepository:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         must_exist: bool = True,
-    ) -> dict[str, Any]:
+    ) -> Recording:
         """One UpdateItem. Attribute paths may be dotted (``agoraErrors.17``); ``condition`` uses the
         caller's own ``#name``/``:value`` placeholders. Returns the new item; raises ConditionFailed."""
         expr_names: dict[str, str] = dict(names or {})
@@ -337,9 +626,10 @@ class RecordingsRepository:
             response = self.client.update_item(**kwargs)
         except Exception as exc:
             if is_condition_failed(exc):
-                raise ConditionFailed(old_item(exc)) from exc
+                old = old_item(exc)
+                raise ConditionFailed(from_item(old) if old is not None else None) from exc
             raise
-        return from_item(response.get("Attributes")) or {}
+        return from_item(plain_item(response["Attributes"]) or {})
 
     def transition(
         self,
@@ -350,7 +640,7 @@ class RecordingsRepository:
         remove: Iterable[str] = (),
         add: Mapping[str, Any] | None = None,
         sources: Iterable[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Recording:
         """Move to ``target`` only from a status that may precede it; keeps the sparse status index in step."""
         allowed = tuple(sources) if sources is not None else logic.sources_of(target)
         if not allowed:
@@ -377,7 +667,7 @@ class RecordingsRepository:
         placeholders = {f":a{i}": s for i, s in enumerate(logic.ACTIVE_STATUSES)}
         return f"#status IN ({', '.join(placeholders)})", placeholders
 
-    def request_stop(self, recording_id: str, reason: str) -> tuple[dict[str, Any] | None, bool]:
+    def request_stop(self, recording_id: str, reason: str) -> tuple[Recording | None, bool]:
         """Record that a stop was requested (the first reason wins) while the recording is active.
 
         Returns (the item, whether this call recorded it); the item is the current one when the stop was
@@ -395,7 +685,7 @@ class RecordingsRepository:
             return lost.item, False
         return item, True
 
-    def park_wait(self, recording_id: str, task_token: str) -> dict[str, Any]:
+    def park_wait(self, recording_id: str, task_token: str) -> Recording:
         """Store the workflow's task token while the recording is active; raises ConditionFailed otherwise."""
         active, values = self._active_condition()
         return self._update(
@@ -406,40 +696,56 @@ class RecordingsRepository:
             values=values,
         )
 
-    def record_error(self, recording_id: str, error: Mapping[str, Any]) -> None:
+    def record_error(self, recording_id: str, error: AgoraErrorRecord) -> None:
         """The last Agora error of a step (the fail handler reports it)."""
-        self._update(recording_id, set_={"lastError": dict(error)})
+        self._update(recording_id, set_={"lastError": agora_error_attr(error)})
 
     def keep_sid(self, recording_id: str, sid: str, started_at: int) -> None:
         """Remember a started recorder's sid whatever the status, so it can still be stopped."""
         self._update(recording_id, set_={"sid": sid, "startedAt": started_at})
 
     # -- a start whose outcome is unknown (``service.recordings.resolve``) ----------------------
-    def mark_start_unknown(self, recording_id: str, state: Mapping[str, Any]) -> None:
+    def mark_start_unknown(self, recording_id: str, state: StartResolution) -> None:
         """``startResolution`` = ``state`` unless one is already under way (a retried start step)."""
         with contextlib.suppress(ConditionFailed):
             self._update(
-                recording_id, set_={"startResolution": dict(state)},
+                recording_id, set_={"startResolution": start_resolution_attr(state)},
                 condition="#status = :starting AND attribute_not_exists(startResolution)",
                 names={"#status": "status"}, values={":starting": logic.STARTING},
             )  # fmt: skip
 
-    def update_start_resolution(self, recording_id: str, state: Mapping[str, Any]) -> None:
-        self._update(recording_id, set_={"startResolution": dict(state)})
+    def update_start_resolution(self, recording_id: str, state: StartResolution) -> None:
+        self._update(recording_id, set_={"startResolution": start_resolution_attr(state)})
 
-    def finish_start_resolution(self, recording_id: str, resolutions: list[dict[str, Any]]) -> None:
+    def finish_start_resolution(self, recording_id: str, resolutions: Iterable[Resolution]) -> None:
         """The recorder is gone: the start may be tried afresh (a new acquire, a new uid)."""
-        self._update(recording_id, set_={"resolutions": resolutions}, remove=["startResolution", "candidateSid"])
+        self._update(
+            recording_id,
+            set_={"resolutions": [resolution_attr(r) for r in resolutions]},
+            remove=["startResolution", "candidateSid"],
+        )
+
+    def adopt(self, recording_id: str, sid: str, resolutions: Iterable[Resolution]) -> Recording:
+        """STARTING -> RECORDING with the task ``sid`` an unknown start turned out to have (``resolve``)."""
+        now = self.now_ms()
+        return self.transition(
+            recording_id,
+            logic.RECORDING,
+            set_={"sid": sid, "startedAt": now, "lastSeenAt": now,
+                  "resolutions": [resolution_attr(r) for r in resolutions]},
+            remove=["startResolution", "candidateSid", "lastError"],
+            sources=(logic.STARTING,),
+        )  # fmt: skip
 
     def offer_candidate_sid(self, channel: str, uid: int, sid: str) -> bool:
         """An NCS event named ``sid`` for recorder ``uid`` of ``channel``: if the channel's recording is
         still STARTING with that recorder uid and no sid, remember the sid for the resolve step."""
-        lock = self.get_lock(channel)
-        if not lock or not lock.get("recordingId"):
+        holder = self.lock_holder(channel)
+        if holder is None:
             return False
         try:
             self._update(
-                str(lock["recordingId"]), set_={"candidateSid": sid},
+                holder, set_={"candidateSid": sid},
                 condition="#status = :starting AND recorderUid = :uid AND attribute_not_exists(sid)",
                 names={"#status": "status"}, values={":starting": logic.STARTING, ":uid": uid},
             )  # fmt: skip
@@ -495,13 +801,19 @@ class RecordingsRepository:
         return True
 
     def put_event_entry(
-        self, recording_id: str, kind: str, key: str, entry: Mapping[str, Any], *, max_entries: int
+        self,
+        recording_id: str,
+        kind: Literal["agoraErrors", "agoraWarnings"],
+        key: str,
+        entry: EventEntry,
+        *,
+        max_entries: int,
     ) -> bool:
         """``kind.key = entry`` (a resend overwrites itself) unless the map already holds ``max_entries``."""
         try:
             self._update(
                 recording_id,
-                set_={f"{kind}.{key}": dict(entry)},
+                set_={f"{kind}.{key}": event_entry_attr(entry)},
                 condition=f"attribute_exists({kind}.#k) OR size({kind}) < :max",
                 names={"#k": key},
                 values={":max": max_entries},
@@ -510,7 +822,7 @@ class RecordingsRepository:
             return False
         return True
 
-    def take_op_lock(self, recording_id: str, owner: str, seconds: int) -> dict[str, Any]:
+    def take_op_lock(self, recording_id: str, owner: str, seconds: int) -> Recording:
         """The operation lock of a RECORDING recording with a sid, unless another holder's is still valid.
         Returns the item as it is under the lock; raises ConditionFailed (with the current item) when the
         lock is not available."""
@@ -548,12 +860,12 @@ class RecordingsRepository:
         return True
 
     # -- CDN push (web mode) ----------------------------------------------------------------------
-    def set_cdn_urls(self, recording_id: str, urls: list[str]) -> None:
+    def set_cdn_urls(self, recording_id: str, urls: Iterable[str]) -> None:
         """The web recording's current CDN addresses, after Agora accepted an update of them."""
         self._update(recording_id, set_={"cdnUrls": list(urls)}, condition="attribute_exists(cdnUrls)")
 
     def set_cdn_status(
-        self, recording_id: str, key: str, entry: Mapping[str, Any], sequence: int | None, *, max_entries: int
+        self, recording_id: str, key: str, output: CdnOutput, sequence: int | None, *, max_entries: int
     ) -> bool:
         """``cdnOutputs.key = entry`` (one CDN address's state, NCS event 100) when the event is newer than the
         one that set it (without a sequence: only if nothing did), on a recording that pushes to a CDN, while
@@ -568,7 +880,9 @@ class RecordingsRepository:
         try:
             self._update(
                 recording_id,
-                set_={f"cdnOutputs.{key}": dict(entry) if sequence is None else {**entry, "seq": sequence}},
+                set_={
+                    f"cdnOutputs.{key}": cdn_output_attr(output if sequence is None else replace(output, seq=sequence))
+                },
                 condition=condition,
                 names=names,
                 values={**values, ":max": max_entries},

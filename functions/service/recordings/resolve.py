@@ -22,18 +22,23 @@ Every outcome is appended to the recording's ``resolutions`` with its reason.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from service.recordings import logic
 from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
+from service.recordings.record import Recording, Resolution, StartResolution
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
 
+if TYPE_CHECKING:
+    from agorakit.agora.models import StartResult
+
 logger = logging.getLogger(__name__)
 
-UNKNOWN = "unknown"
+UNKNOWN = logic.START_OUTCOME_UNKNOWN
 ADOPTED = "adopted"
 PENDING = "pending"
 REMOVED = "removed"
@@ -55,14 +60,14 @@ def start_outcome_unknown(exc: Exception) -> bool:
     return bool(getattr(exc, "maybe_executed", False))
 
 
-def _error_info(exc: Exception, now: int) -> dict[str, Any]:
-    info = {
-        "type": type(exc).__name__,
-        "code": getattr(exc, "code", None),
-        "httpStatus": getattr(exc, "http_status", None),
-        "since": now,
-    }
-    return {k: v for k, v in info.items() if v is not None}
+def _error_info(exc: Exception, now: int) -> StartResolution:
+    code, http_status = getattr(exc, "code", None), getattr(exc, "http_status", None)
+    return StartResolution(
+        type=type(exc).__name__,
+        code=code if isinstance(code, int) else None,
+        http_status=http_status if isinstance(http_status, int) else None,
+        since=now,
+    )
 
 
 def mark_start_unknown(deps: RecordingDependencies, recording_id: str, exc: Exception) -> None:
@@ -70,29 +75,18 @@ def mark_start_unknown(deps: RecordingDependencies, recording_id: str, exc: Exce
     deps.metric("RecordingStartUnknown")
 
 
-def _resolution(deps: RecordingDependencies, outcome: str, reason: str, **extra: Any) -> dict[str, Any]:
-    entry = {"outcome": outcome, "reason": reason, "at": deps.repo.now_ms(), **extra}
-    return {k: v for k, v in entry.items() if v is not None}
-
-
 def _adopt(
-    deps: RecordingDependencies, item: Mapping[str, Any], sid: str, reason: str, *, exited: bool = False
+    deps: RecordingDependencies, item: Recording, sid: str, reason: str, *, exited: bool = False
 ) -> dict[str, Any]:
-    recording_id = str(item["recordingId"])
+    recording_id = item.recording_id
     now = deps.repo.now_ms()
-    entry = _resolution(deps, ADOPTED, reason, sid=sid)
+    entry = Resolution(outcome=ADOPTED, reason=reason, at=now, sid=sid)
     try:
-        deps.repo.transition(
-            recording_id,
-            logic.RECORDING,
-            set_={"sid": sid, "startedAt": now, "lastSeenAt": now,
-                  "resolutions": [*list(item.get("resolutions") or []), entry]},
-            remove=["startResolution", "candidateSid", "lastError"],
-            sources=(logic.STARTING,),
-        )  # fmt: skip
+        deps.repo.adopt(recording_id, sid, [*item.resolutions, entry])
     except ConditionFailed as lost:
         deps.repo.keep_sid(recording_id, sid, now)  # the stop step and the fail handler can stop it
-        raise StartStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+        status = lost.item.status if lost.item is not None else None
+        raise StartStateError(f"recording {recording_id} is {status}") from None
     logger.info("recording %s: adopted task %s (%s)", recording_id, sid, reason)
     deps.metric("RecordingStarted")
     deps.metric("RecordingAdopted")
@@ -106,11 +100,11 @@ def _pending(settings: RecordingSettings, seconds: float | None = None) -> dict[
     return {"resolution": PENDING, "waitSeconds": max(1, min(int(wait), 3600))}
 
 
-def resolve_start(  # noqa: PLR0911 - one return per way a look can end
+def resolve_start(  # noqa: PLR0911, PLR0912 - one return per way a look can end
     settings: RecordingSettings,
     deps: RecordingDependencies,
-    item: Mapping[str, Any],
-    start_again: Callable[[], Any],
+    item: Recording,
+    start_again: Callable[[], StartResult | None],
 ) -> dict[str, Any]:
     """One look: adopted, removed, or pending (``waitSeconds`` until the next look)."""
     from agorakit.agora.errors import (
@@ -121,44 +115,46 @@ def resolve_start(  # noqa: PLR0911 - one return per way a look can end
         AgoraResourceExpiredError,
     )
 
-    recording_id = str(item["recordingId"])
-    if item.get("status") == logic.RECORDING and item.get("sid"):
-        return {"resolution": ADOPTED, "sid": item["sid"]}  # a retried step: already done
-    if item.get("status") != logic.STARTING:
-        raise StartStateError(f"recording {recording_id} is {item.get('status')}, not STARTING")
-    state = dict(item.get("startResolution") or {})
-    resource_id, channel, mode = str(item["resourceId"]), str(item["channel"]), str(item["mode"])
-    uid = int(item["recorderUid"])
+    recording_id = item.recording_id
+    if item.status == logic.RECORDING and item.sid:
+        return {"resolution": ADOPTED, "sid": item.sid}  # a retried step: already done
+    if item.status != logic.STARTING:
+        raise StartStateError(f"recording {recording_id} is {item.status}, not STARTING")
+    if item.resource_id is None or item.recorder_uid is None:
+        raise StartStateError(f"recording {recording_id} is STARTING without a resource")
+    state = item.start_resolution or StartResolution()
+    resource_id, channel, mode, uid = item.resource_id, item.channel, item.mode, item.recorder_uid
 
-    candidate = item.get("candidateSid")
-    if candidate and not state.get("ruleId"):
+    candidate = item.candidate_sid
+    if candidate and not state.rule_id:
         try:
-            deps.agora.query(resource_id, str(candidate), mode)
+            deps.agora.query(resource_id, candidate, mode)
         except AgoraNotFoundError:
-            return _adopt(deps, item, str(candidate), "NCS named the task; it had already exited", exited=True)
+            return _adopt(deps, item, candidate, "NCS named the task; it had already exited", exited=True)
         except AgoraError as exc:
             logger.warning("recording %s: could not query candidate %s: %s", recording_id, candidate, exc)
             return _pending(settings)
-        return _adopt(deps, item, str(candidate), "NCS named the task and query confirmed it runs")
+        return _adopt(deps, item, candidate, "NCS named the task and query confirmed it runs")
 
-    if not state.get("exists") and not state.get("ruleId"):
+    if not state.exists and not state.rule_id:
         # The same start again, same resource ID: Agora answers 201/7 if the first one took effect.
         try:
             result = start_again()
         except (AgoraAlreadyStartedError, AgoraConflictError):
-            deps.repo.update_start_resolution(recording_id, {**state, "exists": True})
+            deps.repo.update_start_resolution(recording_id, replace(state, exists=True))
             return _pending(settings)
         except AgoraResourceExpiredError:
-            state["giveUp"] = True  # the resource is gone: cannot ask again; make sure, then start afresh
+            state = replace(state, give_up=True)  # the resource is gone: cannot ask again; make sure, then start afresh
         except AgoraError as exc:
             logger.warning("recording %s: start probe failed: %s", recording_id, exc)
         else:
-            return _adopt(deps, item, result.sid, "the first start had not taken effect; the second one did")
+            if result is not None:
+                return _adopt(deps, item, result.sid, "the first start had not taken effect; the second one did")
 
     now = deps.repo.now_ms()
-    since = int(state.get("since") or now)
+    since = state.since or now
     elapsed = (now - since) / 1000
-    if elapsed < settings.recording_resolve_seconds and not state.get("giveUp"):
+    if elapsed < settings.recording_resolve_seconds and not state.give_up:
         return _pending(settings, min(settings.recording_resolve_poll_seconds,
                                       settings.recording_resolve_seconds - elapsed + 1))  # fmt: skip
     return _remove(settings, deps, item, state, channel, uid, mode, elapsed)
@@ -167,8 +163,8 @@ def resolve_start(  # noqa: PLR0911 - one return per way a look can end
 def _remove(  # noqa: PLR0911, PLR0917 - the pieces of the item the removal needs
     settings: RecordingSettings,
     deps: RecordingDependencies,
-    item: Mapping[str, Any],
-    state: dict[str, Any],
+    item: Recording,
+    state: StartResolution,
     channel: str,
     uid: int,
     mode: str,
@@ -177,7 +173,7 @@ def _remove(  # noqa: PLR0911, PLR0917 - the pieces of the item the removal need
     """No sid in time: take recorder ``uid`` out of ``channel`` and confirm it stays out."""
     from agorakit.agora.errors import AgoraError
 
-    recording_id = str(item["recordingId"])
+    recording_id = item.recording_id
     if mode == "web":
         # A web recorder is no channel user: only its maxRecordingHour ends it. The channel stays locked.
         limit = logic.max_recording_hour(settings.max_duration_seconds) * 3600 + WEB_MARGIN_SECONDS
@@ -185,7 +181,7 @@ def _remove(  # noqa: PLR0911, PLR0917 - the pieces of the item the removal need
             return _pending(settings, limit - elapsed)
         return _removed(deps, item, "no sid found; the web recorder's maxRecordingHour has passed")
     now = deps.repo.now_ms()
-    if not state.get("ruleId"):
+    if not state.rule_id:
         try:
             rule_id = deps.agora.create_kicking_rule(
                 channel, uid=uid, seconds=settings.recording_kick_seconds, privileges=("join_channel",)
@@ -193,8 +189,7 @@ def _remove(  # noqa: PLR0911, PLR0917 - the pieces of the item the removal need
         except AgoraError as exc:
             logger.warning("recording %s: could not create the kicking rule: %s", recording_id, exc)
             return _pending(settings)
-        state.update(ruleId=rule_id, kickedAt=now)
-        state.pop("absentAt", None)
+        state = replace(state, rule_id=rule_id, kicked_at=now, absent_at=None)
         deps.repo.update_start_resolution(recording_id, state)
         deps.metric("RecorderKicked")
     try:
@@ -203,17 +198,16 @@ def _remove(  # noqa: PLR0911, PLR0917 - the pieces of the item the removal need
         logger.warning("recording %s: could not check recorder %s: %s", recording_id, uid, exc)
         return _pending(settings)
     if present:
-        state.pop("absentAt", None)
-        deps.repo.update_start_resolution(recording_id, state)
+        deps.repo.update_start_resolution(recording_id, replace(state, absent_at=None))
         return _pending(settings)
-    if not state.get("absentAt"):  # seen absent once: look again one poll later before lifting the rule
-        state["absentAt"] = now
-        deps.repo.update_start_resolution(recording_id, state)
+    if not state.absent_at:  # seen absent once: look again one poll later before lifting the rule
+        deps.repo.update_start_resolution(recording_id, replace(state, absent_at=now))
         return _pending(settings)
-    lifted = _lift(deps, int(state["ruleId"]))
+    kicking_rule = state.rule_id or 0  # set above, when the rule was created
+    lifted = _lift(deps, kicking_rule)
     return _removed(
         deps, item, f"no sid within {settings.recording_resolve_seconds:g}s; recorder {uid} removed by a kicking rule",
-        ruleId=int(state["ruleId"]), ruleLifted=lifted,
+        rule_id=kicking_rule, rule_lifted=lifted,
     )  # fmt: skip
 
 
@@ -227,38 +221,49 @@ def _lift(deps: RecordingDependencies, rule_id: int) -> bool:
     return True
 
 
-def _removed(deps: RecordingDependencies, item: Mapping[str, Any], reason: str, **extra: Any) -> dict[str, Any]:
-    recording_id = str(item["recordingId"])
-    entry = _resolution(deps, REMOVED, reason, recorderUid=int(item["recorderUid"]), **extra)
-    deps.repo.finish_start_resolution(recording_id, [*list(item.get("resolutions") or []), entry])
+def _removed(
+    deps: RecordingDependencies,
+    item: Recording,
+    reason: str,
+    *,
+    rule_id: int | None = None,
+    rule_lifted: bool | None = None,
+) -> dict[str, Any]:
+    recording_id = item.recording_id
+    entry = Resolution(
+        outcome=REMOVED, reason=reason, at=deps.repo.now_ms(), recorder_uid=item.recorder_uid,
+        rule_id=rule_id, rule_lifted=rule_lifted,
+    )  # fmt: skip
+    deps.repo.finish_start_resolution(recording_id, [*item.resolutions, entry])
     logger.warning("recording %s: %s", recording_id, reason)
     return {"resolution": REMOVED, "reason": reason}
 
 
 def ensure_gone(  # noqa: PLR0911 - one return per way of knowing
-    settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any]
+    settings: RecordingSettings, deps: RecordingDependencies, item: Recording
 ) -> tuple[bool, str]:
     """For the fail handler: stop the recording's recorder, or make sure it is not there. (confirmed, how)."""
     from agorakit.agora.errors import AgoraError, AgoraNotFoundError
 
-    recording_id = str(item.get("recordingId"))
-    if item.get("sid"):
+    recording_id = item.recording_id
+    if item.sid:
+        task = item.task()
         try:
-            result = deps.agora.stop(*logic.task_args(item), async_stop=True)
+            result = deps.agora.stop(*task, async_stop=True)
             return True, f"stop answered {result.outcome}"
         except AgoraError as exc:
             logger.warning("recording %s: stop failed (%s); asking Agora", recording_id, exc)
         try:
-            deps.agora.query(str(item["resourceId"]), str(item["sid"]), str(item["mode"]))
+            deps.agora.query(task.resource_id, task.sid, task.mode)
         except AgoraNotFoundError:
             return True, "query: the task is gone"
         except AgoraError as exc:
             logger.warning("recording %s: query failed: %s", recording_id, exc)
-    elif not item.get("startResolution"):
+    elif not item.start_resolution:
         return True, "no recorder was started"
-    if item.get("mode") == "web" or not item.get("recorderUid") or not item.get("channel"):
+    if item.mode == "web" or not item.recorder_uid or not item.channel:
         return False, "the recorder could not be confirmed gone"
-    channel, uid = str(item["channel"]), int(item["recorderUid"])
+    channel, uid = item.channel, item.recorder_uid
     try:
         rule_id = deps.agora.create_kicking_rule(
             channel, uid=uid, seconds=settings.recording_kick_seconds, privileges=("join_channel",)

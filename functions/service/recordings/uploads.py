@@ -19,26 +19,27 @@ recording whose status is unknown; once written, nothing.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Literal
 
-from service.recordings.playback import RecordingObjects, _is_main, recording_prefix
-from service.recordings.repository import RecordingsRepository
+from service.recordings.playback import _is_main, recording_prefix
+from service.recordings.ports import RecordingObjects, RecordingStore
+from service.recordings.record import Recording
 
 Settled = Literal["uploaded", "incomplete"]
 UPLOADED: Settled = "uploaded"
 INCOMPLETE: Settled = "incomplete"
 
 
-def needs_settling(item: Mapping[str, Any]) -> bool:
-    return item.get("status") == "STOPPED" and bool(item.get("sid")) and not item.get("uploadingStatus")
+def needs_settling(rec: Recording) -> bool:
+    return rec.status == "STOPPED" and bool(rec.sid) and not rec.upload.status
 
 
-def settle_from_bucket(item: Mapping[str, Any], objects: RecordingObjects, *, max_bytes: int) -> Settled | None:
+def settle_from_bucket(rec: Recording, objects: RecordingObjects, *, max_bytes: int) -> Settled | None:
     """What the recording's folder says of its upload (see the module docstring)."""
     from agorakit.m3u8.playback import scoped_key, segment_uris
 
-    prefix = recording_prefix(dict(item))
+    prefix = recording_prefix(rec)
     sizes = objects.list(prefix)
     main = [k for k in sorted(sizes) if k.lower().endswith(".m3u8") and _is_main(posixpath.basename(k))]
     if not main:
@@ -56,17 +57,18 @@ def settle_from_bucket(item: Mapping[str, Any], objects: RecordingObjects, *, ma
 
 
 def settled_item(
-    item: dict[str, Any], *, repo: RecordingsRepository, objects: RecordingObjects | None, max_bytes: int
-) -> dict[str, Any]:
-    """``item`` with its upload status settled from the bucket when it needs it (``uploaded`` is written)."""
-    if objects is None or not needs_settling(item):
-        return item
-    settled = settle_from_bucket(item, objects, max_bytes=max_bytes)
+    rec: Recording, *, repo: RecordingStore, objects: RecordingObjects | None, max_bytes: int
+) -> Recording:
+    """``rec`` with its upload status settled from the bucket when it needs it (``uploaded`` is written)."""
+    if objects is None or not needs_settling(rec):
+        return rec
+    settled = settle_from_bucket(rec, objects, max_bytes=max_bytes)
     if settled is None:
-        return item
-    fields = {"uploadingStatus": settled, "uploadingStatusFrom": "bucket"}
-    if settled == UPLOADED and repo.set_if_newer(str(item["recordingId"]), "uploadSeq", None, fields):
-        return repo.get(str(item["recordingId"])) or {**item, **fields}
-    if settled == UPLOADED:  # an NCS 31/32 got there first: Agora's word
-        return repo.get(str(item["recordingId"])) or item
-    return {**item, **fields}
+        return rec
+    shown = replace(rec, upload=replace(rec.upload, status=settled, status_from="bucket"))
+    if settled == UPLOADED:
+        fields = {"uploadingStatus": settled, "uploadingStatusFrom": "bucket"}
+        written = repo.set_if_newer(rec.recording_id, "uploadSeq", None, fields)
+        # written: ours; not written: an NCS 31/32 got there first, and Agora's word is the stored one
+        return repo.get(rec.recording_id) or (shown if written else rec)
+    return shown

@@ -10,20 +10,26 @@ reason.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from service.recordings import logic, resolve
 from service.recordings.deps import RecordingDependencies
+from service.recordings.record import AgoraErrorRecord, Recording
 from service.recordings.repository import ConditionFailed
 from service.recordings.settings import RecordingSettings
+
+if TYPE_CHECKING:
+    from agorakit.agora.models import StartResult, StorageConfig
 
 logger = logging.getLogger(__name__)
 
 #: the role of the recorder's token: Agora's samples mint recorder tokens as publishers
 RECORDER_ROLE: Final = "publisher"
+
+
+T = TypeVar("T")
 
 
 class RecordingMissing(RuntimeError):
@@ -34,7 +40,12 @@ class RecordingStateError(RuntimeError):
     """A step found the recording in a status it cannot continue from (another writer ended it)."""
 
 
-def _recording(deps: RecordingDependencies, recording_id: str) -> dict[str, Any]:
+def _status(lost: ConditionFailed) -> str | None:
+    """The status a lost conditional write found (None: the recording is gone)."""
+    return lost.item.status if lost.item is not None else None
+
+
+def _recording(deps: RecordingDependencies, recording_id: str) -> Recording:
     item = deps.repo.get(recording_id)
     if item is None:
         raise RecordingMissing(f"recording {recording_id} is not in the table")
@@ -43,22 +54,23 @@ def _recording(deps: RecordingDependencies, recording_id: str) -> dict[str, Any]
 
 def _record_agora_error(deps: RecordingDependencies, recording_id: str, step: str, exc: Exception) -> None:
     try:
+        code, http_status = getattr(exc, "code", None), getattr(exc, "http_status", None)
         deps.repo.record_error(
             recording_id,
-            {
-                "step": step,
-                "type": type(exc).__name__,
-                "code": getattr(exc, "code", None),
-                "httpStatus": getattr(exc, "http_status", None),
-                "reason": getattr(exc, "reason", None) or str(exc)[:500],
-                "at": deps.repo.now_ms(),
-            },
+            AgoraErrorRecord(
+                step=step,
+                type=type(exc).__name__,
+                code=code if isinstance(code, int) else None,
+                http_status=http_status if isinstance(http_status, int) else None,
+                reason=str(getattr(exc, "reason", None) or str(exc)[:500]),
+                at=deps.repo.now_ms(),
+            ),
         )
     except Exception:  # recording the error must never hide it
         logger.exception("could not record the %s error of %s", step, recording_id)
 
 
-def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Callable[[], Any]) -> Any:
+def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Callable[[], T]) -> T:
     from agorakit.agora.errors import AgoraError
 
     try:
@@ -69,20 +81,12 @@ def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Call
         raise
 
 
-def _config(item: Mapping[str, Any]) -> dict[str, Any]:
-    try:
-        value = json.loads(str(item.get("configJson") or "{}"))
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 # ------------------------------------------------------------------------------------------ steps
 def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
     """A fresh resource ID for a fresh recorder uid (every re-acquire picks a new uid: 53 means "in use")."""
     recording_id = str(event["recordingId"])
     item = _recording(deps, recording_id)
-    if item.get("stopRequested") and not item.get("sid"):
+    if item.stop_requested and not item.sid:
         return {"skipped": True}
     uid = logic.pick_recorder_uid(deps.rng)
     options = acquire_options(item, uid, settings=settings, deps=deps)
@@ -92,9 +96,9 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
         recording_id,
         "acquire",
         lambda: deps.agora.acquire(
-            str(item["channel"]),
+            item.channel,
             uid,
-            scene=logic.acquire_scene(_config(item).get("postponed"), str(item.get("mode"))),
+            scene=logic.acquire_scene(item.config().get("postponed"), item.mode),
             resource_expired_hour=logic.resource_expired_hour(settings.max_duration_seconds),
             **options,
         ),
@@ -111,7 +115,7 @@ def acquire(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Reco
             },
         )
     except ConditionFailed as lost:
-        raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+        raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
     return {"resourceId": resource_id, "recorderUid": uid, "acquiredAt": acquired_at}
 
 
@@ -119,33 +123,33 @@ def _app_extra(config: Mapping[str, Any]) -> dict[str, Any] | None:
     """start's ``appsCollection`` / ``transcodeOptions`` for postponed transcoding (None otherwise)."""
     if not config.get("postponed"):
         return None
-    from service.recordings import postponed  # its pydantic models (~13 ms): only for a recording that uses it
+    from service.recordings.postponed_rules import app_extra
 
-    return postponed.app_extra(config["postponed"])
+    return app_extra(config["postponed"])
 
 
 def acquire_options(
-    item: Mapping[str, Any], uid: int, *, settings: RecordingSettings, deps: RecordingDependencies
+    item: Recording, uid: int, *, settings: RecordingSettings, deps: RecordingDependencies
 ) -> dict[str, Any]:
     """acquire's optional fields: the requested ``region``; on a re-acquire, ``excludeResourceIds`` (the
     resource that failed: Agora then allocates elsewhere); ``startParameter`` when the request asked for it
     (the start body, so Agora allocates a recorder able to serve it)."""
-    config = _config(item)
+    config = item.config()
     wanted = config.get("acquire") or {}
     options: dict[str, Any] = {}
     if wanted.get("region"):
         options["region"] = wanted["region"]
-    if item.get("resourceId"):  # a previous resource of this recording: do not hand it back
-        options["exclude_resource_ids"] = [str(item["resourceId"])]
+    if item.resource_id:  # a previous resource of this recording: do not hand it back
+        options["exclude_resource_ids"] = [item.resource_id]
     if wanted.get("start_parameter"):
         from agorakit.agora.client import AgoraClient
 
-        mode, channel = str(item["mode"]), str(item["channel"])
+        mode, channel = item.mode, item.channel
         body = AgoraClient.start_body(
             channel, uid, mode,
             token=None if mode == "web" else _recorder_token(settings, deps, channel, uid),
             recording_config=config.get("recordingConfig"),
-            storage_config=_storage(settings, deps, logic.file_name_prefix(channel, str(item["recordingId"]))),
+            storage_config=_storage(settings, deps, logic.file_name_prefix(channel, item.recording_id)),
             recording_file_config=config.get("recordingFileConfig"),
             snapshot_config=config.get("snapshotConfig"),
             extension_service_config=_web_services(settings, config),
@@ -161,7 +165,7 @@ def _web_services(settings: RecordingSettings, config: Mapping[str, Any]) -> dic
     return logic.web_extension_config(web, settings.max_duration_seconds, logic.cdn_urls(config)) if web else None
 
 
-def _storage(settings: RecordingSettings, deps: RecordingDependencies, prefix: list[str]) -> Any:
+def _storage(settings: RecordingSettings, deps: RecordingDependencies, prefix: list[str]) -> StorageConfig:
     from agorakit.agora.models import StorageConfig
 
     if not settings.recordings_bucket or not settings.recording_uploader_secret_name:
@@ -209,14 +213,14 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
 
     recording_id = str(event["recordingId"])
     item = _recording(deps, recording_id)
-    if item.get("startResolution"):
+    if item.start_resolution:
         return {"outcome": resolve.UNKNOWN}  # a retried step: the resolve step finds out
-    if item.get("stopRequested"):
+    if item.stop_requested:
         return {"started": False, "outcome": "skipped"}
-    if item.get("status") != logic.STARTING or not item.get("resourceId"):
-        raise RecordingStateError(f"recording {recording_id} is {item.get('status')}, not STARTING")
+    if item.status != logic.STARTING or not item.resource_id:
+        raise RecordingStateError(f"recording {recording_id} is {item.status}, not STARTING")
     now = deps.repo.now_ms()
-    acquired_at = int(item["acquiredAt"]) if item.get("acquiredAt") is not None else None
+    acquired_at = item.acquired_at
     if logic.resource_too_old(acquired_at, now, settings.recording_resource_max_age_seconds):
         age = logic.resource_age_seconds(acquired_at or 0, now)
         error = AgoraResourceExpiredError(
@@ -245,22 +249,27 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
     except ConditionFailed as lost:
         # the recorder runs at Agora: keep its sid so the stop step and the fail handler can stop it
         deps.repo.keep_sid(recording_id, result.sid, started)
-        raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
+        raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
     deps.metric("RecordingStarted")
     return {"sid": result.sid, "outcome": "started"}
 
 
-def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: Mapping[str, Any]) -> Callable[[], Any]:
+def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: Recording) -> Callable[[], StartResult]:
     """The start request of ``item`` (the same body every time: a repeat is how Agora says 201/7)."""
-    recording_id = str(item["recordingId"])
-    mode = str(item["mode"])
-    channel = str(item["channel"])
-    uid = int(item["recorderUid"])
-    config = _config(item)
+    if item.resource_id is None or item.recorder_uid is None:
+        raise RecordingStateError(f"recording {item.recording_id} has no resource to start with")
+    recording_id, mode, channel, uid, resource_id = (
+        item.recording_id,
+        item.mode,
+        item.channel,
+        item.recorder_uid,
+        item.resource_id,
+    )
+    config = item.config()
     storage = _storage(settings, deps, logic.file_name_prefix(channel, recording_id))
     token = None if mode == "web" else _recorder_token(settings, deps, channel, uid)
     return lambda: deps.agora.start(
-        str(item["resourceId"]),
+        resource_id,
         channel,
         uid,
         mode,
@@ -280,7 +289,9 @@ def resolve_start(
     """After a start whose outcome is unknown: adopt the running task, or remove the recorder (``resolve``)."""
     recording_id = str(event["recordingId"])
     item = _recording(deps, recording_id)
-    probe = _start_call(settings, deps, item) if item.get("status") == logic.STARTING else lambda: None
+    probe: Callable[[], StartResult | None] = (
+        _start_call(settings, deps, item) if item.status == logic.STARTING else lambda: None
+    )
     try:
         return resolve.resolve_start(settings, deps, item, probe)
     except resolve.StartStateError as exc:
@@ -294,9 +305,9 @@ def wait(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
     try:
         item = deps.repo.park_wait(recording_id, token)
     except ConditionFailed as lost:
-        raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
-    if item.get("stopRequested"):
-        deps.workflow.complete_wait(token, str(item["stopRequested"]))
+        raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
+    if item.stop_requested:
+        deps.workflow.complete_wait(token, item.stop_requested)
     return {"waiting": True}
 
 
@@ -310,23 +321,24 @@ def stop(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
     item = _recording(deps, recording_id)
     reason = logic.stop_reason(state)  # what ended the wait (the first requester's reason, or the timeout)
     if reason == "unknown":
-        reason = str(item.get("stopRequested") or reason)
-    if item.get("status") != logic.STOPPING:
+        reason = item.stop_requested or reason
+    if item.status != logic.STOPPING:
         try:
             item = deps.repo.transition(
                 recording_id, logic.STOPPING, set_={"stopReason": reason, "stoppingAt": deps.repo.now_ms()},
                 remove=["taskToken"],
             )  # fmt: skip
         except ConditionFailed as lost:
-            raise RecordingStateError(f"recording {recording_id} is {(lost.item or {}).get('status')}") from None
-    if not item.get("sid"):
+            raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
+    if not item.sid:
         return {"outcome": "not_started", "fileList": [], "uploadingStatus": None, "reason": reason}
+    task = item.task()
     try:
         result = _agora(
             deps,
             recording_id,
             "stop",
-            lambda: deps.agora.stop(*logic.task_args(item), async_stop=settings.recording_async_stop),
+            lambda: deps.agora.stop(*task, async_stop=settings.recording_async_stop),
         )
     except AgoraResourceExpiredError:
         # past resourceExpiredHour the task cannot exist any more: it is gone
@@ -335,9 +347,9 @@ def stop(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
     return {"outcome": result.outcome, "fileList": names, "uploadingStatus": result.uploading_status, "reason": reason}
 
 
-def _release(deps: RecordingDependencies, item: Mapping[str, Any]) -> None:
-    if item.get("channel") and item.get("recordingId"):
-        deps.repo.release_lock(str(item["channel"]), str(item["recordingId"]))
+def _release(deps: RecordingDependencies, item: Recording) -> None:
+    if item.channel and item.recording_id:
+        deps.repo.release_lock(item.channel, item.recording_id)
 
 
 def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
@@ -352,7 +364,7 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
         "stopReason": result.get("reason") or logic.stop_reason(state),
     }
     item = _recording(deps, recording_id)
-    if result.get("uploadingStatus") and item.get("uploadSeq") is None:
+    if result.get("uploadingStatus") and item.upload.status_seq is None:
         fields["uploadingStatus"] = result["uploadingStatus"]  # an NCS 31/32 (sequenced) is more precise
     ended = True
     try:
@@ -364,9 +376,9 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
             add={"fileNames": set(files)} if files else None,
         )
     except ConditionFailed as lost:
-        current = lost.item or {}
-        if current.get("status") != logic.STOPPED:
-            raise RecordingStateError(f"recording {recording_id} is {current.get('status')}") from None
+        current = lost.item
+        if current is None or current.status != logic.STOPPED:
+            raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
         item, ended = current, False  # a retried finalize: already done (and already counted)
     _release(deps, item)
     deps.metric("RecordingStopped")
@@ -381,19 +393,19 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
     state = event.get("state") or {}
     recording_id = str(state["recordingId"])
     name, message = logic.workflow_error(state)
-    item = deps.repo.get(recording_id) or {}
-    last = item.get("lastError") if isinstance(item.get("lastError"), Mapping) else {}
-    if last and last.get("type") != name:
-        last = {}  # an earlier, retried error: not the one that ended the workflow
+    item = deps.repo.get(recording_id)
+    last = item.last_error if item is not None else None
+    if last is not None and last.type != name:
+        last = None  # an earlier, retried error: not the one that ended the workflow
     fields: dict[str, Any] = {
         "errorType": name,
-        "errorCode": last.get("code") if last else None,
-        "errorReason": (last.get("reason") if last else None) or message or name,
-        "errorStep": last.get("step") if last else None,
+        "errorCode": last.code if last else None,
+        "errorReason": (last.reason if last else None) or message or name,
+        "errorStep": last.step if last else None,
         "failedAt": deps.repo.now_ms(),
     }
     gone, how = True, "no recorder was started"
-    if item and item.get("status") != logic.STOPPED:
+    if item is not None and item.status != logic.STOPPED:
         gone, how = resolve.ensure_gone(settings, deps, item)  # never release a channel with a recorder in it
     fields["recorderGone" if gone else "recorderUnconfirmed"] = how
     try:
@@ -406,8 +418,8 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
         deps.metric("RecordingsEnded", dimensions={"StopReason": logic.ENDED_FAILED})
     except ConditionFailed as lost:
         item = lost.item or item
-    if gone:
-        _release(deps, item or {"recordingId": recording_id, "channel": item.get("channel")})
+    if gone and item is not None:
+        _release(deps, item)
     else:  # the channel stays locked; the reconciler tries again (CLEANUP)
         deps.repo.mark_cleanup(recording_id, how)
         logger.error("recording %s failed and its recorder is not confirmed gone: %s", recording_id, how)

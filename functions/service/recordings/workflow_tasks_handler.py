@@ -3,11 +3,15 @@ step of ``service.recordings.workflow`` named by ``event["action"]``.
 
 Step Functions matches Retry/Catch on the class name of what this raises (``AgoraRateLimitedError``,
 ``AgoraResourceExpiredError``, ...), so Agora's errors are re-raised unchanged.
+
+``create_app(settings, deps)`` binds the settings and dependencies (tests pass fakes or moto-backed ones);
+``handler`` builds the default one from the environment on its first call, once.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -21,7 +25,6 @@ from service.recordings.settings import RecordingSettings
 logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()
-settings = RecordingSettings.from_env()
 
 
 class UnknownStep(ValueError):
@@ -31,19 +34,48 @@ class UnknownStep(ValueError):
 _metric = metric_sink(metrics)
 
 
-@cache
-def dependencies() -> deps_module.RecordingDependencies:
-    return deps_module.build(settings, metric=_metric)
+@dataclass(frozen=True)
+class WorkflowTasks:
+    settings: RecordingSettings
+    deps: deps_module.RecordingDependencies
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        action = event.get("action")
+        step = workflow.STEPS.get(str(action))
+        if step is None:
+            raise UnknownStep(f"unknown workflow step {action!r}")
+        recording_id = event.get("recordingId") or (event.get("state") or {}).get("recordingId")
+        logger.append_keys(recording_id=recording_id, step=action)
+        return step(event, settings=self.settings, deps=self.deps)
+
+
+def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependencies) -> WorkflowTasks:
+    return WorkflowTasks(settings, deps)
+
+
+_default: WorkflowTasks | None = None
+_default_lock = threading.Lock()
+
+
+def default_app() -> WorkflowTasks:
+    """The app of this Lambda environment, built from the environment on first use (a cold start)."""
+    global _default  # noqa: PLW0603 - the one per-environment instance
+    with _default_lock:
+        if _default is None:
+            settings = RecordingSettings.from_env()
+            _default = create_app(settings, deps_module.build(settings, metric=_metric))
+        return _default
+
+
+def reset() -> None:
+    """The next call builds the default app again (the local stack: a new environment is a new cold start)."""
+    global _default  # noqa: PLW0603 - the one per-environment instance
+    with _default_lock:
+        _default = None
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    action = event.get("action")
-    step = workflow.STEPS.get(str(action))
-    if step is None:
-        raise UnknownStep(f"unknown workflow step {action!r}")
-    recording_id = event.get("recordingId") or (event.get("state") or {}).get("recordingId")
-    logger.append_keys(recording_id=recording_id, step=action)
-    return step(event, settings=settings, deps=dependencies())
+    return default_app()(event)
