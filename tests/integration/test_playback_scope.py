@@ -8,11 +8,12 @@ from __future__ import annotations
 import boto3
 import pytest
 from moto import mock_aws
+from service.recordings.repository import from_item
 
 BUCKET = "playback-scope"
-A = {"channel": "room", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b"}
-B = {"channel": "room", "recordingId": "9d1f7a2e-3b4c-4e5f-8a6b-7c8d9e0f1a2b"}
-OTHER_CHANNEL = {"channel": "other", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b"}
+A = from_item({"channel": "room", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b"})
+B = from_item({"channel": "room", "recordingId": "9d1f7a2e-3b4c-4e5f-8a6b-7c8d9e0f1a2b"})
+OTHER_CHANNEL = from_item({"channel": "other", "recordingId": "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b"})
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def bucket():
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
-        from service.recordings.playback import S3RecordingObjects
+        from service.adapters.s3_objects import S3RecordingObjects
 
         yield client, S3RecordingObjects(BUCKET, client=client)
 
@@ -31,7 +32,7 @@ def test_lines_leaving_the_recordings_folder_are_errors_never_signed(bucket):
     client, store = bucket
     a, b, other = recording_prefix(A), recording_prefix(B), recording_prefix(OTHER_CHANNEL)
     assert a.count("/") >= 2 and b != a
-    b_id = B["recordingId"]
+    b_id = B.recording_id
     for key in (f"{a}own_0.ts", f"{a}own_1.ts", f"{b}secret.ts", "root.ts", f"{other}x.ts", f"{a}sub/own_2.ts"):
         client.put_object(Bucket=BUCKET, Key=key, Body=b"ts")
     hostile = [
@@ -44,7 +45,7 @@ def test_lines_leaving_the_recordings_folder_are_errors_never_signed(bucket):
         f"%2F{b}secret.ts",
         f"sub/../../{b_id}/secret.ts",
         f"https://{BUCKET}.s3.amazonaws.com/{b}secret.ts",  # an absolute URL into the bucket
-        "../../../other/" + OTHER_CHANNEL["recordingId"] + "/x.ts",
+        "../../../other/" + OTHER_CHANNEL.recording_id + "/x.ts",
         "own_0.ts%00.ts",
     ]
     lines = ["#EXTM3U", "#EXT-X-TARGETDURATION:4", "#EXTINF:4.0,", "own_0.ts"]
@@ -75,7 +76,7 @@ def test_a_recording_whose_folder_name_is_a_prefix_of_another_is_not_a_way_in(bu
     client, store = bucket
     a = recording_prefix(A)
     client.put_object(Bucket=BUCKET, Key=f"{a[:-1]}x/seg.ts", Body=b"ts")
-    playlist = f"#EXTM3U\n#EXTINF:4.0,\n../{A['recordingId']}x/seg.ts\n#EXT-X-ENDLIST\n"
+    playlist = f"#EXTM3U\n#EXTINF:4.0,\n../{A.recording_id}x/seg.ts\n#EXT-X-ENDLIST\n"
     client.put_object(Bucket=BUCKET, Key=f"{a}sid_room.m3u8", Body=playlist.encode())
     text, headers = render(A, PlaybackRequest(), objects=store, url_seconds=900, max_bytes=100_000)
     assert headers["X-Playlist-Refused"] == "1" and "http" not in text
