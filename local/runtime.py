@@ -109,6 +109,20 @@ class _Pool:
 _PER_FUNCTION_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE")
 
 
+def _name_the_service(module: Any, own: dict[str, str]) -> None:
+    """A module imported earlier in this process (a test that built its app directly, another stack) made its
+    Logger and Metrics under that moment's environment: give them this function's service name and namespace,
+    as its own Lambda process would have."""
+    service, namespace = own.get("POWERTOOLS_SERVICE_NAME"), own.get("POWERTOOLS_METRICS_NAMESPACE")
+    metrics, logger = getattr(module, "metrics", None), getattr(module, "logger", None)
+    if service and hasattr(metrics, "service"):
+        metrics.service = service
+    if namespace and hasattr(metrics, "namespace"):
+        metrics.namespace = namespace
+    if service and hasattr(logger, "append_keys"):
+        logger.append_keys(service=service)
+
+
 class Dispatcher:
     """Runs a stack's handlers in this process, concurrently as Lambda does.
 
@@ -181,6 +195,7 @@ class Dispatcher:
                             os.environ.pop(key, None)
                         else:
                             os.environ[key] = value
+                _name_the_service(module, own)
                 self._handlers[spec.name] = getattr(module, attr)
             return self._handlers[spec.name]
 
