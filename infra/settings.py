@@ -54,7 +54,13 @@ KEYS: dict[str, tuple[str, str]] = {
     "cors_origins": ("corsOrigins", "CORS_ORIGINS"),
     "api_docs": ("apiDocs", "API_DOCS"),
     "fast_aws_client": ("fastAwsClient", "FAST_AWS_CLIENT"),
+    "intake_concurrency": ("intakeConcurrency", "WEBHOOK_INTAKE_CONCURRENCY"),
+    "media_max_concurrency": ("mediaMaxConcurrency", "MEDIA_MAX_CONCURRENCY"),
+    "account_concurrency_alarm": ("accountConcurrencyAlarm", "ACCOUNT_CONCURRENCY_ALARM"),
 }
+
+#: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves 1
+MAX_INTAKE_CONCURRENCY = 899
 
 #: what each key accepts, as the one-line error says it
 ALLOWED: dict[str, str] = {
@@ -87,6 +93,12 @@ ALLOWED: dict[str, str] = {
     "dev": "true or false",
     "api_docs": "true or false (serve GET /openapi.json and Swagger UI at GET /docs, without sign-in)",
     "fast_aws_client": "true or false (DynamoDB, Secrets Manager, Step Functions and S3 reads without botocore)",
+    "intake_concurrency": (
+        f"an integer from 1 to {MAX_INTAKE_CONCURRENCY} (reserved concurrency of the webhook intake; at the default "
+        "account quota of 1,000 Lambda keeps 100 unreserved and the reconciler reserves 1)"
+    ),
+    "media_max_concurrency": "an integer from 2 to 1000 (MaximumConcurrency of the media queue's event source)",
+    "account_concurrency_alarm": "an integer from 1 to 100000 (account ConcurrentExecutions that raises an alarm)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -141,6 +153,13 @@ class StackSettings(BaseModel):
     api_docs: bool = False
     #: hot-path AWS calls through service.adapters.awsfast instead of botocore (cold start; docs/decisions.md)
     fast_aws_client: bool = True
+    #: reserved concurrency of the webhook intake: a burst of NCS notices cannot take the account's concurrency
+    #: (Agora retries a throttled notice: 3 times, within its 10 s answer window each)
+    intake_concurrency: int = Field(default=50, ge=1, le=MAX_INTAKE_CONCURRENCY)
+    #: MaximumConcurrency of the media queue's SQS event source (a backlog waits in the queue, 4 days' retention)
+    media_max_concurrency: int = Field(default=20, ge=2, le=1000)
+    #: alarm when the account's ConcurrentExecutions reaches this (80% of the default quota of 1,000)
+    account_concurrency_alarm: int = Field(default=800, ge=1, le=100_000)
 
     @field_validator("stack_name")
     @classmethod

@@ -68,5 +68,5 @@ class AgoraServerlessStack(Stack):
         )  # fmt: skip
         self.monitoring = Monitoring(
             self, "Monitoring", watched=watched, alarms=[self.media.dlq_alarm, *self.recording.workflow.alarms],
-            alarm_email=settings.alarm_email,
+            alarm_email=settings.alarm_email, account_concurrency_alarm=settings.account_concurrency_alarm,
         )  # fmt: skip
