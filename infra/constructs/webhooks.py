@@ -96,7 +96,7 @@ class Webhooks(Construct):
             memory_size=512,  # more CPU for the cold start; Agora's 10 s includes it
             timeout=Duration.seconds(8),
             # a burst of notices cannot take the account's concurrency from the workflow (NCS retries a throttled
-            # notice): 50 at about 50 ms a warm request serve about 1,000 notices/s (intakeConcurrency)
+            # notice): 50 at ~100 ms a request serve ~500 notices/s (intakeConcurrency, docs/configuration.md)
             reserved_concurrent_executions=settings.intake_concurrency,
             environment={
                 "INBOX_TABLE": self.inbox.table_name,
