@@ -56,7 +56,13 @@ KEYS: dict[str, tuple[str, str]] = {
     "fast_aws_client": ("fastAwsClient", "FAST_AWS_CLIENT"),
     "event_archive_days": ("eventArchiveDays", "EVENT_ARCHIVE_DAYS"),
     "event_targets": ("eventTargets", "EVENT_TARGETS"),
+    "intake_concurrency": ("intakeConcurrency", "WEBHOOK_INTAKE_CONCURRENCY"),
+    "media_max_concurrency": ("mediaMaxConcurrency", "MEDIA_MAX_CONCURRENCY"),
+    "account_concurrency_alarm": ("accountConcurrencyAlarm", "ACCOUNT_CONCURRENCY_ALARM"),
 }
+
+#: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves 1
+MAX_INTAKE_CONCURRENCY = 899
 
 #: what each key accepts, as the one-line error says it
 ALLOWED: dict[str, str] = {
@@ -95,6 +101,12 @@ ALLOWED: dict[str, str] = {
         '{"type": "https", "url": "https://...", "apiKeySecretName": ..., "apiKeyHeader": ...}, each with an '
         'optional "name" and "detailTypes" (docs/events.md)'
     ),
+    "intake_concurrency": (
+        f"an integer from 1 to {MAX_INTAKE_CONCURRENCY} (reserved concurrency of the webhook intake; at the default "
+        "account quota of 1,000 Lambda keeps 100 unreserved and the reconciler reserves 1)"
+    ),
+    "media_max_concurrency": "an integer from 2 to 1000 (MaximumConcurrency of the media queue's event source)",
+    "account_concurrency_alarm": "an integer from 1 to 100000 (account ConcurrentExecutions that raises an alarm)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -188,6 +200,14 @@ class StackSettings(BaseModel):
             if len(names) != len(set(names)):
                 raise ValueError("event target names must be unique")
         return v
+
+    #: reserved concurrency of the webhook intake: a burst of NCS notices cannot take the account's concurrency
+    #: (Agora retries a throttled notice: 3 times, within its 10 s answer window each)
+    intake_concurrency: int = Field(default=50, ge=1, le=MAX_INTAKE_CONCURRENCY)
+    #: MaximumConcurrency of the media queue's SQS event source (a backlog waits in the queue, 4 days' retention)
+    media_max_concurrency: int = Field(default=20, ge=2, le=1000)
+    #: alarm when the account's ConcurrentExecutions reaches this (80% of the default quota of 1,000)
+    account_concurrency_alarm: int = Field(default=800, ge=1, le=100_000)
 
     @field_validator("stack_name")
     @classmethod

@@ -75,6 +75,6 @@ class AgoraServerlessStack(Stack):
         self.monitoring = Monitoring(
             self, "Monitoring", watched=watched,
             alarms=[self.media.dlq_alarm, *self.recording.workflow.alarms, *self.events.alarms],
-            alarm_email=settings.alarm_email,
+            alarm_email=settings.alarm_email, account_concurrency_alarm=settings.account_concurrency_alarm,
         )  # fmt: skip
         self.monitoring.dashboard.add_widgets(*self.events.widgets)

@@ -140,6 +140,9 @@ class Media(Construct):
                 # several rewrites of a key, of which only the newest is read.
                 max_batching_window=Duration.seconds(5),
                 report_batch_item_failures=True,
+                # at most this many batches at once: a backlog waits in the queue (4 days) instead of taking
+                # up to 1,000 of the account's concurrency (mediaMaxConcurrency)
+                max_concurrency=settings.media_max_concurrency,
             )
         )
         self.table.grant(self.function, *TABLE_ACTIONS)

@@ -67,6 +67,22 @@ NOTICES_FAILED_THRESHOLD = 1
 #: ``StopReason`` of ``RecordingsEnded`` (service.recordings.logic.ENDED_REASONS; a test keeps them equal)
 STOP_REASONS = ("api", "recorder_exited", "reconciler", "max_duration", "failed", "other")
 #: ``Reason`` of ``NoticesRejected`` (service.webhooks.telemetry.REJECTION_REASONS, plus "other")
+#: Step Functions API calls whose throttling ``ThrottledEvents`` counts (``APIName``): starts (API) and callbacks
+#: (webhook processor, reconciler, API); ``ExecutionThrottled`` counts state transitions only
+SFN_THROTTLED_APIS = ("StartExecution", "SendTaskSuccess")
+#: the media queue keeps messages 4 days; a backlog this old (s) means the consumer is failing or capped too low
+MEDIA_QUEUE_AGE_SECONDS = 3_600
+#: the reconciler's longest run above this share of its timeout: it is about to stop covering every recording
+RECONCILER_DURATION_SHARE = 0.8
+#: per-function alarms that cannot fire or do not mean something, and what watches instead
+NOT_ALARMED = {
+    # Step Functions retries a step that raised (an Agora 429 at scale): a failed execution is the failure
+    # (RecordingFailedAlarm, ExecutionsFailedAlarm); the errors stay on the dashboard
+    "TaskFunctionErrors": "failed executions",
+    # reserved concurrency 1 with a 4-minute timeout and a 5-minute schedule: runs never overlap, so it never
+    # throttles; a run near its timeout is the signal (ReconcilerNearTimeout)
+    "ReconcilerFunctionThrottles": "ReconcilerNearTimeout",
+}
 REJECTION_REASONS = (
     "unauthorized", "bad_request", "payload_too_large", "notice_too_large", "unavailable", "internal_error", "other"
 )  # fmt: skip
@@ -98,13 +114,16 @@ class Monitoring(Construct):
         watched: Watched,
         alarms: list[cloudwatch.Alarm],
         alarm_email: str | None = None,
+        account_concurrency_alarm: int = 800,
     ):
         super().__init__(scope, construct_id)
         self.watched = watched
+        self.account_concurrency_alarm = account_concurrency_alarm
         self.topic = self._topic(alarm_email)
         self.alarms: dict[str, cloudwatch.Alarm] = {alarm.node.id: alarm for alarm in alarms}
         self._agora_metrics()
         self._failure_alarms()
+        self._scale_alarms()
         stack_name = Stack.of(self).stack_name
         action = actions.SnsAction(self.topic)
         for alarm_id, alarm in self.alarms.items():
@@ -171,14 +190,16 @@ class Monitoring(Construct):
     def _failure_alarms(self) -> None:
         w = self.watched
         for name, fn in w.functions.items():
-            self._alarm(
-                f"{name}Errors", fn.metric_errors(period=FIVE_MINUTES, statistic="Sum"), 1,
-                f"{name} raised errors (its log group shows the exception and the request id)",
-            )  # fmt: skip
-            self._alarm(
-                f"{name}Throttles", fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"), 1,
-                f"{name} was throttled: account or reserved concurrency exhausted",
-            )  # fmt: skip
+            if f"{name}Errors" not in NOT_ALARMED:
+                self._alarm(
+                    f"{name}Errors", fn.metric_errors(period=FIVE_MINUTES, statistic="Sum"), 1,
+                    f"{name} raised errors (its log group shows the exception and the request id)",
+                )  # fmt: skip
+            if f"{name}Throttles" not in NOT_ALARMED:
+                self._alarm(
+                    f"{name}Throttles", fn.metric_throttles(period=FIVE_MINUTES, statistic="Sum"), 1,
+                    f"{name} was throttled: account or reserved concurrency exhausted",
+                )  # fmt: skip
         self._alarm(
             "Api5xx", w.http_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"), API_5XX_THRESHOLD,
             f"The HTTP API answered 5xx at least {API_5XX_THRESHOLD} times in 5 minutes",
@@ -203,7 +224,8 @@ class Monitoring(Construct):
             "WorkflowThrottled",
             w.state_machine.metric("ExecutionThrottled", period=FIVE_MINUTES, statistic="Sum"),
             1,
-            "Step Functions throttled recording executions (StartExecution or state transition quota)",
+            "Step Functions throttled state transitions of recording executions (StartExecution and "
+            "SendTaskSuccess throttling: WorkflowStartThrottled, WorkflowCallbackThrottled)",
         )
         self._alarm(
             "Agora429s", self._agora_metric(AGORA_429_METRIC), AGORA_429_THRESHOLD,
@@ -236,6 +258,153 @@ class Monitoring(Construct):
             "then go to the DLQ); the function itself reports no error",
             periods=3,
         )
+
+    def _scale_alarms(self) -> None:
+        """Limits that bind at thousands of recordings: Step Functions API buckets, DynamoDB partitions, the media
+        queue's backlog, the account's Lambda concurrency, the reconciler's time budget."""
+        w = self.watched
+        for api, alarm_id, who in (
+            ("StartExecution", "WorkflowStartThrottled", "recording starts (POST /recordings)"),
+            ("SendTaskSuccess", "WorkflowCallbackThrottled", "callbacks that end a recording's wait"),
+        ):
+            self._alarm(
+                alarm_id, self._sfn_throttled(api), 1,
+                f"Step Functions throttled {api} ({who}): its token bucket is empty; ask AWS to raise the {api} "
+                "quota (docs/scale.md)",
+            )  # fmt: skip
+        for kind in ("Read", "Write"):
+            using = {f"t{i}": self._table_throttles(kind, name) for i, name in enumerate(w.tables)}
+            self._alarm(
+                f"DynamoDb{kind}Throttled",
+                cloudwatch.MathExpression(
+                    expression="SUM([" + ", ".join(f"FILL({k}, 0)" for k in using) + "])",
+                    using_metrics=using, label=f"{kind.lower()} throttle events (all tables)", period=FIVE_MINUTES,
+                ),
+                1,
+                f"DynamoDB throttled {kind.lower()}s of a table (or one of its indexes): a hot partition (1,000 WCU / "
+                "3,000 RCU) or traffic above twice the previous peak; the dashboard shows which table",
+            )  # fmt: skip
+        for name, queue in w.queues.items():
+            self._alarm(
+                f"{name}OldestMessage",
+                queue.metric_approximate_age_of_oldest_message(period=FIVE_MINUTES, statistic="Maximum"),
+                MEDIA_QUEUE_AGE_SECONDS,
+                f"{name}: a message has waited over {MEDIA_QUEUE_AGE_SECONDS} s (messages expire after 4 days): "
+                "the consumer fails, is throttled or mediaMaxConcurrency is too low",
+            )  # fmt: skip
+        self._alarm(
+            "AccountConcurrencyHigh", self._account_concurrency(), self.account_concurrency_alarm,
+            f"The account's Lambda ConcurrentExecutions reached {self.account_concurrency_alarm} "
+            "(accountConcurrencyAlarm): every function of the region shares the quota, throttles follow",
+        )  # fmt: skip
+        reconciler = w.functions.get("ReconcilerFunction")
+        if reconciler is not None and reconciler.timeout is not None:
+            limit_ms = int(reconciler.timeout.to_milliseconds() * RECONCILER_DURATION_SHARE)
+            self._alarm(
+                "ReconcilerNearTimeout",
+                reconciler.metric_duration(period=FIVE_MINUTES, statistic="Maximum"),
+                limit_ms,
+                f"A reconciler run took over {limit_ms} ms ({RECONCILER_DURATION_SHARE:.0%} of its timeout): "
+                "past the timeout it stops before checking every active recording and cleaning up channel locks",
+            )  # fmt: skip
+
+    @staticmethod
+    def _sfn_throttled(api: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/States", metric_name="ThrottledEvents", dimensions_map={"APIName": api},
+            statistic="Sum", period=FIVE_MINUTES, label=f"{api} throttled",
+        )  # fmt: skip
+
+    def _table_throttles(self, kind: str, name: str) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/DynamoDB", metric_name=f"{kind}ThrottleEvents",
+            dimensions_map={"TableName": self.watched.tables[name].table_name},
+            statistic="Sum", period=FIVE_MINUTES, label=f"{name} {kind.lower()}s",
+        )  # fmt: skip
+
+    @staticmethod
+    def _account_concurrency() -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/Lambda", metric_name="ConcurrentExecutions", statistic="Maximum", period=FIVE_MINUTES,
+            label="account concurrent executions",
+        )  # fmt: skip
+
+    def _scale_rows(self) -> list[list[cloudwatch.IWidget]]:
+        """The limits the scale alarms watch, next to what they protect."""
+        w = self.watched
+        width = 12
+        functions = {n: f for n, f in w.functions.items() if n in ("IntakeFunction", "MediaFunction", "TaskFunction")}
+        reconciler = w.functions.get("ReconcilerFunction")
+        task = w.functions.get("TaskFunction")
+        rows: list[list[cloudwatch.IWidget]] = [
+            [
+                cloudwatch.GraphWidget(
+                    title="Step Functions throttling: API buckets and state transitions",
+                    width=width,
+                    left=[self._sfn_throttled(api) for api in SFN_THROTTLED_APIS],
+                    right=[
+                        w.state_machine.metric(
+                            "ExecutionThrottled", period=FIVE_MINUTES, statistic="Sum", label="transitions throttled"
+                        )
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="DynamoDB throttle events per table",
+                    width=width,
+                    left=[self._table_throttles(kind, name) for name in w.tables for kind in ("Read", "Write")],
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Lambda concurrency: account (alarm line) and capped functions",
+                    width=width,
+                    left=[self._account_concurrency()],
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(value=self.account_concurrency_alarm, label="alarm")
+                    ],
+                    right=[
+                        fn.metric("ConcurrentExecutions", period=FIVE_MINUTES, statistic="Maximum", label=name)
+                        for name, fn in functions.items()
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Media queue: oldest message (s) and backlog",
+                    width=width,
+                    left=[
+                        q.metric_approximate_age_of_oldest_message(
+                            period=FIVE_MINUTES, statistic="Maximum", label=f"{name} oldest (s)"
+                        )
+                        for name, q in w.queues.items()
+                    ],
+                    right=[
+                        q.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES, label=f"{name} visible")
+                        for name, q in w.queues.items()
+                    ],
+                ),
+            ],
+        ]
+        last: list[cloudwatch.IWidget] = []
+        if task is not None:
+            last.append(
+                cloudwatch.GraphWidget(
+                    title="Task function errors (retried steps) vs failed executions",
+                    width=width,
+                    left=[task.metric_errors(period=FIVE_MINUTES, label="task errors (retried by Step Functions)")],
+                    right=[w.state_machine.metric_failed(period=FIVE_MINUTES, label="executions failed")],
+                )
+            )
+        if reconciler is not None and reconciler.timeout is not None:
+            last.append(
+                cloudwatch.GraphWidget(
+                    title="Reconciler run duration (ms) vs its timeout",
+                    width=width,
+                    left=[reconciler.metric_duration(period=FIVE_MINUTES, statistic="Maximum", label="longest run")],
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(value=reconciler.timeout.to_milliseconds(), label="timeout")
+                    ],
+                )
+            )
+        return [*rows, last] if last else rows
 
     def _limiter_wait_p90(self) -> cloudwatch.MathExpression:
         """The worst p90 wait of the functions that call Agora REST (one alarm for every caller)."""
@@ -492,6 +661,7 @@ class Monitoring(Construct):
                     right=[sm.metric_started(period=Duration.hours(1), label="executions")],
                 ),
             ],
+            *self._scale_rows(),
             [
                 cloudwatch.AlarmStatusWidget(title="Alarms", width=24, alarms=list(self.alarms.values())),
             ],

@@ -42,6 +42,8 @@ EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Quer
 RECONCILER_CONCURRENCY = 1
 #: the recorder token's certificate version is confirmed at every start (one DescribeSecret; starts are rare)
 RECORDER_CERTIFICATE_CHECK_SECONDS = 0
+#: what RecordingsRepository.by_sid reads from the bySid index (then it reads the row itself)
+BY_SID_ATTRIBUTES = ("recordingId",)
 RECONCILER_MAX_EVENT_AGE_SECONDS = 60
 #: Agora tokens live at most 24 hours; the recorder's token is minted for the wait's timeout plus the margin
 #: (both from the domain: ``service.recordings.logic``), so the wait must end that much earlier.
@@ -237,9 +239,16 @@ class Recording(Construct):
             billing=dynamodb.Billing.on_demand(),
             time_to_live_attribute="expiresAt",
             global_secondary_indexes=[
+                # by_sid reads only recordingId from the index, then GetItem: an update that leaves sid and
+                # recordingId alone writes nothing to this index
                 dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name="bySid", partition_key=dynamodb.Attribute(name="sid", type=string)
+                    index_name="bySid",
+                    partition_key=dynamodb.Attribute(name="sid", type=string),
+                    projection_type=dynamodb.ProjectionType.INCLUDE,
+                    non_key_attributes=list(BY_SID_ATTRIBUTES),
                 ),
+                # byChannel (GET /recordings?channel=) and byStatus (the reconciler) return whole recordings to
+                # their callers: ALL stays (KEYS_ONLY would need a GetItem per row, at 0.5-1 RCU each, instead)
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name="byChannel",
                     partition_key=dynamodb.Attribute(name="channel", type=string),

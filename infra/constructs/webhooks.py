@@ -97,6 +97,9 @@ class Webhooks(Construct):
             service_name="webhooks",
             memory_size=512,  # more CPU for the cold start; Agora's 10 s includes it
             timeout=Duration.seconds(8),
+            # a burst of notices cannot take the account's concurrency from the workflow (NCS retries a throttled
+            # notice): 50 at ~100 ms a request serve ~500 notices/s (intakeConcurrency, docs/configuration.md)
+            reserved_concurrent_executions=settings.intake_concurrency,
             environment={
                 "INBOX_TABLE": self.inbox.table_name,
                 "NCS_SECRET_NAME": settings.ncs_secret_name,
