@@ -9,7 +9,7 @@ measures, from before the handler's import to the end of the first request:
     and one ``GetSecretValue`` (media: the ``GetItem`` and an S3 ``GetObject`` of a playlist, its real first
     reads). Agora calls and the handlers' own logic are not counted (the peer has none). Ours runs with the
     environment every deployed function has (``DEPLOYED_ENV``): DynamoDB, Secrets Manager and Step Functions
-    calls through ``service.adapters.awsfast`` (SigV4 over ``http.client``, no botocore); S3 through botocore.
+    calls through ``awsfast`` (SigV4 over ``http.client``, no botocore); S3 through botocore.
   * peer - a plain Powertools handler written the usual way, without Tracer: Logger + Metrics, plus
     ``APIGatewayHttpResolver(enable_validation=True)`` and a pydantic body model for the API handlers; two
     module-level boto3 clients; its handler (decorated with ``inject_lambda_context`` and ``log_metrics``) does
@@ -55,7 +55,7 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }
 #: environment every deployed function has that changes what runs (infra/constructs/function_factory.py): the
-#: JSON-protocol AWS calls go through service.adapters.awsfast instead of botocore
+#: JSON-protocol AWS calls go through awsfast instead of botocore
 DEPLOYED_ENV = {"AGORA_AWS_FAST_CLIENT": "1"}
 #: the service's client factory ("module:function"), used for the first request of every handler but tokens
 OUR_CLIENT = "service.adapters.aws:client"

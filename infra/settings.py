@@ -139,7 +139,7 @@ class StackSettings(BaseModel):
     dev: bool = False
     #: the deployed API serves its OpenAPI document and Swagger UI (public routes; off by default)
     api_docs: bool = False
-    #: hot-path AWS calls through service.adapters.awsfast instead of botocore (cold start; docs/decisions.md)
+    #: hot-path AWS calls through awsfast instead of botocore (cold start; docs/decisions.md)
     fast_aws_client: bool = True
 
     @field_validator("stack_name")

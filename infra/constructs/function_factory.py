@@ -128,7 +128,7 @@ class FunctionFactory(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
             # DynamoDB, Secrets Manager and Step Functions calls without loading botocore (cold start):
-            # service/adapters/awsfast.py, docs/decisions.md
+            # functions/awsfast/, docs/decisions.md
             "AGORA_AWS_FAST_CLIENT": "1" if self.settings.fast_aws_client else "0",
             **(environment or {}),
         }

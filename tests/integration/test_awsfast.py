@@ -19,10 +19,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import awsfast
 import boto3
 import pytest
+from awsfast import s3 as awsfast_s3
 from botocore.exceptions import ClientError, EndpointConnectionError
-from service.adapters import awsfast, awsfast_s3
 
 REGION = "us-east-1"
 SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key: unauthenticated; everything after is checked

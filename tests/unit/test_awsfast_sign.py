@@ -1,17 +1,17 @@
 """Our SigV4 signer against botocore's, the reference implementation, on generated requests.
 
-``service.adapters.awsfast.sign`` must produce exactly the ``Authorization`` header botocore's
+``awsfast.sign`` must produce exactly the ``Authorization`` header botocore's
 ``SigV4Auth`` computes for the same request and instant (moto recomputes it the same way to verify).
 """
 
 from __future__ import annotations
 
+from awsfast import available, endpoint_for, sign
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import given
 from hypothesis import strategies as st
-from service.adapters.awsfast import available, endpoint_for, sign
 
 header_text = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40)
 

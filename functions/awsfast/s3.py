@@ -1,6 +1,6 @@
 """S3 ``GetObject`` without botocore: the media function's one S3 read on its hot path.
 
-Same reasons and rules as :mod:`service.adapters.awsfast` (read it first): botocore is the larger part of a
+Same reasons and rules as :mod:`awsfast` (read it first): botocore is the larger part of a
 cold start. ``get_object`` here accepts ``Bucket``, ``Key``, ``VersionId``, ``IfMatch`` and ``Range`` and
 answers with ``Body`` (a streaming body with botocore's ``read``, ``iter_chunks``, ``iter_lines`` and
 ``close``, which checks the length it received), ``ContentLength``, ``ContentType``, ``ETag``,
@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from service.adapters import awsfast
+import awsfast
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 PARAMETERS = frozenset({"Bucket", "Key", "VersionId", "IfMatch", "Range"})
