@@ -6,19 +6,30 @@ DynamoDB, Secrets Manager and Step Functions speak a plain JSON protocol: one si
 the request's parameters. For the operations in :data:`OPERATIONS` (the ones our code calls on hot paths)
 this module signs the request itself (SigV4, stdlib ``hmac``/``hashlib``) and returns what botocore would
 return: the same dict (``B``/``BS`` attribute values as bytes, timestamps as ``datetime``, a
-``ResponseMetadata``), and the same ``botocore.exceptions.ClientError`` on an AWS error (botocore is
-imported only then). Every other attribute (paginators, waiters, ``exceptions``, other operations) is
-served by the botocore client, created on first use, so callers never see a missing method.
+``ResponseMetadata``). An AWS error is parsed by botocore itself (imported only then) and raised as the
+botocore client's modeled exception (``except client.exceptions.ConditionalCheckFailedException`` matches).
+Every other attribute (paginators, waiters, ``exceptions``, other operations), and any call whose parameters
+botocore would transform or refuse (``None`` values, ``B``/``BS`` given as bytes or str), is served by the
+botocore client, created on first use, so callers never see a missing method or a different answer.
 
-Behaviour kept from botocore's default ("legacy") retry mode: DynamoDB retries throttling, 5xx,
-connection errors and CRC32 mismatches up to 10 attempts (25 ms doubling), the others up to 5 attempts
-(random backoff doubling from 1 s, capped at 20 s); 60 s connect and read timeouts.
+Behaviour copied from the pinned botocore (1.44, ``retries/standard.py``, ``retries/quota.py``), whose
+default retry mode is **standard**: at most 3 attempts (DynamoDB 4; ``AWS_MAX_ATTEMPTS`` overrides);
+retried: the throttling codes, ``RequestTimeout``/``RequestTimeoutException``/``PriorRequestNotComplete``,
+HTTP 500/502/503/504, a 429 whose code is not one of the operation's modeled errors, modeled retryable
+errors (``ReplicatedWriteConflictException``), connection errors and DynamoDB CRC32 mismatches; backoff
+``random() * min(scale * 2 ** (attempt - 1), 20)`` with scale 1 s for throttling and 50 ms otherwise (25 ms for
+DynamoDB), raised to ``x-amz-retry-after`` (at most 5 s more); a retry quota per client (500, 14 per retry,
+5 per throttling retry, given back on success, 1 more for a success without retry). Idempotency tokens
+(``ClientRequestToken``) are generated once per call and reused on every retry. 60 s connect and read
+timeouts; a kept-alive connection the server closed meanwhile is replaced before use, without a retry.
+Neither botocore 1.44 nor this module corrects clock skew.
 
 It is used only when it can be exact (:func:`available`): credentials in the environment (as Lambda
-provides them), the standard partitions, no proxy, no FIPS or dual-stack endpoint (``AWS_CA_BUNDLE`` is honoured);
-otherwise the factory hands out the botocore client. The deployed functions and the local stack turn it
-on (``AGORA_AWS_FAST_CLIENT=1``); tests compare it with botocore call by call against a moto server that
-verifies signatures (tests/integration/test_awsfast.py). docs/decisions.md has the measurement.
+provides them), a region of the ``aws`` partition (others go to botocore), no proxy, no FIPS or dual-stack
+endpoint, no shared config file, the standard retry mode (``AWS_RETRY_MODE`` legacy or adaptive go to
+botocore); ``AWS_CA_BUNDLE`` and the ``AWS_ENDPOINT_URL*`` variables are honoured under botocore's names.
+``service.adapters.aws.client()`` turns it on (``AGORA_AWS_FAST_CLIENT=1``, set on every deployed function and
+by the local stack). README.md beside this file says how it is checked.
 """
 
 from __future__ import annotations
@@ -29,20 +40,24 @@ import hmac
 import json
 import os
 import random
+import re
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-#: service -> (signing name, JSON version, X-Amz-Target prefix)
-SERVICES: dict[str, tuple[str, str, str]] = {
-    "dynamodb": ("dynamodb", "1.0", "DynamoDB_20120810"),
-    "secretsmanager": ("secretsmanager", "1.1", "secretsmanager"),
-    "stepfunctions": ("states", "1.0", "AWSStepFunctions"),
+#: service -> (signing name, JSON version, X-Amz-Target prefix, endpoint host, botocore's endpoint variable suffix)
+SERVICES: dict[str, tuple[str, str, str, str, str]] = {
+    "dynamodb": ("dynamodb", "1.0", "DynamoDB_20120810", "dynamodb", "DYNAMODB"),
+    "secretsmanager": ("secretsmanager", "1.1", "secretsmanager", "secretsmanager", "SECRETS_MANAGER"),
+    "stepfunctions": ("states", "1.0", "AWSStepFunctions", "states", "SFN"),
 }
+#: botocore's ``AWS_ENDPOINT_URL_<SERVICE ID>`` suffix for S3 (awsfast.s3)
+S3_ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL_S3"
 #: service -> {python method name: (operation, output timestamp fields, output blob fields)}
 OPERATIONS: dict[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] = {
     "dynamodb": {
@@ -66,7 +81,74 @@ OPERATIONS: dict[str, dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]] =
         "send_task_heartbeat": ("SendTaskHeartbeat", (), ()),
     },
 }
-#: error codes botocore's legacy mode retries (besides any 5xx and connection errors)
+#: operation -> its ``idempotencyToken`` members (botocore's ``generate_idempotent_uuid``); checked against
+#: the service models in tests/unit/test_awsfast_model.py
+IDEMPOTENCY_TOKENS: dict[str, tuple[str, ...]] = {"TransactWriteItems": ("ClientRequestToken",)}
+
+_DDB_COMMON = ("ProvisionedThroughputExceededException", "ResourceNotFoundException", "RequestLimitExceeded",
+               "InternalServerError", "ThrottlingException")  # fmt: skip
+_DDB_WRITE = (*_DDB_COMMON, "ConditionalCheckFailedException", "ItemCollectionSizeLimitExceededException",
+              "TransactionConflictException", "ReplicatedWriteConflictException")  # fmt: skip
+_SFN_TASK = ("TaskDoesNotExist", "InvalidToken", "TaskTimedOut", "KmsAccessDeniedException",
+             "KmsInvalidStateException", "KmsThrottlingException")  # fmt: skip
+#: operation -> the error codes its model lists (a 429 with one of these is the model's to retry, not the
+#: status code's: botocore's ``ThrottlingStatusCodeChecker``); checked against the models in the unit tests
+MODELED_ERRORS: dict[str, frozenset[str]] = {
+    "GetItem": frozenset(_DDB_COMMON),
+    "PutItem": frozenset(_DDB_WRITE),
+    "UpdateItem": frozenset(_DDB_WRITE),
+    "DeleteItem": frozenset(_DDB_WRITE),
+    "Query": frozenset(_DDB_COMMON),
+    "TransactWriteItems": frozenset(
+        (
+            *_DDB_COMMON,
+            "TransactionCanceledException",
+            "TransactionInProgressException",
+            "IdempotentParameterMismatchException",
+        )
+    ),
+    "TransactGetItems": frozenset((*_DDB_COMMON, "TransactionCanceledException")),
+    "BatchGetItem": frozenset(_DDB_COMMON),
+    "BatchWriteItem": frozenset(
+        (*_DDB_COMMON, "ItemCollectionSizeLimitExceededException", "ReplicatedWriteConflictException")
+    ),
+    "GetSecretValue": frozenset(
+        (
+            "ResourceNotFoundException",
+            "InvalidParameterException",
+            "InvalidRequestException",
+            "DecryptionFailure",
+            "InternalServiceError",
+        )
+    ),
+    "StartExecution": frozenset(
+        (
+            "ExecutionLimitExceeded",
+            "ExecutionAlreadyExists",
+            "InvalidArn",
+            "InvalidExecutionInput",
+            "InvalidName",
+            "StateMachineDoesNotExist",
+            "StateMachineDeleting",
+            "ValidationException",
+            "KmsAccessDeniedException",
+            "KmsInvalidStateException",
+            "KmsThrottlingException",
+        )
+    ),
+    "SendTaskSuccess": frozenset((*_SFN_TASK, "InvalidOutput")),
+    "SendTaskFailure": frozenset(_SFN_TASK),
+    "SendTaskHeartbeat": frozenset(_SFN_TASK[:3]),
+    "GetObject": frozenset(("NoSuchKey", "InvalidObjectState")),
+}
+#: operation -> modeled errors marked ``retryable`` (none of ours is a throttling one)
+MODELED_RETRYABLE: dict[str, frozenset[str]] = {
+    op: frozenset({"ReplicatedWriteConflictException"})
+    for op in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+}
+
+# ------------------------------------------------------------- botocore 1.44's standard retry mode
+#: error codes the standard mode retries as throttling (``ThrottledRetryableChecker``)
 THROTTLING = frozenset(
     {
         "Throttling",
@@ -85,11 +167,27 @@ THROTTLING = frozenset(
         "EC2ThrottledException",
     }
 )
+#: ``TransientRetryableChecker``: these codes, these statuses, and connection errors
+TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
+TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+DEFAULT_MAX_ATTEMPTS = 3
+SERVICE_MAX_ATTEMPTS = {"dynamodb": 4}
+MAX_BACKOFF = 20.0
+THROTTLING_BASE = 1.0
+NON_THROTTLING_BASE = {"dynamodb": 0.025}
+DEFAULT_NON_THROTTLING_BASE = 0.05
+RETRY_AFTER_MAX_ADDITIONAL = 5.0
+QUOTA_CAPACITY = 500
+RETRY_COST = 14
+THROTTLING_RETRY_COST = 5
+NO_RETRY_INCREMENT = 1
+
 TIMEOUT_SECONDS = 60.0
-#: regions in partitions whose endpoints this module knows (others go to botocore)
-_PARTITION_SUFFIX = (("cn-", "amazonaws.com.cn"), ("us-gov-", "amazonaws.com"), ("", "amazonaws.com"))
-_UNSUPPORTED_REGION_PREFIXES = ("us-iso", "eu-isoe", "us-isof")
-#: environment that changes how botocore connects; with any of it set we use botocore itself
+#: the one partition served (botocore's partitions.json ``aws`` regionRegex; tests compare the endpoints with
+#: botocore's for each of its regions); any other partition (aws-cn, aws-us-gov, aws-eusc, the iso ones) and
+#: any region listed in another partition go to botocore
+AWS_REGION_PATTERN = re.compile(r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$")
+#: environment that changes how botocore connects or retries; with any of it set we use botocore itself
 _BOTOCORE_ONLY_ENV = (
     "HTTPS_PROXY",
     "https_proxy",
@@ -97,7 +195,8 @@ _BOTOCORE_ONLY_ENV = (
     "http_proxy",
     "AWS_USE_FIPS_ENDPOINT",
     "AWS_USE_DUALSTACK_ENDPOINT",
-    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_DEFAULTS_MODE",
+    "AWS_CONFIG_FILE",
 )
 
 #: observers of every call (service, operation, parameters), before it is sent, as botocore's
@@ -109,30 +208,63 @@ class Unsupported(Exception):
     """This call cannot be made exactly without botocore (the caller falls back to botocore)."""
 
 
+def region_of(environ: Mapping[str, str]) -> str:
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or ""
+
+
+def max_attempts(service: str, environ: Mapping[str, str]) -> int | None:
+    """botocore's total attempts for ``service`` (``AWS_MAX_ATTEMPTS``, else the standard mode's default);
+    None when botocore would refuse the value (it is then botocore's to raise)."""
+    configured = environ.get("AWS_MAX_ATTEMPTS")
+    if configured is None:
+        return SERVICE_MAX_ATTEMPTS.get(service, DEFAULT_MAX_ATTEMPTS)
+    try:
+        value = int(configured)
+    except ValueError:
+        return None
+    return value if value >= 1 else None
+
+
+def _shared_config_present(env: Mapping[str, str]) -> bool:
+    """botocore reads ``~/.aws/config`` (retry mode, endpoints, ...); with one present, botocore decides."""
+    home = env.get("HOME") or os.path.expanduser("~")
+    return os.path.exists(os.path.join(home, ".aws", "config"))
+
+
 def available(service: str, environ: Mapping[str, str] | None = None) -> bool:
     """Whether ``service`` can be reached exactly without botocore in this environment."""
     env = os.environ if environ is None else environ
-    if service not in SERVICES or not env.get("AWS_ACCESS_KEY_ID") or not env.get("AWS_SECRET_ACCESS_KEY"):
+    if service not in SERVICES and service != "s3":
         return False
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-    if not region or region.startswith(_UNSUPPORTED_REGION_PREFIXES):
+    if not env.get("AWS_ACCESS_KEY_ID") or not env.get("AWS_SECRET_ACCESS_KEY"):
         return False
-    if any(env.get(name) for name in _BOTOCORE_ONLY_ENV):
+    if not AWS_REGION_PATTERN.match(region_of(env)):
         return False
+    if any(env.get(name) for name in _BOTOCORE_ONLY_ENV) or _shared_config_present(env):
+        return False
+    if (env.get("AWS_RETRY_MODE") or "standard") != "standard" or max_attempts(service, env) is None:
+        return False  # legacy and adaptive modes are botocore's
     # AWS's public endpoints only from inside Lambda: elsewhere (a test under moto's in-process mock, which
     # patches botocore) an explicit endpoint is required, so nothing meant for a mock ever reaches AWS
-    explicit = env.get("AWS_ENDPOINT_URL") or env.get(f"AWS_ENDPOINT_URL_{service.upper()}")
-    return bool(explicit) or env.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+    return bool(configured_endpoint(service, env)) or env.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+
+
+def configured_endpoint(service: str, environ: Mapping[str, str]) -> str | None:
+    """botocore's ``ConfiguredEndpointProvider`` from the environment: ``AWS_ENDPOINT_URL_<SERVICE ID>``
+    (``DYNAMODB``, ``SECRETS_MANAGER``, ``SFN``, ``S3``), then ``AWS_ENDPOINT_URL``; none when
+    ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` is true."""
+    if environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true":
+        return None
+    variable = S3_ENDPOINT_VARIABLE if service == "s3" else f"AWS_ENDPOINT_URL_{SERVICES[service][4]}"
+    return environ.get(variable) or environ.get("AWS_ENDPOINT_URL") or None
 
 
 def endpoint_for(service: str, region: str, environ: Mapping[str, str]) -> str:
-    """``AWS_ENDPOINT_URL_<SERVICE>``, then ``AWS_ENDPOINT_URL``, then the regional public endpoint."""
-    specific = environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or environ.get("AWS_ENDPOINT_URL")
+    """The configured endpoint (:func:`configured_endpoint`), else the regional public endpoint."""
+    specific = configured_endpoint(service, environ)
     if specific:
         return specific.rstrip("/")
-    host = SERVICES[service][0]
-    suffix = next(s for prefix, s in _PARTITION_SUFFIX if region.startswith(prefix))
-    return f"https://{host}.{region}.{suffix}"
+    return f"https://{SERVICES[service][3]}.{region}.amazonaws.com"
 
 
 def _hmac(key: bytes, message: str) -> bytes:
@@ -169,11 +301,139 @@ def sign(
     return f"AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
 
 
-class _Retry(Exception):
-    def __init__(self, cause: BaseException | None, response: dict[str, Any] | None = None):
-        super().__init__(str(cause))
-        self.cause = cause
-        self.response = response
+class RetryQuota:
+    """botocore's ``RetryQuota`` (one per client): retries spend capacity, successes give it back."""
+
+    def __init__(self, capacity: int = QUOTA_CAPACITY):
+        self.max_capacity = capacity
+        self.available = capacity
+        self._lock = threading.Lock()
+
+    def acquire(self, amount: int) -> bool:
+        with self._lock:
+            if amount > self.available:
+                return False
+            self.available -= amount
+            return True
+
+    def release(self, amount: int) -> None:
+        with self._lock:
+            self.available += min(self.max_capacity - self.available, amount)
+
+
+class Attempt:
+    """One attempt's outcome: an HTTP answer (``status``, ``headers``, ``data``) or a connection error."""
+
+    __slots__ = ("crc_mismatch", "data", "error", "headers", "parsed", "status")
+
+    def __init__(self, status: int = 0, headers: dict[str, str] | None = None, data: bytes = b""):
+        self.status = status
+        self.headers = headers or {}
+        self.data = data
+        self.error: BaseException | None = None
+        self.parsed: Any = None
+        self.crc_mismatch = False
+
+    def code(self) -> str | None:
+        """The error code as botocore's retry checks see it (None for a success or a connection error)."""
+        if self.error is not None or self.status < 300:
+            return None
+        parsed = self.parsed if isinstance(self.parsed, dict) else {}
+        code = str(parsed.get("__type") or parsed.get("code") or self.headers.get("x-amzn-errortype", ""))
+        return code.rsplit("#", 1)[-1].split(":", 1)[0] or str(self.status)
+
+
+def retry_decision(service: str, operation: str, attempt: Attempt) -> tuple[bool, bool]:
+    """(retryable, throttling) as botocore's standard mode decides, attempts and quota aside."""
+    code = attempt.code()
+    modeled = code is not None and code in MODELED_ERRORS.get(operation, frozenset())
+    throttling = code in THROTTLING or (attempt.status == 429 and not modeled)
+    retryable = (
+        throttling
+        or attempt.error is not None
+        or code in TRANSIENT_CODES
+        or attempt.status in TRANSIENT_STATUS
+        or code in MODELED_RETRYABLE.get(operation, frozenset())
+        or (service == "dynamodb" and attempt.crc_mismatch)
+    )
+    return retryable, throttling
+
+
+def backoff(service: str, attempt_number: int, throttling: bool, headers: Mapping[str, str], rand: float) -> float:
+    """botocore's ``ExponentialBackoff.delay_amount`` for the attempt that just failed (1-based)."""
+    scale = THROTTLING_BASE if throttling else NON_THROTTLING_BASE.get(service, DEFAULT_NON_THROTTLING_BASE)
+    delay = rand * min(scale * 2 ** (attempt_number - 1), MAX_BACKOFF)
+    raw = headers.get("x-amz-retry-after")
+    if raw is not None:
+        try:
+            after = int(raw) / 1000.0
+        except (ValueError, OverflowError):
+            return delay
+        if after >= 0:
+            return max(delay, min(after, RETRY_AFTER_MAX_ADDITIONAL + delay))
+    return delay
+
+
+class Retrier:
+    """The standard mode's loop around ``attempt()``: decisions, quota, backoff (shared by awsfast.s3)."""
+
+    def __init__(
+        self,
+        service: str,
+        attempts: int,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ):
+        self.service = service
+        self.max_attempts = attempts
+        self.quota = RetryQuota()
+        self._sleep = sleep
+        self._rand = rand
+
+    def run(self, operation: str, attempt: Callable[[int], Attempt]) -> tuple[Attempt, int]:
+        """The final attempt (a success, or the failure botocore would surface) and its 1-based number."""
+        number = 0
+        acquired: int | None = None
+        while True:
+            number += 1
+            outcome = attempt(number)
+            if outcome.error is None and outcome.status < 300 and not outcome.crc_mismatch:
+                self.quota.release(acquired if acquired is not None else NO_RETRY_INCREMENT)
+                return outcome, number
+            retryable, throttling = retry_decision(self.service, operation, outcome)
+            if not retryable or number >= self.max_attempts:
+                if outcome.error is None and outcome.status < 300:  # a CRC mismatch on the last attempt
+                    self.quota.release(acquired if acquired is not None else NO_RETRY_INCREMENT)
+                return outcome, number
+            cost = THROTTLING_RETRY_COST if throttling else RETRY_COST
+            if not self.quota.acquire(cost):
+                return outcome, number
+            acquired = cost
+            self._sleep(backoff(self.service, number, throttling, outcome.headers, self._rand()))
+
+
+def _has_none(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, dict):
+        return any(_has_none(inner) for inner in value.values())
+    if isinstance(value, list):
+        return any(_has_none(inner) for inner in value)
+    return False
+
+
+def _has_text_blob(value: Any) -> bool:
+    """A ``B``/``BS`` attribute value given as str: botocore base64-encodes it (we leave it to botocore)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if (key == "B" and isinstance(inner, str)) or (key == "BS" and isinstance(inner, list)):
+                return True
+            if _has_text_blob(inner):
+                return True
+    elif isinstance(value, list):
+        return any(_has_text_blob(inner) for inner in value)
+    return False
 
 
 class FastClient:
@@ -186,14 +446,15 @@ class FastClient:
         *,
         environ: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
     ):
         self.service = service
         self._fallback_factory = fallback
         self._fallback: Any = None
         self._environ = os.environ if environ is None else environ
-        self._signing_name, json_version, self._target_prefix = SERVICES[service]
+        self._signing_name, json_version, self._target_prefix, _, _ = SERVICES[service]
         self._content_type = f"application/x-amz-json-{json_version}"
-        self._region = self._environ.get("AWS_REGION") or self._environ.get("AWS_DEFAULT_REGION") or ""
+        self._region = region_of(self._environ)
         self._url = endpoint_for(service, self._region, self._environ)
         parts = urlsplit(self._url)
         self._https = parts.scheme == "https"
@@ -202,8 +463,9 @@ class FastClient:
         self._netloc = parts.netloc
         self._path = parts.path or "/"
         self._local = threading.local()
-        self._sleep = sleep
-        self._max_attempts = 10 if service == "dynamodb" else 5
+        self.retrier = Retrier(
+            service, max_attempts(service, self._environ) or DEFAULT_MAX_ATTEMPTS, sleep=sleep, rand=rand
+        )
 
     # ------------------------------------------------------------------------------------------- API
 
@@ -219,6 +481,11 @@ class FastClient:
         return call
 
     @property
+    def exceptions(self) -> Any:
+        """The botocore client's modeled exceptions: the classes our errors are raised as."""
+        return self.botocore_client.exceptions
+
+    @property
     def botocore_client(self) -> Any:
         """The botocore client for everything this one does not do itself (created on first use)."""
         if self._fallback is None:
@@ -229,32 +496,54 @@ class FastClient:
 
     def _call(self, method: str, spec: tuple[str, tuple[str, ...], tuple[str, ...]], params: dict[str, Any]) -> Any:
         operation, timestamps, blobs = spec
+        if _has_none(params) or (self.service == "dynamodb" and _has_text_blob(params)):
+            return getattr(self.botocore_client, method)(**params)  # botocore refuses None, encodes str blobs
         try:
             body = json.dumps(params, separators=(",", ":")).encode()
         except (TypeError, ValueError):  # bytes (B/BS) or other values botocore serializes itself
             return getattr(self.botocore_client, method)(**params)
         for observer in list(CALL_OBSERVERS):
             observer(self.service, operation, params)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self._attempt(operation, body, attempt, timestamps, blobs)
-            except _Retry as retry:
-                if attempt >= self._max_attempts:
-                    if retry.response is not None:
-                        raise _client_error(retry.response, operation) from None
-                    raise _connection_error(self._url, retry.cause) from retry.cause
-                self._sleep(self._backoff(attempt))
+        tokens = [name for name in IDEMPOTENCY_TOKENS.get(operation, ()) if name not in params]
+        if tokens:  # once per call, the same on every retry: DynamoDB then answers a retried commit as done
+            params = {**params, **{name: str(uuid.uuid4()) for name in tokens}}
+            body = json.dumps(params, separators=(",", ":")).encode()
+        outcome, number = self.retrier.run(operation, lambda n: self._attempt(operation, body))
+        if outcome.error is not None:
+            raise _connection_error(self._url, outcome.error) from outcome.error
+        metadata = {
+            "RequestId": outcome.headers.get("x-amzn-requestid", ""),
+            "HTTPStatusCode": outcome.status,
+            "HTTPHeaders": outcome.headers,
+            "RetryAttempts": number - 1,
+        }
+        if outcome.status >= 300:
+            raise self._modeled_error(operation, outcome, metadata)
+        parsed = outcome.parsed if isinstance(outcome.parsed, dict) else {}
+        _decode(parsed, timestamps, blobs, self.service == "dynamodb" and b'"B' in outcome.data)
+        parsed["ResponseMetadata"] = metadata
+        return parsed
 
-    def _backoff(self, attempt: int) -> float:
-        if self.service == "dynamodb":
-            return float(min(0.025 * 2 ** (attempt - 1), 20.0))
-        return float(min(random.random() * 2 ** (attempt - 1), 20.0))
+    def _modeled_error(self, operation: str, outcome: Attempt, metadata: dict[str, Any]) -> Exception:
+        """botocore's own parse of the error (its parser, the modeled fields of the error shape, bytes for
+        blobs) raised as the botocore client's modeled exception class."""
+        from botocore.awsrequest import HeadersDict
+        from botocore.parsers import create_parser
 
-    def _attempt(
-        self, operation: str, body: bytes, attempt: int, timestamps: tuple[str, ...], blobs: tuple[str, ...]
-    ) -> Any:
+        client = self.botocore_client
+        model = client.meta.service_model.operation_model(operation)
+        parser = create_parser(model.service_model.resolved_protocol)
+        response = {"headers": HeadersDict(outcome.headers), "status_code": outcome.status, "body": outcome.data,
+                    "context": {"operation_name": operation}}  # fmt: skip
+        parsed = parser.parse(response, model.output_shape)
+        code = parsed.get("Error", {}).get("Code")
+        shape = model.service_model.shape_for_error_code(code) if code else None
+        if shape is not None:
+            parsed.update(parser.parse(response, shape))
+        parsed.setdefault("ResponseMetadata", {}).update(metadata)
+        return client.exceptions.from_code(code)(parsed, operation)  # type: ignore[no-any-return]
+
+    def _attempt(self, operation: str, body: bytes) -> Attempt:
         env = self._environ
         amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         headers = {
@@ -281,33 +570,26 @@ class FastClient:
             status, response_headers, data = self._send(body, headers)
         except OSError as exc:  # refused, reset, timed out, TLS: botocore retries these too
             self._drop_connection()
-            raise _Retry(exc) from exc
-        metadata = {
-            "RequestId": response_headers.get("x-amzn-requestid", ""),
-            "HTTPStatusCode": status,
-            "HTTPHeaders": response_headers,
-            "RetryAttempts": attempt - 1,
-        }
+            failed = Attempt()
+            failed.error = exc
+            return failed
+        outcome = Attempt(status, response_headers, data)
         crc = response_headers.get("x-amz-crc32")
-        if crc is not None and crc.isdigit() and zlib.crc32(data) != int(crc):
-            raise _Retry(OSError("CRC32 mismatch"))
+        if crc is not None and crc.isdigit() and zlib.crc32(data) & 0xFFFFFFFF != int(crc):
+            outcome.crc_mismatch = True
         try:
-            parsed = json.loads(data) if data else {}
+            outcome.parsed = json.loads(data) if data else {}
         except ValueError:
-            parsed = {}
-            if status < 300:
-                raise _Retry(OSError(f"unparseable response ({status})")) from None
-        if status >= 300:
-            error = _error_response(parsed, status, metadata)
-            if status >= 500 or error["Error"]["Code"] in THROTTLING:
-                raise _Retry(None, error)
-            raise _client_error(error, operation)
-        _decode(parsed, timestamps, blobs, self.service == "dynamodb" and b'"B' in data)
-        parsed["ResponseMetadata"] = metadata
-        return parsed
+            outcome.parsed = None
+        return outcome
 
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and _dropped(conn):
+            # closed by the server while idle (e.g. while the function was frozen): urllib3 replaces such a
+            # connection before use, so botocore spends no retry on it; neither do we
+            self._drop_connection()
+            conn = None
         if conn is None:
             import http.client
 
@@ -344,18 +626,18 @@ class FastClient:
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
 
 
-def _error_response(parsed: Any, status: int, metadata: dict[str, Any]) -> dict[str, Any]:
-    parsed = parsed if isinstance(parsed, dict) else {}
-    code = str(parsed.get("__type") or parsed.get("code") or metadata["HTTPHeaders"].get("x-amzn-errortype", ""))
-    code = code.rsplit("#", 1)[-1].split(":", 1)[0] or str(status)
-    message = parsed.get("message", parsed.get("Message", ""))
-    response: dict[str, Any] = {"Error": {"Code": code, "Message": message}, "ResponseMetadata": metadata}
-    for key, value in parsed.items():  # e.g. CancellationReasons, Item (ReturnValuesOnConditionCheckFailure)
-        if key not in ("__type", "message", "Message", "code"):
-            response[key] = value
-    if "Item" in response:
-        _decode(response, (), (), True)
-    return response
+def _dropped(conn: Any) -> bool:
+    """urllib3's ``is_connection_dropped``: an idle kept-alive socket that is readable has been closed (or
+    sent something unasked), so it must not carry the next request."""
+    sock = getattr(conn, "sock", None)
+    if sock is None:
+        return False
+    import select
+
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _client_error(response: dict[str, Any], operation: str) -> Exception:
@@ -365,9 +647,16 @@ def _client_error(response: dict[str, Any], operation: str) -> Exception:
 
 
 def _connection_error(url: str, cause: BaseException | None) -> Exception:
-    from botocore.exceptions import EndpointConnectionError
+    """botocore's exception for a connection that failed on every attempt."""
+    import socket
 
-    return EndpointConnectionError(endpoint_url=url, error=cause)
+    from botocore import exceptions
+
+    if isinstance(cause, (socket.timeout, TimeoutError)):
+        return exceptions.ReadTimeoutError(endpoint_url=url, error=cause)
+    if isinstance(cause, (ConnectionRefusedError, socket.gaierror)):
+        return exceptions.EndpointConnectionError(endpoint_url=url, error=cause)
+    return exceptions.ConnectionClosedError(endpoint_url=url, error=cause)
 
 
 def _decode(parsed: dict[str, Any], timestamps: tuple[str, ...], blobs: tuple[str, ...], attributes: bool) -> None:

@@ -30,15 +30,11 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 PARAMETERS = frozenset({"Bucket", "Key", "VersionId", "IfMatch", "Range"})
 _DNS_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _XML_FIELD = re.compile(rb"<(Code|Message)>(.*?)</\1>", re.DOTALL)
-MAX_ATTEMPTS = 5  # botocore's legacy mode for S3
 
 
 def available(environ: Mapping[str, str] | None = None) -> bool:
-    env = os.environ if environ is None else environ
-    probe = dict(env)
-    if env.get("AWS_ENDPOINT_URL_S3"):
-        probe["AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL_S3"]
-    return awsfast.available("dynamodb", {k: v for k, v in probe.items() if k != "AWS_ENDPOINT_URL_DYNAMODB"})
+    """:func:`awsfast.available` for S3 (``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL``)."""
+    return awsfast.available("s3", environ)
 
 
 class StreamingBody:
@@ -103,13 +99,15 @@ class FastS3Client:
         *,
         environ: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
     ):
         self._fallback_factory = fallback
         self._fallback: Any = None
         self._environ = os.environ if environ is None else environ
-        self._region = self._environ.get("AWS_REGION") or self._environ.get("AWS_DEFAULT_REGION") or ""
-        self._endpoint = self._environ.get("AWS_ENDPOINT_URL_S3") or self._environ.get("AWS_ENDPOINT_URL")
-        self._sleep = sleep
+        self._region = awsfast.region_of(self._environ)
+        self._endpoint = awsfast.configured_endpoint("s3", self._environ)
+        attempts = awsfast.max_attempts("s3", self._environ) or awsfast.DEFAULT_MAX_ATTEMPTS
+        self.retrier = awsfast.Retrier("s3", attempts, sleep=sleep, rand=rand)
 
     @property
     def botocore_client(self) -> Any:
@@ -127,31 +125,28 @@ class FastS3Client:
             observer("s3", "GetObject", params)
         url, host = self._address(str(params["Bucket"]), str(params["Key"]))
         query = f"versionId={quote(str(params['VersionId']), safe='-_.~')}" if params.get("VersionId") else ""
-        attempt = 0
-        while True:
-            attempt += 1
-            outcome = self._attempt(url, host, query, params, attempt)
-            if outcome is None:  # a redirect: botocore follows it (another region), we do not
-                return self.botocore_client.get_object(**params)
-            if isinstance(outcome, dict):
-                return outcome
-            if attempt >= MAX_ATTEMPTS:
-                raise outcome
-            self._sleep(min(random.random() * 2 ** (attempt - 1), 20.0))
+        outcome, _ = self.retrier.run("GetObject", lambda n: self._attempt(url, host, query, params, n))
+        if outcome.error is not None:
+            raise awsfast._connection_error(url, outcome.error) from outcome.error
+        if outcome.status >= 300:
+            raise outcome.parsed["failure"]
+        if outcome.parsed is None:  # a redirect: botocore follows it (another region), we do not
+            return self.botocore_client.get_object(**params)
+        return outcome.parsed  # type: ignore[no-any-return]
 
     def _address(self, bucket: str, key: str) -> tuple[str, str]:
         path_key = quote(key, safe="/~")
         if self._endpoint:
             base = self._endpoint.rstrip("/")
             return f"{base}/{quote(bucket, safe='')}/{path_key}", urlsplit(base).netloc
-        suffix = "amazonaws.com.cn" if self._region.startswith("cn-") else "amazonaws.com"
+        suffix = "amazonaws.com"  # the aws partition only (awsfast.available)
         if _DNS_BUCKET.match(bucket):
             host = f"{bucket}.s3.{self._region}.{suffix}"
             return f"https://{host}/{path_key}", host
         host = f"s3.{self._region}.{suffix}"
         return f"https://{host}/{quote(bucket, safe='')}/{path_key}", host
 
-    def _attempt(self, url: str, host: str, query: str, params: dict[str, Any], attempt: int) -> Any:
+    def _attempt(self, url: str, host: str, query: str, params: dict[str, Any], attempt: int) -> awsfast.Attempt:
         import http.client
 
         env = self._environ
@@ -184,7 +179,9 @@ class FastS3Client:
             response = conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            return awsfast._connection_error(url, exc)
+            failed = awsfast.Attempt()
+            failed.error = exc
+            return failed
         status = response.status
         got = {k.lower(): v for k, v in response.getheaders()}
         metadata = {"RequestId": got.get("x-amz-request-id", ""), "HostId": got.get("x-amz-id-2", ""),
@@ -203,15 +200,17 @@ class FastS3Client:
             for header, field in (("x-amz-version-id", "VersionId"), ("content-range", "ContentRange")):
                 if got.get(header):
                     result[field] = got[header]
-            return {k: v for k, v in result.items() if v is not None}
+            done = awsfast.Attempt(status, got)
+            done.parsed = {k: v for k, v in result.items() if v is not None}
+            return done
         data = response.read()
         conn.close()
+        outcome = awsfast.Attempt(status, got, data)
         if 300 <= status < 400 and status != 304:
-            return None
+            outcome.status = 200  # not an error: a redirect botocore follows (parsed None)
+            return outcome
         fields = {name.decode(): value.decode(errors="replace") for name, value in _XML_FIELD.findall(data)}
         code = fields.get("Code") or str(status)
         error = {"Error": {"Code": code, "Message": fields.get("Message", "")}, "ResponseMetadata": metadata}
-        failure = awsfast._client_error(error, "GetObject")
-        if status >= 500 or code in awsfast.THROTTLING:
-            return failure
-        raise failure
+        outcome.parsed = {"code": code, "failure": awsfast._client_error(error, "GetObject")}
+        return outcome
