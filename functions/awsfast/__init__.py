@@ -518,30 +518,11 @@ class FastClient:
             "RetryAttempts": number - 1,
         }
         if outcome.status >= 300:
-            raise self._modeled_error(operation, outcome, metadata)
+            raise botocore_error(self.botocore_client, operation, outcome, number)
         parsed = outcome.parsed if isinstance(outcome.parsed, dict) else {}
         _decode(parsed, timestamps, blobs, self.service == "dynamodb" and b'"B' in outcome.data)
         parsed["ResponseMetadata"] = metadata
         return parsed
-
-    def _modeled_error(self, operation: str, outcome: Attempt, metadata: dict[str, Any]) -> Exception:
-        """botocore's own parse of the error (its parser, the modeled fields of the error shape, bytes for
-        blobs) raised as the botocore client's modeled exception class."""
-        from botocore.awsrequest import HeadersDict
-        from botocore.parsers import create_parser
-
-        client = self.botocore_client
-        model = client.meta.service_model.operation_model(operation)
-        parser = create_parser(model.service_model.resolved_protocol)
-        response = {"headers": HeadersDict(outcome.headers), "status_code": outcome.status, "body": outcome.data,
-                    "context": {"operation_name": operation}}  # fmt: skip
-        parsed = parser.parse(response, model.output_shape)
-        code = parsed.get("Error", {}).get("Code")
-        shape = model.service_model.shape_for_error_code(code) if code else None
-        if shape is not None:
-            parsed.update(parser.parse(response, shape))
-        parsed.setdefault("ResponseMetadata", {}).update(metadata)
-        return client.exceptions.from_code(code)(parsed, operation)  # type: ignore[no-any-return]
 
     def _attempt(self, operation: str, body: bytes) -> Attempt:
         env = self._environ
@@ -638,6 +619,26 @@ def _dropped(conn: Any) -> bool:
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
+
+
+def botocore_error(client: Any, operation: str, outcome: Attempt, attempts: int) -> Exception:
+    """botocore's own parse of an error answer (its parser for the protocol, then the modeled fields of the
+    error shape, as its endpoint does: ``message``, bytes for blobs, XML entities decoded), raised as the
+    botocore client's modeled exception class (``client.exceptions.X``)."""
+    from botocore.awsrequest import HeadersDict
+    from botocore.parsers import create_parser
+
+    model = client.meta.service_model.operation_model(operation)
+    parser = create_parser(model.service_model.resolved_protocol)
+    response = {"headers": HeadersDict(outcome.headers), "status_code": outcome.status, "body": outcome.data,
+                "context": {"operation_name": operation}}  # fmt: skip
+    parsed = parser.parse(response, model.output_shape)
+    code = parsed.get("Error", {}).get("Code")
+    shape = model.service_model.shape_for_error_code(code) if code else None
+    if shape is not None:
+        parsed.update(parser.parse(response, shape))
+    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = attempts - 1
+    return client.exceptions.from_code(code)(parsed, operation)  # type: ignore[no-any-return]
 
 
 def _client_error(response: dict[str, Any], operation: str) -> Exception:

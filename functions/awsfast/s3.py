@@ -125,11 +125,11 @@ class FastS3Client:
             observer("s3", "GetObject", params)
         url, host = self._address(str(params["Bucket"]), str(params["Key"]))
         query = f"versionId={quote(str(params['VersionId']), safe='-_.~')}" if params.get("VersionId") else ""
-        outcome, _ = self.retrier.run("GetObject", lambda n: self._attempt(url, host, query, params, n))
+        outcome, number = self.retrier.run("GetObject", lambda n: self._attempt(url, host, query, params, n))
         if outcome.error is not None:
             raise awsfast._connection_error(url, outcome.error) from outcome.error
         if outcome.status >= 300:
-            raise outcome.parsed["failure"]
+            raise awsfast.botocore_error(self.botocore_client, "GetObject", outcome, number)
         if outcome.parsed is None:  # a redirect: botocore follows it (another region), we do not
             return self.botocore_client.get_object(**params)
         return outcome.parsed  # type: ignore[no-any-return]
@@ -209,8 +209,7 @@ class FastS3Client:
         if 300 <= status < 400 and status != 304:
             outcome.status = 200  # not an error: a redirect botocore follows (parsed None)
             return outcome
+        # the code, for the retry decision only: botocore parses the error that is raised (awsfast.botocore_error)
         fields = {name.decode(): value.decode(errors="replace") for name, value in _XML_FIELD.findall(data)}
-        code = fields.get("Code") or str(status)
-        error = {"Error": {"Code": code, "Message": fields.get("Message", "")}, "ResponseMetadata": metadata}
-        outcome.parsed = {"code": code, "failure": awsfast._client_error(error, "GetObject")}
+        outcome.parsed = {"code": fields.get("Code") or str(status)}
         return outcome

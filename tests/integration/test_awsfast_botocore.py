@@ -274,3 +274,22 @@ def test_a_corrupted_body_on_the_last_attempt_is_returned_as_botocore_returns_it
     got = ours("dynamodb", server.url).get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert got["Item"] == expected["Item"]
     assert got["ResponseMetadata"]["RetryAttempts"] == expected["ResponseMetadata"]["RetryAttempts"] == 3
+
+
+def test_s3_errors_are_botocores_modeled_exceptions_with_xml_entities_decoded(server, botocore_sleeps):
+    from awsfast import s3
+
+    body = (
+        b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchKey</Code>'
+        b"<Message>The key &lt;a&amp;b&gt; &quot;x&quot; does not exist</Message>"
+        b"<Key>a&amp;b</Key></Error>"
+    )
+    server.play([(404, {"Content-Type": "application/xml"}, body)])
+    with pytest.raises(ClientError) as botocore_error:
+        theirs("s3", server.url).get_object(Bucket="bucket", Key="a&b")
+    server.play([(404, {"Content-Type": "application/xml"}, body)])
+    fast = s3.FastS3Client(fallback=lambda: theirs("s3", server.url), environ=environ(server.url))
+    with pytest.raises(fast.exceptions.NoSuchKey) as fast_error:
+        fast.get_object(Bucket="bucket", Key="a&b")
+    assert fast_error.value.response["Error"] == botocore_error.value.response["Error"]
+    assert fast_error.value.response["Error"]["Message"] == 'The key <a&b> "x" does not exist'
