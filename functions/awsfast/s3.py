@@ -13,11 +13,14 @@ virtual-hosted on AWS, as botocore addresses them.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import random
 import re
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -33,19 +36,85 @@ _XML_FIELD = re.compile(rb"<(Code|Message)>(.*?)</\1>", re.DOTALL)
 
 
 def available(environ: Mapping[str, str] | None = None) -> bool:
-    """:func:`awsfast.available` for S3 (``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL``)."""
-    return awsfast.available("s3", environ)
+    """:func:`awsfast.available` for S3 (``AWS_ENDPOINT_URL_S3``, then ``AWS_ENDPOINT_URL``), with botocore's
+    response checksum settings we reproduce (``when_supported``, ``when_required``) and no awscrt (with it,
+    botocore validates CRC32C and CRC64NVME too)."""
+    import importlib.util
+
+    env = os.environ if environ is None else environ
+    if env.get("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_supported") not in ("when_supported", "when_required"):
+        return False
+    return awsfast.available("s3", env) and importlib.util.find_spec("awscrt") is None
+
+
+#: the response checksums botocore 1.44 validates without awscrt, in its priority order (httpchecksum's
+#: ``_ALGORITHMS_PRIORITY_LIST`` filtered by ``_CHECKSUM_CLS``); with awscrt installed, botocore does S3
+CHECKSUM_ALGORITHMS = ("crc32", "sha1", "sha256", "sha512")
+#: GetObject's checksum output members (header, field)
+_CHECKSUM_NAMES = (
+    "CRC32",
+    "CRC32C",
+    "CRC64NVME",
+    "SHA1",
+    "SHA256",
+    "SHA512",
+    "MD5",
+    "XXHASH64",
+    "XXHASH3",
+    "XXHASH128",
+)
+CHECKSUM_FIELDS = (
+    *((f"x-amz-checksum-{name.lower()}", f"Checksum{name}") for name in _CHECKSUM_NAMES),
+    ("x-amz-checksum-type", "ChecksumType"),
+)
+
+
+def response_checksum(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """(algorithm, expected) botocore validates: the first of its algorithms S3 sent, not a composite one."""
+    for name in CHECKSUM_ALGORITHMS:
+        value = headers.get(f"x-amz-checksum-{name}")
+        if value is not None and "-" not in value:
+            return name, value
+    return None
+
+
+class _Crc32:
+    def __init__(self) -> None:
+        self._value = 0
+
+    def update(self, data: bytes) -> None:
+        self._value = zlib.crc32(data, self._value)
+
+    def digest(self) -> bytes:
+        return (self._value & 0xFFFFFFFF).to_bytes(4, "big")
+
+
+def _checksum(algorithm: str) -> Any:
+    return _Crc32() if algorithm == "crc32" else hashlib.new(algorithm)
 
 
 class StreamingBody:
     """botocore's ``StreamingBody`` for what callers use: read, iter_chunks, iter_lines, close; a short
-    read (the connection closed before ``Content-Length`` bytes) raises botocore's ``IncompleteReadError``."""
+    read (the connection closed before ``Content-Length`` bytes) raises botocore's ``IncompleteReadError``;
+    with a response checksum, the end of the body is checked as botocore's ``StreamingChecksumBody`` does
+    (``FlexibleChecksumError``). A body read to its end gives its connection back for the next call."""
 
-    def __init__(self, response: Any, connection: Any, length: int | None):
+    def __init__(
+        self,
+        response: Any,
+        connection: Any,
+        length: int | None,
+        checksum: tuple[str, str] | None = None,
+        release: Callable[[Any], None] | None = None,
+    ):
         self._response = response
         self._connection = connection
         self._length = length
         self._received = 0
+        self._expected = checksum[1] if checksum else None
+        self._checksum = _checksum(checksum[0]) if checksum else None
+        self._release = release
+        self._done = False
 
     def read(self, amt: int | None = None) -> bytes:
         import http.client
@@ -56,9 +125,28 @@ class StreamingBody:
             self._received += len(short.partial)
             self._short()
         self._received += len(data)
-        if (amt is None or (amt and not data)) and self._length is not None and self._received != self._length:
-            self._short()
+        if self._checksum is not None:
+            self._checksum.update(data)
+        if amt is None or (amt and not data):
+            if self._length is not None and self._received != self._length:
+                self._short()
+            self._finish()
         return bytes(data)
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._checksum is not None and self._checksum.digest() != base64.b64decode(self._expected or ""):
+            from botocore.exceptions import FlexibleChecksumError
+
+            calculated = base64.b64encode(self._checksum.digest()).decode()
+            raise FlexibleChecksumError(
+                error_msg=f"Expected checksum {self._expected} did not match calculated checksum: {calculated}"
+            )
+        if self._release is not None and not self._response.will_close:
+            self._release(self._connection)
+            self._connection = None
 
     def _short(self) -> None:
         from botocore.exceptions import IncompleteReadError
@@ -84,7 +172,9 @@ class StreamingBody:
 
     def close(self) -> None:
         self._response.close()
-        self._connection.close()
+        if self._connection is not None:  # not read to its end: the connection cannot carry another request
+            self._connection.close()
+            self._connection = None
 
     def __iter__(self) -> Iterator[bytes]:
         return self.iter_chunks(1024)
@@ -108,6 +198,34 @@ class FastS3Client:
         self._endpoint = awsfast.configured_endpoint("s3", self._environ)
         attempts = awsfast.max_attempts("s3", self._environ) or awsfast.DEFAULT_MAX_ATTEMPTS
         self.retrier = awsfast.Retrier("s3", attempts, sleep=sleep, rand=rand)
+        #: botocore's default ``when_supported`` asks S3 for the object's checksum and validates it
+        self._validate = self._environ.get("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_supported") == "when_supported"
+        self._local = threading.local()  # one idle kept-alive connection per thread and host
+
+    def _take_connection(self, scheme: str, hostname: str, port: int | None) -> Any:
+        import http.client
+
+        idle = getattr(self._local, "idle", None)
+        self._local.idle = None
+        if idle is not None and idle[0] == (scheme, hostname, port) and not awsfast._dropped(idle[1]):
+            return idle[1]
+        if idle is not None:
+            idle[1].close()
+        if scheme == "https":
+            import ssl
+
+            context = ssl.create_default_context(cafile=self._environ.get("AWS_CA_BUNDLE") or None)
+            return http.client.HTTPSConnection(hostname, port, timeout=awsfast.TIMEOUT_SECONDS, context=context)
+        return http.client.HTTPConnection(hostname, port, timeout=awsfast.TIMEOUT_SECONDS)
+
+    def _give_back(self, key: tuple[str, str, int | None]) -> Callable[[Any], None]:
+        def release(conn: Any) -> None:
+            idle = getattr(self._local, "idle", None)
+            if idle is not None:
+                idle[1].close()
+            self._local.idle = (key, conn)
+
+        return release
 
     @property
     def botocore_client(self) -> Any:
@@ -156,6 +274,8 @@ class FastS3Client:
             headers["if-match"] = str(params["IfMatch"])
         if params.get("Range"):
             headers["range"] = str(params["Range"])
+        if self._validate:
+            headers["x-amz-checksum-mode"] = "ENABLED"  # botocore's ChecksumMode, set by when_supported
         token = env.get("AWS_SESSION_TOKEN")
         if token:
             headers["x-amz-security-token"] = token
@@ -165,15 +285,8 @@ class FastS3Client:
             amz_date=amz_date, query=query, payload_hash=EMPTY_SHA256,
         )  # fmt: skip
         parts = urlsplit(url)
-        if parts.scheme == "https":
-            import ssl
-
-            context = ssl.create_default_context(cafile=env.get("AWS_CA_BUNDLE") or None)
-            conn: Any = http.client.HTTPSConnection(
-                parts.hostname or "", parts.port, timeout=awsfast.TIMEOUT_SECONDS, context=context
-            )
-        else:
-            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=awsfast.TIMEOUT_SECONDS)
+        key = (parts.scheme, parts.hostname or "", parts.port)
+        conn = self._take_connection(*key)
         try:
             conn.request("GET", parts.path + (f"?{query}" if query else ""), headers=headers)
             response = conn.getresponse()
@@ -188,8 +301,11 @@ class FastS3Client:
                     "HTTPStatusCode": status, "HTTPHeaders": got, "RetryAttempts": attempt - 1}  # fmt: skip
         if status in (200, 206):
             length = int(got["content-length"]) if got.get("content-length", "").isdigit() else None
+            checksum = response_checksum(got) if self._validate else None
+            if checksum is not None:
+                metadata["ChecksumAlgorithm"] = checksum[0]
             result: dict[str, Any] = {
-                "Body": StreamingBody(response, conn, length),
+                "Body": StreamingBody(response, conn, length, checksum, self._give_back(key)),
                 "ContentLength": length,
                 "ContentType": got.get("content-type"),
                 "ETag": got.get("etag"),
@@ -197,14 +313,21 @@ class FastS3Client:
                 "Metadata": {k[len("x-amz-meta-") :]: v for k, v in got.items() if k.startswith("x-amz-meta-")},
                 "ResponseMetadata": metadata,
             }
-            for header, field in (("x-amz-version-id", "VersionId"), ("content-range", "ContentRange")):
+            for header, field in (
+                ("x-amz-version-id", "VersionId"),
+                ("content-range", "ContentRange"),
+                *CHECKSUM_FIELDS,
+            ):
                 if got.get(header):
                     result[field] = got[header]
             done = awsfast.Attempt(status, got)
             done.parsed = {k: v for k, v in result.items() if v is not None}
             return done
         data = response.read()
-        conn.close()
+        if response.will_close:
+            conn.close()
+        else:
+            self._give_back(key)(conn)
         outcome = awsfast.Attempt(status, got, data)
         if 300 <= status < 400 and status != 304:
             outcome.status = 200  # not an error: a redirect botocore follows (parsed None)

@@ -25,6 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with server.lock:
             server.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            server.peers.append(self.client_address[1])
             step = server.script.pop(0) if server.script else server.default
         if step == RESET:
             self.close_connection = True
@@ -56,6 +57,7 @@ class ScriptedAws:
         self.script: list[Step] = []
         self.default: Step = (200, {}, b"{}")
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.peers: list[int] = []  # the client port of each request: one port, one connection
         self.lock = threading.Lock()
         self.close_after_reply = close_after_reply
         self.closed = threading.Event()
@@ -72,6 +74,7 @@ class ScriptedAws:
         with self.lock:
             self.script = list(steps)
             self.requests = []
+            self.peers = []
 
     def __enter__(self) -> ScriptedAws:
         self._thread.start()

@@ -293,3 +293,45 @@ def test_s3_errors_are_botocores_modeled_exceptions_with_xml_entities_decoded(se
         fast.get_object(Bucket="bucket", Key="a&b")
     assert fast_error.value.response["Error"] == botocore_error.value.response["Error"]
     assert fast_error.value.response["Error"]["Message"] == 'The key <a&b> "x" does not exist'
+
+
+def _s3(url: str):
+    from awsfast import s3
+
+    return s3.FastS3Client(fallback=lambda: theirs("s3", url), environ=environ(url))
+
+
+def test_s3_bodies_are_checked_against_their_checksum_as_botocore_checks_them(server):
+    from botocore.exceptions import FlexibleChecksumError
+
+    data = b"#EXTM3U\n" * 100
+    good = base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+    sha = base64.b64encode(__import__("hashlib").sha256(data).digest()).decode()
+    for headers, fails in (
+        ({"x-amz-checksum-crc32": good}, False),
+        ({"x-amz-checksum-crc32": "AAAAAA=="}, True),
+        ({"x-amz-checksum-sha256": sha, "x-amz-checksum-crc64nvme": "AAAAAAAAAAA="}, False),
+        ({"x-amz-checksum-crc32": "AAAAAA==-3"}, False),  # a composite (multipart) checksum: not checked
+        ({"x-amz-checksum-crc64nvme": "AAAAAAAAAAA="}, False),  # not without awscrt
+    ):
+        results = []
+        for client in (theirs("s3", server.url), _s3(server.url)):
+            server.play([(200, headers, data)])
+            response = client.get_object(Bucket="bucket", Key="k")
+            try:
+                results.append((response["Body"].read(), response["ResponseMetadata"].get("ChecksumAlgorithm")))
+            except FlexibleChecksumError:
+                results.append(("FlexibleChecksumError", None))
+            assert server.requests[0][0].get("x-amz-checksum-mode") == "ENABLED"
+        assert results[0] == results[1], headers
+        assert (results[0][0] == "FlexibleChecksumError") == fails
+
+
+def test_s3_reuses_its_connection_for_the_next_call(server):
+    fast = _s3(server.url)
+    server.play([(200, {}, b"one"), (404, {}, b"<Error><Code>NoSuchKey</Code></Error>"), (200, {}, b"two")])
+    assert fast.get_object(Bucket="bucket", Key="k")["Body"].read() == b"one"
+    with pytest.raises(ClientError):
+        fast.get_object(Bucket="bucket", Key="k")
+    assert fast.get_object(Bucket="bucket", Key="k")["Body"].read() == b"two"
+    assert len(server.peers) == 3 and len(set(server.peers)) == 1
