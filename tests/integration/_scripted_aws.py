@@ -9,6 +9,7 @@ kept alive), and sets :attr:`closed` when it has: an idle keep-alive connection 
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,8 +29,7 @@ class _Handler(BaseHTTPRequestHandler):
             server.peers.append(self.client_address[1])
             step = server.script.pop(0) if server.script else server.default
         if step == RESET:
-            self.close_connection = True
-            self.connection.close()
+            self._close()
             return
         assert not isinstance(step, str)
         status, headers, payload = step
@@ -41,9 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
         self.wfile.flush()
         if server.close_after_reply:
-            self.close_connection = True
-            self.connection.close()
+            self._close()
             server.closed.set()
+
+    def _close(self) -> None:
+        """Close now: shutdown sends the FIN at once (close alone waits for the handler's file objects)."""
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
 
     do_POST = _answer
     do_GET = _answer
