@@ -76,7 +76,7 @@ class FunctionFactory(Construct):
         self.dependencies_layer = lambda_.LayerVersion(
             self,
             "DependenciesLayer",
-            description=f"httpx and its dependencies for the agora-serverless functions (arm64, Python {RUNTIME_VERSION})",  # noqa: E501
+            description=f"httpx, boto3/botocore (pinned) and their dependencies for the agora-serverless functions (arm64, Python {RUNTIME_VERSION})",  # noqa: E501
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             code=lambda_.Code.from_asset(
