@@ -436,6 +436,29 @@ def _has_text_blob(value: Any) -> bool:
     return False
 
 
+def request_body(params: Mapping[str, Any], *, dynamodb: bool) -> bytes | None:
+    """The JSON-protocol body for ``params``, or None when botocore must serialize (or refuse) them: bytes,
+    datetimes and other non-JSON values, ``None`` anywhere (botocore's ``ParamValidationError``), and for
+    DynamoDB a ``B``/``BS`` attribute given as text (botocore base64-encodes it)."""
+    if _has_none(params) or (dynamodb and _has_text_blob(params)):
+        return None
+    try:
+        return json.dumps(params, separators=(",", ":"), allow_nan=False).encode()
+    except (TypeError, ValueError):
+        return None
+
+
+def request_path(endpoint_url: str) -> str:
+    """The JSON protocol's request path: the endpoint's own path, then the operation's ``/`` (botocore joins
+    ``https://host/custom`` and ``/`` into ``/custom/``)."""
+    return urlsplit(endpoint_url).path.rstrip("/") + "/"
+
+
+def json_headers(json_version: str, target_prefix: str, operation: str) -> dict[str, str]:
+    """The JSON protocol's two headers besides host, date and signature."""
+    return {"content-type": f"application/x-amz-json-{json_version}", "x-amz-target": f"{target_prefix}.{operation}"}
+
+
 class FastClient:
     """A botocore-compatible client for :data:`OPERATIONS` of one service (see the module docstring)."""
 
@@ -452,8 +475,7 @@ class FastClient:
         self._fallback_factory = fallback
         self._fallback: Any = None
         self._environ = os.environ if environ is None else environ
-        self._signing_name, json_version, self._target_prefix, _, _ = SERVICES[service]
-        self._content_type = f"application/x-amz-json-{json_version}"
+        self._signing_name, self._json_version, self._target_prefix, _, _ = SERVICES[service]
         self._region = region_of(self._environ)
         self._url = endpoint_for(service, self._region, self._environ)
         parts = urlsplit(self._url)
@@ -461,7 +483,7 @@ class FastClient:
         self._host = parts.hostname or ""
         self._port = parts.port
         self._netloc = parts.netloc
-        self._path = parts.path or "/"
+        self._path = request_path(self._url)
         self._local = threading.local()
         self.retrier = Retrier(
             service, max_attempts(service, self._environ) or DEFAULT_MAX_ATTEMPTS, sleep=sleep, rand=rand
@@ -496,11 +518,8 @@ class FastClient:
 
     def _call(self, method: str, spec: tuple[str, tuple[str, ...], tuple[str, ...]], params: dict[str, Any]) -> Any:
         operation, timestamps, blobs = spec
-        if _has_none(params) or (self.service == "dynamodb" and _has_text_blob(params)):
-            return getattr(self.botocore_client, method)(**params)  # botocore refuses None, encodes str blobs
-        try:
-            body = json.dumps(params, separators=(",", ":")).encode()
-        except (TypeError, ValueError):  # bytes (B/BS) or other values botocore serializes itself
+        body = request_body(params, dynamodb=self.service == "dynamodb")
+        if body is None:
             return getattr(self.botocore_client, method)(**params)
         for observer in list(CALL_OBSERVERS):
             observer(self.service, operation, params)
@@ -520,6 +539,8 @@ class FastClient:
         if outcome.status >= 300:
             raise botocore_error(self.botocore_client, operation, outcome, number)
         parsed = outcome.parsed if isinstance(outcome.parsed, dict) else {}
+        if b"null" in outcome.data:  # botocore drops a structure's null members
+            parsed = {key: value for key, value in parsed.items() if value is not None}
         _decode(parsed, timestamps, blobs, self.service == "dynamodb" and b'"B' in outcome.data)
         parsed["ResponseMetadata"] = metadata
         return parsed
@@ -528,10 +549,9 @@ class FastClient:
         env = self._environ
         amz_date = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         headers = {
-            "content-type": self._content_type,
+            **json_headers(self._json_version, self._target_prefix, operation),
             "host": self._netloc if self._port else self._host,
             "x-amz-date": amz_date,
-            "x-amz-target": f"{self._target_prefix}.{operation}",
         }
         token = env.get("AWS_SESSION_TOKEN")
         if token:

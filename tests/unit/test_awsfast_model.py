@@ -56,6 +56,8 @@ def test_idempotency_tokens_and_error_tables_are_the_models():
         for operation, _, _ in operations.values():
             op = model.operation_model(operation)
             assert tuple(op.idempotent_members) == awsfast.IDEMPOTENCY_TOKENS.get(operation, ()), operation
+            # features of the JSON protocol our serializer does not have (tests/fixtures/aws-conformance/README.md)
+            assert op.endpoint is None and op.request_compression is None, operation
             codes = {e.metadata.get("error", {}).get("code") or e.name for e in op.error_shapes}
             assert awsfast.MODELED_ERRORS[operation] == codes, operation
             retryable = {e.name for e in op.error_shapes if e.metadata.get("retryable")}
