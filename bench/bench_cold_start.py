@@ -18,6 +18,7 @@ Both talk to one moto server started by this bench (``AWS_ENDPOINT_URL``), so bo
 Each side runs RUNS times, alternating, after a warm-up that fills the bytecode cache; medians. Interpreter
 start-up is outside the timed span on both sides (it is the same interpreter). Import-only figures are printed
 for information. Targets (issue 15): tokens <= 0.75x, every handler <= 0.9x. ``QUICK=1``: 3 runs.
+``ONLY=tokens`` (labels, comma-separated): measure only those rows.
 
 Renames: the handler table (``HANDLERS``) is the only place that names modules; a unit test checks it against
 the ``handler=`` strings in ``infra/constructs``.
@@ -283,7 +284,10 @@ def main() -> int:
             base |= ENV | {"AWS_ENDPOINT_URL": url, "PYTHONPYCACHEPREFIX": str(Path(tmp, "pycache"))}
             print(f"python {sys.version.split()[0]}, moto server {url}, {RUNS} fresh processes per side (medians)")
             peers = {"api": probe(PEER_API), "plain": probe(PEER_PLAIN), "media": probe(PEER_MEDIA)}
+            only = {name.strip() for name in os.environ.get("ONLY", "").split(",") if name.strip()}
             for label, (handler, kind, extra) in HANDLERS.items():
+                if only and label not in only:
+                    continue
                 started = time.perf_counter()
                 env_ours = base | DEPLOYED_ENV | extra
                 peer = peers["media"] if label == "media" else peers[kind]

@@ -43,7 +43,6 @@ import random
 import re
 import threading
 import time
-import uuid
 import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -525,6 +524,8 @@ class FastClient:
             observer(self.service, operation, params)
         tokens = [name for name in IDEMPOTENCY_TOKENS.get(operation, ()) if name not in params]
         if tokens:  # once per call, the same on every retry: DynamoDB then answers a retried commit as done
+            import uuid  # botocore's generate_idempotent_uuid: uuid4 (os.urandom, so safe after a snapshot restore)
+
             params = {**params, **{name: str(uuid.uuid4()) for name in tokens}}
             body = json.dumps(params, separators=(",", ":")).encode()
         outcome, number = self.retrier.run(operation, lambda n: self._attempt(operation, body))
