@@ -231,10 +231,12 @@ def _shared_config_present(env: Mapping[str, str]) -> bool:
 
 
 def available(service: str, environ: Mapping[str, str] | None = None) -> bool:
-    """Whether ``service`` can be reached exactly without botocore in this environment."""
-    env = os.environ if environ is None else environ
-    if service not in SERVICES and service != "s3":
-        return False
+    """Whether :class:`FastClient` can serve ``service`` exactly in this environment (S3: ``awsfast.s3``)."""
+    return service in SERVICES and environment_fits(service, os.environ if environ is None else environ)
+
+
+def environment_fits(service: str, env: Mapping[str, str]) -> bool:
+    """Whether this environment lets us be exact for ``service`` (one of :data:`SERVICES` or ``s3``)."""
     if not env.get("AWS_ACCESS_KEY_ID") or not env.get("AWS_SECRET_ACCESS_KEY"):
         return False
     if not AWS_REGION_PATTERN.match(region_of(env)):

@@ -44,7 +44,7 @@ def available(environ: Mapping[str, str] | None = None) -> bool:
     env = os.environ if environ is None else environ
     if env.get("AWS_RESPONSE_CHECKSUM_VALIDATION", "when_supported") not in ("when_supported", "when_required"):
         return False
-    return awsfast.available("s3", env) and importlib.util.find_spec("awscrt") is None
+    return awsfast.environment_fits("s3", env) and importlib.util.find_spec("awscrt") is None
 
 
 #: the response checksums botocore 1.44 validates without awscrt, in its priority order (httpchecksum's

@@ -93,3 +93,28 @@ def test_the_pinned_botocores_default_retry_mode_is_standard():
 
     assert variables["retry_mode"][2] == "standard"
     assert variables["max_attempts"][1] == "AWS_MAX_ATTEMPTS" and variables["retry_mode"][1] == "AWS_RETRY_MODE"
+
+
+def test_the_one_entry_point_chooses_per_service_and_says_so_once(monkeypatch, caplog, tmp_path):
+    import logging
+
+    from awsfast import s3
+    from service.adapters import aws
+
+    env = {"AGORA_AWS_FAST_CLIENT": "1", "AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s",
+           "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "HOME": str(tmp_path)}  # fmt: skip
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    aws.reset_clients()
+    try:
+        with caplog.at_level(logging.INFO, logger="service.adapters.aws"):
+            chosen = {name: aws.client(name) for name in ("dynamodb", "stepfunctions", "s3", "sqs", "dynamodb")}
+        assert isinstance(chosen["dynamodb"], awsfast.FastClient)
+        assert isinstance(chosen["stepfunctions"], awsfast.FastClient)
+        assert isinstance(chosen["s3"], s3.FastS3Client)
+        assert not isinstance(chosen["sqs"], (awsfast.FastClient, s3.FastS3Client))
+        logged = [(r.service, r.client) for r in caplog.records if r.getMessage() == "aws client"]
+        assert [service for service, _ in logged] == ["dynamodb", "stepfunctions", "s3", "sqs"]  # once each
+        assert dict(logged)["sqs"] == "botocore"
+    finally:
+        aws.reset_clients()
