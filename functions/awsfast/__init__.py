@@ -325,7 +325,7 @@ class RetryQuota:
 class Attempt:
     """One attempt's outcome: an HTTP answer (``status``, ``headers``, ``data``) or a connection error."""
 
-    __slots__ = ("crc_mismatch", "data", "error", "headers", "parsed", "status")
+    __slots__ = ("crc_mismatch", "data", "error", "flags", "headers", "parsed", "status")
 
     def __init__(self, status: int = 0, headers: dict[str, str] | None = None, data: bytes = b""):
         self.status = status
@@ -334,6 +334,8 @@ class Attempt:
         self.error: BaseException | None = None
         self.parsed: Any = None
         self.crc_mismatch = False
+        #: what botocore's retry handler adds to ``ResponseMetadata`` (MaxAttemptsReached, RetryQuotaReached)
+        self.flags: dict[str, bool] = {}
 
     def code(self) -> str | None:
         """The error code as botocore's retry checks see it (None for a success or a connection error)."""
@@ -399,6 +401,8 @@ class Retrier:
         while True:
             number += 1
             outcome = attempt(number)
+            if number >= self.max_attempts:  # botocore checks this first, for every answer, a success too
+                outcome.flags["MaxAttemptsReached"] = True
             if outcome.error is None and outcome.status < 300 and not outcome.crc_mismatch:
                 self.quota.release(acquired if acquired is not None else NO_RETRY_INCREMENT)
                 return outcome, number
@@ -409,6 +413,7 @@ class Retrier:
                 return outcome, number
             cost = THROTTLING_RETRY_COST if throttling else RETRY_COST
             if not self.quota.acquire(cost):
+                outcome.flags["RetryQuotaReached"] = True
                 return outcome, number
             acquired = cost
             self._sleep(backoff(self.service, number, throttling, outcome.headers, self._rand()))
@@ -538,6 +543,7 @@ class FastClient:
             "HTTPStatusCode": outcome.status,
             "HTTPHeaders": outcome.headers,
             "RetryAttempts": number - 1,
+            **outcome.flags,
         }
         if outcome.status >= 300:
             raise botocore_error(self.botocore_client, operation, outcome, number)
@@ -660,7 +666,7 @@ def botocore_error(client: Any, operation: str, outcome: Attempt, attempts: int)
     shape = model.service_model.shape_for_error_code(code) if code else None
     if shape is not None:
         parsed.update(parser.parse(response, shape))
-    parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = attempts - 1
+    parsed.setdefault("ResponseMetadata", {}).update({"RetryAttempts": attempts - 1, **outcome.flags})
     return client.exceptions.from_code(code)(parsed, operation)  # type: ignore[no-any-return]
 
 

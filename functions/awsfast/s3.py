@@ -3,14 +3,16 @@
 Same reasons and rules as :mod:`awsfast` (read it first): botocore is the larger part of a
 cold start. ``get_object`` here accepts ``Bucket``, ``Key``, ``VersionId``, ``IfMatch`` and ``Range`` and
 answers with ``Body`` (a streaming body with botocore's ``read``, ``iter_chunks``, ``iter_lines`` and
-``close``, which checks the length it received), ``ContentLength``, ``ContentType``, ``ETag``,
-``LastModified``, ``VersionId`` (when S3 sends one), ``ContentRange`` (for a range), ``Metadata`` and
-``ResponseMetadata``; errors are botocore's ``ClientError`` with S3's code (``NoSuchKey``,
-``PreconditionFailed``, ...). Any other parameter, any other operation, and any redirect (a bucket in
+``close``, which checks the length it received and, as botocore's default ``when_supported`` does, the
+object's CRC32/SHA-1/SHA-256/SHA-512 checksum when S3 sends one), ``ContentLength``, ``ContentType``,
+``ETag``, ``LastModified``, ``VersionId`` (when S3 sends one), ``ContentRange`` (for a range), the
+``Checksum*`` fields, ``Metadata`` and ``ResponseMetadata``; errors are parsed by botocore and raised as its
+modeled exceptions (``NoSuchKey``, or ``ClientError`` with S3's code: ``PreconditionFailed``, ...). Retries
+are :class:`awsfast.Retrier`'s (botocore's standard mode). A body read to its end gives its kept-alive
+connection back for the next call. Any other parameter, any other operation, and any redirect (a bucket in
 another region) go to botocore. Requests are path-style on an explicit endpoint (moto, the local stack) and
 virtual-hosted on AWS, as botocore addresses them.
 """
-
 from __future__ import annotations
 
 import base64
@@ -250,6 +252,7 @@ class FastS3Client:
             raise awsfast.botocore_error(self.botocore_client, "GetObject", outcome, number)
         if outcome.parsed is None:  # a redirect: botocore follows it (another region), we do not
             return self.botocore_client.get_object(**params)
+        outcome.parsed["ResponseMetadata"].update(outcome.flags)
         return outcome.parsed  # type: ignore[no-any-return]
 
     def _address(self, bucket: str, key: str) -> tuple[str, str]:

@@ -62,12 +62,17 @@ def ours(service: str, url: str, sleeps: list[float] | None = None, **extra: str
     )  # fmt: skip
 
 
+RETRY_METADATA = ("RetryAttempts", "MaxAttemptsReached", "RetryQuotaReached")
+
+
 def outcome(call):
     try:
         result = call()
     except ClientError as exc:
-        return ("error", exc.response["Error"]["Code"], exc.response["ResponseMetadata"].get("RetryAttempts"))
-    return ("ok", None, result["ResponseMetadata"]["RetryAttempts"])
+        metadata = exc.response["ResponseMetadata"]
+        return ("error", exc.response["Error"]["Code"], {k: metadata[k] for k in RETRY_METADATA if k in metadata})
+    metadata = result["ResponseMetadata"]
+    return ("ok", None, {k: metadata[k] for k in RETRY_METADATA if k in metadata})
 
 
 CALLS = {
