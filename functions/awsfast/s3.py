@@ -13,6 +13,7 @@ connection back for the next call. Any other parameter, any other operation, and
 another region) go to botocore. Requests are path-style on an explicit endpoint (moto, the local stack) and
 virtual-hosted on AWS, as botocore addresses them.
 """
+
 from __future__ import annotations
 
 import base64
