@@ -30,6 +30,9 @@ endpoint, no shared config file, the standard retry mode (``AWS_RETRY_MODE`` leg
 botocore); ``AWS_CA_BUNDLE`` and the ``AWS_ENDPOINT_URL*`` variables are honoured under botocore's names.
 ``service.adapters.aws.client()`` turns it on (``AGORA_AWS_FAST_CLIENT=1``, set on every deployed function and
 by the local stack). README.md beside this file says how it is checked.
+
+Over 400 lines on purpose: the client, botocore's retry rules and the model tables they need stay in one
+module, so a cold start opens one file (tests/unit/test_awsfast_model.py checks the tables against botocore).
 """
 
 from __future__ import annotations
