@@ -9,7 +9,7 @@ measures, from before the handler's import to the end of the first request:
     and one ``GetSecretValue`` (media: the ``GetItem`` and an S3 ``GetObject`` of a playlist, its real first
     reads). Agora calls and the handlers' own logic are not counted (the peer has none). Ours runs with the
     environment every deployed function has (``DEPLOYED_ENV``): DynamoDB, Secrets Manager and Step Functions
-    calls through ``service.adapters.awsfast`` (SigV4 over ``http.client``, no botocore); S3 through botocore.
+    calls through ``awsfast`` (SigV4 over ``http.client``, no botocore); S3 through botocore.
   * peer - a plain Powertools handler written the usual way, without Tracer: Logger + Metrics, plus
     ``APIGatewayHttpResolver(enable_validation=True)`` and a pydantic body model for the API handlers; two
     module-level boto3 clients; its handler (decorated with ``inject_lambda_context`` and ``log_metrics``) does
@@ -18,6 +18,7 @@ Both talk to one moto server started by this bench (``AWS_ENDPOINT_URL``), so bo
 Each side runs RUNS times, alternating, after a warm-up that fills the bytecode cache; medians. Interpreter
 start-up is outside the timed span on both sides (it is the same interpreter). Import-only figures are printed
 for information. Targets (issue 15): tokens <= 0.75x, every handler <= 0.9x. ``QUICK=1``: 3 runs.
+``ONLY=tokens`` (labels, comma-separated): measure only those rows.
 
 Renames: the handler table (``HANDLERS``) is the only place that names modules; a unit test checks it against
 the ``handler=`` strings in ``infra/constructs``.
@@ -56,7 +57,7 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }
 #: environment every deployed function has that changes what runs (infra/constructs/function_factory.py): the
-#: JSON-protocol AWS calls go through service.adapters.awsfast instead of botocore
+#: JSON-protocol AWS calls go through awsfast instead of botocore
 DEPLOYED_ENV = {"AGORA_AWS_FAST_CLIENT": "1"}
 #: the service's client factory ("module:function"), used for the first request of every handler but tokens
 OUR_CLIENT = "service.adapters.aws:client"
@@ -284,7 +285,10 @@ def main() -> int:
             base |= ENV | {"AWS_ENDPOINT_URL": url, "PYTHONPYCACHEPREFIX": str(Path(tmp, "pycache"))}
             print(f"python {sys.version.split()[0]}, moto server {url}, {RUNS} fresh processes per side (medians)")
             peers = {"api": probe(PEER_API), "plain": probe(PEER_PLAIN), "media": probe(PEER_MEDIA)}
+            only = {name.strip() for name in os.environ.get("ONLY", "").split(",") if name.strip()}
             for label, (handler, kind, extra) in HANDLERS.items():
+                if only and label not in only:
+                    continue
                 started = time.perf_counter()
                 env_ours = base | DEPLOYED_ENV | extra
                 peer = peers["media"] if label == "media" else peers[kind]

@@ -16,7 +16,7 @@ Run: ``.venv/bin/python -m bench.bench_webhooks``.
 3. DynamoDB writes per accepted event, on moto with the real ``DynamoDBInbox`` (a botocore hook counts calls).
 4. With the DynamoDB write: every implementation stores through ``DynamoDBInbox`` (one conditional PutItem)
    into a fresh table on a moto server started here (real HTTP on loopback; ours through the service's
-   client factory as deployed, i.e. ``service.adapters.awsfast``, the peers through ``boto3.client``).
+   client factory as deployed, i.e. ``awsfast``, the peers through ``boto3.client``).
    p50/p99 per delivery and requests per second per function instance (one instance serves one request at
    a time: deliveries / busy time), medians of rounds.
    moto's server runs in this process, so its work is inside every figure, alike for all.
@@ -340,7 +340,7 @@ def with_dynamodb(events: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     url = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AGORA_AWS_FAST_CLIENT")}
     os.environ["AWS_ENDPOINT_URL"] = url  # how the functions find moto (the local stack does the same)
-    os.environ["AGORA_AWS_FAST_CLIENT"] = "1"  # ours as deployed (function_factory): service.adapters.awsfast
+    os.environ["AGORA_AWS_FAST_CLIENT"] = "1"  # ours as deployed (function_factory): awsfast
     aws_adapter.reset_clients()
     tables = [0]
 

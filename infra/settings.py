@@ -183,7 +183,7 @@ class StackSettings(BaseModel):
     dev: bool = False
     #: the deployed API serves its OpenAPI document and Swagger UI (public routes; off by default)
     api_docs: bool = False
-    #: hot-path AWS calls through service.adapters.awsfast instead of botocore (cold start; docs/decisions.md)
+    #: hot-path AWS calls through awsfast instead of botocore (cold start; docs/decisions.md)
     fast_aws_client: bool = True
     #: how long the events bus's archive keeps events for replay (0: forever)
     event_archive_days: int = Field(default=30, ge=0, le=3650)

@@ -76,7 +76,7 @@ class FunctionFactory(Construct):
         self.dependencies_layer = lambda_.LayerVersion(
             self,
             "DependenciesLayer",
-            description=f"httpx and its dependencies for the agora-serverless functions (arm64, Python {RUNTIME_VERSION})",  # noqa: E501
+            description=f"httpx, boto3/botocore (pinned) and their dependencies for the agora-serverless functions (arm64, Python {RUNTIME_VERSION})",  # noqa: E501
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
             code=lambda_.Code.from_asset(
@@ -128,7 +128,7 @@ class FunctionFactory(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",
             # DynamoDB, Secrets Manager and Step Functions calls without loading botocore (cold start):
-            # service/adapters/awsfast.py, docs/decisions.md
+            # functions/awsfast/, docs/decisions.md
             "AGORA_AWS_FAST_CLIENT": "1" if self.settings.fast_aws_client else "0",
             **(environment or {}),
         }

@@ -28,8 +28,8 @@ GHOST = "00000000-0000-4000-8000-00000000f503"
 def aws_failing(service: str, operation: str, marker: str | None = None, *, times: int = 1) -> Iterator[list[int]]:
     """The next ``times`` calls of ``service.operation`` whose parameters contain ``marker`` fail with AWS's
     ``ServiceUnavailable`` (503). Yields the list of injected failures (its length tells they happened)."""
+    import awsfast
     from botocore.exceptions import ClientError
-    from service.adapters import awsfast
     from service.adapters.aws import client
 
     aws = client(service)
@@ -48,7 +48,7 @@ def aws_failing(service: str, operation: str, marker: str | None = None, *, time
         if called_service == service and called_operation == operation:
             fail(params)
 
-    # the local stack runs the functions as deployed: JSON-protocol calls go through service.adapters.awsfast
+    # the local stack runs the functions as deployed: JSON-protocol calls go through awsfast
     # (its observers run before a call is sent); anything else through botocore (its events)
     event = f"before-parameter-build.{aws.meta.service_model.service_id.hyphenize()}.{operation}"
     aws.meta.events.register(event, fail)

@@ -120,10 +120,10 @@ def _calls(path: Path) -> set[str]:
     return actions
 
 
-#: transports that make the calls their callers ask for (``service.adapters.awsfast*`` forwards what it cannot do
+#: transports that make the calls their callers ask for (``awsfast`` forwards what it cannot do
 #: itself to botocore: ``self.botocore_client.get_object(**params)``); they make no call of their own, so a call
 #: written there is not a call the function makes: the caller's own call is what counts
-TRANSPORTS = frozenset({"service.adapters.awsfast", "service.adapters.awsfast_s3"})
+TRANSPORTS = frozenset({"awsfast", "awsfast.s3"})
 
 
 def derived_actions(handler: str) -> frozenset[str]:

@@ -19,10 +19,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import awsfast
 import boto3
 import pytest
+from awsfast import s3 as awsfast_s3
 from botocore.exceptions import ClientError, EndpointConnectionError
-from service.adapters import awsfast, awsfast_s3
 
 REGION = "us-east-1"
 SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key: unauthenticated; everything after is checked
@@ -271,11 +272,11 @@ def test_throttling_5xx_and_crc_mismatches_are_retried_with_botocores_backoff(sc
         (200, {"x-amz-crc32": str(__import__("zlib").crc32(ok))}, ok),
     ]
     sleeps: list[float] = []
-    client = fast_client("dynamodb", scripted, sleep=sleeps.append)
+    client = fast_client("dynamodb", scripted, sleep=sleeps.append, rand=lambda: 1.0)
     result = client.get_item(TableName="t", Key={"pk": {"S": "a"}})
     assert result["Item"] == {"pk": {"S": "a"}, "b": {"B": b"\x00z"}}
     assert result["ResponseMetadata"]["RetryAttempts"] == 3
-    assert sleeps == [0.025, 0.05, 0.1]
+    assert sleeps == [1.0, 0.05, 0.1]  # standard mode: throttling from 1 s, others from 25 ms (DynamoDB)
     assert Scripted.seen[0]["x-amz-target"] == "DynamoDB_20120810.GetItem"
     assert (
         "x-amz-security-token" in Scripted.seen[0]["authorization"]
@@ -291,10 +292,10 @@ def test_a_client_error_is_not_retried_and_attempts_are_bounded(scripted):
         client.get_secret_value(SecretId="x")
     assert err.value.response["Error"] == {"Code": "ValidationException", "Message": "bad"}
     assert len(Scripted.seen) == 1
-    Scripted.script = [(500, {}, b"{}")] * 5
+    Scripted.script = [(500, {}, b"{}")] * 3
     with pytest.raises(ClientError) as err:
         client.get_secret_value(SecretId="x")
-    assert len(Scripted.seen) == 6  # 1 + botocore's 5 attempts for secretsmanager
+    assert len(Scripted.seen) == 4  # 1 + the standard mode's 3 attempts
     assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
 
 
@@ -305,7 +306,7 @@ def test_an_unreachable_endpoint_is_botocores_connection_error_after_the_attempt
     client = fast_client("dynamodb", environ, sleep=sleeps.append)
     with pytest.raises(EndpointConnectionError):
         client.get_item(TableName="t", Key={"pk": {"S": "a"}})
-    assert len(sleeps) == 9  # 10 attempts
+    assert len(sleeps) == 3  # the standard mode's 4 attempts for DynamoDB
 
 
 def test_calls_are_observable_like_botocores_before_call(aws, table):

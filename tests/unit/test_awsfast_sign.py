@@ -1,17 +1,17 @@
 """Our SigV4 signer against botocore's, the reference implementation, on generated requests.
 
-``service.adapters.awsfast.sign`` must produce exactly the ``Authorization`` header botocore's
+``awsfast.sign`` must produce exactly the ``Authorization`` header botocore's
 ``SigV4Auth`` computes for the same request and instant (moto recomputes it the same way to verify).
 """
 
 from __future__ import annotations
 
+from awsfast import available, endpoint_for, sign
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import given
 from hypothesis import strategies as st
-from service.adapters.awsfast import available, endpoint_for, sign
 
 header_text = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=40)
 
@@ -77,20 +77,30 @@ def test_it_is_used_only_where_it_can_be_exact():
     assert available("dynamodb", {**outside, "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:5000"})
     assert not available("secretsmanager", {**outside, "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:5000"})
     assert available("stepfunctions", base) and available("secretsmanager", base)
-    assert not available("s3", base)  # REST-XML: botocore
+    assert not available("sqs", base)
     assert not available("dynamodb", {**base, "AWS_ACCESS_KEY_ID": ""})  # credentials from a provider chain
     assert not available("dynamodb", {k: v for k, v in base.items() if k != "AWS_REGION"})
-    assert available("dynamodb", {**{k: v for k, v in base.items() if k != "AWS_REGION"}, "AWS_DEFAULT_REGION": "x"})
+    assert available(
+        "dynamodb", {**{k: v for k, v in base.items() if k != "AWS_REGION"}, "AWS_DEFAULT_REGION": "eu-west-1"}
+    )
     assert available("dynamodb", {**base, "AWS_CA_BUNDLE": "/etc/ssl/bundle.pem"})  # honoured, as botocore does
-    for setting in ("HTTPS_PROXY", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT"):
+    for setting in ("HTTPS_PROXY", "AWS_USE_FIPS_ENDPOINT", "AWS_USE_DUALSTACK_ENDPOINT", "AWS_CONFIG_FILE"):
         assert not available("dynamodb", {**base, setting: "1"}), setting
-    assert not available("dynamodb", {**base, "AWS_REGION": "us-iso-east-1"})
+    for region in ("us-iso-east-1", "eusc-de-east-1", "cn-north-1", "us-gov-west-1"):
+        assert not available("dynamodb", {**base, "AWS_REGION": region}), region
+
+
+def test_a_shared_config_file_leaves_the_choice_to_botocore(tmp_path):
+    base = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": "eu-west-1",
+            "AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "HOME": str(tmp_path)}  # fmt: skip
+    assert available("dynamodb", base)
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text("[default]\nretry_mode = legacy\n")
+    assert not available("dynamodb", base)
 
 
 def test_endpoints_follow_the_standard_variables_then_the_partition():
     assert endpoint_for("dynamodb", "eu-west-1", {}) == "https://dynamodb.eu-west-1.amazonaws.com"
-    assert endpoint_for("stepfunctions", "cn-north-1", {}) == "https://states.cn-north-1.amazonaws.com.cn"
-    assert endpoint_for("secretsmanager", "us-gov-west-1", {}) == "https://secretsmanager.us-gov-west-1.amazonaws.com"
     env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000/", "AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:6000"}
     assert endpoint_for("dynamodb", "eu-west-1", env) == "http://127.0.0.1:6000"
     assert endpoint_for("secretsmanager", "eu-west-1", env) == "http://127.0.0.1:5000"

@@ -11,9 +11,11 @@ Every client comes from ONE botocore session: ``botocore.session.get_session()``
 Sharing the session also shares its loaded service models and resolved credentials.
 
 With ``AGORA_AWS_FAST_CLIENT=1`` the DynamoDB, Secrets Manager and Step Functions clients are
-:class:`service.adapters.awsfast.FastClient` (and S3's ``get_object`` is :mod:`service.adapters.awsfast_s3`):
-botocore-compatible for the calls on hot paths, without loading botocore (which then loads only for
-anything else).
+:class:`awsfast.FastClient` (and S3's ``get_object`` is :mod:`awsfast.s3`) wherever
+:func:`awsfast.available` says it can be exact: botocore-compatible for the calls on hot paths, without
+loading botocore (which then loads only for anything else). This module is the one place that chooses:
+removing the fast client is deleting ``functions/awsfast/`` and the ``_fast_enabled()`` branch below. Which
+client serves each service is logged once per container (``aws client`` with ``service`` and ``client``).
 """
 
 from __future__ import annotations
@@ -35,16 +37,26 @@ def _session() -> Any:
 @cache
 def _client(service_name: str) -> Any:
     if _fast_enabled():
-        from service.adapters import awsfast
+        import awsfast
 
         if awsfast.available(service_name):
+            _log_choice(service_name, "awsfast")
             return awsfast.FastClient(service_name, fallback=lambda: _botocore_client(service_name))
         if service_name == "s3":
-            from service.adapters import awsfast_s3
+            from awsfast import s3
 
-            if awsfast_s3.available():
-                return awsfast_s3.FastS3Client(fallback=lambda: _botocore_client(service_name))
+            if s3.available():
+                _log_choice(service_name, "awsfast.s3 (GetObject; botocore for the rest)")
+                return s3.FastS3Client(fallback=lambda: _botocore_client(service_name))
+    _log_choice(service_name, "botocore")
     return _botocore_client(service_name)
+
+
+def _log_choice(service_name: str, chosen: str) -> None:
+    """One line per service and container (``_client`` is cached): which client serves it."""
+    import logging
+
+    logging.getLogger(__name__).info("aws client", extra={"service": service_name, "client": chosen})
 
 
 @cache
@@ -54,7 +66,7 @@ def _botocore_client(service_name: str) -> Any:
 
 def _fast_enabled() -> bool:
     """``AGORA_AWS_FAST_CLIENT=1`` (set on every deployed function and by the local stack): JSON-protocol
-    calls on hot paths go through :mod:`service.adapters.awsfast` instead of botocore (docs/decisions.md)."""
+    calls on hot paths go through :mod:`awsfast` instead of botocore (docs/decisions.md)."""
     import os
 
     return os.environ.get("AGORA_AWS_FAST_CLIENT") == "1"
