@@ -23,7 +23,7 @@ import awsfast
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
-from service.recordings.repository import RecordingsRepository
+from service.recordings.repository import RecordingsRepository, from_item
 
 REGION = "us-east-1"
 TABLE = "recordings"
@@ -117,15 +117,14 @@ def fast_client(url: str) -> awsfast.FastClient:
 @pytest.mark.parametrize("loss", ["500", "reset"])
 def test_a_commit_whose_reply_is_lost_leaves_one_recording_holding_the_lock(proxy, loss):
     repository = RecordingsRepository(TABLE, client=fast_client(proxy))
-    recording = {"recordingId": f"rec-{loss}", "channel": f"ch-{loss}", "status": "starting"}
+    recording = from_item({"recordingId": f"rec-{loss}", "channel": f"ch-{loss}", "status": "REQUESTED"})
     commits = DynamoDbProxy.commits
     DynamoDbProxy.lose_next_commit = loss
     outcome = repository.create(recording)
     assert DynamoDbProxy.lose_next_commit is None  # the reply was indeed lost
     assert outcome.kind == "created", outcome
     assert DynamoDbProxy.commits == commits + 1  # committed once; the retry was answered from the token
-    lock = repository.get_lock(f"ch-{loss}")
-    assert lock is not None and lock["recordingId"] == f"rec-{loss}"
+    assert repository.lock_holder(f"ch-{loss}") == f"rec-{loss}"
 
 
 def test_the_proxy_models_dynamodbs_token_semantics(proxy):
