@@ -772,9 +772,9 @@ def _serve(args: argparse.Namespace, origins: list[str], real_agora: RealAgora |
         print("\nstopping ...", flush=True)
     finally:
         runtime.stop()
-    saved = f" (saved {runtime.saved['items']} items, {runtime.saved['objects']} objects to {args.state})" \
-        if runtime.saved else ""  # fmt: skip
-    print(f"stopped.{saved}", flush=True)
+    if runtime.saved:
+        print(f"saved {runtime.saved['items']} items and {runtime.saved['objects']} objects to {args.state}")
+    print("stopped.", flush=True)
     return 0
 
 

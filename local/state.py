@@ -26,7 +26,13 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
-from local.resources import LocalStack
+from local.resources import LocalStack, Resource
+
+TABLE_TYPES = ("AWS::DynamoDB::Table", "AWS::DynamoDB::GlobalTable")
+
+
+def _tables(stack: LocalStack) -> list[Resource]:
+    return [r for kind in TABLE_TYPES for r in stack.by_type(kind)]
 
 
 def _write(path: Path, text: str) -> None:
@@ -83,7 +89,7 @@ class StateDir:
         """Every table's items and every bucket's objects; counts by kind."""
         counts = {"items": 0, "objects": 0}
         ddb, s3 = session.client("dynamodb"), session.client("s3")
-        for table in stack.by_type("AWS::DynamoDB::Table"):
+        for table in _tables(stack):
             items: list[dict[str, Any]] = []
             for page in ddb.get_paginator("scan").paginate(TableName=table.name, ConsistentRead=True):
                 items.extend(page.get("Items", []))
@@ -106,7 +112,7 @@ class StateDir:
         """Write the saved items and objects into the freshly provisioned resources; counts by kind."""
         counts = {"items": 0, "objects": 0}
         ddb, s3 = session.client("dynamodb"), session.client("s3")
-        for table in stack.by_type("AWS::DynamoDB::Table"):
+        for table in _tables(stack):
             file = self.data / "dynamodb" / f"{table.logical_id}.json"
             if not file.is_file():
                 continue
