@@ -158,15 +158,15 @@ class RealAgora:
         """Route key -> why the local stack answers it 409 in this mode."""
         refused: dict[str, str] = {}
         for key in route_keys:
-            if not self.has_rest and key.startswith(REST_ROUTE_PREFIXES):
-                refused[key] = (
-                    "real Agora mode without REST credentials: set AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET "
-                    "in local.env to call Agora's RESTful API"
-                )
-            elif key in NEEDS_REACHABLE_STORAGE:
+            if key in NEEDS_REACHABLE_STORAGE:  # whatever the credentials
                 refused[key] = (
                     "recording is not available in real Agora mode: Agora's recorders upload to the "
                     "recordings bucket, and the local one (moto on 127.0.0.1) cannot be reached from Agora's "
                     "cloud; record with the emulator (remove AGORA_APP_ID) or with a deployed stack"
+                )
+            elif not self.has_rest and key.startswith(REST_ROUTE_PREFIXES):
+                refused[key] = (
+                    "real Agora mode without REST credentials: set AGORA_CUSTOMER_ID and AGORA_CUSTOMER_SECRET "
+                    "in local.env to call Agora's RESTful API"
                 )
         return refused

@@ -121,6 +121,7 @@ def test_real_mode_without_rest_credentials_serves_tokens_only() -> None:
     assert real is not None and not real.has_rest and real.rest_base_urls == ()
     refused = real.refused_routes(ROUTES)
     assert set(ROUTES) - set(refused) == {"POST /tokens", "POST /tokens/rtm", "GET /recordings", "POST /webhooks/agora"}
+    assert "cannot be reached from Agora's cloud" in refused.pop("POST /recordings")
     assert all("AGORA_CUSTOMER_ID" in message for message in refused.values())
 
 
