@@ -470,6 +470,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         runtime.stop()
         sys.stdout = original_stdout
+    if args.keep:
+        print("stopped.", flush=True)
     return 0 if ok else 1
 
 
