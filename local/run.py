@@ -6,8 +6,11 @@ schedules, the Agora emulator plays Agora (REST, S3 uploads, signed NCS webhooks
 plays API Gateway with a local JWT issuer; ``local.web`` serves the web example on an origin of its own
 (allowed by the API's CORS configuration). Stop with Ctrl-C.
 
-About 500 lines: the runtime's start order is one story (ports, moto, synth, secrets, emulator, API, web); the
-banner lives in ``local.banner`` and the servers in their own modules.
+About 800 lines: the runtime's start order is one story (ports, moto, template, secrets and saved state, emulator,
+API, web), each phase reported with its time, plus ``GET /health`` and the command line (local.env under the flags,
+signals while starting and running); the banner lives in ``local.banner``, the servers, the template cache
+(``local.synth``), local.env and real Agora mode (``local.config``), ``--state`` (``local.state``) and the infra
+watcher (``local.watch``) in their own modules.
 
 Over 400 lines on purpose: LocalRuntime, its command line and its start-up checks form the one public entry point of
 the local stack.
