@@ -135,7 +135,10 @@ def cached_template(
             raise RuntimeError("\n".join(lines[-15:]) or f"synth exited {child.returncode}")
         text = out.read_text(encoding="utf-8")
     if path is not None:
-        _store(path, text)
+        try:
+            _store(path, text)
+        except OSError as exc:  # a read-only checkout still starts, only without the cache
+            print(f"  ! the template cache {path.parent} is not writable ({exc.strerror}): not cached", file=sys.stderr)
     return json.loads(text), False
 
 
