@@ -21,14 +21,19 @@ export PYTHONDONTWRITEBYTECODE :=
 .DEFAULT_GOAL := help
 .PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi event-schemas setup-py313 test-py313 diagrams fuzz
 
-#: ports of `make run` (override: make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090)
-PORT ?= 8080
-WEB_PORT ?= 8081
-MOTO_PORT ?= 5000
-EMULATOR_PORT ?= 8090
+#: `make run` settings; each one given overrides local.env (local.env.example lists its keys), which overrides the
+#: defaults (ports 8080, 8081, 5000, 8090): make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090
+PORT ?=
+WEB_PORT ?=
+MOTO_PORT ?=
+EMULATOR_PORT ?=
 #: extra browser origins the local API allows (comma-separated); the web example's own is always allowed
 CORS_ORIGINS ?=
+#: a directory that keeps secrets, local users' keys and data across restarts (make run STATE=.local-stack/state)
+STATE ?=
 RUN_ARGS ?=
+#: make demo KEEP=1: leave the stack up after the scenario, with the banner
+KEEP ?=
 
 help:  ## list the targets (this text)
 	@echo "agora-serverless: make TARGET  (every target works offline except deploy)"
@@ -100,11 +105,12 @@ event-schemas: setup  ## regenerate docs/events/*.json (the events' JSON Schemas
 	cd functions && ../$(PY) -m service.events.schemas ../docs/events
 
 run: setup  ## the whole system on this machine: moto + Agora emulator + local API + web example
-	$(PY) -m local.run --port $(PORT) --web-port $(WEB_PORT) --moto-port $(MOTO_PORT) \
-		--emulator-port $(EMULATOR_PORT) --cors-origins "$(CORS_ORIGINS)" $(RUN_ARGS)
+	$(PY) -m local.run $(if $(PORT),--port $(PORT)) $(if $(WEB_PORT),--web-port $(WEB_PORT)) \
+		$(if $(MOTO_PORT),--moto-port $(MOTO_PORT)) $(if $(EMULATOR_PORT),--emulator-port $(EMULATOR_PORT)) \
+		$(if $(CORS_ORIGINS),--cors-origins "$(CORS_ORIGINS)") $(if $(STATE),--state "$(STATE)") $(RUN_ARGS)
 
-demo: setup  ## a scripted end-to-end scenario against a fresh local stack
-	$(PY) -m local.demo
+demo: setup  ## a scripted end-to-end scenario against a fresh local stack (KEEP=1: leave it up)
+	$(PY) -m local.demo $(if $(KEEP),--keep)
 
 deploy: setup  ## deploy to the AWS account in your environment (needs credentials and Node.js)
 	npx --yes aws-cdk@2 deploy --app "$(PY) app.py" $(DEPLOY_ARGS)

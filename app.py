@@ -31,9 +31,10 @@ def feature_flags() -> dict:
     return dict(json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
 
 
-def build_app(context: dict | None = None) -> tuple[cdk.App, AgoraServerlessStack]:
+def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[cdk.App, AgoraServerlessStack]:
+    """``outdir``: where the cloud assembly goes (default: ``CDK_OUTDIR``, else a fresh temporary directory)."""
     # flags first: -c values from the cdk CLI (environment) and ``context`` override them
-    app = cdk.App(context={**feature_flags(), **(context or {})})
+    app = cdk.App(context={**feature_flags(), **(context or {})}, outdir=outdir)
     tuning_keys = [RecordingTuning.context_key(f.name) for f in fields(RecordingTuning)]
     settings = StackSettings.load(
         app.node.try_get_context, context_keys=app.node.get_all_context().keys(), extra_keys=tuning_keys

@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--customer-id", default=DEFAULT_CUSTOMER_ID, help="Basic auth user of the REST calls")
     p.add_argument("--customer-secret", default=DEFAULT_CUSTOMER_SECRET, help="Basic auth password of the REST calls")
     p.add_argument("--resource-ttl", type=_positive, default=300.0, help="resource ID lifetime, real seconds")
-    p.add_argument("--qps", type=float, default=10.0, help="requests per second before 429 (0: unlimited)")
+    p.add_argument("--qps", type=_not_negative, default=10.0, help="requests per second before 429 (0: unlimited)")
     p.add_argument("--max-tasks", type=int, default=50, help="concurrent recorders before 406 vendor_over_load")
     p.add_argument("--s3-endpoint", help="S3 endpoint URL for uploads (e.g. a moto server)")
     p.add_argument("--s3-bucket", help="bucket for uploads; when unset, nothing is uploaded")

@@ -131,8 +131,14 @@ class LocalApi:
         openapi_path: Path = OPENAPI_PATH,
         fire_schedule: Callable[[str], int] | None = None,
         on_request: Callable[[str], None] | None = None,
+        health: Callable[[], tuple[bool, dict[str, Any]]] | None = None,
+        refused: dict[str, str] | None = None,
     ):
+        """``health``: (ready, report) for ``GET /health``. ``refused``: route key -> why the local stack answers
+        that route 409 without calling its function (routes that cannot work in the current configuration)."""
         self.stack, self.dispatcher, self.identity = stack, dispatcher, identity
+        self.health = health
+        self.refused = dict(refused or {})
         self.host, self.port = host, port
         self.openapi_path = openapi_path
         self.fire_schedule = fire_schedule
@@ -161,7 +167,9 @@ class LocalApi:
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(
-                    exc.errno, f"port {self.port} on {self.host} is already in use (choose another with --port)"
+                    exc.errno,
+                    f"port {self.port} on {self.host} is already in use (choose another with make run PORT=PORT "
+                    "or --port PORT)",
                 ) from exc
             raise
         self._server.daemon_threads = True
@@ -216,6 +224,8 @@ class LocalApi:
             if isinstance(rejected, tuple):
                 return rejected
             claims = rejected
+        if route.spec.route_key in self.refused:
+            return _json(409, {"message": self.refused[route.spec.route_key]})
         event = self.build_event(route, params, method, path, query, headers, body, source_ip, claims)
         try:
             result = self.dispatcher.invoke(route.spec.function, event, source=f"api:{route.spec.route_key}")
@@ -389,6 +399,9 @@ class LocalApi:
             if not self.openapi_path.exists():
                 return _json(404, {"message": f"{self.openapi_path.name} is missing: run `make openapi`"})
             return 200, [("Content-Type", "application/json")], self.openapi_path.read_bytes()
+        if path == "/health" and method in {"GET", "HEAD"} and self.health is not None:
+            ready, report = self.health()
+            return _json(200 if ready else 503, report)
         if not path.startswith("/local/") and path != "/":
             return None
         if path == "/" and method == "GET" and self.find_route("GET", "/") is None:
@@ -445,6 +458,7 @@ class LocalApi:
             "openapi": f"{self.url}/openapi.json",
             "token": f'POST {self.url}/local/token {{"username": "host-1"}}',
             "users": f"{self.url}/local/users",
+            "health": f"{self.url}/health",
             "routes": [self._route_info(r.spec) for r in self.routes],
         }
 

@@ -163,8 +163,27 @@ def banner(runtime: Any) -> str:
         f"  functions: {len(stack.functions)}, routes: {len(stack.routes)}, "
         f"state machines: {len(stack.state_machines)}, pumps: {pump_text or 'none'}",
     ]
-    if runtime.emulator_error:
+    real = getattr(runtime, "real_agora", None)
+    if real is not None:
+        rest = ", ".join(real.rest_base_urls) or "Agora's global hosts"
+        lines.append(
+            f"  Agora: real Agora mode, App ID {runtime.app_id}; REST: "
+            + (rest if real.has_rest else "none (no AGORA_CUSTOMER_ID/SECRET: tokens only)")
+        )
+        lines.append(
+            "  ! recording start is refused in real Agora mode (Agora cannot upload to the S3 on 127.0.0.1); "
+            "the lines below that call the emulator do not apply"
+        )
+    elif runtime.emulator_error:
         lines.append(f"  ! {runtime.emulator_error}")
+    state = getattr(runtime, "state", None)
+    if state is not None:
+        restored = getattr(runtime, "restored", {})
+        lines.append(
+            f"  State kept in:                           {state.path}"
+            + (f"   (restored {restored['items']} items, {restored['objects']} objects)" if restored else "")
+        )
+    lines.append(f"  Health:                                  {url}/health")
     if runtime.unseeded:
         names = ", ".join(f"{n} ({v})" for n, v in runtime.unseeded.items())
         lines.append(f"  ! secrets without a local value (functions reading them will fail): {names}")

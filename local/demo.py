@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -433,12 +435,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--time-scale", type=float, default=10.0, help="emulated Agora seconds per real second")
     parser.add_argument("--verbose", action="store_true", help="show API requests and function logs")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the stack up after the scenario, with the banner (Ctrl-C stops it)")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     quiet_third_party_logs()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    print("demo: starting a fresh local stack (synth + provision in moto) ...", flush=True)
+    print("demo: starting a fresh local stack (one line per phase, with its time) ...", flush=True)
     runtime = LocalRuntime(
+        progress=lambda line: print(f"demo: {line.strip()}", flush=True), web_port=0 if args.keep else None,
         api_port=free_port(), moto_port=free_port(), emulator_port=free_port(),
         env_overrides={} if args.verbose else {"POWERTOOLS_LOG_LEVEL": "ERROR"},
         emulator_options={"time_scale": args.time_scale},
@@ -459,10 +464,27 @@ def main(argv: list[str] | None = None) -> int:
         demo = Demo(runtime, out=lambda line: print(line, flush=True))
         ok = demo.run()
         print(demo.summary(), flush=True)
+        if args.keep:
+            sys.stdout = original_stdout
+            _keep(runtime)
     finally:
         runtime.stop()
         sys.stdout = original_stdout
+    if args.keep:
+        print("stopped.", flush=True)
     return 0 if ok else 1
+
+
+def _keep(runtime: LocalRuntime) -> None:
+    """The stack stays up with the demo's data, and ``make run``'s banner, until Ctrl-C or SIGTERM."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print(runtime.banner(), flush=True)
+    print("demo: the stack stays up (--keep); Ctrl-C stops it", flush=True)
+    while not stop.wait(0.5):
+        pass
+    print("\nstopping ...", flush=True)
 
 
 if __name__ == "__main__":

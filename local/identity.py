@@ -1,6 +1,7 @@
 """A local stand-in for the Cognito user pool: RS256 ID tokens for a few named users, and their checks.
 
-The key pair is generated when the local stack starts (never stored), the issuer and audience are the
+The key pair is generated when the local stack starts (kept in the state directory only with ``--state``,
+``local.state``), the issuer and audience are the
 ones the synthesized template's JWT authorizer expects, and tokens carry the claims a Cognito ID token
 carries (``sub``, ``cognito:username``, ``cognito:groups``, ``token_use``...), so the functions see the
 same claims locally as on AWS. ``verify`` applies API Gateway's JWT authorizer rules.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 #: local users and their groups (the groups of the template's user pool: hosts publish, admins manage,
@@ -61,12 +63,27 @@ class LocalIdentity:
         users: dict[str, tuple[str, ...]] | None = None,
         groups_claim: str = "cognito:groups",
         clock_skew: int = 0,
+        private_key_pem: bytes | None = None,
+        key_id: str | None = None,
     ):
+        """``private_key_pem``/``key_id``: a saved signing key (``private_key_pem()``), so tokens outlive a restart."""
         self.issuer, self.audience, self.groups_claim = issuer, audience, groups_claim
         self.users = {name: LocalUser(name, tuple(groups)) for name, groups in (users or DEFAULT_USERS).items()}
         self.clock_skew = clock_skew
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.key_id = uuid.uuid4().hex
+        if private_key_pem is not None:
+            loaded = serialization.load_pem_private_key(private_key_pem, password=None)
+            if not isinstance(loaded, rsa.RSAPrivateKey):
+                raise ValueError("the saved identity key is not an RSA key")
+            self._key = loaded
+        else:
+            self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key_id = key_id or uuid.uuid4().hex
+
+    def private_key_pem(self) -> bytes:
+        """The signing key (PKCS#8 PEM, unencrypted): what ``--state`` saves."""
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     # -- issuing ------------------------------------------------------------------------------
     def user(self, username: str) -> LocalUser:

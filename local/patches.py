@@ -87,7 +87,12 @@ def _powertools_thread_local_events() -> Iterator[None]:
 
 @contextmanager
 def lambda_dispatch(
-    stack: LocalStack, *, apply_environment: bool = True, lock_timeout: float = 30.0, max_concurrency: int = 10
+    stack: LocalStack,
+    *,
+    apply_environment: bool = True,
+    lock_timeout: float = 30.0,
+    max_concurrency: int = 10,
+    reload: bool = False,
 ) -> Iterator[Dispatcher]:
     """Patch moto so Lambda invocations (SDK, Step Functions tasks, S3/SNS notifications) run the real handlers.
 
@@ -95,13 +100,14 @@ def lambda_dispatch(
       ``InvocationType=Event``; an exception becomes ``x-amz-function-error: Unhandled`` with
       ``{errorType, errorMessage}`` so Retry/Catch behave as on AWS.
     - ``LambdaFunction.invoke`` (moto's S3/SNS notifications, asynchronous on AWS): queued.
+    ``reload``: the dispatcher re-imports the handlers when their source changed (``Dispatcher``).
     Functions that are not in ``stack`` keep moto's behaviour. DynamoDB is ``serialized_dynamodb`` meanwhile
     (handlers now run concurrently, so conditional writes must be atomic). Yields the ``Dispatcher``.
     """
     from moto.awslambda.models import LambdaFunction
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
-    dispatcher = Dispatcher(stack, lock_timeout=lock_timeout, max_concurrency=max_concurrency)
+    dispatcher = Dispatcher(stack, lock_timeout=lock_timeout, max_concurrency=max_concurrency, reload=reload)
     original_simple = LambdaSimpleBackend.invoke
     original_function = LambdaFunction.invoke
 

@@ -78,8 +78,12 @@ class StreamPump(_Pump):
         poll_interval: float = 0.2,
         retry_limit: int = 5,
         on_failure: Callable[[str, dict[str, Any]], None] | None = None,
+        from_latest: bool = False,
     ):
+        """``from_latest``: start after the records already in the stream whatever the mapping's starting
+        position (the local stack restored saved data: its handlers processed it before it was saved)."""
         super().__init__(f"stream:{spec.logical_id}", poll_interval=poll_interval)
+        self.from_latest = from_latest
         self.spec, self.dispatcher, self.client, self.region = spec, dispatcher, client, region
         # Lambda retries a failing stream batch until the record expires (-1); locally that would block
         # the shard for a day, so an unbounded setting is capped at ``retry_limit``.
@@ -94,7 +98,7 @@ class StreamPump(_Pump):
         shards = desc.get("Shards") or []
         if not shards:
             return
-        kind = "LATEST" if self.spec.starting_position == "LATEST" else "TRIM_HORIZON"
+        kind = "LATEST" if self.spec.starting_position == "LATEST" or self.from_latest else "TRIM_HORIZON"
         self._iterator = self.client.get_shard_iterator(
             StreamArn=self.spec.source_arn, ShardId=shards[0]["ShardId"], ShardIteratorType=kind
         )["ShardIterator"]
@@ -368,7 +372,9 @@ class Pumps:
         poll_interval: float = 0.2,
         sqs_retry_delay: float | None = 2.0,
         schedules: bool = True,
+        skip_existing: bool = False,
     ):
+        """``skip_existing``: stream pumps start after the records already in their streams (restored data)."""
         self.stack, self.dispatcher = stack, dispatcher
         self.pumps: list[_Pump] = []
         sqs = session.client("sqs")
@@ -386,8 +392,9 @@ class Pumps:
                 continue
             if spec.kind == "dynamodb":
                 pump: _Pump = StreamPump(
-                    spec, dispatcher, streams, region=stack.region, poll_interval=poll_interval, on_failure=send_failure
-                )
+                    spec, dispatcher, streams, region=stack.region, poll_interval=poll_interval,
+                    on_failure=send_failure, from_latest=skip_existing,
+                )  # fmt: skip
                 pump.open()  # type: ignore[attr-defined]
             elif spec.kind == "sqs":
                 pump = QueuePump(

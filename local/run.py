@@ -6,8 +6,11 @@ schedules, the Agora emulator plays Agora (REST, S3 uploads, signed NCS webhooks
 plays API Gateway with a local JWT issuer; ``local.web`` serves the web example on an origin of its own
 (allowed by the API's CORS configuration). Stop with Ctrl-C.
 
-About 500 lines: the runtime's start order is one story (ports, moto, synth, secrets, emulator, API, web); the
-banner lives in ``local.banner`` and the servers in their own modules.
+About 800 lines: the runtime's start order is one story (ports, moto, template, secrets and saved state, emulator,
+API, web), each phase reported with its time, plus ``GET /health`` and the command line (local.env under the flags,
+signals while starting and running); the banner lives in ``local.banner``, the servers, the template cache
+(``local.synth``), local.env and real Agora mode (``local.config``), ``--state`` (``local.state``) and the infra
+watcher (``local.watch``) in their own modules.
 
 Over 400 lines on purpose: LocalRuntime, its command line and its start-up checks form the one public entry point of
 the local stack.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -30,14 +34,25 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from emulator.options import parse_option
-from local.provision import DEFAULT_STACK_NAME, Dispatcher, LocalStack, lambda_dispatch, provision, synth_template
+from local.config import DEFAULT_PATH as DEFAULT_CONFIG
+from local.config import ConfigError, RealAgora, parse_bool
+from local.config import load as load_config
+from local.provision import DEFAULT_STACK_NAME, Dispatcher, LocalStack, lambda_dispatch, provision
+from local.state import StateDir
+from local.synth import DEFAULT_CACHE_DIR, cached_template
 
 log = logging.getLogger("local.run")
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORTS = {"api": 8080, "moto": 5000, "emulator": 8090, "web": 8081}
+#: the option of each port and the ``make run`` variable that sets it (the busy-port hint names both)
+MAKE_VARIABLES = {"--port": "PORT", "--moto-port": "MOTO_PORT", "--emulator-port": "EMULATOR_PORT",
+                  "--web-port": "WEB_PORT"}  # fmt: skip
+#: the emulator's URL in the cached template (the real one, with this run's port, replaces it)
+EMULATOR_PLACEHOLDER = "http://agora-emulator.local-stack.invalid"
 LOCAL_APP_ID = "0123456789abcdef0123456789abcdef"  # the emulator's default App ID (32 hex)
 #: environment for the in-process functions that only makes sense locally (cosmetic: logs/tracing)
 LOCAL_ENV = {
@@ -73,8 +88,10 @@ def check_port(port: int, what: str, option: str, host: str = LOOPBACK) -> None:
             s.bind((host, port))
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                hint = f"make run {MAKE_VARIABLES[option]}=PORT or {option} PORT" if option in MAKE_VARIABLES \
+                    else f"{option} PORT"  # fmt: skip
                 raise StartupError(
-                    f"port {port} for the {what} is already in use on {host}; choose another with {option} PORT", 2
+                    f"port {port} for the {what} is already in use on {host}; choose another with {hint}", 2
                 ) from exc
             raise
 
@@ -121,11 +138,23 @@ class LocalRuntime:
         web_port: int | None = None,
         context: dict[str, Any] | None = None,
         forward_events: str | None = None,
+        progress: Callable[[str], None] | None = None,
+        template_cache: Path | None = DEFAULT_CACHE_DIR,
+        reload: bool = True,
+        state_dir: Path | None = None,
+        real_agora: RealAgora | None = None,
     ):
         """``web_port``: serve examples/web there (0: any free port; None: not at all); its origin is added to
         ``cors_origins`` (the API's allowed browser origins, ``corsOrigins`` of the template). ``context``: CDK
         context for the synthesized template (e.g. the recording workflow's numbers, ``recordingResolveSeconds``),
-        as ``cdk synth -c`` would pass it; the local App ID and the emulator as Agora's REST host always win."""
+        as ``cdk synth -c`` would pass it; the local App ID and the emulator as Agora's REST host always win.
+        ``progress``: called with one line per start-up phase, with its time. ``template_cache``: where synthesized
+        templates are kept, keyed on a hash of what they are made of (None: synthesize every time). ``reload``: an
+        edit under ``functions/`` is served on the next request (the handlers are re-imported), and an edit of
+        ``infra/``, ``app.py`` or ``cdk.json`` is reported through ``progress`` as needing a restart.
+        ``state_dir``: secrets, the local issuer's key and the tables' and buckets' data are kept there across
+        restarts (``local.state``; None: a fresh stack). ``real_agora``: a real Agora project instead of the
+        emulator (``local.config.RealAgora``: tokens for its App ID, REST calls to Agora's hosts)."""
         self.host = LOOPBACK
         self.api_port, self.moto_port, self.emulator_port = api_port, moto_port, emulator_port
         self.web_port = free_port() if web_port == 0 else web_port
@@ -137,9 +166,32 @@ class LocalRuntime:
         self.env_overrides = {**LOCAL_ENV, **(env_overrides or {})}
         self.emulator_options = emulator_options or {}
         self.on_request = on_request
+        self.progress = progress
+        self.template_cache = template_cache
+        self.reload = reload
+        self.watcher: Any = None
+        self.template_cached: bool | None = None
+        self.ready = self.ready_once = False
+        self.timings: dict[str, float] = {}
         self.sqs_retry_delay = sqs_retry_delay
-        self.secrets = Secrets()
+        self.state = StateDir(state_dir) if state_dir is not None else None
+        self.restored: dict[str, int] = {}
+        self.saved: dict[str, int] = {}
+        saved = self.state.load_secrets(Secrets) if self.state is not None else None
+        self.secrets = saved or Secrets()
+        if self.state is not None and saved is None:
+            self.state.save_secrets(self.secrets)
+        self.real_agora = real_agora
         self.app_id = LOCAL_APP_ID
+        if real_agora is not None:  # the real project's values win; none of them is written to the state dir
+            self.app_id = real_agora.app_id
+            self.secrets = dataclasses.replace(
+                self.secrets, app_certificate=real_agora.app_certificate,
+                customer_id=real_agora.customer_id or self.secrets.customer_id,
+                customer_secret=real_agora.customer_secret or self.secrets.customer_secret,
+                ncs_secret=real_agora.ncs_secret or self.secrets.ncs_secret,
+            )  # fmt: skip
+        self._session: Any = None
         self.stack: LocalStack | None = None
         self.dispatcher: Dispatcher | None = None
         self.emulator: Any = None
@@ -186,13 +238,60 @@ class LocalRuntime:
             self._saved_env.setdefault(key, os.environ.get(key))
             os.environ[key] = value
 
+    def _phase(self, name: str, started: float, detail: str) -> float:
+        """Report a finished start-up phase; returns the time the next one starts."""
+        now = time.perf_counter()
+        self.timings[name] = now - started
+        if self.progress is not None:
+            self.progress(f"  {detail} ({now - started:.1f} s)")
+        return now
+
     def _start(self) -> None:
+        t0 = time.perf_counter()
         check_port(self.api_port, "local API", "--port")
         check_port(self.moto_port, "moto server", "--moto-port")
         check_port(self.emulator_port, "Agora emulator", "--emulator-port")
         if self.web_port:
             check_port(self.web_port, "web example", "--web-port")
-        # 1. AWS: moto as a server thread; every boto3 client of this process goes there.
+        self._start_moto()
+        t = self._phase("moto", t0, f"AWS (moto server) on {self.moto_url}")
+        template = self._template()
+        t = self._phase(
+            "template", t,
+            "template: from the cache (.cache/local-stack)" if self.template_cached
+            else "template: synthesized (infra/, app.py, cdk.json, the pins or the options changed; cached now)",
+        )  # fmt: skip
+        self._provision(template)
+        assert self.stack is not None
+        restored = (f"; restored {self.restored['items']} items, {self.restored['objects']} objects"
+                    if self.restored else "")  # fmt: skip
+        t = self._phase(
+            "provision", t, f"provisioned in moto: {len(self.stack.functions)} functions, "
+            f"{len(self.stack.routes)} routes, {len(self.seeded)} secrets{restored}"
+        )  # fmt: skip
+        # 3. Handlers in-process, with the stack's environment (plus local cosmetics).
+        self.dispatcher = self._exit.enter_context(lambda_dispatch(self.stack, reload=self.reload))
+        self._set_env(self.env_overrides)
+        # 4. The Agora emulator: S3 = moto, webhooks = our API, same NCS secret and REST credentials.
+        self._start_emulator()
+        t = self._phase("emulator", t, f"Agora emulator on {self.emulator_url}" if self.emulator
+                        else f"Agora emulator: not running ({self.emulator_error})")  # fmt: skip
+        # 5. Identity, the pumps and the API; then the web example.
+        self._start_api()
+        t = self._phase("api", t, f"local API on {self.api_url}, {len(self.pumps.describe())} pumps")
+        if self.web_port:
+            self._start_web()
+            t = self._phase("web", t, f"web example on {self.web_url}")
+        if self.reload:
+            from local.watch import InfraWatcher
+
+            self.watcher = InfraWatcher(self.progress or log.warning)
+            self.watcher.start()
+        self.timings["total"] = t - t0
+        self.ready = self.ready_once = True
+
+    def _start_moto(self) -> None:
+        """1. AWS: moto as a server thread; every boto3 client of this process goes there."""
         self._set_env({
             "MOTO_PORT": str(self.moto_port),  # the Step Functions interpreter calls back through it
             "AWS_ENDPOINT_URL": self.moto_url,
@@ -209,16 +308,36 @@ class LocalRuntime:
         from service.adapters.aws import reset_clients
 
         reset_clients()
-        # 2. The template, synthesized for this machine: our App ID, the emulator as Agora's REST host.
+
+    def _template(self) -> dict[str, Any]:
+        """2. The template for this machine: our App ID, the emulator (or Agora's hosts) as the REST host."""
+        # The ports are not in the cached template (a placeholder each, replaced below): other ports, same cache.
+        own = {}
+        if self.web_port:
+            own = {f"http://{self.host}:{self.web_port}": "http://web-1.local-stack.invalid",
+                   f"http://localhost:{self.web_port}": "http://web-2.local-stack.invalid"}  # fmt: skip
+        placeholders = {EMULATOR_PLACEHOLDER: self.emulator_url, **{v: k for k, v in own.items()}}
         try:
-            context = {**self.context, "agoraAppId": self.app_id, "restBaseUrls": self.emulator_url}
+            context = {**self.context, "agoraAppId": self.app_id, "restBaseUrls": EMULATOR_PLACEHOLDER}
+            if self.real_agora is not None:  # Agora's own hosts (the template's default) or the ones named
+                context.pop("restBaseUrls")
+                if self.real_agora.rest_base_urls:
+                    context["restBaseUrls"] = ",".join(self.real_agora.rest_base_urls)
             if self.cors_origins:
-                context["corsOrigins"] = ",".join(self.cors_origins)
-            template = synth_template(context)
+                context["corsOrigins"] = ",".join(own.get(o, o) for o in self.cors_origins)
+            template, self.template_cached = cached_template(context, self.template_cache)
+            text = json.dumps(template)
+            for placeholder, value in placeholders.items():
+                text = text.replace(json.dumps(placeholder)[1:-1], json.dumps(value)[1:-1])
+            template = json.loads(text)
         except Exception as exc:  # jsii/cdk-nag errors: say what failed, not a 100-line trace
             raise StartupError(
                 f"synthesizing the stack failed (`make synth` shows the details): {_short(exc)}"
             ) from exc
+        return template
+
+    def _provision(self, template: dict[str, Any]) -> None:
+        """The template's resources in moto, the local secrets in them, and the saved data back (``--state``)."""
         import boto3
 
         session = boto3.session.Session()
@@ -227,38 +346,46 @@ class LocalRuntime:
         except Exception as exc:
             raise StartupError(f"provisioning the template in moto failed: {_short(exc)}") from exc
         self._seed_secrets(session)
-        # 3. Handlers in-process, with the stack's environment (plus local cosmetics).
-        self.dispatcher = self._exit.enter_context(lambda_dispatch(self.stack))
-        self._set_env(self.env_overrides)
-        # 4. The Agora emulator: S3 = moto, webhooks = our API, same NCS secret and REST credentials.
-        self._start_emulator()
-        # 5. Identity and the API.
+        self._session = session
+        if self.state is not None and self.state.has_data():
+            try:
+                self.restored = self.state.restore_data(session, self.stack)
+            except Exception as exc:
+                raise StartupError(f"restoring the saved data from {self.state.path} failed: {_short(exc)}") from exc
+
+    def _start_api(self) -> None:
         from local.api_server import LocalApi, PortInUse
         from local.identity import LocalIdentity
+        from local.pumps import Pumps
 
+        assert self.stack is not None and self.dispatcher is not None
         authorizer = next(iter(self.stack.authorizers.values()), None)
         if authorizer is not None:
             groups_claim = self.stack.environment().get("GROUPS_CLAIM", "cognito:groups")
+            saved_key = self.state.load_identity_key() if self.state is not None else None
             self.identity = LocalIdentity(
-                issuer=authorizer.issuer, audience=authorizer.audience[0], groups_claim=groups_claim
-            )
+                issuer=authorizer.issuer, audience=authorizer.audience[0], groups_claim=groups_claim,
+                private_key_pem=saved_key[0] if saved_key else None, key_id=saved_key[1] if saved_key else None,
+            )  # fmt: skip
+            if self.state is not None and saved_key is None:
+                self.state.save_identity_key(self.identity.private_key_pem(), self.identity.key_id)
         from local.events import start_local_events
-        from local.pumps import Pumps
 
-        self.events = start_local_events(self.stack, session, forward_url=self.forward_events)
-        self.pumps = Pumps(self.stack, self.dispatcher, session, sqs_retry_delay=self.sqs_retry_delay)
+        self.events = start_local_events(self.stack, self._session, forward_url=self.forward_events)
+        self.pumps = Pumps(self.stack, self.dispatcher, self._session, sqs_retry_delay=self.sqs_retry_delay,
+                           skip_existing=bool(self.restored))  # fmt: skip
         self.pumps.start()
+        routes = [r.route_key for r in self.stack.routes]
         self.api = LocalApi(
             self.stack, self.dispatcher, self.identity, host=self.host, port=self.api_port,
             fire_schedule=self.pumps.schedules.fire if self.pumps.schedules else None, on_request=self.on_request,
+            health=self.health, refused=self.real_agora.refused_routes(routes) if self.real_agora else None,
         )  # fmt: skip
         self.api.events = self.events.log if self.events else None
         try:
             self.api.start()
         except PortInUse as exc:
             raise StartupError(str(exc), 2) from exc
-        if self.web_port:
-            self._start_web()
 
     def _start_web(self) -> None:
         from local.api_server import PortInUse
@@ -267,7 +394,8 @@ class LocalRuntime:
         users = [{"username": u.username, "groups": list(u.groups)} for u in self.identity.users.values()] \
             if self.identity is not None else []  # fmt: skip
         assert self.web_port is not None
-        self.web = WebServer(host=self.host, port=self.web_port, config_js=local_config(self.api_url, users))
+        config_js = local_config(self.api_url, users, real_agora=self.real_agora is not None, app_id=self.app_id)
+        self.web = WebServer(host=self.host, port=self.web_port, config_js=config_js)
         try:
             self.web.start()
         except PortInUse as exc:
@@ -316,6 +444,9 @@ class LocalRuntime:
             self.seeded[name] = var
 
     def _start_emulator(self) -> None:
+        if self.real_agora is not None:
+            self.emulator_error = f"real Agora mode: App ID {self.app_id}, REST calls go to Agora's hosts"
+            return
         try:
             from emulator import Emulator
         except ImportError as exc:
@@ -343,6 +474,52 @@ class LocalRuntime:
             return
         self.emulator.start()
 
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """``GET /health``: (ready, report). Ready once every phase started and moto, the emulator and the
+        functions answer: moto's own API, the emulator's ``/emulator/stats``, each handler's module found."""
+        import importlib.util
+        import urllib.request
+
+        def answers(url: str) -> bool:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+                    return bool(200 <= resp.status < 300)
+            except OSError:
+                return False
+
+        moto_ok = self._moto is not None and answers(f"{self.moto_url}/moto-api/config")
+        emulator: dict[str, Any] = {"url": self.emulator_url}
+        if self.real_agora is not None:
+            emulator = {"ready": True, "mode": "real Agora (not running)", "app_id": self.app_id}
+        elif self.emulator is not None:
+            emulator["ready"] = answers(f"{self.emulator_url}/emulator/stats")
+        else:
+            emulator.update(ready=False, reason=self.emulator_error or "not started")
+        functions: dict[str, Any] = {"ready": False, "count": 0}
+        if self.stack is not None and self.dispatcher is not None:
+            missing = []
+            for spec in self.stack.functions.values():
+                module = spec.handler.rpartition(".")[0]
+                try:
+                    found = importlib.util.find_spec(module) is not None
+                except (ImportError, ValueError):
+                    found = False
+                if not found:
+                    missing.append(f"{spec.name}: {module}")
+            functions = {"ready": not missing, "count": len(self.stack.functions),
+                         "imported": self.dispatcher.imported(), "missing": missing}  # fmt: skip
+        ready = self.ready and moto_ok and bool(emulator["ready"]) and bool(functions["ready"])
+        report = {
+            "status": "ready" if ready else ("starting" if not self.ready else "degraded"),
+            "api": self.api_url,
+            "moto": {"ready": moto_ok, "url": self.moto_url},
+            "emulator": emulator,
+            "functions": functions,
+            "template": "cached" if self.template_cached else "synthesized",
+            "startup_seconds": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+        return ready, report
+
     def recordings_bucket(self) -> str | None:
         assert self.stack is not None
         env = self.stack.environment()
@@ -355,6 +532,10 @@ class LocalRuntime:
         return chosen[0].name if chosen else None
 
     def stop(self) -> None:
+        self.ready = False
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
         if self.web is not None:
             self.web.stop()
             self.web = None
@@ -367,6 +548,7 @@ class LocalRuntime:
         if self.events is not None:
             self.events.stop()
             self.events = None
+        self._save_state()
         if self.emulator is not None:
             try:
                 self.emulator.stop()
@@ -386,6 +568,17 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+
+    def _save_state(self) -> None:
+        """``--state``: the tables' and buckets' data, once the stack ran (not after a failed start)."""
+        if self.state is None or not self.ready_once or self.stack is None or self._moto is None:
+            return
+        try:
+            if self.dispatcher is not None:
+                self.dispatcher.drain(timeout=10)
+            self.saved = self.state.save_data(self._session, self.stack)
+        except Exception:  # the stop goes on; the previous save stays
+            log.exception("saving the stack's data to %s failed", self.state.path)
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -436,7 +629,54 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--function-logs", action="store_true", help="show the functions' Powertools INFO logs and EMF metric lines"
     )
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG, metavar="FILE",
+                   help="the local.env file to read (default: local.env at the repository's root, when it exists; "
+                   "flags override it; local.env.example lists every key)")  # fmt: skip
+    p.add_argument("--state", type=Path, default=None, metavar="DIR",
+                   help="keep secrets, the local users' signing key and the tables' and buckets' data in DIR "
+                   "across restarts (default: a fresh stack every time)")  # fmt: skip
+    p.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE_DIR, metavar="DIR",
+                   help="where synthesized templates are kept, keyed on a hash of what they are made of "
+                   "(default: .cache/local-stack in the repository)")  # fmt: skip
+    p.add_argument("--no-reload", dest="reload", action="store_false",
+                   help="do not re-import the functions when a file under functions/ changes")  # fmt: skip
+    real = p.add_argument_group("real Agora mode (instead of the emulator; better in local.env than on a command line)")
+    real.add_argument("--agora-app-id", metavar="HEX32", help="a real project's App ID: tokens are minted for it")
+    real.add_argument("--agora-app-certificate", metavar="HEX32", help="its App Certificate (required with the App ID)")
+    real.add_argument("--agora-customer-id", metavar="ID", help="RESTful API customer id (Agora's REST calls)")
+    real.add_argument("--agora-customer-secret", metavar="SECRET", help="RESTful API customer secret")
+    real.add_argument("--agora-ncs-secret", metavar="SECRET", help="the NCS secret webhooks are verified with")
+    real.add_argument("--agora-rest-urls", metavar="URLS", help="Agora REST hosts (default: Agora's global hosts)")
     return p
+
+
+#: local.env key -> the parser's destination (``local.config.KEYS`` names the flags)
+_CONFIG_DEST = {
+    "PORT": "port", "WEB_PORT": "web_port", "MOTO_PORT": "moto_port", "EMULATOR_PORT": "emulator_port",
+    "CORS_ORIGINS": "cors_origins", "STATE": "state", "AGORA_APP_ID": "agora_app_id",
+    "AGORA_APP_CERTIFICATE": "agora_app_certificate", "AGORA_CUSTOMER_ID": "agora_customer_id",
+    "AGORA_CUSTOMER_SECRET": "agora_customer_secret", "AGORA_NCS_SECRET": "agora_ncs_secret",
+    "AGORA_REST_URLS": "agora_rest_urls",
+}  # fmt: skip
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line over local.env over the defaults (ConfigError for an unusable local.env)."""
+    parser = _parser()
+    first, _ = parser.parse_known_args(argv)
+    values = {key: value for key, value in load_config(first.config).items() if value != ""}  # empty: default
+    defaults: dict[str, Any] = {dest: values[key] for key, dest in _CONFIG_DEST.items() if key in values}
+    if "STATE" in values:
+        defaults["state"] = Path(values["STATE"]) if values["STATE"] else None
+    if "RELOAD" in values:
+        defaults["reload"] = parse_bool("RELOAD", values["RELOAD"])
+    if values.get("EMULATOR_OPTIONS", "").strip():
+        try:
+            defaults["emulator_option"] = [parse_option(item) for item in values["EMULATOR_OPTIONS"].split()]
+        except ValueError as exc:
+            raise ConfigError(f"EMULATOR_OPTIONS: {exc}") from None
+    parser.set_defaults(**defaults)
+    return parser.parse_args(argv)
 
 
 class _DropMetricLines:
@@ -459,22 +699,8 @@ class _DropMetricLines:
         return getattr(self._stream, name)
 
 
-def _quiet_node_end_of_life() -> None:
-    """jsii prints a 12-line box when Node.js is past its end of life; the local stack only synthesizes with it
-    (``make synth`` and ``make deploy`` still show the warning)."""
-    import shutil
-    import subprocess
-
-    node = shutil.which("node")
-    if node is None or "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION" in os.environ:
-        return
-    try:
-        version = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=10, check=False).stdout
-    except OSError:
-        return
-    major = version.strip().lstrip("v").split(".")[0]
-    if major.isdigit():
-        os.environ["JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION"] = major
+class _Interrupted(Exception):
+    """Ctrl-C or SIGTERM while the stack was still starting."""
 
 
 def parse_origins(value: str) -> list[str]:
@@ -490,7 +716,17 @@ def parse_origins(value: str) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    try:
+        args = parse_args(argv)
+        real_agora = RealAgora.from_values(
+            app_id=args.agora_app_id, app_certificate=args.agora_app_certificate,
+            customer_id=args.agora_customer_id, customer_secret=args.agora_customer_secret,
+            ncs_secret=args.agora_ncs_secret, rest_urls=args.agora_rest_urls,
+            emulator_options=bool(args.emulator_option),
+        )  # fmt: skip
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     ports = [(args.port, "--port"), (args.moto_port, "--moto-port"), (args.emulator_port, "--emulator-port")]
     if args.web_port:
         ports.append((args.web_port, "--web-port"))
@@ -506,40 +742,56 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: --cors-origins: {exc}", file=sys.stderr)
         return 2
+    return _serve(args, origins, real_agora)
+
+
+def _serve(args: argparse.Namespace, origins: list[str], real_agora: RealAgora | None) -> int:
+    """Start, print the banner, wait for Ctrl-C or SIGTERM (also while starting), stop cleanly."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("local").setLevel(logging.INFO)
     quiet_third_party_logs()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    stop = threading.Event()
+    stop, running = threading.Event(), threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
+        first = not stop.is_set()
         stop.set()
+        if first and not running.is_set():  # still starting: abandon the start (its cleanup runs)
+            raise _Interrupted
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     if not args.function_logs:
         sys.stdout = _DropMetricLines(sys.stdout)  # type: ignore[assignment]
-    _quiet_node_end_of_life()
-    print("starting: synthesizing the stack and provisioning it in moto ...", flush=True)
-    runtime = LocalRuntime(
-        api_port=args.port, moto_port=args.moto_port, emulator_port=args.emulator_port,
-        web_port=args.web_port or None, cors_origins=origins,
-        env_overrides={} if args.function_logs else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
-        on_request=None if args.quiet else (lambda line: print(f"  {line}", flush=True)),
-        emulator_options=dict(args.emulator_option), forward_events=args.forward_events,
-    )  # fmt: skip
+    print("starting the local stack (one line per phase, with its time) ...", flush=True)
     try:
+        runtime = LocalRuntime(
+            api_port=args.port, moto_port=args.moto_port, emulator_port=args.emulator_port,
+            web_port=args.web_port or None, cors_origins=origins,
+            env_overrides={} if args.function_logs else {"POWERTOOLS_LOG_LEVEL": "WARNING"},
+            on_request=None if args.quiet else (lambda line: print(f"  {line}", flush=True)),
+            emulator_options=dict(args.emulator_option), progress=lambda line: print(line, flush=True),
+            state_dir=args.state, real_agora=real_agora, reload=args.reload, template_cache=args.cache_dir,
+            forward_events=args.forward_events,
+        )  # fmt: skip
         runtime.start()
+        running.set()
     except StartupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except _Interrupted:
+        print("\ninterrupted while starting; stopped.", flush=True)
+        return 130
     try:
         print(runtime.banner(), flush=True)
+        print(f"ready in {runtime.timings['total']:.1f} s (GET {runtime.api_url}/health)", flush=True)
         while not stop.wait(0.5):
             pass
         print("\nstopping ...", flush=True)
     finally:
         runtime.stop()
+    if runtime.saved:
+        print(f"saved {runtime.saved['items']} items and {runtime.saved['objects']} objects to {args.state}")
     print("stopped.", flush=True)
     return 0
 

@@ -10,6 +10,7 @@ import importlib
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -17,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from local.resources import FunctionSpec, LocalStack
@@ -134,10 +136,21 @@ class Dispatcher:
     throttled events queued). The handler's module is imported once per process (Python cannot give each
     environment its own module state); the Powertools patch in ``local.patches`` keeps each
     invocation's event to its own thread.
+
+    ``reload``: before each invocation, the ``.py`` files under the directories the handlers were imported from
+    (``functions/``) are checked (size and modification time); when one changed, every module from those
+    directories is dropped and the next invocation imports the handler again (a cold start), so an edit is
+    served without a restart. State outside the modules (moto, the emulator) is kept.
     """
 
     def __init__(
-        self, stack: LocalStack, *, lock_timeout: float = 30.0, max_async_workers: int = 8, max_concurrency: int = 10
+        self,
+        stack: LocalStack,
+        *,
+        lock_timeout: float = 30.0,
+        max_async_workers: int = 8,
+        max_concurrency: int = 10,
+        reload: bool = False,
     ):
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -155,6 +168,60 @@ class Dispatcher:
         self.listeners: list[Callable[[Invocation], None]] = []
         #: ``active`` is True on a thread while it runs a handler (lets a caller tell handler output apart)
         self.current = threading.local()
+        self.reload = reload
+        self.reloads: list[list[str]] = []  # the changed files of each reload, oldest first
+        self._roots: set[Path] = set()
+        self._sources: dict[str, tuple[int, int]] = {}
+
+    def imported(self) -> int:
+        """How many functions' handlers are imported (warm) right now."""
+        return len(self._handlers)
+
+    # -- reload on change -----------------------------------------------------------------------
+    def _scan(self) -> dict[str, tuple[int, int]]:
+        found: dict[str, tuple[int, int]] = {}
+        for root in self._roots:
+            for folder, dirs, files in os.walk(root):
+                dirs[:] = [d for d in dirs if d != "__pycache__" and not d.startswith(".")]
+                for name in files:
+                    if name.endswith(".py"):
+                        path = os.path.join(folder, name)
+                        try:
+                            st = os.stat(path)
+                        except OSError:
+                            continue
+                        found[path] = (st.st_mtime_ns, st.st_size)
+        return found
+
+    def _watch(self, module: Any, module_name: str) -> None:
+        """Watch the directory ``module`` was imported from (its top package's parent)."""
+        file = getattr(module, "__file__", None)
+        if not file:
+            return
+        path = Path(file).resolve()
+        depth = module_name.count(".") + (1 if path.name == "__init__.py" else 0)
+        root = path.parents[depth]
+        if root not in self._roots:
+            self._roots.add(root)
+            self._sources = self._scan()
+
+    def _reload_if_changed(self) -> None:
+        """Under the import lock: drop the modules of the watched directories if a source file changed."""
+        if not self._roots:
+            return
+        now = self._scan()
+        if now == self._sources:
+            return
+        changed = sorted(p for p in set(now) | set(self._sources) if now.get(p) != self._sources.get(p))
+        self._sources = now
+        for name, module in list(sys.modules.items()):
+            file = getattr(module, "__file__", None)
+            if file and any(Path(file).resolve().is_relative_to(root) for root in self._roots):
+                del sys.modules[name]
+        importlib.invalidate_caches()
+        self._handlers.clear()
+        self.reloads.append(changed)
+        log.info("reloading the functions: %s changed", ", ".join(os.path.relpath(p) for p in changed[:5]))
 
     def environments(self, name_or_arn: str) -> int:
         """How many execution environments the function has had so far."""
@@ -182,6 +249,8 @@ class Dispatcher:
         Powertools reads them when the module creates its Logger and Metrics.
         """
         with self._import_lock:
+            if self.reload:
+                self._reload_if_changed()
             if spec.name not in self._handlers:
                 module_name, _, attr = spec.handler.rpartition(".")
                 own = {k: v for k, v in spec.environment.items() if k in _PER_FUNCTION_ENV}
@@ -197,6 +266,8 @@ class Dispatcher:
                             os.environ[key] = value
                 _name_the_service(module, own)
                 self._handlers[spec.name] = getattr(module, attr)
+                if self.reload:
+                    self._watch(module, module_name)
             return self._handlers[spec.name]
 
     def invoke(self, name_or_arn: str, event: Any, *, source: str = "direct", wait: bool = False) -> Any:

@@ -21,9 +21,14 @@ from local.api_server import LISTEN_BACKLOG, PortInUse
 WEB_ROOT = Path(__file__).resolve().parents[1] / "examples" / "web"
 
 
-def local_config(api_url: str, users: list[dict[str, Any]]) -> str:
-    """The page's configuration for the local stack (the deployed one names an OIDC issuer instead)."""
-    config = {"apiUrl": api_url, "signIn": "local", "localUsers": users, "renewBeforeSeconds": 30}
+def local_config(api_url: str, users: list[dict[str, Any]], *, real_agora: bool = False, app_id: str = "") -> str:
+    """The page's configuration for the local stack (the deployed one names an OIDC issuer instead).
+
+    ``realAgora``: the stack mints tokens for a real Agora project (``AGORA_APP_ID`` in local.env), so the page
+    may join a real channel with the Agora Web SDK; ``agoraAppId``: the App ID the tokens are minted for (the
+    emulator's local one when ``realAgora`` is false)."""
+    config = {"apiUrl": api_url, "signIn": "local", "localUsers": users, "renewBeforeSeconds": 30,
+              "realAgora": real_agora, "agoraAppId": app_id}  # fmt: skip
     return f"window.AGORA_SERVERLESS_CONFIG = {json.dumps(config, indent=2)};\n"
 
 
@@ -56,7 +61,7 @@ class WebServer:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(
                     exc.errno, f"port {self.port} for the web example is already in use on {self.host}; "
-                    "choose another with --web-port PORT"
+                    "choose another with make run WEB_PORT=PORT or --web-port PORT"
                 ) from exc  # fmt: skip
             raise
         self.port = self._server.server_address[1]

@@ -98,7 +98,8 @@ def test_a_taken_port_exits_2_with_a_clear_message() -> None:
             cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
     assert result.returncode == 2
-    assert f"port {port} for the local API is already in use" in result.stderr and "--port" in result.stderr
+    assert f"port {port} for the local API is already in use" in result.stderr
+    assert "choose another with make run PORT=PORT or --port PORT" in result.stderr  # make run users and the rest
 
 
 def test_a_wildcard_cors_origin_is_refused_before_anything_starts() -> None:

@@ -102,8 +102,11 @@ def test_inspect_prints_every_field(capsys: pytest.CaptureFixture[str]) -> None:
         "service_count": 2,
         "services": [
             {"type": 1, "name": "rtc", "privileges": {"1": 600, "2": 600, "3": 600, "4": 600},
+             "privilege_names": {"join_channel (1)": 600, "publish_audio_stream (2)": 600,
+                                 "publish_video_stream (3)": 600, "publish_data_stream (4)": 600},
              "channel_name": CHANNEL, "uid": "2882341273"},
-            {"type": 2, "name": "rtm", "privileges": {"1": 600}, "user_id": "test_user"},
+            {"type": 2, "name": "rtm", "privileges": {"1": 600}, "privilege_names": {"login (1)": 600},
+             "user_id": "test_user"},
         ],
         "signature": "0812393ccca5befc2bb6fbd30269cac4506368877e946d988b5562a77cd42441",
         "signature_valid": None,
@@ -141,6 +144,7 @@ def test_inspect_the_2026_services(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and data["signature_valid"] is True
     assert [(s["type"], s["name"]) for s in data["services"]] == [(3, "streaming"), (6, "fcdn"), (8, "rtm2")]
     assert data["services"][0] == {"type": 3, "name": "streaming", "privileges": {"1": 600, "2": 600},
+                                   "privilege_names": {"publish_mix_stream (1)": 600, "publish_raw_stream (2)": 600},
                                    "channel_name": CHANNEL, "account": "2882341273"}  # fmt: skip
     assert data["services"][2]["permissions"] == {"0": {"0": ["message-a", "message-b"]}, "1": {"1": ["stream-a"]},
                                                   "4": {"0": ["user-a"]}}  # fmt: skip
@@ -156,6 +160,7 @@ def test_inspect_legacy_006(capsys: pytest.CaptureFixture[str]) -> None:
         "version": "006", "app_id": APP_ID, "salt": 1, "ts": 1111111, "privileges": {"1": 1446455471},
         "signature_valid": None,
     }  # fmt: skip
+    assert data["privilege_names"] == {"join_channel (1)": 1446455471}
     code, out, _ = run(
         capsys, "inspect", token, "--app-certificate", CERT, "--channel-name", CHANNEL, "--uid", "2882341273"
     )

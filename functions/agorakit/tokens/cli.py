@@ -81,11 +81,32 @@ def _build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _privilege_label(names: dict[int, str], key: str) -> str:
+    name = names.get(int(key)) if key.isdigit() else None
+    return f"{name} ({key})" if name else f"unknown ({key})"
+
+
+def _with_privilege_names(result: dict[str, Any]) -> dict[str, Any]:
+    """Beside each ``privileges`` map (wire id -> expiry, kept for scripts), ``privilege_names``: the same with
+    each privilege named, e.g. ``"join_channel (1)": 600``."""
+    from agorakit.tokens.builder import PRIVILEGES
+    from agorakit.tokens.legacy import LEGACY_PRIVILEGES
+
+    if isinstance(result.get("privileges"), dict):  # 006: one map
+        names = {wire: name for name, wire in LEGACY_PRIVILEGES.items()}
+        result["privilege_names"] = {_privilege_label(names, k): v for k, v in result["privileges"].items()}
+    for service in result.get("services", []):
+        if isinstance(service.get("privileges"), dict):
+            names = {wire: name for name, wire in PRIVILEGES.get(service.get("type"), {}).items()}
+            service["privilege_names"] = {_privilege_label(names, k): v for k, v in service["privileges"].items()}
+    return result
+
+
 def _inspect(args: argparse.Namespace) -> int:
     from agorakit.tokens.parser import parse_token
 
     parsed = parse_token(sys.stdin.read().strip() if args.token == STDIN else args.token)
-    result = parsed.to_dict()
+    result = _with_privilege_names(parsed.to_dict())
     certificate: str | None = args.app_certificate
     if args.app_certificate_file is not None:
         try:
