@@ -6,6 +6,7 @@ Every route requires the admin group. ``POST /recordings`` honours an ``Idempote
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
@@ -34,11 +35,29 @@ from service.recordings.settings import RecordingSettings
 logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()
-app = build_resolver()
 settings = RecordingSettings.from_env()
 
 
+def _authorize(event: Mapping[str, Any]) -> None:
+    """Every route: the admin group, checked before the request is validated (service.http.build_resolver)."""
+    caller = caller_from_event(dict(event), groups_claim=settings.groups_claim)
+    caller.require_group(settings.admin_group, "managing recordings")
+
+
+app = build_resolver(authorize=_authorize)
+
+
 _metric = metric_sink(metrics)
+#: the lifetime a caller may ask of presigned URLs: at most this deployment's PLAYBACK_URL_SECONDS (900 unless
+#: configured), stated in the document and checked by the same validation
+ExpiresIn = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=settings.playback_url_seconds,
+        description=f"seconds the presigned URLs stay valid: 1..{settings.playback_url_seconds} (PLAYBACK_URL_SECONDS)",
+    ),
+]
 
 
 @cache
@@ -178,7 +197,7 @@ def get_playlist(
     file: Annotated[str | None, Query(max_length=255)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
+    expires_in: ExpiresIn = None,
 ) -> Response[str]:
     from service.recordings.playback import PlaybackRequest
 
@@ -203,7 +222,7 @@ def get_snapshots(
     recording_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(max_length=255)] = None,
-    expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
+    expires_in: ExpiresIn = None,
 ) -> Response[dict[str, Any]]:
     request = {"limit": limit, "after": after, "expires_in": expires_in}
     payload = operations.snapshot_files(_caller(), recording_id, request, settings=settings, deps=dependencies())

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
+from agorakit.addresses import MAX_RTMP_URL, RTMP_URL_PATTERN, check_rtmp_url
 from agorakit.ids import MAX_UID
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -31,8 +34,24 @@ Uid = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
 HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=1024)]
 UidList = Annotated[list[UidOrAll], Field(min_length=1, max_length=32)]
-#: a CDN ingest address for web recording's CDN push: RTMP or RTMPS, a host, then the app/stream path
-RtmpUrl = Annotated[str, StringConstraints(pattern=r"^rtmps?://[A-Za-z0-9.\-\[\]:]+/[^\s]+$", max_length=1024)]
+#: a CDN ingest address for web recording's CDN push: RTMP or RTMPS, a valid host and port, then the app/stream
+#: path (``agorakit.addresses.check_rtmp_url`` is the rule, with a precise message; the document states its outline)
+RtmpUrl = Annotated[
+    str,
+    AfterValidator(check_rtmp_url),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": RTMP_URL_PATTERN,
+            "maxLength": MAX_RTMP_URL,
+            "description": (
+                "rtmp:// or rtmps://, a host name (RFC 1123 labels), an IPv4 literal or a bracketed IPv6 literal, "
+                "an optional port 1..65535, then the app/stream path; printable ASCII only, at most "
+                f"{MAX_RTMP_URL} characters"
+            ),
+        }
+    ),
+]
 #: Agora pushes a web recording to at most this many CDN addresses (``rtmpPublishConfig``: "at most one output")
 MAX_CDN_OUTPUTS = 1
 Unit = Annotated[float, Field(ge=0, le=1)]
