@@ -57,6 +57,14 @@ def test_the_emulator_command_refuses_a_bad_value_in_one_line(args: list[str], w
 
 
 @pytest.mark.parametrize(
+    ("timeout", "words"),
+    [("-1", ["--timeout", "more than 0"]), ("nan", ["--timeout"]), ("inf", ["--timeout"]), ("x", ["not a number"])],
+)
+def test_the_console_command_refuses_a_bad_timeout_in_one_line(timeout: str, words: list[str]) -> None:
+    _one_line_refusal(_run("-m", "agorakit", "console", "--timeout", timeout, "projects"), *words)
+
+
+@pytest.mark.parametrize(
     ("option", "words"),
     [
         ("fault_429=abc", ["fault_429", "must be a number", "'abc'"]),
