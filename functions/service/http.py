@@ -31,9 +31,11 @@ MAX_INT_DIGITS = 4300
 
 def _json_loads(text: str) -> Any:
     """Request bodies through ``agorakit.jsondoc`` (the same answer on every Python): nesting too deep and
-    integer literals beyond Python's digit limit are 400s with a reason, never 500s."""
+    integer literals beyond Python's digit limit are 400s with a reason, never 500s. A whole number written
+    with a fraction or exponent (``60.0``) is the integer, as the OpenAPI document's ``"type": "integer"`` says
+    (JSON Schema counts ``60.0`` as an integer); strings and booleans are still never numbers."""
     try:
-        return jsondoc.loads(text)
+        return jsondoc.loads(text, parse_float=jsondoc.whole_number)
     except json.JSONDecodeError as exc:
         if exc.msg == jsondoc.TOO_MANY_DIGITS:
             raise BadRequest(
