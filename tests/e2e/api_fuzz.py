@@ -38,12 +38,17 @@ class FuzzReport:
     documented: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     #: phase -> (requests, seconds): how the run's time is spent (printed, never asserted)
     phases: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: 5xx answers per phase: the deterministic phase provokes the documented 502/503 on purpose (Agora and AWS
+    #: failing); in the fuzz phase every 5xx is also a failure
+    server_errors: Counter[str] = field(default_factory=Counter)
+    current: str = ""
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         import time
 
         start, before = time.monotonic(), self.requests
+        self.current = name
         try:
             yield
         finally:
@@ -64,8 +69,10 @@ class FuzzReport:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_status.items()))
         phases = ", ".join(f"{name}: {n} requests in {s} s" for name, (n, s) in self.phases.items())
         reached = sum(len(s & self.seen.get(k, set())) for k, s in self.documented.items())
+        errors = ", ".join(f"{name}: {self.server_errors[name]}" for name in self.phases)
         return (
-            f"{self.requests} requests ({statuses}); {phases}; documented (route, status) pairs reached: "
+            f"{self.requests} requests ({statuses}); {phases}; 5xx per phase: {errors}; "
+            f"documented (route, status) pairs reached: "
             f"{reached}/{sum(len(s) for s in self.documented.values())}; {len(self.failures)} failures; "
             f"not reached: {self.missing()}; not reached and not excused: {self.missing(allowed=allowed_gap)}"
         )
@@ -127,6 +134,8 @@ class Runner:
             self.report.requests += 1
             self.report.by_status[status] += 1
             self.report.seen[(method, path)].add(status)
+            if status >= 500:
+                self.report.server_errors[self.report.current] += 1
             if problem and len(self.report.failures) < 200:
                 self.report.failures.append(problem)
 
