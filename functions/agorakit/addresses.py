@@ -6,7 +6,7 @@ the API can answer a precise 422 before Agora is called.
 - A CDN push URL is ``rtmp://`` or ``rtmps://``, then a host (an RFC 1123 host name, an IPv4 literal or a
   bracketed IPv6 literal), an optional port 1..65535, then the app/stream path. No whitespace or control
   characters anywhere, at most ``MAX_RTMP_URL`` characters. Agora's documentation states no length bound for
-  ``rtmpUrl``; 1024 is ours (docs/recordings.md), far above any CDN ingest address.
+  ``rtmpUrl``; 1024 is ours (docs/web-recording-cdn.md), far above any CDN ingest address.
 - A kicking-rule IP bans every user at that address: it must be one unicast host address. The unspecified,
   broadcast, multicast, loopback, link-local and reserved ranges are refused, naming which, and so is an IPv6
   zone (``fe80::1%eth0``), which means nothing to Agora. Private and documentation ranges pass (a private

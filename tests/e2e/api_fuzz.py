@@ -8,6 +8,10 @@ tests/e2e/api_faults.py), which reach what random data cannot: a real recording 
 second recording on a channel, the Console's projects, Agora and AWS failing. Only ``UNREACHABLE_LOCALLY``
 is excused, each entry with its reason.
 
+Over 400 lines on purpose: the runner, its checks (the document's and the stricter ones here: a request the
+document allows refused for a schema reason, a 502 for an Agora refusal) and the deterministic cases that
+complete its coverage are read together.
+
 Deterministic: Hypothesis is derandomized (the same requests on every run, no example database).
 ``run_fuzz(budget=...)`` scales the examples; ``make fuzz`` runs a larger budget than ``make test``.
 """
