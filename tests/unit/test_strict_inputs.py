@@ -129,3 +129,21 @@ def test_the_documented_uid_pattern_is_1_to_2_32_minus_1() -> None:
         assert not re.fullmatch(UID_PATTERN, text), text
     for value in range(4_294_967_000, 4_294_967_400):
         assert bool(re.fullmatch(UID_PATTERN, str(value))) == (value <= MAX_UID), value
+
+
+def test_the_https_url_pattern_reads_the_same_in_the_document_and_the_server() -> None:
+    """The server (pydantic's Rust regex) and the document's readers (ECMAScript, Python's re) agree on every
+    character: ``\\s`` would not (Rust's has U+0085, ECMAScript's U+FEFF, Python's U+001C..U+001F)."""
+    from service.recordings.models import BackgroundImage, RecordingRequest
+
+    pattern = RecordingRequest.model_json_schema()["$defs"]["BackgroundImage"]["properties"]["image_url"]["pattern"]
+    assert "\\s" not in pattern
+    for code in [*range(0x3100), 0xFEFF, 0xFFFD]:
+        url = f"https://a{chr(code)}b"
+        documented = re.fullmatch(pattern, url) is not None
+        try:
+            BackgroundImage.model_validate({"uid": "5", "image_url": url})
+            served = True
+        except ValidationError:
+            served = False
+        assert documented == served, hex(code)

@@ -32,7 +32,11 @@ from service.recordings.postponed import PostponedOptions, PostponedView, check_
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
 Uid = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=1024)]
+#: an https URL without spaces or control characters; the class is spelled out (no ``\s``) because Python's and
+#: ECMAScript's ``\s`` differ (Python's has U+001C..U+001F and U+0085, ECMAScript's U+FEFF): the document and
+#: the server must read the same pattern the same way
+_NO_SPACE_OR_CONTROL = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+HttpsUrl = Annotated[str, StringConstraints(pattern=rf"^https://{_NO_SPACE_OR_CONTROL}+$", max_length=1024)]
 UidList = Annotated[list[UidOrAll], Field(min_length=1, max_length=32)]
 #: a CDN ingest address for web recording's CDN push: RTMP or RTMPS, a valid host and port, then the app/stream
 #: path (``agorakit.addresses.check_rtmp_url`` is the rule, with a precise message; the document states its outline)
