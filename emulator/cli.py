@@ -7,26 +7,16 @@ from __future__ import annotations
 
 import argparse
 
+from emulator import options as _o
 
-def _rate(value: str) -> float:
-    rate = float(value)
-    if not 0.0 <= rate <= 1.0:
-        raise argparse.ArgumentTypeError("a rate must be in [0, 1]")
-    return rate
-
-
-def _positive(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return number
-
-
-def _not_negative(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError("must not be negative")
-    return number
+# argparse types from the option rules the local stack's --emulator-option uses too (emulator.options): a bad
+# value is argparse's one-line error and exit 2, never a traceback (an OverflowError from port 99999)
+_rate = _o.argument(_o.rate)
+_positive = _o.argument(_o.positive)
+_not_negative = _o.argument(_o.not_negative)
+_port = _o.argument(_o.port, int)
+_ms = _o.argument(_o.milliseconds, int)
+_count = _o.argument(_o.count, int)
 
 
 def _event_types(value: str) -> list[int]:
@@ -57,13 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=_Help,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port to listen on (0: any free port)")
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port to listen on (0: any free port)")
     p.add_argument("--app-id", default=DEFAULT_APP_ID, help="the App ID in the REST paths")
     p.add_argument("--customer-id", default=DEFAULT_CUSTOMER_ID, help="Basic auth user of the REST calls")
     p.add_argument("--customer-secret", default=DEFAULT_CUSTOMER_SECRET, help="Basic auth password of the REST calls")
     p.add_argument("--resource-ttl", type=_positive, default=300.0, help="resource ID lifetime, real seconds")
     p.add_argument("--qps", type=_not_negative, default=10.0, help="requests per second before 429 (0: unlimited)")
-    p.add_argument("--max-tasks", type=int, default=50, help="concurrent recorders before 406 vendor_over_load")
+    p.add_argument("--max-tasks", type=_count, default=50, help="concurrent recorders before 406 vendor_over_load")
     p.add_argument("--s3-endpoint", help="S3 endpoint URL for uploads (e.g. a moto server)")
     p.add_argument("--s3-bucket", help="bucket for uploads; when unset, nothing is uploaded")
     p.add_argument("--webhook-url", help="where to POST NCS events; when unset, none are sent")
@@ -72,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--webhook-reorder", type=_rate, default=0.0, help="rate of swapped consecutive deliveries")
     p.add_argument("--webhook-loss", type=_rate, default=0.0, help="rate of notifications never sent")
     p.add_argument("--webhook-delay", type=_rate, default=0.0, help="rate of notifications held back")
-    p.add_argument("--webhook-delay-ms", type=int, default=2000, help="longest hold of a delayed notification")
+    p.add_argument("--webhook-delay-ms", type=_ms, default=2000, help="longest hold of a delayed notification")
     p.add_argument("--webhook-lose", type=_event_types, help="NCS event types never sent, e.g. 11 or 11,31")
     p.add_argument("--fault-429", type=_rate, default=0.0, help="rate of 429 'API rate limit exceeded'")
     p.add_argument("--retry-after", type=_not_negative, help="Retry-After seconds sent with 429 (Agora sends none)")
@@ -82,14 +72,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fault-504", type=_rate, default=0.0, help="rate of the gateway's 504")
     p.add_argument("--fault-allocate", type=_rate, default=0.0, help="rate of starts failing 'Failed to allocate'")
     p.add_argument("--fault-timeout", type=_rate, default=0.0, help="rate of requests never answered")
-    p.add_argument("--timeout-ms", type=int, default=15_000, help="how long an unanswered request is held")
+    p.add_argument("--timeout-ms", type=_ms, default=15_000, help="how long an unanswered request is held")
     p.add_argument(
         "--fault-after-effect",
         type=_rate,
         default=0.0,
         help="share of 5xx/206-65/502/504/timeout faults on mutating calls that come after the call took effect",
     )
-    p.add_argument("--slow-ms", type=int, default=0, help="delay of a slow answer, milliseconds")
+    p.add_argument("--slow-ms", type=_ms, default=0, help="delay of a slow answer, milliseconds")
     p.add_argument("--fault-slow", type=_rate, help="rate of slow answers (default: all, when --slow-ms is set)")
     p.add_argument("--time-scale", type=_positive, default=1.0, help="emulated seconds per real second")
     p.add_argument("--segment-seconds", type=_positive, default=15.0, help="HLS slice length, emulated seconds")
@@ -97,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--channel-close-seconds", type=_not_negative, default=30.0, help="an empty channel closes after, emulated s"
     )
     p.add_argument("--seed", type=int, help="random seed (faults, durations) for reproducible runs")
-    metavars = {_rate: "RATE", _positive: "N", _not_negative: "N", _event_types: "TYPES", int: "N", float: "N"}
+    metavars = {_rate: "RATE", _positive: "N", _not_negative: "N", _event_types: "TYPES", _port: "PORT", _ms: "MS",
+                _count: "N", int: "N", float: "N"}  # fmt: skip
     for action in p._actions:
         if action.type in metavars:
             action.metavar = metavars[action.type]  # type: ignore[index]

@@ -35,9 +35,9 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from emulator.options import parse_option
+from emulator.options import check_option, command_line_option, parse_option
 from local.config import DEFAULT_PATH as DEFAULT_CONFIG
 from local.config import ConfigError, RealAgora, parse_bool
 from local.config import load as load_config
@@ -600,15 +600,22 @@ def quiet_third_party_logs() -> None:
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A bad option is one line and exit 2 (``--help`` shows the usage), not the whole usage block again."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help for usage)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     summary = __doc__.split("\n\n")[0].replace("``", "") if __doc__ else None
-    p = argparse.ArgumentParser(prog="python -m local.run", description=summary)
+    p = OneLineErrors(prog="python -m local.run", description=summary)
     p.add_argument("--port", type=int, default=DEFAULT_PORTS["api"], help="local API port (default 8080)")
     p.add_argument("--moto-port", type=int, default=DEFAULT_PORTS["moto"], help="moto server port (default 5000)")
     p.add_argument(
         "--emulator-port", type=int, default=DEFAULT_PORTS["emulator"], help="Agora emulator port (default 8090)"
     )
-    p.add_argument("--emulator-option", action="append", default=[], metavar="NAME=VALUE", type=parse_option,
+    p.add_argument("--emulator-option", action="append", default=[], metavar="NAME=VALUE", type=command_line_option,
                    help="an Agora emulator setting, e.g. fault_206_65=0.1 or webhook_lose_types=[11] (repeatable; "
                    "see docs/local-stack.md)")  # fmt: skip
     p.add_argument(
@@ -672,7 +679,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         defaults["reload"] = parse_bool("RELOAD", values["RELOAD"])
     if values.get("EMULATOR_OPTIONS", "").strip():
         try:
-            defaults["emulator_option"] = [parse_option(item) for item in values["EMULATOR_OPTIONS"].split()]
+            options = [parse_option(item) for item in values["EMULATOR_OPTIONS"].split()]
+            defaults["emulator_option"] = [(name, check_option(name, value)) for name, value in options]
         except ValueError as exc:
             raise ConfigError(f"EMULATOR_OPTIONS: {exc}") from None
     parser.set_defaults(**defaults)

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from agorakit import __version__
 from agorakit.errors import AgorakitError
@@ -37,8 +38,16 @@ def describe_os_error(exc: OSError) -> str:
     return str(exc)
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """A bad option is one line and exit 2 (``--help`` shows the usage), not the whole usage block again;
+    subcommand parsers are of the same class (argparse builds them with ``type(parent)``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (--help for usage)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agorakit", description="Agora tools: tokens, emulator, webhooks, m3u8.")
+    parser = OneLineErrors(prog="agorakit", description="Agora tools: tokens, emulator, webhooks, m3u8.")
     parser.add_argument("--version", action="version", version=f"agorakit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for _name, module_name in SUBCOMMANDS.items():

@@ -24,11 +24,19 @@ USER_UID_MAX: Final = 3_999_999_999
 #: uids from here up are reserved for recorder bots; users never get them
 RECORDER_UID_MIN: Final = 4_000_000_000
 RECORDER_UID_MAX: Final = MAX_UID
+#: a uid 1..2^32-1 in decimal, no leading zero, as a JSON Schema pattern (what the OpenAPI document states)
+UID_PATTERN: Final = (
+    r"^(?:[1-9][0-9]{0,8}|[1-3][0-9]{9}|4[01][0-9]{8}|42[0-8][0-9]{7}|429[0-3][0-9]{6}|4294[0-8][0-9]{5}"
+    r"|42949[0-5][0-9]{4}|429496[0-6][0-9]{3}|4294967[01][0-9]{2}|42949672[0-8][0-9]|429496729[0-5])$"
+)
 
 #: The 89 characters Agora allows in channel names and string user accounts.
 AGORA_CHARACTERS: Final = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !#$%&()+-:;<=.>?@[]^_{}|~,"
 #: "shorter than 64 bytes" (only ASCII is allowed, so characters == bytes)
 MAX_CHANNEL_BYTES: Final = 63
+#: the channel-name rule as a JSON Schema / ECMAScript pattern (what the OpenAPI document states; the same set
+#: as ``AGORA_CHARACTERS``, which tests/unit/test_strict_inputs.py checks)
+CHANNEL_PATTERN: Final = r"^[a-zA-Z0-9 !#$%&()+\-:;<=.>?@\[\]^_{}|~,]{1,63}$"
 
 
 def is_recorder_uid(uid: int | None) -> bool:

@@ -10,6 +10,7 @@ JSON".
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 #: deeper than any request or notification this service reads, far below any interpreter's own limit
@@ -19,11 +20,24 @@ TOO_DEEP = "the JSON is nested more than {max_depth} levels deep"
 TOO_MANY_DIGITS = "a number in the JSON has too many digits"
 
 
-def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse ``text``; raise ``json.JSONDecodeError`` for anything that is not a JSON document we accept."""
+def whole_number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent (``60.0``, ``6e1``): the integer when its value is whole, as
+    JSON Schema reads it (``"type": "integer"`` matches ``60.0``); a float otherwise. Up to 18 digits: a
+    larger value stays a float (no bound of ours reaches it), so no huge integer is ever built."""
+    from decimal import Decimal  # here: only bodies with a fraction or an exponent pay for it
+
+    value = Decimal(text)
+    if value.is_finite() and value.adjusted() < 18 and value == value.to_integral_value():
+        return int(value)
+    return float(text)
+
+
+def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """Parse ``text``; raise ``json.JSONDecodeError`` for anything that is not a JSON document we accept.
+    ``parse_float``: as ``json.loads`` (``whole_number`` reads ``60.0`` as the integer 60)."""
     shown = text[:64] if isinstance(text, str) else text[:64].decode("utf-8", "replace")
     try:
-        document = json.loads(text)
+        document = json.loads(text, parse_float=parse_float)
     except json.JSONDecodeError:
         raise
     except RecursionError:

@@ -147,19 +147,46 @@ def _agora_error_class() -> type[Exception]:
     return AgoraError
 
 
+#: Agora's client errors (the request's content or the resource's state): our 4xx, with Agora's reason.
+#: A parameter error is a 400 on every route (the one 4xx every route documents); a route that knows better
+#: maps it there first (GET /channels/{name}/hosts: 409 "not a live channel"; recording update: 422).
+_AGORA_CLIENT_ERRORS: dict[str, type[ServiceError]] = {
+    "AgoraNotFoundError": NotFound,
+    "AgoraParameterError": BadRequest,
+    "AgoraConflictError": Conflict,
+    "AgoraAlreadyStartedError": Conflict,
+    "AgoraResourceExpiredError": Conflict,
+}
+_AGORA_CLIENT_WORDS = {
+    NotFound: "Agora",
+    BadRequest: "Agora refused the request",
+    Conflict: "Agora refused the request",
+}
+
+
+def agora_reason(exc: Exception) -> str:
+    """Agora's own words for a refusal (its body's reason or message), else the error's text."""
+    return str(getattr(exc, "reason", None) or getattr(exc, "message", None) or exc)
+
+
 def _map_agora_error(exc: Exception) -> ServiceError:
+    """Agora's refusals of the request stay 4xx with Agora's reason; 503 for what may pass later (rate limits,
+    Agora's 5xx, timeouts); 502 only for Agora's own failures the caller cannot fix (our credentials refused,
+    an answer we cannot read)."""
     code = getattr(exc, "code", None)
     http_status = getattr(exc, "http_status", None)
     details = {"agora_code": code, "agora_http_status": http_status, "request_id": getattr(exc, "request_id", None)}
     details = {k: v for k, v in details.items() if v is not None}
-    name = type(exc).__name__
-    if name == "AgoraNotFoundError":
-        return NotFound(f"Agora: {exc}", details=details)
+    client_error = _AGORA_CLIENT_ERRORS.get(type(exc).__name__)
+    if client_error is not None and not getattr(exc, "retryable", False):
+        words = _AGORA_CLIENT_WORDS[client_error]
+        reason = agora_reason(exc) if client_error is not NotFound else str(exc)
+        return client_error(f"{words}: {reason}", details={**details, "agora_reason": agora_reason(exc)})
     if getattr(exc, "retryable", False):
         return UpstreamUnavailable(
             f"Agora is unavailable or rate limited: {exc}", details=details, headers={"Retry-After": "2"}
         )
-    return UpstreamError(f"Agora rejected the request: {exc}", details=details)
+    return UpstreamError(f"Agora failed: {exc}", details=details)
 
 
 def register_error_handlers(app: Any) -> None:

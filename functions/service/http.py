@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from agorakit import jsondoc
@@ -31,9 +31,11 @@ MAX_INT_DIGITS = 4300
 
 def _json_loads(text: str) -> Any:
     """Request bodies through ``agorakit.jsondoc`` (the same answer on every Python): nesting too deep and
-    integer literals beyond Python's digit limit are 400s with a reason, never 500s."""
+    integer literals beyond Python's digit limit are 400s with a reason, never 500s. A whole number written
+    with a fraction or exponent (``60.0``) is the integer, as the OpenAPI document's ``"type": "integer"`` says
+    (JSON Schema counts ``60.0`` as an integer); strings and booleans are still never numbers."""
     try:
-        return jsondoc.loads(text)
+        return jsondoc.loads(text, parse_float=jsondoc.whole_number)
     except json.JSONDecodeError as exc:
         if exc.msg == jsondoc.TOO_MANY_DIGITS:
             raise BadRequest(
@@ -69,7 +71,10 @@ class GatewayError(BaseModel):
 
 #: what each error status means on this API (the operation's own description wins where it is more precise)
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "malformed request: a body that is not JSON, an unknown or malformed query parameter or path value",
+    400: (
+        "malformed request: a body that is not JSON, an unknown or malformed query parameter or path value, "
+        "or a value Agora refused (Agora's reason in the message)"
+    ),
     401: "missing, invalid or expired token (API Gateway's authorizer answers with its own body)",
     403: "the caller's groups do not allow this operation",
     404: "no such resource",
@@ -78,7 +83,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     415: "the body is not application/json",
     422: "the request is well-formed but invalid (field errors in error.details.errors)",
     429: "too many requests; retry later",
-    502: "Agora rejected the call in a way the caller cannot fix",
+    502: "Agora failed in a way the caller cannot fix (our credentials refused, an answer that cannot be read)",
     503: "Agora or AWS is unavailable; retry later (Retry-After when known)",
 }
 
@@ -148,28 +153,52 @@ def body_problem(event: Mapping[str, Any]) -> ServiceError | None:
     return None
 
 
+#: who may call a function's routes, decided from the event alone (the verified JWT claims); raises a
+#: ``ServiceError`` (401, 403) to refuse
+Authorize = Callable[[Mapping[str, Any]], object]
+
+
+def _error_response(problem: ServiceError) -> dict[str, Any]:
+    return {
+        "statusCode": problem.status,
+        "headers": {"Content-Type": "application/json"},
+        "body": error_body(problem.status, problem.code, problem.message, problem.details),
+        "isBase64Encoded": False,
+    }
+
+
 class JsonApiResolver(APIGatewayHttpResolver):
-    """An HTTP API resolver for a JSON-only API: bodies that cannot be JSON are refused before routing."""
+    """An HTTP API resolver for a JSON-only API. In this order, before routing and before Powertools validates
+    anything: the caller is authorized (``authorize``: a non-admin gets 403 whatever the body, never a 422 that
+    tells how to shape a request it may not make), then bodies that cannot be JSON are refused."""
+
+    def __init__(self, *, authorize: Authorize | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._authorize = authorize
 
     def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-        problem = body_problem(event) if isinstance(event, Mapping) else None
-        if problem is not None:
-            return {
-                "statusCode": problem.status,
-                "headers": {"Content-Type": "application/json"},
-                "body": error_body(problem.status, problem.code, problem.message),
-                "isBase64Encoded": False,
-            }
+        if isinstance(event, Mapping):
+            if self._authorize is not None:
+                try:
+                    self._authorize(event)
+                except ServiceError as refused:
+                    return _error_response(refused)
+            problem = body_problem(event)
+            if problem is not None:
+                return _error_response(problem)
         return super().resolve(event, context)
 
 
-def build_resolver() -> APIGatewayHttpResolver:
+def build_resolver(*, authorize: Authorize | None = None) -> APIGatewayHttpResolver:
     """An HTTP API (payload v2) resolver with request/response validation and the service's error mapping.
 
     Validation gives typed bodies and an OpenAPI document generated from the routes; malformed input
-    becomes a 400, 415 or 422 with a message (see ``service.errors``), never a 5xx.
+    becomes a 400, 415 or 422 with a message (see ``service.errors``), never a 5xx. ``authorize`` is the
+    function's one access rule (every route of a function shares it): it runs first, so authorization comes
+    before body, path and query validation on every route. Powertools runs its request validation before any
+    middleware, so a middleware or a check in the route would come too late.
     """
-    app = JsonApiResolver(enable_validation=True, json_body_deserializer=_json_loads)
+    app = JsonApiResolver(authorize=authorize, enable_validation=True, json_body_deserializer=_json_loads)
     register_error_handlers(app)
     app.use([_reject_unknown_query])
     return app

@@ -8,6 +8,10 @@ tests/e2e/api_faults.py), which reach what random data cannot: a real recording 
 second recording on a channel, the Console's projects, Agora and AWS failing. Only ``UNREACHABLE_LOCALLY``
 is excused, each entry with its reason.
 
+Over 400 lines on purpose: the runner, its checks (the document's and the stricter ones here: a request the
+document allows refused for a schema reason, a 502 for an Agora refusal) and the deterministic cases that
+complete its coverage are read together.
+
 Deterministic: Hypothesis is derandomized (the same requests on every run, no example database).
 ``run_fuzz(budget=...)`` scales the examples; ``make fuzz`` runs a larger budget than ``make test``.
 """
@@ -38,12 +42,17 @@ class FuzzReport:
     documented: dict[tuple[str, str], set[int]] = field(default_factory=dict)
     #: phase -> (requests, seconds): how the run's time is spent (printed, never asserted)
     phases: dict[str, tuple[int, float]] = field(default_factory=dict)
+    #: 5xx answers per phase: the deterministic phase provokes the documented 502/503 on purpose (Agora and AWS
+    #: failing); in the fuzz phase every 5xx is also a failure
+    server_errors: Counter[str] = field(default_factory=Counter)
+    current: str = ""
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         import time
 
         start, before = time.monotonic(), self.requests
+        self.current = name
         try:
             yield
         finally:
@@ -64,8 +73,10 @@ class FuzzReport:
         statuses = ", ".join(f"{k}: {v}" for k, v in sorted(self.by_status.items()))
         phases = ", ".join(f"{name}: {n} requests in {s} s" for name, (n, s) in self.phases.items())
         reached = sum(len(s & self.seen.get(k, set())) for k, s in self.documented.items())
+        errors = ", ".join(f"{name}: {self.server_errors[name]}" for name in self.phases)
         return (
-            f"{self.requests} requests ({statuses}); {phases}; documented (route, status) pairs reached: "
+            f"{self.requests} requests ({statuses}); {phases}; 5xx per phase: {errors}; "
+            f"documented (route, status) pairs reached: "
             f"{reached}/{sum(len(s) for s in self.documented.values())}; {len(self.failures)} failures; "
             f"not reached: {self.missing()}; not reached and not excused: {self.missing(allowed=allowed_gap)}"
         )
@@ -127,6 +138,8 @@ class Runner:
             self.report.requests += 1
             self.report.by_status[status] += 1
             self.report.seen[(method, path)].add(status)
+            if status >= 500:
+                self.report.server_errors[self.report.current] += 1
             if problem and len(self.report.failures) < 200:
                 self.report.failures.append(problem)
 
@@ -154,6 +167,9 @@ class Runner:
             )  # fmt: skip
         except (Exception, BaseExceptionGroup) as exc:  # schemathesis raises one group of every failed check
             problem = f"{method} {path} -> {response.status_code}: {str(exc)[:600]}\n  {case.as_curl_command()}"
+        strict = stricter_than_schema(case, response) or agora_refusal_as_502(response)
+        if problem is None and strict is not None:
+            problem = f"{method} {path} -> {response.status_code}: {strict}\n  {case.as_curl_command()}"
         self.record(method, path, response.status_code, problem)
 
     def send(
@@ -175,10 +191,57 @@ class Runner:
             (method, template), set()
         ):
             problem = problem or f"explicit {method} {path} -> {response.status_code} (an undocumented 5xx)"
+        problem = problem or agora_refusal_as_502(response)
         if expect is not None and response.status_code != expect and problem is None:
             problem = f"explicit {method} {path} -> {response.status_code}, expected {expect}: {response.text[:300]}"
         self.record(method, template, response.status_code, problem)
         return response
+
+
+#: pydantic error types that come from a rule the document cannot state (a model or field validator raising
+#: ValueError: cross-field rules, said in the descriptions); every other type is a schema fact (type, pattern,
+#: bound, enum, required, unknown field) the document must state
+_DESCRIBED_RULES = frozenset({"value_error", "assertion_error"})
+
+
+def _error_of(response: Any) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    return error if isinstance(error, dict) else {}
+
+
+def stricter_than_schema(case: Any, response: Any) -> str | None:
+    """Why a request the document allows (a positive case) was refused for a schema reason, or None.
+
+    A 422 whose field errors include a schema fact (a pattern, a bound, a type...) means the document allows a
+    value the server refuses: the document must state that limit. So does a 400 from query, path or header
+    validation ("invalid request: ..."). Refusals from described rules (``_DESCRIBED_RULES``) and from the
+    resource's state are not the document's to state."""
+    meta = getattr(case, "meta", None)
+    if meta is None or meta.generation.mode.is_negative or any(c.mode.is_negative for c in meta.components.values()):
+        return None
+    error = _error_of(response)
+    if response.status_code == 422:
+        facts = [e for e in (error.get("details") or {}).get("errors") or [] if e.get("type") not in _DESCRIBED_RULES]
+        if facts:
+            return f"the document allows what the server refuses (422 for a schema reason): {facts[:3]}"
+    if response.status_code == 400 and str(error.get("message", "")).startswith("invalid request:"):
+        return f"the document allows what the server refuses (400 for a schema reason): {error.get('message')}"
+    return None
+
+
+def agora_refusal_as_502(response: Any) -> str | None:
+    """A 502 for a request Agora refused for its content (an Agora 4xx other than our credentials)."""
+    if response.status_code != 502:
+        return None
+    details = _error_of(response).get("details") or {}
+    agora_status = details.get("agora_http_status")
+    if isinstance(agora_status, int) and 400 <= agora_status < 500 and agora_status not in (401, 403):
+        return f"Agora refused the request ({agora_status}) and we answered 502: {_error_of(response)}"
+    return None
 
 
 #: projects operations whose only input is the path: a "negative" case is still a valid request
@@ -311,6 +374,8 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
     s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
     s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
+    rt.emulator.join("fuzz-chat", 1101, role="communication", profile="communication")
+    s("GET", "/channels/fuzz-chat/hosts", "/channels/{name}/hosts", token=admin, expect=409)  # Agora's 400
     s("GET", "/ncs/ips", "/ncs/ips", token=admin)
     s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
     s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200

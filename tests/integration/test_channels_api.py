@@ -358,6 +358,17 @@ def test_hosts_only_list(api):
     assert body["hosts"] == [7001] and body["source"] == "agora"
 
 
+def test_hosts_of_a_communication_channel_is_409_not_a_live_channel_with_agoras_reason(api):
+    """Agora answers 400 "hosts_only applies to live channels": the channel's state, never a gateway failure."""
+    api.emulator.join("chat1", 7101, profile="communication")
+    status, body = call(api, "GET", "/channels/chat1/hosts")
+    assert status == 409, body
+    assert body["error"]["code"] == "conflict"
+    assert body["error"]["message"].startswith("not a live channel")
+    assert "hosts_only applies to live channels" in body["error"]["message"]
+    assert body["error"]["details"]["agora_http_status"] == 400
+
+
 def test_ncs_addresses_from_agora(api):
     """GET /ncs/ips asks Agora (one call) and answers its addresses with the refresh period."""
     before = api.emulator.stats()["requests"]

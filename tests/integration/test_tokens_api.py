@@ -125,7 +125,7 @@ def test_rtm_token_for_the_same_user(handler_module):
         ({"channel": "room", "rtm": 0}, 422),  # strict: no coercion of 0 to false (issue 12)
         ({"channel": "room", "rtm": "true"}, 422),
         ({"channel": "room", "ttl": "3600"}, 422),
-        ({"channel": "room", "ttl": 3600.0}, 422),
+        ({"channel": "room", "ttl": 3600.5}, 422),
         ({"channel": "room", "ttl": True}, 422),
     ],
 )
@@ -133,6 +133,13 @@ def test_bad_bodies_are_precise_4xx(handler_module, body, status):
     got, payload = call(handler_module, body)
     assert got == status, payload
     assert payload["error"]["message"]
+
+
+def test_a_whole_number_written_with_a_fraction_is_the_integer_the_document_allows(handler_module):
+    """The document says ``"type": "integer"``, which JSON Schema matches with 3600.0: the server agrees."""
+    status, payload = call(handler_module, {"channel": "room", "ttl": 3600.0})
+    assert status == 200, payload
+    assert payload["expires_at"] - payload["issued_at"] == 3600
 
 
 def test_malformed_json_is_400(handler_module):

@@ -52,3 +52,39 @@ def test_unreachable_aws_is_503(exc: Exception) -> None:
 )
 def test_our_own_faults_stay_500(exc: Exception) -> None:
     assert map_exception(exc) is None
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        ("AgoraParameterError", 400, "bad_request"),
+        ("AgoraConflictError", 409, "conflict"),
+        ("AgoraAlreadyStartedError", 409, "conflict"),
+        ("AgoraResourceExpiredError", 409, "conflict"),
+        ("AgoraNotFoundError", 404, "not_found"),
+    ],
+)
+def test_agoras_refusals_of_the_request_stay_4xx_with_agoras_reason(error: str, status: int, code: str) -> None:
+    from agorakit.agora import errors
+
+    exc = getattr(errors, error)("Agora said no", http_status=400, code=2, reason="cname is invalid for this app")
+    mapped = map_exception(exc)
+    assert mapped is not None and (mapped.status, mapped.code) == (status, code)
+    assert "cname is invalid for this app" in mapped.message
+    assert mapped.details["agora_http_status"] == 400
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("AgoraAuthError", 502),
+        ("AgoraServerError", 503),
+        ("AgoraRateLimitedError", 503),
+        ("AgoraUnavailableError", 503),
+    ],
+)
+def test_only_agoras_own_failures_are_5xx(error: str, status: int) -> None:
+    from agorakit.agora import errors
+
+    mapped = map_exception(getattr(errors, error)("Agora failed", http_status=500))
+    assert mapped is not None and mapped.status == status

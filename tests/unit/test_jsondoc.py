@@ -46,3 +46,17 @@ def test_scalars_and_wide_documents_pass():
     assert jsondoc.loads("3") == 3
     wide = {f"k{i}": [i, {"x": i}] for i in range(2_000)}
     assert jsondoc.loads(json.dumps(wide)) == wide
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("60.0", 60), ("6e1", 60), ("-0.0", 0), ("1E2", 100), ("60.5", 60.5), ("1e30", 1e30), ("1e-3", 0.001)],
+)
+def test_a_whole_number_with_a_fraction_is_the_integer_json_schema_says(text: str, value: float) -> None:
+    read = jsondoc.loads(f'{{"n": {text}}}', parse_float=jsondoc.whole_number)["n"]
+    assert read == value and type(read) is type(value)
+
+
+def test_a_huge_exponent_stays_a_float_and_builds_no_huge_integer() -> None:
+    assert jsondoc.loads("[1e999999999]", parse_float=jsondoc.whole_number) == [float("inf")]
+    assert type(jsondoc.loads("[123456789012345678901234567890.0]", parse_float=jsondoc.whole_number)[0]) is float

@@ -20,6 +20,21 @@ if TYPE_CHECKING:
 DEFAULT_BASE_URL = "https://api.agora.io"
 
 
+#: the longest a Console request may be given, seconds
+MAX_TIMEOUT = 300.0
+
+
+def _timeout(raw: str) -> float:
+    """``--timeout``: seconds in (0, 300], a finite number (argparse's one-line error otherwise, exit 2)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if not 0 < value <= MAX_TIMEOUT:  # also false for nan
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {raw}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "console",
@@ -31,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         help="REST host (repeatable; default: AGORA_REST_BASE_URLS or https://api.agora.io)",
     )
-    p.add_argument("--timeout", type=float, default=10.0)
+    p.add_argument("--timeout", type=_timeout, default=10.0, help="seconds per request, at most 300 (default 10)")
     sub = p.add_subparsers(dest="console_command", required=True, metavar="ACTION")
 
     sub.add_parser("projects", help="list the account's projects").set_defaults(func=run, action="projects")

@@ -7,12 +7,14 @@ No ``from __future__ import annotations`` here: Powertools reads the route signa
 string annotations could not be resolved through the tracer's wrapper.
 """
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any, Literal
 
+from agorakit.ids import CHANNEL_PATTERN, UID_PATTERN
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.auth import Caller, caller_from_event
@@ -35,8 +37,15 @@ logger = Logger()
 metrics = Metrics()
 _metric = metric_sink(metrics)
 tracer = make_tracer()
-app = build_resolver()
 settings = ChannelsSettings.from_env()
+
+
+def _authorize(event: Mapping[str, Any]) -> None:
+    """Every route: the admin group, checked before the request is validated (service.http.build_resolver)."""
+    logic.require_admin(caller_from_event(dict(event), groups_claim=settings.groups_claim), settings)
+
+
+app = build_resolver(authorize=_authorize)
 
 
 @cache
@@ -67,7 +76,20 @@ def _json(status: int, body: Any) -> Response[Any]:
 
 
 CHANNELS, RULES = ["channels"], ["kicking rules"]
-_ADMIN = {403: "the caller is not in the admin group", 502: "Agora rejected the call"}
+#: path values as the document states them; the routes check them (logic.channel_name, user_uid, rule_id) with a
+#: precise 400, after percent-decoding, so the patterns are documentation only
+ChannelName = Annotated[
+    str,
+    Path(
+        description="an Agora channel name: 1..63 characters from Agora's set (percent-encoded in the path)",
+        json_schema_extra={"pattern": CHANNEL_PATTERN},
+    ),
+]
+UidPath = Annotated[str, Path(description="a uid, 1..2^32-1", json_schema_extra={"pattern": UID_PATTERN})]
+RuleId = Annotated[
+    str, Path(description="a kicking rule id, a positive integer", json_schema_extra={"pattern": r"^[1-9][0-9]{0,17}$"})
+]
+_ADMIN = {403: "the caller is not in the admin group", 502: "Agora failed (not a refusal of the request)"}
 _CHANNEL = {**_ADMIN, 400: "an invalid channel name or uid, or a malformed or unknown query parameter"}
 
 
@@ -93,7 +115,9 @@ def get_channels(
     responses=contract({200: (ChannelUsers, "the channel's users")}, 403, 502, descriptions=_CHANNEL),
 )
 @tracer.capture_method
-def get_channel_users(name: str, source: Annotated[Literal["agora", "webhooks"], Query()] = "agora") -> Response[Any]:
+def get_channel_users(
+    name: ChannelName, source: Annotated[Literal["agora", "webhooks"], Query()] = "agora"
+) -> Response[Any]:
     _admin()
     channel = logic.channel_name(name)
     if source == "webhooks":
@@ -108,7 +132,7 @@ def get_channel_users(name: str, source: Annotated[Literal["agora", "webhooks"],
     responses=contract({200: (UserStatus, "the user's status")}, 403, 502, descriptions=_CHANNEL),
 )
 @tracer.capture_method
-def get_channel_user(name: str, uid: str) -> Response[Any]:
+def get_channel_user(name: ChannelName, uid: UidPath) -> Response[Any]:
     _admin()
     return _json(200, logic.user_status(logic.channel_name(name), logic.user_uid(uid), deps=dependencies()))
 
@@ -117,10 +141,16 @@ def get_channel_user(name: str, uid: str) -> Response[Any]:
     "/channels/<name>/hosts",
     summary="The hosts (broadcasters) of a live channel, from Agora's hosts-only list",
     tags=CHANNELS,
-    responses=contract({200: (ChannelHosts, "the channel's hosts")}, 403, 502, descriptions=_CHANNEL),
+    responses=contract(
+        {200: (ChannelHosts, "the channel's hosts")},
+        403,
+        409,
+        502,
+        descriptions={**_CHANNEL, 409: "not a live channel: a communication channel has no hosts list (Agora's 400)"},
+    ),
 )
 @tracer.capture_method
-def get_channel_hosts(name: str) -> Response[Any]:
+def get_channel_hosts(name: ChannelName) -> Response[Any]:
     _admin()
     return _json(200, logic.hosts_from_agora(logic.channel_name(name), deps=dependencies()))
 
@@ -144,7 +174,7 @@ def get_ncs_ips() -> Response[Any]:
     responses=contract({201: (KickingRuleView, "the kicking rule")}, 403, 502, body=True, descriptions=_CHANNEL),
 )
 @tracer.capture_method
-def post_kick(name: str, body: KickRequest) -> Response[Any]:
+def post_kick(name: ChannelName, body: KickRequest) -> Response[Any]:
     caller = _admin()
     channel = logic.channel_name(name)
     rule = logic.create_kick(channel, body, caller, settings=settings, deps=dependencies())
@@ -199,7 +229,7 @@ def get_kicking_rules(include_agora: Annotated[bool, Query()] = False) -> Respon
     ),
 )
 @tracer.capture_method
-def put_kicking_rule(rule_id: str, body: RuleUpdate) -> Response[Any]:
+def put_kicking_rule(rule_id: RuleId, body: RuleUpdate) -> Response[Any]:
     caller = _admin()
     number = logic.rule_id(rule_id)
     view = logic.update_rule(number, body, settings=settings, deps=dependencies())
@@ -221,7 +251,7 @@ def put_kicking_rule(rule_id: str, body: RuleUpdate) -> Response[Any]:
     ),
 )
 @tracer.capture_method
-def delete_kicking_rule(rule_id: str) -> Response[Any]:
+def delete_kicking_rule(rule_id: RuleId) -> Response[Any]:
     caller = _admin()
     number = logic.rule_id(rule_id)
     logic.delete_rule(number, deps=dependencies())

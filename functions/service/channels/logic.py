@@ -10,7 +10,6 @@ bounds, and the list is advisory anyway ("pages may repeat or miss channels").
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import Callable
@@ -19,13 +18,14 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import unquote
 
+from agorakit.addresses import check_ban_ip, describe_ban_ip_rule
 from agorakit.ids import MAX_UID, RECORDER_UID_MIN
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.auth import Caller
 from service.channels.repository import KickingRule, KickingRulesRepository
 from service.channels.settings import ChannelsSettings
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest, Conflict, NotFound
 from service.presence.logic import member_view
 from service.presence.repository import CHANNEL_SK, PresenceStore
 
@@ -87,12 +87,8 @@ def _duration(value: int) -> int:
 
 
 def _ip_address(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return str(ipaddress.ip_address(value.strip()))
-    except ValueError:
-        raise ValueError("ip must be an IPv4 or IPv6 address") from None
+    """A kicking-rule IP: one unicast host address (``agorakit.addresses.check_ban_ip`` says which ranges not)."""
+    return None if value is None else check_ban_ip(value)
 
 
 def _unique_privileges(value: list[str]) -> list[str]:
@@ -133,7 +129,9 @@ class AppBanRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"uid": 1002, "duration_seconds": 600}]})
 
     uid: int | None = Field(default=None, ge=1, le=MAX_UID, strict=True, description="the user, in every channel")
-    ip: str | None = Field(default=None, max_length=45, description="an IPv4/IPv6 address (users behind one NAT too)")
+    ip: str | None = Field(
+        default=None, max_length=45, description=f"users behind one NAT too: {describe_ban_ip_rule()}"
+    )
     duration_seconds: int = Field(default=3600, ge=0, le=MAX_BAN_SECONDS, strict=True)
     privileges: list[Privilege] = Field(default_factory=_default_privileges, min_length=1, max_length=3)
 
@@ -245,8 +243,19 @@ def users_from_agora(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
 
 
 def hosts_from_agora(name: str, *, deps: ChannelDependencies) -> dict[str, Any]:
-    """Agora's hosts-only list (live channels), the recorder bot apart."""
-    hosts, bots = _split_bots(list(deps.agora.channel_hosts(name)))
+    """Agora's hosts-only list (live channels), the recorder bot apart. Agora refuses it for a communication
+    channel (400 "hosts_only applies to live channels"): that is the channel's state, a 409, never a 502."""
+    from agorakit.agora.errors import AgoraParameterError
+
+    try:
+        listed = deps.agora.channel_hosts(name)
+    except AgoraParameterError as exc:
+        raise Conflict(
+            f"not a live channel: {name!r} is a communication channel, which has no hosts list "
+            f"(Agora: {exc.reason or exc.message}); use GET /channels/{{name}}/users",
+            details={"agora_http_status": exc.http_status, "agora_reason": exc.reason or exc.message},
+        ) from None
+    hosts, bots = _split_bots(list(listed))
     return {"channel": name, "source": "agora", "hosts": hosts, "recorder_bots": bots}
 
 

@@ -5,6 +5,7 @@ Log lines name projects by id and App ID only; a Project object or a Console bod
 (Agora puts the App Certificate in clear in every project read).
 """
 
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
@@ -27,8 +28,15 @@ if TYPE_CHECKING:
 
 logger = Logger()
 tracer = make_tracer()
-app = build_resolver()
 settings = ProjectsSettings.from_env()
+
+
+def _authorize(event: Mapping[str, Any]) -> None:
+    """Every route: the owners group, checked before the request is validated (service.http.build_resolver)."""
+    logic.require_owner(caller_from_event(dict(event), groups_claim=settings.groups_claim), settings)
+
+
+app = build_resolver(authorize=_authorize)
 
 
 @cache

@@ -12,6 +12,7 @@ document comes from them) and find the app serving the current request through a
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -41,9 +42,30 @@ from service.recordings.settings import RecordingSettings
 logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()
-app = build_resolver()
+
+
+def _authorize(event: Mapping[str, Any]) -> None:
+    """Every route: the admin group, checked before the request is validated (service.http.build_resolver)."""
+    settings = _current().settings
+    caller = caller_from_event(dict(event), groups_claim=settings.groups_claim)
+    caller.require_group(settings.admin_group, "managing recordings")
+
+
+app = build_resolver(authorize=_authorize)
+
 
 _metric = metric_sink(metrics)
+#: the lifetime a caller may ask of presigned URLs: at most PLAYBACK_URL_SECONDS's default (900), stated in the
+#: document and checked by the same validation; a function configured lower refuses more (400, operations)
+_URL_SECONDS: int = RecordingSettings.model_fields["playback_url_seconds"].default
+ExpiresIn = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=_URL_SECONDS,
+        description=f"seconds the presigned URLs stay valid: 1..{_URL_SECONDS} (PLAYBACK_URL_SECONDS can lower it)",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -234,7 +256,7 @@ def get_playlist(
     file: Annotated[str | None, Query(max_length=255)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int | None, Query(ge=1)] = None,
-    expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
+    expires_in: ExpiresIn = None,
 ) -> Response[str]:
     from service.recordings.playback import PlaybackRequest
 
@@ -260,7 +282,7 @@ def get_snapshots(
     recording_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     after: Annotated[str | None, Query(max_length=255)] = None,
-    expires_in: Annotated[int | None, Query(ge=1, le=43_200)] = None,
+    expires_in: ExpiresIn = None,
 ) -> Response[dict[str, Any]]:
     api = _current()
     request = {"limit": limit, "after": after, "expires_in": expires_in}

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Self
 
+from agorakit.addresses import MAX_RTMP_URL, RTMP_URL_PATTERN, check_rtmp_url
 from agorakit.ids import MAX_UID
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -30,10 +33,30 @@ from service.recordings.postponed_rules import check_request
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
 Uid = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,9}$")]
 Color = Annotated[str, StringConstraints(pattern=r"^#[0-9A-Fa-f]{6}$")]
-HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https://[^\s]+$", max_length=1024)]
+#: an https URL without spaces or control characters; the class is spelled out (no ``\s``) because Python's and
+#: ECMAScript's ``\s`` differ (Python's has U+001C..U+001F and U+0085, ECMAScript's U+FEFF): the document and
+#: the server must read the same pattern the same way
+_NO_SPACE_OR_CONTROL = r"[^\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+HttpsUrl = Annotated[str, StringConstraints(pattern=rf"^https://{_NO_SPACE_OR_CONTROL}+$", max_length=1024)]
 UidList = Annotated[list[UidOrAll], Field(min_length=1, max_length=32)]
-#: a CDN ingest address for web recording's CDN push: RTMP or RTMPS, a host, then the app/stream path
-RtmpUrl = Annotated[str, StringConstraints(pattern=r"^rtmps?://[A-Za-z0-9.\-\[\]:]+/[^\s]+$", max_length=1024)]
+#: a CDN ingest address for web recording's CDN push: RTMP or RTMPS, a valid host and port, then the app/stream
+#: path (``agorakit.addresses.check_rtmp_url`` is the rule, with a precise message; the document states its outline)
+RtmpUrl = Annotated[
+    str,
+    AfterValidator(check_rtmp_url),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": RTMP_URL_PATTERN,
+            "maxLength": MAX_RTMP_URL,
+            "description": (
+                "rtmp:// or rtmps://, a host name (RFC 1123 labels), an IPv4 literal or a bracketed IPv6 literal, "
+                "an optional port 1..65535, then the app/stream path; printable ASCII only, at most "
+                f"{MAX_RTMP_URL} characters"
+            ),
+        }
+    ),
+]
 #: Agora pushes a web recording to at most this many CDN addresses (``rtmpPublishConfig``: "at most one output")
 MAX_CDN_OUTPUTS = 1
 Unit = Annotated[float, Field(ge=0, le=1)]

@@ -9,7 +9,9 @@ request makes no AWS call for the uid (cached in the container) and at most one 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -32,8 +34,16 @@ from service.tokens.settings import TokenSettings
 logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()  # XRAY_SDK=false in the deployed token function: see docs/decisions.md
-app = build_resolver()
 settings = TokenSettings.from_env()
+
+
+def _authenticate(event: Mapping[str, Any]) -> None:
+    """Every route: a signed-in caller, checked before the body is read. Which role a caller may have depends
+    on the body (``role``), so the group check stays in ``logic.effective_role``."""
+    caller_from_event(dict(event), groups_claim=settings.groups_claim)
+
+
+app = build_resolver(authorize=_authenticate)
 
 
 @cache

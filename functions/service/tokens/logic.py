@@ -7,11 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from agorakit.ids import CHANNEL_PATTERN
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.adapters.secrets import SecretStore
 from service.auth import Caller
-from service.errors import BadRequest, Forbidden, UpstreamUnavailable
+from service.errors import BadRequest, Forbidden, Unprocessable, UpstreamUnavailable
 from service.tokens.repository import UidRepository
 from service.tokens.settings import TokenSettings
 
@@ -37,6 +38,20 @@ class PrivilegeTtl(BaseModel):
     publish_data: int | None = Field(default=None, ge=1, le=86400)
 
 
+def check_within_ttl(privileges: PrivilegeTtl | None, ttl: int, source: str) -> None:
+    """A privilege cannot outlive its token (Agora ends the token at ``ttl`` whatever a privilege says): a
+    longer per-privilege lifetime is a mistake to report, not a value to clamp silently (``ValueError``)."""
+    if privileges is None:
+        return
+    beyond = {name: seconds for name, seconds in privileges.model_dump(exclude_none=True).items() if seconds > ttl}
+    if beyond:
+        listed = ", ".join(f"privilege_ttl.{name} ({seconds} s)" for name, seconds in sorted(beyond.items()))
+        raise ValueError(
+            f"{listed} outlasts the token itself ({source} {ttl} s): a privilege ends with its token at the latest; "
+            f"ask for at most {ttl} s or a longer ttl"
+        )
+
+
 class TokenRequest(BaseModel):
     """``POST /tokens``. The uid is never taken from the body: it comes from the caller's identity."""
 
@@ -46,15 +61,30 @@ class TokenRequest(BaseModel):
         json_schema_extra={"examples": [{"channel": "demo", "role": "publisher", "ttl": 3600, "rtm": True}]},
     )
 
-    channel: str = Field(min_length=1, max_length=63, description="Agora channel name (under 64 bytes, Agora's set)")
+    channel: str = Field(
+        min_length=1,
+        max_length=63,
+        json_schema_extra={"pattern": CHANNEL_PATTERN},  # the validator below says which character is wrong
+        description="Agora channel name (under 64 bytes, Agora's set)",
+    )
     role: Literal["publisher", "subscriber"] = "subscriber"
     ttl: int | None = Field(
         default=None, ge=1, le=86400, description="token lifetime in seconds (max 24 h; default: the deployment's)"
     )
     rtm: bool = Field(default=False, description="also mint an RTC+RTM token (rtm_token) for the same user")
     privilege_ttl: PrivilegeTtl | None = Field(
-        default=None, description="per-privilege lifetimes in seconds; publish_* need role publisher"
+        default=None,
+        description=(
+            "per-privilege lifetimes in seconds; publish_* need role publisher; each at most the token's ttl "
+            "(the request's, else the deployment's default): a longer one is refused (422), never clamped"
+        ),
     )
+
+    @model_validator(mode="after")
+    def _privileges_within_ttl(self) -> TokenRequest:
+        if self.ttl is not None:
+            check_within_ttl(self.privilege_ttl, self.ttl, "ttl")
+        return self
 
     @field_validator("channel")
     @classmethod
@@ -168,6 +198,11 @@ def privilege_lifetimes(request: TokenRequest, role: str, ttl: int) -> dict[str,
     refused = sorted(set(asked) - set(names))
     if refused:
         raise BadRequest(f"privilege_ttl {', '.join(refused)} needs a publisher token; this one is {role}")
+    if request.ttl is None:  # the deployment's default ttl: the same rule as the model's, checked here
+        try:
+            check_within_ttl(request.privilege_ttl, ttl, "the default ttl")
+        except ValueError as exc:
+            raise Unprocessable(str(exc)) from None
     return {name: int(asked.get(name, ttl)) for name in names}
 
 
