@@ -3,8 +3,6 @@
 Two synthesized templates: the default one (``template_json``) and one with every production switch
 turned (``alt``: dev stack, 24-hour recordings, 90-day logs, tags, callback URLs, hosted UI, and a
 stack name long enough to break a naive state machine name).
-
-Over 400 lines on purpose: one assertion group per production review item of the template.
 """
 
 from __future__ import annotations

@@ -2,9 +2,6 @@
 synthesized template, with API Gateway v2 events carrying JWT claims, and the Agora emulator for update
 and updateLayout. Executions are recorded but not run: each test arranges the states it needs by calling
 the real workflow steps.
-
-Over 400 lines on purpose: one test per recordings route case (start, list, stop, update, layout, races) against one
-provisioned stack.
 """
 
 from __future__ import annotations
