@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit lint format synth cfn-lint bench run demo deploy clean openapi event-schemas setup-py313 test-py313 diagrams fuzz
+.PHONY: help setup test unit check test-wide lint format synth cfn-lint bench run demo deploy clean openapi event-schemas setup-py313 test-py313 diagrams fuzz
 
 #: `make run` settings; each one given overrides local.env (local.env.example lists its keys), which overrides the
 #: defaults (ports 8080, 8081, 5000, 8090): make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090
@@ -37,7 +37,7 @@ KEEP ?=
 
 help:  ## list the targets (this text)
 	@echo "agora-serverless: make TARGET  (every target works offline except deploy)"
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-11s %s\n", $$1, $$2}'
 	@echo "  make run PORT=8080 WEB_PORT=8081 MOTO_PORT=5000 EMULATOR_PORT=8090 CORS_ORIGINS=https://app.example"
 
 setup: $(STAMP) $(WEB_STAMP)  ## create .venv with every dependency, and the web example's npm packages (idempotent)
@@ -55,8 +55,15 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-test: setup lint  ## the whole suite plus lint: several minutes (a headless Chromium test included, see CONTRIBUTING.md)
-	$(PY) -m pytest tests
+#: pytest-xdist workers for make test and make test-py313: one per core, at most 4 (make test TEST_JOBS=1 runs serially)
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+#: each test module stays on one worker (tests/conftest.py groups them), so its module-scoped stack is built once
+XDIST = -n $(TEST_JOBS) --dist loadgroup
+#: the tiers of the inner loop (CONTRIBUTING.md): no child process, no network; tests/contract once it exists
+FAST_TIERS = tests/unit $(wildcard tests/contract)
+
+test: setup lint  ## the whole suite plus lint, on every core (under 6 minutes on 2; see CONTRIBUTING.md)
+	$(PY) -m pytest $(XDIST) tests
 
 setup-py313: $(STAMP313)  ## a second venv on Python 3.13, the Lambda runtime's Python (idempotent)
 
@@ -67,11 +74,17 @@ $(STAMP313): requirements.txt requirements-dev.txt pyproject.toml
 	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP313)
 
-test-py313: setup-py313  ## the functions' tests (unit, integration, workflow) on Python 3.13
-	$(VENV313)/bin/python -m pytest tests/unit tests/integration tests/workflow
+test-py313: setup-py313  ## the functions' tests (unit, integration, workflow) on Python 3.13, on every core
+	$(VENV313)/bin/python -m pytest $(XDIST) tests/unit tests/integration tests/workflow
 
-unit: setup  ## unit tests only (no network)
-	$(PY) -m pytest tests/unit
+unit: setup  ## unit tests without the slow ones: no network, no child process (under 20 s)
+	$(PY) -m pytest -p no:schemathesis -m "not slow" tests/unit
+
+check: setup lint  ## the inner loop: lint, then unit and contract tests without the slow ones (under 60 s)
+	$(PY) -m pytest -p no:schemathesis -m "not slow" $(FAST_TIERS)
+
+test-wide: setup  ## the property tests with Hypothesis's "wide" profile (5,000 examples each): a long search
+	HYPOTHESIS_PROFILE=wide $(PY) -m pytest $(XDIST) tests/unit
 
 lint: setup  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

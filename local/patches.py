@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,9 +52,36 @@ class _ThreadLocalAttribute:
         delattr(self.store, self.name)
 
 
+class _ThreadLocalContext:
+    """Data descriptor for a router's ``context`` dict, per thread and per router: Powertools keeps the matched
+    route's arguments there (``_route_args``) between resolving a request and calling its handler, so two
+    threads serving one function would read each other's. A thread starts from the router's own dict."""
+
+    def __init__(self, store: threading.local):
+        self.store = store
+
+    def _contexts(self) -> weakref.WeakKeyDictionary[Any, dict[str, Any]]:
+        contexts = getattr(self.store, "contexts", None)
+        if contexts is None:
+            contexts = self.store.contexts = weakref.WeakKeyDictionary()
+        return contexts
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        contexts = self._contexts()
+        if obj not in contexts:
+            contexts[obj] = dict(obj.__dict__.get("context", {}))
+        return contexts[obj]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        self._contexts()[obj] = value
+
+
 @contextmanager
 def _powertools_thread_local_events() -> Iterator[None]:
-    """Make Powertools' process-global ``BaseRouter.current_event``/``lambda_context`` per thread.
+    """Make Powertools' process-global ``BaseRouter.current_event``/``lambda_context`` per thread, and each
+    router's ``context`` per thread.
 
     On Lambda one process serves one event at a time, so Powertools keeps the current event in a class
     attribute. Hosting several functions in one process (threads) would let one request read another's
@@ -73,12 +101,14 @@ def _powertools_thread_local_events() -> Iterator[None]:
     original_meta = type(BaseRouter)
     for n in names:
         type.__setattr__(BaseRouter, n, _ThreadLocalAttribute(n, store))
+    type.__setattr__(BaseRouter, "context", _ThreadLocalContext(store))
     meta = type("_ThreadLocalRouterMeta", (original_meta,), {n: _ThreadLocalAttribute(n, store) for n in names})
     BaseRouter.__class__ = meta  # type: ignore[assignment,method-assign]
     try:
         yield
     finally:
         BaseRouter.__class__ = original_meta  # type: ignore[assignment,method-assign]
+        type.__delattr__(BaseRouter, "context")
         for n in names:
             type.__delattr__(BaseRouter, n)
             if n in saved:

@@ -3,8 +3,6 @@
 Two synthesized templates: the default one (``template_json``) and one with every production switch
 turned (``alt``: dev stack, 24-hour recordings, 90-day logs, tags, callback URLs, hosted UI, and a
 stack name long enough to break a naive state machine name).
-
-Over 400 lines on purpose: one assertion group per production review item of the template.
 """
 
 from __future__ import annotations
@@ -116,7 +114,9 @@ def test_every_function_runs_the_tested_python_on_arm64(template_json):
 def test_ci_runs_the_functions_tests_on_python_313():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(
-        r"^test-py313: setup-py313.*\n\t.*pytest tests/unit tests/integration tests/workflow$", makefile, re.M
+        r"^test-py313: setup-py313.*\n\t.*pytest \$\(XDIST\) tests/unit tests/integration tests/workflow$",
+        makefile,
+        re.M,
     )
     assert "make test-py313" in (ROOT / ".ci" / "run").read_text()
     assert "3.13" in (ROOT / "docs" / "decisions.md").read_text()
@@ -433,6 +433,14 @@ def test_app_applies_cdk_json_flags_without_the_cli():
 
     assert feature_flags()["@aws-cdk/aws-lambda:recognizeLayerVersion"] is True
     assert len(feature_flags()) > 70
+
+
+def test_make_test_and_test_py313_use_every_core_keeping_each_module_on_one_worker():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^XDIST = -n \$\(TEST_JOBS\) --dist loadgroup$", makefile, re.M)
+    assert re.search(r"^test: .*\n\t\$\(PY\) -m pytest \$\(XDIST\) tests$", makefile, re.M)
+    assert re.search(r"^pytest-xdist==3\.8\.0$", (ROOT / "requirements-dev.txt").read_text(), re.M)
+    assert "xdist_group" in (ROOT / "tests" / "conftest.py").read_text()
 
 
 def test_node_banner_is_silenced_everywhere():

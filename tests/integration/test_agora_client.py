@@ -2,9 +2,6 @@
 
 Retries are counted through the emulator's request counters and the client's injected ``sleep``;
 nothing asserts on wall-clock time.
-
-Over 400 lines on purpose: every client path (each endpoint, retry, failover and limiter case) against one emulator
-fixture.
 """
 
 from __future__ import annotations

@@ -3,8 +3,6 @@
 Covers the cached online list (emulator request counts), users from Agora and from webhook presence
 (the emulator's own NCS events run through the real processor), user status, kicking rules
 (create/list/merge/update/delete, and their effect in the emulator), 401/403, and 4xx on bad input.
-
-Over 400 lines on purpose: one test per channels and kicking-rules route case against one emulator and moto fixture.
 """
 
 from __future__ import annotations

@@ -2,8 +2,6 @@
 
 Uploads land in a moto S3 server; webhooks arrive at a tiny local receiver and must verify with
 ``agorakit.ncs.signature.verify``. Emulated time (``time_scale``) keeps idle exits and segments fast.
-
-Over 400 lines on purpose: one test per documented emulator behaviour, all sharing one emulator fixture.
 """
 
 from __future__ import annotations

@@ -1,8 +1,4 @@
-"""The media function against moto S3 + DynamoDB: exact durations, event order, duplicates, bad playlists.
-
-Over 400 lines on purpose: one test per media event case (orders, retries, missing objects) against one moto
-fixture.
-"""
+"""The media function against moto S3 + DynamoDB: exact durations, event order, duplicates, bad playlists."""
 
 from __future__ import annotations
 

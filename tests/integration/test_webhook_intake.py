@@ -1,9 +1,6 @@
 """The NCS intake handler end to end on moto: DynamoDB inbox (with stream) + Secrets Manager.
 
 Calls ``service.webhooks.intake.handler`` with API Gateway HTTP API (payload v2) events, as Lambda would.
-
-Over 400 lines on purpose: one test per intake case (signatures, duplicates, malformed and oversized notices, logs)
-against one moto fixture.
 """
 
 from __future__ import annotations

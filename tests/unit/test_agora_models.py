@@ -356,6 +356,7 @@ def test_client_never_shows_its_secret():
         AgoraClient(app_id="a", customer_id="cid", customer_secret="s", base_urls=["ftp://h"])
 
 
+@pytest.mark.slow  # a fresh interpreter is the point: this one has httpx imported already
 def test_importing_the_client_does_not_import_httpx():
     import subprocess
     import sys

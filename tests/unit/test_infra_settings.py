@@ -96,6 +96,8 @@ def test_configured_lists_tags_and_dev():
     assert load({}).uses_default_callback_urls and not load({}).dev
 
 
+# slow: `import app` boots jsii, a Node.js child process
+@pytest.mark.slow
 def test_app_prints_one_line_and_exits_2(capsys, monkeypatch):
     import app
 

@@ -84,6 +84,7 @@ def test_specials_at_every_block_edge_agree_with_the_line_path(block_size, speci
     assert fast.discontinuities == (133 if special == b"#EXT-X-DISCONTINUITY" else 0)
 
 
+@pytest.mark.slow  # 200 examples at every block size: seconds
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     st.lists(
@@ -111,6 +112,7 @@ def test_any_mix_of_pairs_tags_and_blank_lines(items, block_size):
     assert summary == parse(data, fast=False)
 
 
+@pytest.mark.slow  # 300 examples against a line-by-line reference: seconds
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(
     st.lists(

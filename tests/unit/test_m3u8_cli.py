@@ -92,6 +92,7 @@ def test_unknown_name(capsys):
     assert capsys.readouterr().err == "error: not an Agora recording file name: 'notes.txt'\n"
 
 
+@pytest.mark.slow  # the process boundary (exit code, stderr) is the point
 def test_error_path_in_a_real_process(tmp_path):
     path = tmp_path / "binary.m3u8"
     path.write_bytes(b"\x47\x40\x00\x10" + bytes(range(256)) * 10)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import pairwise
 
+import pytest
 from agorakit.m3u8.parser import PlaylistParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,6 +82,7 @@ def parse(data: bytes, *, block_size: int, cuts: list[int] = (), fast: bool = Tr
     return parser
 
 
+@pytest.mark.slow  # 80 playlists of up to 1,200 segments, each drawn by Hypothesis: seconds
 @settings(max_examples=examples(80), deadline=None, derandomize=True)
 @given(
     playlists(),
@@ -99,6 +101,7 @@ def test_exact_whatever_the_decimals_forms_and_specials(playlist, newline, block
     assert summary == parse(data, block_size=1 << 18, fast=False).close()
 
 
+@pytest.mark.slow  # up to 8,000 segments per example: seconds
 @settings(max_examples=examples(40), deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.sampled_from([0, 3, 6, 9]), st.integers(200, 2000)), min_size=1, max_size=4))
 def test_the_general_pattern_runs_only_where_the_decimals_change(runs):

@@ -1,7 +1,4 @@
-"""The streaming m3u8 summary: exact sums, Agora's tags and names, odd formatting, errors naming the line.
-
-Over 400 lines on purpose: one test per playlist feature and failure the parser handles.
-"""
+"""The streaming m3u8 summary: exact sums, Agora's tags and names, odd formatting, errors naming the line."""
 
 from __future__ import annotations
 
@@ -234,6 +231,7 @@ def test_collected_agora_tags_are_bounded(monkeypatch):
 # ---- exactness ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a million segments: seconds
 def test_a_million_tenths_are_exactly_100000_seconds():
     def chunks() -> Iterator[bytes]:
         yield b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n"
@@ -323,6 +321,7 @@ def _thirty_days(segment_seconds: int = 15) -> tuple[Iterator[bytes], list[int]]
     return gen(), expected
 
 
+@pytest.mark.slow  # thirty days of segments: seconds
 def test_thirty_day_playlist_streamed_with_constant_memory():
     generated, expected = _thirty_days()
     chunks = list(generated)  # generated outside the trace: the parser's own allocations are measured

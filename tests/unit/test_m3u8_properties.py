@@ -67,6 +67,7 @@ def run(chunks: list[bytes], *, block_size: int, fast: bool = True):
     return p.close()
 
 
+@pytest.mark.slow  # 300 playlists of up to 40 segments, some fed a byte at a time: seconds
 @settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     playlists(),
@@ -106,6 +107,7 @@ BROKEN = [
 ]
 
 
+@pytest.mark.slow  # 200 broken playlists, some fed a byte at a time: seconds
 @settings(max_examples=examples(200), deadline=None)
 @given(
     playlists(),

@@ -87,6 +87,7 @@ def test_missing_secret_and_missing_file(body_file, tmp_path, monkeypatch, capsy
     assert capsys.readouterr().err.startswith("error:")
 
 
+@pytest.mark.slow  # the real `python -m agorakit` is the point
 def test_module_entry_point(body_file):
     """The real ``python -m agorakit`` (a subprocess; no network involved)."""
     done = subprocess.run(

@@ -194,6 +194,7 @@ def test_inspect_refuses_a_bad_certificate(capsys: pytest.CaptureFixture[str]) -
     assert err.startswith("error: app_certificate: must be exactly 32 hex characters")
 
 
+@pytest.mark.slow  # the process boundary (exit code, no traceback) is the point
 def test_a_real_process_exits_non_zero_without_a_traceback() -> None:
     bad = subprocess.run(
         [sys.executable, "-m", "agorakit", "token", "inspect", "007eJxTYLC/xv0i87343FLb46KrG9gPxT+Vj8pojqvt"],

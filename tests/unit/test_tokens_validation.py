@@ -1,7 +1,4 @@
-"""Every validation rule of the token builders and the parser: a clear ``TokenError``, never an empty string.
-
-Over 400 lines on purpose: one test per documented input limit of the token builders.
-"""
+"""Every validation rule of the token builders and the parser: a clear ``TokenError``, never an empty string."""
 
 from __future__ import annotations
 

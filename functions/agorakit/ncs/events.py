@@ -5,8 +5,6 @@ Parsing is defensive because Agora's payloads drift between doc versions and rea
 as a string or a list, ``fileName``/``filename``, uids as numbers (RTC) or strings (recording). Unknown
 fields are kept in ``details``/``payload``; unknown event types are not errors. Standard library only,
 so the webhook intake pays nothing for it at cold start.
-
-Over 400 lines on purpose: one model per NCS event family, with the shared lenient field readers they all use.
 """
 
 from __future__ import annotations

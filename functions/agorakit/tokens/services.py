@@ -2,8 +2,6 @@
 
 Mirrors the official ``AccessToken2`` + ``Service*`` classes (python3 HEAD: services kept in insertion order
 and stably sorted by type, so repeated types survive), with every field validated when it is set.
-
-Over 400 lines on purpose: one small class per AccessToken2 service type, as Agora's builders define them.
 """
 
 from __future__ import annotations
