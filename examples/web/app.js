@@ -736,7 +736,7 @@ function addEvent(envelope) {
 
 function eventFacts(type, d) {
   switch (type) {
-    case "Recording Requested": return d.requested_by ? `by ${d.requested_by}` : "";
+    case "Recording Requested": return d.requested_by ? `by user ${short(d.requested_by)}` : "";
     case "Recording Started": return d.sid ? `sid ${short(d.sid)}` : "";
     case "Recording Stopped": return [d.reason && `reason ${d.reason}`, d.outcome].filter(Boolean).join(" · ");
     case "Recording Failed":
@@ -772,7 +772,7 @@ function renderEvents(id, { onlyIfChanged = false } = {}) {
     const facts = document.createElement("span");
     facts.className = "ev-facts";
     facts.textContent = eventFacts(entry.type, entry.detail);
-    item.append(name, " ", time, " ", facts);
+    item.append(name, " · ", time, facts);
     item.title = `${entry.type} · event_id ${entry.detail.event_id}`;
     return item;
   }));

@@ -486,6 +486,36 @@ def test_web_example_with_a_real_app_id_loads_the_agora_sdk(stack: Stack, browse
         page.stop()
 
 
+def test_events_are_not_followed_where_the_api_has_no_local_events(stack: Stack, browser: Any) -> None:
+    """An API without ``GET /local/events`` (a deployed one): one 404, then the page stops asking and hides the
+    lists. Here the "API" is the page's own static server, which answers 404 to every API path."""
+    from local.web import WebServer, local_config
+
+    token = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(f"{stack.api_url}/local/token", data=b'{"username": "admin"}', method="POST"),
+            timeout=10,
+        ).read()
+    )["id_token"]
+    page = WebServer(host="127.0.0.1", port=0, config_js="")
+    page.start()
+    page.config_js = local_config(page.url, [])  # the page's API is its own server (the port is known now)
+    try:
+        browser.get(f"{page.url}/")
+        browser.execute_script("sessionStorage.clear()")
+        browser.find_element("css selector", "#signin-paste summary").click()
+        browser.find_element("id", "paste-token").send_keys(token)
+        browser.find_element("id", "paste-btn").click()
+        _wait(browser, lambda d: "has no GET /local/events" in _text(d, "log"), "expected_error: the 404 noticed")
+        assert browser.execute_script("return [state.events.available, state.events.controller]") == [False, None]
+        _wait(browser, lambda d: d.execute_script("return eventFollowers") == 0, "expected_error: no long-poll")
+        assert _text(browser, "log").count("/local/events") == 1  # asked once, not again and again
+        _console_errors(browser)  # the browser reports the 404s itself: expected here
+    finally:
+        page.stop()
+        browser.get("about:blank")
+
+
 def test_a_page_on_an_origin_the_api_does_not_allow_is_refused(stack: Stack, browser: Any) -> None:
     from local.web import WebServer, local_config
 
