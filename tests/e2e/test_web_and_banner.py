@@ -467,6 +467,39 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     assert _console_errors(browser) == []
 
 
+def test_web_example_events_are_kept_once_and_in_order_whatever_the_arrival(stack: Stack, browser: Any) -> None:
+    """The page's own bookkeeping (``addEvent``) fed the bus's real envelopes of the recording above, newest first and
+    each twice (EventBridge may deliver twice and in any order): each fact once, and one ordering key by sequence."""
+    page = json.loads(urllib.request.urlopen(f"{stack.api_url}/local/events?after=0", timeout=10).read())
+    requested = [e for e in page["events"] if e["detail-type"] == "Recording Requested"]
+    recording_id = next(e["detail"]["recording_id"] for e in requested if e["detail"]["channel"] == "web-room")
+    mine = [e for e in page["events"] if e["detail"].get("recording_id") == recording_id]
+    assert len(mine) >= 4, [e["detail-type"] for e in mine]  # Requested, Started, Stopped, Files Ready at least
+    browser.get(f"{stack.web_url}/")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{stack.web_url}/")  # signed out: nothing follows the bus, the state is fresh
+    shuffled = [e for pair in zip(mine[::-1], mine, strict=True) for e in pair]
+    kept = browser.execute_script(
+        "arguments[0].forEach(addEvent);"
+        "return state.events.byRecording.get(arguments[1]).map(e => [e.type, e.detail.ordering_key])",
+        shuffled,
+        recording_id,
+    )
+    expected = {e["detail"]["event_id"]: e["detail-type"] for e in mine}
+    assert sorted(t for t, _ in kept) == sorted(expected.values())  # each event_id once
+    own_key = f"recording:{recording_id}"
+    rank = ["Recording Requested", "Recording Started", "Recording Stopped", "Recording Failed",
+            "Recording Files Ready", "Recording Postponed Result", "Recording CDN Status Changed"]  # fmt: skip
+    by_sequence = sorted(  # docs/events.md: by sequence; the events of one write in the documented order
+        (e for e in {e["detail"]["event_id"]: e for e in mine}.values() if e["detail"]["ordering_key"] == own_key),
+        key=lambda e: (int(e["detail"]["sequence"]), rank.index(e["detail-type"])),
+    )
+    own = [t for t, key in kept if key == own_key]
+    assert own == [e["detail-type"] for e in by_sequence], (own, shuffled)
+    assert own[:3] == ["Recording Requested", "Recording Started", "Recording Stopped"], own
+    assert _console_errors(browser) == []
+
+
 def test_web_example_with_a_real_app_id_loads_the_agora_sdk(stack: Stack, browser: Any) -> None:
     from local.web import WebServer, local_config
 
