@@ -26,9 +26,10 @@ def local_config(api_url: str, users: list[dict[str, Any]], *, real_agora: bool 
 
     ``realAgora``: the stack mints tokens for a real Agora project (``AGORA_APP_ID`` in local.env), so the page
     may join a real channel with the Agora Web SDK; ``agoraAppId``: the App ID the tokens are minted for (the
-    emulator's local one when ``realAgora`` is false)."""
+    emulator's local one when ``realAgora`` is false); ``localEvents``: the API serves the bus's events at
+    ``GET /local/events``, so recording cards list them live (a deployed API has no such endpoint)."""
     config = {"apiUrl": api_url, "signIn": "local", "localUsers": users, "renewBeforeSeconds": 30,
-              "realAgora": real_agora, "agoraAppId": app_id}  # fmt: skip
+              "realAgora": real_agora, "agoraAppId": app_id, "localEvents": True}  # fmt: skip
     return f"window.AGORA_SERVERLESS_CONFIG = {json.dumps(config, indent=2)};\n"
 
 

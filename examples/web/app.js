@@ -1,13 +1,14 @@
 // agora-serverless web example: plain JavaScript, no build step, no framework.
 // Sign in, mint RTC + RTM tokens and renew them before they expire; with a real App ID (config realAgora), join
-// the call with the Agora Web SDK; admins start and stop recordings, watch their status live and play them (hls.js).
+// the call with the Agora Web SDK; admins start and stop recordings, watch their status live and play them (hls.js);
+// on the local stack, each recording's card lists its app events as the bus publishes them (GET /local/events).
 // The browser libraries are npm packages pinned in package-lock.json (make setup), loaded only when needed.
 "use strict";
 
 const cfg = Object.assign(
   {
     renewBeforeSeconds: 30, groupsClaim: "cognito:groups", adminGroup: "admins", publisherGroup: "hosts",
-    localUsers: [], realAgora: false, agoraAppId: "",
+    localUsers: [], realAgora: false, agoraAppId: "", localEvents: false,
     hlsJsUrl: "node_modules/hls.js/dist/hls.min.js",
     agoraSdkUrl: "node_modules/agora-rtc-sdk-ng/AgoraRTC_N-production.js",
   },
@@ -18,6 +19,9 @@ const TERMINAL = ["STOPPED", "FAILED"];
 const POLL_FIRST_MS = 1000;
 const POLL_MAX_MS = 10000;
 const SETTLE_AFTER_STOP_MS = 60000; // a stopped recording's integrity and durations land shortly after the stop
+const EVENTS_WAIT_S = 20; // the local stack's longest long-poll (local/events.py MAX_WAIT_S)
+const EVENTS_RETRY_FIRST_MS = 1000;
+const EVENTS_RETRY_MAX_MS = 30000;
 
 function freshState() {
   return {
@@ -25,10 +29,20 @@ function freshState() {
     recordings: new Map(), // recording_id -> the API's view, newest answer wins
     detailed: new Set(), // recordings whose own view (media, integrity) has been read at least once
     recChannel: null, pollTimer: null, pollDelay: POLL_FIRST_MS, listSeq: 0, call: null, hls: null,
+    events: {
+      cursor: "0", // GET /local/events?after=<cursor>: what this page has read of the bus
+      seen: new Set(), // detail.event_id of every event read (an event can be delivered twice)
+      byRecording: new Map(), // recording_id -> its events, in the order the facts happened
+      sids: new Map(), // sid -> recording_id (media events name the sid)
+      controller: null, // the running long-poll (aborted at sign-out and while the tab is hidden)
+      available: null, // false once /local/events answered 404 (a deployed API): the lists are hidden
+    },
   };
 }
 let state = freshState();
 let session = 0; // bumped at sign-in and sign-out: an answer for an older session is dropped
+let eventFollowers = 0; // long-poll loops running (at most one)
+let eventAborts = 0; // long-polls cut short by sign-out or a hidden tab
 
 // ---- time: one zone everywhere (the browser's), always named -----------------------------------
 const TIME_ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -105,16 +119,17 @@ function isBusy(button) {
 }
 
 // ---- the API ------------------------------------------------------------------------------------
-async function api(method, path, body, { auth = true } = {}) {
+async function api(method, path, body, { auth = true, signal } = {}) {
   const headers = {};
   if (body !== undefined) headers["content-type"] = "application/json";
   if (auth) headers.authorization = `Bearer ${state.idToken}`;
   let response;
   try {
     response = await fetch(cfg.apiUrl + path, {
-      method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal,
     });
   } catch (err) {
+    if (signal && signal.aborted) throw err;
     // a CORS refusal and an unreachable API look the same to a page: say both
     throw new Error(`${method} ${path}: the browser refused the call or could not reach the API (${err.message}); `
       + `is this page's origin ${location.origin} in the API's CORS origins (corsOrigins, --cors-origins)?`);
@@ -124,7 +139,7 @@ async function api(method, path, body, { auth = true } = {}) {
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
   if (!response.ok) {
     const detail = (data && ((data.error && data.error.message) || data.message)) || text;
-    throw new Error(`${method} ${path}: HTTP ${response.status} ${detail}`);
+    throw Object.assign(new Error(`${method} ${path}: HTTP ${response.status} ${detail}`), { status: response.status });
   }
   return data;
 }
@@ -190,12 +205,14 @@ function setSession(idToken) {
   updateControls();
   log(`signed in as ${name}`);
   if (isAdmin()) loadRecordings({ reason: "sign-in" }).catch((err) => showError($("rec-error"), err.message));
+  followEvents();
 }
 
 function signOut({ quiet = false } = {}) {
   session += 1;
   clearTimeout(state.renewTimer);
   clearTimeout(state.pollTimer);
+  stopEvents();
   stopPlayback();
   leaveCall().catch(() => {});
   state = freshState();
@@ -518,6 +535,11 @@ function newCard(id) {
       <dt>integrity</dt><dd class="rec-integrity"></dd>
       <dt>recording</dt><dd class="rec-id muted"></dd>
     </dl>
+    <section class="rec-events" hidden>
+      <h4>Events <span class="muted small">live, from the bus</span></h4>
+      <ol class="rec-events-list"></ol>
+      <p class="rec-events-empty muted small">none yet</p>
+    </section>
     <div class="actions">
       <button class="rec-stop danger">Stop</button>
       <button class="rec-play">Play</button>
@@ -567,6 +589,7 @@ function renderCard(rec) {
   if (!isBusy(stop)) stop.disabled = TERMINAL.includes(rec.status) || rec.status === "STOPPING" || stopping;
   const play = card.querySelector(".rec-play");
   if (!isBusy(play)) play.disabled = !["RECORDING", "STOPPING", "STOPPED"].includes(rec.status);
+  renderEvents(rec.recording_id, { onlyIfChanged: true });
 }
 
 function recordingDuration(rec) {
@@ -600,6 +623,160 @@ function integrityText(rec) {
   if (integrity.status === "complete") return `complete: ${segments} in the bucket`;
   if (integrity.status === "incomplete") return `incomplete: ${missing} segment(s) missing`;
   return integrity.status;
+}
+
+// ---- a recording's events (local stack): GET /local/events, long-polled --------------------------------
+// The local stack captures what its EventBridge bus publishes and lists the envelopes in arrival order
+// (docs/events.md). The page follows that list like an app subscribed to the bus: one long-poll at a time
+// (`wait`), the cursor of each answer passed to the next, duplicates dropped by detail.event_id, and each
+// recording's events put in its card in the order the facts happened (same ordering_key: by sequence).
+// A deployed API has no such endpoint (404): the lists are hidden; apps subscribe with eventTargets instead.
+const EVENT_RANK = [ // among the events of one write (same ordering key and sequence), the documented order
+  "Recording Requested", "Recording Started", "Recording Stopped", "Recording Failed", "Recording Files Ready",
+  "Recording Postponed Result", "Recording CDN Status Changed",
+];
+
+function eventsShown() {
+  return cfg.localEvents === true && state.events.available !== false;
+}
+
+function stopEvents() {
+  const controller = state.events.controller;
+  state.events.controller = null;
+  if (controller) controller.abort();
+}
+
+function pause(ms, signal) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
+async function followEvents() {
+  const events = state.events;
+  if (!eventsShown() || !isAdmin() || document.hidden || events.controller) return;
+  const controller = new AbortController();
+  events.controller = controller;
+  const owner = session;
+  const running = () => owner === session && events.controller === controller;
+  let delay = EVENTS_RETRY_FIRST_MS;
+  eventFollowers += 1;
+  try {
+    while (running()) {
+      let page;
+      try {
+        page = await api("GET", `/local/events?after=${encodeURIComponent(events.cursor)}&wait=${EVENTS_WAIT_S}`,
+          undefined, { auth: false, signal: controller.signal });
+      } catch (err) {
+        if (controller.signal.aborted) {
+          eventAborts += 1;
+          return;
+        }
+        if (!running()) return;
+        if (err.status === 404) { // not the local stack: nothing to follow here
+          events.available = false;
+          for (const section of document.querySelectorAll(".rec-events")) section.hidden = true;
+          log("events: this API has no GET /local/events (a deployed API): see docs/web-client.md");
+          return;
+        }
+        log(`events: ${err.message}; trying again in ${Math.round(delay / 1000)} s`);
+        await pause(delay, controller.signal);
+        delay = Math.min(delay * 2, EVENTS_RETRY_MAX_MS);
+        continue;
+      }
+      if (!running()) return;
+      delay = EVENTS_RETRY_FIRST_MS;
+      events.available = true;
+      const touched = new Set();
+      for (const envelope of page.events || []) {
+        const id = addEvent(envelope);
+        if (id) touched.add(id);
+      }
+      events.cursor = String(page.cursor);
+      for (const id of touched) renderEvents(id);
+    }
+  } finally {
+    eventFollowers -= 1;
+    if (events.controller === controller) events.controller = null;
+  }
+}
+
+function sequenceOf(detail) {
+  try { return BigInt(detail.sequence); } catch { return null; }
+}
+
+// Before `other` in the card? Only events with the same ordering key are ordered; the rest keep their arrival order.
+function happenedBefore(entry, other) {
+  if (entry.detail.ordering_key !== other.detail.ordering_key) return false;
+  const [a, b] = [sequenceOf(entry.detail), sequenceOf(other.detail)];
+  if (a === null || b === null) return false;
+  if (a !== b) return a < b;
+  return EVENT_RANK.indexOf(entry.type) < EVENT_RANK.indexOf(other.type);
+}
+
+// One envelope read from the bus: the recording it is about (null: a duplicate, or not about a recording).
+function addEvent(envelope) {
+  const detail = envelope && envelope.detail;
+  const type = envelope && envelope["detail-type"];
+  if (!detail || !type || !detail.event_id) return null;
+  const events = state.events;
+  if (events.seen.has(detail.event_id)) return null;
+  events.seen.add(detail.event_id);
+  if (detail.recording_id && detail.sid) events.sids.set(detail.sid, detail.recording_id);
+  const id = detail.recording_id || (detail.sid && events.sids.get(detail.sid));
+  if (!id) return null; // a channel's or a project's event
+  const list = events.byRecording.get(id) || [];
+  events.byRecording.set(id, list);
+  const entry = { type, detail, time: detail.occurred_at || envelope.time };
+  const at = list.findIndex((other) => happenedBefore(entry, other));
+  list.splice(at < 0 ? list.length : at, 0, entry);
+  return id;
+}
+
+function eventFacts(type, d) {
+  switch (type) {
+    case "Recording Requested": return d.requested_by ? `by user ${short(d.requested_by)}` : "";
+    case "Recording Started": return d.sid ? `sid ${short(d.sid)}` : "";
+    case "Recording Stopped": return [d.reason && `reason ${d.reason}`, d.outcome].filter(Boolean).join(" · ");
+    case "Recording Failed":
+      return [d.reason, d.error_code != null && `error ${d.error_code}`].filter(Boolean).join(" · ");
+    case "Recording Files Ready": return `${d.uploading_status} · ${(d.files || []).length} file(s)`;
+    case "Recording Integrity Checked":
+      return d.status === "complete" ? `complete: all ${d.segments} segments`
+        : `${d.status}: ${d.missing_count} of ${d.segments} segment(s) missing`;
+    case "Recording Duration Computed": return duration(Number.parseFloat(d.duration_seconds));
+    case "Recording Postponed Result": return d.status || "";
+    case "Recording CDN Status Changed": return `${d.host || d.output}: ${d.previous_status || "-"} → ${d.status}`;
+    default: return "";
+  }
+}
+
+function renderEvents(id, { onlyIfChanged = false } = {}) {
+  const card = cardOf(id);
+  if (!card) return;
+  const section = card.querySelector(".rec-events");
+  section.hidden = !eventsShown();
+  const entries = state.events.byRecording.get(id) || [];
+  const list = section.querySelector(".rec-events-list");
+  if (onlyIfChanged && list.children.length === entries.length) return;
+  list.replaceChildren(...entries.map((entry) => {
+    const item = document.createElement("li");
+    item.dataset.type = entry.type;
+    const name = document.createElement("span");
+    name.className = "ev-type";
+    name.textContent = entry.type;
+    const time = document.createElement("span");
+    time.className = "ev-time muted";
+    time.textContent = when(entry.time);
+    const facts = document.createElement("span");
+    facts.className = "ev-facts";
+    facts.textContent = eventFacts(entry.type, entry.detail);
+    item.append(name, " · ", time, facts);
+    item.title = `${entry.type} · event_id ${entry.detail.event_id}`;
+    return item;
+  }));
+  section.querySelector(".rec-events-empty").hidden = entries.length > 0;
 }
 
 async function startRecording() {
@@ -757,10 +934,12 @@ function init() {
     if (document.hidden) {
       clearTimeout(state.pollTimer);
       state.pollTimer = null;
+      stopEvents();
       if (needsPolling()) $("rec-live").textContent = "paused while the page is hidden";
     } else if (isAdmin()) {
       loadRecordings({ reason: "poll" }).catch((err) => showError($("rec-error"), err.message))
         .finally(() => schedulePoll({ reset: true }));
+      followEvents();
     }
   });
   if (cfg.realAgora) {

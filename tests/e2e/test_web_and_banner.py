@@ -1,6 +1,7 @@
 """The first hour, as a newcomer meets it: ``make run``'s banner pasted into a shell, and the web example in a
 real browser (headless Chromium) on its own origin: the role each user's groups give, busy buttons, tokens and
-their renewal, a recording whose status changes on the page without a click, its card and details, playback of
+their renewal, a recording whose status changes on the page without a click, its card, its events as the bus
+publishes them (GET /local/events, long-polled) and details, playback of
 its HLS segments from the local S3 with hls.js, sign-out clearing everything, the Agora Web SDK's "Join" (only
 with a real App ID), no console error, and a page on an origin the API does not allow being refused.
 
@@ -291,6 +292,22 @@ def _status_log(driver: Any, recording_id: str) -> list[str]:
     return statuses
 
 
+def _card_events(driver: Any) -> list[str]:
+    """The detail-types the first card's events list shows, top to bottom (one read of the DOM)."""
+    return list(
+        driver.execute_script(
+            "const c = document.querySelector('#rec-list .rec-card .rec-events');"
+            "return c && !c.hidden ? [...c.querySelectorAll('li')].map(li => li.dataset.type) : []"
+        )
+    )
+
+
+def _in_order(seen: list[str], wanted: list[str]) -> bool:
+    """``wanted`` appear in ``seen``, in that order (other events may come between)."""
+    rest = iter(seen)
+    return all(any(s == w for s in rest) for w in wanted)
+
+
 def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: Any) -> None:
     # a host is in the channel (the emulator's control API), so the recorder has media to record
     join = urllib.request.Request(
@@ -316,12 +333,21 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     assert _was_busy(browser, "#rec-start", "Starting…")
     recording_id = _card(browser).get_attribute("data-id")
     _wait(browser, lambda d: _card_status(d) == "RECORDING", "RECORDING, live", timeout=60)
-    # a hidden page stops polling, and checks again as soon as it is shown
+    # the card's events list, from the bus, without a click
+    _wait(browser, lambda d: _in_order(_card_events(d), ["Recording Requested", "Recording Started"]),
+          "Requested then Started in the card's events")  # fmt: skip
+    assert browser.execute_script("return eventFollowers") == 1  # one long-poll, not one per card or per poll
+    # a hidden page stops polling (status and events), and checks again as soon as it is shown
+    aborts = browser.execute_script("return eventAborts")
     browser.execute_script(HIDE_PAGE, True)
     assert browser.execute_script("return state.pollTimer") is None
+    assert browser.execute_script("return state.events.controller") is None
     assert "paused" in _text(browser, "rec-live")
+    _wait(browser, lambda d: d.execute_script("return eventAborts") == aborts + 1, "the events long-poll aborted")
+    assert browser.execute_script("return eventFollowers") == 0
     browser.execute_script(HIDE_PAGE, False)
     _wait(browser, lambda d: d.execute_script("return state.pollTimer") is not None, "polling again once shown")
+    _wait(browser, lambda d: d.execute_script("return eventFollowers") == 1, "following events again once shown")
     segments = f"return state.recordings.get('{recording_id}').media?.segments || 0"
     _wait(browser, lambda d: d.execute_script(segments) >= 3, "three segments recorded, live")
     assert "so far" in _card(browser).find_element("css selector", ".rec-duration").text
@@ -346,6 +372,8 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     )
     assert note != ["RECORDING", True], note
     _wait(browser, lambda d: _card_status(d) == "STOPPED", "STOPPED, live", timeout=90)
+    wanted = ["Recording Requested", "Recording Started", "Recording Stopped"]
+    _wait(browser, lambda d: _in_order(_card_events(d), wanted), "Requested, Started, Stopped in the card's events")
     assert browser.execute_script("return window.__refreshes") == 0
     statuses = _status_log(browser, recording_id)
     assert statuses[0] == "REQUESTED" and statuses[-1] == "STOPPED" and "RECORDING" in statuses, statuses
@@ -363,6 +391,29 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     for field in (".rec-started", ".rec-stopped"):
         assert card.find_element("css selector", field).text.endswith(zone)
     assert zone in _text(browser, "time-zone")
+    # each event once (de-duplicated by detail.event_id), with its time in the same zone and its key facts
+    _wait(browser, lambda d: "Recording Integrity Checked" in _card_events(d), "the integrity check's event")
+
+    def bus_events() -> list[str]:  # what an app reading the bus gets for this recording, each event_id once
+        mine: dict[str, str] = {}
+        cursor, page = "0", {"events": [None]}
+        while page["events"]:
+            url = f"{stack.api_url}/local/events?after={cursor}"
+            page = json.loads(urllib.request.urlopen(url, timeout=10).read())
+            cursor = page["cursor"]
+            mine.update((e["detail"]["event_id"], e["detail-type"]) for e in page["events"]
+                        if e["detail"].get("recording_id") == recording_id)  # fmt: skip
+        return sorted(mine.values())
+
+    _wait(browser, lambda d: sorted(_card_events(d)) == bus_events(), "every event of the recording, once each")
+    shown = _card_events(browser)
+    assert [t for t in shown if t in wanted] == wanted, shown  # each of these facts once, in order
+    items = card.find_elements("css selector", ".rec-events li")
+    for item in items:
+        assert item.find_element("css selector", ".ev-time").text.endswith(zone)
+    facts = {i.get_attribute("data-type"): i.find_element("css selector", ".ev-facts").text for i in items}
+    assert "reason api" in facts["Recording Stopped"]  # stopped by the Stop button: POST .../stop
+    assert facts["Recording Integrity Checked"].startswith("complete: all ")
 
     # details: the JSON behind a toggle, wrapped (no sideways scrolling)
     json_block = card.find_element("css selector", ".rec-json")
@@ -406,10 +457,46 @@ def test_web_example_recording_goes_live_stops_and_plays(stack: Stack, browser: 
     assert "web-room" not in _text(browser, "log") and recording_id[:8] not in _text(browser, "log")
     left = browser.execute_script(
         "return {token: state.idToken, tokens: state.tokens, poll: state.pollTimer, renew: state.renewTimer, "
-        "recordings: state.recordings.size, hls: state.hls, saved: sessionStorage.getItem('idToken')}"
+        "recordings: state.recordings.size, hls: state.hls, saved: sessionStorage.getItem('idToken'), "
+        "events: state.events.byRecording.size, cursor: state.events.cursor, follow: state.events.controller}"
     )
     assert left == {"token": None, "tokens": None, "poll": None, "renew": None, "recordings": 0, "hls": None,
-                    "saved": None}  # fmt: skip
+                    "saved": None, "events": 0, "cursor": "0", "follow": None}  # fmt: skip
+    _wait(browser, lambda d: d.execute_script("return eventFollowers") == 0, "the events long-poll ended")
+    assert browser.execute_script("return eventAborts") >= aborts + 2  # aborted by the sign-out, not run out
+    assert _console_errors(browser) == []
+
+
+def test_web_example_events_are_kept_once_and_in_order_whatever_the_arrival(stack: Stack, browser: Any) -> None:
+    """The page's own bookkeeping (``addEvent``) fed the bus's real envelopes of the recording above, newest first and
+    each twice (EventBridge may deliver twice and in any order): each fact once, and one ordering key by sequence."""
+    page = json.loads(urllib.request.urlopen(f"{stack.api_url}/local/events?after=0", timeout=10).read())
+    requested = [e for e in page["events"] if e["detail-type"] == "Recording Requested"]
+    recording_id = next(e["detail"]["recording_id"] for e in requested if e["detail"]["channel"] == "web-room")
+    mine = [e for e in page["events"] if e["detail"].get("recording_id") == recording_id]
+    assert len(mine) >= 4, [e["detail-type"] for e in mine]  # Requested, Started, Stopped, Files Ready at least
+    browser.get(f"{stack.web_url}/")
+    browser.execute_script("sessionStorage.clear()")
+    browser.get(f"{stack.web_url}/")  # signed out: nothing follows the bus, the state is fresh
+    shuffled = [e for pair in zip(mine[::-1], mine, strict=True) for e in pair]
+    kept = browser.execute_script(
+        "arguments[0].forEach(addEvent);"
+        "return state.events.byRecording.get(arguments[1]).map(e => [e.type, e.detail.ordering_key])",
+        shuffled,
+        recording_id,
+    )
+    expected = {e["detail"]["event_id"]: e["detail-type"] for e in mine}
+    assert sorted(t for t, _ in kept) == sorted(expected.values())  # each event_id once
+    own_key = f"recording:{recording_id}"
+    rank = ["Recording Requested", "Recording Started", "Recording Stopped", "Recording Failed",
+            "Recording Files Ready", "Recording Postponed Result", "Recording CDN Status Changed"]  # fmt: skip
+    by_sequence = sorted(  # docs/events.md: by sequence; the events of one write in the documented order
+        (e for e in {e["detail"]["event_id"]: e for e in mine}.values() if e["detail"]["ordering_key"] == own_key),
+        key=lambda e: (int(e["detail"]["sequence"]), rank.index(e["detail-type"])),
+    )
+    own = [t for t, key in kept if key == own_key]
+    assert own == [e["detail-type"] for e in by_sequence], (own, shuffled)
+    assert own[:3] == ["Recording Requested", "Recording Started", "Recording Stopped"], own
     assert _console_errors(browser) == []
 
 
@@ -430,6 +517,36 @@ def test_web_example_with_a_real_app_id_loads_the_agora_sdk(stack: Stack, browse
         assert _console_errors(browser) == []
     finally:
         page.stop()
+
+
+def test_events_are_not_followed_where_the_api_has_no_local_events(stack: Stack, browser: Any) -> None:
+    """An API without ``GET /local/events`` (a deployed one): one 404, then the page stops asking and hides the
+    lists. Here the "API" is the page's own static server, which answers 404 to every API path."""
+    from local.web import WebServer, local_config
+
+    token = json.loads(
+        urllib.request.urlopen(
+            urllib.request.Request(f"{stack.api_url}/local/token", data=b'{"username": "admin"}', method="POST"),
+            timeout=10,
+        ).read()
+    )["id_token"]
+    page = WebServer(host="127.0.0.1", port=0, config_js="")
+    page.start()
+    page.config_js = local_config(page.url, [])  # the page's API is its own server (the port is known now)
+    try:
+        browser.get(f"{page.url}/")
+        browser.execute_script("sessionStorage.clear()")
+        browser.find_element("css selector", "#signin-paste summary").click()
+        browser.find_element("id", "paste-token").send_keys(token)
+        browser.find_element("id", "paste-btn").click()
+        _wait(browser, lambda d: "has no GET /local/events" in _text(d, "log"), "expected_error: the 404 noticed")
+        assert browser.execute_script("return [state.events.available, state.events.controller]") == [False, None]
+        _wait(browser, lambda d: d.execute_script("return eventFollowers") == 0, "expected_error: no long-poll")
+        assert _text(browser, "log").count("/local/events") == 1  # asked once, not again and again
+        _console_errors(browser)  # the browser reports the 404s itself: expected here
+    finally:
+        page.stop()
+        browser.get("about:blank")
 
 
 def test_a_page_on_an_origin_the_api_does_not_allow_is_refused(stack: Stack, browser: Any) -> None:

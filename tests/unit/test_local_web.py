@@ -23,6 +23,7 @@ def test_index_assets_and_generated_config() -> None:
     assert status == 200 and text.startswith("window.AGORA_SERVERLESS_CONFIG = ")
     config = json.loads(text.removeprefix("window.AGORA_SERVERLESS_CONFIG = ").rstrip(";\n"))
     assert config["apiUrl"] == "http://127.0.0.1:9" and config["signIn"] == "local"
+    assert config["localEvents"] is True  # the page follows GET /local/events (a deployed config.js says nothing)
     assert config["localUsers"] == [{"username": "host-1", "groups": ["hosts"]}]
 
 
