@@ -1,6 +1,7 @@
 """The events publisher against moto, one source at a time: a real write through the capability's own
 repository -> the table's stream record (NEW_AND_OLD_IMAGES, as moto records it, shaped as Lambda delivers
-it) -> ``publish_batch`` -> PutEvents on a moto bus -> a rule -> an SQS queue, read back as an app would.
+it) -> the publisher (``create_app(settings, deps)``) -> PutEvents on a moto bus -> a rule -> an SQS queue, read
+back as an app would.
 Every event read back is validated against its schema. PutEvents partial failures use botocore's Stubber
 (moto never refuses an entry): refused entries are retried, and a record whose events stay refused is
 reported, with every record before it published exactly once."""
@@ -18,7 +19,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from service.channels.repository import DynamoDBKickingRules, KickingRule
 from service.events.bus import EventBridgeBus
-from service.events.publisher import PublisherDependencies, RecordingsBySid, publish_batch
+from service.events.publisher import PublisherDependencies, RecordingsBySid, create_app
 from service.events.settings import PublisherSettings
 from service.media.repository import MediaRepository
 from service.presence.repository import DynamoDBPresence
@@ -78,8 +79,8 @@ class World:
             event_bus_name=BUS, recordings_table=TABLES["recordings"], presence_table=TABLES["presence"],
             media_table=TABLES["media"], kicking_rules_table=TABLES["rules"],
         )  # fmt: skip
+        self.settings = settings
         self.deps = PublisherDependencies(
-            settings=settings,
             bus=EventBridgeBus(client=self.events, sleep=lambda _s: None),
             recording_of_sid=RecordingsBySid(TABLES["recordings"], client=self.ddb),
         )
@@ -92,7 +93,7 @@ class World:
         return [stream_record(r, stream_arn=arn, region=REGION) for r in answer["Records"]]
 
     def publish(self, table: str) -> dict[str, Any]:
-        return publish_batch({"Records": self.records(table)}, self.deps)
+        return create_app(self.settings, self.deps)({"Records": self.records(table)})
 
     def received(self) -> list[dict[str, Any]]:
         """Every envelope the app's queue got so far, each validated against its schema."""
@@ -146,8 +147,8 @@ def test_a_redelivered_batch_carries_the_same_event_ids(world: World):
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
     repo.create({"recordingId": "r2", "channel": "c2", "mode": "mix", "status": "REQUESTED", "createdAt": 1})
     records = world.records(TABLES["recordings"])
-    publish_batch({"Records": records}, world.deps)
-    publish_batch({"Records": records}, world.deps)  # Lambda delivers the same batch again
+    create_app(world.settings, world.deps)({"Records": records})
+    create_app(world.settings, world.deps)({"Records": records})  # Lambda delivers the same batch again
     first, second = world.received()
     assert first["detail"]["event_id"] == second["detail"]["event_id"]
     assert first["id"] != second["id"]  # EventBridge's own id differs: de-duplicate on detail.event_id
@@ -231,11 +232,11 @@ def test_refused_entries_are_sent_again_and_only_they(world: World):
         lambda params, **_: calls.append([json.loads(e["Detail"])["recording_id"] for e in params["Entries"]]),
     )
     deps = PublisherDependencies(
-        settings=world.deps.settings, bus=EventBridgeBus(client=client, sleep=lambda _s: None, rng=random.Random(1)),
+        bus=EventBridgeBus(client=client, sleep=lambda _s: None, rng=random.Random(1)),
         recording_of_sid=world.deps.recording_of_sid,
     )  # fmt: skip
     with stub:
-        assert publish_batch({"Records": records}, deps) == {"batchItemFailures": []}
+        assert create_app(world.settings, deps)({"Records": records}) == {"batchItemFailures": []}
         stub.assert_no_pending_responses()
     assert calls == [["f0", "f1", "f2"], ["f1"]]
 
@@ -249,11 +250,11 @@ def test_entries_refused_every_time_report_their_record(world: World):
     for _ in range(3):
         stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]})
     deps = PublisherDependencies(
-        settings=world.deps.settings, bus=EventBridgeBus(client=client, sleep=lambda _s: None, attempts=4),
+        bus=EventBridgeBus(client=client, sleep=lambda _s: None, attempts=4),
         recording_of_sid=world.deps.recording_of_sid,
     )  # fmt: skip
     with stub:
-        answer = publish_batch({"Records": records}, deps)
+        answer = create_app(world.settings, deps)({"Records": records})
         stub.assert_no_pending_responses()
     (owner,) = [r for r in records if r["dynamodb"]["Keys"]["pk"]["S"] == "REC#f1"]  # (locks are items too)
     assert answer == {"batchItemFailures": [{"itemIdentifier": owner["dynamodb"]["SequenceNumber"]}]}
@@ -263,6 +264,6 @@ def test_an_unreadable_record_is_reported_and_the_ones_before_it_published(world
     records = [r for r in _records(world, 2) if r["dynamodb"]["Keys"]["pk"]["S"].startswith("REC#")]
     broken = json.loads(json.dumps(records[1]))
     broken["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/Unknown/stream/x"
-    answer = publish_batch({"Records": [records[0], broken]}, world.deps)
+    answer = create_app(world.settings, world.deps)({"Records": [records[0], broken]})
     assert answer == {"batchItemFailures": [{"itemIdentifier": broken["dynamodb"]["SequenceNumber"]}]}
     assert [e["detail"]["recording_id"] for e in world.received()] == ["f0"]
