@@ -24,6 +24,7 @@ from service.events.settings import PublisherSettings
 from service.media.repository import MediaRepository
 from service.presence.repository import DynamoDBPresence
 from service.recordings.repository import RecordingsRepository
+from service.recordings.repository import from_item as recording
 
 from local.event_filter import stream_record
 from tests.support.event_contracts import assert_valid
@@ -121,8 +122,8 @@ def _types(envelopes: list[dict[str, Any]]) -> list[str]:
 
 def test_recordings_stream_a_recording_from_request_to_files(world: World):
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
-    outcome = repo.create({"recordingId": "r1", "channel": "c1", "mode": "mix", "status": "REQUESTED",
-                           "createdAt": 1_796_600_000_000, "requestedBy": "admin-1"})  # fmt: skip
+    outcome = repo.create(recording({"recordingId": "r1", "channel": "c1", "mode": "mix", "status": "REQUESTED",
+                           "createdAt": 1_796_600_000_000, "requestedBy": "admin-1"}))  # fmt: skip
     assert outcome.kind == "created"
     repo.transition("r1", "STARTING")
     repo.transition("r1", "RECORDING", set_={"sid": "sid-1", "startedAt": 1_796_600_001_000, "taskToken": "T0KEN"})
@@ -145,7 +146,7 @@ def test_recordings_stream_a_recording_from_request_to_files(world: World):
 
 def test_a_redelivered_batch_carries_the_same_event_ids(world: World):
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
-    repo.create({"recordingId": "r2", "channel": "c2", "mode": "mix", "status": "REQUESTED", "createdAt": 1})
+    repo.create(recording({"recordingId": "r2", "channel": "c2", "mode": "mix", "status": "REQUESTED", "createdAt": 1}))
     records = world.records(TABLES["recordings"])
     create_app(world.settings, world.deps)({"Records": records})
     create_app(world.settings, world.deps)({"Records": records})  # Lambda delivers the same batch again
@@ -156,7 +157,9 @@ def test_a_redelivered_batch_carries_the_same_event_ids(world: World):
 
 def test_media_stream_integrity_and_duration_name_their_recording(world: World):
     RecordingsRepository(TABLES["recordings"], client=world.ddb).create(
-        {"recordingId": "r3", "channel": "c3", "mode": "mix", "status": "REQUESTED", "createdAt": 1, "sid": "sid-3"}
+        recording(
+            {"recordingId": "r3", "channel": "c3", "mode": "mix", "status": "REQUESTED", "createdAt": 1, "sid": "sid-3"}
+        )
     )
     media = MediaRepository(TABLES["media"], client=world.ddb)
     media.put_integrity("sid-3", {"sid": "sid-3", "status": "pending", "missing_count": 0, "segments": 2,
@@ -213,7 +216,11 @@ def test_kicking_rules_stream_created_and_lifted(world: World):
 def _records(world: World, n: int) -> list[dict[str, Any]]:
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
     for i in range(n):
-        repo.create({"recordingId": f"f{i}", "channel": f"fc{i}", "mode": "mix", "status": "REQUESTED", "createdAt": i})
+        repo.create(
+            recording(
+                {"recordingId": f"f{i}", "channel": f"fc{i}", "mode": "mix", "status": "REQUESTED", "createdAt": i}
+            )
+        )
     return world.records(TABLES["recordings"])
 
 
