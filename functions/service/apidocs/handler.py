@@ -10,7 +10,6 @@ no sign-in to read its description, and "Authorize" takes a user's ID token for 
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +40,12 @@ def _response(status: int, body: str, content_type: str) -> dict[str, Any]:
     return {"statusCode": status, "headers": headers, "body": body, "isBase64Encoded": False}
 
 
-@dataclass(frozen=True)
 class ApiDocs:
-    """The docs function serving ``document`` (the OpenAPI text): call it with an API Gateway event."""
+    """The docs function serving ``document`` (the OpenAPI text): call it with an API Gateway event.
+    (A plain class: ``dataclasses`` would bring ``inspect`` into this function's small cold start.)"""
 
-    document: str
+    def __init__(self, document: str):
+        self.document = document
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         path = str(event.get("rawPath") or "")
