@@ -108,15 +108,12 @@ def _rename_refs(node: Any, renames: dict[str, str]) -> Any:
     return node
 
 
-def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:  # noqa: PLR0912
+def generate(template: dict[str, Any] | None = None) -> dict[str, Any]:
     """The merged OpenAPI document (imports the API handlers: call in a dedicated process)."""
     from local.provision import dry_routes, synth_template
 
     template = template if template is not None else synth_template()
     functions, routes = dry_routes(template)
-    for spec in functions.values():  # handlers read their settings at import (one meaning per name)
-        for key, value in spec.environment.items():
-            os.environ.setdefault(key, value)
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     by_name = {f.name: f for f in functions.values()}

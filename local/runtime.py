@@ -265,6 +265,9 @@ class Dispatcher:
                         else:
                             os.environ[key] = value
                 _name_the_service(module, own)
+                reset = getattr(module, "reset", None)
+                if callable(reset):  # imported earlier (another stack, a test): this stack is a new environment
+                    reset()
                 self._handlers[spec.name] = getattr(module, attr)
                 if self.reload:
                     self._watch(module, module_name)

@@ -67,9 +67,12 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]
         monkeypatch.delenv(key, raising=False)
     modules = {}
     for name in {module for module, _ in FUNCTIONS.values()} | {"service.tokens.handler"}:
-        modules[name] = importlib.reload(importlib.import_module(name))  # settings are read at import
+        modules[name] = importlib.import_module(name)
+        modules[name].reset()  # a new environment: the first call builds the app from these variables
     with mock_aws():
         yield modules
+    for module in modules.values():
+        module.reset()
 
 
 def _invalid_event(method: str, path: str, operation: dict[str, Any], groups: list[str]) -> dict[str, Any]:

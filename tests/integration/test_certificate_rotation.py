@@ -11,7 +11,6 @@ handed to the objects (their ``clock``/``sleep`` parameters), never by sleeping 
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from types import SimpleNamespace
@@ -76,11 +75,14 @@ def stack(console, monkeypatch):
         import service.projects.handler as projects
         import service.tokens.handler as tokens
 
-        projects, tokens = importlib.reload(projects), importlib.reload(tokens)
+        projects.reset()  # new environments: built from these variables on the first call
+        tokens.reset()
         yield SimpleNamespace(projects=projects, tokens=tokens, emulator=console.emulator, old=prod["sign_key"], sm=sm)
-        deps = projects.dependencies()
+        deps = projects.default_app().deps
         if deps._console is not None:
             deps._console.close()
+        projects.reset()
+        tokens.reset()
         aws_adapter.reset_clients()
 
 

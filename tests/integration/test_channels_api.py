@@ -7,7 +7,6 @@ Covers the cached online list (emulator request counts), users from Agora and fr
 
 from __future__ import annotations
 
-import importlib
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -88,11 +87,12 @@ def api(emulator, monkeypatch):
         aws_adapter.reset_clients()
         from service.channels import handler
 
-        handler = importlib.reload(handler)
+        handler.reset()  # a new environment: the first call builds the app from this test's variables
         yield SimpleNamespace(handler=handler, ddb=ddb, emulator=emulator)
-        deps = handler.dependencies()
+        deps = handler.default_app().deps
         if deps._agora is not None:
             deps._agora.close()
+        handler.reset()
         aws_adapter.reset_clients()
 
 
@@ -142,7 +142,7 @@ def test_online_channels_are_cached_briefly(api):
     emu.join("stage", 1002)
     emu.join("stage", 1003, role="audience")
     clock = FakeClock()
-    api.handler.dependencies().cache = type(api.handler.dependencies().cache)(clock=clock)
+    api.handler.default_app().deps.cache = type(api.handler.default_app().deps.cache)(clock=clock)
 
     status, first = call(api, "GET", "/channels")
     assert status == 200
@@ -279,7 +279,7 @@ def test_kick_list_update_delete(api):
     assert int(stored["purgeAt"]["N"]) > int(stored["expiresAt"]["N"])
 
     # a rule made elsewhere (the console, another tool) is only in Agora's list
-    foreign = api.handler.dependencies().agora.create_kicking_rule(None, ip="192.0.2.1", seconds=300)
+    foreign = api.handler.default_app().deps.agora.create_kicking_rule(None, ip="192.0.2.1", seconds=300)
     status, ours = call(api, "GET", "/kicking-rules")
     assert status == 200
     assert [r["id"] for r in ours["rules"]] == [rule_id]

@@ -1,6 +1,7 @@
 """The events publisher against moto, one source at a time: a real write through the capability's own
 repository -> the table's stream record (NEW_AND_OLD_IMAGES, as moto records it, shaped as Lambda delivers
-it) -> ``publish_batch`` -> PutEvents on a moto bus -> a rule -> an SQS queue, read back as an app would.
+it) -> the publisher (``create_app(settings, deps)``) -> PutEvents on a moto bus -> a rule -> an SQS queue, read
+back as an app would.
 Every event read back is validated against its schema. PutEvents partial failures use botocore's Stubber
 (moto never refuses an entry): refused entries are retried, and a record whose events stay refused is
 reported, with every record before it published exactly once."""
@@ -18,11 +19,12 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from service.channels.repository import DynamoDBKickingRules, KickingRule
 from service.events.bus import EventBridgeBus
-from service.events.publisher import PublisherDependencies, RecordingsBySid, publish_batch
+from service.events.publisher import PublisherDependencies, RecordingsBySid, create_app
 from service.events.settings import PublisherSettings
 from service.media.repository import MediaRepository
 from service.presence.repository import DynamoDBPresence
 from service.recordings.repository import RecordingsRepository
+from service.recordings.repository import from_item as recording
 
 from local.event_filter import stream_record
 from tests.support.event_contracts import assert_valid
@@ -78,8 +80,8 @@ class World:
             event_bus_name=BUS, recordings_table=TABLES["recordings"], presence_table=TABLES["presence"],
             media_table=TABLES["media"], kicking_rules_table=TABLES["rules"],
         )  # fmt: skip
+        self.settings = settings
         self.deps = PublisherDependencies(
-            settings=settings,
             bus=EventBridgeBus(client=self.events, sleep=lambda _s: None),
             recording_of_sid=RecordingsBySid(TABLES["recordings"], client=self.ddb),
         )
@@ -92,7 +94,7 @@ class World:
         return [stream_record(r, stream_arn=arn, region=REGION) for r in answer["Records"]]
 
     def publish(self, table: str) -> dict[str, Any]:
-        return publish_batch({"Records": self.records(table)}, self.deps)
+        return create_app(self.settings, self.deps)({"Records": self.records(table)})
 
     def received(self) -> list[dict[str, Any]]:
         """Every envelope the app's queue got so far, each validated against its schema."""
@@ -120,8 +122,8 @@ def _types(envelopes: list[dict[str, Any]]) -> list[str]:
 
 def test_recordings_stream_a_recording_from_request_to_files(world: World):
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
-    outcome = repo.create({"recordingId": "r1", "channel": "c1", "mode": "mix", "status": "REQUESTED",
-                           "createdAt": 1_796_600_000_000, "requestedBy": "admin-1"})  # fmt: skip
+    outcome = repo.create(recording({"recordingId": "r1", "channel": "c1", "mode": "mix", "status": "REQUESTED",
+                           "createdAt": 1_796_600_000_000, "requestedBy": "admin-1"}))  # fmt: skip
     assert outcome.kind == "created"
     repo.transition("r1", "STARTING")
     repo.transition("r1", "RECORDING", set_={"sid": "sid-1", "startedAt": 1_796_600_001_000, "taskToken": "T0KEN"})
@@ -144,10 +146,10 @@ def test_recordings_stream_a_recording_from_request_to_files(world: World):
 
 def test_a_redelivered_batch_carries_the_same_event_ids(world: World):
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
-    repo.create({"recordingId": "r2", "channel": "c2", "mode": "mix", "status": "REQUESTED", "createdAt": 1})
+    repo.create(recording({"recordingId": "r2", "channel": "c2", "mode": "mix", "status": "REQUESTED", "createdAt": 1}))
     records = world.records(TABLES["recordings"])
-    publish_batch({"Records": records}, world.deps)
-    publish_batch({"Records": records}, world.deps)  # Lambda delivers the same batch again
+    create_app(world.settings, world.deps)({"Records": records})
+    create_app(world.settings, world.deps)({"Records": records})  # Lambda delivers the same batch again
     first, second = world.received()
     assert first["detail"]["event_id"] == second["detail"]["event_id"]
     assert first["id"] != second["id"]  # EventBridge's own id differs: de-duplicate on detail.event_id
@@ -155,7 +157,9 @@ def test_a_redelivered_batch_carries_the_same_event_ids(world: World):
 
 def test_media_stream_integrity_and_duration_name_their_recording(world: World):
     RecordingsRepository(TABLES["recordings"], client=world.ddb).create(
-        {"recordingId": "r3", "channel": "c3", "mode": "mix", "status": "REQUESTED", "createdAt": 1, "sid": "sid-3"}
+        recording(
+            {"recordingId": "r3", "channel": "c3", "mode": "mix", "status": "REQUESTED", "createdAt": 1, "sid": "sid-3"}
+        )
     )
     media = MediaRepository(TABLES["media"], client=world.ddb)
     media.put_integrity("sid-3", {"sid": "sid-3", "status": "pending", "missing_count": 0, "segments": 2,
@@ -212,7 +216,11 @@ def test_kicking_rules_stream_created_and_lifted(world: World):
 def _records(world: World, n: int) -> list[dict[str, Any]]:
     repo = RecordingsRepository(TABLES["recordings"], client=world.ddb)
     for i in range(n):
-        repo.create({"recordingId": f"f{i}", "channel": f"fc{i}", "mode": "mix", "status": "REQUESTED", "createdAt": i})
+        repo.create(
+            recording(
+                {"recordingId": f"f{i}", "channel": f"fc{i}", "mode": "mix", "status": "REQUESTED", "createdAt": i}
+            )
+        )
     return world.records(TABLES["recordings"])
 
 
@@ -231,11 +239,11 @@ def test_refused_entries_are_sent_again_and_only_they(world: World):
         lambda params, **_: calls.append([json.loads(e["Detail"])["recording_id"] for e in params["Entries"]]),
     )
     deps = PublisherDependencies(
-        settings=world.deps.settings, bus=EventBridgeBus(client=client, sleep=lambda _s: None, rng=random.Random(1)),
+        bus=EventBridgeBus(client=client, sleep=lambda _s: None, rng=random.Random(1)),
         recording_of_sid=world.deps.recording_of_sid,
     )  # fmt: skip
     with stub:
-        assert publish_batch({"Records": records}, deps) == {"batchItemFailures": []}
+        assert create_app(world.settings, deps)({"Records": records}) == {"batchItemFailures": []}
         stub.assert_no_pending_responses()
     assert calls == [["f0", "f1", "f2"], ["f1"]]
 
@@ -249,11 +257,11 @@ def test_entries_refused_every_time_report_their_record(world: World):
     for _ in range(3):
         stub.add_response("put_events", {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]})
     deps = PublisherDependencies(
-        settings=world.deps.settings, bus=EventBridgeBus(client=client, sleep=lambda _s: None, attempts=4),
+        bus=EventBridgeBus(client=client, sleep=lambda _s: None, attempts=4),
         recording_of_sid=world.deps.recording_of_sid,
     )  # fmt: skip
     with stub:
-        answer = publish_batch({"Records": records}, deps)
+        answer = create_app(world.settings, deps)({"Records": records})
         stub.assert_no_pending_responses()
     (owner,) = [r for r in records if r["dynamodb"]["Keys"]["pk"]["S"] == "REC#f1"]  # (locks are items too)
     assert answer == {"batchItemFailures": [{"itemIdentifier": owner["dynamodb"]["SequenceNumber"]}]}
@@ -263,6 +271,6 @@ def test_an_unreadable_record_is_reported_and_the_ones_before_it_published(world
     records = [r for r in _records(world, 2) if r["dynamodb"]["Keys"]["pk"]["S"].startswith("REC#")]
     broken = json.loads(json.dumps(records[1]))
     broken["eventSourceARN"] = "arn:aws:dynamodb:us-east-1:123456789012:table/Unknown/stream/x"
-    answer = publish_batch({"Records": [records[0], broken]}, world.deps)
+    answer = create_app(world.settings, world.deps)({"Records": [records[0], broken]})
     assert answer == {"batchItemFailures": [{"itemIdentifier": broken["dynamodb"]["SequenceNumber"]}]}
     assert [e["detail"]["recording_id"] for e in world.received()] == ["f0"]

@@ -6,7 +6,6 @@ deliveries in, the inbox stream's records through the processor, and the printed
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from types import SimpleNamespace
@@ -62,9 +61,11 @@ def stack(monkeypatch):
         aws_adapter.reset_clients()
         from service.webhooks import intake, processor
 
-        intake = importlib.reload(intake)  # settings and the Metrics' service are read at import (cold start)
-        processor = importlib.reload(processor)
+        intake.reset()  # new environments: the first call builds each app from this test's variables
+        processor.reset()
         yield SimpleNamespace(intake=intake, processor=processor)
+        intake.reset()
+        processor.reset()
         aws_adapter.reset_clients()
 
 
@@ -111,7 +112,8 @@ def test_intake_counts_accepted_duplicate_and_rejected_notices_with_their_bytes(
     assert "IntakeErrors" not in emf.names(docs)
     assert emf.units(docs)["NoticeBytes"] == "Bytes"
     assert {d["_aws"]["CloudWatchMetrics"][0]["Namespace"] for d in docs} == {"AgoraServerlessTest"}
-    assert {d["service"] for d in docs} == {"webhooks"}
+    # the service is the one the module's Metrics took at import (POWERTOOLS_SERVICE_NAME at cold start)
+    assert {d["service"] for d in docs} == {stack.intake.metrics.service} and stack.intake.metrics.service
 
 
 def _throttle_dynamodb() -> None:
@@ -165,7 +167,7 @@ def test_processor_counts_applied_stale_ignored_and_invalid_notices_and_their_la
 def test_processor_counts_a_record_that_failed(stack, capsys):
     assert _deliver(stack, _notice(20, 105, 1, uid=3, platform=1, clientSeq=1, ts=1)) == 200
     records = _stream_records()
-    stack.processor.dependencies()  # built (and its DynamoDB client) before DynamoDB starts throttling
+    stack.processor.default_app()  # built (and its DynamoDB client) before DynamoDB starts throttling
     _throttle_dynamodb()
     capsys.readouterr()
     from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError

@@ -21,6 +21,7 @@ os.environ.setdefault("MEDIA_TABLE", "media-test")
 from service.adapters.aws import reset_clients
 from service.media import handler, logic
 from service.media.repository import MediaRepository, S3Objects
+from service.media.settings import MediaSettings
 
 TABLE = "media-test"
 BUCKET = "recordings-test"
@@ -83,12 +84,14 @@ class Env:
         self.ddb = boto3.client("dynamodb", region_name="us-east-1")
         self.repo = MediaRepository(TABLE)
         self.deps = handler.MediaDependencies(store=self.repo, objects=S3Objects(chunk_size=16 * 1024))
+        self.settings = MediaSettings(media_table=TABLE)
+        self.app = handler.create_app(self.settings, self.deps)
 
     def put(self, key: str, body: bytes) -> str:
         return self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)["ETag"].strip('"')
 
     def run(self, *bodies: str) -> dict[str, Any]:
-        return handler.process_batch(sqs_event(*bodies), deps=self.deps)
+        return self.app(sqs_event(*bodies))
 
     def file(self, key: str, sid: str = SID) -> dict[str, Any]:
         items = {i["key"]: i for i in self.repo.file_items(sid)}
@@ -168,7 +171,7 @@ def test_an_old_event_read_after_a_rewrite_is_stale_not_misattributed(env):
     results = handler.process_record(
         handler.SQSRecord(sqs_event(s3_message(MIX_KEY, etag=e1, sequencer="0A"))["Records"][0]),
         deps=deps,
-        config=handler.settings,
+        config=env.settings,
         latest={},
     )
     assert [r.outcome for r in results] == ["stale"]  # If-Match on the event's ETag failed: v1 is gone
@@ -250,7 +253,7 @@ def test_keys_outside_the_prefix_and_other_files_are_ignored(env):
     results = handler.process_record(
         handler.SQSRecord(sqs_event(s3_message("elsewhere/x.m3u8", etag=etag, sequencer="1"))["Records"][0]),
         deps=env.deps,
-        config=handler.settings,
+        config=env.settings,
         latest={},
     )
     assert [r.outcome for r in results] == ["ignored"]
@@ -274,7 +277,7 @@ def test_transient_failures_are_reported_for_redelivery(env):
     missing_bucket = json.loads(s3_message(MIX_KEY, etag=etag, sequencer="02"))
     missing_bucket["Records"][0]["s3"]["bucket"]["name"] = "no-such-bucket"
     event = sqs_event(good, json.dumps(missing_bucket))
-    answer = handler.process_batch(event, deps=env.deps)
+    answer = env.app(event)
     assert answer == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert env.file(MIX_KEY)["duration_us"] == 1_000_000
 
@@ -398,7 +401,8 @@ def test_real_s3_notifications_through_sqs(env):
 
 def test_handler_entry_point(env, monkeypatch):
     etag = env.put(MIX_KEY, playlist("2"))
-    monkeypatch.setattr(handler, "dependencies", lambda: env.deps)
+    monkeypatch.setenv("MEDIA_TABLE", TABLE)
+    handler.reset()  # a cold start: the handler builds its app from the environment
 
     class Context:
         function_name = "media"
@@ -406,7 +410,10 @@ def test_handler_entry_point(env, monkeypatch):
         invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:media"
         aws_request_id = "req-1"
 
-    answer = handler.handler(sqs_event(s3_message(MIX_KEY, etag=etag, sequencer="01")), Context())
+    try:
+        answer = handler.handler(sqs_event(s3_message(MIX_KEY, etag=etag, sequencer="01")), Context())
+    finally:
+        handler.reset()
     assert answer == {"batchItemFailures": []}
     assert env.repo.totals_for_sid(SID)["duration_us"] == 2_000_000
 

@@ -8,7 +8,6 @@ secret write and its recovery, an ambiguous Agora failure during the reset, and 
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
@@ -84,11 +83,12 @@ def api(server, monkeypatch):
         aws_adapter.reset_clients()
         from service.projects import handler
 
-        handler = importlib.reload(handler)
+        handler.reset()  # a new environment: the first call builds the app from this test's variables
         yield SimpleNamespace(handler=handler, ddb=ddb, sm=sm, emulator=emu, prod=prod, other=other)
-        deps = handler.dependencies()
+        deps = handler.default_app().deps
         if deps._console is not None:
             deps._console.close()
+        handler.reset()
         aws_adapter.reset_clients()
 
 
@@ -326,7 +326,7 @@ def test_agora_errors_map_to_precise_statuses(api):
     assert status == 503 and error["error"]["code"] == "upstream_unavailable"
     emu.accounts[DEFAULT_CUSTOMER_ID] = "rotated-elsewhere"
     try:
-        api.handler.dependencies().forget_projects()
+        api.handler.default_app().deps.forget_projects()
         status, error = call(api, "GET", "/projects")
         assert status == 502 and error["error"]["details"]["agora_http_status"] == 401
     finally:
@@ -345,12 +345,12 @@ def test_a_rotation_publishes_certificate_rotated_without_the_certificate(api, m
     events.put_rule(Name="app", EventBusName="Test-events", EventPattern=json.dumps({"source": [{"prefix": "agora-"}]}))
     events.put_targets(Rule="app", EventBusName="Test-events", Targets=[{"Id": "q", "Arn": arn}])
     monkeypatch.setenv("EVENT_BUS_NAME", "Test-events")
-    api.handler = importlib.reload(api.handler)
+    api.handler.reset()  # a function deployed with the bus: a new environment
     try:
         status, answer = call(api, "POST", "/projects/Prod7xRH/certificate/reset", body={"confirm": APP_ID})
     finally:
-        if api.handler.dependencies()._console is not None:
-            api.handler.dependencies()._console.close()
+        if api.handler.default_app().deps._console is not None:
+            api.handler.default_app().deps._console.close()
     assert status == 200, answer
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     (envelope,) = [json.loads(m["Body"]) for m in messages]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import threading
 
@@ -48,9 +47,9 @@ def aws(monkeypatch):
 def handler_module(aws):
     import service.tokens.handler as module
 
-    module = importlib.reload(module)  # settings are read at import (cold start): reload with this test's env
-    module.dependencies.cache_clear()
-    return module
+    module.reset()  # a new environment: the first call builds the app from this test's variables
+    yield module
+    module.reset()
 
 
 def call(module, body, claims=VIEWER, **kw):
@@ -94,7 +93,7 @@ def test_downgrade_policy_gives_subscriber_instead_of_403(handler_module, monkey
     from service.auth import Caller
     from service.tokens.logic import effective_role
 
-    settings = handler_module.settings.model_copy(update={"publisher_denied": "downgrade"})
+    settings = handler_module.default_app().settings.model_copy(update={"publisher_denied": "downgrade"})
     assert effective_role(Caller("s"), "publisher", settings) == "subscriber"
     assert effective_role(Caller("s", frozenset({"hosts"})), "publisher", settings) == "publisher"
 
@@ -185,7 +184,7 @@ def test_certificate_never_logged_and_read_once(handler_module, capsys):
     client.meta.events.register("before-call.secrets-manager.GetSecretValue", lambda **kw: calls.append(1))
     from service.adapters.secrets import SecretsManagerStore
 
-    deps = handler_module.dependencies()
+    deps = handler_module.default_app().deps
     deps.secrets = SecretsManagerStore(client_factory=lambda: client)
     for _ in range(5):
         status, _body = call(handler_module, {"channel": "room", "role": "publisher"}, claims=HOST)
@@ -328,7 +327,7 @@ def test_returning_user_warm_request_makes_no_aws_call(handler_module, aws_calls
 
 def test_returning_user_in_a_fresh_container_reads_once(handler_module, aws_calls):
     call(handler_module, {"channel": "room"})
-    handler_module.dependencies.cache_clear()  # a new container: nothing cached, the uid is in the table
+    handler_module.reset()  # a new container: nothing cached, the uid is in the table
     aws_calls.clear()
     for _ in range(3):
         status, _body = call(handler_module, {"channel": "room"})
@@ -342,8 +341,8 @@ def test_rotated_certificate_is_picked_up_after_the_check_interval(handler_modul
     from service.adapters.secrets import SecretsManagerStore
 
     now = [1000.0]
-    deps = handler_module.dependencies()
-    settings = handler_module.settings
+    deps = handler_module.default_app().deps
+    settings = handler_module.default_app().settings
     # the handler's own store, on a clock this test moves (the version is trusted for 1 s once confirmed)
     deps.secrets = SecretsManagerStore(
         max_age=settings.secret_cache_seconds, versioned={SECRET_NAME: 1.0}, clock=lambda: now[0]
@@ -412,7 +411,7 @@ def test_renewal_gives_the_same_uid_and_fresh_expiries(handler_module, monkeypat
     _, first = call(handler_module, {"channel": "live", "ttl": 600})
     now = time_module.time()
     monkeypatch.setattr(time_module, "time", lambda: now + 500)  # 100 s before expiry: the SDK's warning
-    handler_module.dependencies().clock = lambda: now + 500
+    handler_module.default_app().deps.clock = lambda: now + 500
     _, renewed = call(handler_module, {"channel": "live", "ttl": 600})
     assert renewed["uid"] == first["uid"] and renewed["rtc_token"] != first["rtc_token"]
     assert renewed["expires_at"] >= first["expires_at"] + 499

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import importlib
 import json
 import logging
 import time
@@ -115,7 +114,7 @@ def aws(monkeypatch):
         aws_adapter.reset_clients()
         from service.webhooks import intake
 
-        intake = importlib.reload(intake)  # settings are read at import (cold start)
+        intake.reset()  # a new environment: the first call builds the app from this test's variables
         calls: Counter[str] = Counter()
 
         def count(event_name: str, **_: object) -> None:
@@ -127,6 +126,7 @@ def aws(monkeypatch):
             "before-call.secrets-manager", lambda event_name, **_: secret_calls.update([event_name])
         )
         yield SimpleNamespace(intake=intake, ddb=ddb, secrets=secrets, calls=calls, secret_calls=secret_calls)
+        intake.reset()
         aws_adapter.reset_clients()
 
 
@@ -305,7 +305,8 @@ def test_oversized_body_is_413_before_any_work(aws, base64_body):
 
 def test_body_limit_is_configurable(aws, monkeypatch):
     monkeypatch.setenv("NCS_MAX_BODY_BYTES", "2048")
-    intake = importlib.reload(aws.intake)
+    intake = aws.intake
+    intake.reset()  # a new environment, configured with the lower limit
     event = copy.deepcopy(RTC_EVENT)
     event["payload"]["account"] = "x" * 2048
     assert (
@@ -371,7 +372,7 @@ def test_one_log_line_per_event_and_no_secrets_in_logs(aws, caplog):
     _send(aws, b"{", secret=RTC_SECRET)
     _send(aws, PROGRESS_EVENT, secret=REC_SECRET)
     aws.secrets.put_secret_value(SecretId=SECRET_NAME, SecretString=json.dumps({"bad": DEFAULT_SECRET}))
-    aws.intake.dependencies().keyring._secrets.clear()
+    aws.intake.default_app().deps.keyring._secrets.clear()
     _send(aws, RTC_EVENT)
     # the exact JSON lines the function writes, rendered by its own Powertools formatter
     formatter = aws.intake.logger.registered_formatter

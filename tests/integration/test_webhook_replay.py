@@ -14,7 +14,6 @@ place.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import random
@@ -226,10 +225,17 @@ def stack(monkeypatch):
 
         aws_adapter.reset_clients()
         from service.webhooks import intake, processor
+        from service.webhooks.settings import ProcessorSettings
 
-        intake = importlib.reload(intake)
-        processor = importlib.reload(processor)
-        yield SimpleNamespace(ddb=ddb, intake=intake, processor=processor, client=aws_adapter.client("dynamodb"))
+        intake.reset()  # a new environment: the first call builds the app from this test's variables
+        yield SimpleNamespace(
+            ddb=ddb,
+            intake=intake,
+            processor=processor,
+            settings=ProcessorSettings.from_env(),
+            client=aws_adapter.client("dynamodb"),
+        )
+        intake.reset()
         aws_adapter.reset_clients()
 
 
@@ -285,7 +291,7 @@ def _pump(stack: Any, deps: Any, records: list[dict[str, Any]], rng: random.Rand
         batch = records[position : position + size]
         stats["invocations"] += 1
         try:
-            answer = stack.processor.process_batch({"Records": batch}, CONTEXT, deps=deps)
+            answer = stack.processor.create_app(stack.settings, deps)({"Records": batch}, CONTEXT)
             failed = [int(f["itemIdentifier"]) for f in answer.get("batchItemFailures", [])]
         except BatchProcessingError:
             failed = [int(r["dynamodb"]["SequenceNumber"]) for r in batch]  # a function error: whole batch again
@@ -387,9 +393,8 @@ def test_replay_with_duplicates_reordering_and_throttling(stack):
                       "body": {"S": json.dumps(e, separators=(",", ":"))}}}}
         for i, e in enumerate(events)
     ]  # fmt: skip
-    answer = stack.processor.process_batch(
-        {"Records": in_order}, CONTEXT, deps=ProcessorDependencies(presence=reference, recordings=None)
-    )
+    app = stack.processor.create_app(stack.settings, ProcessorDependencies(presence=reference, recordings=None))
+    answer = app({"Records": in_order}, CONTEXT)
     assert answer == {"batchItemFailures": []}
 
     final, expected = _scan(stack.ddb, PRESENCE), _scan(stack.ddb, REFERENCE)
@@ -534,7 +539,9 @@ def test_recording_events_replay(stack):
         for i, e in enumerate(events)
     ]  # fmt: skip
     reference = ProcessorDependencies(presence=presence, recordings=applier(RECORDINGS_REFERENCE))
-    assert stack.processor.process_batch({"Records": in_order}, CONTEXT, deps=reference) == {"batchItemFailures": []}
+    assert stack.processor.create_app(stack.settings, reference)({"Records": in_order}, CONTEXT) == {
+        "batchItemFailures": []
+    }
 
     def state(table: str) -> dict[str, Any]:
         out = {}

@@ -15,7 +15,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -314,10 +314,8 @@ def _forget_recording_modules() -> None:
     import sys
 
     from service.adapters.aws import reset_clients
-    from service.recordings import events
 
     reset_clients()
-    events._default_dependencies.cache_clear()
     for name in RECORDING_MODULES:
         module = sys.modules.get(name)
         if module is not None:
@@ -423,8 +421,7 @@ class NoticePump:
 
     def apply(self, notice: dict[str, Any], times: int = 1) -> None:
         """Apply ``notice`` ``times`` times (an NCS resend), recording its event type once."""
-        from service.recordings.events import apply_recording_event
-
+        apply_recording_event = processor_applier()
         for _ in range(times):
             apply_recording_event(notice)
         self.applied.append(int(notice["eventType"]))
@@ -461,9 +458,17 @@ def recording_notice(
     return {"noticeId": uuid.uuid4().hex, "productId": 3, "eventType": event_type, "notifyMs": 1, "payload": payload}
 
 
+def processor_applier() -> Callable[[Mapping[str, Any]], None]:
+    """``apply_recording_event`` as the webhook processor calls it: on the adapters built from this stack's
+    variables (the recordings table ``grant_events()`` names, Step Functions)."""
+    from service.recordings.events import recording_event_applier
+    from service.recordings.settings import RecordingEventSettings
+
+    return recording_event_applier(RecordingEventSettings.from_env())
+
+
 def apply_notices(*notices: dict[str, Any]) -> None:
     """Apply each notice as the webhook processor does."""
-    from service.recordings.events import apply_recording_event
-
+    apply_recording_event = processor_applier()
     for n in notices:
         apply_recording_event(n)

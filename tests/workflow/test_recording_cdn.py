@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import RecordingStack, processor_applier, recording_stack
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,7 @@ def rs() -> Iterator[RecordingStack]:
 
 def deliver(rs: RecordingStack, sid: str, rng: random.Random) -> list[int]:
     """The webhook processor's work on this recording's notices, each delivered twice in a shuffled order."""
-    from service.recordings.events import apply_recording_event
-
+    apply_recording_event = processor_applier()
     notices = [n for n in rs.emulator.events() if n.get("productId") == 3 and n["payload"].get("sid") == sid]
     notices = notices * 2
     rng.shuffle(notices)

@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, api_event, recording_stack, response_json
+from tests.workflow.recording_env import (
+    RecordingStack,
+    api_event,
+    processor_applier,
+    recording_stack,
+    response_json,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +63,7 @@ def wait_for_segments(rs: RecordingStack, channel: str, count: int = 2) -> None:
 
 def deliver_events(rs: RecordingStack, sid: str) -> list[int]:
     """What the webhook processor does with each NCS notice of this recording."""
-    from service.recordings.events import apply_recording_event
-
+    apply_recording_event = processor_applier()
     delivered = []
     for notice in rs.emulator.events():
         if notice.get("productId") == 3 and notice.get("payload", {}).get("sid") == sid:

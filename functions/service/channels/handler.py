@@ -5,10 +5,13 @@ Metrics: ``KickingRulesCreated`` (dimension ``Scope``: ``channel`` or ``app``), 
 
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime, and
 string annotations could not be resolved through the tracer's wrapper.
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
 from collections.abc import Mapping
-from functools import cache
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from agorakit.ids import CHANNEL_PATTERN, UID_PATTERN
@@ -17,6 +20,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp, Serving
 from service.auth import Caller, caller_from_event
 from service.channels import logic
 from service.channels.logic import AppBanRequest, ChannelDependencies, KickRequest, RuleUpdate
@@ -37,19 +41,39 @@ logger = Logger()
 metrics = Metrics()
 _metric = metric_sink(metrics)
 tracer = make_tracer()
-settings = ChannelsSettings.from_env()
 
 
 def _authorize(event: Mapping[str, Any]) -> None:
     """Every route: the admin group, checked before the request is validated (service.http.build_resolver)."""
+    settings = _api().settings
     logic.require_admin(caller_from_event(dict(event), groups_claim=settings.groups_claim), settings)
 
 
 app = build_resolver(authorize=_authorize)
 
 
-@cache
-def dependencies() -> ChannelDependencies:
+@dataclass(frozen=True)
+class ChannelsApi:
+    """The channels function with its settings and dependencies: call it with an API Gateway event."""
+
+    settings: ChannelsSettings
+    deps: ChannelDependencies
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with _serving.use(self):
+            return app.resolve(event, context)
+
+
+_serving: Serving[ChannelsApi] = Serving("channels_api")
+_api = _serving.get
+
+
+def create_app(settings: ChannelsSettings, deps: ChannelDependencies) -> ChannelsApi:
+    return ChannelsApi(settings, deps)
+
+
+def build_dependencies(settings: ChannelsSettings) -> ChannelDependencies:
+    """The deployed adapters: Agora's REST API (its credentials in Secrets Manager) and the two tables."""
     from service.adapters.agora import INTERACTIVE, build_agora_client
     from service.adapters.secrets import SecretsManagerStore
     from service.channels.repository import DynamoDBKickingRules
@@ -65,7 +89,20 @@ def dependencies() -> ChannelDependencies:
     )
 
 
+def _from_env() -> ChannelsApi:
+    settings = ChannelsSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
+
+
 def _admin() -> Caller:
+    settings = _api().settings
     caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
     logic.require_admin(caller, settings)
     return caller
@@ -105,7 +142,7 @@ def get_channels(
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response[Any]:
     _admin()
-    return _json(200, logic.online_channels(page_no, page_size, settings=settings, deps=dependencies()))
+    return _json(200, logic.online_channels(page_no, page_size, settings=_api().settings, deps=_api().deps))
 
 
 @app.get(
@@ -121,8 +158,8 @@ def get_channel_users(
     _admin()
     channel = logic.channel_name(name)
     if source == "webhooks":
-        return _json(200, logic.users_from_webhooks(channel, deps=dependencies()))
-    return _json(200, logic.users_from_agora(channel, deps=dependencies()))
+        return _json(200, logic.users_from_webhooks(channel, deps=_api().deps))
+    return _json(200, logic.users_from_agora(channel, deps=_api().deps))
 
 
 @app.get(
@@ -134,7 +171,7 @@ def get_channel_users(
 @tracer.capture_method
 def get_channel_user(name: ChannelName, uid: UidPath) -> Response[Any]:
     _admin()
-    return _json(200, logic.user_status(logic.channel_name(name), logic.user_uid(uid), deps=dependencies()))
+    return _json(200, logic.user_status(logic.channel_name(name), logic.user_uid(uid), deps=_api().deps))
 
 
 @app.get(
@@ -152,7 +189,7 @@ def get_channel_user(name: ChannelName, uid: UidPath) -> Response[Any]:
 @tracer.capture_method
 def get_channel_hosts(name: ChannelName) -> Response[Any]:
     _admin()
-    return _json(200, logic.hosts_from_agora(logic.channel_name(name), deps=dependencies()))
+    return _json(200, logic.hosts_from_agora(logic.channel_name(name), deps=_api().deps))
 
 
 @app.get(
@@ -164,7 +201,7 @@ def get_channel_hosts(name: ChannelName) -> Response[Any]:
 @tracer.capture_method
 def get_ncs_ips() -> Response[Any]:
     _admin()
-    return _json(200, logic.ncs_addresses(deps=dependencies()))
+    return _json(200, logic.ncs_addresses(deps=_api().deps))
 
 
 @app.post(
@@ -177,7 +214,7 @@ def get_ncs_ips() -> Response[Any]:
 def post_kick(name: ChannelName, body: KickRequest) -> Response[Any]:
     caller = _admin()
     channel = logic.channel_name(name)
-    rule = logic.create_kick(channel, body, caller, settings=settings, deps=dependencies())
+    rule = logic.create_kick(channel, body, caller, settings=_api().settings, deps=_api().deps)
     _metric("KickingRulesCreated", dimensions={"Scope": "channel"})
     logger.info(
         "kicking rule created",
@@ -195,7 +232,7 @@ def post_kick(name: ChannelName, body: KickRequest) -> Response[Any]:
 @tracer.capture_method
 def post_app_ban(body: AppBanRequest) -> Response[Any]:
     caller = _admin()
-    rule = logic.create_kick(None, body, caller, settings=settings, deps=dependencies())
+    rule = logic.create_kick(None, body, caller, settings=_api().settings, deps=_api().deps)
     _metric("KickingRulesCreated", dimensions={"Scope": "app"})
     logger.info(
         "app-wide kicking rule created", extra={"rule_id": rule["id"], "kind": rule["kind"], "by": caller.subject}
@@ -212,7 +249,7 @@ def post_app_ban(body: AppBanRequest) -> Response[Any]:
 @tracer.capture_method
 def get_kicking_rules(include_agora: Annotated[bool, Query()] = False) -> Response[Any]:
     _admin()
-    return _json(200, logic.list_rules(include_agora=include_agora, deps=dependencies()))
+    return _json(200, logic.list_rules(include_agora=include_agora, deps=_api().deps))
 
 
 @app.put(
@@ -232,7 +269,7 @@ def get_kicking_rules(include_agora: Annotated[bool, Query()] = False) -> Respon
 def put_kicking_rule(rule_id: RuleId, body: RuleUpdate) -> Response[Any]:
     caller = _admin()
     number = logic.rule_id(rule_id)
-    view = logic.update_rule(number, body, settings=settings, deps=dependencies())
+    view = logic.update_rule(number, body, settings=_api().settings, deps=_api().deps)
     _metric("KickingRulesUpdated")
     logger.info("kicking rule updated", extra={"rule_id": number, "by": caller.subject})
     return _json(200, view)
@@ -254,7 +291,7 @@ def put_kicking_rule(rule_id: RuleId, body: RuleUpdate) -> Response[Any]:
 def delete_kicking_rule(rule_id: RuleId) -> Response[Any]:
     caller = _admin()
     number = logic.rule_id(rule_id)
-    logic.delete_rule(number, deps=dependencies())
+    logic.delete_rule(number, deps=_api().deps)
     _metric("KickingRulesDeleted")
     logger.info("kicking rule deleted", extra={"rule_id": number, "by": caller.subject})
     return Response(status_code=204, body=None)
@@ -264,4 +301,4 @@ def delete_kicking_rule(rule_id: RuleId) -> Response[Any]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return default_app()(event, context)

@@ -8,6 +8,9 @@ could not be built or sent: Lambda checkpoints before it and delivers it (and th
 so an event may arrive twice but never out of order within its ordering key, and never be lost; a
 redelivered event has the same ``event_id``. After the mapping's retries (bisecting the batch) the failed
 range goes to the publisher's DLQ.
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -25,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import from_item
+from service.apps import DefaultApp
 from service.events.bus import Bus, EventBridgeBus
 from service.events.media import media_events, sid_of
 from service.events.model import Event, Source
@@ -42,7 +45,6 @@ SidLookup = Callable[[str], str | None]
 
 @dataclass(frozen=True)
 class PublisherDependencies:
-    settings: PublisherSettings
     bus: Bus
     recording_of_sid: SidLookup
 
@@ -61,7 +63,7 @@ def _occurred_at(record: Mapping[str, Any]) -> str | None:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def events_of(record: Mapping[str, Any], deps: PublisherDependencies) -> list[Event]:
+def events_of(record: Mapping[str, Any], deps: PublisherDependencies, config: PublisherSettings) -> list[Event]:
     """The events one stream record states (raises on a record it cannot read: reported as failed)."""
     stream = record.get("dynamodb") or {}
     table = table_of(str(record.get("eventSourceARN", "")))
@@ -73,7 +75,6 @@ def events_of(record: Mapping[str, Any], deps: PublisherDependencies) -> list[Ev
         occurred_at=_occurred_at(record),
     )
     old, new = from_item(stream.get("OldImage")), from_item(stream.get("NewImage"))
-    config = deps.settings
     if table == config.recordings_table:
         return recording_events(old, new, source)
     if table == config.presence_table:
@@ -87,7 +88,7 @@ def events_of(record: Mapping[str, Any], deps: PublisherDependencies) -> list[Ev
     raise ValueError(f"a stream record from an unknown table {table!r}")
 
 
-def publish_batch(event: Mapping[str, Any], deps: PublisherDependencies) -> dict[str, Any]:
+def publish_batch(event: Mapping[str, Any], deps: PublisherDependencies, config: PublisherSettings) -> dict[str, Any]:
     """Publish a stream batch; ``batchItemFailures`` holds the first record not fully published, if any."""
     records = list(event.get("Records") or [])
     entries: list[dict[str, str]] = []
@@ -95,13 +96,13 @@ def publish_batch(event: Mapping[str, Any], deps: PublisherDependencies) -> dict
     first_failed: int | None = None
     for index, record in enumerate(records):
         try:
-            events = events_of(record, deps)
+            events = events_of(record, deps, config)
         except Exception:
             logger.exception("stream record not readable", extra={"sequence": _sequence(record)})
             first_failed = index
             break
         for item in events:
-            entries.append(item.entry(deps.settings.event_bus_name))
+            entries.append(item.entry(config.event_bus_name))
             owner.append(index)
     failed_entries = deps.bus.put(entries) if entries else []
     if failed_entries:
@@ -148,18 +149,43 @@ class RecordingsBySid:
         return None if found is None else str(found)
 
 
-@cache
-def dependencies() -> PublisherDependencies:
+def build_dependencies(settings: PublisherSettings) -> PublisherDependencies:
+    """The deployed adapters: the stack's bus and the recordings table's ``bySid`` index."""
+    return PublisherDependencies(bus=EventBridgeBus(), recording_of_sid=RecordingsBySid(settings.recordings_table))
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """The publisher with its settings and dependencies: call it with a DynamoDB stream batch."""
+
+    settings: PublisherSettings
+    deps: PublisherDependencies
+
+    def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        started = time.monotonic()
+        answer = publish_batch(event, self.deps, self.settings)
+        records = len(event.get("Records") or [])
+        logger.debug("batch published", extra={"records": records, "s": time.monotonic() - started})
+        return answer
+
+
+def create_app(settings: PublisherSettings, deps: PublisherDependencies) -> Publisher:
+    return Publisher(settings, deps)
+
+
+def _from_env() -> Publisher:
     settings = PublisherSettings.from_env()
-    return PublisherDependencies(
-        settings=settings, bus=EventBridgeBus(), recording_of_sid=RecordingsBySid(settings.recordings_table)
-    )
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    started = time.monotonic()
-    answer = publish_batch(event, dependencies())
-    logger.debug("batch published", extra={"records": len(event.get("Records") or []), "s": time.monotonic() - started})
-    return answer
+    return default_app()(event, context)

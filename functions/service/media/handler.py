@@ -3,12 +3,14 @@
 Thin: Powertools BatchProcessor with partial-batch failure reporting; each record goes to
 ``service.media.logic``. Only transient failures are raised (the queue redelivers, then dead-letters);
 invalid messages and bad playlists are consumed, logged and counted.
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,6 +20,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp
 from service.media import logic
 from service.media.integrity import Listing
 from service.media.settings import MediaSettings
@@ -27,7 +30,6 @@ logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()
 processor = BatchProcessor(event_type=EventType.SQS)
-settings = MediaSettings.from_env()
 
 METRIC_BY_OUTCOME = {
     "stored": "PlaylistsProcessed",
@@ -48,8 +50,8 @@ class MediaDependencies:
     listing: Listing | None = None
 
 
-@cache
-def dependencies() -> MediaDependencies:
+def build_dependencies(settings: MediaSettings) -> MediaDependencies:
+    """The deployed adapters: the media table and the recordings bucket (S3 read in ``s3_chunk_size`` chunks)."""
     from service.media.repository import MediaRepository, S3Objects
 
     objects = S3Objects(chunk_size=settings.s3_chunk_size)
@@ -93,16 +95,15 @@ def process_record(
 
 
 def process_batch(
-    event: dict[str, Any], context: Any = None, *, deps: MediaDependencies | None = None
+    event: dict[str, Any], context: Any = None, *, deps: MediaDependencies, config: MediaSettings
 ) -> PartialItemFailureResponse:
     """Process an SQS batch; the answer lists the failed messages (``batchItemFailures``)."""
-    resolved = deps or dependencies()
     bodies = [r.get("body", "") for r in event.get("Records", []) if isinstance(r, dict)]
     latest = logic.latest_events(bodies)  # older events of a key rewritten within the batch are skipped
 
     def record_handler(record: SQSRecord) -> list[logic.Result]:
         try:
-            return process_record(record, deps=resolved, config=settings, latest=latest)
+            return process_record(record, deps=deps, config=config, latest=latest)
         except Exception:
             logger.warning(
                 "media event failed; SQS will deliver it again", extra={"messageId": record.message_id}, exc_info=True
@@ -112,8 +113,35 @@ def process_batch(
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
+@dataclass(frozen=True)
+class MediaFunction:
+    """The media function with its settings and dependencies: call it with an SQS batch."""
+
+    settings: MediaSettings
+    deps: MediaDependencies
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> PartialItemFailureResponse:
+        return process_batch(event, context, deps=self.deps, config=self.settings)
+
+
+def create_app(settings: MediaSettings, deps: MediaDependencies) -> MediaFunction:
+    return MediaFunction(settings, deps)
+
+
+def _from_env() -> MediaFunction:
+    settings = MediaSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_batch(event, context)
+    return default_app()(event, context)

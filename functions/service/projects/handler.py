@@ -3,11 +3,14 @@
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
 Log lines name projects by id and App ID only; a Project object or a Console body is never logged
 (Agora puts the App Certificate in clear in every project read).
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any
 
 from aws_lambda_powertools import Logger
@@ -15,6 +18,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp, Serving
 from service.auth import Caller, caller_from_event
 from service.http import build_resolver, contract
 from service.observability import make_tracer
@@ -28,19 +32,40 @@ if TYPE_CHECKING:
 
 logger = Logger()
 tracer = make_tracer()
-settings = ProjectsSettings.from_env()
 
 
 def _authorize(event: Mapping[str, Any]) -> None:
     """Every route: the owners group, checked before the request is validated (service.http.build_resolver)."""
+    settings = _api().settings
     logic.require_owner(caller_from_event(dict(event), groups_claim=settings.groups_claim), settings)
 
 
 app = build_resolver(authorize=_authorize)
 
 
-@cache
-def dependencies() -> ProjectsDependencies:
+@dataclass(frozen=True)
+class ProjectsApi:
+    """The projects function with its settings and dependencies: call it with an API Gateway event."""
+
+    settings: ProjectsSettings
+    deps: ProjectsDependencies
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with _serving.use(self):
+            return app.resolve(event, context)
+
+
+_serving: Serving[ProjectsApi] = Serving("projects_api")
+_api = _serving.get
+
+
+def create_app(settings: ProjectsSettings, deps: ProjectsDependencies) -> ProjectsApi:
+    return ProjectsApi(settings, deps)
+
+
+def build_dependencies(settings: ProjectsSettings) -> ProjectsDependencies:
+    """The deployed adapters: the Console API (its credentials in Secrets Manager), the usage cache table, the
+    token function's certificate secret, and the stack's bus when one is configured."""
     from service.adapters.console import build_console_client
     from service.adapters.secrets import SecretsManagerStore
     from service.projects.repository import DynamoDBUsageCache, SecretsManagerCertificate
@@ -50,16 +75,35 @@ def dependencies() -> ProjectsDependencies:
         console_factory=lambda: build_console_client(settings, secrets),
         usage_cache=DynamoDBUsageCache(settings.usage_table),
         certificate=SecretsManagerCertificate(settings.app_certificate_secret_name),
-        announce=announce if settings.event_bus_name else None,
+        announce=_announcer(settings.event_bus_name) if settings.event_bus_name else None,
     )
 
 
-def announce(event: "Event") -> None:
-    """``Certificate Rotated`` to the stack's bus (PutEvents, refused entries retried); never fails the rotation."""
+def _from_env() -> ProjectsApi:
+    settings = ProjectsSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
+
+
+def _announcer(bus_name: str) -> "Callable[[Event], None]":
+    def announce(event: "Event") -> None:
+        """``Certificate Rotated`` to ``bus_name`` (PutEvents, refused entries retried); never fails the rotation."""
+        _announce(event, bus_name)
+
+    return announce
+
+
+def _announce(event: "Event", bus_name: str) -> None:
     from service.events.bus import EventBridgeBus
 
     try:
-        failed = EventBridgeBus().put([event.entry(settings.event_bus_name)])
+        failed = EventBridgeBus().put([event.entry(bus_name)])
     except Exception:
         logger.exception("Certificate Rotated could not be published")
         return
@@ -68,6 +112,7 @@ def announce(event: "Event") -> None:
 
 
 def _owner() -> Caller:
+    settings = _api().settings
     caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
     logic.require_owner(caller, settings)
     return caller
@@ -100,7 +145,7 @@ _ROTATE = {
 @tracer.capture_method
 def get_projects() -> Response[Any]:
     _owner()
-    return _json(200, logic.list_projects(settings=settings, deps=dependencies()))
+    return _json(200, logic.list_projects(settings=_api().settings, deps=_api().deps))
 
 
 @app.get(
@@ -112,7 +157,7 @@ def get_projects() -> Response[Any]:
 @tracer.capture_method
 def get_project(project: str) -> Response[Any]:
     _owner()
-    return _json(200, logic.get_project(project, settings=settings, deps=dependencies()))
+    return _json(200, logic.get_project(project, settings=_api().settings, deps=_api().deps))
 
 
 @app.put(
@@ -131,7 +176,7 @@ def get_project(project: str) -> Response[Any]:
 @tracer.capture_method
 def put_project_status(project: str, body: StatusChange) -> Response[Any]:
     caller = _owner()
-    answer = logic.set_status(project, body, settings=settings, deps=dependencies())
+    answer = logic.set_status(project, body, settings=_api().settings, deps=_api().deps)
     logger.info(
         "project status changed",
         extra={
@@ -164,7 +209,7 @@ def get_project_usage(
     business: Annotated[str, Query(max_length=32)] = "default",
 ) -> Response[Any]:
     _owner()
-    return _json(200, logic.usage(project, from_date, to_date, business, settings=settings, deps=dependencies()))
+    return _json(200, logic.usage(project, from_date, to_date, business, settings=_api().settings, deps=_api().deps))
 
 
 @app.post(
@@ -184,7 +229,7 @@ def get_project_usage(
 @tracer.capture_method
 def post_certificate_reset(project: str, body: RotationRequest) -> Response[Any]:
     caller = _owner()
-    answer = logic.rotate_certificate(project, body, settings=settings, deps=dependencies())
+    answer = logic.rotate_certificate(project, body, settings=_api().settings, deps=_api().deps)
     logger.warning(
         "app certificate rotated",
         extra={
@@ -213,7 +258,7 @@ def post_certificate_reset(project: str, body: RotationRequest) -> Response[Any]
 @tracer.capture_method
 def post_certificate_sync(project: str) -> Response[Any]:
     caller = _owner()
-    answer = logic.sync_certificate(project, settings=settings, deps=dependencies())
+    answer = logic.sync_certificate(project, settings=_api().settings, deps=_api().deps)
     logger.warning(
         "app certificate synced",
         extra={
@@ -228,4 +273,4 @@ def post_certificate_sync(project: str) -> Response[Any]:
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return default_app()(event, context)

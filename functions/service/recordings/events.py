@@ -1,6 +1,7 @@
 """Cloud Recording NCS events (productId 3) applied to recordings.
 
-The webhook processor calls ``apply_recording_event(notice)`` for every productId 3 notice, possibly
+The webhook processor calls ``apply_recording_event(notice, repo=..., workflow=...)`` (through
+``recording_event_applier(settings)``) for every productId 3 notice, possibly
 late, twice, or out of order. Rules:
 - 4 (M3U8 name), 31/32 (uploaded / backed-up file lists): file names are ADDed to a set (order-free,
   idempotent); 31/32 also set ``uploadingStatus`` unless a newer sequence already did.
@@ -29,8 +30,8 @@ each). An unknown sid is offered as a candidate (below) or logged and ignored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from functools import cache
+import threading
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from service.recordings import logic
@@ -41,6 +42,8 @@ from service.recordings.record import CdnOutput, EventEntry, Scalar
 
 if TYPE_CHECKING:
     from agorakit.ncs.events import RecordingEvent
+
+    from service.recordings.settings import RecordingEventSettings
 
 logger = logging.getLogger(__name__)
 
@@ -54,20 +57,26 @@ UPLOAD_STATUS = {31: "uploaded", 32: "backuped"}
 CANDIDATE_EVENTS = frozenset({3, 30, 40, 70})
 
 
-@cache
-def _default_dependencies() -> tuple[RecordingStore, WorkflowControl]:
-    """From ``RecordingEventSettings`` (the variables the recording construct's ``grant_events()`` sets)."""
-    from service.adapters.stepfunctions import StepFunctionsControl
-    from service.recordings.repository import RecordingsRepository
-    from service.recordings.settings import RecordingEventSettings
+def recording_event_applier(settings: RecordingEventSettings) -> Callable[[Mapping[str, Any]], None]:
+    """``apply_recording_event`` on the deployed adapters (the recordings table ``grant_events()`` names, Step
+    Functions), built on the first notice: the webhook processor's cold start imports none of them."""
+    built: list[tuple[RecordingStore, WorkflowControl]] = []
+    lock = threading.Lock()
 
-    settings = RecordingEventSettings.from_env()
-    return RecordingsRepository(settings.recordings_table), StepFunctionsControl()
+    def apply(notice: Mapping[str, Any]) -> None:
+        with lock:
+            if not built:
+                from service.adapters.stepfunctions import StepFunctionsControl
+                from service.recordings.repository import RecordingsRepository
+
+                built.append((RecordingsRepository(settings.recordings_table), StepFunctionsControl()))
+        repo, workflow = built[0]
+        apply_recording_event(notice, repo=repo, workflow=workflow)
+
+    return apply
 
 
-def apply_recording_event(
-    notice: Mapping[str, Any], *, repo: RecordingStore | None = None, workflow: WorkflowControl | None = None
-) -> None:
+def apply_recording_event(notice: Mapping[str, Any], *, repo: RecordingStore, workflow: WorkflowControl) -> None:
     """Apply one NCS recording notice (the whole envelope) to its recording. Never raises for bad input."""
     from agorakit.ncs.events import NcsEventError, parse_envelope, parse_recording_event
 
@@ -85,9 +94,6 @@ def apply_recording_event(
     if not event.sid:
         logger.info("recording event %s without sid: nothing to do", event.event_type)
         return
-    if repo is None or workflow is None:
-        default_repo, default_workflow = _default_dependencies()
-        repo, workflow = repo or default_repo, workflow or default_workflow
     item = repo.by_sid(event.sid)
     if item is None:
         _offer_candidate(repo, event)

@@ -5,18 +5,22 @@ when the first request needs DynamoDB or Secrets Manager; the token format is st
 X-Ray SDK is left out unless ``XRAY_SDK=true`` (see ``service.observability``). Warm: a returning user's
 request makes no AWS call for the uid (cached in the container) and at most one ``DescribeSecret`` per
 ``CERTIFICATE_CHECK_SECONDS`` for the certificate (its version confirmed current: docs/projects.md).
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import cache
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp, Serving
 from service.auth import caller_from_event
 from service.http import build_resolver, contract
 from service.observability import make_tracer
@@ -34,20 +38,38 @@ from service.tokens.settings import TokenSettings
 logger = Logger()
 metrics = Metrics()
 tracer = make_tracer()  # XRAY_SDK=false in the deployed token function: see docs/decisions.md
-settings = TokenSettings.from_env()
 
 
 def _authenticate(event: Mapping[str, Any]) -> None:
     """Every route: a signed-in caller, checked before the body is read. Which role a caller may have depends
     on the body (``role``), so the group check stays in ``logic.effective_role``."""
-    caller_from_event(dict(event), groups_claim=settings.groups_claim)
+    caller_from_event(dict(event), groups_claim=_serving.get().settings.groups_claim)
 
 
 app = build_resolver(authorize=_authenticate)
 
 
-@cache
-def dependencies() -> TokenDependencies:
+@dataclass(frozen=True)
+class TokensApi:
+    """The token function with its settings and dependencies: call it with an API Gateway event."""
+
+    settings: TokenSettings
+    deps: TokenDependencies
+
+    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        with _serving.use(self):
+            return app.resolve(event, context)
+
+
+_serving: Serving[TokensApi] = Serving("tokens_api")
+
+
+def create_app(settings: TokenSettings, deps: TokenDependencies) -> TokensApi:
+    return TokensApi(settings, deps)
+
+
+def build_dependencies(settings: TokenSettings) -> TokenDependencies:
+    """The deployed adapters: the users table (uids cached in the container) and Secrets Manager."""
     from service.adapters.secrets import SecretsManagerStore
     from service.tokens.repository import CachedUidRepository, DynamoDBUidRepository
 
@@ -58,6 +80,18 @@ def dependencies() -> TokenDependencies:
             versioned={settings.app_certificate_secret_name: settings.certificate_check_seconds},
         ),
     )
+
+
+def _from_env() -> TokensApi:
+    settings = TokenSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
 
 
 @app.post(
@@ -74,8 +108,9 @@ def dependencies() -> TokenDependencies:
 )
 @tracer.capture_method
 def post_tokens(body: TokenRequest) -> TokenResponse:
-    caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
-    response = mint_tokens(caller, body, settings=settings, deps=dependencies())
+    api = _serving.get()
+    caller = caller_from_event(app.current_event.raw_event, groups_claim=api.settings.groups_claim)
+    response = mint_tokens(caller, body, settings=api.settings, deps=api.deps)
     metrics.add_metric(name="TokensMinted", unit=MetricUnit.Count, value=1)
     logger.info("tokens minted", extra={"uid": response.uid, "channel": response.channel, "role": response.role})
     return response
@@ -89,8 +124,9 @@ def post_tokens(body: TokenRequest) -> TokenResponse:
 )
 @tracer.capture_method
 def post_rtm_token(body: RtmTokenRequest) -> RtmTokenResponse:
-    caller = caller_from_event(app.current_event.raw_event, groups_claim=settings.groups_claim)
-    response = mint_rtm_token(caller, body, settings=settings, deps=dependencies())
+    api = _serving.get()
+    caller = caller_from_event(app.current_event.raw_event, groups_claim=api.settings.groups_claim)
+    response = mint_rtm_token(caller, body, settings=api.settings, deps=api.deps)
     metrics.add_metric(name="RtmTokensMinted", unit=MetricUnit.Count, value=1)
     logger.info("rtm token minted", extra={"uid": response.uid})
     return response
@@ -99,5 +135,5 @@ def post_rtm_token(body: RtmTokenRequest) -> RtmTokenResponse:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler
-def handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return default_app()(event, context)

@@ -5,6 +5,9 @@ resolver with validation costs ~100-200 ms of cold start (``make bench``, bench/
 Agora's 10 s budget that also covers retries. This module imports Powertools' Logger and the standard library; boto3 is
 imported on the first request. Every request gets one structured log line and its metrics
 (``service.webhooks.telemetry``, EMF through the log); header values (signatures) and secrets are never logged.
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp
 from service.errors import ServiceError, error_body
 from service.observability import MetricSink, metric_sink, no_metric
 from service.webhooks import telemetry
@@ -27,7 +30,6 @@ from service.webhooks.settings import IntakeSettings
 
 logger = Logger()
 metrics = Metrics()
-settings = IntakeSettings.from_env()
 
 _JSON = {"Content-Type": "application/json"}
 _OK = json.dumps({"ok": True})
@@ -40,8 +42,8 @@ class IntakeDependencies:
     keyring: KeyringCache
 
 
-@cache
-def dependencies() -> IntakeDependencies:
+def build_dependencies(settings: IntakeSettings) -> IntakeDependencies:
+    """The deployed adapters: the inbox table and the NCS secret (cached ``ncs_secret_cache_seconds``)."""
     from service.adapters.secrets import SecretsManagerStore
 
     return IntakeDependencies(
@@ -108,7 +110,34 @@ def receive(
 _metric = metric_sink(metrics)
 
 
+@dataclass(frozen=True)
+class Intake:
+    """The intake function with its settings and dependencies: call it with an API Gateway event."""
+
+    settings: IntakeSettings
+    deps: IntakeDependencies
+
+    def __call__(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        return receive(event, deps=self.deps, config=self.settings, metric=_metric)
+
+
+def create_app(settings: IntakeSettings, deps: IntakeDependencies) -> Intake:
+    return Intake(settings, deps)
+
+
+def _from_env() -> Intake:
+    settings = IntakeSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return receive(event, deps=dependencies(), config=settings, metric=_metric)
+    return default_app()(event, context)

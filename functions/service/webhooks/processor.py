@@ -5,6 +5,9 @@ source mapping): a record whose effect failed (throttling, a recording-workflow 
 the stream delivers it again from there; records after it in the batch may run twice, which the
 effects tolerate (ordered, conditional writes). After the mapping's retries the batch goes to the DLQ.
 Every record's outcome and processing lag become metrics (``service.webhooks.telemetry``).
+
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; ``handler`` builds the
+default one from the environment on its first call, once (``service.apps``).
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp
 from service.observability import MetricSink, metric_sink, no_metric
 from service.presence.repository import DynamoDBPresence, PresenceStore
 from service.webhooks import telemetry
@@ -29,7 +32,6 @@ from service.webhooks.settings import ProcessorSettings
 logger = Logger()
 metrics = Metrics()
 _metric = metric_sink(metrics)
-settings = ProcessorSettings.from_env()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
@@ -61,14 +63,24 @@ def abnormal_leave_action(config: ProcessorSettings, metric: MetricSink = no_met
 
 
 def recording_applier() -> RecordingApplier:
-    """``service.recordings.events.apply_recording_event``, imported with the first batch, not at cold start."""
-    from service.recordings.events import apply_recording_event
+    """``service.recordings.events.apply_recording_event`` on the recordings table ``grant_events()`` names;
+    ``service.recordings`` is imported with the first recording notice, not at cold start."""
+    applier: list[RecordingApplier] = []
 
-    return apply_recording_event
+    def apply(notice: dict[str, Any]) -> None:
+        if not applier:
+            from service.recordings.events import recording_event_applier
+            from service.recordings.settings import RecordingEventSettings
+
+            applier.append(recording_event_applier(RecordingEventSettings.from_env()))
+        applier[0](notice)
+
+    return apply
 
 
-@cache
-def dependencies() -> ProcessorDependencies:
+def build_dependencies(settings: ProcessorSettings) -> ProcessorDependencies:
+    """The deployed adapters: the presence table, the recordings (when the recording construct granted the
+    events), the configured abnormal-leave action, and the function's metrics."""
     return ProcessorDependencies(
         presence=DynamoDBPresence(settings.presence_table),
         recordings=recording_applier(),
@@ -118,14 +130,14 @@ def process_record(
 
 
 def process_batch(
-    event: dict[str, Any], context: Any = None, *, deps: ProcessorDependencies | None = None
+    event: dict[str, Any], context: Any = None, *, deps: ProcessorDependencies, config: ProcessorSettings
 ) -> dict[str, Any]:
     """Process a stream batch; the answer lists failed records' sequence numbers (``batchItemFailures``)."""
-    resolved = deps or dependencies()
+    resolved = deps
 
     def record_handler(record: DynamoDBRecord) -> str:
         try:
-            return process_record(record, deps=resolved, config=settings)
+            return process_record(record, deps=resolved, config=config)
         except Exception:
             image = record.dynamodb.new_image if record.dynamodb else None
             logger.warning(
@@ -143,7 +155,34 @@ def process_batch(
     return dict(answer)
 
 
+@dataclass(frozen=True)
+class Processor:
+    """The stream processor with its settings and dependencies: call it with a DynamoDB stream batch."""
+
+    settings: ProcessorSettings
+    deps: ProcessorDependencies
+
+    def __call__(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        return process_batch(event, context, deps=self.deps, config=self.settings)
+
+
+def create_app(settings: ProcessorSettings, deps: ProcessorDependencies) -> Processor:
+    return Processor(settings, deps)
+
+
+def _from_env() -> Processor:
+    settings = ProcessorSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
+
+
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_batch(event, context)
+    return default_app()(event, context)
