@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
-from service.recordings.reconcile import reconcile
+from service.recordings.reconcile import RemainingMs, reconcile
 from service.recordings.settings import RecordingSettings
 
 logger = Logger()
@@ -32,8 +32,9 @@ class Reconciler:
     settings: RecordingSettings
     deps: deps_module.RecordingDependencies
 
-    def __call__(self) -> dict[str, int]:
-        counts = reconcile(settings=self.settings, deps=self.deps)
+    def __call__(self, remaining_ms: RemainingMs | None = None) -> dict[str, int]:
+        """``remaining_ms``: the invocation's time left (the Lambda context's); None runs until every row is checked."""
+        counts = reconcile(settings=self.settings, deps=self.deps, remaining_ms=remaining_ms)
         logger.info("reconciled", extra=counts)
         return counts
 
@@ -67,4 +68,4 @@ def reset() -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return default_app()()
+    return default_app()(context.get_remaining_time_in_millis)
