@@ -181,3 +181,32 @@ def test_an_ended_execution_with_a_running_recorder_is_repaired_within_the_stale
     done = w.store.get(rec.recording_id)
     assert done is not None and done.status == logic.FAILED and done.failure is not None
     assert done.failure.type == "ExecutionEnded"
+
+
+def test_shards_split_the_rows_and_each_covers_its_own_on_its_own_budget() -> None:
+    from service.recordings.reconcile import Shard
+
+    w, slow, _ = slow_world(40, recording_reconciler_margin_seconds=60)
+    sids = {r.sid for r in w.store.list_active()}
+    seen: list[set[str]] = []
+    for index in range(3):
+        slow.queried.clear()
+        counts = reconcile(
+            settings=w.settings, deps=w.deps, remaining_ms=Invocation(w.clock, 240), shard=Shard(index, 3)
+        )
+        seen.append(set(slow.queried))
+        assert counts["deferred"] == 0 and counts["active"] == len(seen[-1]) > 0
+    assert seen[0] | seen[1] | seen[2] == sids and sum(map(len, seen)) == len(sids)  # a partition of the rows
+    with pytest.raises(ValueError, match="shard 3 of 3"):
+        Shard(3, 3)
+
+
+def test_the_handler_reads_its_shard_from_the_targets_input() -> None:
+    from service.recordings.reconcile import ALL_ROWS, Shard
+    from service.recordings.reconciler_handler import shard_of
+
+    assert shard_of({"detail-type": "Scheduled Event", "detail": {}}) == ALL_ROWS
+    assert shard_of({"shard": 2, "shards": 8}) == Shard(2, 8)
+    for bad in ({"shard": 1}, {"shard": "1", "shards": 2}, {"shard": True, "shards": 2}, {"shard": 2, "shards": 2}):
+        with pytest.raises(ValueError):
+            shard_of(bad)

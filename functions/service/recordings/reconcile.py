@@ -14,7 +14,9 @@ at any count every row is checked within a bounded number of runs; clean-up and 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from service.recordings import logic
 from service.recordings.control import request_stop
@@ -31,22 +33,46 @@ logger = logging.getLogger(__name__)
 RemainingMs = Callable[[], float]
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This run's part of the rows: those whose id hashes to ``index`` mod ``count`` (``docs/scale.md``, fan-out).
+    One shard (the default) is every row. Each shard has its own invocation, so its own time budget."""
+
+    index: int = 0
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.index < self.count:
+            raise ValueError(f"shard {self.index} of {self.count}: need 0 <= shard < shards")
+
+    def owns(self, recording_id: str) -> bool:
+        return self.count == 1 or zlib.crc32(recording_id.encode()) % self.count == self.index
+
+
+ALL_ROWS = Shard()
+
+
 def last_checked(item: Recording) -> int:
     """When the reconciler last checked ``item``; a row never checked counts from its creation."""
     return item.reconciled_at if item.reconciled_at is not None else item.created_at
 
 
 def reconcile(
-    *, settings: RecordingSettings, deps: RecordingDependencies, remaining_ms: RemainingMs | None = None
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+    remaining_ms: RemainingMs | None = None,
+    shard: Shard = ALL_ROWS,
 ) -> dict[str, int]:
     """Check active recordings, oldest-checked first, while ``remaining_ms()`` stays above the margin
     (``recording_reconciler_margin_seconds``; None: no limit): complete the wait of those whose recorder exited
     without telling us (a 404 that outlasted the HA migration window), fail those whose workflow execution
     ended without finishing them. The rest wait for the next run, which starts with them. Clean-up and the
-    metrics run whatever happened before them."""
+    metrics run whatever happened before them. ``shard``: only the rows (and clean-ups) of that shard."""
     counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0,
               "cdn_filled": 0, "deferred": 0}  # fmt: skip
-    rows = sorted(deps.repo.list_active(), key=lambda r: (last_checked(r), r.recording_id))
+    mine = (r for r in deps.repo.list_active() if shard.owns(r.recording_id))
+    rows = sorted(mine, key=lambda r: (last_checked(r), r.recording_id))
     margin_ms = settings.recording_reconciler_margin_seconds * 1000
     examined = 0
     try:
@@ -58,7 +84,7 @@ def reconcile(
     finally:
         counts["deferred"] = len(rows) - examined
         try:
-            counts["cleaned"] = _clean_up(settings, deps)
+            counts["cleaned"] = _clean_up(settings, deps, shard)
         finally:
             counts["active"] = len(rows)
             _publish(deps, counts, rows[examined:])
@@ -136,11 +162,13 @@ def _fill_cdn(deps: RecordingDependencies, item: Recording, outputs: list[tuple[
     return filled
 
 
-def _clean_up(settings: RecordingSettings, deps: RecordingDependencies) -> int:
+def _clean_up(settings: RecordingSettings, deps: RecordingDependencies, shard: Shard = ALL_ROWS) -> int:
     """FAILED recordings whose recorder was not confirmed gone keep their channel: try again, and free the
     channel once Agora confirms it (``resolve.ensure_gone``)."""
     cleaned = 0
     for item in deps.repo.list_active((CLEANUP,)):
+        if not shard.owns(item.recording_id):
+            continue
         gone, how = ensure_gone(settings, deps, item)
         if not gone:
             logger.warning("recording %s: recorder still not confirmed gone: %s", item.recording_id, how)
