@@ -74,6 +74,9 @@ SFN_THROTTLED_APIS = ("StartExecution", "SendTaskSuccess")
 MEDIA_QUEUE_AGE_SECONDS = 3_600
 #: the reconciler's longest run above this share of its timeout: it is about to stop covering every recording
 RECONCILER_DURATION_SHARE = 0.8
+#: an active recording the reconciler has not checked for this long (s, three of its 5-minute runs): a lost exit
+#: event can keep a channel locked that long; a run covers what its time budget allows, oldest-checked first
+RECONCILER_COVERAGE_SECONDS = 900
 #: per-function alarms that cannot fire or do not mean something, and what watches instead
 NOT_ALARMED = {
     # Step Functions retries a step that raised (an Agora 429 at scale): a failed execution is the failure
@@ -298,6 +301,13 @@ class Monitoring(Construct):
             "(accountConcurrencyAlarm): every function of the region shares the quota, throttles follow",
         )  # fmt: skip
         reconciler = w.functions.get("ReconcilerFunction")
+        if reconciler is not None:
+            self._alarm(
+                "ReconcilerCoverageStale", self._reconciler_coverage(), RECONCILER_COVERAGE_SECONDS,
+                f"An active recording has not been checked by the reconciler for {RECONCILER_COVERAGE_SECONDS} s "
+                "(ReconcilerOldestCheckAgeSeconds): its runs cover fewer rows than there are; a lost exit event "
+                "keeps a channel locked until its row's turn",
+            )  # fmt: skip
         if reconciler is not None and reconciler.timeout is not None:
             limit_ms = int(reconciler.timeout.to_milliseconds() * RECONCILER_DURATION_SHARE)
             self._alarm(
@@ -307,6 +317,11 @@ class Monitoring(Construct):
                 f"A reconciler run took over {limit_ms} ms ({RECONCILER_DURATION_SHARE:.0%} of its timeout): "
                 "past the timeout it stops before checking every active recording and cleaning up channel locks",
             )  # fmt: skip
+
+    def _reconciler_coverage(self) -> cloudwatch.Metric:
+        return self._service_metric(
+            "recordings", "ReconcilerOldestCheckAgeSeconds", "oldest check (s)", statistic="Maximum"
+        )
 
     @staticmethod
     def _sfn_throttled(api: str) -> cloudwatch.Metric:
@@ -404,7 +419,25 @@ class Monitoring(Construct):
                     ],
                 )
             )
-        return [*rows, last] if last else rows
+        if last:
+            rows.append(last)
+        if reconciler is not None:
+            rows.append([
+                cloudwatch.GraphWidget(
+                    title="Reconciler coverage: oldest check of an active recording (s)",
+                    width=width,
+                    left=[self._reconciler_coverage()],
+                    left_annotations=[
+                        cloudwatch.HorizontalAnnotation(value=RECONCILER_COVERAGE_SECONDS, label="alarm")
+                    ],
+                ),
+                cloudwatch.GraphWidget(
+                    title="Active recordings the reconciler found",
+                    width=width,
+                    left=[self._service_metric("recordings", "RecordingsActive", "active", statistic="Maximum")],
+                ),
+            ])  # fmt: skip
+        return rows
 
     def _limiter_wait_p90(self) -> cloudwatch.MathExpression:
         """The worst p90 wait of the functions that call Agora REST (one alarm for every caller)."""

@@ -94,7 +94,7 @@ class RecordingTuning:
     #: how long ResolveStart looks for a task whose start outcome is unknown before removing the recorder
     resolve_seconds: int = 60
     resolve_poll_seconds: int = 5
-    stale_seconds: int = 300
+    stale_seconds: int = 900
 
     @staticmethod
     def context_key(field_name: str) -> str:

@@ -246,7 +246,22 @@ def test_an_unknown_start_is_resolved_on_the_item(store: RecordingStore) -> None
         store.adopt(rid, "sid-z", [])  # only from STARTING
     store.keep_sid(rid, "sid-z", 14)
     assert store.by_sid("sid-z") is not None and store.by_sid("sid-z").started_at == 14  # type: ignore[union-attr]
-    assert store.mark_seen(rid) is True
+    assert store.mark_checked(rid, seen=True) is True
+
+
+def test_a_reconciler_check_is_recorded_without_touching_updated_at(store: RecordingStore) -> None:
+    rec = created(store, recording(logic.RECORDING, sid="sid-checked"))
+    assert store.mark_checked(rec.recording_id) is True
+    plain = store.get(rec.recording_id)
+    assert plain is not None and plain.reconciled_at == store.now_ms()
+    assert (plain.updated_at, plain.last_seen_at, plain.execution_seen_at) == (1, None, None)
+    assert store.mark_checked(rec.recording_id, seen=True, execution_running=True) is True
+    both = store.get(rec.recording_id)
+    assert both is not None and both.last_seen_at == both.execution_seen_at == both.reconciled_at
+    assert both.updated_at == 1  # a check is not a change: the stale rule reads updatedAt
+    done = created(store, recording(logic.STOPPED))
+    assert store.mark_checked(done.recording_id) is False  # no longer active: nothing to check
+    assert store.get(done.recording_id) == done
 
 
 def test_listings_by_channel_newest_first_in_pages_and_the_active_ones(store: RecordingStore) -> None:

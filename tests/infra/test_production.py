@@ -242,6 +242,7 @@ EXPECTED_ALARMS = {
     "PlaylistEventsOldestMessage",
     "AccountConcurrencyHigh",
     "ReconcilerNearTimeout",
+    "ReconcilerCoverageStale",
 }
 
 

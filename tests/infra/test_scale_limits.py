@@ -185,6 +185,22 @@ def test_alarms_that_could_not_fire_or_fire_on_retries_are_replaced(template_jso
     assert {"RecordingFailedAlarm", "ExecutionsFailedAlarm", "TaskFunctionThrottles"} <= set(found)
 
 
+def test_reconciler_coverage_alarms_past_three_runs_on_the_gauge_every_run_publishes(template_json):
+    props = alarms(template_json)["ReconcilerCoverageStale"]
+    namespace, name, dims, stat = single_metric(props)
+    assert (namespace, name, stat) == ("AgoraServerless", "ReconcilerOldestCheckAgeSeconds", "Maximum")
+    assert dims == [{"Name": "service", "Value": "recordings"}]
+    (rule,) = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
+               if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
+    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    assert props["Threshold"] == monitoring.RECONCILER_COVERAGE_SECONDS == 3 * 300
+    assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    # the stale threshold is the same three runs: a row checked within the alarm's bound describes its execution
+    # at most once per check
+    reconciler = function(template_json, "RecordingReconcilerFunction")
+    assert reconciler["Environment"]["Variables"]["RECORDING_STALE_SECONDS"] == "900"
+
+
 def test_the_dashboard_shows_the_scale_limits(template_json):
     (dashboard,) = of_type(template_json, "AWS::CloudWatch::Dashboard").values()
     body = "".join(p if isinstance(p, str) else "" for p in dashboard["Properties"]["DashboardBody"]["Fn::Join"][1])
@@ -195,6 +211,7 @@ def test_the_dashboard_shows_the_scale_limits(template_json):
         "Media queue: oldest message (s) and backlog",
         "Task function errors (retried steps) vs failed executions",
         "Reconciler run duration (ms) vs its timeout",
+        "Reconciler coverage: oldest check of an active recording (s)",
     ):
         assert title in body, title
     for api in monitoring.SFN_THROTTLED_APIS:

@@ -202,15 +202,17 @@ class InMemoryRecordingStore:
         remove: Iterable[str] = (),
         add: Mapping[str, Any] | None = None,
         condition: Callable[[Item], bool] | None = None,
+        touch: bool = True,
     ) -> Recording:
-        """One UpdateItem: the item must exist and ``condition`` hold, else ConditionFailed (the item as it was)."""
+        """One UpdateItem (``touch``: also ``updatedAt`` = now): the item must exist and ``condition`` hold, else
+        ConditionFailed (the item as it was)."""
         current = self.items.get(recording_id)
         if current is None:
             raise ConditionFailed(None)
         if condition is not None and not condition(current):
             raise ConditionFailed(from_item(copy.deepcopy(current)))
         updated = copy.deepcopy(current)
-        for path, value in {"updatedAt": self.now_ms(), **(set_ or {})}.items():
+        for path, value in {**({"updatedAt": self.now_ms()} if touch else {}), **(set_ or {})}.items():
             *parents, last = path.split(".")
             target = updated
             for part in parents:
@@ -413,11 +415,15 @@ class InMemoryRecordingStore:
             return False
         return True
 
-    def mark_seen(self, recording_id: str) -> bool:
+    def mark_checked(self, recording_id: str, *, seen: bool = False, execution_running: bool = False) -> bool:
+        now = self.now_ms()
+        fields: dict[str, Any] = {"reconciledAt": now}
+        if seen:
+            fields["lastSeenAt"] = now
+        if execution_running:
+            fields["executionSeenAt"] = now
         try:
-            self._update(
-                recording_id, set_={"lastSeenAt": self.now_ms()}, condition=lambda i: i.get("status") == logic.RECORDING
-            )
+            self._update(recording_id, set_=fields, condition=lambda i: "activeStatus" in i, touch=False)
         except ConditionFailed:
             return False
         return True

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
-from service.recordings.reconcile import reconcile
+from service.recordings.reconcile import ALL_ROWS, RemainingMs, Shard, reconcile
 from service.recordings.settings import RecordingSettings
 
 logger = Logger()
@@ -32,10 +32,23 @@ class Reconciler:
     settings: RecordingSettings
     deps: deps_module.RecordingDependencies
 
-    def __call__(self) -> dict[str, int]:
-        counts = reconcile(settings=self.settings, deps=self.deps)
+    def __call__(self, remaining_ms: RemainingMs | None = None, shard: Shard = ALL_ROWS) -> dict[str, int]:
+        """``remaining_ms``: the invocation's time left (the Lambda context's); None runs until every row is checked.
+        ``shard``: this invocation's part of the rows (one scheduled target per shard)."""
+        counts = reconcile(settings=self.settings, deps=self.deps, remaining_ms=remaining_ms, shard=shard)
         logger.info("reconciled", extra=counts)
         return counts
+
+
+def shard_of(event: dict[str, Any]) -> Shard:
+    """``{"shard": i, "shards": n}`` of a scheduled target's input; the schedule's own event (no such keys) is
+    every row. Anything else raises: a misconfigured target must fail loudly, not check the wrong rows."""
+    if "shard" not in event and "shards" not in event:
+        return ALL_ROWS
+    index, count = event.get("shard"), event.get("shards")
+    if not isinstance(index, int) or not isinstance(count, int) or isinstance(index, bool) or isinstance(count, bool):
+        raise ValueError(f"the reconciler's input needs integer shard and shards, got {index!r} and {count!r}")
+    return Shard(index, count)
 
 
 def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependencies) -> Reconciler:
@@ -67,4 +80,4 @@ def reset() -> None:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    return default_app()()
+    return default_app()(context.get_remaining_time_in_millis, shard_of(event))

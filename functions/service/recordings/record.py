@@ -152,6 +152,10 @@ class Recording:
     sid: str | None = None
     started_at: int | None = None
     last_seen_at: int | None = None
+    #: the reconciler's last check of this row (its round robin takes the oldest first); not an update
+    reconciled_at: int | None = None
+    #: when the reconciler last saw the workflow execution RUNNING (DescribeExecution at most once a stale period)
+    execution_seen_at: int | None = None
     last_error: AgoraErrorRecord | None = None
     stop_requested: str | None = None
     stop_requested_at: int | None = None

@@ -265,6 +265,8 @@ def from_item(item: Mapping[str, Any]) -> Recording:
         sid=_str(g("sid")),
         started_at=_int(g("startedAt")),
         last_seen_at=_int(g("lastSeenAt")),
+        reconciled_at=_int(g("reconciledAt")),
+        execution_seen_at=_int(g("executionSeenAt")),
         last_error=_agora_error(g("lastError")),
         stop_requested=_str(g("stopRequested")),
         stop_requested_at=_int(g("stopRequestedAt")),
@@ -329,6 +331,7 @@ def to_item(rec: Recording) -> dict[str, Any]:
         "requestedBy": rec.requested_by, "executionArn": rec.execution_arn, "idempotencyKey": rec.idempotency_key,
         "resourceId": rec.resource_id, "acquiredAt": rec.acquired_at, "recorderUid": rec.recorder_uid,
         "reacquires": rec.reacquires, "sid": rec.sid, "startedAt": rec.started_at, "lastSeenAt": rec.last_seen_at,
+        "reconciledAt": rec.reconciled_at, "executionSeenAt": rec.execution_seen_at,
         "lastError": agora_error_attr(rec.last_error) if rec.last_error else None,
         "stopRequested": rec.stop_requested, "stopRequestedAt": rec.stop_requested_at, "taskToken": rec.task_token,
         "waitingSince": rec.waiting_since, "stopReason": rec.stop_reason, "stoppingAt": rec.stopping_at,
@@ -579,9 +582,11 @@ class RecordingsRepository:
         names: Mapping[str, str] | None = None,
         values: Mapping[str, Any] | None = None,
         must_exist: bool = True,
+        touch: bool = True,
     ) -> Recording:
-        """One UpdateItem. Attribute paths may be dotted (``agoraErrors.17``); ``condition`` uses the
-        caller's own ``#name``/``:value`` placeholders. Returns the new item; raises ConditionFailed."""
+        """One UpdateItem (``touch``: also ``updatedAt`` = now). Attribute paths may be dotted (``agoraErrors.17``);
+        ``condition`` uses the caller's own ``#name``/``:value`` placeholders.
+        Returns the new item; raises ConditionFailed."""
         expr_names: dict[str, str] = dict(names or {})
         expr_values: dict[str, Any] = {k: to_attr(v) for k, v in (values or {}).items()}
 
@@ -598,7 +603,7 @@ class RecordingsRepository:
             expr_values[key] = to_attr(v)
             return key
 
-        sets = {"updatedAt": self.now_ms(), **(set_ or {})}
+        sets = {**({"updatedAt": self.now_ms()} if touch else {}), **(set_ or {})}
         clauses = ["SET " + ", ".join(f"{path(k)} = {value(v)}" for k, v in sets.items())]
         removals = [path(r) for r in remove]
         if removals:
@@ -848,13 +853,19 @@ class RecordingsRepository:
             return False
         return True
 
-    def mark_seen(self, recording_id: str) -> bool:
-        """Agora says the recorder still runs: ``lastSeenAt`` = now, while the recording is RECORDING."""
+    def mark_checked(self, recording_id: str, *, seen: bool = False, execution_running: bool = False) -> bool:
+        """The reconciler checked this active recording: ``reconciledAt`` = now, with ``lastSeenAt`` when Agora
+        says the recorder runs and ``executionSeenAt`` when Step Functions says the execution runs, in one write.
+        ``updatedAt`` is left alone: a check is not a change, and the stale rule reads it. False when the
+        recording is no longer active."""
+        now = self.now_ms()
+        fields = {"reconciledAt": now}
+        if seen:
+            fields["lastSeenAt"] = now
+        if execution_running:
+            fields["executionSeenAt"] = now
         try:
-            self._update(
-                recording_id, set_={"lastSeenAt": self.now_ms()},
-                condition="#status = :rec", names={"#status": "status"}, values={":rec": logic.RECORDING},
-            )  # fmt: skip
+            self._update(recording_id, set_=fields, condition="attribute_exists(activeStatus)", touch=False)
         except ConditionFailed:
             return False
         return True

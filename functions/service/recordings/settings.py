@@ -54,8 +54,13 @@ class RecordingSettings(AgoraAccessSettings):
     recording_kick_seconds: int = Field(default=600, ge=60, le=86_400)
     #: how long an update/updateLayout may hold a recording's operation lock
     recording_op_lock_seconds: int = Field(default=30, ge=1, le=900)
-    #: an active recording whose execution ended this long ago is repaired by the reconciler
-    recording_stale_seconds: float = Field(default=300.0, ge=0)
+    #: a row quiet this long (no update, no DescribeExecution that saw it RUNNING) has its execution described, and
+    #: is repaired if it ended. Three reconciler periods: a row checked every run describes its execution once
+    #: per 15 minutes, not at every run (with 300 s = the period, schedule jitter made half the rows describe)
+    recording_stale_seconds: float = Field(default=900.0, ge=0)
+    #: a reconciler run takes no new row once its invocation has less than this left: the row in flight (an
+    #: Agora query: 2 x 10 s attempts and a 10 s limiter wait at most), clean-up and the metrics flush fit in it
+    recording_reconciler_margin_seconds: float = Field(default=60.0, ge=0, le=600)
     #: the longest a presigned segment URL of GET /recordings/{id}/playlist lives (callers may ask for less)
     playback_url_seconds: int = Field(default=900, ge=60, le=43_200)
     #: the largest playlist answer (Lambda answers at most 6 MB): longer playlists are read in windows
