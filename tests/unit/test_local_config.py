@@ -146,6 +146,7 @@ def test_the_page_is_told_whether_a_real_app_id_is_configured() -> None:
     assert real["realAgora"] is True and real["agoraAppId"] == APP_ID
 
 
+@pytest.mark.slow  # runs node --version in a child process, as the library does
 def test_the_library_silences_the_node_end_of_life_banner_for_the_running_node() -> None:
     """Where jsii is first imported (``local.synth``), not only in the Makefile: a user's own tests use it too."""
     import shutil
