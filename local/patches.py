@@ -76,6 +76,8 @@ class _ThreadLocalContext:
 
     def __set__(self, obj: Any, value: Any) -> None:
         self._contexts()[obj] = value
+        # a router created while patched (its __init__ sets ``context``) keeps one of its own after the patch
+        obj.__dict__.setdefault("context", value)
 
 
 @contextmanager

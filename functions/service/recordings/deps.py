@@ -134,7 +134,7 @@ def build(
 
     versioned = {}
     if settings.app_certificate_secret_name:  # the recorder token's signer: see service.adapters.secrets
-        versioned[settings.app_certificate_secret_name] = settings.certificate_check_seconds
+        versioned[settings.app_certificate_secret_name] = settings.recorder_certificate_check_seconds
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds, versioned=versioned, clock=clock)
     return RecordingDependencies(
         repo=RecordingsRepository(settings.recordings_table, clock=clock),

@@ -69,7 +69,7 @@ class RecordingSettings(AgoraAccessSettings):
     secret_cache_seconds: float = Field(default=300.0, ge=0)
     #: the recorder token is signed only with a certificate whose version was confirmed current within this many
     #: seconds (0: at every start, one DescribeSecret); at most the token function's, which the rotation waits out
-    certificate_check_seconds: float = Field(default=0.0, ge=0, le=10)
+    recorder_certificate_check_seconds: float = Field(default=0.0, ge=0, le=10)
 
     @property
     def max_duration_seconds(self) -> int:
