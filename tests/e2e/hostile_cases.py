@@ -135,23 +135,29 @@ def assert_history_clean(rt: LocalRuntime, channel: str) -> list[dict[str, Any]]
     return list(found["tasks"])
 
 
-def _repo(rt: LocalRuntime) -> Any:
-    from service.recordings.repository import RecordingsRepository
+def _stored(rt: LocalRuntime, key: str) -> dict[str, Any] | None:
+    import boto3
+    from service.adapters.dynamodb import from_item
 
-    return RecordingsRepository(rt.stack.physical("RecordingRecordingsTable"))  # type: ignore[union-attr]
+    table = rt.stack.physical("RecordingRecordingsTable")  # type: ignore[union-attr]
+    raw = boto3.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)
+    return from_item(raw.get("Item"))
 
 
 def item(rt: LocalRuntime, recording_id: str) -> dict[str, Any]:
-    """The recording's item, read (consistently) from DynamoDB in the local stack's moto."""
-    found = _repo(rt).get(recording_id)
+    """The recording's stored item (camelCase attributes), read consistently from DynamoDB in the stack's moto."""
+    from service.recordings.repository import rec_key
+
+    found = _stored(rt, rec_key(recording_id))
     assert found is not None, recording_id
-    return dict(found)
+    return found
 
 
 def channel_lock(rt: LocalRuntime, channel: str) -> dict[str, Any] | None:
     """The channel's lock item: which recording holds the channel."""
-    found = _repo(rt).get_lock(channel)
-    return None if found is None else dict(found)
+    from service.recordings.repository import lock_key
+
+    return _stored(rt, lock_key(channel))
 
 
 def wait_status(rt: LocalRuntime, recording_id: str, *statuses: str) -> dict[str, Any]:
