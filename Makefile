@@ -55,10 +55,12 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-#: pytest-xdist workers for make test and make test-py313: one per core, at most 4 (make test TEST_JOBS=1 runs serially)
-TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+#: pytest-xdist workers for make test and make test-py313. Serial (1) by default for now: on two workers some
+#: recording modules fail when another module ran first on the same worker (order-dependent state, not yet
+#: found; docs/known-limitations.md). make test TEST_JOBS=2 runs them in parallel.
+TEST_JOBS ?= 1
 #: each test module stays on one worker (tests/conftest.py groups them), so its module-scoped stack is built once
-XDIST = -n $(TEST_JOBS) --dist loadgroup
+XDIST = $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 #: the tiers of the inner loop (CONTRIBUTING.md): no child process, no network; tests/contract once it exists
 FAST_TIERS = tests/unit $(wildcard tests/contract)
 
