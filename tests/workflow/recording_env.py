@@ -350,7 +350,9 @@ def recording_stack(
     link = Link(emulator.port)
     saved = dict(os.environ)
     try:
-        config = MOTO_CONFIG if execute else {"lambda": {"use_docker": False}}
+        # said explicitly either way: moto's config is process-wide, and a local stack started earlier in this
+        # process (LocalRuntime configures its in-process moto server) leaves execute_state_machine on
+        config = MOTO_CONFIG if execute else {**MOTO_CONFIG, "stepfunctions": {"execute_state_machine": False}}
         with mock_aws(config=config), serialized_dynamodb():
             stack = provision(template)
             secrets = boto3.client("secretsmanager")
