@@ -11,7 +11,6 @@ document comes from them) and find the app serving the current request through a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.adapters.agora import INTERACTIVE
+from service.apps import DefaultApp
 from service.auth import Caller, caller_from_event
 from service.http import build_resolver, contract
 from service.observability import make_tracer, metric_sink
@@ -90,26 +90,17 @@ def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependenc
     return RecordingsApi(settings, deps)
 
 
-_default: RecordingsApi | None = None
-_default_lock = threading.Lock()
+def _from_env() -> RecordingsApi:
+    settings = RecordingSettings.from_env()
+    # INTERACTIVE: a slow Agora becomes our 503, not an API Gateway timeout
+    return create_app(settings, deps_module.build(settings, metric=_metric, budget=INTERACTIVE))
 
 
-def default_app() -> RecordingsApi:
-    """The app of this Lambda environment, built from the environment on first use (a cold start)."""
-    global _default  # noqa: PLW0603 - the one per-environment instance
-    with _default_lock:
-        if _default is None:
-            settings = RecordingSettings.from_env()
-            # INTERACTIVE: a slow Agora becomes our 503, not an API Gateway timeout
-            _default = create_app(settings, deps_module.build(settings, metric=_metric, budget=INTERACTIVE))
-        return _default
-
-
-def reset() -> None:
-    """The next call builds the default app again (the local stack: a new environment is a new cold start)."""
-    global _default  # noqa: PLW0603 - the one per-environment instance
-    with _default_lock:
-        _default = None
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
 
 
 def _current() -> RecordingsApi:

@@ -7,13 +7,13 @@ the environment on its first call, once."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from service.apps import DefaultApp
 from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
 from service.recordings.reconcile import ALL_ROWS, RemainingMs, Shard, reconcile
@@ -55,25 +55,16 @@ def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependenc
     return Reconciler(settings, deps)
 
 
-_default: Reconciler | None = None
-_default_lock = threading.Lock()
+def _from_env() -> Reconciler:
+    settings = RecordingSettings.from_env()
+    return create_app(settings, deps_module.build(settings, metric=_metric))
 
 
-def default_app() -> Reconciler:
-    """The app of this Lambda environment, built from the environment on first use (a cold start)."""
-    global _default  # noqa: PLW0603 - the one per-environment instance
-    with _default_lock:
-        if _default is None:
-            settings = RecordingSettings.from_env()
-            _default = create_app(settings, deps_module.build(settings, metric=_metric))
-        return _default
-
-
-def reset() -> None:
-    """The next call builds the default app again (the local stack: a new environment is a new cold start)."""
-    global _default  # noqa: PLW0603 - the one per-environment instance
-    with _default_lock:
-        _default = None
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
 
 
 @logger.inject_lambda_context(clear_state=True)
