@@ -43,6 +43,7 @@ from service.recordings.repository import (
     from_item,
     resolution_attr,
     start_resolution_attr,
+    status_of_key,
     to_item,
 )
 
@@ -136,7 +137,12 @@ class InMemoryRecordingStore:
 
     def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[Recording]:
         wanted = list(statuses)
-        return [from_item(copy.deepcopy(i)) for s in wanted for i in self.items.values() if i.get("activeStatus") == s]
+        return [
+            from_item(copy.deepcopy(i))
+            for s in wanted
+            for i in self.items.values()
+            if status_of_key(str(i.get("activeStatus"))) == s
+        ]
 
     # -- creation ---------------------------------------------------------------------------------
     def create(
