@@ -39,7 +39,8 @@ TABLE_ACTIONS = (
     "dynamodb:Query",
 )
 EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
-RECONCILER_CONCURRENCY = 1
+#: EventBridge allows 5 targets per rule: the reconciler's shards are spread over ceil(shards / 5) rules
+TARGETS_PER_RULE = 5
 #: the recorder token's certificate version is confirmed at every start (one DescribeSecret; starts are rare)
 RECORDER_CERTIFICATE_CHECK_SECONDS = 0
 #: what RecordingsRepository.by_sid reads from the bySid index (then it reads the row itself)
@@ -139,14 +140,18 @@ class Recording(Construct):
         )  # fmt: skip
 
         # -- the reconciler -----------------------------------------------------------------
+        # Fan-out: every 5 minutes, one invocation per shard ({"shard": i, "shards": n}, see
+        # service.recordings.reconciler_handler.shard_of), each with its part of the rows, its own 4-minute
+        # budget and the limiter's reconcile lane. One reserved concurrency per shard: the shards run side by
+        # side, a shard never overlaps itself (its 4-minute timeout ends before its next 5-minute run).
         self.reconciler = functions.create(
             self, "ReconcilerFunction", handler="service.recordings.reconciler_handler.handler",
-            description="Every 5 minutes: completes recordings whose recorder exited without a webhook",
+            description=f"Every 5 minutes, {settings.reconciler_shards} shard(s): completes recordings whose "
+            "recorder exited unseen",
             service_name=SERVICE_NAME, timeout=Duration.minutes(4), environment=env,
-            # No overlap: one run at a time (a second invocation is throttled and waits in Lambda's async
-            # queue), no retry of a failed run (the next scheduled run repairs the same recordings), and
-            # an invocation that could not start within a minute is dropped rather than run late.
-            reserved_concurrent_executions=RECONCILER_CONCURRENCY,
+            # No retry of a failed run (the next scheduled run repairs the same recordings), and an invocation
+            # that could not start within a minute is dropped rather than run late.
+            reserved_concurrent_executions=settings.reconciler_shards,
             retry_attempts=0, max_event_age=Duration.seconds(RECONCILER_MAX_EVENT_AGE_SECONDS),
         )  # fmt: skip
         self._grant_table(self.reconciler, TABLE_ACTIONS)
@@ -169,13 +174,7 @@ class Recording(Construct):
             "DescribeExecution on this state machine's executions only (execution names are recording ids, "
             "unknown in advance); the reconciler repairs recordings whose execution ended early.",
         )
-        self.schedule = events.Rule(
-            self,
-            "ReconcilerSchedule",
-            description="Run the recording reconciler",
-            schedule=events.Schedule.rate(Duration.minutes(5)),
-            targets=[targets.LambdaFunction(self.reconciler, retry_attempts=0)],
-        )
+        self.schedules = self._reconciler_schedules(settings.reconciler_shards)
         output(
             self, "StateMachineArn", self.state_machine.state_machine_arn,
             "Recording workflow (one execution per recording, named by the recording id)",
@@ -227,6 +226,31 @@ class Recording(Construct):
             "Playback presigns the segments of a recording under recordings/; their names (sid, channel, uid, "
             "time) are only known from the playlist, so the object ARN can only be the prefix.",
         )
+
+    def _reconciler_schedules(self, shards: int) -> list[events.Rule]:
+        """Every 5 minutes, one reconciler invocation per shard, its input ``{"shard": i, "shards": n}``; a rule
+        holds at most 5 targets, so shards 0-4 are on ``ReconcilerSchedule``, 5-9 on ``ReconcilerSchedule1``..."""
+        rules = []
+        for first in range(0, shards, TARGETS_PER_RULE):
+            mine = range(first, min(first + TARGETS_PER_RULE, shards))
+            rule_targets: list[events.IRuleTarget] = [
+                targets.LambdaFunction(
+                    self.reconciler,
+                    retry_attempts=0,
+                    event=events.RuleTargetInput.from_object({"shard": index, "shards": shards}),
+                )
+                for index in mine
+            ]
+            rules.append(
+                events.Rule(
+                    self,
+                    "ReconcilerSchedule" if first == 0 else f"ReconcilerSchedule{first // TARGETS_PER_RULE}",
+                    description=f"Run the recording reconciler, shards {mine[0]} to {mine[-1]} of {shards}",
+                    schedule=events.Schedule.rate(Duration.minutes(5)),
+                    targets=rule_targets,
+                )
+            )
+        return rules
 
     def _table(self) -> dynamodb.TableV2:
         string, number = dynamodb.AttributeType.STRING, dynamodb.AttributeType.NUMBER
