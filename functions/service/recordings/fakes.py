@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from agorakit.agora.ratelimit import Lane, current_lane
+
 from service.adapters.dynamodb import from_attr, to_attr
 from service.recordings import logic
 from service.recordings.record import AgoraErrorRecord, CdnOutput, EventEntry, Recording, Resolution, StartResolution
@@ -578,6 +580,8 @@ class FakeRecordingAgora:
         #: rule id -> (channel, uid)
         self.rules: dict[int, tuple[str | None, int | None]] = {}
         self.calls: list[str] = []
+        #: (operation, the limiter lane it was called in: ``agorakit.agora.ratelimit.current_lane``)
+        self.lanes: list[tuple[str, Lane | None]] = []
         self._faults: dict[str, list[Exception]] = {}
         self._next = 0
 
@@ -601,6 +605,7 @@ class FakeRecordingAgora:
 
     def _enter(self, operation: str) -> None:
         self.calls.append(operation)
+        self.lanes.append((operation, current_lane()))
         queued = self._faults.get(operation)
         if queued:
             raise queued.pop(0)
