@@ -38,6 +38,8 @@ TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
 )
+#: the listings (the reconciler's, the API's) read the rows behind the keys-only indexes
+LISTING_ACTIONS = (*TABLE_ACTIONS, "dynamodb:BatchGetItem")
 EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
 #: EventBridge allows 5 targets per rule: the reconciler's shards are spread over ceil(shards / 5) rules
 TARGETS_PER_RULE = 5
@@ -154,7 +156,7 @@ class Recording(Construct):
             reserved_concurrent_executions=settings.reconciler_shards,
             retry_attempts=0, max_event_age=Duration.seconds(RECONCILER_MAX_EVENT_AGE_SECONDS),
         )  # fmt: skip
-        self._grant_table(self.reconciler, TABLE_ACTIONS)
+        self._grant_table(self.reconciler, LISTING_ACTIONS)
         agora.grant(self.reconciler)
         grant_task_success(self.reconciler, self.state_machine)
         stack = Stack.of(self)
@@ -187,7 +189,7 @@ class Recording(Construct):
             service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(29),  # HTTP API waits 30 s
             environment={**env, "RECORDING_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
         )  # fmt: skip
-        self._grant_table(self.api_function, TABLE_ACTIONS)
+        self._grant_table(self.api_function, LISTING_ACTIONS)
         agora.grant(self.api_function)
         self.state_machine.grant_start_execution(self.api_function)
         grant_task_success(self.api_function, self.state_machine)
@@ -271,17 +273,23 @@ class Recording(Construct):
                     projection_type=dynamodb.ProjectionType.INCLUDE,
                     non_key_attributes=list(BY_SID_ATTRIBUTES),
                 ),
-                # byChannel (GET /recordings?channel=) and byStatus (the reconciler) return whole recordings to
-                # their callers: ALL stays (KEYS_ONLY would need a GetItem per row, at 0.5-1 RCU each, instead)
+                # byChannel (GET /recordings?channel=) and byStatus (the reconciler, GET /recordings) hold keys
+                # only: their readers take the ids and BatchGetItem the rows (RecordingsRepository._rows). With
+                # ALL, every update of a recording (events, checks, progress) was written again to both indexes;
+                # now only a status change writes byStatus and nothing after creation writes byChannel (its keys
+                # never change). Reads cost 0.5 RCU a row instead; writes cost 5 times reads (docs/scale.md).
+                # byStatus's key is write-sharded, "<status>#<k>" (repository.status_key): 16 partitions.
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name="byChannel",
                     partition_key=dynamodb.Attribute(name="channel", type=string),
                     sort_key=dynamodb.Attribute(name="createdAt", type=number),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
                 ),
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name="byStatus",
                     partition_key=dynamodb.Attribute(name="activeStatus", type=string),
                     sort_key=dynamodb.Attribute(name="createdAt", type=number),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
                 ),
             ],
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

@@ -317,3 +317,37 @@ def test_the_active_ones_are_found_on_every_status_shard_and_under_the_old_unsha
     store.transition(old.recording_id, logic.STOPPING)
     assert stored_key(old.recording_id) == status_key(logic.STOPPING, old.recording_id)
     assert old.recording_id in {r.recording_id for r in store.list_active((logic.STOPPING,))}
+
+
+@pytest.mark.parametrize("parts", [16, 4, 3])
+def test_a_part_of_the_active_ones_is_exactly_the_rows_hashed_to_it(
+    backend: str, store: RecordingStore, request: pytest.FixtureRequest, parts: int
+) -> None:
+    """A reconciler shard's ``list_active(part=(i, n))``: the parts are disjoint and together every row; when n
+    divides the index's 16 write shards, a part reads only its own index partitions (and the unsharded key)."""
+    import zlib
+
+    live = {created(store, recording(logic.RECORDING)).recording_id for _ in range(40)}
+    seen: list[str] = []
+    for index in range(parts):
+        mine = [r.recording_id for r in store.list_active((logic.RECORDING,), part=(index, parts))]
+        assert all(zlib.crc32(i.encode()) % parts == index for i in mine)
+        seen.extend(mine)
+    assert len(seen) == len(set(seen)) and live <= set(seen)
+    with pytest.raises(ValueError, match="need 0 <= part < parts"):
+        store.list_active(part=(parts, parts))
+    if backend == "fake":
+        return
+    ddb = request.getfixturevalue("table")
+    queried: list[str] = []
+
+    def count(params: dict[str, object], **_: object) -> None:
+        values = params.get("ExpressionAttributeValues") or {}
+        queried.append(str(values))
+
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", count)
+    try:
+        store.list_active((logic.RECORDING,), part=(0, parts))
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.Query", count)
+    assert len(queried) == (16 // parts + 1 if 16 % parts == 0 else 17)

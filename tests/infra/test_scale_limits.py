@@ -116,9 +116,9 @@ def test_recordings_indexes_project_what_their_queries_read(template_json):
     projections = {g["IndexName"]: g["Projection"] for g in table["GlobalSecondaryIndexes"]}
     # by_sid reads recordingId, then GetItem: status updates no longer write this index
     assert projections["bySid"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(BY_SID_ATTRIBUTES)}
-    # the listing and the reconciler return whole recordings from these two
-    assert projections["byChannel"] == {"ProjectionType": "ALL"}
-    assert projections["byStatus"] == {"ProjectionType": "ALL"}
+    # the listing and the reconciler read the keys, then BatchGetItem the rows: an update writes neither index
+    assert projections["byChannel"] == {"ProjectionType": "KEYS_ONLY"}
+    assert projections["byStatus"] == {"ProjectionType": "KEYS_ONLY"}
 
 
 # -- alarms -----------------------------------------------------------------------------------------------

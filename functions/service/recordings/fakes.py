@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
@@ -137,13 +138,19 @@ class InMemoryRecordingStore:
             }
         return [from_item(copy.deepcopy(i)) for i in page], last
 
-    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[Recording]:
+    def list_active(
+        self, statuses: Iterable[str] = logic.ACTIVE_STATUSES, *, part: tuple[int, int] = (0, 1)
+    ) -> list[Recording]:
+        index, count = part
+        if not 0 <= index < count:
+            raise ValueError(f"part {index} of {count}: need 0 <= part < parts")
         wanted = list(statuses)
         return [
             from_item(copy.deepcopy(i))
             for s in wanted
             for i in self.items.values()
             if status_of_key(str(i.get("activeStatus"))) == s
+            and zlib.crc32(str(i["recordingId"]).encode()) % count == index
         ]
 
     # -- creation ---------------------------------------------------------------------------------

@@ -69,6 +69,16 @@ CLEANUP = "CLEANUP"
 STATUS_SHARDS = 16
 
 
+#: BatchGetItem takes at most 100 keys a call; unprocessed keys (throttling) are asked again this many times
+BATCH_GET_KEYS = 100
+BATCH_GET_ATTEMPTS = 8
+
+
+def _recording_id(index_item: Mapping[str, Any]) -> str:
+    """The recording id of a KEYS_ONLY index item (its table key ``REC#<id>``)."""
+    return str(index_item["pk"]["S"]).removeprefix("REC#")
+
+
 def status_shard(recording_id: str) -> int:
     return zlib.crc32(recording_id.encode()) % STATUS_SHARDS
 
@@ -460,25 +470,61 @@ class RecordingsRepository:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self.client.query(**kwargs)
-        items = [from_item(i) for i in plain_items(response.get("Items", []))]
+        items = self._rows([_recording_id(i) for i in response.get("Items", [])])
         return items, response.get("LastEvaluatedKey")
 
-    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[Recording]:
-        out: list[Recording] = []
-        for key in (key for status in statuses for key in status_keys(status)):
-            kwargs: dict[str, Any] = {
-                "TableName": self.table_name,
-                "IndexName": BY_STATUS,
-                "KeyConditionExpression": "activeStatus = :s",
-                "ExpressionAttributeValues": {":s": {"S": key}},
-            }
-            while True:
-                response = self.client.query(**kwargs)
-                out.extend(from_item(i) for i in plain_items(response.get("Items", [])))
-                if not response.get("LastEvaluatedKey"):
+    def list_active(
+        self, statuses: Iterable[str] = logic.ACTIVE_STATUSES, *, part: tuple[int, int] = (0, 1)
+    ) -> list[Recording]:
+        """The recordings whose status is one of ``statuses``; with ``part=(i, n)`` only those whose id hashes to
+        ``i`` mod ``n`` (a reconciler shard's). When ``n`` divides ``STATUS_SHARDS`` only the index partitions
+        that can hold such rows are read; the rows themselves are read from the table (the index holds keys)."""
+        index, count = part
+        if not 0 <= index < count:
+            raise ValueError(f"part {index} of {count}: need 0 <= part < parts")
+        statuses = tuple(statuses)
+        ids: list[str] = []
+        for status in statuses:
+            keys = status_keys(status)
+            if STATUS_SHARDS % count == 0:  # crc mod STATUS_SHARDS mod count == crc mod count
+                keys = [k for k in keys[:STATUS_SHARDS] if int(k.rpartition("#")[2]) % count == index] + [status]
+            for key in keys:
+                kwargs: dict[str, Any] = {
+                    "TableName": self.table_name,
+                    "IndexName": BY_STATUS,
+                    "KeyConditionExpression": "activeStatus = :s",
+                    "ExpressionAttributeValues": {":s": {"S": key}},
+                }
+                while True:
+                    response = self.client.query(**kwargs)
+                    ids.extend(_recording_id(i) for i in response.get("Items", []))
+                    if not response.get("LastEvaluatedKey"):
+                        break
+                    kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        mine = [i for i in ids if count == 1 or zlib.crc32(i.encode()) % count == index]
+        # a row read after it left the statuses asked for (it changed status between the two reads) is left out
+        wanted = set(statuses)
+        return [r for r in self._rows(mine) if r.active_status in wanted]
+
+    def _rows(self, recording_ids: list[str]) -> list[Recording]:
+        """The rows of ``recording_ids`` in that order (BatchGetItem, 100 keys a call), those that still exist.
+        The listing indexes hold keys only: an update of a recording writes no index (infra/constructs/recording.py)."""
+        found: dict[str, Recording] = {}
+        for first in range(0, len(recording_ids), BATCH_GET_KEYS):
+            keys = [{"pk": {"S": rec_key(i)}} for i in dict.fromkeys(recording_ids[first : first + BATCH_GET_KEYS])]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in plain_items(response.get("Responses", {}).get(self.table_name, [])):
+                    row = from_item(item)
+                    found[row.recording_id] = row
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
                     break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return out
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # DynamoDB throttled part of the batch: back off, ask again
+            else:
+                raise RuntimeError(f"BatchGetItem left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts")
+        return [found[i] for i in recording_ids if i in found]
 
     # -- creation: recording + channel lock + Idempotency-Key in one transaction --------------
     def create(
