@@ -109,7 +109,10 @@ def limiter_factory(
     from service.adapters.agora import DynamoDBTokenBucket
 
     client, key = request.getfixturevalue("ddb"), f"lanes-{next(_keys)}"
-    return lambda: DynamoDBTokenBucket(TABLE, key, client=client, clock=clock, sleep=vt.sleep, **options)
+    seeds = random.Random(key)  # each caller's retry spread, seeded: the run is the same every time
+    return lambda: DynamoDBTokenBucket(
+        TABLE, key, client=client, clock=clock, sleep=vt.sleep, rng=random.Random(seeds.random()), **options
+    )
 
 
 def caller(
@@ -183,8 +186,39 @@ def test_a_lower_lane_alone_gets_the_whole_rate(backend: str, clock: FakeClock, 
     log: list[tuple[Lane, float, float]] = []
     vt.run([caller(make, vt, Lane.RECONCILE, t0, log) for _ in range(30)])
     grants = sorted(grant for _, _, grant in log)
-    # 30 grants at 10/s: the last 2.9 s after the first, as if the lane were alone in an unlaned bucket
-    assert grants[-1] - t0 <= 29 / rate + EPS
+    # 30 grants at 10/s: the last 2.9 s after the first, as if the lane were alone in an unlaned bucket; the shared
+    # bucket's waiters retry at random moments (to spare writes) and may leave the queue empty for a moment
+    slack = 1.0 if backend == "fake" else 1.05
+    assert grants[-1] - t0 <= 29 / rate * slack + EPS
+
+
+def test_waiters_of_the_shared_bucket_cost_a_few_writes_a_grant_not_one_each(
+    clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    """Without a waiter count every waiting caller would try at every slot: n writes (each a WCU on the one item)
+    for one grant. Counted in, each spreads its tries over n - 1 intervals."""
+    vt = VirtualTime(clock)
+    make = limiter_factory("real", clock, vt, request, rate=8.0, burst=1, max_wait=None, lanes=Lanes(horizon=4))
+    ddb = request.getfixturevalue("ddb")
+    writes: list[str] = []
+
+    def count(**_: object) -> None:
+        writes.append("UpdateItem")
+
+    ddb.meta.events.register("before-call.dynamodb.UpdateItem", count)
+    rng = random.Random(11)
+    t0 = clock.now()
+    log: list[tuple[Lane, float, float]] = []
+    try:
+        vt.run([caller(make, vt, Lane.START, t0 + rng.uniform(0, 2), log) for _ in range(120)])
+    finally:
+        ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", count)
+    assert len(log) == 120
+    # measured 4-9 a grant from 60 to 200 waiters (a new caller's first guesses, its count in, its grant, and a
+    # few tries); without the count, 16.75 a grant at 60 waiters
+    assert len(writes) / len(log) < 10
+    grants = sorted(grant for _, _, grant in log)
+    assert grants[-1] - grants[0] <= 119 / 8.0 * 1.05
 
 
 def test_queued_stops_go_before_queued_starts(backend: str, clock: FakeClock, request: pytest.FixtureRequest) -> None:

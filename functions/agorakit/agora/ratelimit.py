@@ -44,6 +44,8 @@ __all__ = [
     "RateLimiter",
     "Reservation",
     "SplitBucket",
+    "TryReserve",
+    "Waiting",
     "bucket_for_qps",
     "current_lane",
     "lane",
@@ -159,14 +161,27 @@ class Reservation:
 
     granted: bool
     wait: float
+    #: not granted: how widely the caller should spread its next try (the shared bucket's waiters x interval)
+    spread: float = 0.0
 
 
 #: a slot this much past an attempt's bound still counts as within it: a float's rounding (or the DynamoDB bucket's
 #: microseconds) must not make a caller that slept exactly until its lane may join miss it by a hair, forever
 SLACK = 1e-6
 
-#: an attempt that finds no slot within ``bound`` seconds returns how long until it would
-TryReserve = Callable[[int, float], Reservation]
+
+class TryReserve(Protocol):
+    def __call__(self, permits: int, bound: float, registered: bool = False) -> Reservation:
+        """Take ``permits`` if their slot is at most ``bound`` seconds away, else say how long until it would.
+        ``registered``: the caller counted itself among its lane's waiters (``Waiting``); a grant uncounts it."""
+        ...
+
+
+class Waiting(Protocol):
+    def __call__(self, delta: int) -> float:
+        """Count the caller in (+1) or out (-1) of its lane's waiters; counting in returns how widely to spread
+        its retries (seconds): with n waiters, n - 1 intervals, so about one of them tries per slot."""
+        ...
 
 
 def wait_for_slot(
@@ -177,31 +192,50 @@ def wait_for_slot(
     max_wait: float | None,
     sleep: Callable[[float], None],
     which: Lane | None = None,
+    waiting: Waiting | None = None,
+    rng: random.Random | None = None,
     max_rounds: int = 1000,
 ) -> float:
     """Reserve ``permits`` in a lane that may join a queue at most ``depth`` seconds deep, within ``max_wait``.
 
     Sleeps until the lane may join, reserves, sleeps until the slot; returns the seconds waited in all. Raises
-    ``AgoraRateLimitedError`` (with ``retry_after``) at once when the slot cannot come within ``max_wait``."""
+    ``AgoraRateLimitedError`` (with ``retry_after``) at once when the slot cannot come within ``max_wait``.
+
+    With ``waiting`` (the shared bucket: every attempt is a write), a caller that must wait to join counts itself
+    among its lane's waiters and retries at a random moment within its spread instead of at the moment the queue
+    opens: n waiters would otherwise all try at every slot, n writes for one grant."""
     label = "" if which is None else f" for the {which.name.lower()} lane"
+    rng = rng or random.Random()
     waited = 0.0
-    for _ in range(max_rounds):
-        remaining = math.inf if max_wait is None else max(0.0, max_wait - waited)
-        bound = min(depth, remaining)
-        answer = try_reserve(permits, bound)
-        if answer.granted:
-            if answer.wait > 0:
-                sleep(answer.wait)
-            return waited + answer.wait
-        if answer.wait + bound > remaining:
-            error = AgoraRateLimitedError(
-                f"rate limiter: a slot is {answer.wait + bound:.2f}s away{label}, more than max_wait={max_wait:g}s"
-            )
-            error.retry_after = answer.wait
-            raise error
-        sleep(answer.wait)
-        waited += answer.wait
-    raise AgoraRateLimitedError(f"rate limiter: no slot after {max_rounds} attempts")
+    spread = 0.0
+    registered = False
+    try:
+        for _ in range(max_rounds):
+            remaining = math.inf if max_wait is None else max(0.0, max_wait - waited)
+            bound = min(depth, remaining)
+            answer = try_reserve(permits, bound, registered)
+            if answer.granted:
+                registered = False  # the grant uncounted it
+                if answer.wait > 0:
+                    sleep(answer.wait)
+                return waited + answer.wait
+            if answer.wait + bound > remaining:
+                error = AgoraRateLimitedError(
+                    f"rate limiter: a slot is {answer.wait + bound:.2f}s away{label}, more than max_wait={max_wait:g}s"
+                )
+                error.retry_after = answer.wait
+                raise error
+            if waiting is not None and not registered:
+                spread, registered = waiting(+1), True
+            else:
+                spread = answer.spread  # the count of waiters as the failed attempt saw it
+            pause = answer.wait + rng.uniform(0.0, max(0.0, min(spread, remaining - bound - answer.wait)))
+            sleep(pause)
+            waited += pause
+        raise AgoraRateLimitedError(f"rate limiter: no slot after {max_rounds} attempts")
+    finally:
+        if registered and waiting is not None:
+            waiting(-1)
 
 
 def bucket_for_qps(qps: float, headroom: float = DEFAULT_HEADROOM) -> tuple[float, int]:
@@ -265,8 +299,9 @@ class LocalTokenBucket:
             which=which,
         )
 
-    def try_reserve(self, permits: int, bound: float) -> Reservation:
-        """Take ``permits`` if their slot is at most ``bound`` seconds away; never sleeps."""
+    def try_reserve(self, permits: int, bound: float, registered: bool = False) -> Reservation:
+        """Take ``permits`` if their slot is at most ``bound`` seconds away; never sleeps (one process: no waiter
+        count, ``registered`` is never set)."""
         with self._lock:
             now = self._clock()
             tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)

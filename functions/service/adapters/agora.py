@@ -9,6 +9,7 @@ instead of meeting HTTP 429.
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -85,6 +86,7 @@ class DynamoDBTokenBucket:
         on_grant: Callable[[float], None] | None = None,
         lanes: Lanes = DEFAULT_LANES,
         default_lane: Lane | None = None,
+        rng: random.Random | None = None,
     ):
         if not table_name:
             raise ValueError("table_name is required")
@@ -107,7 +109,9 @@ class DynamoDBTokenBucket:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._on_grant = on_grant  # called with each reserved slot (bucket time): metrics and tests
+        self._rng = rng or random.Random()  # spreads a waiting caller's retries (tests seed it)
         self._tat: float | None = None  # last value seen: tells which regime to try first
+        self._seen_waiters = 0  # the current lane's waiter count in the last item a failed condition returned
         self.conflicts = 0  # wrong guesses of the regime so far (for tests and metrics)
 
     def __repr__(self) -> str:
@@ -130,26 +134,49 @@ class DynamoDBTokenBucket:
             max_wait=self.max_wait,
             sleep=self._sleep,
             which=which,
+            waiting=self.waiting,
+            rng=self._rng,
         )
 
-    def try_reserve(self, permits: int, bound: float) -> Reservation:
-        """Reserve ``permits`` if their slot is at most ``bound`` seconds away; never sleeps."""
+    def try_reserve(self, permits: int, bound: float, registered: bool = False) -> Reservation:
+        """Reserve ``permits`` if their slot is at most ``bound`` seconds away; never sleeps. ``registered``: the
+        caller is counted among its lane's waiters (``waiting``), and the grant's write counts it out."""
         with self._lock:  # one reservation at a time per process; waits happen outside the lock
-            return self._reserve(permits, bound)
+            return self._reserve(permits, bound, registered)
 
-    def _reserve(self, permits: int, bound: float) -> Reservation:
+    def waiting(self, delta: int) -> float:
+        """ADD ``delta`` to the current lane's waiter count (``w_<lane>`` on the bucket's item); counting in returns
+        the spread of its retries, one interval per other waiter (capped at the lanes' horizon)."""
+        name = _waiters(current_lane(self.default_lane))
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key={PARTITION_KEY: {"S": self.key}},
+            UpdateExpression="ADD #w :d",
+            ExpressionAttributeNames={"#w": name},
+            ExpressionAttributeValues={":d": {"N": str(delta)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        count = int((response.get("Attributes") or {}).get(name, {}).get("N", "0"))
+        return 0.0 if delta < 0 else self._spread(count)
+
+    def _spread(self, waiters: int) -> float:
+        return min(max(0, waiters - 1) * self.interval, self.lanes.horizon)
+
+    def _reserve(self, permits: int, bound: float, registered: bool = False) -> Reservation:
         step = permits * self.interval
         full = self.burst * self.interval
-        busy = self._tat is not None and self._tat > self._clock()
+        # a waiter of a lane retries while others queue: the bucket is busy far more often than not
+        busy = registered or (self._tat is not None and self._tat > self._clock())
         for _ in range(self.max_conflicts):
             now = self._clock()
             if busy:
                 limit = None if math.isinf(bound) else now + bound + SLACK + full - step
                 ok, tat = self._update(
-                    "SET tat = tat + :step, #ttl = :ttl",
+                    "SET tat = tat + :step, #ttl = :ttl" + (" ADD #w :out" if registered else ""),
                     "tat > :now" + ("" if limit is None else " AND tat <= :limit"),
                     {":step": step, ":now": now, **({} if limit is None else {":limit": limit})},
                     now,
+                    waiters=_waiters(current_lane(self.default_lane)) if registered else None,
                 )
                 if ok:
                     assert tat is not None
@@ -159,13 +186,14 @@ class DynamoDBTokenBucket:
                     return Reservation(True, max(0.0, tat - full - self._clock()))
                 if tat is not None and limit is not None and tat > limit:
                     self._tat = tat
-                    return Reservation(False, tat - limit)
+                    return Reservation(False, tat - limit, self._spread(self._seen_waiters))
             else:
                 ok, tat = self._update(
-                    "SET tat = :next, #ttl = :ttl",
+                    "SET tat = :next, #ttl = :ttl" + (" ADD #w :out" if registered else ""),
                     "attribute_not_exists(tat) OR tat <= :now",
                     {":next": now + step, ":now": now},
                     now,
+                    waiters=_waiters(current_lane(self.default_lane)) if registered else None,
                 )
                 if ok:
                     self._tat = now + step
@@ -180,18 +208,23 @@ class DynamoDBTokenBucket:
             self._on_grant(slot)
 
     def _update(
-        self, expression: str, condition: str, values: dict[str, float], now: float
+        self, expression: str, condition: str, values: dict[str, float], now: float, *, waiters: str | None = None
     ) -> tuple[bool, float | None]:
-        """One conditional UpdateItem: (True, new tat) or (False, tat as it is now, if known)."""
+        """One conditional UpdateItem: (True, new tat) or (False, tat as it is now, if known). ``waiters``: the
+        lane's waiter count the same write decrements (a registered caller's grant)."""
         attribute_values: dict[str, Any] = {name: {"N": _num(value)} for name, value in values.items()}
         attribute_values[":ttl"] = {"N": str(int(now) + 86_400)}
+        names = {"#ttl": TTL_ATTRIBUTE}
+        if waiters is not None:
+            attribute_values[":out"] = {"N": "-1"}
+            names["#w"] = waiters
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": self.key}},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -199,8 +232,15 @@ class DynamoDBTokenBucket:
         except Exception as exc:
             if not is_condition_failed(exc):
                 raise
-            return False, _tat((getattr(exc, "response", None) or {}).get("Item"))
+            item = (getattr(exc, "response", None) or {}).get("Item")
+            self._seen_waiters = int(((item or {}).get(_waiters(current_lane(self.default_lane))) or {}).get("N", "0"))
+            return False, _tat(item)
         return True, _tat(response.get("Attributes"))
+
+
+def _waiters(which: Lane | None) -> str:
+    """The item's attribute counting a lane's callers that wait to join the queue."""
+    return f"w_{'none' if which is None else which.name.lower()}"
 
 
 def _num(value: float) -> str:
