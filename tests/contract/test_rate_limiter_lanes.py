@@ -214,9 +214,9 @@ def test_waiters_of_the_shared_bucket_cost_a_few_writes_a_grant_not_one_each(
     finally:
         ddb.meta.events.unregister("before-call.dynamodb.UpdateItem", count)
     assert len(log) == 120
-    # measured 4-9 a grant from 60 to 200 waiters (a new caller's first guesses, its count in, its grant, and a
-    # few tries); without the count, 16.75 a grant at 60 waiters
-    assert len(writes) / len(log) < 10
+    # measured 4.2 to 4.7 a grant from 60 to 500 waiters (a new caller's first guesses, its count in, its grant
+    # and about two tries); without the count, 16.75 a grant at 60 waiters, and growing with their number
+    assert len(writes) / len(log) < 6
     grants = sorted(grant for _, _, grant in log)
     assert grants[-1] - grants[0] <= 119 / 8.0 * 1.05
 

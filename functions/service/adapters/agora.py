@@ -45,6 +45,8 @@ __all__ = ["AgoraAccessSettings", "DynamoDBTokenBucket", "ObservedLimiter", "bui
 
 #: Partition key attribute of the rate-limit table (the construct creates the table with it).
 PARTITION_KEY = "pk"
+#: the longest a waiting caller spreads its tries (seconds; its max_wait bounds it too)
+MAX_SPREAD = 120.0
 #: TTL attribute: an unused bucket item disappears a day after its last use.
 TTL_ATTRIBUTE = "expires_at"
 
@@ -146,7 +148,7 @@ class DynamoDBTokenBucket:
 
     def waiting(self, delta: int) -> float:
         """ADD ``delta`` to the current lane's waiter count (``w_<lane>`` on the bucket's item); counting in returns
-        the spread of its retries, one interval per other waiter (capped at the lanes' horizon)."""
+        the spread of its retries, one interval per other waiter (``_spread``)."""
         name = _waiters(current_lane(self.default_lane))
         response = self.client.update_item(
             TableName=self.table_name,
@@ -160,7 +162,9 @@ class DynamoDBTokenBucket:
         return 0.0 if delta < 0 else self._spread(count)
 
     def _spread(self, waiters: int) -> float:
-        return min(max(0, waiters - 1) * self.interval, self.lanes.horizon)
+        """One interval per other waiter: together they try about twice a slot, whatever their number. Capped at
+        MAX_SPREAD (a count left high by callers that died while waiting only slows the lane, boundedly)."""
+        return min(max(0, waiters - 1) * self.interval, MAX_SPREAD)
 
     def _reserve(self, permits: int, bound: float, registered: bool = False) -> Reservation:
         step = permits * self.interval
