@@ -38,7 +38,7 @@ class Reconciler:
         ``shard``: this invocation's part of the rows (one scheduled target per shard)."""
         with lane(Lane.RECONCILE):  # the limiter's lowest lane: the reconciler yields to every other Agora call
             counts = reconcile(settings=self.settings, deps=self.deps, remaining_ms=remaining_ms, shard=shard)
-        logger.info("reconciled", extra=counts)
+        logger.info("reconciled", extra={**counts, "shard": shard.index, "shards": shard.count})
         return counts
 
 
