@@ -59,10 +59,15 @@ KEYS: dict[str, tuple[str, str]] = {
     "intake_concurrency": ("intakeConcurrency", "WEBHOOK_INTAKE_CONCURRENCY"),
     "media_max_concurrency": ("mediaMaxConcurrency", "MEDIA_MAX_CONCURRENCY"),
     "account_concurrency_alarm": ("accountConcurrencyAlarm", "ACCOUNT_CONCURRENCY_ALARM"),
+    "reconciler_shards": ("reconcilerShards", "RECONCILER_SHARDS"),
+    "agora_lane_shares": ("agoraLaneShares", "AGORA_LANE_SHARES"),
+    "agora_limiter_shards": ("agoraLimiterShards", "AGORA_LIMITER_SHARDS"),
 }
 
-#: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves 1
-MAX_INTAKE_CONCURRENCY = 899
+#: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves one per
+#: shard (at least 1), so intakeConcurrency + reconcilerShards must stay at or under 900
+RESERVABLE_CONCURRENCY = 900
+MAX_INTAKE_CONCURRENCY = RESERVABLE_CONCURRENCY - 1
 
 #: what each key accepts, as the one-line error says it
 ALLOWED: dict[str, str] = {
@@ -107,6 +112,15 @@ ALLOWED: dict[str, str] = {
     ),
     "media_max_concurrency": "an integer from 2 to 1000 (MaximumConcurrency of the media queue's event source)",
     "account_concurrency_alarm": "an integer from 1 to 100000 (account ConcurrentExecutions that raises an alarm)",
+    "reconciler_shards": (
+        "an integer from 1 to 64 (reconciler invocations per 5-minute run, each with its part of the recordings; "
+        "the default 16 covers 10,000 recordings, docs/scale.md)"
+    ),
+    "agora_lane_shares": (
+        "comma-separated lane=share pairs, lanes interactive, stop, start, reconcile, shares in (0, 1] not "
+        "increasing in that order, such as interactive=1,stop=0.5,start=0.25,reconcile=0.125"
+    ),
+    "agora_limiter_shards": "an integer from 1 to 64 (DynamoDB items the Agora rate limit is split over)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -208,6 +222,30 @@ class StackSettings(BaseModel):
     media_max_concurrency: int = Field(default=20, ge=2, le=1000)
     #: alarm when the account's ConcurrentExecutions reaches this (80% of the default quota of 1,000)
     account_concurrency_alarm: int = Field(default=800, ge=1, le=100_000)
+    #: the reconciler's fan-out: this many invocations per run, each with its shard of the recordings, its own
+    #: 4-minute budget and one reserved concurrency (docs/scale.md, "The reconciler")
+    reconciler_shards: int = Field(default=16, ge=1, le=64)
+    #: each limiter lane's share of the queue (agorakit.agora.ratelimit.Lanes); empty: the defaults
+    agora_lane_shares: str = ""
+    #: DynamoDB items the account's Agora rate limit is split over (each at qps / N); 1 up to a few hundred QPS
+    agora_limiter_shards: int = Field(default=1, ge=1, le=64)
+
+    @field_validator("agora_lane_shares")
+    @classmethod
+    def _lane_shares(cls, v: str) -> str:
+        from agorakit.agora.ratelimit import Lanes
+
+        Lanes.parse(v)  # raises ValueError with the reason
+        return v.replace(" ", "")
+
+    @model_validator(mode="after")
+    def _reserved_concurrency(self) -> StackSettings:
+        if self.intake_concurrency + self.reconciler_shards > RESERVABLE_CONCURRENCY:
+            raise ValueError(
+                f"intakeConcurrency ({self.intake_concurrency}) + reconcilerShards ({self.reconciler_shards}) "
+                f"reserve more than the {RESERVABLE_CONCURRENCY} a default account can reserve"
+            )
+        return self
 
     @field_validator("stack_name")
     @classmethod

@@ -36,6 +36,7 @@ class AgoraServerlessStack(Stack):
         self.agora = AgoraAccess(
             self, "AgoraAccess", app_id=settings.agora_app_id, rest_secret_name=settings.rest_secret_name,
             rest_base_urls=settings.rest_base_urls, qps=settings.agora_qps,
+            lane_shares=settings.agora_lane_shares, limiter_shards=settings.agora_limiter_shards,
         )  # fmt: skip
         self.media = Media(self, "Media", settings=settings, functions=self.functions)
         self.recording = Recording(

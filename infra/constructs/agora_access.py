@@ -34,6 +34,8 @@ class AgoraAccess(Construct):
         rest_secret_name: str,
         rest_base_urls: list[str] | None = None,
         qps: int = 10,
+        lane_shares: str = "",
+        limiter_shards: int = 1,
     ):
         super().__init__(scope, id)
         if not app_id:
@@ -42,8 +44,13 @@ class AgoraAccess(Construct):
             raise ValueError("rest_secret_name is required")
         if not 1 <= qps <= 1000:
             raise ValueError("qps must be in [1, 1000]")
+        if not 1 <= limiter_shards <= 64:
+            raise ValueError("limiter_shards must be in [1, 64]")
         self.app_id = app_id
         self.qps = qps
+        #: the limiter's lanes (agorakit.agora.ratelimit.Lanes) and the items its budget is split over
+        self.lane_shares = lane_shares
+        self.limiter_shards = limiter_shards
         self.rest_base_urls = [u.strip() for u in (rest_base_urls or []) if u.strip()]
         self.table = dynamodb.TableV2(
             self,
@@ -70,6 +77,10 @@ class AgoraAccess(Construct):
         }
         if self.rest_base_urls:
             env["AGORA_REST_BASE_URLS"] = ",".join(self.rest_base_urls)
+        if self.lane_shares:
+            env["AGORA_LANE_SHARES"] = self.lane_shares
+        if self.limiter_shards > 1:
+            env["AGORA_LIMITER_SHARDS"] = str(self.limiter_shards)
         return env
 
     def grant(self, fn: lambda_.Function) -> None:

@@ -434,7 +434,8 @@ class Monitoring(Construct):
                 cloudwatch.GraphWidget(
                     title="Active recordings the reconciler found",
                     width=width,
-                    left=[self._service_metric("recordings", "RecordingsActive", "active", statistic="Maximum")],
+                    # each reconciler shard counts its own rows, once per 5 minutes: their Sum is the total
+                    left=[self._service_metric("recordings", "RecordingsActive", "active", statistic="Sum")],
                 ),
             ])  # fmt: skip
         return rows
@@ -546,7 +547,8 @@ class Monitoring(Construct):
                 cloudwatch.GraphWidget(
                     title="Active recordings (the reconciler's count, every 5 minutes)",
                     width=width,
-                    left=[self._service_metric(rec, "RecordingsActive", "active recordings", statistic="Maximum")],
+                    # the Sum of the reconciler shards' counts (one each per 5 minutes)
+                    left=[self._service_metric(rec, "RecordingsActive", "active recordings", statistic="Sum")],
                 ),
             ],
             [

@@ -38,8 +38,11 @@ TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
     "dynamodb:Query",
 )
+#: the listings (the reconciler's, the API's) read the rows behind the keys-only indexes
+LISTING_ACTIONS = (*TABLE_ACTIONS, "dynamodb:BatchGetItem")
 EVENT_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query")
-RECONCILER_CONCURRENCY = 1
+#: EventBridge allows 5 targets per rule: the reconciler's shards are spread over ceil(shards / 5) rules
+TARGETS_PER_RULE = 5
 #: the recorder token's certificate version is confirmed at every start (one DescribeSecret; starts are rare)
 RECORDER_CERTIFICATE_CHECK_SECONDS = 0
 #: what RecordingsRepository.by_sid reads from the bySid index (then it reads the row itself)
@@ -139,17 +142,21 @@ class Recording(Construct):
         )  # fmt: skip
 
         # -- the reconciler -----------------------------------------------------------------
+        # Fan-out: every 5 minutes, one invocation per shard ({"shard": i, "shards": n}, see
+        # service.recordings.reconciler_handler.shard_of), each with its part of the rows, its own 4-minute
+        # budget and the limiter's reconcile lane. One reserved concurrency per shard: the shards run side by
+        # side, a shard never overlaps itself (its 4-minute timeout ends before its next 5-minute run).
         self.reconciler = functions.create(
             self, "ReconcilerFunction", handler="service.recordings.reconciler_handler.handler",
-            description="Every 5 minutes: completes recordings whose recorder exited without a webhook",
+            description=f"Every 5 minutes, {settings.reconciler_shards} shard(s): completes recordings whose "
+            "recorder exited unseen",
             service_name=SERVICE_NAME, timeout=Duration.minutes(4), environment=env,
-            # No overlap: one run at a time (a second invocation is throttled and waits in Lambda's async
-            # queue), no retry of a failed run (the next scheduled run repairs the same recordings), and
-            # an invocation that could not start within a minute is dropped rather than run late.
-            reserved_concurrent_executions=RECONCILER_CONCURRENCY,
+            # No retry of a failed run (the next scheduled run repairs the same recordings), and an invocation
+            # that could not start within a minute is dropped rather than run late.
+            reserved_concurrent_executions=settings.reconciler_shards,
             retry_attempts=0, max_event_age=Duration.seconds(RECONCILER_MAX_EVENT_AGE_SECONDS),
         )  # fmt: skip
-        self._grant_table(self.reconciler, TABLE_ACTIONS)
+        self._grant_table(self.reconciler, LISTING_ACTIONS)
         agora.grant(self.reconciler)
         grant_task_success(self.reconciler, self.state_machine)
         stack = Stack.of(self)
@@ -169,13 +176,7 @@ class Recording(Construct):
             "DescribeExecution on this state machine's executions only (execution names are recording ids, "
             "unknown in advance); the reconciler repairs recordings whose execution ended early.",
         )
-        self.schedule = events.Rule(
-            self,
-            "ReconcilerSchedule",
-            description="Run the recording reconciler",
-            schedule=events.Schedule.rate(Duration.minutes(5)),
-            targets=[targets.LambdaFunction(self.reconciler, retry_attempts=0)],
-        )
+        self.schedules = self._reconciler_schedules(settings.reconciler_shards)
         output(
             self, "StateMachineArn", self.state_machine.state_machine_arn,
             "Recording workflow (one execution per recording, named by the recording id)",
@@ -188,7 +189,7 @@ class Recording(Construct):
             service_name=SERVICE_NAME, memory_size=512, timeout=Duration.seconds(29),  # HTTP API waits 30 s
             environment={**env, "RECORDING_STATE_MACHINE_ARN": self.state_machine.state_machine_arn},
         )  # fmt: skip
-        self._grant_table(self.api_function, TABLE_ACTIONS)
+        self._grant_table(self.api_function, LISTING_ACTIONS)
         agora.grant(self.api_function)
         self.state_machine.grant_start_execution(self.api_function)
         grant_task_success(self.api_function, self.state_machine)
@@ -228,6 +229,31 @@ class Recording(Construct):
             "time) are only known from the playlist, so the object ARN can only be the prefix.",
         )
 
+    def _reconciler_schedules(self, shards: int) -> list[events.Rule]:
+        """Every 5 minutes, one reconciler invocation per shard, its input ``{"shard": i, "shards": n}``; a rule
+        holds at most 5 targets, so shards 0-4 are on ``ReconcilerSchedule``, 5-9 on ``ReconcilerSchedule1``..."""
+        rules = []
+        for first in range(0, shards, TARGETS_PER_RULE):
+            mine = range(first, min(first + TARGETS_PER_RULE, shards))
+            rule_targets: list[events.IRuleTarget] = [
+                targets.LambdaFunction(
+                    self.reconciler,
+                    retry_attempts=0,
+                    event=events.RuleTargetInput.from_object({"shard": index, "shards": shards}),
+                )
+                for index in mine
+            ]
+            rules.append(
+                events.Rule(
+                    self,
+                    "ReconcilerSchedule" if first == 0 else f"ReconcilerSchedule{first // TARGETS_PER_RULE}",
+                    description=f"Run the recording reconciler, shards {mine[0]} to {mine[-1]} of {shards}",
+                    schedule=events.Schedule.rate(Duration.minutes(5)),
+                    targets=rule_targets,
+                )
+            )
+        return rules
+
     def _table(self) -> dynamodb.TableV2:
         string, number = dynamodb.AttributeType.STRING, dynamodb.AttributeType.NUMBER
         return dynamodb.TableV2(
@@ -247,17 +273,23 @@ class Recording(Construct):
                     projection_type=dynamodb.ProjectionType.INCLUDE,
                     non_key_attributes=list(BY_SID_ATTRIBUTES),
                 ),
-                # byChannel (GET /recordings?channel=) and byStatus (the reconciler) return whole recordings to
-                # their callers: ALL stays (KEYS_ONLY would need a GetItem per row, at 0.5-1 RCU each, instead)
+                # byChannel (GET /recordings?channel=) and byStatus (the reconciler, GET /recordings) hold keys
+                # only: their readers take the ids and BatchGetItem the rows (RecordingsRepository._rows). With
+                # ALL, every update of a recording (events, checks, progress) was written again to both indexes;
+                # now only a status change writes byStatus and nothing after creation writes byChannel (its keys
+                # never change). Reads cost 0.5 RCU a row instead; writes cost 5 times reads (docs/scale.md).
+                # byStatus's key is write-sharded, "<status>#<k>" (repository.status_key): 16 partitions.
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name="byChannel",
                     partition_key=dynamodb.Attribute(name="channel", type=string),
                     sort_key=dynamodb.Attribute(name="createdAt", type=number),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
                 ),
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name="byStatus",
                     partition_key=dynamodb.Attribute(name="activeStatus", type=string),
                     sort_key=dynamodb.Attribute(name="createdAt", type=number),
+                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
                 ),
             ],
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

@@ -49,12 +49,13 @@ def create_recordings_table(ddb: Any, name: str = RECORDINGS_TABLE) -> None:
         GlobalSecondaryIndexes=[
             {"IndexName": "bySid", "KeySchema": [{"AttributeName": "sid", "KeyType": "HASH"}],
              "Projection": {"ProjectionType": "ALL"}},
+            # keys only, as infra/constructs/recording.py provisions them: the repository reads the rows itself
             {"IndexName": "byChannel", "KeySchema": [{"AttributeName": "channel", "KeyType": "HASH"},
                                                      {"AttributeName": "createdAt", "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "ALL"}},
+             "Projection": {"ProjectionType": "KEYS_ONLY"}},
             {"IndexName": "byStatus", "KeySchema": [{"AttributeName": "activeStatus", "KeyType": "HASH"},
                                                     {"AttributeName": "createdAt", "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "ALL"}},
+             "Projection": {"ProjectionType": "KEYS_ONLY"}},
         ],
         BillingMode="PAY_PER_REQUEST",
     )  # fmt: skip

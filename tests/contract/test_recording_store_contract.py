@@ -281,3 +281,73 @@ def test_listings_by_channel_newest_first_in_pages_and_the_active_ones(store: Re
     active = {r.recording_id for r in store.list_active()}  # the module's table holds other cases' recordings
     assert live.recording_id in active and not active & {r.recording_id for r in [*recs, *listed]}
     assert [r.recording_id for r in store.list_active((logic.RECORDING,)) if r.recording_id == live.recording_id]
+
+
+def test_the_active_ones_are_found_on_every_status_shard_and_under_the_old_unsharded_key(
+    backend: str, store: RecordingStore, request: pytest.FixtureRequest
+) -> None:
+    """``byStatus`` is write-sharded (``status_key``): 64 RECORDING rows land on many index partitions and
+    ``list_active`` reads them all; a row written before sharding (bare ``RECORDING``) is still found, and
+    its next status change moves it to its shard."""
+    from service.recordings.repository import STATUS_SHARDS, status_key
+
+    live = [created(store, recording(logic.RECORDING)) for _ in range(64)]
+    found = {r.recording_id: r for r in store.list_active((logic.RECORDING,))}
+    assert {r.recording_id for r in live} <= set(found)
+    assert all(found[r.recording_id].active_status == logic.RECORDING for r in live)
+    if backend == "fake":
+        return
+    ddb = request.getfixturevalue("table")
+    keys = {status_key(logic.RECORDING, r.recording_id) for r in live}
+    assert len(keys) > STATUS_SHARDS // 2  # spread, not one partition
+
+    def stored_key(recording_id: str) -> str:
+        item = ddb.get_item(TableName=RECORDINGS_TABLE, Key={"pk": {"S": f"REC#{recording_id}"}})["Item"]
+        return str(item["activeStatus"]["S"])
+
+    assert {stored_key(r.recording_id) for r in live} == keys
+    old = created(store, recording(logic.RECORDING))
+    ddb.update_item(
+        TableName=RECORDINGS_TABLE,
+        Key={"pk": {"S": f"REC#{old.recording_id}"}},
+        UpdateExpression="SET activeStatus = :bare",
+        ExpressionAttributeValues={":bare": {"S": logic.RECORDING}},
+    )
+    assert old.recording_id in {r.recording_id for r in store.list_active((logic.RECORDING,))}
+    store.transition(old.recording_id, logic.STOPPING)
+    assert stored_key(old.recording_id) == status_key(logic.STOPPING, old.recording_id)
+    assert old.recording_id in {r.recording_id for r in store.list_active((logic.STOPPING,))}
+
+
+@pytest.mark.parametrize("parts", [16, 4, 3])
+def test_a_part_of_the_active_ones_is_exactly_the_rows_hashed_to_it(
+    backend: str, store: RecordingStore, request: pytest.FixtureRequest, parts: int
+) -> None:
+    """A reconciler shard's ``list_active(part=(i, n))``: the parts are disjoint and together every row; when n
+    divides the index's 16 write shards, a part reads only its own index partitions (and the unsharded key)."""
+    import zlib
+
+    live = {created(store, recording(logic.RECORDING)).recording_id for _ in range(40)}
+    seen: list[str] = []
+    for index in range(parts):
+        mine = [r.recording_id for r in store.list_active((logic.RECORDING,), part=(index, parts))]
+        assert all(zlib.crc32(i.encode()) % parts == index for i in mine)
+        seen.extend(mine)
+    assert len(seen) == len(set(seen)) and live <= set(seen)
+    with pytest.raises(ValueError, match="need 0 <= part < parts"):
+        store.list_active(part=(parts, parts))
+    if backend == "fake":
+        return
+    ddb = request.getfixturevalue("table")
+    queried: list[str] = []
+
+    def count(params: dict[str, object], **_: object) -> None:
+        values = params.get("ExpressionAttributeValues") or {}
+        queried.append(str(values))
+
+    ddb.meta.events.register("provide-client-params.dynamodb.Query", count)
+    try:
+        store.list_active((logic.RECORDING,), part=(0, parts))
+    finally:
+        ddb.meta.events.unregister("provide-client-params.dynamodb.Query", count)
+    assert len(queried) == (16 // parts + 1 if 16 % parts == 0 else 17)

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from service.recordings.repository import status_key
 
 from local.run import LocalRuntime, free_port
 
@@ -197,7 +198,7 @@ def stop_and_check(rt: LocalRuntime, recording_id: str) -> dict[str, Any]:
 
 def fire_reconciler(rt: LocalRuntime) -> None:
     status, body, _ = _request(rt.api_url + "/local/schedules/RecordingReconcilerSchedule", "POST", None, {})
-    assert status == 202 and body["targets_started"] == 1, body
+    assert status == 202 and body["targets_started"] >= 1, body  # one per reconciler shard
 
 
 def injected(rt: LocalRuntime) -> dict[str, int]:
@@ -275,7 +276,7 @@ def test_a_second_post_is_409_until_the_first_recorder_is_confirmed_gone(runtime
     assert api(runtime, "POST", f"/recordings/{recording_id}/stop")[0] == 202
     outcome, failed = wait_ended(runtime, recording_id)
     assert outcome == "FAILED" and failed["status"] == "FAILED", failed
-    assert failed["recorderUnconfirmed"] and failed["activeStatus"] == "CLEANUP", failed
+    assert failed["recorderUnconfirmed"] and failed["activeStatus"] == status_key("CLEANUP", recording_id), failed
     status, body = api(runtime, "POST", "/recordings", {"channel": channel})
     assert status == 409 and body["error"]["details"]["active_recording_id"] == recording_id, body
     assert history(runtime, channel)["running"] == [recording["sid"]], "the recorder still runs"

@@ -89,6 +89,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:Query",
+                "dynamodb:BatchGetItem",  # the rows behind the keys-only byStatus / byChannel
                 "secretsmanager:GetSecretValue",
                 "states:SendTaskSuccess",
                 "states:DescribeExecution",
@@ -124,6 +125,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:Query",
+                "dynamodb:BatchGetItem",  # the rows behind the keys-only byStatus / byChannel
                 "secretsmanager:GetSecretValue",
                 "states:StartExecution",
                 "states:SendTaskSuccess",
@@ -166,6 +168,7 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
     },
     "ProcessorFunction": {
+        "dynamodb:BatchGetItem": "the listings (reconciler, GET /recordings) read rows behind the keys-only indexes",
         "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
         "dynamodb:DeleteItem": "lock release runs in the recording functions, not in event application",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
@@ -174,6 +177,7 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "states:DescribeExecution": "the reconciler's check, in the shared Step Functions adapter",
     },
     "TaskFunction": {
+        "dynamodb:BatchGetItem": "the listings (reconciler, GET /recordings) read rows behind the keys-only indexes",
         "s3:GetObject": "media.repository and playback are reached through recordings.deps; the tasks read no object",
         "s3:ListBucket": "playback's folder listing is reached through recordings.deps; the tasks list nothing",
         "states:DescribeExecution": "the reconciler's check, in the shared workflow module",

@@ -70,7 +70,7 @@ def test_the_webhook_intake_has_reserved_concurrency_within_the_account_default(
         for k, f in of_type(template_json, "AWS::Lambda::Function").items()
         if "ReservedConcurrentExecutions" in f["Properties"]
     }
-    assert len(reserved) == 2, reserved  # the intake and the reconciler (1)
+    assert len(reserved) == 2, reserved  # the intake and the reconciler (one per shard, 16 by default)
     assert sum(reserved.values()) <= ACCOUNT_DEFAULT - UNRESERVABLE
 
 
@@ -116,9 +116,9 @@ def test_recordings_indexes_project_what_their_queries_read(template_json):
     projections = {g["IndexName"]: g["Projection"] for g in table["GlobalSecondaryIndexes"]}
     # by_sid reads recordingId, then GetItem: status updates no longer write this index
     assert projections["bySid"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": list(BY_SID_ATTRIBUTES)}
-    # the listing and the reconciler return whole recordings from these two
-    assert projections["byChannel"] == {"ProjectionType": "ALL"}
-    assert projections["byStatus"] == {"ProjectionType": "ALL"}
+    # the listing and the reconciler read the keys, then BatchGetItem the rows: an update writes neither index
+    assert projections["byChannel"] == {"ProjectionType": "KEYS_ONLY"}
+    assert projections["byStatus"] == {"ProjectionType": "KEYS_ONLY"}
 
 
 # -- alarms -----------------------------------------------------------------------------------------------
@@ -172,12 +172,13 @@ def test_account_concurrency_alarms_at_80_percent_of_the_default_quota(template_
 def test_alarms_that_could_not_fire_or_fire_on_retries_are_replaced(template_json):
     found = alarms(template_json)
     assert "TaskFunctionErrors" not in found and "ReconcilerFunctionThrottles" not in found
-    # why the throttle alarm could not fire: one run at a time, and a run ends before the next is scheduled
+    # why the throttle alarm could not fire: one reserved run per shard, each shard invoked once per 5 minutes,
+    # and a run ends before the next is scheduled
     reconciler = function(template_json, "RecordingReconcilerFunction")
-    (rule,) = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
-               if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
-    assert reconciler["ReservedConcurrentExecutions"] == 1
-    assert rule["ScheduleExpression"] == "rate(5 minutes)" and reconciler["Timeout"] < 300
+    rules = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
+             if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
+    assert reconciler["ReservedConcurrentExecutions"] == sum(len(r["Targets"]) for r in rules)
+    assert {r["ScheduleExpression"] for r in rules} == {"rate(5 minutes)"} and reconciler["Timeout"] < 300
     near = found["ReconcilerNearTimeout"]
     assert single_metric(near)[1::2] == ("Duration", "Maximum")
     assert near["Threshold"] == reconciler["Timeout"] * 1000 * monitoring.RECONCILER_DURATION_SHARE
@@ -190,9 +191,9 @@ def test_reconciler_coverage_alarms_past_three_runs_on_the_gauge_every_run_publi
     namespace, name, dims, stat = single_metric(props)
     assert (namespace, name, stat) == ("AgoraServerless", "ReconcilerOldestCheckAgeSeconds", "Maximum")
     assert dims == [{"Name": "service", "Value": "recordings"}]
-    (rule,) = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
-               if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
-    assert rule["ScheduleExpression"] == "rate(5 minutes)"
+    rules = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
+             if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
+    assert {r["ScheduleExpression"] for r in rules} == {"rate(5 minutes)"}  # every shard publishes every 5 minutes
     assert props["Threshold"] == monitoring.RECONCILER_COVERAGE_SECONDS == 3 * 300
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     # the stale threshold is the same three runs: a row checked within the alarm's bound describes its execution

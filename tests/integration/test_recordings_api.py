@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from service.recordings.repository import status_key
 
 from tests.workflow.recording_env import RecordingStack, api_event, recording_stack, response_json
 
@@ -80,7 +81,7 @@ def test_post_starts_a_workflow_execution(rs: RecordingStack, channel: str) -> N
     execution = rs.sfn.describe_execution(executionArn=rs.execution_arn(recording_id))
     assert json.loads(execution["input"]) == {"recordingId": recording_id}
     item = rs.item(recording_id)
-    assert item["status"] == item["activeStatus"] == "REQUESTED"
+    assert item["status"] == "REQUESTED" and item["activeStatus"] == status_key("REQUESTED", recording_id)
     assert item["executionArn"] == rs.execution_arn(recording_id)
     assert item["requestedBy"] == "admin-1"
 

@@ -1,6 +1,7 @@
 """The RecordingsTable's indexes, provisioned from the synthesized template in moto, return what the recording
 code reads from them: ``bySid`` projects only ``recordingId`` (moto honours the projection, as DynamoDB does),
-and a webhook event found through it still updates the whole recording."""
+and a webhook event found through it still updates the whole recording; ``byStatus`` and ``byChannel`` hold
+keys only and the repository reads the rows behind them."""
 
 from __future__ import annotations
 
@@ -49,8 +50,21 @@ def test_an_event_found_through_by_sid_updates_the_whole_recording(
     assert int(item["leaveCode"]) == 4 and item["status"] == "RECORDING"
 
 
-def test_by_status_still_returns_whole_recordings(rs: RecordingStack, recording: dict[str, Any]) -> None:
+def test_by_status_and_by_channel_hold_keys_and_the_repository_reads_the_rows(
+    rs: RecordingStack, recording: dict[str, Any]
+) -> None:
+    from service.recordings.repository import RecordingsRepository, status_key
+
     item = rs.item(recording["recordingId"])
-    hits = _index(rs, "byStatus", "activeStatus", str(item["activeStatus"]))
-    (mine,) = [h for h in hits if h["recordingId"] == {"S": recording["recordingId"]}]
-    assert {"status", "channel", "sid", "recorderUid"} <= set(mine)
+    assert item["activeStatus"] == status_key("RECORDING", recording["recordingId"])  # the write shard
+    (mine,) = [
+        h for h in _index(rs, "byStatus", "activeStatus", str(item["activeStatus"])) if h["pk"] == {"S": item["pk"]}
+    ]
+    assert set(mine) == {"pk", "activeStatus", "createdAt"}  # keys only: an event or a check writes no index
+    (listed,) = _index(rs, "byChannel", "channel", str(item["channel"]))
+    assert set(listed) == {"pk", "channel", "createdAt"}
+    repo = RecordingsRepository(rs.table, client=rs.ddb)
+    (active,) = [r for r in repo.list_active(("RECORDING",)) if r.recording_id == recording["recordingId"]]
+    assert active.sid == recording["sid"] and active.recorder_uid is not None  # the whole row, from the table
+    (page,), _ = repo.list_by_channel(str(item["channel"]), limit=5)
+    assert page.recording_id == recording["recordingId"] and page.status == "RECORDING"

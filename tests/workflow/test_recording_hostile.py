@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from service.recordings.repository import status_key
 
 from tests.workflow.recording_env import NoticePump, RecordingStack, recording_stack
 
@@ -137,7 +138,7 @@ def test_a_failed_recording_keeps_its_channel_until_the_recorder_is_confirmed_go
         assert rs.wait_execution(recording_id, timeout=60)["status"] == "FAILED"
         failed = rs.item(recording_id)
         assert failed["status"] == "FAILED" and failed["recorderUnconfirmed"]
-        assert failed["activeStatus"] == "CLEANUP"
+        assert failed["activeStatus"] == status_key("CLEANUP", recording_id)
         status, body = rs.api("POST", "/recordings", body={"channel": channel})
         assert status == 409 and body["error"]["details"]["active_recording_id"] == recording_id
         assert (rs.emulator.task(item["sid"]) or {}).get("state") == "running"

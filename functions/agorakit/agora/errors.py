@@ -117,9 +117,11 @@ class AgoraConflictError(AgoraError):
 
 
 class AgoraRateLimitedError(AgoraError):
-    """HTTP 429 after the client's own retries (the account-wide QPS was exceeded)."""
+    """HTTP 429 after the client's own retries (the account-wide QPS was exceeded), or our own limiter had no slot
+    within the caller's patience (then ``retry_after`` says when its lane may try again)."""
 
     retryable = True
+    retry_after: float | None = None
 
 
 class AgoraServerError(AgoraError):

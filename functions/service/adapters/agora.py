@@ -9,6 +9,7 @@ instead of meeting HTTP 429.
 from __future__ import annotations
 
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +17,19 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from agorakit.agora.errors import AgoraAuthError, AgoraRateLimitedError
-from agorakit.agora.ratelimit import LocalTokenBucket, RateLimiter, bucket_for_qps
+from agorakit.agora.ratelimit import (
+    DEFAULT_LANES,
+    SLACK,
+    Lane,
+    Lanes,
+    LocalTokenBucket,
+    RateLimiter,
+    Reservation,
+    SplitBucket,
+    bucket_for_qps,
+    current_lane,
+    wait_for_slot,
+)
 from agorakit.agora.regions import default_base_urls
 from pydantic import Field
 
@@ -28,10 +41,12 @@ from service.settings import FunctionSettings
 if TYPE_CHECKING:
     from agorakit.agora.client import AgoraClient
 
-__all__ = ["AgoraAccessSettings", "DynamoDBTokenBucket", "ObservedLimiter", "build_agora_client"]
+__all__ = ["AgoraAccessSettings", "DynamoDBTokenBucket", "ObservedLimiter", "build_agora_client", "limiter_keys"]
 
 #: Partition key attribute of the rate-limit table (the construct creates the table with it).
 PARTITION_KEY = "pk"
+#: the longest a waiting caller spreads its tries (seconds; its max_wait bounds it too)
+MAX_SPREAD = 120.0
 #: TTL attribute: an unused bucket item disappears a day after its last use.
 TTL_ATTRIBUTE = "expires_at"
 
@@ -50,6 +65,12 @@ class DynamoDBTokenBucket:
     A caller whose guess of the regime was wrong gets the item back from the failed condition and
     takes the other path. At most ``burst + rate * L`` permits are granted in any interval L, across
     all callers. Times are wall-clock (``time.time``) because they are compared across machines.
+
+    Lanes (``agorakit.agora.ratelimit.Lanes``) are one more bound in the same condition: a busy-path update
+    also requires ``tat <= now + depth(lane) + full - step``, so a lower lane cannot queue deeper than its
+    share and still costs one UpdateItem per grant. Each grant is one write of a ~50-byte item (1 WCU): at
+    100 QPS (80 grants/s) plus wrong regime guesses the item takes well under the 1,000 WCU/s one partition
+    serves; past that, ``SplitBucket`` over N keys (``agoraLimiterShards``) divides the writes by N.
     """
 
     def __init__(
@@ -65,6 +86,9 @@ class DynamoDBTokenBucket:
         sleep: Callable[[float], None] = time.sleep,
         max_conflicts: int = 50,
         on_grant: Callable[[float], None] | None = None,
+        lanes: Lanes = DEFAULT_LANES,
+        default_lane: Lane | None = None,
+        rng: random.Random | None = None,
     ):
         if not table_name:
             raise ValueError("table_name is required")
@@ -78,6 +102,8 @@ class DynamoDBTokenBucket:
         self.burst = int(burst)
         self.max_wait = max_wait
         self.max_conflicts = max_conflicts
+        self.lanes = lanes
+        self.default_lane = default_lane
         # The interval is rounded UP to the microsecond stored, so rounding can only slow the bucket.
         self.interval = math.ceil(1_000_000 / self.rate) / 1_000_000
         self._client = client
@@ -85,7 +111,9 @@ class DynamoDBTokenBucket:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._on_grant = on_grant  # called with each reserved slot (bucket time): metrics and tests
+        self._rng = rng or random.Random()  # spreads a waiting caller's retries (tests seed it)
         self._tat: float | None = None  # last value seen: tells which regime to try first
+        self._seen_waiters = 0  # the current lane's waiter count in the last item a failed condition returned
         self.conflicts = 0  # wrong guesses of the regime so far (for tests and metrics)
 
     def __repr__(self) -> str:
@@ -100,50 +128,81 @@ class DynamoDBTokenBucket:
             raise ValueError("permits must be at least 1")
         if permits > self.burst:
             raise ValueError(f"cannot take {permits} permits from a bucket of {self.burst}")
-        with self._lock:  # one reservation at a time per process; waits happen outside the lock
-            wait = self._reserve(permits)
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+        which = current_lane(self.default_lane)
+        return wait_for_slot(
+            self.try_reserve,
+            permits,
+            depth=self.lanes.depth(which),
+            max_wait=self.max_wait,
+            sleep=self._sleep,
+            which=which,
+            waiting=self.waiting,
+            rng=self._rng,
+        )
 
-    def _reserve(self, permits: int) -> float:
-        """Reserve ``permits``; returns how long to wait for the reserved slot."""
+    def try_reserve(self, permits: int, bound: float, registered: bool = False) -> Reservation:
+        """Reserve ``permits`` if their slot is at most ``bound`` seconds away; never sleeps. ``registered``: the
+        caller is counted among its lane's waiters (``waiting``), and the grant's write counts it out."""
+        with self._lock:  # one reservation at a time per process; waits happen outside the lock
+            return self._reserve(permits, bound, registered)
+
+    def waiting(self, delta: int) -> float:
+        """ADD ``delta`` to the current lane's waiter count (``w_<lane>`` on the bucket's item); counting in returns
+        the spread of its retries, one interval per other waiter (``_spread``)."""
+        name = _waiters(current_lane(self.default_lane))
+        response = self.client.update_item(
+            TableName=self.table_name,
+            Key={PARTITION_KEY: {"S": self.key}},
+            UpdateExpression="ADD #w :d",
+            ExpressionAttributeNames={"#w": name},
+            ExpressionAttributeValues={":d": {"N": str(delta)}},
+            ReturnValues="UPDATED_NEW",
+        )
+        count = int((response.get("Attributes") or {}).get(name, {}).get("N", "0"))
+        return 0.0 if delta < 0 else self._spread(count)
+
+    def _spread(self, waiters: int) -> float:
+        """One interval per other waiter: together they try about twice a slot, whatever their number. Capped at
+        MAX_SPREAD (a count left high by callers that died while waiting only slows the lane, boundedly)."""
+        return min(max(0, waiters - 1) * self.interval, MAX_SPREAD)
+
+    def _reserve(self, permits: int, bound: float, registered: bool = False) -> Reservation:
         step = permits * self.interval
         full = self.burst * self.interval
-        busy = self._tat is not None and self._tat > self._clock()
+        # a waiter of a lane retries while others queue: the bucket is busy far more often than not
+        busy = registered or (self._tat is not None and self._tat > self._clock())
         for _ in range(self.max_conflicts):
             now = self._clock()
             if busy:
-                limit = None if self.max_wait is None else now + self.max_wait + full - step
+                limit = None if math.isinf(bound) else now + bound + SLACK + full - step
                 ok, tat = self._update(
-                    "SET tat = tat + :step, #ttl = :ttl",
+                    "SET tat = tat + :step, #ttl = :ttl" + (" ADD #w :out" if registered else ""),
                     "tat > :now" + ("" if limit is None else " AND tat <= :limit"),
                     {":step": step, ":now": now, **({} if limit is None else {":limit": limit})},
                     now,
+                    waiters=_waiters(current_lane(self.default_lane)) if registered else None,
                 )
                 if ok:
                     assert tat is not None
                     self._tat = tat
                     self._granted(tat - full)
                     # Measured after the write: the slot is absolute, the round trip must not delay it.
-                    return max(0.0, tat - full - self._clock())
+                    return Reservation(True, max(0.0, tat - full - self._clock()))
                 if tat is not None and limit is not None and tat > limit:
                     self._tat = tat
-                    raise AgoraRateLimitedError(
-                        f"Agora rate limiter: the next slot is {tat + step - full - now:.1f}s away "
-                        f"(max_wait {self.max_wait:g}s)"
-                    )
+                    return Reservation(False, tat - limit, self._spread(self._seen_waiters))
             else:
                 ok, tat = self._update(
-                    "SET tat = :next, #ttl = :ttl",
+                    "SET tat = :next, #ttl = :ttl" + (" ADD #w :out" if registered else ""),
                     "attribute_not_exists(tat) OR tat <= :now",
                     {":next": now + step, ":now": now},
                     now,
+                    waiters=_waiters(current_lane(self.default_lane)) if registered else None,
                 )
                 if ok:
                     self._tat = now + step
                     self._granted(now)
-                    return 0.0
+                    return Reservation(True, 0.0)
             self.conflicts += 1
             busy = not busy
         raise AgoraRateLimitedError(f"Agora rate limiter: no slot after {self.max_conflicts} attempts")
@@ -153,18 +212,23 @@ class DynamoDBTokenBucket:
             self._on_grant(slot)
 
     def _update(
-        self, expression: str, condition: str, values: dict[str, float], now: float
+        self, expression: str, condition: str, values: dict[str, float], now: float, *, waiters: str | None = None
     ) -> tuple[bool, float | None]:
-        """One conditional UpdateItem: (True, new tat) or (False, tat as it is now, if known)."""
+        """One conditional UpdateItem: (True, new tat) or (False, tat as it is now, if known). ``waiters``: the
+        lane's waiter count the same write decrements (a registered caller's grant)."""
         attribute_values: dict[str, Any] = {name: {"N": _num(value)} for name, value in values.items()}
         attribute_values[":ttl"] = {"N": str(int(now) + 86_400)}
+        names = {"#ttl": TTL_ATTRIBUTE}
+        if waiters is not None:
+            attribute_values[":out"] = {"N": "-1"}
+            names["#w"] = waiters
         try:
             response = self.client.update_item(
                 TableName=self.table_name,
                 Key={PARTITION_KEY: {"S": self.key}},
                 UpdateExpression=expression,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attribute_values,
                 ReturnValues="UPDATED_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -172,8 +236,15 @@ class DynamoDBTokenBucket:
         except Exception as exc:
             if not is_condition_failed(exc):
                 raise
-            return False, _tat((getattr(exc, "response", None) or {}).get("Item"))
+            item = (getattr(exc, "response", None) or {}).get("Item")
+            self._seen_waiters = int(((item or {}).get(_waiters(current_lane(self.default_lane))) or {}).get("N", "0"))
+            return False, _tat(item)
         return True, _tat(response.get("Attributes"))
+
+
+def _waiters(which: Lane | None) -> str:
+    """The item's attribute counting a lane's callers that wait to join the queue."""
+    return f"w_{'none' if which is None else which.name.lower()}"
 
 
 def _num(value: float) -> str:
@@ -194,6 +265,12 @@ class AgoraAccessSettings(FunctionSettings):
     agora_rest_base_urls: str | None = None
     agora_rate_limit_table: str | None = None
     agora_qps: int = Field(default=10, ge=1, le=1000)
+    #: each lane's share of the limiter's queue, "interactive=1,stop=0.5,start=0.25,reconcile=0.125" (any omitted
+    #: lane keeps its default); see agorakit.agora.ratelimit.Lanes
+    agora_lane_shares: str = ""
+    agora_limiter_horizon_seconds: float = Field(default=4.0, gt=0, le=60)
+    #: DynamoDB items the account's budget is split over (each at rate / N): 1 up to a few hundred QPS
+    agora_limiter_shards: int = Field(default=1, ge=1, le=64)
     aws_region: str | None = None  # set by Lambda; picks the neighbouring Agora regional hosts
 
     def base_urls(self) -> list[str]:
@@ -224,15 +301,38 @@ class ObservedLimiter:
         return wait
 
 
+#: the rate-limit table's key of the account's bucket; a split bucket's parts are "agora-account#<i>"
+ACCOUNT_KEY = "agora-account"
+
+
+def limiter_keys(shards: int) -> list[str]:
+    """The rate-limit items of an account split over ``shards`` (one item keeps the historical key)."""
+    return [ACCOUNT_KEY] if shards == 1 else [f"{ACCOUNT_KEY}#{i}" for i in range(shards)]
+
+
 def build_rate_limiter(
-    settings: AgoraAccessSettings, *, max_wait: float = 30.0, on_wait: Callable[[float], None] | None = None
+    settings: AgoraAccessSettings,
+    *,
+    max_wait: float = 30.0,
+    on_wait: Callable[[float], None] | None = None,
+    lane: Lane | None = None,
 ) -> RateLimiter:
+    """The account's limiter; ``lane`` is its default lane (a ``ratelimit.lane(...)`` block overrides it)."""
+    lanes = Lanes.parse(settings.agora_lane_shares, horizon=settings.agora_limiter_horizon_seconds)
     rate, burst = bucket_for_qps(settings.agora_qps)
+    shards = settings.agora_limiter_shards
     limiter: RateLimiter
     if settings.agora_rate_limit_table:
-        limiter = DynamoDBTokenBucket(settings.agora_rate_limit_table, rate=rate, burst=burst, max_wait=max_wait)
+        table = settings.agora_rate_limit_table
+        parts: list[RateLimiter] = [
+            DynamoDBTokenBucket(
+                table, key, rate=rate / shards, burst=burst, max_wait=max_wait, lanes=lanes, default_lane=lane
+            )
+            for key in limiter_keys(shards)
+        ]
+        limiter = parts[0] if shards == 1 else SplitBucket(parts)
     else:
-        limiter = LocalTokenBucket(rate, burst, max_wait=max_wait)
+        limiter = LocalTokenBucket(rate, burst, max_wait=max_wait, lanes=lanes, default_lane=lane)
     return limiter if on_wait is None else ObservedLimiter(limiter, on_wait)
 
 
@@ -244,13 +344,15 @@ class CallBudget:
     max_attempts: int = 5
     backoff_cap: float = 20.0
     limiter_max_wait: float = 30.0
+    #: the limiter lane of the calls made under this budget, unless a ``ratelimit.lane(...)`` block names another
+    lane: Lane | None = None
 
 
 #: workflow tasks and background work: patient (Step Functions retries on top)
 BACKGROUND = CallBudget()
 #: behind API Gateway, which gives up after 30 s: at most about 3 x 4 s + 2 x 2 s backoff + 5 s waiting for a slot,
 #: so a slow or rate-limiting Agora becomes our 503 with a message, not API Gateway's bare timeout
-INTERACTIVE = CallBudget(timeout=4.0, max_attempts=3, backoff_cap=2.0, limiter_max_wait=5.0)
+INTERACTIVE = CallBudget(timeout=4.0, max_attempts=3, backoff_cap=2.0, limiter_max_wait=5.0, lane=Lane.INTERACTIVE)
 
 
 def build_agora_client(
@@ -259,11 +361,13 @@ def build_agora_client(
     *,
     budget: CallBudget = BACKGROUND,
     on_wait: Callable[[float], None] | None = None,
+    lane: Lane | None = None,
 ) -> AgoraClient:
     """An AgoraClient with the credentials from Secrets Manager and the shared rate limiter.
 
     The REST secret is JSON ``{"customer_id": ..., "customer_secret": ...}``. Build once per cold start.
     ``on_wait`` hears the limiter's wait before every request (the caller's ``AgoraLimiterWaitMs`` metric).
+    ``lane``: the limiter lane of its calls (default: the budget's), unless a ``ratelimit.lane(...)`` block names one.
     """
     from agorakit.agora.client import AgoraClient
 
@@ -284,7 +388,9 @@ def build_agora_client(
         customer_id=customer_id,
         customer_secret=customer_secret,
         base_urls=settings.base_urls(),
-        rate_limiter=build_rate_limiter(settings, max_wait=budget.limiter_max_wait, on_wait=on_wait),
+        rate_limiter=build_rate_limiter(
+            settings, max_wait=budget.limiter_max_wait, on_wait=on_wait, lane=lane if lane is not None else budget.lane
+        ),
         timeout=budget.timeout,
         max_attempts=budget.max_attempts,
         backoff_cap=budget.backoff_cap,

@@ -24,9 +24,12 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
+
+from agorakit.agora.ratelimit import Lane, current_lane
 
 from service.adapters.dynamodb import from_attr, to_attr
 from service.recordings import logic
@@ -43,6 +46,7 @@ from service.recordings.repository import (
     from_item,
     resolution_attr,
     start_resolution_attr,
+    status_of_key,
     to_item,
 )
 
@@ -134,9 +138,20 @@ class InMemoryRecordingStore:
             }
         return [from_item(copy.deepcopy(i)) for i in page], last
 
-    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[Recording]:
+    def list_active(
+        self, statuses: Iterable[str] = logic.ACTIVE_STATUSES, *, part: tuple[int, int] = (0, 1)
+    ) -> list[Recording]:
+        index, count = part
+        if not 0 <= index < count:
+            raise ValueError(f"part {index} of {count}: need 0 <= part < parts")
         wanted = list(statuses)
-        return [from_item(copy.deepcopy(i)) for s in wanted for i in self.items.values() if i.get("activeStatus") == s]
+        return [
+            from_item(copy.deepcopy(i))
+            for s in wanted
+            for i in self.items.values()
+            if status_of_key(str(i.get("activeStatus"))) == s
+            and zlib.crc32(str(i["recordingId"]).encode()) % count == index
+        ]
 
     # -- creation ---------------------------------------------------------------------------------
     def create(
@@ -572,6 +587,8 @@ class FakeRecordingAgora:
         #: rule id -> (channel, uid)
         self.rules: dict[int, tuple[str | None, int | None]] = {}
         self.calls: list[str] = []
+        #: (operation, the limiter lane it was called in: ``agorakit.agora.ratelimit.current_lane``)
+        self.lanes: list[tuple[str, Lane | None]] = []
         self._faults: dict[str, list[Exception]] = {}
         self._next = 0
 
@@ -595,6 +612,7 @@ class FakeRecordingAgora:
 
     def _enter(self, operation: str) -> None:
         self.calls.append(operation)
+        self.lanes.append((operation, current_lane()))
         queued = self._faults.get(operation)
         if queued:
             raise queued.pop(0)

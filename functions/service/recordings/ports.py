@@ -50,7 +50,9 @@ class RecordingStore(Protocol):
         self, channel: str, *, limit: int, start_key: dict[str, Any] | None = None
     ) -> tuple[list[Recording], dict[str, Any] | None]: ...
 
-    def list_active(self, statuses: Iterable[str] = ...) -> list[Recording]: ...
+    def list_active(self, statuses: Iterable[str] = ..., *, part: tuple[int, int] = ...) -> list[Recording]:
+        """The recordings in ``statuses``; ``part=(i, n)``: only those whose id's crc32 is ``i`` mod ``n``."""
+        ...
 
     def create(
         self,

@@ -45,6 +45,11 @@ class Shard:
         if not 0 <= self.index < self.count:
             raise ValueError(f"shard {self.index} of {self.count}: need 0 <= shard < shards")
 
+    @property
+    def part(self) -> tuple[int, int]:
+        """(index, count) as ``RecordingStore.list_active`` takes it: the store reads only this shard's rows."""
+        return self.index, self.count
+
     def owns(self, recording_id: str) -> bool:
         return self.count == 1 or zlib.crc32(recording_id.encode()) % self.count == self.index
 
@@ -71,7 +76,7 @@ def reconcile(
     metrics run whatever happened before them. ``shard``: only the rows (and clean-ups) of that shard."""
     counts = {"checked": 0, "running": 0, "completed": 0, "in_grace": 0, "errors": 0, "repaired": 0,
               "cdn_filled": 0, "deferred": 0}  # fmt: skip
-    mine = (r for r in deps.repo.list_active() if shard.owns(r.recording_id))
+    mine = (r for r in deps.repo.list_active(part=shard.part) if shard.owns(r.recording_id))
     rows = sorted(mine, key=lambda r: (last_checked(r), r.recording_id))
     margin_ms = settings.recording_reconciler_margin_seconds * 1000
     examined = 0
@@ -166,7 +171,7 @@ def _clean_up(settings: RecordingSettings, deps: RecordingDependencies, shard: S
     """FAILED recordings whose recorder was not confirmed gone keep their channel: try again, and free the
     channel once Agora confirms it (``resolve.ensure_gone``)."""
     cleaned = 0
-    for item in deps.repo.list_active((CLEANUP,)):
+    for item in deps.repo.list_active((CLEANUP,), part=shard.part):
         if not shard.owns(item.recording_id):
             continue
         gone, how = ensure_gone(settings, deps, item)

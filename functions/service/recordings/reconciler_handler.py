@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agorakit.agora.ratelimit import Lane, lane
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -35,8 +36,9 @@ class Reconciler:
     def __call__(self, remaining_ms: RemainingMs | None = None, shard: Shard = ALL_ROWS) -> dict[str, int]:
         """``remaining_ms``: the invocation's time left (the Lambda context's); None runs until every row is checked.
         ``shard``: this invocation's part of the rows (one scheduled target per shard)."""
-        counts = reconcile(settings=self.settings, deps=self.deps, remaining_ms=remaining_ms, shard=shard)
-        logger.info("reconciled", extra=counts)
+        with lane(Lane.RECONCILE):  # the limiter's lowest lane: the reconciler yields to every other Agora call
+            counts = reconcile(settings=self.settings, deps=self.deps, remaining_ms=remaining_ms, shard=shard)
+        logger.info("reconciled", extra={**counts, "shard": shard.index, "shards": shard.count})
         return counts
 
 

@@ -7,8 +7,11 @@ Items (partition key ``pk``):
 
 GSIs: ``bySid`` (pk ``sid``) for NCS events, ``byChannel`` (pk ``channel``, sk ``createdAt``) for listing,
 ``byStatus`` (pk ``activeStatus``, sk ``createdAt``) - sparse: only active recordings carry ``activeStatus`` -
-for the reconciler. Every status change is a conditional write from the statuses ``logic.TRANSITIONS``
-allows, so a late writer never moves a recording backwards.
+for the reconciler. ``activeStatus`` is write-sharded, ``<status>#<k>`` with ``k`` from a hash of the recording id
+(``status_key``), so 10,000 RECORDING rows spread over ``STATUS_SHARDS`` index partitions instead of one; every
+query of the index reads all of them (and the unsharded ``<status>`` of rows written before, docs/scale.md).
+Every status change is a conditional write from the statuses ``logic.TRANSITIONS`` allows,
+so a late writer never moves a recording backwards.
 
 Over 400 lines on purpose: this is the one place where a recording's DynamoDB conditions live; the use
 cases call intent-named methods (``request_stop``, ``park_wait``, ``set_if_newer``, ``take_op_lock``, ...)
@@ -20,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -60,6 +64,38 @@ IDEMPOTENCY_TTL_SECONDS = 24 * 3600
 TRANSACTION_RETRIES = 5
 #: ``activeStatus`` of a FAILED recording whose recorder is not yet confirmed gone (see ``mark_cleanup``)
 CLEANUP = "CLEANUP"
+#: index partitions per status in ``byStatus``. A constant: rows are found by re-computing their key, so changing
+#: it needs the backfill docs/scale.md describes. 16 keeps 10,000 RECORDING rows at ~625 per partition.
+STATUS_SHARDS = 16
+
+
+#: BatchGetItem takes at most 100 keys a call; unprocessed keys (throttling) are asked again this many times
+BATCH_GET_KEYS = 100
+BATCH_GET_ATTEMPTS = 8
+
+
+def _recording_id(index_item: Mapping[str, Any]) -> str:
+    """The recording id of a KEYS_ONLY index item (its table key ``REC#<id>``)."""
+    return str(index_item["pk"]["S"]).removeprefix("REC#")
+
+
+def status_shard(recording_id: str) -> int:
+    return zlib.crc32(recording_id.encode()) % STATUS_SHARDS
+
+
+def status_key(status: str, recording_id: str) -> str:
+    """The stored ``activeStatus`` of a recording: its status and its write shard, ``RECORDING#7``."""
+    return f"{status}#{status_shard(recording_id)}"
+
+
+def status_of_key(stored: str) -> str:
+    """The status part of a stored ``activeStatus`` (rows written before sharding hold the bare status)."""
+    return stored.partition("#")[0]
+
+
+def status_keys(status: str) -> list[str]:
+    """Every ``byStatus`` partition key of ``status``: its shards, then the unsharded key of older rows."""
+    return [f"{status}#{k}" for k in range(STATUS_SHARDS)] + [status]
 
 
 class ConditionFailed(Exception):
@@ -279,7 +315,7 @@ def from_item(item: Mapping[str, Any]) -> Recording:
         failure=failure,
         recorder_gone=_str(g("recorderGone")),
         recorder_unconfirmed=_str(g("recorderUnconfirmed")),
-        active_status=_str(g("activeStatus")),
+        active_status=None if g("activeStatus") is None else status_of_key(str(g("activeStatus"))),
         op_lock=_str(g("opLock")),
         op_lock_until=_int(g("opLockUntil")),
         start_resolution=_start_resolution(g("startResolution")),
@@ -338,7 +374,8 @@ def to_item(rec: Recording) -> dict[str, Any]:
         "outcome": rec.outcome, "stoppedAt": rec.stopped_at, "errorType": failure.type, "errorCode": failure.code,
         "errorReason": failure.reason, "errorStep": failure.step, "failedAt": failure.at,
         "recorderGone": rec.recorder_gone, "recorderUnconfirmed": rec.recorder_unconfirmed,
-        "activeStatus": rec.active_status, "opLock": rec.op_lock, "opLockUntil": rec.op_lock_until,
+        "activeStatus": rec.active_status and status_key(rec.active_status, rec.recording_id),
+        "opLock": rec.op_lock, "opLockUntil": rec.op_lock_until,
         "startResolution": start_resolution_attr(rec.start_resolution) if rec.start_resolution else None,
         "resolutions": [resolution_attr(r) for r in rec.resolutions] or None, "candidateSid": rec.candidate_sid,
         "fileNames": set(rec.file_names) or None, "uploadingStatus": rec.upload.status,
@@ -433,25 +470,61 @@ class RecordingsRepository:
         if start_key:
             kwargs["ExclusiveStartKey"] = start_key
         response = self.client.query(**kwargs)
-        items = [from_item(i) for i in plain_items(response.get("Items", []))]
+        items = self._rows([_recording_id(i) for i in response.get("Items", [])])
         return items, response.get("LastEvaluatedKey")
 
-    def list_active(self, statuses: Iterable[str] = logic.ACTIVE_STATUSES) -> list[Recording]:
-        out: list[Recording] = []
+    def list_active(
+        self, statuses: Iterable[str] = logic.ACTIVE_STATUSES, *, part: tuple[int, int] = (0, 1)
+    ) -> list[Recording]:
+        """The recordings whose status is one of ``statuses``; with ``part=(i, n)`` only those whose id hashes to
+        ``i`` mod ``n`` (a reconciler shard's). When ``n`` divides ``STATUS_SHARDS`` only the index partitions
+        that can hold such rows are read; the rows themselves are read from the table (the index holds keys)."""
+        index, count = part
+        if not 0 <= index < count:
+            raise ValueError(f"part {index} of {count}: need 0 <= part < parts")
+        statuses = tuple(statuses)
+        ids: list[str] = []
         for status in statuses:
-            kwargs: dict[str, Any] = {
-                "TableName": self.table_name,
-                "IndexName": BY_STATUS,
-                "KeyConditionExpression": "activeStatus = :s",
-                "ExpressionAttributeValues": {":s": {"S": status}},
-            }
-            while True:
-                response = self.client.query(**kwargs)
-                out.extend(from_item(i) for i in plain_items(response.get("Items", [])))
-                if not response.get("LastEvaluatedKey"):
+            keys = status_keys(status)
+            if STATUS_SHARDS % count == 0:  # crc mod STATUS_SHARDS mod count == crc mod count
+                keys = [k for k in keys[:STATUS_SHARDS] if int(k.rpartition("#")[2]) % count == index] + [status]
+            for key in keys:
+                kwargs: dict[str, Any] = {
+                    "TableName": self.table_name,
+                    "IndexName": BY_STATUS,
+                    "KeyConditionExpression": "activeStatus = :s",
+                    "ExpressionAttributeValues": {":s": {"S": key}},
+                }
+                while True:
+                    response = self.client.query(**kwargs)
+                    ids.extend(_recording_id(i) for i in response.get("Items", []))
+                    if not response.get("LastEvaluatedKey"):
+                        break
+                    kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        mine = [i for i in ids if count == 1 or zlib.crc32(i.encode()) % count == index]
+        # a row read after it left the statuses asked for (it changed status between the two reads) is left out
+        wanted = set(statuses)
+        return [r for r in self._rows(mine) if r.active_status in wanted]
+
+    def _rows(self, recording_ids: list[str]) -> list[Recording]:
+        """The rows of ``recording_ids`` in that order (BatchGetItem, 100 keys a call), those that still exist.
+        The listing indexes hold keys only: an update of a recording writes no index (infra/constructs/recording.py)."""
+        found: dict[str, Recording] = {}
+        for first in range(0, len(recording_ids), BATCH_GET_KEYS):
+            keys = [{"pk": {"S": rec_key(i)}} for i in dict.fromkeys(recording_ids[first : first + BATCH_GET_KEYS])]
+            request: dict[str, Any] = {self.table_name: {"Keys": keys}}
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in plain_items(response.get("Responses", {}).get(self.table_name, [])):
+                    row = from_item(item)
+                    found[row.recording_id] = row
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
                     break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return out
+                time.sleep(min(1.0, 0.05 * 2**attempt))  # DynamoDB throttled part of the batch: back off, ask again
+            else:
+                raise RuntimeError(f"BatchGetItem left keys unprocessed after {BATCH_GET_ATTEMPTS} attempts")
+        return [found[i] for i in recording_ids if i in found]
 
     # -- creation: recording + channel lock + Idempotency-Key in one transaction --------------
     def create(
@@ -654,7 +727,7 @@ class RecordingsRepository:
         fields: dict[str, Any] = {"status": target, **(set_ or {})}
         removals = list(remove)
         if logic.is_active(target):
-            fields["activeStatus"] = target
+            fields["activeStatus"] = status_key(target, recording_id)
         else:
             removals.append("activeStatus")
         return self._update(
@@ -761,7 +834,8 @@ class RecordingsRepository:
     def mark_cleanup(self, recording_id: str, reason: str) -> None:
         """A FAILED recording whose recorder could not be confirmed gone: it keeps its channel lock and sits
         in the status index as CLEANUP, so the reconciler tries again."""
-        self._update(recording_id, set_={"recorderUnconfirmed": reason, "activeStatus": CLEANUP})
+        cleanup = status_key(CLEANUP, recording_id)
+        self._update(recording_id, set_={"recorderUnconfirmed": reason, "activeStatus": cleanup})
 
     def end_cleanup(self, recording_id: str, how: str) -> None:
         self._update(recording_id, set_={"recorderGone": how}, remove=["recorderUnconfirmed", "activeStatus"])

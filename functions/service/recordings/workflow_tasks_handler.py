@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agorakit.agora.ratelimit import Lane, lane
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -33,6 +34,17 @@ class UnknownStep(ValueError):
 
 _metric = metric_sink(metrics)
 
+#: the limiter lane of each step's Agora calls: stopping a recorder (it costs money while it runs) goes before
+#: starting one; a step not named here (wait) makes no Agora call
+STEP_LANES: dict[str, Lane] = {
+    "acquire": Lane.START,
+    "start": Lane.START,
+    "resolve": Lane.START,
+    "stop": Lane.STOP,
+    "finalize": Lane.STOP,
+    "fail": Lane.STOP,
+}
+
 
 @dataclass(frozen=True)
 class WorkflowTasks:
@@ -46,7 +58,8 @@ class WorkflowTasks:
             raise UnknownStep(f"unknown workflow step {action!r}")
         recording_id = event.get("recordingId") or (event.get("state") or {}).get("recordingId")
         logger.append_keys(recording_id=recording_id, step=action)
-        return step(event, settings=self.settings, deps=self.deps)
+        with lane(STEP_LANES.get(str(action), Lane.START)):
+            return step(event, settings=self.settings, deps=self.deps)
 
 
 def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependencies) -> WorkflowTasks:

@@ -51,12 +51,16 @@ def abnormal_leave_action(config: ProcessorSettings, metric: MetricSink = no_met
 
     def kick(channel: str, **kw: Any) -> Any:
         if not client:
+            from agorakit.agora.ratelimit import Lane
+
             from service.adapters.agora import AgoraAccessSettings, build_agora_client
             from service.adapters.secrets import SecretsManagerStore
             from service.observability import limiter_wait_observer
 
             on_wait = limiter_wait_observer(metric)
-            client.append(build_agora_client(AgoraAccessSettings.from_env(), SecretsManagerStore(), on_wait=on_wait))
+            settings = AgoraAccessSettings.from_env()
+            # the stop lane: removing an abnormally-left user is time-bound like stopping a recorder
+            client.append(build_agora_client(settings, SecretsManagerStore(), on_wait=on_wait, lane=Lane.STOP))
         return client[0].create_kicking_rule(channel, **kw)
 
     return one_time_kick(kick)
