@@ -93,6 +93,7 @@ class Recording(Construct):
             "RECORDING_STALE_SECONDS": str(self.tuning.stale_seconds),
             "RECORDING_RESOLVE_SECONDS": str(self.tuning.resolve_seconds),
             "RECORDING_RESOLVE_POLL_SECONDS": str(self.tuning.resolve_poll_seconds),
+            "RECORDING_THROTTLE_MAX_SECONDS": str(self.tuning.throttle_max_seconds),
             "RECORDER_CERTIFICATE_CHECK_SECONDS": str(RECORDER_CERTIFICATE_CHECK_SECONDS),
         }
         if bucket is not None:
