@@ -13,6 +13,10 @@ A start whose outcome is unknown (timeout, 5xx, 206/65, 201/7 without sid) never
 never frees the channel: ResolveStart looks for the task (NCS sid + query, or the same start again) and
 adopts it, or removes the recorder with a kicking rule and starts afresh (``service.recordings.resolve``).
 
+Acquire, Start and Stop may return ``waitSeconds`` (our Agora limiter's next slot is more than a second away):
+``<Step>Outcome -> <Step>Throttled -> <Step>LimiterWait (SecondsPath) -> <Step>`` again, so a burst waits in
+Wait states, not in sleeping functions (``docs/recordings.md``); Agora's 406 has its own long Retry.
+
 The wait is a callback (Lambda ``.waitForTaskToken``), so a recording costs the same number of state
 transitions whether it lasts a minute or ten hours: there is no polling loop in the workflow.
 """

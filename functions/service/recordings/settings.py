@@ -50,8 +50,8 @@ class RecordingSettings(AgoraAccessSettings):
     recording_resolve_seconds: float = Field(default=60.0, ge=0, le=3600)
     #: how long the workflow waits between two looks
     recording_resolve_poll_seconds: int = Field(default=5, ge=1, le=300)
-    #: the most a recording's workflow step waits in Wait states for our Agora limiter (its total, per step
-    #: chain: acquire and start share it, stop has its own); past it the limiter's error is retried and then fails
+    #: the most a recording's execution waits in Wait states for our Agora limiter (one total for its acquire,
+    #: start and stop steps, re-acquires included); past it the limiter's error is retried and then fails
     recording_throttle_max_seconds: int = Field(default=1800, ge=0, le=86_400)
     #: Agora's concurrent-task limit for this App ID (PCW, 50 unless Agora raised it): recordings past it are QUEUED
     agora_max_tasks: int = Field(default=50, ge=1, le=100_000)
