@@ -213,3 +213,16 @@ def test_agoras_406_is_a_capacity_error_the_workflow_retries() -> None:
         406,
         "vendor_over_load",
     )
+
+
+def test_the_reconciler_moves_a_queue_whose_pump_never_ran() -> None:
+    """A release whose pump died (the function timed out after the transaction): the next reconciler run admits."""
+    from service.recordings.reconcile import reconcile
+
+    w = world(admission=True, agora_max_tasks=1, admission_queue_cap=5)
+    first = post(w, "a")["recording_id"]
+    queued = post(w, "b")["recording_id"]
+    assert w.store.release_slot(first)  # the slot came back, nobody pumped
+    counts = reconcile(settings=w.settings, deps=w.deps)
+    assert counts["admitted"] == 1 and queued in w.workflow.executions
+    assert w.store.admission_counts() == (1, 0)
