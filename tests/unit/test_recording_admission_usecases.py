@@ -226,3 +226,12 @@ def test_the_reconciler_moves_a_queue_whose_pump_never_ran() -> None:
     counts = reconcile(settings=w.settings, deps=w.deps)
     assert counts["admitted"] == 1 and queued in w.workflow.executions
     assert w.store.admission_counts() == (1, 0)
+
+
+def test_a_limiter_wait_is_not_recorded_as_agoras_error() -> None:
+    w = world()
+    w.agora.join("room", HOST)
+    recording_id = w.create("room")
+    w.agora.fail("acquire", refused(2))
+    assert "waitSeconds" in w.step("acquire", recording_id)
+    assert w.store.get(recording_id).last_error is None  # type: ignore[union-attr]

@@ -76,6 +76,9 @@ def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Call
     try:
         return call()
     except AgoraError as exc:
+        if getattr(exc, "retry_after", None) is not None:  # our limiter's refusal: a wait, not Agora's failure
+            logger.info("agora %s of %s waits for the limiter: %s", step, recording_id, exc)
+            raise
         _record_agora_error(deps, recording_id, step, exc)
         logger.warning("agora %s failed for %s: %s", step, recording_id, exc)
         raise
