@@ -22,7 +22,7 @@ from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
 from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
 from service.recordings.record import Recording
-from service.recordings.repository import ConditionFailed
+from service.recordings.repository import AdmissionContended, ConditionFailed
 from service.recordings.settings import RecordingSettings
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,14 @@ def create_recording(
     )
     fingerprint = logic.request_fingerprint(request.model_dump(mode="json"))
     limits = admission.limits(settings) if deps.admission is not None else None
-    outcome = deps.repo.create(item, idempotency_scope=scope, fingerprint=fingerprint, response=body, admission=limits)
+    try:
+        outcome = deps.repo.create(
+            item, idempotency_scope=scope, fingerprint=fingerprint, response=body, admission=limits
+        )
+    except AdmissionContended:
+        raise UpstreamUnavailable(
+            "too many recordings are being requested at this moment; try again", headers={"Retry-After": "1"}
+        ) from None
     if outcome.kind == "replay":
         return 202, _queue_view(dict(outcome.response or {}), settings, deps)
     if outcome.kind == "full":

@@ -79,6 +79,21 @@ class Admission:
     queue_cap: int
 
 
+#: attempts of a transaction on the admission counter (a hot item: concurrent creations conflict on it)
+ADMISSION_RETRIES = 10
+
+
+class AdmissionContended(Exception):
+    """Transactions on the admission counter kept conflicting: nothing was written; try again."""
+
+
+def _jitter(attempt: int) -> float:
+    """Full-jitter backoff: up to 20 ms doubling per attempt, at most half a second."""
+    import random
+
+    return random.uniform(0, min(0.5, 0.02 * 2**attempt))
+
+
 #: the one item that counts slots held (``running``) and recordings waiting for one (``queued``)
 ADMISSION_KEY = "ADMISSION#agora"
 
@@ -506,6 +521,8 @@ class RecordingsRepository:
                 candidate, idempotency_scope=idempotency_scope, fingerprint=fingerprint, response=body,
                 counter=None if admission is None else self._counter_take(admission, queued=queued),
             )  # fmt: skip
+            if admission is not None and outcome.kind == "busy" and outcome.active_recording_id is None:
+                raise AdmissionContended("concurrent creations kept conflicting on the admission counter")
             if outcome.kind != "full":
                 return CreateOutcome("queued") if queued and outcome.kind == "created" else outcome
             if queued:
@@ -587,7 +604,7 @@ class RecordingsRepository:
         counter_index = len(items)
         if counter is not None:
             items.append(counter)
-        for attempt in range(TRANSACTION_RETRIES):
+        for attempt in range(TRANSACTION_RETRIES if counter is None else ADMISSION_RETRIES):
             try:
                 self.client.transact_write_items(TransactItems=items)
                 return CreateOutcome("created")
@@ -617,7 +634,7 @@ class RecordingsRepository:
             if counter is not None and len(reasons) > counter_index and reasons[counter_index] == ITEM_CONDITION_FAILED:
                 return CreateOutcome("full")
             # TransactionConflict (concurrent transactions on the same items): back off and retry
-            time.sleep(0.02 * (attempt + 1))
+            time.sleep(0.02 * (attempt + 1) if counter is None else _jitter(attempt))
         return CreateOutcome("busy", active_recording_id=self.lock_holder(channel))
 
     def release_lock(self, channel: str, recording_id: str) -> bool:
@@ -656,11 +673,13 @@ class RecordingsRepository:
         return item
 
     def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
-        """One transaction: None when it was written, else the cancellation reasons (retried on conflicts)."""
+        """One transaction: None when it was written, else the cancellation reasons of a failed condition.
+        Conflicts with other transactions on the counter item are retried with jittered backoff; if they
+        persist, ``AdmissionContended`` is raised (the caller's step fails and is retried: nothing was written)."""
         from botocore.exceptions import ClientError
 
         reasons: list[str] = []
-        for attempt in range(TRANSACTION_RETRIES):
+        for attempt in range(ADMISSION_RETRIES):
             try:
                 self.client.transact_write_items(TransactItems=items)
                 return None
@@ -671,8 +690,8 @@ class RecordingsRepository:
                 reasons = cancelled
             if ITEM_CONDITION_FAILED in reasons:
                 return reasons
-            time.sleep(0.02 * (attempt + 1))  # TransactionConflict: another writer on the counter
-        return reasons
+            time.sleep(_jitter(attempt))  # TransactionConflict: another writer on the counter
+        raise AdmissionContended(f"the admission counter stayed contended ({reasons})")
 
     def admission_counts(self) -> tuple[int, int]:
         """(slots held, recordings queued), read consistently."""
