@@ -11,7 +11,7 @@ from agorakit.agora.errors import AgoraCapacityError, AgoraRateLimitedError
 from service.errors import TooManyRequests
 from service.recordings import admission, logic
 from service.recordings.models import RecordingRequest
-from service.recordings.operations import create_recording, get_recording, stop_recording
+from service.recordings.operations import create_recording, get_recording, list_recordings, stop_recording
 
 from tests.unit.recording_world import ADMIN, HOST, MACHINE, World, world
 
@@ -78,6 +78,8 @@ def test_get_shows_a_queued_recordings_place_which_moves_as_the_line_moves() -> 
     first, second, third = (post(w, f"room{i}")["recording_id"] for i in range(3))
     shown = get_recording(ADMIN, third, settings=w.settings, deps=w.deps)
     assert (shown["status"], shown["position"], shown["estimated_wait_seconds"]) == (logic.QUEUED, 2, 3600)
+    listed = list_recordings(ADMIN, channel=None, limit=None, next_token=None, settings=w.settings, deps=w.deps)
+    assert [r["status"] for r in listed["recordings"]] == [logic.QUEUED, logic.QUEUED, logic.REQUESTED]
     stop_recording(ADMIN, second, settings=w.settings, deps=w.deps)  # leaves the line before it starts
     assert get_recording(ADMIN, third, settings=w.settings, deps=w.deps)["position"] == 1
     run_to_recording(w, first)

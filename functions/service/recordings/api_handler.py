@@ -174,7 +174,7 @@ def post_recording(body: RecordingRequest, idempotency_key: IdempotencyKey = Non
 @tracer.capture_method
 def list_recordings(
     channel: Annotated[
-        str | None, Query(min_length=1, max_length=1024, description="the channel; without it, the active recordings")
+        str | None, Query(min_length=1, max_length=1024, description="the channel; without it, active and QUEUED ones")
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=operations.MAX_PAGE, description="page size")] = None,
     next_token: Annotated[

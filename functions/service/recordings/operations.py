@@ -342,7 +342,7 @@ def list_recordings(
     settings: RecordingSettings,
     deps: RecordingDependencies,
 ) -> dict[str, Any]:
-    """A channel's recordings, newest first (paged); without a channel, the active recordings."""
+    """A channel's recordings, newest first (paged); without a channel, the active and QUEUED ones."""
     _authorize(caller, settings)
     size = MAX_PAGE if limit is None else limit
     if not 1 <= size <= MAX_PAGE:
@@ -350,7 +350,9 @@ def list_recordings(
     if channel is None:
         if next_token:
             raise BadRequest("next_token applies to a channel listing")
-        items = sorted(deps.repo.list_active(), key=lambda i: i.created_at, reverse=True)
+        # the active recordings and those QUEUED for a task slot (they hold their channel too)
+        statuses = (*logic.WAITING_STATUSES, *logic.ACTIVE_STATUSES)
+        items = sorted(deps.repo.list_active(statuses), key=lambda i: i.created_at, reverse=True)
         return {"recordings": [logic.view(i, now_ms=deps.repo.now_ms()) for i in items[:size]], "next_token": None}
     if not channel or len(channel) > 1024:
         raise BadRequest("channel must be 1-1024 characters")
