@@ -237,3 +237,19 @@ def test_a_limiter_wait_is_not_recorded_as_agoras_error() -> None:
     w.agora.fail("acquire", refused(2))
     assert "waitSeconds" in w.step("acquire", recording_id)
     assert w.store.get(recording_id).last_error is None  # type: ignore[union-attr]
+
+
+def test_the_reconciler_starts_an_admitted_recording_whose_execution_never_started() -> None:
+    """The pump admitted it (one transaction) and died before StartExecution: a quiet REQUESTED row, no execution."""
+    from service.recordings.reconcile import reconcile
+
+    w = world(admission=True, agora_max_tasks=1, admission_queue_cap=5)
+    first = post(w, "a")["recording_id"]
+    queued = post(w, "b")["recording_id"]
+    assert w.store.release_slot(first)
+    assert w.store.admit(queued, 1) is not None  # admitted; nothing started it
+    w.clock.advance(w.settings.recording_stale_seconds + 1)
+    counts = reconcile(settings=w.settings, deps=w.deps)
+    assert counts["restarted"] == 1 and w.workflow.executions[queued].state_machine_arn == MACHINE
+    assert w.store.get(queued).status == logic.REQUESTED  # type: ignore[union-attr]  # not failed
+    run_to_recording(w, queued)

@@ -53,7 +53,7 @@ def pump(deps: RecordingDependencies, settings: RecordingSettings, *, most: int 
     being QUEUED *and* fewer than ``max_tasks`` slots held, so a recording is admitted once and the count never
     passes the limit; the pump that loses a recording tries the next one, and stops when no slot is left.
     A pump that dies between an admission and the workflow's start leaves a REQUESTED recording without an
-    execution: the reconciler's stale rule finds it (its execution is MISSING) and ends it, giving the slot back."""
+    execution: the reconciler's stale rule finds its execution MISSING and starts it (``restart``)."""
     store = deps.admission
     if store is None:
         return []
@@ -94,6 +94,16 @@ def _start(deps: RecordingDependencies, item: Recording) -> None:
         )
     except Exception:  # ExecutionAlreadyExists (a pump that died after the start), or Step Functions down
         logger.exception("the workflow of admitted recording %s did not start here", item.recording_id)
+
+
+def restart(deps: RecordingDependencies, item: Recording) -> bool:
+    """Start the workflow of a recording admitted from the queue whose execution does not exist (the pump died, or
+    Step Functions refused, between the admission and the start): the reconciler calls this for a quiet REQUESTED
+    row whose execution is MISSING. False for any other recording (the reconciler repairs it as before)."""
+    if item.status != logic.REQUESTED or not item.slot_held or item.admitted_at is None:
+        return False
+    _start(deps, item)
+    return True
 
 
 def release(deps: RecordingDependencies, settings: RecordingSettings, recording_id: str) -> None:

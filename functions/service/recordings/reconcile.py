@@ -114,6 +114,9 @@ def _check(settings: RecordingSettings, deps: RecordingDependencies, item: Recor
     recording_id = item.recording_id
     now = deps.repo.now_ms()
     execution = _execution_status(settings, deps, item, now)
+    if execution == "MISSING" and admission.restart(deps, item):  # admitted, but its pump died before the start
+        counts["restarted"] = counts.get("restarted", 0) + 1
+        return
     if execution is not None and execution != "RUNNING":
         _repair(settings, deps, item, execution)
         counts["repaired"] += 1
