@@ -54,6 +54,8 @@ RETRYABLE_AGORA_ERRORS = [e.__name__ for e in (AgoraRateLimitedError, AgoraServe
 CAPACITY_ERRORS = [AgoraCapacityError.__name__]
 #: start must acquire again: resource expired (433/1001, or too old to use) or uid taken (53)
 REACQUIRE_ERRORS = [e.__name__ for e in (AgoraResourceExpiredError, AgoraConflictError)]
+#: start's resource aged while the execution waited for our limiter: acquire again without counting a re-acquire
+RENEW_ERRORS = ["ResourceAgedInLimiter"]  # service.recordings.workflow.ResourceAgedInLimiter
 #: the Start step's outcome when Agora's answer did not say whether a recorder started
 UNKNOWN_OUTCOME = logic.START_OUTCOME_UNKNOWN
 LAMBDA_SERVICE_ERRORS = [
@@ -311,6 +313,12 @@ class RecordingWorkflow(Construct):
         resolve.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         count_restart.next(can_reacquire)
         acquire.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
+        renew = sfn.Pass(
+            self, "RenewResource", parameters={**rid, "reacquires.$": "$.reacquires", **throttled},
+            comment="The resource aged during limiter waits: a fresh one, not counted as a re-acquire",
+        )  # fmt: skip
+        renew.next(acquire)
+        start.add_catch(renew, errors=RENEW_ERRORS, result_path="$.error")
         start.add_catch(count, errors=REACQUIRE_ERRORS, result_path="$.error")
         start.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         wait.add_catch(stop, errors=["States.Timeout"], result_path="$.timeout")

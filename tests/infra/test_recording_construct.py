@@ -23,6 +23,7 @@ STATES = {
     "ResolveWait": "Wait",
     "CountRestart": "Pass",
     "CountReacquire": "Pass",
+    "RenewResource": "Pass",
     "CanReacquire": "Choice",
     "WaitForStop": "Task",
     "Stop": "Task",
@@ -172,6 +173,17 @@ def test_the_limiter_total_travels_with_the_execution(asl: dict[str, Any]) -> No
     assert states["Stop"]["Parameters"] == {"action": "stop", "state.$": "$"}
 
 
+def test_a_resource_aged_in_limiter_waits_is_renewed_without_counting_a_reacquire(asl: dict[str, Any]) -> None:
+    states = asl["States"]
+    catches = states["Start"]["Catch"]
+    assert catches[0] == {"ErrorEquals": ["ResourceAgedInLimiter"], "ResultPath": "$.error", "Next": "RenewResource"}
+    renew = states["RenewResource"]
+    assert renew["Next"] == "Acquire"
+    assert renew["Parameters"] == {
+        "recordingId.$": "$.recordingId", "reacquires.$": "$.reacquires", "throttledSeconds.$": "$.throttledSeconds",
+    }  # fmt: skip
+
+
 def test_agoras_task_limit_is_retried_with_its_own_long_bounded_backoff(asl: dict[str, Any]) -> None:
     tuning = RecordingTuning()
     for name in ("Acquire", "Start", "ResolveStart", "Stop"):
@@ -199,9 +211,9 @@ def test_agora_calls_retry_transient_errors_with_jitter_only(asl: dict[str, Any]
 
 def test_expired_resource_or_uid_conflict_acquires_again_a_bounded_number_of_times(asl: dict[str, Any]) -> None:
     states = asl["States"]
-    catches = states["Start"]["Catch"]
-    assert catches[0]["ErrorEquals"] == ["AgoraResourceExpiredError", "AgoraConflictError"]
-    assert catches[0]["Next"] == "CountReacquire"
+    catches = states["Start"]["Catch"]  # [0]: a resource aged in limiter waits, renewed without counting
+    assert catches[1]["ErrorEquals"] == ["AgoraResourceExpiredError", "AgoraConflictError"]
+    assert catches[1]["Next"] == "CountReacquire"
     assert states["CountReacquire"]["Parameters"]["reacquires.$"] == "States.MathAdd($.reacquires, 1)"
     choice = states["CanReacquire"]
     assert choice["Choices"] == [{"Variable": "$.reacquires", "NumericLessThanEquals": 3, "Next": "Acquire"}]

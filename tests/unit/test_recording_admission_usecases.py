@@ -253,3 +253,21 @@ def test_the_reconciler_starts_an_admitted_recording_whose_execution_never_start
     assert counts["restarted"] == 1 and w.workflow.executions[queued].state_machine_arn == MACHINE
     assert w.store.get(queued).status == logic.REQUESTED  # type: ignore[union-attr]  # not failed
     run_to_recording(w, queued)
+
+
+def test_a_resource_that_aged_in_limiter_waits_is_renewed_not_counted() -> None:
+    """Start found its resource too old after the execution waited for the limiter: ``ResourceAgedInLimiter``
+    (the state machine acquires again without counting a re-acquire); without limiter waits, Agora's 433 as before."""
+    from agorakit.agora.errors import AgoraResourceExpiredError
+    from service.recordings.workflow import ResourceAgedInLimiter
+
+    w = world()
+    w.agora.join("room", HOST)
+    recording_id = w.create("room")
+    w.step("acquire", recording_id)
+    w.clock.advance(w.settings.recording_resource_max_age_seconds + 1)
+    with pytest.raises(ResourceAgedInLimiter):
+        w.step("start", recording_id, throttledSeconds=6)
+    with pytest.raises(AgoraResourceExpiredError) as plain:
+        w.step("start", recording_id, throttledSeconds=0)
+    assert type(plain.value) is AgoraResourceExpiredError

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
+from agorakit.agora.errors import AgoraResourceExpiredError
+
 from service.recordings import admission, logic, resolve
 from service.recordings.deps import RecordingDependencies
 from service.recordings.record import AgoraErrorRecord, Recording
@@ -34,6 +36,12 @@ T = TypeVar("T")
 
 class RecordingMissing(RuntimeError):
     """The workflow runs for a recording that is not in the table (never retried)."""
+
+
+class ResourceAgedInLimiter(AgoraResourceExpiredError):
+    """The resource ID grew too old to start with while the execution waited in limiter Wait states: the state
+    machine acquires again (``RenewResource``) without counting a re-acquire, whose limit is for Agora's trouble;
+    the limiter waits stay bounded by ``recording_throttle_max_seconds``."""
 
 
 class RecordingStateError(RuntimeError):
@@ -260,7 +268,9 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
     acquired_at = item.acquired_at
     if logic.resource_too_old(acquired_at, now, settings.recording_resource_max_age_seconds):
         age = logic.resource_age_seconds(acquired_at or 0, now)
-        error = AgoraResourceExpiredError(
+        # aged while the execution waited for our limiter: a fresh resource, not one of Agora's re-acquires
+        kind = ResourceAgedInLimiter if throttled_seconds(event) > 0 else AgoraResourceExpiredError
+        error = kind(
             f"resource ID is {age:.0f}s old (limit {settings.recording_resource_max_age_seconds:g}s); acquiring again",
             code=433,
             reason="resource too old to start",
