@@ -62,6 +62,9 @@ KEYS: dict[str, tuple[str, str]] = {
     "reconciler_shards": ("reconcilerShards", "RECONCILER_SHARDS"),
     "agora_lane_shares": ("agoraLaneShares", "AGORA_LANE_SHARES"),
     "agora_limiter_shards": ("agoraLimiterShards", "AGORA_LIMITER_SHARDS"),
+    # admission control (service.recordings.admission)
+    "agora_max_tasks": ("agoraMaxTasks", "AGORA_MAX_TASKS"),
+    "admission_queue_cap": ("admissionQueueCap", "ADMISSION_QUEUE_CAP"),
 }
 
 #: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves one per
@@ -121,6 +124,8 @@ ALLOWED: dict[str, str] = {
         "increasing in that order, such as interactive=1,stop=0.5,start=0.25,reconcile=0.125"
     ),
     "agora_limiter_shards": "an integer from 1 to 64 (DynamoDB items the Agora rate limit is split over)",
+    "agora_max_tasks": "an integer from 1 to 100000 (Agora's concurrent-task limit for the App ID; 50 by default)",
+    "admission_queue_cap": "an integer from 0 to 1000000 (recordings QUEUED at once before POST /recordings is 429)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -246,6 +251,11 @@ class StackSettings(BaseModel):
                 f"reserve more than the {RESERVABLE_CONCURRENCY} a default account can reserve"
             )
         return self
+
+    #: Agora's concurrent-task limit (PCW) of the App ID: recordings past it are QUEUED and start as slots free
+    agora_max_tasks: int = Field(default=50, ge=1, le=100_000)
+    #: the most recordings QUEUED at once; past it POST /recordings answers 429 with Retry-After
+    admission_queue_cap: int = Field(default=1000, ge=0, le=1_000_000)
 
     @field_validator("stack_name")
     @classmethod

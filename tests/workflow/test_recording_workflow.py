@@ -96,10 +96,12 @@ def test_happy_path(rs: RecordingStack, channel: str) -> None:
     assert rs.states_entered(recording_id) == [
         "Init",
         "Acquire",
+        "AcquireOutcome",
         "Start",
         "StartOutcome",
         "WaitForStop",
         "Stop",
+        "StopOutcome",
         "Finalize",
         "Done",
     ]

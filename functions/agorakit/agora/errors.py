@@ -18,6 +18,7 @@ from agorakit.errors import AgorakitError
 __all__ = [
     "AgoraAlreadyStartedError",
     "AgoraAuthError",
+    "AgoraCapacityError",
     "AgoraConflictError",
     "AgoraError",
     "AgoraNotFoundError",
@@ -124,6 +125,14 @@ class AgoraRateLimitedError(AgoraError):
     retry_after: float | None = None
 
 
+class AgoraCapacityError(AgoraError):
+    """Code 406 ``vendor_over_load``: the App ID's concurrent-task limit (PCW) is reached. No recorder was
+    started; the same request may succeed once a task ends, so the workflow waits and retries with a long
+    backoff (its own Retry, bounded by ``recordingCapacityRetryAttempts``) before it fails with this reason."""
+
+    retryable = True
+
+
 class AgoraServerError(AgoraError):
     """5xx, or 206 code 65 ("request not completed"), after the client's own retries."""
 
@@ -217,7 +226,7 @@ def classify(operation: str, http_status: int, body: Mapping[str, Any] | None) -
     if code == 62 and operation == "acquire":  # "Cloud Recording not enabled for this App ID"
         return Verdict("raise", AgoraAuthError)
     if code == 406:  # vendor_over_load (concurrent-task limit): later may work, repeating now will not
-        return Verdict("raise", AgoraServerError, True)
+        return Verdict("raise", AgoraCapacityError, True)
     if http_status >= 500:
         return Verdict("retry", AgoraServerError, True)
     if 400 <= http_status < 500:

@@ -142,10 +142,12 @@ IdempotencyKey = Annotated[
         {202: (RecordingAccepted, "accepted: the workflow starts the recording (also a replay of the same key)")},
         403,
         409,
+        429,
         body=True,
         descriptions={
             403: _ADMIN,
             409: "the channel already has an active recording (details.active_recording_id)",
+            429: "Agora's task limit is reached and the admission queue is full (admissionQueueCap): see Retry-After",
             422: "the body is invalid, or the Idempotency-Key was used with another body",
         },
     ),
@@ -172,7 +174,7 @@ def post_recording(body: RecordingRequest, idempotency_key: IdempotencyKey = Non
 @tracer.capture_method
 def list_recordings(
     channel: Annotated[
-        str | None, Query(min_length=1, max_length=1024, description="the channel; without it, the active recordings")
+        str | None, Query(min_length=1, max_length=1024, description="the channel; without it, active and QUEUED ones")
     ] = None,
     limit: Annotated[int | None, Query(ge=1, le=operations.MAX_PAGE, description="page size")] = None,
     next_token: Annotated[
