@@ -131,6 +131,8 @@ class Function:
     timeout_s: float
     #: the handler's own time around the modelled calls (warm start, parsing, logging)
     overhead_s: float = 0.03
+    #: reserved concurrency: its own slots, taken out of the account's pool
+    reserved: int | None = None
 
 
 @dataclass
@@ -140,7 +142,10 @@ class LambdaPool:
 
     loop: Loop
     limit: int
+    #: the functions with reserved concurrency: their slots are not the others'
+    reserved: tuple[Function, ...] = ()
     running: int = 0
+    by_function: Counter[str] = field(default_factory=Counter)
     peak: int = 0
     throttles: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
@@ -151,6 +156,13 @@ class LambdaPool:
 
     def in_use(self) -> int:
         return self.running + math.ceil(self.background)
+
+    def _refused(self, fn: Function) -> bool:
+        if fn.reserved is not None:
+            return self.by_function[fn.name] >= fn.reserved
+        unreserved = self.limit - sum(f.reserved or 0 for f in self.reserved)
+        in_reserved = sum(self.by_function[f.name] for f in self.reserved)
+        return self.in_use() - in_reserved >= unreserved
 
     def invoke(
         self,
@@ -168,12 +180,13 @@ class LambdaPool:
         done: Callable[[T], None] | None,
         failed: Callable[[Exception], None] | None,
     ) -> None:
-        if self.in_use() >= self.limit:
+        if self._refused(fn):
             self.throttles[fn.name] += 1
             if failed is not None:
                 failed(LambdaThrottled(f"Rate Exceeded: {fn.name}"))
             return
         self.running += 1
+        self.by_function[fn.name] += 1
         self.peak = max(self.peak, self.in_use())
         self.requests[fn.name] += 1
         began = self.loop.now
@@ -187,6 +200,7 @@ class LambdaPool:
             except Exception as exc:
                 error = exc
             self.running -= 1
+            self.by_function[fn.name] -= 1
             duration = self.loop.now - began
             billed = math.ceil(min(duration, fn.timeout_s) * 1000) / 1000
             self.seconds[fn.name] += billed

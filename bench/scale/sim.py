@@ -24,6 +24,7 @@ import json
 import math
 import random
 import statistics
+import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -52,15 +53,17 @@ EPOCH = 1_760_000_000.0
 
 #: the functions as deployed (``infra/constructs``): memory MB, timeout s
 API_FUNCTION = Function("recordings-api", memory_mb=512, timeout_s=29.0)
-RECONCILER_FUNCTION = Function("recordings-reconciler", memory_mb=256, timeout_s=240.0)
-INTAKE_FUNCTION = Function("webhook-intake", memory_mb=512, timeout_s=8.0, overhead_s=0.02)
+RECONCILER_FUNCTION = Function("recordings-reconciler", memory_mb=256, timeout_s=240.0, reserved=1)
+#: reserved concurrency 50: ``intakeConcurrency``'s default (``infra/settings.py``)
+INTAKE_FUNCTION = Function("webhook-intake", memory_mb=512, timeout_s=8.0, overhead_s=0.02, reserved=50)
 PROCESSOR_FUNCTION = Function("webhook-processor", memory_mb=256, timeout_s=60.0)
 MEDIA_FUNCTION = Function("media", memory_mb=512, timeout_s=60.0)
 PUBLISHER_FUNCTION = Function("events-publisher", memory_mb=256, timeout_s=60.0)
 #: a media batch's modelled duration (read the m3u8, write the durations), seconds
 MEDIA_BATCH_SECONDS = 0.25
-#: the media queue's event source: batches of 10 (``infra/constructs/media.py``)
+#: the media queue's event source: batches of 10, at most 20 at once (``mediaMaxConcurrency``'s default)
 MEDIA_BATCH = 10
+MEDIA_MAX_CONCURRENCY = 20
 #: how often the media path's load is sampled into the concurrency (seconds)
 MEDIA_TICK = 5.0
 #: Step Functions' API buckets by region class (``docs/scale.md``): (capacity, refill per second)
@@ -114,6 +117,8 @@ class Tally:
     metrics: Counter[str] = field(default_factory=Counter)
     media_messages: float = 0.0
     media_batches: float = 0.0
+    media_backlog: float = 0.0
+    media_backlog_max: float = 0.0
     recorded_seconds: float = 0.0
 
 
@@ -130,7 +135,7 @@ class Simulation:
             "recording_uploader_secret_name": "uploader", "agora_qps": max(1, int(scenario.agora_qps)),
         })  # fmt: skip
         self.store = SimStore(self.clock, gsis=RECORDINGS_GSIS, on_status=self._status)
-        self.pool = LambdaPool(self.clock, scenario.lambda_concurrency)
+        self.pool = LambdaPool(self.clock, scenario.lambda_concurrency, reserved=(RECONCILER_FUNCTION, INTAKE_FUNCTION))
         self.agora = SimAgora(
             self.clock, self.clock.sleep, random.Random(seed + 1),
             qps=scenario.agora_qps, max_tasks=scenario.agora_max_tasks, on_exit=self._task_ended,
@@ -337,11 +342,18 @@ class Simulation:
 
     # -- the media path (counted) -------------------------------------------------------------------
     def _media_tick(self) -> None:
-        """Every recording uploads a .ts and rewrites its .m3u8 each slice; each PUT notifies the media queue."""
-        messages = self.tally.recording * 2 * MEDIA_TICK / self.s.segment_seconds
-        batches = messages / MEDIA_BATCH
-        self.tally.media_messages += messages
-        self.tally.media_batches += batches
+        """Every recording uploads a .ts and rewrites its .m3u8 each slice; each PUT notifies the media queue,
+        whose batches run at most ``MEDIA_MAX_CONCURRENCY`` at once: beyond that the queue grows."""
+        t = self.tally
+        messages = t.recording * 2 * MEDIA_TICK / self.s.segment_seconds
+        t.media_messages += messages
+        t.media_backlog += messages
+        capacity = MEDIA_MAX_CONCURRENCY * MEDIA_TICK / MEDIA_BATCH_SECONDS * MEDIA_BATCH  # messages per tick
+        served = min(t.media_backlog, capacity)
+        t.media_backlog -= served
+        t.media_backlog_max = max(t.media_backlog_max, t.media_backlog)
+        batches = served / MEDIA_BATCH
+        t.media_batches += batches
         self.pool.background = batches / MEDIA_TICK * MEDIA_BATCH_SECONDS
         self.pool.peak = max(self.pool.peak, self.pool.in_use())
         self.clock.at(self.clock.now + MEDIA_TICK, self._media_tick, background=True)
@@ -387,6 +399,7 @@ class Simulation:
             "reconciler_duration_max_s": max((r.get("duration_s", 0) for r in runs), default=0),
             "lambda_concurrency_max": math.ceil(self.pool.peak),
             "lambda_throttles": sum(self.pool.throttles.values()),
+            "media_queue_backlog_max": int(t.media_backlog_max),
             "agora_calls": sum(v for k, v in self.agora.counts.items() if k.startswith("calls:")),
             "agora_429": self.agora.counts["429"],
             "agora_406": self.agora.counts["406"],
@@ -425,7 +438,13 @@ def simulate(scenario: Scenario) -> dict[str, Any]:
 
     previous = logging.root.manager.disable
     logging.disable(logging.CRITICAL)
+    # recording ids come from uuid4 (create_recording): drawn from the seed here, so a seed is one run (the
+    # reconciler orders and shards rows by id)
+    ids = random.Random(scenario.seed + 7)
+    original = uuid.uuid4
+    uuid.uuid4 = lambda: uuid.UUID(int=ids.getrandbits(128), version=4)
     try:
         return Simulation(scenario).run()
     finally:
+        uuid.uuid4 = original
         logging.disable(previous)
