@@ -120,9 +120,11 @@ def main(argv: list[str]) -> int:
     count = 50 if quick else 200
     for label, minutes in (("1-minute", 1.0), ("1-hour", 60.0), ("10-hour", 600.0)):
         result = simulate(
-            Scenario(recordings=count, start_window=600, duration_minutes=minutes, agora_qps=10, agora_max_tasks=50)
+            Scenario(
+                recordings=count, start_window=600, duration_minutes=minutes, agora_qps=100, agora_max_tasks=12_000
+            )
         )
-        costs(result, f"cost per 1,000 {label} recordings ({count} simulated, started over 10 minutes)")
+        costs(result, f"cost per 1,000 {label} recordings ({count} simulated, started over 10 minutes, 100 QPS)")
         per_length[label] = result["cost_per_1000_usd"]
     print(f"SUMMARY scale: {headline(target)}")
     print(f"SUMMARY scale: {headline(burst)}")
