@@ -133,6 +133,8 @@ class Simulation:
             "agora_app_id": "a" * 32, "agora_rest_secret_name": "rest", "recordings_table": "recordings",
             "recording_state_machine_arn": MACHINE, "recordings_bucket": "bucket",
             "recording_uploader_secret_name": "uploader", "agora_qps": max(1, int(scenario.agora_qps)),
+            # the deployment such recordings need: recordingMaxHours (default 4) above their length
+            "recording_max_hours": max(4, min(24, math.ceil(scenario.duration_minutes / 60) + 1)),
         })  # fmt: skip
         self.store = SimStore(self.clock, gsis=RECORDINGS_GSIS, on_status=self._status)
         self.pool = LambdaPool(self.clock, scenario.lambda_concurrency, reserved=(RECONCILER_FUNCTION, INTAKE_FUNCTION))
