@@ -225,11 +225,17 @@ class Simulation:
             self.tally.waiting += 1
             self.tally.waiting_max = max(self.tally.waiting_max, self.tally.waiting)
 
+        def failed(exc: Exception) -> None:
+            # a refusal after the row was written (Step Functions refused the start: the row is FAILED
+            # WorkflowNotStarted) is counted by that row; one before it (Lambda throttled the API) here
+            if not any(item.get("channel") == request.channel for item in self.store.items.values()):
+                self._refused(f"api:{type(exc).__name__}")
+
         self.pool.invoke(
             API_FUNCTION,
             lambda: create_recording(ADMIN, request, None, settings=self.settings, deps=self.deps),
             done=done,
-            failed=lambda exc: self._refused(f"api:{type(exc).__name__}"),
+            failed=failed,
         )
 
     def _refused(self, reason: str) -> None:
@@ -249,8 +255,8 @@ class Simulation:
             if rid in t.started_at:
                 t.recording -= 1
                 t.recorded_seconds += now - t.started_at[rid]
-            else:
-                t.waiting -= 1
+            elif rid in t.requested_at:
+                t.waiting -= 1  # (a row abandoned by create_recording itself was never counted as waiting)
             if item.status == logic.FAILED:
                 failure = item.failure
                 reason = (failure.type if failure else None) or "unknown"
