@@ -25,8 +25,8 @@ def grant_secret_value(fn: lambda_.Function, secret: secretsmanager.ISecret, *, 
     fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[arn]))
 
 
-def grant_task_success(fn: lambda_.Function, state_machine: sfn.IStateMachine) -> None:
-    """``states:SendTaskSuccess`` for tasks of ``state_machine`` (the only callback the code sends)."""
-    fn.add_to_role_policy(
-        iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[state_machine.state_machine_arn])
-    )
+def grant_task_success(fn: lambda_.Function, state_machine: sfn.IStateMachine, *, start: bool = False) -> None:
+    """``states:SendTaskSuccess`` for tasks of ``state_machine`` (the only callback the code sends); ``start``:
+    ``states:StartExecution`` of it too (the API, and the admission queue's pumps)."""
+    actions = ["states:SendTaskSuccess", *(["states:StartExecution"] if start else [])]
+    fn.add_to_role_policy(iam.PolicyStatement(actions=actions, resources=[state_machine.state_machine_arn]))

@@ -59,6 +59,9 @@ KEYS: dict[str, tuple[str, str]] = {
     "intake_concurrency": ("intakeConcurrency", "WEBHOOK_INTAKE_CONCURRENCY"),
     "media_max_concurrency": ("mediaMaxConcurrency", "MEDIA_MAX_CONCURRENCY"),
     "account_concurrency_alarm": ("accountConcurrencyAlarm", "ACCOUNT_CONCURRENCY_ALARM"),
+    # admission control (service.recordings.admission)
+    "agora_max_tasks": ("agoraMaxTasks", "AGORA_MAX_TASKS"),
+    "admission_queue_cap": ("admissionQueueCap", "ADMISSION_QUEUE_CAP"),
 }
 
 #: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves 1
@@ -107,6 +110,8 @@ ALLOWED: dict[str, str] = {
     ),
     "media_max_concurrency": "an integer from 2 to 1000 (MaximumConcurrency of the media queue's event source)",
     "account_concurrency_alarm": "an integer from 1 to 100000 (account ConcurrentExecutions that raises an alarm)",
+    "agora_max_tasks": "an integer from 1 to 100000 (Agora's concurrent-task limit for the App ID; 50 by default)",
+    "admission_queue_cap": "an integer from 0 to 1000000 (recordings QUEUED at once before POST /recordings is 429)",
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -208,6 +213,10 @@ class StackSettings(BaseModel):
     media_max_concurrency: int = Field(default=20, ge=2, le=1000)
     #: alarm when the account's ConcurrentExecutions reaches this (80% of the default quota of 1,000)
     account_concurrency_alarm: int = Field(default=800, ge=1, le=100_000)
+    #: Agora's concurrent-task limit (PCW) of the App ID: recordings past it are QUEUED and start as slots free
+    agora_max_tasks: int = Field(default=50, ge=1, le=100_000)
+    #: the most recordings QUEUED at once; past it POST /recordings answers 429 with Retry-After
+    admission_queue_cap: int = Field(default=1000, ge=0, le=1_000_000)
 
     @field_validator("stack_name")
     @classmethod

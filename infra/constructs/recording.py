@@ -93,7 +93,11 @@ class Recording(Construct):
             "RECORDING_STALE_SECONDS": str(self.tuning.stale_seconds),
             "RECORDING_RESOLVE_SECONDS": str(self.tuning.resolve_seconds),
             "RECORDING_RESOLVE_POLL_SECONDS": str(self.tuning.resolve_poll_seconds),
+            "RECORDING_THROTTLE_MAX_SECONDS": str(self.tuning.throttle_max_seconds),
             "RECORDER_CERTIFICATE_CHECK_SECONDS": str(RECORDER_CERTIFICATE_CHECK_SECONDS),
+            # admission control: the API queues past the task limit; finalize, fail and the reconciler admit
+            "AGORA_MAX_TASKS": str(settings.agora_max_tasks),
+            "ADMISSION_QUEUE_CAP": str(settings.admission_queue_cap),
         }
         if bucket is not None:
             env["RECORDINGS_BUCKET"] = bucket.bucket_name
@@ -131,10 +135,11 @@ class Recording(Construct):
         if uploader_secret is not None:
             grant_secret_value(self.task_function, uploader_secret)
         # A separate policy: the function's default policy may not reference the state machine, which
-        # references the function (a dependency cycle).
+        # references the function (a dependency cycle). StartExecution: finalize and fail start the next QUEUED
+        # recording's execution when they give a task slot back (service.recordings.admission).
         iam.Policy(
             self, "TaskCallbackPolicy", roles=[self.task_function.role] if self.task_function.role else [],
-            statements=[iam.PolicyStatement(actions=["states:SendTaskSuccess"],
+            statements=[iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:StartExecution"],
                                             resources=[self.state_machine.state_machine_arn])],
         )  # fmt: skip
 
@@ -151,7 +156,8 @@ class Recording(Construct):
         )  # fmt: skip
         self._grant_table(self.reconciler, TABLE_ACTIONS)
         agora.grant(self.reconciler)
-        grant_task_success(self.reconciler, self.state_machine)
+        # StartExecution: the admission queue's safety net (its pump) starts the next QUEUED recordings
+        grant_task_success(self.reconciler, self.state_machine, start=True)
         stack = Stack.of(self)
         executions = stack.format_arn(
             service="states", resource="execution", resource_name=f"{self.workflow.state_machine_name}:*",
@@ -190,8 +196,7 @@ class Recording(Construct):
         )  # fmt: skip
         self._grant_table(self.api_function, TABLE_ACTIONS)
         agora.grant(self.api_function)
-        self.state_machine.grant_start_execution(self.api_function)
-        grant_task_success(self.api_function, self.state_machine)
+        grant_task_success(self.api_function, self.state_machine, start=True)
         if media_table is not None:
             media_table.grant(self.api_function, "dynamodb:GetItem", "dynamodb:Query")
         get, post = apigw.HttpMethod.GET, apigw.HttpMethod.POST

@@ -24,6 +24,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from agorakit.agora.errors import (
+    AgoraCapacityError,
     AgoraConflictError,
     AgoraRateLimitedError,
     AgoraResourceExpiredError,
@@ -45,6 +46,8 @@ from infra.settings import SettingsError
 
 #: Agora errors worth repeating (AgoraClient's retryable errors): 429, 5xx / code 65, network
 RETRYABLE_AGORA_ERRORS = [e.__name__ for e in (AgoraRateLimitedError, AgoraServerError, AgoraUnavailableError)]
+#: Agora's concurrent-task limit (406 vendor_over_load): a long, bounded backoff of its own (a task must end first)
+CAPACITY_ERRORS = [AgoraCapacityError.__name__]
 #: start must acquire again: resource expired (433/1001, or too old to use) or uid taken (53)
 REACQUIRE_ERRORS = [e.__name__ for e in (AgoraResourceExpiredError, AgoraConflictError)]
 #: the Start step's outcome when Agora's answer did not say whether a recorder started
@@ -95,6 +98,12 @@ class RecordingTuning:
     resolve_seconds: int = 60
     resolve_poll_seconds: int = 5
     stale_seconds: int = 900
+    #: the total a step chain may spend in limiter Wait states (``service.recordings.workflow.waits_in_the_workflow``)
+    throttle_max_seconds: int = 1800
+    #: 406 vendor_over_load: first wait, attempts and longest wait of its Retry (about 30 minutes in all)
+    capacity_retry_interval_seconds: int = 15
+    capacity_retry_max_attempts: int = 8
+    capacity_retry_max_delay_seconds: int = 300
 
     @staticmethod
     def context_key(field_name: str) -> str:
@@ -115,6 +124,8 @@ class RecordingTuning:
         tuning = cls(**values)
         if tuning.retry_interval_seconds < 1 or tuning.retry_max_attempts < 0 or tuning.reacquire_limit < 0:
             raise SettingsError("recording retry interval must be >= 1 s and attempts/limits >= 0")
+        if tuning.capacity_retry_interval_seconds < 1 or tuning.capacity_retry_max_attempts < 0:
+            raise SettingsError("recordingCapacityRetryIntervalSeconds must be >= 1 and its attempts >= 0")
         if tuning.resolve_seconds < 0 or tuning.resolve_poll_seconds < 1:
             raise SettingsError("recordingResolveSeconds must be >= 0 and recordingResolvePollSeconds >= 1")
         if not 1 <= tuning.resource_max_age_seconds <= 300:
@@ -187,18 +198,41 @@ class RecordingWorkflow(Construct):
                 max_delay=Duration.seconds(self.tuning.retry_max_delay_seconds),
                 jitter_strategy=sfn.JitterType.FULL,
             )
+            task.add_retry(
+                errors=CAPACITY_ERRORS,
+                interval=Duration.seconds(self.tuning.capacity_retry_interval_seconds),
+                max_attempts=self.tuning.capacity_retry_max_attempts,
+                backoff_rate=2,
+                max_delay=Duration.seconds(self.tuning.capacity_retry_max_delay_seconds),
+                jitter_strategy=sfn.JitterType.FULL,
+            )
         return task
+
+    def _throttle(self, name: str, result: str, step: sfn.IChainable) -> sfn.Pass:
+        """``<name>Throttled`` (keep the step's new total) -> ``<name>LimiterWait`` (the seconds the limiter named)
+        -> ``step`` again: the step found no Agora slot within a second and returned ``waitSeconds``."""
+        keep = sfn.Pass(
+            self, f"{name}Throttled", input_path=f"{result}.throttledSeconds", result_path="$.throttledSeconds",
+            comment="The step's limiter waits so far (the task function bounds them)",
+        )  # fmt: skip
+        pause = sfn.Wait(
+            self, f"{name}LimiterWait", time=sfn.WaitTime.seconds_path(f"{result}.waitSeconds"),
+            comment="Until the shared limiter's next free slot: waiting costs a transition, not a sleeping Lambda",
+        )  # fmt: skip
+        keep.next(pause).next(step)
+        return keep
 
     def _definition(self, fn: lambda_.IFunction, max_duration_seconds: int) -> sfn.IChainable:
         rid = {"recordingId.$": "$.recordingId"}
         whole = {"state.$": "$"}
-        init = sfn.Pass(self, "Init", parameters={**rid, "reacquires": 0})
+        throttled = {"throttledSeconds.$": "$.throttledSeconds"}
+        init = sfn.Pass(self, "Init", parameters={**rid, "reacquires": 0, "throttledSeconds": 0})
         acquire = self._task(
-            "Acquire", fn, {"action": "acquire", **rid, "reacquires.$": "$.reacquires"},
-            result_path=sfn.JsonPath.DISCARD, agora=True,
+            "Acquire", fn, {"action": "acquire", **rid, "reacquires.$": "$.reacquires", **throttled},
+            result_path="$.acquire", agora=True,
         )  # fmt: skip
         start = self._task(
-            "Start", fn, {"action": "start", **rid, "reacquires.$": "$.reacquires"},
+            "Start", fn, {"action": "start", **rid, "reacquires.$": "$.reacquires", **throttled},
             result_path="$.start", agora=True,
         )  # fmt: skip
         resolve = self._task("ResolveStart", fn, {"action": "resolve", **rid}, result_path="$.resolve", agora=True)
@@ -209,7 +243,7 @@ class RecordingWorkflow(Construct):
         count_restart = sfn.Pass(
             self, "CountRestart",
             parameters={
-                **rid, "reacquires.$": "States.MathAdd($.reacquires, 1)",
+                **rid, "reacquires.$": "States.MathAdd($.reacquires, 1)", **throttled,
                 "error": {"Error": "RecorderRemoved", "Cause.$": "$.resolve.reason"},
             },
         )  # fmt: skip
@@ -244,15 +278,21 @@ class RecordingWorkflow(Construct):
         count = sfn.Pass(
             self,
             "CountReacquire",
-            parameters={**rid, "reacquires.$": "States.MathAdd($.reacquires, 1)", "error.$": "$.error"},
+            parameters={**rid, "reacquires.$": "States.MathAdd($.reacquires, 1)", "error.$": "$.error", **throttled},
         )
         can_reacquire = (
             sfn.Choice(self, "CanReacquire")
             .when(sfn.Condition.number_less_than_equals("$.reacquires", self.tuning.reacquire_limit), acquire)
             .otherwise(record_failure)
         )
+        acquire_outcome = (
+            sfn.Choice(self, "AcquireOutcome")
+            .when(sfn.Condition.is_present("$.acquire.waitSeconds"), self._throttle("Acquire", "$.acquire", acquire))
+            .otherwise(start)
+        )
         start_outcome = (
             sfn.Choice(self, "StartOutcome")
+            .when(sfn.Condition.is_present("$.start.waitSeconds"), self._throttle("Start", "$.start", start))
             .when(sfn.Condition.string_equals("$.start.outcome", UNKNOWN_OUTCOME), resolve)
             .otherwise(wait)
         )
@@ -275,8 +315,15 @@ class RecordingWorkflow(Construct):
         finalize.add_catch(record_failure, errors=["States.ALL"], result_path="$.error")
         count.next(can_reacquire)
         record_failure.next(failed)
-        init.next(acquire).next(start).next(start_outcome)
-        wait.next(stop).next(finalize).next(done)
+        stop_outcome = (
+            sfn.Choice(self, "StopOutcome")
+            .when(sfn.Condition.is_present("$.stop.waitSeconds"), self._throttle("Stop", "$.stop", stop))
+            .otherwise(finalize)
+        )
+        init.next(acquire).next(acquire_outcome)
+        start.next(start_outcome)
+        wait.next(stop).next(stop_outcome)
+        finalize.next(done)
         return init
 
     # -- alarms (the Monitoring construct routes them to the alarm topic) -------------------------

@@ -77,6 +77,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "secretsmanager:GetSecretValue",
                 "secretsmanager:DescribeSecret",  # the recorder token's certificate version, at each start
                 "states:SendTaskSuccess",
+                "states:StartExecution",  # finalize/fail give a task slot back and start the next QUEUED recording
             }
         ),
     ),
@@ -92,6 +93,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "secretsmanager:GetSecretValue",
                 "states:SendTaskSuccess",
                 "states:DescribeExecution",
+                "states:StartExecution",  # the admission queue's safety net: its pump starts QUEUED recordings
             }
         ),
     ),
@@ -177,12 +179,10 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "s3:GetObject": "media.repository and playback are reached through recordings.deps; the tasks read no object",
         "s3:ListBucket": "playback's folder listing is reached through recordings.deps; the tasks list nothing",
         "states:DescribeExecution": "the reconciler's check, in the shared workflow module",
-        "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
     },
     "ReconcilerFunction": {
         "s3:GetObject": "media.repository and playback are reached through recordings.deps; no object read",
         "s3:ListBucket": "playback's folder listing is reached through recordings.deps; the reconciler lists nothing",
-        "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
     },
     "ApiFunction": {

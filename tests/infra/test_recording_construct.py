@@ -15,6 +15,7 @@ RETRYABLE = {"AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError
 STATES = {
     "Init": "Pass",
     "Acquire": "Task",
+    "AcquireOutcome": "Choice",
     "Start": "Task",
     "StartOutcome": "Choice",
     "ResolveStart": "Task",
@@ -25,11 +26,15 @@ STATES = {
     "CanReacquire": "Choice",
     "WaitForStop": "Task",
     "Stop": "Task",
+    "StopOutcome": "Choice",
     "Finalize": "Task",
     "Done": "Succeed",
     "RecordFailure": "Task",
     "Failed": "Fail",
-}
+    # a step our limiter held back: keep the new total, wait the seconds it named, run the step again
+    **{f"{step}{suffix}": kind for step in ("Acquire", "Start", "Stop")
+       for suffix, kind in (("Throttled", "Pass"), ("LimiterWait", "Wait"))},
+}  # fmt: skip
 
 
 def _one(resources: dict[str, Any], type_: str, prefix: str) -> tuple[str, dict[str, Any]]:
@@ -86,7 +91,10 @@ def test_states_and_the_happy_path(asl: dict[str, Any]) -> None:
     while name:
         path.append(name)
         name = states[name].get("Next") or states[name].get("Default")
-    assert path == ["Init", "Acquire", "Start", "StartOutcome", "WaitForStop", "Stop", "Finalize", "Done"]
+    assert path == [
+        "Init", "Acquire", "AcquireOutcome", "Start", "StartOutcome", "WaitForStop", "Stop", "StopOutcome",
+        "Finalize", "Done",
+    ]  # fmt: skip
 
 
 def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, Any]) -> None:
@@ -95,7 +103,8 @@ def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, 
     states = asl["States"]
     assert states["Start"]["ResultPath"] == "$.start"
     assert states["StartOutcome"]["Choices"] == [
-        {"Variable": "$.start.outcome", "StringEquals": "unknown", "Next": "ResolveStart"}
+        {"Variable": "$.start.waitSeconds", "IsPresent": True, "Next": "StartThrottled"},
+        {"Variable": "$.start.outcome", "StringEquals": "unknown", "Next": "ResolveStart"},
     ]
     assert states["StartOutcome"]["Default"] == "WaitForStop"
     resolve = states["ResolveStart"]
@@ -120,13 +129,60 @@ def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, 
 
 def test_no_polling_the_wait_is_a_task_token_with_the_maximum_duration(asl: dict[str, Any]) -> None:
     states = asl["States"]
-    # the only Wait state is the look-again loop after a start whose outcome is unknown (bounded)
-    assert [n for n, s in states.items() if s["Type"] == "Wait"] == ["ResolveWait"]
+    # the Wait states are the look-again loop after a start whose outcome is unknown and the limiter waits (both
+    # bounded by the task function): none polls a recording
+    assert sorted(n for n, s in states.items() if s["Type"] == "Wait") == [
+        "AcquireLimiterWait", "ResolveWait", "StartLimiterWait", "StopLimiterWait",
+    ]  # fmt: skip
     wait = states["WaitForStop"]
     assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
     assert wait["Parameters"]["Payload"]["taskToken.$"] == "$$.Task.Token"
     assert wait["TimeoutSeconds"] == 4 * 3600  # recordingMaxHours default
     assert wait["Catch"][0] == {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.timeout", "Next": "Stop"}
+
+
+@pytest.mark.parametrize(("step", "result"), [("Acquire", "$.acquire"), ("Start", "$.start"), ("Stop", "$.stop")])
+def test_a_limiter_wait_goes_through_a_wait_state_and_back_to_the_step(
+    asl: dict[str, Any], step: str, result: str
+) -> None:
+    """``{"waitSeconds": n, "throttledSeconds": total}`` from the step: keep the total (the next call bounds it),
+    Wait n seconds (SecondsPath), run the same step again. No function sleeps for the limiter."""
+    states = asl["States"]
+    assert states[step]["ResultPath"] == result
+    outcome = states[step]["Next"]
+    assert states[outcome]["Choices"][0] == {
+        "Variable": f"{result}.waitSeconds", "IsPresent": True, "Next": f"{step}Throttled",
+    }  # fmt: skip
+    keep = states[f"{step}Throttled"]
+    assert (keep["InputPath"], keep["ResultPath"], keep["Next"]) == (
+        f"{result}.throttledSeconds", "$.throttledSeconds", f"{step}LimiterWait",
+    )  # fmt: skip
+    pause = states[f"{step}LimiterWait"]
+    assert (pause["SecondsPath"], pause["Next"]) == (f"{result}.waitSeconds", step)
+
+
+def test_the_limiter_total_travels_with_the_execution(asl: dict[str, Any]) -> None:
+    """Every state that rebuilds the execution's input keeps ``throttledSeconds``; the steps receive it."""
+    states = asl["States"]
+    assert states["Init"]["Parameters"]["throttledSeconds"] == 0
+    for name in ("CountReacquire", "CountRestart"):
+        assert states[name]["Parameters"]["throttledSeconds.$"] == "$.throttledSeconds"
+    for name in ("Acquire", "Start"):
+        assert states[name]["Parameters"]["throttledSeconds.$"] == "$.throttledSeconds"
+    assert states["Stop"]["Parameters"] == {"action": "stop", "state.$": "$"}
+
+
+def test_agoras_task_limit_is_retried_with_its_own_long_bounded_backoff(asl: dict[str, Any]) -> None:
+    tuning = RecordingTuning()
+    for name in ("Acquire", "Start", "ResolveStart", "Stop"):
+        (capacity,) = [r for r in asl["States"][name]["Retry"] if r["ErrorEquals"] == ["AgoraCapacityError"]]
+        assert capacity == {
+            "ErrorEquals": ["AgoraCapacityError"], "IntervalSeconds": tuning.capacity_retry_interval_seconds,
+            "MaxAttempts": tuning.capacity_retry_max_attempts, "BackoffRate": 2,
+            "MaxDelaySeconds": tuning.capacity_retry_max_delay_seconds, "JitterStrategy": "FULL",
+        }  # fmt: skip
+        # after the last attempt the Catch records the failure with Agora's reason (vendor_over_load)
+        assert asl["States"][name]["Catch"][-1]["Next"] == "RecordFailure"
 
 
 def test_agora_calls_retry_transient_errors_with_jitter_only(asl: dict[str, Any]) -> None:
@@ -219,7 +275,10 @@ def test_the_api_may_start_executions_of_this_state_machine_only(resources: dict
 def test_task_callback_policy_is_separate_and_scoped(resources: dict[str, Any]) -> None:
     machine = _logical(resources, "AWS::StepFunctions::StateMachine", "RecordingWorkflow")
     statements = _statements(resources, "RecordingTaskCallbackPolicy")
-    assert statements == [{"Action": "states:SendTaskSuccess", "Effect": "Allow", "Resource": {"Ref": machine}}]
+    # StartExecution: finalize and fail start the next QUEUED recording when they give a task slot back
+    assert statements == [{
+        "Action": ["states:SendTaskSuccess", "states:StartExecution"], "Effect": "Allow", "Resource": {"Ref": machine},
+    }]  # fmt: skip
 
 
 def test_reconciler_runs_every_five_minutes(resources: dict[str, Any]) -> None:
@@ -306,3 +365,13 @@ def test_function_environment_names_resources(resources: dict[str, Any]) -> None
     assert {"RECORDINGS_TABLE", "AGORA_APP_ID", "AGORA_REST_SECRET_NAME", "AGORA_RATE_LIMIT_TABLE"} <= set(env)
     _, tasks = _one(resources, "AWS::Lambda::Function", "RecordingTaskFunction")
     assert tasks["Properties"]["Timeout"] >= 45  # a synchronous stop may wait 20 s for uploads
+
+
+@pytest.mark.parametrize("function", ["RecordingApiFunction", "RecordingTaskFunction", "RecordingReconcilerFunction"])
+def test_every_recording_function_knows_the_admission_limits(resources: dict[str, Any], function: str) -> None:
+    """The API queues past the task limit, finalize/fail and the reconciler admit: all read the same numbers
+    (``agoraMaxTasks``, ``admissionQueueCap``), and the task function bounds its limiter waits."""
+    env = _one(resources, "AWS::Lambda::Function", function)[1]["Properties"]["Environment"]["Variables"]
+    assert (env["AGORA_MAX_TASKS"], env["ADMISSION_QUEUE_CAP"], env["RECORDING_THROTTLE_MAX_SECONDS"]) == (
+        "50", "1000", "1800",
+    )  # fmt: skip

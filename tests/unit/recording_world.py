@@ -79,10 +79,12 @@ class World:
         return recording_id
 
 
-def world(**settings: Any) -> World:
+def world(*, admission: bool = False, agora_tasks: int | None = None, **settings: Any) -> World:
+    """``admission``: creations go through admission control (``agora_max_tasks``, ``admission_queue_cap``);
+    ``agora_tasks``: the fake Agora's concurrent-task limit (406 past it)."""
     clock = FakeClock()
     store = InMemoryRecordingStore(clock)
-    agora = FakeRecordingAgora(clock)
+    agora = FakeRecordingAgora(clock, max_tasks=agora_tasks)
     workflow = FakeWorkflowControl()
     secrets = FakeSecretStore({
         "uploader": json.dumps({"access_key": "AKIAFAKE", "secret_key": "fake-secret"}),
@@ -96,6 +98,6 @@ def world(**settings: Any) -> World:
     metrics = Metrics()
     deps = RecordingDependencies(
         repo=store, secrets=secrets, workflow_factory=lambda: workflow, agora_factory=lambda: agora,
-        clock=clock, rng=random.Random(7), metric=metrics,
+        clock=clock, rng=random.Random(7), metric=metrics, admission=store if admission else None,
     )  # fmt: skip
     return World(clock, store, agora, workflow, secrets, config, deps, metrics)

@@ -9,6 +9,7 @@ from agorakit.agora import AgoraClient, LocalTokenBucket, StorageConfig, bucket_
 from agorakit.agora.errors import (
     AgoraAlreadyStartedError,
     AgoraAuthError,
+    AgoraCapacityError,
     AgoraConflictError,
     AgoraError,
     AgoraNotFoundError,
@@ -301,7 +302,7 @@ CASES = [
     ("channel.users", 503, None, "retry", AgoraServerError),
     ("acquire", 429, {"message": "API rate limit exceeded"}, "retry", AgoraRateLimitedError),
     ("kicking_rule.create", 429, {}, "retry", AgoraRateLimitedError),
-    ("acquire", 400, {"code": 406, "reason": "vendor_over_load"}, "raise", AgoraServerError),
+    ("acquire", 400, {"code": 406, "reason": "vendor_over_load"}, "raise", AgoraCapacityError),
     ("start", 200, {"code": 109}, "raise", AgoraParameterError),
     ("stop", 200, {"code": 50}, "ok", None),
     ("stop", 200, {"serverResponse": {"uploadingStatus": "uploaded"}}, "ok", None),

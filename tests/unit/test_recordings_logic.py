@@ -21,7 +21,7 @@ from service.recordings.repository import from_item
 
 
 def test_statuses_only_move_forward() -> None:
-    order = [logic.REQUESTED, logic.STARTING, logic.RECORDING, logic.STOPPING, logic.STOPPED]
+    order = [logic.QUEUED, logic.REQUESTED, logic.STARTING, logic.RECORDING, logic.STOPPING, logic.STOPPED]
     for i, current in enumerate(order):
         for earlier in order[:i]:
             assert not logic.can_transition(current, earlier), f"{current} -> {earlier}"
@@ -33,16 +33,56 @@ def test_statuses_only_move_forward() -> None:
 
 def test_sources_of_targets() -> None:
     assert logic.sources_of(logic.RECORDING) == (logic.STARTING,)
-    assert logic.sources_of(logic.STOPPED) == (logic.STOPPING,)
-    assert set(logic.sources_of(logic.FAILED)) == set(logic.ACTIVE_STATUSES)
+    assert logic.sources_of(logic.STOPPED) == (logic.QUEUED, logic.STOPPING)  # a queued recording stopped early
+    assert logic.sources_of(logic.REQUESTED) == (logic.QUEUED,)  # admitted
+    assert set(logic.sources_of(logic.FAILED)) == set(logic.ACTIVE_STATUSES) | {logic.QUEUED}
+    assert logic.sources_of(logic.QUEUED) == ()  # only ever a creation's first status
     with pytest.raises(logic.TransitionError, match="STOPPED to RECORDING"):
         logic.check_transition(logic.STOPPED, logic.RECORDING)
 
 
 def test_active_and_terminal_partition_the_statuses() -> None:
-    assert set(logic.ACTIVE_STATUSES) | set(logic.TERMINAL_STATUSES) == set(logic.TRANSITIONS)
-    assert not set(logic.ACTIVE_STATUSES) & set(logic.TERMINAL_STATUSES)
+    waiting, active, terminal = set(logic.WAITING_STATUSES), set(logic.ACTIVE_STATUSES), set(logic.TERMINAL_STATUSES)
+    assert waiting | active | terminal == set(logic.TRANSITIONS)
+    assert not active & terminal and not waiting & (active | terminal)
+    assert not logic.is_active(logic.QUEUED)  # the reconciler and RecordingsActive leave the queue alone
     assert logic.is_active("RECORDING") and not logic.is_active("STOPPED") and not logic.is_active(None)
+
+
+@given(st.lists(st.sampled_from(sorted(logic.TRANSITIONS)), min_size=1, max_size=12))
+def test_any_walk_through_the_transitions_never_revisits_an_earlier_status(walk: list[str]) -> None:
+    """Property: following only allowed moves from QUEUED, a recording never returns to a status it left
+    (STARTING -> STARTING, a re-acquire, stays put) and nothing leaves STOPPED or FAILED."""
+    current, left = logic.QUEUED, set()
+    for target in walk:
+        if not logic.can_transition(current, target):
+            continue
+        assert target not in left, f"{current} -> {target} revisits"
+        if target != current:
+            left.add(current)
+        current = target
+    assert all(not logic.can_transition(t, s) for t in logic.TERMINAL_STATUSES for s in logic.TRANSITIONS)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "so_far", "cap", "expected"),
+    [(0.2, 0, 60, 1), (1.01, 0, 60, 2), (7.5, 53, 60, None), (7.5, 52, 60, 8), (None, 0, 60, None), (3, 0, 0, None)],
+)
+def test_limiter_waits_become_whole_seconds_within_the_bound(
+    retry_after: float | None, so_far: int, cap: int, expected: int | None
+) -> None:
+    assert logic.throttle_wait(retry_after, so_far, cap) == expected
+
+
+def test_admission_estimates_and_state_machine_arn() -> None:
+    assert logic.admission_estimate_seconds(1, 50, 1800) == 36
+    assert logic.admission_estimate_seconds(100, 50, 1800) == 3600
+    assert logic.admission_estimate_seconds(0, 50, 1800) == 0
+    assert logic.admission_retry_after(50, 1800) == 36 and logic.admission_retry_after(1, 86_400) == 3600
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:s-Recording"
+    assert logic.state_machine_of(logic.execution_arn(machine, "r1")) == machine
+    with pytest.raises(ValueError, match="not an execution ARN"):
+        logic.state_machine_of(machine)
 
 
 # ---------------------------------------------------------------------------------------------- uids, prefixes

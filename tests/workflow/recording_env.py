@@ -37,6 +37,9 @@ TEST_CONTEXT: dict[str, Any] = {
     "recordingStaleSeconds": 1,
     "recordingResolveSeconds": 2,
     "recordingResolvePollSeconds": 1,
+    # admission control out of the way of the suites that leave recordings running by the dozen (execute=False);
+    # tests/workflow/test_recording_admission.py sets the emulator's limit
+    "agoraMaxTasks": 1000,
 }
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"

@@ -7,6 +7,7 @@ from agorakit.agora.client import AgoraClient
 from agorakit.agora.errors import (
     AgoraAlreadyStartedError,
     AgoraAuthError,
+    AgoraCapacityError,
     AgoraConflictError,
     AgoraError,
     AgoraNotFoundError,
@@ -22,6 +23,7 @@ from agorakit.agora.ratelimit import LocalTokenBucket, RateLimiter, bucket_for_q
 __all__ = [
     "AgoraAlreadyStartedError",
     "AgoraAuthError",
+    "AgoraCapacityError",
     "AgoraClient",
     "AgoraConflictError",
     "AgoraError",

@@ -18,6 +18,7 @@ from agorakit.errors import AgorakitError
 __all__ = [
     "AgoraAlreadyStartedError",
     "AgoraAuthError",
+    "AgoraCapacityError",
     "AgoraConflictError",
     "AgoraError",
     "AgoraNotFoundError",
@@ -117,7 +118,19 @@ class AgoraConflictError(AgoraError):
 
 
 class AgoraRateLimitedError(AgoraError):
-    """HTTP 429 after the client's own retries (the account-wide QPS was exceeded)."""
+    """HTTP 429 after the client's own retries (the account-wide QPS was exceeded), or our own limiter's
+    refusal to wait longer than its ``max_wait`` for a slot (then ``retry_after`` names the seconds)."""
+
+    retryable = True
+    #: seconds until our limiter's next slot, when it refused to wait that long (nothing was sent to Agora);
+    #: None for Agora's own 429. The workflow turns it into a Wait state instead of a sleeping Lambda.
+    retry_after: float | None = None
+
+
+class AgoraCapacityError(AgoraError):
+    """Code 406 ``vendor_over_load``: the App ID's concurrent-task limit (PCW) is reached. No recorder was
+    started; the same request may succeed once a task ends, so the workflow waits and retries with a long
+    backoff (its own Retry, bounded by ``recordingCapacityRetryAttempts``) before it fails with this reason."""
 
     retryable = True
 
@@ -215,7 +228,7 @@ def classify(operation: str, http_status: int, body: Mapping[str, Any] | None) -
     if code == 62 and operation == "acquire":  # "Cloud Recording not enabled for this App ID"
         return Verdict("raise", AgoraAuthError)
     if code == 406:  # vendor_over_load (concurrent-task limit): later may work, repeating now will not
-        return Verdict("raise", AgoraServerError, True)
+        return Verdict("raise", AgoraCapacityError, True)
     if http_status >= 500:
         return Verdict("retry", AgoraServerError, True)
     if 400 <= http_status < 500:

@@ -89,9 +89,11 @@ class LocalTokenBucket:
             tokens = min(float(self.burst), self._tokens + (now - self._stamp) * self.rate)
             wait = max(0.0, (permits - tokens) / self.rate)
             if self.max_wait is not None and wait > self.max_wait:
-                raise AgoraRateLimitedError(
+                refused = AgoraRateLimitedError(
                     f"rate limiter: a slot is {wait:.2f}s away, more than max_wait={self.max_wait:g}s"
                 )
+                refused.retry_after = wait
+                raise refused
             self._tokens = tokens - permits
             self._stamp = now
         if wait > 0:

@@ -129,10 +129,12 @@ class DynamoDBTokenBucket:
                     return max(0.0, tat - full - self._clock())
                 if tat is not None and limit is not None and tat > limit:
                     self._tat = tat
-                    raise AgoraRateLimitedError(
-                        f"Agora rate limiter: the next slot is {tat + step - full - now:.1f}s away "
-                        f"(max_wait {self.max_wait:g}s)"
+                    away = tat + step - full - now
+                    refused = AgoraRateLimitedError(
+                        f"Agora rate limiter: the next slot is {away:.1f}s away (max_wait {self.max_wait:g}s)"
                     )
+                    refused.retry_after = away  # nothing was reserved: the caller may come back then
+                    raise refused
             else:
                 ok, tat = self._update(
                     "SET tat = :next, #ttl = :ttl",

@@ -142,10 +142,12 @@ IdempotencyKey = Annotated[
         {202: (RecordingAccepted, "accepted: the workflow starts the recording (also a replay of the same key)")},
         403,
         409,
+        429,
         body=True,
         descriptions={
             403: _ADMIN,
             409: "the channel already has an active recording (details.active_recording_id)",
+            429: "Agora's task limit is reached and the admission queue is full (admissionQueueCap): see Retry-After",
             422: "the body is invalid, or the Idempotency-Key was used with another body",
         },
     ),

@@ -11,13 +11,14 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from service.adapters.agora import CallBudget
 from service.adapters.secrets import SecretStore
 from service.observability import MetricSink, limiter_wait_observer, no_metric
-from service.recordings.ports import Clock, RecordingAgora, RecordingStore, WorkflowControl
+from service.recordings.logic import LIMITER_SLEEP_SECONDS
+from service.recordings.ports import AdmissionStore, Clock, RecordingAgora, RecordingStore, WorkflowControl
 from service.recordings.repository import RecordingsRepository
 from service.recordings.settings import RecordingSettings
 
@@ -44,6 +45,8 @@ class RecordingDependencies:
     metric: MetricSink = _no_metric
     media_factory: Callable[[], MediaRepository] | None = None
     objects_factory: Callable[[], RecordingObjects] | None = None
+    #: admission control (Agora's concurrent-task limit and the queue); None: every creation starts at once
+    admission: AdmissionStore | None = None
     _agora: RecordingAgora | None = None
     _workflow: WorkflowControl | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,6 +75,9 @@ class RecordingDependencies:
 #: workflow tasks (60 s Lambda timeout): at most 2 x 10 s attempts, a 5 s backoff and 10 s per rate-limit slot,
 #: so a rate limit raises AgoraRateLimitedError (Step Functions' Retry waits, with jitter) before the timeout
 WORKFLOW_BUDGET = CallBudget(timeout=10.0, max_attempts=2, backoff_cap=5.0, limiter_max_wait=10.0)
+#: the workflow task function: the same, but a limiter slot further than ``logic.LIMITER_SLEEP_SECONDS`` away is
+#: refused at once (``AgoraRateLimitedError.retry_after``): the step returns a wait and the state machine waits
+STEP_BUDGET = replace(WORKFLOW_BUDGET, limiter_max_wait=LIMITER_SLEEP_SECONDS)
 
 
 def agora_client(
@@ -85,9 +91,8 @@ def agora_client(
     ``INTERACTIVE``: a slow Agora becomes our 503 within API Gateway's 30 s."""
     from service.adapters.agora import build_agora_client
 
-    if budget is None:
-        budget = WORKFLOW_BUDGET
-        client = build_agora_client(settings, secrets, budget=budget, on_wait=on_wait)
+    if budget is None or budget is STEP_BUDGET:
+        client = build_agora_client(settings, secrets, budget=budget or WORKFLOW_BUDGET, on_wait=on_wait)
         client.max_attempts = settings.recording_agora_max_attempts
         return client
     return build_agora_client(settings, secrets, budget=budget, on_wait=on_wait)
@@ -128,7 +133,7 @@ def build(
     budget: CallBudget | None = None,
     clock: Clock = time.time,
 ) -> RecordingDependencies:
-    """``budget``: None for workflow tasks and the reconciler, ``INTERACTIVE`` behind API Gateway."""
+    """``budget``: None for the reconciler, ``STEP_BUDGET`` for workflow tasks, ``INTERACTIVE`` behind API Gateway."""
     from service.adapters.secrets import SecretsManagerStore
     from service.adapters.stepfunctions import StepFunctionsControl
 
@@ -136,8 +141,10 @@ def build(
     if settings.app_certificate_secret_name:  # the recorder token's signer: see service.adapters.secrets
         versioned[settings.app_certificate_secret_name] = settings.recorder_certificate_check_seconds
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds, versioned=versioned, clock=clock)
+    repo = RecordingsRepository(settings.recordings_table, clock=clock)
     return RecordingDependencies(
-        repo=RecordingsRepository(settings.recordings_table, clock=clock),
+        repo=repo,
+        admission=repo,
         clock=clock,
         secrets=secrets,
         workflow_factory=StepFunctionsControl,

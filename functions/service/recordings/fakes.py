@@ -35,8 +35,10 @@ from service.recordings.repository import (
     CLEANUP,
     IDEMPOTENCY_TTL_SECONDS,
     TRANSACTION_RETRIES,
+    Admission,
     ConditionFailed,
     CreateOutcome,
+    admission_form,
     agora_error_attr,
     cdn_output_attr,
     event_entry_attr,
@@ -87,6 +89,8 @@ class InMemoryRecordingStore:
         self.items: dict[str, Item] = {}
         self.locks: dict[str, Item] = {}
         self.idempotency: dict[str, Item] = {}
+        #: the admission counters (``repository.ADMISSION_KEY``): slots held, recordings queued
+        self.counters: dict[str, int] = {"running": 0, "queued": 0}
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
@@ -146,6 +150,50 @@ class InMemoryRecordingStore:
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         response: Mapping[str, Any] | None = None,
+        admission: Admission | None = None,
+    ) -> CreateOutcome:
+        queued = False
+        while True:
+            candidate = recording
+            if admission is not None:
+                candidate = admission_form(recording, queued=queued, now=self.now_ms())
+            body = dict(response or {})
+            if queued and body:
+                body["status"] = logic.QUEUED
+            outcome = self._create(
+                candidate, idempotency_scope=idempotency_scope, fingerprint=fingerprint, response=body,
+                counter=None if admission is None else self._counter_take(admission, queued=queued),
+            )  # fmt: skip
+            if outcome.kind != "full":
+                return CreateOutcome("queued") if queued and outcome.kind == "created" else outcome
+            if queued:
+                return outcome
+            queued = True
+
+    def _counter_take(self, admission: Admission, *, queued: bool) -> Callable[[], bool]:
+        """The admission counter's condition and update, applied only if every other condition held."""
+
+        def take() -> bool:
+            if queued:
+                if self.counters["queued"] >= admission.queue_cap:
+                    return False
+                self.counters["queued"] += 1
+                return True
+            if self.counters["running"] >= admission.max_tasks or self.counters["queued"] > 0:
+                return False
+            self.counters["running"] += 1
+            return True
+
+        return take
+
+    def _create(
+        self,
+        recording: Recording,
+        *,
+        idempotency_scope: str | None,
+        fingerprint: str | None,
+        response: Mapping[str, Any],
+        counter: Callable[[], bool] | None,
     ) -> CreateOutcome:
         channel, recording_id = recording.channel, recording.recording_id
         for _ in range(TRANSACTION_RETRIES):
@@ -153,6 +201,8 @@ class InMemoryRecordingStore:
             key_free = idempotency_scope is None or self._idempotency(idempotency_scope) is None
             lock_free = channel not in self.locks
             if key_free and lock_free and recording_id not in self.items:
+                if counter is not None and not counter():
+                    return CreateOutcome("full")
                 if idempotency_scope:
                     self.idempotency[idempotency_scope] = {
                         "fingerprint": fingerprint,
@@ -180,6 +230,51 @@ class InMemoryRecordingStore:
                     continue
                 return CreateOutcome("busy", active_recording_id=holder)
         return CreateOutcome("busy", active_recording_id=self.lock_holder(channel))
+
+    # -- admission (the repository's transactions, one condition set at a time) ------------------------
+    def admission_counts(self) -> tuple[int, int]:
+        return self.counters["running"], self.counters["queued"]
+
+    def _queued(self) -> list[Item]:
+        waiting = (i for i in self.items.values() if i.get("activeStatus") == logic.QUEUED)
+        return sorted(waiting, key=lambda i: (int(i["createdAt"]), str(i["recordingId"])))
+
+    def queue(self, limit: int) -> list[Recording]:
+        return [from_item(copy.deepcopy(i)) for i in self._queued()[:limit]]
+
+    def queue_position(self, recording: Recording) -> int:
+        return 1 + sum(1 for i in self._queued() if int(i["createdAt"]) < recording.created_at)
+
+    def admit(self, recording_id: str, max_tasks: int) -> Recording | None:
+        item = self.items.get(recording_id)
+        if item is None or item.get("status") != logic.QUEUED:
+            raise ConditionFailed(self.get(recording_id))
+        if self.counters["running"] >= max_tasks:
+            return None
+        self.counters["running"] += 1
+        self.counters["queued"] -= 1
+        now = self.now_ms()
+        item.update(status=logic.REQUESTED, activeStatus=logic.REQUESTED, slotHeld=True, admittedAt=now, updatedAt=now)
+        return self.get(recording_id)
+
+    def cancel_queued(self, recording_id: str, reason: str) -> Recording | None:
+        item = self.items.get(recording_id)
+        if item is None or item.get("status") != logic.QUEUED:
+            return None
+        self.counters["queued"] -= 1
+        now = self.now_ms()
+        item.update(status=logic.STOPPED, stopReason=reason, stopRequested=reason, stopRequestedAt=now,
+                    stoppedAt=now, outcome=logic.OUTCOME_NOT_STARTED, updatedAt=now)  # fmt: skip
+        item.pop("activeStatus", None)
+        return self.get(recording_id)
+
+    def release_slot(self, recording_id: str) -> bool:
+        item = self.items.get(recording_id)
+        if item is None or item.get("slotHeld") is not True:
+            return False
+        del item["slotHeld"]
+        self.counters["running"] -= 1
+        return True
 
     def release_lock(self, channel: str, recording_id: str) -> bool:
         lock = self.locks.get(channel)
@@ -562,9 +657,13 @@ class FakeRecordingAgora:
     ``fail(operation, error)`` makes the next call of ``operation`` raise ``error`` (Agora's odd codes, timeouts).
     """
 
-    def __init__(self, clock: Callable[[], float], *, resource_ttl: float = 300.0):
+    def __init__(self, clock: Callable[[], float], *, resource_ttl: float = 300.0, max_tasks: int | None = None):
         self._clock = clock
         self.resource_ttl = resource_ttl
+        #: the App ID's concurrent-task limit: acquire and start answer 406 ``vendor_over_load`` past it
+        self.max_tasks = max_tasks
+        #: the most tasks that ever ran at once (what admission control keeps within ``max_tasks``)
+        self.peak_tasks = 0
         self.resources: dict[str, _FakeResource] = {}
         self.tasks: dict[str, _FakeTask] = {}
         #: channel -> uids in it
@@ -599,6 +698,15 @@ class FakeRecordingAgora:
         if queued:
             raise queued.pop(0)
 
+    def running_tasks(self) -> int:
+        return sum(1 for t in self.tasks.values() if not t.exited)
+
+    def _check_capacity(self) -> None:
+        from agorakit.agora.errors import AgoraCapacityError
+
+        if self.max_tasks is not None and self.running_tasks() >= self.max_tasks:
+            raise AgoraCapacityError("vendor_over_load", code=406, http_status=400, reason="vendor_over_load")
+
     def _id(self, prefix: str) -> str:
         self._next += 1
         return f"{prefix}{self._next:08d}"
@@ -616,6 +724,7 @@ class FakeRecordingAgora:
         exclude_resource_ids: Sequence[str] | None = None,
     ) -> str:
         self._enter("acquire")
+        self._check_capacity()
         resource = _FakeResource(self._id("resource-"), cname, int(uid), scene, self._clock())
         self.resources[resource.id] = resource
         return resource.id
@@ -655,9 +764,11 @@ class FakeRecordingAgora:
             raise AgoraParameterError("the cname, uid or mode do not match the resource id", code=432)
         if any(not t.exited and t.cname == cname and t.uid == int(uid) for t in self.tasks.values()):
             raise AgoraConflictError("a task with the same cname and uid already exists", code=53, http_status=400)
+        self._check_capacity()
         task = _FakeTask(self._id("sid-"), resource_id, cname, int(uid), mode)
         resource.sid = task.sid
         self.tasks[task.sid] = task
+        self.peak_tasks = max(self.peak_tasks, self.running_tasks())
         if mode != "web":
             self.join(cname, int(uid))
         return StartResult(resource_id=resource_id, sid=task.sid)

@@ -27,12 +27,18 @@ RECORDING: Final = "RECORDING"
 STOPPING: Final = "STOPPING"
 STOPPED: Final = "STOPPED"
 FAILED: Final = "FAILED"
+#: accepted while Agora has no room (its concurrent-task limit): holds its channel, has no workflow yet, and is
+#: started in order as slots free (``service.recordings.admission``); the reconciler leaves it alone
+QUEUED: Final = "QUEUED"
 
 ACTIVE_STATUSES: Final = (REQUESTED, STARTING, RECORDING, STOPPING)
 TERMINAL_STATUSES: Final = (STOPPED, FAILED)
+WAITING_STATUSES: Final = (QUEUED,)
 
-#: allowed moves; a status never goes back (STARTING -> STARTING is a re-acquire)
+#: allowed moves; a status never goes back (STARTING -> STARTING is a re-acquire). A QUEUED recording is
+#: admitted (REQUESTED), or stopped before it started (STOPPED, outcome ``not_started``), or failed.
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    QUEUED: frozenset({REQUESTED, STOPPED, FAILED}),
     REQUESTED: frozenset({STARTING, STOPPING, FAILED}),
     STARTING: frozenset({STARTING, RECORDING, STOPPING, FAILED}),
     RECORDING: frozenset({STOPPING, FAILED}),
@@ -75,8 +81,54 @@ _NON_ALNUM = re.compile(r"[^A-Za-z0-9]")
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
+#: a workflow step sleeps in Lambda for a limiter slot at most this long; a longer wait is the state machine's
+#: (the step returns ``{"waitSeconds": n}`` and a Wait state brings it back: a burst costs transitions, not Lambdas)
+LIMITER_SLEEP_SECONDS: Final = 1.0
+
+
+def throttle_wait(retry_after: float | None, throttled_seconds: int, max_total_seconds: int) -> int | None:
+    """Whole seconds the workflow waits before repeating a step our limiter held back (``retry_after``: the
+    seconds to its next slot), or None when that would take the step's waits past ``max_total_seconds``
+    (or when the refusal was Agora's own 429, which names no slot): the error then goes to the state
+    machine's Retry and, in the end, its Catch."""
+    if retry_after is None or retry_after < 0:
+        return None
+    seconds = max(1, math.ceil(retry_after))
+    if throttled_seconds + seconds > max_total_seconds:
+        return None
+    return seconds
+
+
 class TransitionError(ValueError):
     """A status change that would move a recording backwards."""
+
+
+# ------------------------------------------------------------------------------- admission (Agora's task limit)
+#: the outcome of a recording stopped while it was still QUEUED
+OUTCOME_NOT_STARTED: Final = "not_started"
+
+
+def admission_estimate_seconds(position: int, max_tasks: int, typical_recording_seconds: int) -> int:
+    """A rough wait for the ``position``-th queued recording (1 = next): with ``max_tasks`` recordings of
+    ``typical_recording_seconds`` each running, a slot frees every ``typical / max_tasks`` seconds on average."""
+    if position < 1 or max_tasks < 1:
+        return 0
+    return math.ceil(position * typical_recording_seconds / max_tasks)
+
+
+def admission_retry_after(max_tasks: int, typical_recording_seconds: int) -> int:
+    """``Retry-After`` of a 429 when the queue is full: about when one queued recording will have started,
+    between 1 second and an hour."""
+    return max(1, min(3600, admission_estimate_seconds(1, max_tasks, typical_recording_seconds)))
+
+
+def state_machine_of(execution_arn: str) -> str:
+    """The state machine ARN of an execution ARN (the inverse of ``execution_arn``): a queued recording
+    stores its future execution's ARN, so whoever admits it can start it without more configuration."""
+    parts = execution_arn.split(":")
+    if len(parts) != 8 or parts[5] != "execution":
+        raise ValueError(f"not an execution ARN: {execution_arn!r}")
+    return ":".join([*parts[:5], "stateMachine", parts[6]])
 
 
 def is_active(status: str | None) -> bool:

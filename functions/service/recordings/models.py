@@ -437,7 +437,9 @@ class RecordingView(BaseModel):
     recording_id: str
     channel: str
     mode: Mode
-    status: str = Field(description="REQUESTED, STARTING, RECORDING, STOPPING, STOPPED or FAILED")
+    status: str = Field(description="QUEUED, REQUESTED, STARTING, RECORDING, STOPPING, STOPPED or FAILED")
+    position: int | None = Field(default=None, description="QUEUED: the place in line (1: starts next)")
+    estimated_wait_seconds: int | None = Field(default=None, description="QUEUED: a rough wait before it starts")
     recorder_uid: int | None = None
     bot_uid: int | None = None
     sid: str | None = None
@@ -490,13 +492,18 @@ class RecordingView(BaseModel):
 
 
 class RecordingAccepted(BaseModel):
-    """``POST /recordings`` (202): the recording is requested; its workflow starts it."""
+    """``POST /recordings`` (202): the recording is requested (REQUESTED: its workflow starts it now) or
+    QUEUED (Agora's concurrent-task limit is reached: it starts in order as slots free)."""
 
     recording_id: str
-    status: str
+    status: str = Field(description="REQUESTED, or QUEUED while Agora has no free task slot")
     channel: str
     mode: Mode
     created_at: str | None = None
+    position: int | None = Field(default=None, description="QUEUED: the place in line (1: starts next)")
+    estimated_wait_seconds: int | None = Field(
+        default=None, description="QUEUED: a rough wait before it starts (typical recording length / task limit)"
+    )
 
 
 class RecordingList(BaseModel):

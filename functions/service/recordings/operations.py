@@ -16,8 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from service.auth import Caller
-from service.errors import BadRequest, Conflict, NotFound, Unprocessable, UpstreamUnavailable
-from service.recordings import logic
+from service.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unprocessable, UpstreamUnavailable
+from service.recordings import admission, logic
 from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
 from service.recordings.models import LayoutRequest, RecordingRequest, UpdateRequest
@@ -118,7 +118,8 @@ def create_recording(
     settings: RecordingSettings,
     deps: RecordingDependencies,
 ) -> tuple[int, dict[str, Any]]:
-    """202 with the new recording's id; 409 while the channel has an active recording."""
+    """202 with the new recording's id (QUEUED with ``position`` and ``estimated_wait_seconds`` while Agora has no
+    free task slot); 409 while the channel has an active recording; 429 when the admission queue is full."""
     _authorize(caller, settings)
     if not settings.recording_state_machine_arn:
         raise UpstreamUnavailable("the recording workflow is not configured")
@@ -161,9 +162,17 @@ def create_recording(
         cdn_outputs={} if urls else None,
     )
     fingerprint = logic.request_fingerprint(request.model_dump(mode="json"))
-    outcome = deps.repo.create(item, idempotency_scope=scope, fingerprint=fingerprint, response=body)
+    limits = admission.limits(settings) if deps.admission is not None else None
+    outcome = deps.repo.create(item, idempotency_scope=scope, fingerprint=fingerprint, response=body, admission=limits)
     if outcome.kind == "replay":
-        return 202, dict(outcome.response or {})
+        return 202, _queue_view(dict(outcome.response or {}), settings, deps)
+    if outcome.kind == "full":
+        retry = logic.admission_retry_after(settings.agora_max_tasks, settings.admission_typical_recording_seconds)
+        raise TooManyRequests(
+            f"Agora's concurrent-task limit ({settings.agora_max_tasks}) is reached and "
+            f"{settings.admission_queue_cap} recordings already wait for a slot; try again later",
+            headers={"Retry-After": str(retry)},
+        )
     if outcome.kind == "mismatch":
         raise Unprocessable("this Idempotency-Key was already used with a different request body")
     if outcome.kind == "busy":
@@ -171,6 +180,9 @@ def create_recording(
             f"channel {request.channel!r} already has an active recording",
             details={"active_recording_id": outcome.active_recording_id},
         )
+    if outcome.kind == "queued":
+        deps.metric("RecordingQueued")
+        return 202, _queue_view({**body, "status": logic.QUEUED}, settings, deps)
     try:
         deps.workflow.start(settings.recording_state_machine_arn, recording_id, {"recordingId": recording_id})
     except Exception as exc:
@@ -179,6 +191,16 @@ def create_recording(
         raise UpstreamUnavailable("the recording workflow could not be started; try again") from exc
     deps.metric("RecordingRequested")
     return 202, body
+
+
+def _queue_view(body: dict[str, Any], settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """A QUEUED recording's answer with its place in line now (a replay too: the line has moved since)."""
+    if body.get("status") != logic.QUEUED or deps.admission is None:
+        return body
+    current = deps.repo.get(str(body.get("recording_id")))
+    if current is None or current.status != logic.QUEUED:
+        return {**body, "status": current.status if current else body["status"]}
+    return {**body, **admission.waiting(deps.admission, current, settings)}
 
 
 def _abandon(deps: RecordingDependencies, item: Recording, scope: str | None, reason: str) -> None:
@@ -194,6 +216,8 @@ def _abandon(deps: RecordingDependencies, item: Recording, scope: str | None, re
     deps.repo.release_lock(item.channel, recording_id)
     if scope:
         deps.repo.delete_idempotency(scope, recording_id)
+    if deps.admission is not None:
+        deps.admission.release_slot(recording_id)  # no pump: Step Functions refused a start just now
     deps.metric("RecordingFailed")
 
 
@@ -218,7 +242,10 @@ def get_recording(
             integrity = public(repository.integrity(item.sid))
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
             logger.exception("media totals unavailable for sid %s", item.sid)
-    return logic.view(item, media=media, integrity=integrity, now_ms=deps.repo.now_ms())
+    shown = logic.view(item, media=media, integrity=integrity, now_ms=deps.repo.now_ms())
+    if item.status == logic.QUEUED and deps.admission is not None:
+        shown.update(admission.waiting(deps.admission, item, settings))
+    return shown
 
 
 def playlist(
@@ -338,6 +365,11 @@ def stop_recording(
     item = _load(deps, recording_id)
     if logic.is_terminal(item.status):
         return 200, logic.view(item, now_ms=deps.repo.now_ms())
+    if item.status == logic.QUEUED:
+        ended = admission.cancel(deps, item.recording_id, logic.REASON_API)
+        if ended is not None:
+            return 200, logic.view(ended, now_ms=deps.repo.now_ms())
+        item = _load(deps, recording_id)  # admitted meanwhile: stopped like any other
     current = request_stop(deps.repo, deps.workflow, item.recording_id, logic.REASON_API) or item
     status = 200 if logic.is_terminal(current.status) else 202
     return status, logic.view(current, now_ms=deps.repo.now_ms())
@@ -354,7 +386,7 @@ def _with_op_lock(
     except ConditionFailed as lost:
         current = lost.item or item
         status = current.status
-        if status in (logic.REQUESTED, logic.STARTING):
+        if status in (logic.QUEUED, logic.REQUESTED, logic.STARTING):
             raise Conflict(
                 f"recording {recording_id} is not recording yet ({status}); try again once it is RECORDING",
                 headers={"Retry-After": "2"},

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         Resolution,
         StartResolution,
     )
-    from service.recordings.repository import CreateOutcome
+    from service.recordings.repository import Admission, CreateOutcome
 
 
 class Clock(Protocol):
@@ -59,6 +59,7 @@ class RecordingStore(Protocol):
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         response: Mapping[str, Any] | None = None,
+        admission: Admission | None = None,
     ) -> CreateOutcome: ...
 
     def release_lock(self, channel: str, recording_id: str) -> bool: ...
@@ -129,6 +130,24 @@ class RecordingStore(Protocol):
     def set_cdn_status(
         self, recording_id: str, key: str, output: CdnOutput, sequence: int | None, *, max_entries: int
     ) -> bool: ...
+
+
+class AdmissionStore(Protocol):
+    """The admission counters and queue (``repository.RecordingsRepository`` and ``fakes.InMemoryRecordingStore``
+    implement it next to ``RecordingStore``): every change of a counter is in one transaction with the change
+    of the recording it counts, so a slot is taken or given back exactly once."""
+
+    def admission_counts(self) -> tuple[int, int]: ...
+
+    def queue(self, limit: int) -> list[Recording]: ...
+
+    def queue_position(self, recording: Recording) -> int: ...
+
+    def admit(self, recording_id: str, max_tasks: int) -> Recording | None: ...
+
+    def cancel_queued(self, recording_id: str, reason: str) -> Recording | None: ...
+
+    def release_slot(self, recording_id: str) -> bool: ...
 
 
 class RecordingAgora(Protocol):

@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from service.recordings import logic
+from service.recordings import admission, logic
 from service.recordings.control import request_stop
 from service.recordings.deps import RecordingDependencies
 from service.recordings.record import CdnOutput, Recording
@@ -85,6 +85,8 @@ def reconcile(
         counts["deferred"] = len(rows) - examined
         try:
             counts["cleaned"] = _clean_up(settings, deps, shard)
+            # the admission queue's safety net: a release whose pump died leaves free slots (race-safe: ``pump``)
+            counts["admitted"] = len(admission.pump(deps, settings))
         finally:
             counts["active"] = len(rows)
             _publish(deps, counts, rows[examined:])
@@ -175,6 +177,8 @@ def _clean_up(settings: RecordingSettings, deps: RecordingDependencies, shard: S
             continue
         deps.repo.end_cleanup(item.recording_id, how)
         deps.repo.release_lock(item.channel, item.recording_id)
+        if deps.admission is not None:
+            deps.admission.release_slot(item.recording_id)  # its recorder is gone now; the pump below moves the queue
         cleaned += 1
     return cleaned
 

@@ -195,6 +195,10 @@ class Recording:
     cdn_urls: tuple[str, ...] | None = None
     cdn_outputs: dict[str, CdnOutput] | None = None
     postponed: PostponedResult = field(default_factory=PostponedResult)
+    #: holds one of the App ID's concurrent-task slots (``admission``): given back once, when the recording ends
+    slot_held: bool = False
+    #: when it left the admission queue (None: admitted at once, or never queued)
+    admitted_at: int | None = None
 
     def config(self) -> dict[str, Any]:
         """The stored Agora configuration (``configJson``): Agora request documents, as JSON decoded them."""

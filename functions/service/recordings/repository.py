@@ -71,11 +71,32 @@ class ConditionFailed(Exception):
 
 
 @dataclass(frozen=True)
+class Admission:
+    """The admission limits a creation is held to (``service.recordings.admission``): at most ``max_tasks``
+    recordings hold a slot (Agora's concurrent-task limit), at most ``queue_cap`` wait for one."""
+
+    max_tasks: int
+    queue_cap: int
+
+
+#: the one item that counts slots held (``running``) and recordings waiting for one (``queued``)
+ADMISSION_KEY = "ADMISSION#agora"
+
+
+@dataclass(frozen=True)
 class CreateOutcome:
-    kind: Literal["created", "replay", "mismatch", "busy"]
+    #: created: with a slot (REQUESTED); queued: created QUEUED; full: the queue is at its cap (nothing written)
+    kind: Literal["created", "queued", "full", "replay", "mismatch", "busy"]
     #: replay: the stored response; busy: the active recording's id
     response: dict[str, Any] | None = None
     active_recording_id: str | None = None
+
+
+def admission_form(recording: Recording, *, queued: bool, now: int) -> Recording:
+    """The recording as an admission-controlled creation writes it: holding a slot, or QUEUED for one."""
+    if queued:
+        return replace(recording, status=logic.QUEUED, active_status=logic.QUEUED, slot_held=False)
+    return replace(recording, slot_held=True)
 
 
 def rec_key(recording_id: str) -> str:
@@ -319,6 +340,8 @@ def from_item(item: Mapping[str, Any]) -> Recording:
             start_seq=_int(g("postponedStartSeq")),
             finished_at=_int(g("postponedFinishedAt")),
         ),
+        slot_held=bool(g("slotHeld")),
+        admitted_at=_int(g("admittedAt")),
     )
 
 
@@ -361,6 +384,7 @@ def to_item(rec: Recording) -> dict[str, Any]:
         "postponedUids": postponed_uids_attr(rec.postponed.uids) if rec.postponed.uids else None,
         "postponedUidsSeq": rec.postponed.uids_seq, "postponedStartedAt": rec.postponed.started_at,
         "postponedStartSeq": rec.postponed.start_seq, "postponedFinishedAt": rec.postponed.finished_at,
+        "slotHeld": rec.slot_held or None, "admittedAt": rec.admitted_at,
     }  # fmt: skip
     return {k: v for k, v in item.items() if v is not None}
 
@@ -461,11 +485,59 @@ class RecordingsRepository:
         idempotency_scope: str | None = None,
         fingerprint: str | None = None,
         response: Mapping[str, Any] | None = None,
+        admission: Admission | None = None,
     ) -> CreateOutcome:
         """Create a recording if its channel is free, race-free (one transaction with three conditions).
 
         A lock left behind by a recording that already ended is removed and the creation retried.
+        With ``admission``, a fourth condition on the admission counters: the recording takes a slot if one
+        is free and nobody queues ahead of it (``created``); otherwise the same transaction creates it QUEUED
+        (``queued``) while the queue is below its cap; at the cap nothing is written (``full``).
         """
+        queued = False
+        while True:
+            candidate = recording
+            if admission is not None:
+                candidate = admission_form(recording, queued=queued, now=self.now_ms())
+            body = dict(response or {})
+            if queued and body:
+                body["status"] = logic.QUEUED
+            outcome = self._create(
+                candidate, idempotency_scope=idempotency_scope, fingerprint=fingerprint, response=body,
+                counter=None if admission is None else self._counter_take(admission, queued=queued),
+            )  # fmt: skip
+            if outcome.kind != "full":
+                return CreateOutcome("queued") if queued and outcome.kind == "created" else outcome
+            if queued:
+                return outcome
+            queued = True  # no slot free now (or a queue ahead): wait in line
+
+    def _counter_take(self, admission: Admission, *, queued: bool) -> dict[str, Any]:
+        """The admission counter's part of a creation: a slot (below the limit, nobody queued) or a place in line."""
+        values = {":zero": {"N": "0"}, ":one": {"N": "1"}}
+        if queued:
+            update, condition = "SET queued = if_not_exists(queued, :zero) + :one", "NOT (queued >= :cap)"
+            values[":cap"] = {"N": str(admission.queue_cap)}
+        else:
+            update = "SET running = if_not_exists(running, :zero) + :one"
+            condition = "NOT (running >= :max) AND NOT (queued > :zero)"
+            values[":max"] = {"N": str(admission.max_tasks)}
+        return {
+            "Update": {
+                "TableName": self.table_name, "Key": {"pk": {"S": ADMISSION_KEY}}, "UpdateExpression": update,
+                "ConditionExpression": condition, "ExpressionAttributeValues": values,
+            }
+        }  # fmt: skip
+
+    def _create(  # noqa: PLR0912 - one transaction's outcomes, each condition read in turn
+        self,
+        recording: Recording,
+        *,
+        idempotency_scope: str | None,
+        fingerprint: str | None,
+        response: Mapping[str, Any],
+        counter: dict[str, Any] | None,
+    ) -> CreateOutcome:
         from botocore.exceptions import ClientError
 
         channel = recording.channel
@@ -512,6 +584,9 @@ class RecordingsRepository:
                 }
             }
         )
+        counter_index = len(items)
+        if counter is not None:
+            items.append(counter)
         for attempt in range(TRANSACTION_RETRIES):
             try:
                 self.client.transact_write_items(TransactItems=items)
@@ -539,6 +614,8 @@ class RecordingsRepository:
                     self.release_lock(channel, holder)  # a stale lock: its recording is over
                     continue
                 return CreateOutcome("busy", active_recording_id=holder)
+            if counter is not None and len(reasons) > counter_index and reasons[counter_index] == ITEM_CONDITION_FAILED:
+                return CreateOutcome("full")
             # TransactionConflict (concurrent transactions on the same items): back off and retry
             time.sleep(0.02 * (attempt + 1))
         return CreateOutcome("busy", active_recording_id=self.lock_holder(channel))
@@ -557,6 +634,138 @@ class RecordingsRepository:
                 return False
             raise
         return True
+
+    # -- admission: Agora's concurrent-task slots and the queue for them ---------------------------
+    def _counter_add(self, running: int = 0, queued: int = 0, condition: str | None = None) -> dict[str, Any]:
+        parts, values = [], {":zero": {"N": "0"}}
+        for name, delta in (("running", running), ("queued", queued)):
+            if delta:
+                parts.append(f"{name} = if_not_exists({name}, :zero) + :{name}")
+                values[f":{name}"] = {"N": str(delta)}
+        update: dict[str, Any] = {
+            "TableName": self.table_name, "Key": {"pk": {"S": ADMISSION_KEY}},
+            "UpdateExpression": "SET " + ", ".join(parts), "ExpressionAttributeValues": values,
+        }  # fmt: skip
+        if condition:
+            update["ConditionExpression"] = condition
+        return {"Update": update}
+
+    def _counter_take_slot(self, max_tasks: int) -> dict[str, Any]:
+        item = self._counter_add(running=1, queued=-1, condition="NOT (running >= :max)")
+        item["Update"]["ExpressionAttributeValues"][":max"] = {"N": str(max_tasks)}
+        return item
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[str] | None:
+        """One transaction: None when it was written, else the cancellation reasons (retried on conflicts)."""
+        from botocore.exceptions import ClientError
+
+        reasons: list[str] = []
+        for attempt in range(TRANSACTION_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return None
+            except ClientError as exc:
+                cancelled = cancellation_reasons(exc)
+                if cancelled is None:
+                    raise
+                reasons = cancelled
+            if ITEM_CONDITION_FAILED in reasons:
+                return reasons
+            time.sleep(0.02 * (attempt + 1))  # TransactionConflict: another writer on the counter
+        return reasons
+
+    def admission_counts(self) -> tuple[int, int]:
+        """(slots held, recordings queued), read consistently."""
+        raw = self.client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": ADMISSION_KEY}}, ConsistentRead=True
+        ).get("Item")
+        counts = plain_item(raw) or {}
+        return int(counts.get("running") or 0), int(counts.get("queued") or 0)
+
+    def queue(self, limit: int) -> list[Recording]:
+        """The first ``limit`` QUEUED recordings, oldest first (the ``byStatus`` index)."""
+        response = self.client.query(
+            TableName=self.table_name, IndexName=BY_STATUS, KeyConditionExpression="activeStatus = :q",
+            ExpressionAttributeValues={":q": {"S": logic.QUEUED}}, ScanIndexForward=True, Limit=limit,
+        )  # fmt: skip
+        return [from_item(i) for i in plain_items(response.get("Items", []))]
+
+    def queue_position(self, recording: Recording) -> int:
+        """1 + the QUEUED recordings created before ``recording`` (its place in line)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name, "IndexName": BY_STATUS, "Select": "COUNT",
+            "KeyConditionExpression": "activeStatus = :q AND createdAt < :c",
+            "ExpressionAttributeValues": {":q": {"S": logic.QUEUED}, ":c": {"N": str(recording.created_at)}},
+        }  # fmt: skip
+        ahead = 0
+        while True:
+            response = self.client.query(**kwargs)
+            ahead += int(response.get("Count", 0))
+            if not response.get("LastEvaluatedKey"):
+                return ahead + 1
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def admit(self, recording_id: str, max_tasks: int) -> Recording | None:
+        """QUEUED -> REQUESTED holding a slot, in one transaction with the counters (a slot below ``max_tasks``
+        taken, one queued less). None when no slot is free; raises ConditionFailed when the recording is no
+        longer QUEUED (another pump admitted it, or it was stopped)."""
+        now = self.now_ms()
+        reasons = self._transact([
+            self._counter_take_slot(max_tasks),
+            {
+                "Update": {
+                    "TableName": self.table_name, "Key": {"pk": {"S": rec_key(recording_id)}},
+                    "UpdateExpression": "SET #s = :req, activeStatus = :req, slotHeld = :yes, admittedAt = :now, "
+                    "updatedAt = :now",
+                    "ConditionExpression": "#s = :queued", "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":req": {"S": logic.REQUESTED}, ":yes": {"BOOL": True}, ":now": {"N": str(now)},
+                        ":queued": {"S": logic.QUEUED},
+                    },
+                }
+            },
+        ])  # fmt: skip
+        if reasons is None:
+            return self.get(recording_id)
+        if len(reasons) > 1 and reasons[1] == ITEM_CONDITION_FAILED:
+            raise ConditionFailed(self.get(recording_id))
+        return None
+
+    def cancel_queued(self, recording_id: str, reason: str) -> Recording | None:
+        """QUEUED -> STOPPED (outcome ``not_started``) and one queued less, in one transaction; None when the
+        recording is not QUEUED (it was admitted meanwhile: stop it like any other)."""
+        now = self.now_ms()
+        reasons = self._transact([
+            self._counter_add(queued=-1),
+            {
+                "Update": {
+                    "TableName": self.table_name, "Key": {"pk": {"S": rec_key(recording_id)}},
+                    "UpdateExpression": "SET #s = :stopped, stopReason = :why, stopRequested = :why, "
+                    "stopRequestedAt = :now, stoppedAt = :now, outcome = :none, updatedAt = :now REMOVE activeStatus",
+                    "ConditionExpression": "#s = :queued", "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":stopped": {"S": logic.STOPPED}, ":why": {"S": reason}, ":now": {"N": str(now)},
+                        ":none": {"S": logic.OUTCOME_NOT_STARTED}, ":queued": {"S": logic.QUEUED},
+                    },
+                }
+            },
+        ])  # fmt: skip
+        return self.get(recording_id) if reasons is None else None
+
+    def release_slot(self, recording_id: str) -> bool:
+        """Give the recording's slot back, once: ``slotHeld`` is removed in the same transaction that counts
+        one slot less, so a retried finalize or fail step never gives back a slot twice."""
+        reasons = self._transact([
+            self._counter_add(running=-1),
+            {
+                "Update": {
+                    "TableName": self.table_name, "Key": {"pk": {"S": rec_key(recording_id)}},
+                    "UpdateExpression": "REMOVE slotHeld", "ConditionExpression": "slotHeld = :yes",
+                    "ExpressionAttributeValues": {":yes": {"BOOL": True}},
+                }
+            },
+        ])  # fmt: skip
+        return reasons is None
 
     def delete_idempotency(self, scope: str, recording_id: str) -> None:
         try:

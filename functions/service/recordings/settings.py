@@ -50,6 +50,15 @@ class RecordingSettings(AgoraAccessSettings):
     recording_resolve_seconds: float = Field(default=60.0, ge=0, le=3600)
     #: how long the workflow waits between two looks
     recording_resolve_poll_seconds: int = Field(default=5, ge=1, le=300)
+    #: the most a recording's workflow step waits in Wait states for our Agora limiter (its total, per step
+    #: chain: acquire and start share it, stop has its own); past it the limiter's error is retried and then fails
+    recording_throttle_max_seconds: int = Field(default=1800, ge=0, le=86_400)
+    #: Agora's concurrent-task limit for this App ID (PCW, 50 unless Agora raised it): recordings past it are QUEUED
+    agora_max_tasks: int = Field(default=50, ge=1, le=100_000)
+    #: the most recordings QUEUED at once; past it POST /recordings answers 429 with Retry-After
+    admission_queue_cap: int = Field(default=1000, ge=0, le=1_000_000)
+    #: the typical recording length the queue's wait estimate assumes (a slot frees every typical/max_tasks s)
+    admission_typical_recording_seconds: int = Field(default=1800, ge=1, le=86_400)
     #: the kicking rule's lifetime: lifted as soon as the recorder is confirmed gone, expires on its own otherwise
     recording_kick_seconds: int = Field(default=600, ge=60, le=86_400)
     #: how long an update/updateLayout may hold a recording's operation lock

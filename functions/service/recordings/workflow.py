@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from service.recordings import logic, resolve
+from service.recordings import admission, logic, resolve
 from service.recordings.deps import RecordingDependencies
 from service.recordings.record import AgoraErrorRecord, Recording
 from service.recordings.repository import ConditionFailed
@@ -79,6 +79,40 @@ def _agora(deps: RecordingDependencies, recording_id: str, step: str, call: Call
         _record_agora_error(deps, recording_id, step, exc)
         logger.warning("agora %s failed for %s: %s", step, recording_id, exc)
         raise
+
+
+def throttled_seconds(event: Mapping[str, Any]) -> int:
+    """The seconds this step chain already waited for the limiter (the state machine carries the total)."""
+    raw = event.get("throttledSeconds")
+    if raw is None:
+        raw = (event.get("state") or {}).get("throttledSeconds")
+    return int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0
+
+
+def waits_in_the_workflow(step: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``step``, except that when our Agora limiter refuses a slot further away than the step may sleep
+    (``deps.STEP_BUDGET``), it returns ``{"waitSeconds": n, "throttledSeconds": total}``: the state machine
+    waits n seconds in a Wait state and runs the step again, so a burst of starts costs state transitions and
+    no function sleeps. Nothing was sent for the refused attempt (``maybe_executed`` is False), so repeating the
+    step is the same as running it late. An attempt that may have reached Agora, Agora's own 429 (no slot named)
+    and waits past ``recording_throttle_max_seconds`` raise as before: Retry, then Catch."""
+    import functools
+
+    @functools.wraps(step)
+    def run(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+        from agorakit.agora.errors import AgoraRateLimitedError
+
+        try:
+            return step(event, settings=settings, deps=deps)
+        except AgoraRateLimitedError as exc:
+            so_far = throttled_seconds(event)
+            seconds = logic.throttle_wait(exc.retry_after, so_far, settings.recording_throttle_max_seconds)
+            if seconds is None or exc.maybe_executed:
+                raise
+            deps.metric("RecordingStepThrottled")
+            return {"waitSeconds": seconds, "throttledSeconds": so_far + seconds}
+
+    return run
 
 
 # ------------------------------------------------------------------------------------------ steps
@@ -371,6 +405,7 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
         item = deps.repo.transition(
             recording_id,
             logic.STOPPED,
+            sources=(logic.STOPPING,),
             set_=fields,
             remove=["taskToken", "opLock", "opLockUntil"],
             add={"fileNames": set(files)} if files else None,
@@ -381,6 +416,7 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
             raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
         item, ended = current, False  # a retried finalize: already done (and already counted)
     _release(deps, item)
+    admission.release(deps, settings, recording_id)  # once, however often this step runs; the queue moves
     deps.metric("RecordingStopped")
     if ended:
         deps.metric("RecordingsEnded", dimensions={"StopReason": logic.ended_reason(fields["stopReason"])})
@@ -420,7 +456,8 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
         item = lost.item or item
     if gone and item is not None:
         _release(deps, item)
-    else:  # the channel stays locked; the reconciler tries again (CLEANUP)
+        admission.release(deps, settings, recording_id)
+    else:  # the channel and the slot stay taken (Agora may still count the recorder); the reconciler's CLEANUP
         deps.repo.mark_cleanup(recording_id, how)
         logger.error("recording %s failed and its recorder is not confirmed gone: %s", recording_id, how)
     deps.metric("RecordingFailed")
@@ -429,11 +466,11 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
 
 
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {
-    "acquire": acquire,
-    "start": start,
+    "acquire": waits_in_the_workflow(acquire),
+    "start": waits_in_the_workflow(start),
     "resolve": resolve_start,
     "wait": wait,
-    "stop": stop,
+    "stop": waits_in_the_workflow(stop),
     "finalize": finalize,
     "fail": fail,
 }

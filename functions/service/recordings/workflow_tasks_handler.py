@@ -55,7 +55,8 @@ def create_app(settings: RecordingSettings, deps: deps_module.RecordingDependenc
 
 def _from_env() -> WorkflowTasks:
     settings = RecordingSettings.from_env()
-    return create_app(settings, deps_module.build(settings, metric=_metric))
+    # STEP_BUDGET: a limiter slot more than a second away becomes a Wait state, not a sleeping function
+    return create_app(settings, deps_module.build(settings, metric=_metric, budget=deps_module.STEP_BUDGET))
 
 
 _default = DefaultApp(_from_env)
