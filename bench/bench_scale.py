@@ -25,8 +25,9 @@ KEYS = (
     "cost_per_1000_usd",
 )  # fmt: skip
 MORE = (
-    "failed_after_start", "recording_max", "start_latency_max_s", "reconciler_runs", "reconciler_deferred_max",
-    "reconciler_duration_max_s", "lambda_throttles", "media_queue_backlog_max", "agora_calls", "agora_433",
+    "failed_after_start", "waiting_to_start_max", "sfn_limiter_waits", "limiter_conflicts", "recording_max",
+    "start_latency_max_s", "reconciler_runs", "reconciler_deferred_max", "reconciler_duration_max_s",
+    "lambda_concurrency_max_by_function", "lambda_throttles", "media_queue_backlog_max", "agora_calls", "agora_433",
     "agora_tasks_max",
     "limiter_wait_p99_s", "ddb_partition_wcu_max_key", "ddb_partition_seconds_over_1000", "sfn_start_throttled",
     "sfn_send_task_throttled", "sfn_describe_throttled", "ncs", "stop_reasons", "virtual_seconds",
@@ -46,6 +47,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--exit-fraction", type=float, default=d.exit_fraction, help="recorders that end by themselves")
     p.add_argument("--ncs-loss", type=float, default=d.ncs_loss, help="NCS notices lost")
     p.add_argument("--reconciler-shards", type=int, default=d.reconciler_shards)
+    p.add_argument("--queue-cap", type=int, default=d.queue_cap, help="admission: the most recordings QUEUED")
     p.add_argument("--region", default=d.region, help="picks Step Functions' bucket sizes")
     p.add_argument("--json", action="store_true", help="print the result as one JSON line too")
     args = p.parse_args(argv)
@@ -59,7 +61,7 @@ def scenario_of(args: argparse.Namespace) -> Scenario:
         recordings=args.recordings, start_window=args.start_window, duration_minutes=args.duration_minutes,
         agora_qps=args.agora_qps, agora_max_tasks=args.agora_max_tasks, lambda_concurrency=args.lambda_concurrency,
         seed=args.seed, exit_fraction=args.exit_fraction, ncs_loss=args.ncs_loss,
-        reconciler_shards=args.reconciler_shards, region=args.region,
+        reconciler_shards=args.reconciler_shards, region=args.region, queue_cap=args.queue_cap,
     )  # fmt: skip
 
 

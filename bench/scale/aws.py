@@ -146,6 +146,7 @@ class LambdaPool:
     reserved: tuple[Function, ...] = ()
     running: int = 0
     by_function: Counter[str] = field(default_factory=Counter)
+    peaks: Counter[str] = field(default_factory=Counter)
     peak: int = 0
     throttles: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
@@ -187,6 +188,7 @@ class LambdaPool:
             return
         self.running += 1
         self.by_function[fn.name] += 1
+        self.peaks[fn.name] = max(self.peaks[fn.name], self.by_function[fn.name])
         self.peak = max(self.peak, self.in_use())
         self.requests[fn.name] += 1
         began = self.loop.now
@@ -251,6 +253,43 @@ class Writes:
         return sum(1 for units in self.per_second.values() if units > limit)
 
 
+class ConditionalCheckFailed(Exception):
+    """What botocore raises for a lost condition (``service.adapters.dynamodb.is_condition_failed`` reads it)."""
+
+    def __init__(self, item: dict[str, Any] | None):
+        super().__init__("ConditionalCheckFailedException")
+        self.response = {"Error": {"Code": "ConditionalCheckFailedException"}, **({"Item": item} if item else {})}
+
+
+class LimiterTable:
+    """The rate-limit table as ``service.adapters.agora.DynamoDBTokenBucket`` uses it: its two conditional
+    UpdateItems, applied as DynamoDB applies them. Every call is a write unit on the bucket's item (a lost
+    condition too), counted in ``writes``."""
+
+    def __init__(self, clock: Callable[[], float], writes: Writes):
+        self._clock = clock
+        self.writes = writes
+        self.tat: dict[str, float] = {}
+        self.conflicts = 0
+
+    def update_item(self, **call: Any) -> dict[str, Any]:
+        key = call["Key"]["pk"]["S"]
+        values = {k: float(v["N"]) for k, v in call["ExpressionAttributeValues"].items()}
+        self.writes.write("rate-limit", key, 1, self._clock())
+        tat = self.tat.get(key)
+        if call["UpdateExpression"].startswith("SET tat = tat + :step"):
+            ok = tat is not None and tat > values[":now"] and (":limit" not in values or tat <= values[":limit"])
+            new = (tat or 0.0) + values[":step"]
+        else:
+            ok = tat is None or tat <= values[":now"]
+            new = values[":next"]
+        if not ok:
+            self.conflicts += 1
+            raise ConditionalCheckFailed({"tat": {"N": f"{tat:.6f}"}} if tat is not None else None)
+        self.tat[key] = round(new, 6)
+        return {"Attributes": {"tat": {"N": f"{self.tat[key]:.6f}"}}}
+
+
 class SimStore(InMemoryRecordingStore):
     """The in-memory recordings table with DynamoDB's write accounting and a bySid index (the fake scans)."""
 
@@ -264,6 +303,7 @@ class SimStore(InMemoryRecordingStore):
         super().__init__(clock)
         self.gsis = dict(gsis)
         self.writes = Writes()
+        self.queued_max = 0
         self._sids: dict[str, str] = {}
         self._on_status = on_status
 
@@ -295,6 +335,9 @@ class SimStore(InMemoryRecordingStore):
     def create(self, recording: Recording, **kwargs: Any) -> CreateOutcome:
         outcome = super().create(recording, **kwargs)
         now = self._clock()
+        if kwargs.get("admission") is not None:  # the admission counters' item is in the same transaction
+            self.writes.write("recordings", "ADMISSION", 2, now)
+            self.queued_max = max(self.queued_max, self.counters["queued"])
         # TransactWriteItems: two units per KB for each item it writes (the idempotency record when keyed)
         self.writes.write("recordings", f"LOCK#{recording.channel}", 2, now)
         if outcome.kind == "created":
@@ -306,6 +349,34 @@ class SimStore(InMemoryRecordingStore):
     def release_lock(self, channel: str, recording_id: str) -> bool:
         self.writes.write("recordings", f"LOCK#{channel}", 1, self._clock())
         return super().release_lock(channel, recording_id)
+
+    # -- admission: each a transaction of the counters' item and the recording -----------------------
+    def _admission_write(self, recording_id: str, old: Mapping[str, Any] | None) -> None:
+        self.writes.write("recordings", "ADMISSION", 2, self._clock())
+        self._count(recording_id, old, self.items.get(recording_id))
+
+    def admit(self, recording_id: str, max_tasks: int) -> Recording | None:
+        old = dict(self.items.get(recording_id) or {})
+        admitted = super().admit(recording_id, max_tasks)
+        if admitted is not None:
+            self._admission_write(recording_id, old)
+        return admitted
+
+    def release_slot(self, recording_id: str) -> bool:
+        old = dict(self.items.get(recording_id) or {})
+        released = super().release_slot(recording_id)
+        if released:
+            self._admission_write(recording_id, old)
+        return released
+
+    def cancel_queued(self, recording_id: str, reason: str) -> Recording | None:
+        old = dict(self.items.get(recording_id) or {})
+        ended = super().cancel_queued(recording_id, reason)
+        if ended is not None:
+            self._admission_write(recording_id, old)
+            if self._on_status is not None:
+                self._on_status(ended)
+        return ended
 
     def transition(self, recording_id: str, target: str, **kwargs: Any) -> Recording:
         result = super().transition(recording_id, target, **kwargs)

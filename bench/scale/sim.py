@@ -30,11 +30,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from agorakit.agora.client import AgoraClient
-from agorakit.agora.ratelimit import LocalTokenBucket, bucket_for_qps
-from service.adapters.agora import ObservedLimiter
+from agorakit.agora.ratelimit import bucket_for_qps
+from service.adapters.agora import CallBudget, DynamoDBTokenBucket, ObservedLimiter
 from service.auth import Caller
 from service.recordings import logic
-from service.recordings.deps import WORKFLOW_BUDGET, RecordingDependencies
+from service.recordings.deps import STEP_BUDGET, WORKFLOW_BUDGET, RecordingDependencies
 from service.recordings.events import apply_recording_event
 from service.recordings.fakes import FakeSecretStore
 from service.recordings.models import RecordingRequest
@@ -44,7 +44,7 @@ from service.recordings.record import Recording
 from service.recordings.settings import RecordingSettings
 
 from bench.scale.agora import SimAgora, Task
-from bench.scale.aws import RECORDINGS_GSIS, Function, LambdaPool, Loop, SimStore, TokenBucket
+from bench.scale.aws import RECORDINGS_GSIS, Function, LambdaPool, LimiterTable, Loop, SimStore, TokenBucket
 from bench.scale.workflow import Execution, SimWorkflow, StepFunctions
 
 ADMIN = Caller("sim-admin", frozenset({"admins"}))
@@ -93,6 +93,8 @@ class Scenario:
     reconciler_shards: int = 1
     segment_seconds: float = 15.0
     region: str = "us-east-1"
+    #: admission: the most recordings QUEUED at once (``admissionQueueCap``; past it 429)
+    queue_cap: int = 1000
     #: hard stop of the run, after the last stop is due (virtual seconds)
     drain_seconds: float = 6 * 3600.0
 
@@ -135,30 +137,36 @@ class Simulation:
             "recording_uploader_secret_name": "uploader", "agora_qps": max(1, int(scenario.agora_qps)),
             # the deployment such recordings need: recordingMaxHours (default 4) above their length
             "recording_max_hours": max(4, min(24, math.ceil(scenario.duration_minutes / 60) + 1)),
+            "agora_max_tasks": scenario.agora_max_tasks, "admission_queue_cap": scenario.queue_cap,
         })  # fmt: skip
         self.store = SimStore(self.clock, gsis=RECORDINGS_GSIS, on_status=self._status)
         self.pool = LambdaPool(self.clock, scenario.lambda_concurrency, reserved=(RECONCILER_FUNCTION, INTAKE_FUNCTION))
+        self.client_rng = random.Random(seed + 2)
         self.agora = SimAgora(
             self.clock, self.clock.sleep, random.Random(seed + 1),
             qps=scenario.agora_qps, max_tasks=scenario.agora_max_tasks, on_exit=self._task_ended,
         )  # fmt: skip
-        self.limiter = self._limiter()
-        self.client = AgoraClient(
-            app_id=self.settings.agora_app_id, customer_id="sim", customer_secret="sim",  # noqa: S106
-            timeout=WORKFLOW_BUDGET.timeout, max_attempts=self.settings.recording_agora_max_attempts,
-            rate_limiter=self.limiter, sleep=self.clock.sleep, rng=random.Random(seed + 2).random,
-            transport=self.agora.transport(), backoff_cap=WORKFLOW_BUDGET.backoff_cap,
-        )  # fmt: skip
+        self.limiter_table = LimiterTable(self.clock, self.store.writes)
+        self.client = self._client(STEP_BUDGET)  # the task function's (``deps.build(..., budget=STEP_BUDGET)``)
+        secrets = FakeSecretStore({"uploader": json.dumps({"access_key": "AKIASIM", "secret_key": "sim"})})
         buckets = SFN_BUCKETS["large" if scenario.region in LARGE_REGIONS else "other"]
         self.deps = RecordingDependencies(
             repo=self.store,
-            secrets=FakeSecretStore({"uploader": json.dumps({"access_key": "AKIASIM", "secret_key": "sim"})}),
+            admission=self.store,
+            secrets=secrets,
             workflow_factory=lambda: self.workflow,
             agora_factory=lambda: self.client,
             clock=self.clock,
             rng=random.Random(seed + 3),
             metric=self._metric,
         )
+        # the reconciler's function builds its client with the patient budget (``deps.build(settings)``)
+        self.reconciler_client = self._client(WORKFLOW_BUDGET)
+        self.reconciler_deps = RecordingDependencies(
+            repo=self.store, admission=self.store, secrets=secrets, workflow_factory=lambda: self.workflow,
+            agora_factory=lambda: self.reconciler_client, clock=self.clock, rng=random.Random(seed + 8),
+            metric=self._metric,
+        )  # fmt: skip
         self.sfn = StepFunctions(
             clock=self.clock, schedule=self.clock.at,
             schedule_timer=lambda when, fn: self.clock.at(when, fn, background=True),
@@ -177,20 +185,24 @@ class Simulation:
         self._sequence = 0
 
     # -- the seams --------------------------------------------------------------------------------
-    def _limiter(self) -> ObservedLimiter:
-        """Agora's budget: ONE bucket per App ID for every caller (the deployed DynamoDB item), as
-        ``service.adapters.agora.build_rate_limiter`` builds it with the workflow's ``max_wait``."""
+    def _client(self, budget: CallBudget) -> AgoraClient:
+        """``AgoraClient`` as ``service.adapters.agora.build_agora_client`` builds it for ``budget``: the deployed
+        ``DynamoDBTokenBucket`` (one item per App ID, shared by every caller) on the simulated table."""
         rate, burst = bucket_for_qps(self.s.agora_qps)
-        bucket = LocalTokenBucket(
-            rate, burst, max_wait=WORKFLOW_BUDGET.limiter_max_wait, clock=self.clock, sleep=self.clock.sleep
-        )
-        return ObservedLimiter(bucket, self._limiter_wait)
+        bucket = DynamoDBTokenBucket(
+            "rate-limit", rate=rate, burst=burst, max_wait=budget.limiter_max_wait, client=self.limiter_table,
+            clock=self.clock, sleep=self.clock.sleep,
+        )  # fmt: skip
+        return AgoraClient(
+            app_id=self.settings.agora_app_id, customer_id="sim", customer_secret="sim",  # noqa: S106
+            timeout=budget.timeout, max_attempts=self.settings.recording_agora_max_attempts,
+            rate_limiter=ObservedLimiter(bucket, self._limiter_wait), sleep=self.clock.sleep,
+            rng=self.client_rng.random, transport=self.agora.transport(), backoff_cap=budget.backoff_cap,
+        )  # fmt: skip
 
     def _limiter_wait(self, seconds: float) -> None:
         self.tally.limiter_grants += 1
         self.tally.limiter_waits.append(seconds)
-        # the DynamoDB bucket: one conditional UpdateItem on one item per grant
-        self.store.writes.write("rate-limit", "agora-account", 1, self.clock.now)
 
     def _metric(self, name: str, value: float = 1, **_: Any) -> None:
         self.tally.metrics[name] += value
@@ -333,7 +345,7 @@ class Simulation:
 
             def run(shard: Shard = shard, deadline: float = deadline) -> dict[str, int]:
                 return reconcile(
-                    settings=self.settings, deps=self.deps, shard=shard,
+                    settings=self.settings, deps=self.reconciler_deps, shard=shard,
                     remaining_ms=lambda: (deadline - loop.now) * 1000,
                 )  # fmt: skip
 
@@ -395,7 +407,10 @@ class Simulation:
             "queued": queued,
             "failed_by_reason": dict(sorted(reasons.items())),
             "failed_after_start": dict(sorted(t.failed_after_start.items())),
-            "queued_max": t.waiting_max,
+            "queued_max": self.store.queued_max,
+            "waiting_to_start_max": t.waiting_max,
+            "sfn_limiter_waits": self.sfn.limiter_waits,
+            "limiter_conflicts": self.limiter_table.conflicts,
             "recording_max": t.recording_max,
             "start_latency_p50_s": _pct(latencies, 50),
             "start_latency_p99_s": _pct(latencies, 99),
@@ -406,6 +421,7 @@ class Simulation:
             "reconciler_deferred_max": max((r.get("deferred", 0) for r in runs), default=0),
             "reconciler_duration_max_s": max((r.get("duration_s", 0) for r in runs), default=0),
             "lambda_concurrency_max": math.ceil(self.pool.peak),
+            "lambda_concurrency_max_by_function": dict(sorted(self.pool.peaks.items())),
             "lambda_throttles": sum(self.pool.throttles.values()),
             "media_queue_backlog_max": int(t.media_backlog_max),
             "agora_calls": sum(v for k, v in self.agora.counts.items() if k.startswith("calls:")),

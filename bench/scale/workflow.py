@@ -6,8 +6,8 @@ as ``workflow_tasks_handler`` does. Retries use the construct's numbers (``Recor
 by ``tests/infra/test_scale_model.py``) with full jitter; every state entered and every retry is one billed
 state transition. ``SimWorkflow`` is the ``WorkflowControl`` port over it, with the API buckets of Step Functions.
 
-The seam for admission (QUEUED, limiter waits as Wait states): a step that returns ``{"waitSeconds": n}`` for
-a ``*Wait`` state is not modelled yet; ``TRANSITIONS`` names where one would go.
+Admission's limiter waits are here as in the construct: a step that returns ``{"waitSeconds": n}`` goes through
+``<Step>Throttled`` and ``<Step>LimiterWait`` and runs again; 406 (``AgoraCapacityError``) has its own Retry.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ LAMBDA_SERVICE_ERRORS = frozenset({
 })  # fmt: skip
 #: ``recording_workflow.RETRYABLE_AGORA_ERRORS`` and ``REACQUIRE_ERRORS``
 RETRYABLE_AGORA_ERRORS = frozenset({"AgoraRateLimitedError", "AgoraServerError", "AgoraUnavailableError"})
+#: ``recording_workflow.CAPACITY_ERRORS``: 406 vendor_over_load, its own long Retry
+CAPACITY_ERRORS = frozenset({"AgoraCapacityError"})
 REACQUIRE_ERRORS = frozenset({"AgoraResourceExpiredError", "AgoraConflictError"})
 
 
@@ -56,6 +58,9 @@ class Tuning:
     retry_max_attempts: int = 6
     retry_max_delay_seconds: int = 60
     reacquire_limit: int = 3
+    capacity_retry_interval_seconds: int = 15
+    capacity_retry_max_attempts: int = 8
+    capacity_retry_max_delay_seconds: int = 300
 
     def lambda_retry(self) -> Retrier:
         return Retrier(LAMBDA_SERVICE_ERRORS, 1.0, 3)
@@ -66,6 +71,14 @@ class Tuning:
             float(self.retry_interval_seconds),
             self.retry_max_attempts,
             max_delay=float(self.retry_max_delay_seconds),
+        )
+
+    def capacity_retry(self) -> Retrier:
+        return Retrier(
+            CAPACITY_ERRORS,
+            float(self.capacity_retry_interval_seconds),
+            self.capacity_retry_max_attempts,
+            max_delay=float(self.capacity_retry_max_delay_seconds),
         )
 
 
@@ -126,6 +139,8 @@ class StepFunctions:
         self.executions: dict[str, Execution] = {}
         self.waiting: dict[str, Execution] = {}
         self.transitions = 0
+        #: limiter waits spent in Wait states (the step returned ``waitSeconds``)
+        self.limiter_waits = 0
         self.errors: Counter[str] = Counter()
         self._tokens = 0
 
@@ -139,7 +154,7 @@ class StepFunctions:
         self.schedule(self.clock.now + seconds, fn)
 
     def begin(self, name: str, recording_id: str) -> None:
-        ex = Execution(name, recording_id, {"recordingId": recording_id, "reacquires": 0})
+        ex = Execution(name, recording_id, {"recordingId": recording_id, "reacquires": 0, "throttledSeconds": 0})
         self.executions[name] = ex
         self._later(DISPATCH, lambda: self._init(ex))
 
@@ -152,22 +167,45 @@ class StepFunctions:
     # -- the states -----------------------------------------------------------------------------
     def _init(self, ex: Execution) -> None:
         self._enter(ex, "Init")
-        ex.state = {"recordingId": ex.recording_id, "reacquires": 0}
+        ex.state = {"recordingId": ex.recording_id, "reacquires": 0, "throttledSeconds": 0}
         self._acquire(ex)
 
+    def _throttled(self, ex: Execution) -> dict[str, Any]:
+        return {"throttledSeconds": ex.state.get("throttledSeconds", 0)}
+
     def _acquire(self, ex: Execution) -> None:
-        payload = {"action": "acquire", "recordingId": ex.recording_id, "reacquires": ex.state.get("reacquires", 0)}
-        self._task(ex, "Acquire", "acquire", payload, None, agora=True,
-                   catches=(), then=self._start)  # fmt: skip
+        payload = {"action": "acquire", "recordingId": ex.recording_id, "reacquires": ex.state.get("reacquires", 0),
+                   **self._throttled(ex)}  # fmt: skip
+        self._task(ex, "Acquire", "acquire", payload, "acquire", agora=True,
+                   catches=(), then=self._acquire_outcome)  # fmt: skip
+
+    def _acquire_outcome(self, ex: Execution) -> None:
+        self._enter(ex, "AcquireOutcome")
+        if "waitSeconds" in (ex.state.get("acquire") or {}):
+            self._limiter_wait(ex, "Acquire", "acquire", self._acquire)
+        else:
+            self._start(ex)
+
+    def _limiter_wait(self, ex: Execution, name: str, result: str, again: Callable[[Execution], None]) -> None:
+        """``<name>Throttled`` (keep the step's total) -> ``<name>LimiterWait`` (the seconds it named) -> the step."""
+        self._enter(ex, f"{name}Throttled")
+        ex.state["throttledSeconds"] = ex.state[result]["throttledSeconds"]
+        self._enter(ex, f"{name}LimiterWait")
+        self.limiter_waits += 1
+        self._later(float(ex.state[result]["waitSeconds"]), lambda: again(ex))
 
     def _start(self, ex: Execution) -> None:
-        payload = {"action": "start", "recordingId": ex.recording_id, "reacquires": ex.state.get("reacquires", 0)}
+        payload = {"action": "start", "recordingId": ex.recording_id, "reacquires": ex.state.get("reacquires", 0),
+                   **self._throttled(ex)}  # fmt: skip
         self._task(ex, "Start", "start", payload, "start", agora=True,
                    catches=((REACQUIRE_ERRORS, self._count_reacquire),), then=self._start_outcome)  # fmt: skip
 
     def _start_outcome(self, ex: Execution) -> None:
         self._enter(ex, "StartOutcome")
-        if (ex.state.get("start") or {}).get("outcome") == "unknown":
+        start = ex.state.get("start") or {}
+        if "waitSeconds" in start:
+            self._limiter_wait(ex, "Start", "start", self._start)
+        elif start.get("outcome") == "unknown":
             self._resolve(ex)
         else:
             self._wait(ex)
@@ -190,6 +228,7 @@ class StepFunctions:
             ex.state = {
                 "recordingId": ex.recording_id,
                 "reacquires": int(ex.state.get("reacquires") or 0) + 1,
+                **self._throttled(ex),
                 "error": {"Error": "RecorderRemoved", "Cause": (ex.state.get("resolve") or {}).get("reason")},
             }
             self._can_reacquire(ex)
@@ -199,6 +238,7 @@ class StepFunctions:
         ex.state = {
             "recordingId": ex.recording_id,
             "reacquires": int(ex.state.get("reacquires") or 0) + 1,
+            **self._throttled(ex),
             "error": ex.state.get("error"),
         }
         self._can_reacquire(ex)
@@ -259,7 +299,14 @@ class StepFunctions:
 
     def _stop(self, ex: Execution) -> None:
         self._task(ex, "Stop", "stop", {"action": "stop", "state": dict(ex.state)}, "stop", agora=True,
-                   catches=(), then=self._finalize)  # fmt: skip
+                   catches=(), then=self._stop_outcome)  # fmt: skip
+
+    def _stop_outcome(self, ex: Execution) -> None:
+        self._enter(ex, "StopOutcome")
+        if "waitSeconds" in (ex.state.get("stop") or {}):
+            self._limiter_wait(ex, "Stop", "stop", self._stop)
+        else:
+            self._finalize(ex)
 
     def _finalize(self, ex: Execution) -> None:
         self._task(ex, "Finalize", "finalize", {"action": "finalize", "state": dict(ex.state)}, "result",
@@ -285,7 +332,8 @@ class StepFunctions:
         final: bool = False,
     ) -> None:
         self._enter(ex, state)
-        retriers = [self.tuning.lambda_retry(), *([self.tuning.agora_retry()] if agora else [])]
+        agora_retriers = [self.tuning.agora_retry(), self.tuning.capacity_retry()] if agora else []
+        retriers = [self.tuning.lambda_retry(), *agora_retriers]
         attempts: Counter[int] = Counter()
 
         def done(result: dict[str, Any]) -> None:

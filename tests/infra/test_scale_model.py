@@ -19,4 +19,5 @@ def test_the_simulated_retries_are_the_deployed_ones():
 def test_the_simulated_error_lists_are_the_deployed_ones():
     assert set(construct.RETRYABLE_AGORA_ERRORS) == model.RETRYABLE_AGORA_ERRORS
     assert set(construct.REACQUIRE_ERRORS) == model.REACQUIRE_ERRORS
+    assert set(construct.CAPACITY_ERRORS) == model.CAPACITY_ERRORS
     assert set(construct.LAMBDA_SERVICE_ERRORS) == model.LAMBDA_SERVICE_ERRORS

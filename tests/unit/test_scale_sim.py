@@ -9,7 +9,7 @@ import pytest
 
 from bench.scale.sim import Scenario, simulate
 
-#: a burst three times Agora's task limit at its default QPS: starts are refused (406) and retried until slots free
+#: a burst three times Agora's task limit at its default QPS: the recordings past the limit wait for a slot
 SMALL = Scenario(recordings=24, start_window=0, duration_minutes=1, agora_qps=10, agora_max_tasks=8, seed=3)
 
 
@@ -32,7 +32,8 @@ def test_no_channel_ever_has_two_recorders_and_none_is_left_running(result):
 
 def test_the_limiter_keeps_agora_under_its_qps(result):
     assert result["agora_429"] == 0
-    assert result["agora_406"] > 0  # the burst did meet the task limit: the run is not trivially green
+    # the burst did meet the task limit, queued by admission or refused by Agora: the run is not trivially green
+    assert result["queued_max"] > 0 or result["agora_406"] > 0
 
 
 def test_cost_lines_sum_to_the_total(result):
