@@ -26,7 +26,7 @@ import random
 import statistics
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from agorakit.agora.client import AgoraClient
@@ -140,7 +140,9 @@ class Simulation:
             "agora_max_tasks": scenario.agora_max_tasks, "admission_queue_cap": scenario.queue_cap,
         })  # fmt: skip
         self.store = SimStore(self.clock, gsis=RECORDINGS_GSIS, on_status=self._status)
-        self.pool = LambdaPool(self.clock, scenario.lambda_concurrency, reserved=(RECONCILER_FUNCTION, INTAKE_FUNCTION))
+        # one reserved slot per reconciler shard (one scheduled invocation each)
+        self.reconciler_fn = replace(RECONCILER_FUNCTION, reserved=max(1, scenario.reconciler_shards))
+        self.pool = LambdaPool(self.clock, scenario.lambda_concurrency, reserved=(self.reconciler_fn, INTAKE_FUNCTION))
         self.client_rng = random.Random(seed + 2)
         self.agora = SimAgora(
             self.clock, self.clock.sleep, random.Random(seed + 1),
@@ -340,7 +342,7 @@ class Simulation:
         s, loop = self.s, self.clock
         for index in range(s.reconciler_shards):
             shard = Shard(index, s.reconciler_shards)
-            deadline = loop.now + RECONCILER_FUNCTION.timeout_s
+            deadline = loop.now + self.reconciler_fn.timeout_s
             began = loop.now
 
             def run(shard: Shard = shard, deadline: float = deadline) -> dict[str, int]:
@@ -357,7 +359,7 @@ class Simulation:
                 self.tally.reconciler_runs.append({"error": 1})
                 self._refused(f"reconciler:{type(exc).__name__}")
 
-            self.pool.invoke(RECONCILER_FUNCTION, run, done=done, failed=failed)
+            self.pool.invoke(self.reconciler_fn, run, done=done, failed=failed)
         loop.at(loop.now + s.reconciler_period, self._reconcile, background=True)
 
     # -- the media path (counted) -------------------------------------------------------------------
