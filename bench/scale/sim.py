@@ -3,9 +3,9 @@
 What runs is ours, unchanged: ``operations.create_recording`` and ``stop_recording`` (the API), the workflow's
 steps (``workflow.STEPS``) executed by the state machine's rules (``bench.scale.workflow``), the reconciler
 (``reconcile.reconcile`` with its ``Shard``), the NCS event processing (``events.apply_recording_event``),
-``AgoraClient`` with its retries and the limiter (``agorakit.agora.ratelimit.LocalTokenBucket``, the same GCRA
-reservation bucket as ``service.adapters.agora.DynamoDBTokenBucket``, behind ``ObservedLimiter``), on the
-in-memory store (``service.recordings.fakes``) and one virtual clock.
+``AgoraClient`` with its retries and the deployed limiter (``service.adapters.agora.DynamoDBTokenBucket`` behind
+``ObservedLimiter``, on ``aws.LimiterTable``), admission (``service.recordings.admission``), on the in-memory store
+(``service.recordings.fakes``) and one virtual clock.
 
 What is modelled: Agora (``bench.scale.agora``, the emulator's rules), Step Functions, Lambda's concurrency and
 DynamoDB's partitions (``bench.scale.aws``), the users (each recording is requested at a random moment of
@@ -13,9 +13,8 @@ the start window, records ``duration`` and is then stopped through the API, or e
 its NCS notice lost or late), and the media path's volume (S3 PUTs, notifications, media batches: counted).
 
 Seams for work in progress: ``Scenario.reconciler_shards`` (the reconciler's fan-out; the handler already takes
-a ``Shard``), ``Scenario.gsis`` (index projections), and ``Simulation.limiter`` (one bucket today; lanes would
-give each caller its own). Admission (QUEUED) needs nothing here: whatever ``create_recording`` and the steps do,
-the counts say.
+a ``Shard``), ``aws.RECORDINGS_GSIS`` (index projections), and ``Simulation._client`` (one bucket per App ID for
+every caller; priority lanes would give each caller its lane there).
 """
 
 from __future__ import annotations
