@@ -1,7 +1,8 @@
 """``make bench``: run every ``bench/bench_*.py`` (or those named on the command line) in its own process.
 
 Each benchmark prints its own figures, each with its named peer and the ratio, and ends with ``SUMMARY``
-line(s); those are repeated together at the end so the whole run reads on one screen. A benchmark that
+line(s); those are repeated together at the end so the whole run reads on one screen. One benchmark named
+with flags after it gets them (``python -m bench scale --recordings 10000 --json``). A benchmark that
 fails makes the whole run fail; figures are never asserted against wall-clock thresholds.
 ``QUICK=1 make bench`` (or ``QUICK=1 python -m bench``) asks every benchmark for its short mode: fewer runs
 and shorter load tests, for a quick look; the full mode is the one whose figures count.
@@ -21,6 +22,9 @@ HERE = Path(__file__).resolve().parent
 
 def main(argv: list[str]) -> int:
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
+    flags: list[str] = []
+    if len(argv) > 1 and argv[1].startswith("-"):  # ``python -m bench scale --recordings 10000``: one bench, its flags
+        argv, flags = argv[:1], argv[1:]
     if argv:
         wanted = {a if a.startswith("bench_") else f"bench_{a}" for a in argv}
         unknown = wanted - set(names)
@@ -42,7 +46,11 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {name} " + "=" * max(0, 60 - len(name)), flush=True)
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent, stdout=subprocess.PIPE, text=True, bufsize=1
+            [sys.executable, "-m", f"bench.{name}", *flags],
+            cwd=HERE.parent,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         assert proc.stdout is not None
         for line in proc.stdout:  # tee: show it live, keep the summary lines

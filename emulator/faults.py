@@ -24,6 +24,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 AMBIGUOUS = ("5xx", "206_65", "502", "504", "timeout")
@@ -180,15 +181,16 @@ def _op_ok(entry: str) -> bool:
 class SlidingWindow:
     """At most ``qps`` accepted requests in any 1-second window (rejected ones are not counted)."""
 
-    def __init__(self, qps: float):
+    def __init__(self, qps: float, clock: Callable[[], float] = time.monotonic):
         self.qps = qps
+        self._clock = clock  # bench/scale runs it on virtual time
         self._times: deque[float] = deque()
         self._lock = threading.Lock()
 
     def allow(self) -> bool:
         if not self.qps:
             return True
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             while self._times and now - self._times[0] >= 1.0:
                 self._times.popleft()
