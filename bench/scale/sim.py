@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from agorakit.agora.client import AgoraClient
-from agorakit.agora.ratelimit import bucket_for_qps
+from agorakit.agora.ratelimit import Lanes, bucket_for_qps
 from service.adapters.agora import CallBudget, DynamoDBTokenBucket, ObservedLimiter
 from service.auth import Caller
 from service.recordings import logic
@@ -89,7 +89,8 @@ class Scenario:
     ncs_late: float = 0.2
     ncs_late_max: float = 120.0
     reconciler_period: float = 300.0
-    reconciler_shards: int = 1
+    #: the deployed default (infra.settings.StackSettings.reconciler_shards; tests/infra/test_scale_model.py)
+    reconciler_shards: int = 16
     segment_seconds: float = 15.0
     region: str = "us-east-1"
     #: admission: the most recordings QUEUED at once (``admissionQueueCap``; past it 429)
@@ -188,11 +189,13 @@ class Simulation:
     # -- the seams --------------------------------------------------------------------------------
     def _client(self, budget: CallBudget) -> AgoraClient:
         """``AgoraClient`` as ``service.adapters.agora.build_agora_client`` builds it for ``budget``: the deployed
-        ``DynamoDBTokenBucket`` (one item per App ID, shared by every caller) on the simulated table."""
+        ``DynamoDBTokenBucket`` (one item per App ID, shared by every caller, with the settings' priority lanes) on
+        the simulated table."""
         rate, burst = bucket_for_qps(self.s.agora_qps)
         bucket = DynamoDBTokenBucket(
             "rate-limit", rate=rate, burst=burst, max_wait=budget.limiter_max_wait, client=self.limiter_table,
-            clock=self.clock, sleep=self.clock.sleep,
+            clock=self.clock, sleep=self.clock.sleep, default_lane=budget.lane,
+            lanes=Lanes.parse(self.settings.agora_lane_shares, horizon=self.settings.agora_limiter_horizon_seconds),
         )  # fmt: skip
         return AgoraClient(
             app_id=self.settings.agora_app_id, customer_id="sim", customer_secret="sim",  # noqa: S106

@@ -21,3 +21,10 @@ def test_the_simulated_error_lists_are_the_deployed_ones():
     assert set(construct.REACQUIRE_ERRORS) == model.REACQUIRE_ERRORS
     assert set(construct.CAPACITY_ERRORS) == model.CAPACITY_ERRORS
     assert set(construct.LAMBDA_SERVICE_ERRORS) == model.LAMBDA_SERVICE_ERRORS
+
+
+def test_the_simulated_reconciler_fan_out_is_the_deployed_default():
+    from bench.scale.sim import Scenario
+    from infra.settings import StackSettings
+
+    assert Scenario().reconciler_shards == StackSettings.model_fields["reconciler_shards"].default
