@@ -44,8 +44,13 @@ OPS = (
     "channel.hosts",
     "channel.user_status",
     "ncs.ip",
+    "stt.join",
+    "stt.leave",
+    "stt.get",
+    "stt.update",
+    "stt.list",
 )
-MUTATING = {"acquire", "start", "stop", "update", "updateLayout"} | {
+MUTATING = {"acquire", "start", "stop", "update", "updateLayout", "stt.join", "stt.leave", "stt.update"} | {
     op for op in OPS if op.startswith("kicking_rule.") and op != "kicking_rule.list"
 }
 RATES = ("rate_429", "rate_5xx", "rate_206_65", "rate_502", "rate_504", "rate_allocate", "rate_timeout", "rate_slow")
@@ -156,6 +161,8 @@ class Faults:
             return 401, {"message": "Invalid authentication credentials"}, {}
         if kind == "5xx" and op.startswith(("channel", "kicking")):
             return 500, {"message": "internal error"}, {}
+        if kind == "5xx" and op.startswith("stt."):  # Real-Time STT: 503 start failure, 504 timeout
+            return (503, {"message": "start failure"}, {}) if op == "stt.join" else (504, {"message": "timeout"}, {})
         if kind == "5xx" and op == "acquire":
             return 500, {"code": 504, "reason": "allocate_timeout"}, {}
         status, body = _REPLIES[kind]

@@ -176,7 +176,7 @@ def decode_body(op: str, content_type: str, raw: bytes) -> dict[str, Any]:
     """The JSON object of a request, or the 400/415 the gateway (channels) or recording service answers."""
     if not raw:
         return {}
-    recording = not op.startswith(("channel", "kicking"))
+    recording = not op.startswith(("channel", "kicking", "stt."))
     if "application/json" not in content_type.lower():
         if recording:
             raise rec_error(400, 8, "Content-Type must be application/json")

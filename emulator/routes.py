@@ -6,6 +6,7 @@ import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from emulator import stt
 from emulator.model import gateway_error
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ def api_route(  # noqa: PLR0911, PLR0912 - one branch per Agora path, as in Agor
             cname, hosts_only = seg[5], n == 7
             op = "channel.hosts" if hosts_only else "channel.users"
             return op, lambda b: (200, _locked(emu, world.channel_users, cname, hosts_only))
+    if seg[:4] == ["api", "speech-to-text", "v1", "projects"] and n >= 6:  # Real-Time STT v7 (stt.py)
+        return stt.route(emu, method, seg[4:], query)
     if seg in (["v1", "ncs", "ip"], ["v2", "ncs", "ip"]) and method == "GET":
         return "ncs.ip", lambda b: (200, {"data": {"service": {"hosts": [{"primaryIP": "127.0.0.1"}]}}})
     return None, None
@@ -134,6 +137,12 @@ def control(  # noqa: PLR0911, PLR0912 - one branch per control path
             "overlaps": overlaps,
             "running": [t["sid"] for t in history if not t["ended_at"]],
         }
+    if seg == ["stt"] and method in ("GET", "POST"):  # Real-Time STT: settings, agents, overlaps
+        try:
+            settings = emu.stt_configure(**body)
+        except (TypeError, ValueError) as exc:
+            raise gateway_error(400, str(exc)) from None
+        return 200, {"settings": settings, "agents": emu.stt_history(), "overlaps": emu.stt_overlaps()}
     if seg[:1] == ["console"]:
         return _console_control(emu, method, seg[1:], body)
     if seg == ["reset"] and method == "POST":
