@@ -240,15 +240,19 @@ class TranscriptionsRepository:
         translate: Mapping[str, Sequence[str]] | None = None,
     ) -> bool:
         sets = ["appliedSequence = :seq"]
+        names: dict[str, str] = {}
         values: dict[str, Any] = {":seq": {"N": str(sequence_id)}}
         if languages is not None:
-            sets.append("languages = :languages")
+            sets.append("#languages = :languages")
+            names["#languages"] = "languages"
             values[":languages"] = to_attr(list(languages))
         if subscribe_uids is not None:
-            sets.append("subscribeUids = :subscribe")
+            sets.append("#subscribe = :subscribe")
+            names["#subscribe"] = "subscribeUids"
             values[":subscribe"] = to_attr(list(subscribe_uids))
         if translate is not None:
-            sets.append("translate = :translate")
+            sets.append("#translate = :translate")
+            names["#translate"] = "translate"
             values[":translate"] = to_attr({k: list(v) for k, v in translate.items()})
         try:
             self._update(
@@ -256,6 +260,7 @@ class TranscriptionsRepository:
                 UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression="attribute_exists(pk) AND appliedSequence < :seq",
                 ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ConditionFailed as exc:
             if exc.item is None:
