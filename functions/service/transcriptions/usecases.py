@@ -234,45 +234,12 @@ class TranscriptionService:
 
     # -- NCS product 20 ---------------------------------------------------------------------------
     def apply_notice(self, envelope: Mapping[str, Any]) -> Transcription | None:
-        """Apply one NCS notice (advisory: late, repeated or out of order ones change nothing wrongly)."""
-        if envelope.get("productId") != 20:
-            return None
-        agent_id = envelope.get("sid")
-        payload = envelope.get("payload") if isinstance(envelope.get("payload"), dict) else {}
-        if not isinstance(agent_id, str) or not isinstance(payload, dict):
-            return None
-        record = self.store.by_agent(agent_id)
-        if record is None:
-            return None
-        if envelope.get("eventType") == EVENT_FILES:
-            files = payload.get("fileList")
-            if isinstance(files, list):
-                self.store.add_files(record.id, [str(f) for f in files])
-            return self.store.get(record.id)
-        status = payload.get("status")
-        at = payload.get("ts") if isinstance(payload.get("ts"), int) else envelope.get("notifyMs")
-        if not isinstance(status, str) or status not in logic.FROM_REMOTE or not isinstance(at, int):
-            return record
-        reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
-        return self._report(record, agent_id, logic.FROM_REMOTE[status], at, reason=reason)
+        return apply_notice(self.store, envelope)
 
     def _report(
         self, record: Transcription, agent_id: str, state: str, at_ms: int, *, reason: str | None
     ) -> Transcription:
-        for _ in range(5):
-            if agent_id != record.agent_id:  # an earlier generation's agent: its end is the restart's, not ours
-                return record
-            target = logic.next_state(record.status, record.status_at_ms, state, at_ms)
-            if target is None:
-                return record
-            try:
-                return self.store.move(record.id, record.status, target, max(at_ms, record.status_at_ms),
-                                       reason=reason if target in logic.TERMINAL else None)  # fmt: skip
-            except ConditionFailed as exc:
-                if exc.item is None:
-                    return record
-                record = exc.item
-        return record
+        return report(self.store, record, agent_id, state, at_ms, reason=reason)
 
     # -- the 72-hour limit ------------------------------------------------------------------------
     def restart(self, transcription_id: str) -> Transcription:
@@ -293,3 +260,48 @@ class TranscriptionService:
         if record.started_at_ms is None or record.status in logic.TERMINAL:
             return None
         return logic.restart_due_ms(record.started_at_ms)
+
+
+def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Transcription | None:
+    """Apply one NCS product-20 notice (advisory: late, repeated or out of order ones change nothing wrongly).
+    None when it is not ours (another product, an unknown agent)."""
+    if envelope.get("productId") != 20:
+        return None
+    agent_id = envelope.get("sid")
+    payload = envelope.get("payload")
+    if not isinstance(agent_id, str) or not isinstance(payload, dict):
+        return None
+    record = store.by_agent(agent_id)
+    if record is None:
+        return None
+    if envelope.get("eventType") == EVENT_FILES:
+        files = payload.get("fileList")
+        if isinstance(files, list):
+            store.add_files(record.id, [str(f) for f in files])
+        return store.get(record.id)
+    status = payload.get("status")
+    at = payload.get("ts") if isinstance(payload.get("ts"), int) else envelope.get("notifyMs")
+    if not isinstance(status, str) or status not in logic.FROM_REMOTE or not isinstance(at, int):
+        return record
+    reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
+    return report(store, record, agent_id, logic.FROM_REMOTE[status], at, reason=reason)
+
+
+def report(
+    store: TranscriptionStore, record: Transcription, agent_id: str, state: str, at_ms: int, *, reason: str | None
+) -> Transcription:
+    """Move ``record`` by a report of its agent's ``state`` (forward only; a lost race is read again)."""
+    for _ in range(5):
+        if agent_id != record.agent_id:  # an earlier generation's agent: its end is the restart's, not ours
+            return record
+        target = logic.next_state(record.status, record.status_at_ms, state, at_ms)
+        if target is None:
+            return record
+        try:
+            return store.move(record.id, record.status, target, max(at_ms, record.status_at_ms),
+                              reason=reason if target in logic.TERMINAL else None)  # fmt: skip
+        except ConditionFailed as exc:
+            if exc.item is None:
+                return record
+            record = exc.item
+    return record
