@@ -45,13 +45,13 @@ class StartCommand:
 @dataclass
 class TranscriptionService:
     """The use cases with their ports. ``bot_token(channel, uid)`` mints the bot's RTC token (None without an App
-    Certificate); ``caption_storage(channel, transcription_id)`` says where Agora writes the caption files."""
+    Certificate); ``caption_storage(record)`` says where Agora writes the transcript and caption files."""
 
     store: TranscriptionStore
     agora: SttAgora
     clock: Callable[[], float]
     bot_token: Callable[[str, int], str | None] = lambda channel, uid: None
-    caption_storage: Callable[[str, str], StorageConfig | None] = lambda channel, transcription_id: None
+    caption_storage: Callable[[Transcription], StorageConfig | None] = lambda record: None
     channel_uids: Callable[[str], Sequence[int]] = lambda channel: ()
     rng: random.Random | None = None
 
@@ -105,7 +105,7 @@ class TranscriptionService:
             uid_languages=dict(record.uid_languages),
             subscribe_uids=record.subscribe_uids,
             translate=dict(record.translate),
-            caption_storage=self.caption_storage(record.channel, record.id),
+            caption_storage=self.caption_storage(record),
         )
 
     def join_generation(self, record: Transcription, generation: int) -> Transcription:
