@@ -33,8 +33,32 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "ProcessorFunction": (
         "service.webhooks.processor.handler",
-        # presence UpdateItem/Query; recording events: Query bySid, GetItem, UpdateItem, SendTaskSuccess
-        frozenset({"dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:GetItem", "states:SendTaskSuccess"}),
+        # presence UpdateItem/Query; recording events: Query bySid, GetItem, UpdateItem, SendTaskSuccess;
+        # NCS product 20: transcription GetItem/UpdateItem and the channel lock's DeleteItem at the end
+        frozenset(
+            {
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:DeleteItem",
+                "states:SendTaskSuccess",
+            }
+        ),
+    ),
+    "TranscriptionsFunction": (
+        "service.transcriptions.handler.handler",
+        # the table: Get/Query reads, conditional Put (agent pointer, the create transaction's two Puts)/Update/
+        # Delete; the limiter's UpdateItem; the REST secret, the App Certificate and the uploader's keys
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "secretsmanager:GetSecretValue",
+            }
+        ),
     ),
     "ChannelsFunction": (
         "service.channels.handler.handler",
@@ -167,7 +191,6 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     },
     "ProcessorFunction": {
         "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
-        "dynamodb:DeleteItem": "lock release runs in the recording functions, not in event application",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
         "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
@@ -194,6 +217,9 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     },
     "ProjectsFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
+    },
+    "TranscriptionsFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
     },
 }
 # the intake reads its secret: it is expected, so it cannot also be "not called"
@@ -238,6 +264,7 @@ def _prefix(function_id: str) -> str:
         "ApiFunction": "Recording",
         "ProjectsFunction": "Projects",
         "PublisherFunction": "Events",
+        "TranscriptionsFunction": "Transcriptions",
     }[function_id]
     return f"{owner}{function_id}"
 

@@ -1,0 +1,126 @@
+"""Live transcription (Agora Real-Time STT v7): the transcriptions function, the TranscriptionsTable and the
+``/transcriptions*`` routes (JWT-authorized; the function itself requires the admin group). The webhook
+processor gets the table (``grant_events``) to apply NCS product 20.
+
+Least privilege: Agora access through ``AgoraAccess.grant`` (REST secret + rate-limit table); the table with
+exactly the calls the repository makes; the App Certificate (the bot's token) and the uploader's keys (Agora
+writes transcripts and captions into the recordings bucket with them) read-only.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.constructs.agora_access import AgoraAccess
+from infra.constructs.api import Api
+from infra.constructs.function_factory import FunctionFactory
+from infra.grants import grant_secret_value
+from infra.nag import acknowledge
+from infra.retention import data_removal_policy
+from infra.settings import StackSettings
+
+#: the repository's calls (service.transcriptions.repository): Get/Query reads, the conditional Update/Put/Delete
+#: writes, the create transaction (record + channel lock)
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+#: NCS product 20 (service.transcriptions.usecases.apply_notice): the agent pointer and record reads, the
+#: conditional moves, the channel lock released at the end
+EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
+    ("/transcriptions", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
+    ("/transcriptions/{id}", (apigw.HttpMethod.GET, apigw.HttpMethod.PATCH, apigw.HttpMethod.DELETE)),
+)
+
+
+class Transcriptions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        api: Api,
+        functions: FunctionFactory,
+        agora: AgoraAccess,
+        bucket: s3.IBucket | None = None,
+        uploader_secret: secretsmanager.ISecret | None = None,
+    ):
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.TableV2(
+            self,
+            "TranscriptionsTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="byKind",
+                    partition_key=dynamodb.Attribute(name="kind", type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.NUMBER),
+                ),
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="byChannel",
+                    partition_key=dynamodb.Attribute(name="channel", type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.NUMBER),
+                ),
+            ],
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=data_removal_policy(settings),
+            deletion_protection=not settings.dev,
+        )
+        certificate = secretsmanager.Secret.from_secret_name_v2(
+            self, "AppCertificate", settings.app_certificate_secret_name
+        )
+        env = {
+            "TRANSCRIPTIONS_TABLE": self.table.table_name,
+            "GROUPS_CLAIM": settings.groups_claim,
+            "ADMIN_GROUP": settings.admin_group,
+            "APP_CERTIFICATE_SECRET_NAME": settings.app_certificate_secret_name,
+        }
+        if bucket is not None and uploader_secret is not None:
+            env["RECORDINGS_BUCKET"] = bucket.bucket_name
+            env["RECORDINGS_BUCKET_REGION"] = Stack.of(self).region
+            env["RECORDING_UPLOADER_SECRET_NAME"] = uploader_secret.secret_name
+        self.function = functions.create(
+            self,
+            "TranscriptionsFunction",
+            handler="service.transcriptions.handler.handler",
+            description="/transcriptions: Agora Real-Time STT v7 agents, captions and translation (admins)",
+            service_name="transcriptions",
+            memory_size=512,
+            timeout=Duration.seconds(29),
+            environment=env,
+        )
+        agora.grant(self.function)
+        self._grant_table(self.function, TABLE_ACTIONS)
+        grant_secret_value(self.function, certificate)
+        if uploader_secret is not None:
+            grant_secret_value(self.function, uploader_secret)
+        self.routes = [route for path, methods in ROUTES for route in api.add_route(path, list(methods), self.function)]
+
+    def grant_events(self, processor: lambda_.Function) -> None:
+        """The webhook processor applies NCS product 20 to the table."""
+        processor.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)
+        self._grant_table(processor, EVENT_ACTIONS)
+
+    def _grant_table(self, fn: lambda_.Function, actions: tuple[str, ...]) -> None:
+        self.table.grant(fn, *actions)
+        table_id = Stack.of(self).get_logical_id(self.table.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            fn.role or fn,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+            "Query on the TranscriptionsTable's own GSIs (byKind, byChannel); the wildcard is this table's "
+            "index namespace only.",
+        )
