@@ -48,7 +48,23 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "TranscriptionsFunction": (
         "service.transcriptions.handler.handler",
         # the table: Get/Query reads, conditional Put (agent pointer, the create transaction's two Puts)/Update/
-        # Delete; the limiter's UpdateItem; the REST secret, the App Certificate and the uploader's keys
+        # Delete; the limiter's UpdateItem; the REST secret, the App Certificate and the uploader's keys; the
+        # restart workflow's StartExecution
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "secretsmanager:GetSecretValue",
+                "states:StartExecution",
+            }
+        ),
+    ),
+    "RestartFunction": (
+        "service.transcriptions.workflow_handler.handler",
+        # the 72-hour restart: the same table calls and secrets as the API (it joins and adopts agents)
         frozenset(
             {
                 "dynamodb:GetItem",
@@ -221,6 +237,10 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     "TranscriptionsFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
     },
+    "RestartFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+        "states:StartExecution": "the restart step runs inside the workflow; only the API starts executions",
+    },
 }
 # the intake reads its secret: it is expected, so it cannot also be "not called"
 del REACHED_NOT_CALLED["IntakeFunction"]["secretsmanager:GetSecretValue"]
@@ -265,6 +285,7 @@ def _prefix(function_id: str) -> str:
         "ProjectsFunction": "Projects",
         "PublisherFunction": "Events",
         "TranscriptionsFunction": "Transcriptions",
+        "RestartFunction": "Transcriptions",
     }[function_id]
     return f"{owner}{function_id}"
 

@@ -102,3 +102,26 @@ def caption_storage(
                              file_name_prefix=prefix)  # fmt: skip
 
     return storage
+
+
+def restart_scheduler(settings: TranscriptionsSettings) -> Callable[[Transcription, int], None] | None:
+    """Start the restart workflow of a transcription (execution name = its id: a repeated start is the same
+    execution, never a second one); None when no state machine is configured."""
+    arn = settings.transcription_state_machine_arn
+    if not arn:
+        return None
+
+    def schedule(record: Transcription, due_ms: int) -> None:
+        import json
+
+        from service.adapters.aws import client
+        from service.transcriptions.usecases import iso_ms
+
+        payload = json.dumps({"transcriptionId": record.id, "restartAt": iso_ms(due_ms)}, separators=(",", ":"))
+        try:
+            client("stepfunctions").start_execution(stateMachineArn=arn, name=record.id, input=payload)
+        except Exception as exc:
+            if "ExecutionAlreadyExists" not in type(exc).__name__ + str(getattr(exc, "response", "")):
+                raise
+
+    return schedule

@@ -74,7 +74,7 @@ def build_service(settings: TranscriptionsSettings) -> TranscriptionService:
 
     from service.adapters.agora import INTERACTIVE, build_agora_client
     from service.adapters.secrets import SecretsManagerStore
-    from service.transcriptions.deployed import LazyStt, bot_token_signer, caption_storage
+    from service.transcriptions.deployed import LazyStt, bot_token_signer, caption_storage, restart_scheduler
     from service.transcriptions.repository import TranscriptionsRepository
 
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
@@ -88,6 +88,9 @@ def build_service(settings: TranscriptionsSettings) -> TranscriptionService:
         clock=time.time,
         bot_token=bot_token_signer(settings, secrets),
         caption_storage=caption_storage(settings, secrets),
+        schedule_restart=restart_scheduler(settings),
+        lifetime_ms=settings.transcription_lifetime_seconds * 1000,
+        restart_margin_ms=settings.transcription_restart_margin_seconds * 1000,
     )
 
 
@@ -106,7 +109,10 @@ def _json(status: int, body: Any) -> Response[Any]:
 
 
 def view(t: Transcription) -> dict[str, Any]:
-    restart = logic.restart_due_ms(t.started_at_ms) if t.started_at_ms and t.status not in logic.TERMINAL else None
+    service = _api().service
+    restart = None
+    if t.started_at_ms is not None and t.status not in logic.TERMINAL:
+        restart = logic.restart_due_ms(t.started_at_ms, service.restart_margin_ms, service.lifetime_ms)
     targets = {target for targets in t.translate.values() for target in targets}
     return TranscriptionView(
         id=t.id,

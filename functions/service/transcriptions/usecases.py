@@ -54,6 +54,10 @@ class TranscriptionService:
     caption_storage: Callable[[Transcription], StorageConfig | None] = lambda record: None
     channel_uids: Callable[[str], Sequence[int]] = lambda channel: ()
     rng: random.Random | None = None
+    #: the restart workflow's start (Step Functions waits until ``restart_due_ms``); None: no restart
+    schedule_restart: Callable[[Transcription, int], None] | None = None
+    lifetime_ms: int = logic.LIFETIME_MS
+    restart_margin_ms: int = logic.RESTART_MARGIN_MS
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -92,7 +96,11 @@ class TranscriptionService:
             raise Conflict(
                 f"channel {spec.channel!r} is already transcribed", details={"transcription_id": exc.holder}
             ) from None
-        return self.join_generation(record, 0)
+        started = self.join_generation(record, 0)
+        due = self.restart_due_ms(started.id)
+        if self.schedule_restart is not None and due is not None:
+            self.schedule_restart(started, due)
+        return started
 
     def _join_request(self, record: Transcription, generation: int) -> SttJoin:
         return SttJoin(
@@ -259,7 +267,21 @@ class TranscriptionService:
         record = self.get(transcription_id)
         if record.started_at_ms is None or record.status in logic.TERMINAL:
             return None
-        return logic.restart_due_ms(record.started_at_ms)
+        return logic.restart_due_ms(record.started_at_ms, self.restart_margin_ms, self.lifetime_ms)
+
+    def restart_step(self, transcription_id: str) -> dict[str, Any]:
+        """One wake-up of the restart workflow: restart if due (a repeated or early wake-up restarts nothing
+        twice), and say when to wake next, or that the transcription has ended (``done``)."""
+        due = self.restart_due_ms(transcription_id)
+        if due is None:
+            return {"transcriptionId": transcription_id, "done": True}
+        if self._now_ms() >= due:
+            record = self.restart(transcription_id)
+            due = self.restart_due_ms(record.id)
+            if due is None or record.status in logic.TERMINAL:
+                return {"transcriptionId": transcription_id, "done": True}
+        return {"transcriptionId": transcription_id, "done": False, "restartAt": iso_ms(due),
+                "generation": self.get(transcription_id).generation}  # fmt: skip
 
 
 def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Transcription | None:
@@ -305,3 +327,11 @@ def report(
                 return record
             record = exc.item
     return record
+
+
+def iso_ms(epoch_ms: int) -> str:
+    """An RFC 3339 UTC timestamp (Step Functions' ``TimestampPath`` format)."""
+    import datetime as dt
+
+    moment = dt.datetime.fromtimestamp(epoch_ms / 1000, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
