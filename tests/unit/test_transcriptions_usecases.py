@@ -174,3 +174,23 @@ def test_the_rules() -> None:
     assert logic.cost_per_hour(2) == 2.0982  # + 2 * 8.99 per 1,000 minutes
     uids = {logic.pick_bot_uid(random.Random(s)) for s in range(50)}
     assert all(logic.BOT_UID_LOW <= u <= logic.BOT_UID_HIGH for u in uids)
+
+
+def test_a_notice_before_the_join_answer_attaches_the_agent_by_its_name(svc, agora, clock) -> None:
+    agora.script = ["504"]  # the join's answer never came and nothing was found: the record failed
+    with pytest.raises(UpstreamError):
+        svc.start(StartCommand("room", ["en-US"]))
+    failed = svc.list(channel="room")[0][0]
+    late = notice("AGENT-LATE", "RUNNING", 5, name=f"tx-{failed.id}-g0")
+    assert svc.apply_notice(late) is None  # an ended record is never revived by a notice
+    assert svc.get(failed.id).status == logic.FAILED and svc.get(failed.id).agents == ()
+    # a record whose join is in flight: the RUNNING notice comes first and attaches the agent
+    store = svc.store
+    from service.transcriptions.record import Transcription
+
+    pending = Transcription(id="a" * 32, channel="room2", status=logic.REQUESTED, languages=("en-US",),
+                            bot_uid=logic.BOT_UID_LOW, created_at_ms=1, status_at_ms=1)  # fmt: skip
+    store.create(pending)
+    moved = svc.apply_notice(notice("AGENT-EARLY", "RUNNING", 10, name=f"tx-{'a' * 32}-g0"))
+    assert (moved.status, moved.agent_id, moved.agents) == (logic.RUNNING, "AGENT-EARLY", ("AGENT-EARLY",))
+    assert svc.apply_notice(notice("AGENT-X", "RUNNING", 10, name="someone-elses-agent")) is None

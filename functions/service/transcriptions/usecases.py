@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -293,7 +294,8 @@ def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Tran
     payload = envelope.get("payload")
     if not isinstance(agent_id, str) or not isinstance(payload, dict):
         return None
-    record = store.by_agent(agent_id)
+    at = payload.get("ts") if isinstance(payload.get("ts"), int) else envelope.get("notifyMs")
+    record = store.by_agent(agent_id) or _by_name(store, payload.get("name"), agent_id, at)
     if record is None:
         return None
     if envelope.get("eventType") == EVENT_FILES:
@@ -302,11 +304,30 @@ def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Tran
             store.add_files(record.id, [str(f) for f in files])
         return store.get(record.id)
     status = payload.get("status")
-    at = payload.get("ts") if isinstance(payload.get("ts"), int) else envelope.get("notifyMs")
     if not isinstance(status, str) or status not in logic.FROM_REMOTE or not isinstance(at, int):
         return record
     reason = payload.get("reason") if isinstance(payload.get("reason"), str) else None
     return report(store, record, agent_id, logic.FROM_REMOTE[status], at, reason=reason)
+
+
+_NAME = re.compile(r"^tx-([0-9a-f]{32})-g([0-9]{1,6})$")
+
+
+def _by_name(store: TranscriptionStore, name: Any, agent_id: str, at: Any) -> Transcription | None:
+    """A notice that arrives before the join's answer was stored (Agora reports RUNNING within a second; an
+    ambiguous join is resolved later): the agent's name (``logic.agent_name``) says whose it is, and the agent is
+    attached from the notice itself, as the join would (``attach_agent`` is idempotent)."""
+    match = _NAME.match(name) if isinstance(name, str) else None
+    if match is None:
+        return None
+    record = store.get(match.group(1))
+    generation = int(match.group(2))
+    if record is None or record.status in logic.TERMINAL or generation < record.generation:
+        return record if record is not None and agent_id in record.agents else None
+    try:
+        return store.attach_agent(record.id, agent_id, generation, at if isinstance(at, int) else record.status_at_ms)
+    except ConditionFailed as exc:
+        return exc.item
 
 
 def report(
