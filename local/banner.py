@@ -57,6 +57,7 @@ ROUTE_STEPS: dict[str, str] = {
     "GET /transcriptions/{id}": """curl -s "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN\"""",
     "PATCH /transcriptions/{id}": """curl -s -X PATCH "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"translation":[{"source":"en-US","targets":["fr-FR"]}]}'""",
+    "GET /recordings/{id}/captions": """curl -s "$API/recordings/$REC/captions" -H "Authorization: Bearer $ADMIN\"""",
     "DELETE /transcriptions/{id}": """curl -s -X DELETE "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN\"""",
     "GET /projects": """curl -s "$API/projects" -H "Authorization: Bearer $OWNER\"""",
     "GET /projects/{project}": """curl -s "$API/projects/$APP_ID" -H "Authorization: Bearer $OWNER\"""",
@@ -129,6 +130,7 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /transcriptions/{id}"],
         step["PATCH /transcriptions/{id}"],
         step["DELETE /transcriptions/{id}"],
+        step["GET /recordings/{id}/captions"],
         step["POST /recordings/{id}/stop"],
         "# a webhook signed like Agora signs it, with this stack's NCS secret",
         f"export NCS_SECRET={shlex.quote(runtime.secrets.ncs_secret)}",

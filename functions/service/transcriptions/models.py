@@ -27,7 +27,11 @@ class Translation(BaseModel):
 
 
 class TranscriptionRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"channel": "demo", "languages": ["en-US"],
+                                         "translation": [{"source": "en-US", "targets": ["fr-FR"]}]}]},
+    )  # fmt: skip
     channel: str = Field(min_length=1, max_length=63, pattern=CHANNEL_PATTERN)
     languages: list[Language] = Field(min_length=1, max_length=4, description="up to 4 languages, such as en-US")
     uid_languages: list[UidLanguages] | None = Field(default=None, max_length=5, description="up to 5 uids")
@@ -40,7 +44,7 @@ class TranscriptionRequest(BaseModel):
 
 
 class TranscriptionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"languages": ["en-US", "es-ES"]}]})
     languages: list[Language] | None = Field(default=None, min_length=1, max_length=4)
     subscribe_uids: list[UserUid] | None = Field(default=None, max_length=32)
     translation: list[Translation] | None = Field(default=None, max_length=4)
