@@ -7,7 +7,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from service.errors import BadRequest, Conflict, NotFound, UpstreamError
+from agorakit.agora.errors import AgoraServerError
+from service.errors import BadRequest, Conflict, NotFound
 from service.recordings.fakes import FakeClock
 from service.transcriptions import logic
 from service.transcriptions.fakes import FakeStt, InMemoryTranscriptionStore
@@ -62,7 +63,7 @@ def test_a_409_on_join_adopts_the_running_agent(svc, agora, clock) -> None:
 
 def test_a_504_that_did_not_start_anything_fails_the_record_and_frees_the_channel(svc, agora) -> None:
     agora.script = ["504"]
-    with pytest.raises(UpstreamError):
+    with pytest.raises(AgoraServerError):  # the central mapping answers 503
         svc.start(StartCommand("room", ["en-US"]))
     failed = svc.list(channel="room")[0][0]
     assert failed.status == logic.FAILED and "did not start" in (failed.last_error or "")
@@ -178,7 +179,7 @@ def test_the_rules() -> None:
 
 def test_a_notice_before_the_join_answer_attaches_the_agent_by_its_name(svc, agora, clock) -> None:
     agora.script = ["504"]  # the join's answer never came and nothing was found: the record failed
-    with pytest.raises(UpstreamError):
+    with pytest.raises(AgoraServerError):  # the central mapping answers 503
         svc.start(StartCommand("room", ["en-US"]))
     failed = svc.list(channel="room")[0][0]
     late = notice("AGENT-LATE", "RUNNING", 5, name=f"tx-{failed.id}-g0")

@@ -23,7 +23,7 @@ from agorakit.agora.errors import AgoraError, AgoraNotFoundError, AgoraParameter
 from agorakit.agora.models import StorageConfig
 from agorakit.agora.stt import SttAgent, SttJoin, SttNameConflict
 
-from service.errors import BadRequest, Conflict, NotFound, UpstreamError
+from service.errors import BadRequest, Conflict, NotFound
 from service.transcriptions import logic
 from service.transcriptions.ports import ChannelBusy, ConditionFailed, SttAgora, TranscriptionStore
 from service.transcriptions.record import Transcription
@@ -131,8 +131,9 @@ class TranscriptionService:
             return self._fail(record, f"Agora refused the join: {exc}", raise_as=BadRequest)
         except AgoraError as exc:
             agent = self.agora.find_running(request.name, record.channel)  # an ambiguous failure may have started it
-            if agent is None:
-                return self._fail(record, f"Agora did not start the agent: {exc}", raise_as=UpstreamError)
+            if agent is None:  # nothing runs: the record fails and Agora's error is the answer (502/503)
+                self._fail(record, f"Agora did not start the agent: {exc}")
+                raise
         try:
             return self.store.attach_agent(record.id, agent.agent_id, generation, self._now_ms())
         except ConditionFailed as exc:  # stopped meanwhile: the agent we just started must not run on
@@ -142,6 +143,7 @@ class TranscriptionService:
             return exc.item
 
     def _fail(self, record: Transcription, message: str, raise_as: type[Exception] | None = None) -> Transcription:
+        """The record fails (if this join was its last hope) and frees the channel; ``raise_as`` raises after."""
         current = self.store.get(record.id) or record
         if current.status in logic.ACTIVE and current.generation == record.generation and current.agent_id is None:
             current = self.store.move(record.id, current.status, logic.FAILED, self._now_ms(), error=message)
@@ -200,8 +202,6 @@ class TranscriptionService:
             raise Conflict(f"transcription {transcription_id}'s agent has ended") from None
         except AgoraParameterError as exc:
             raise Conflict(f"Agora refused update {sequence} (a later one was applied first?): {exc}") from None
-        except AgoraError as exc:
-            raise UpstreamError(f"Agora did not answer the update: {exc}") from None
         self.store.save_config(transcription_id, sequence, languages=languages, subscribe_uids=subscribe_uids,
                                translate=translate)  # fmt: skip
         return self.get(transcription_id)
@@ -221,10 +221,7 @@ class TranscriptionService:
                     return exc.item
                 record = exc.item
         if record.agent_id is not None:
-            try:
-                self.agora.leave(record.agent_id)
-            except AgoraError as exc:
-                raise UpstreamError(f"Agora did not answer the leave: {exc}") from None
+            self.agora.leave(record.agent_id)  # Agora failing: its error is the answer; DELETE again to retry
         else:  # never joined: nothing runs
             return self.store.move(transcription_id, logic.STOPPING, logic.STOPPED, self._now_ms(), reason=reason)
         return self.settle(transcription_id)
