@@ -315,6 +315,23 @@ class Emulator:
         with self.world.lock:
             return self.stt.overlaps()
 
+    # Conversational AI agents (convoai.py)
+    def agents_state(self) -> dict[str, Any]:
+        """Every agent (``describe()``), every agent ever created with its start and end, the pairs of agents with
+        one name or one channel and uid live at one time (an ambiguous start must never leave such a pair)."""
+        with self.world.lock:
+            history = [dict(entry) for entry in self.world.agent_history]
+            return {
+                "agents": [a.describe() for a in self.world.agents.values()],
+                "history": history,
+                "overlaps": _agent_overlaps(history),
+                "settings": self.world.configure_agents(),
+            }
+
+    def configure_agents(self, **settings: Any) -> dict[str, Any]:
+        with self.world.lock:
+            return self.world.configure_agents(**settings)
+
     def set_qps(self, qps: float) -> None:
         self.qps = qps
         self.limiter = SlidingWindow(qps)
@@ -381,6 +398,19 @@ class Emulator:
             }
         with self.world.lock:
             return self.world.stop_response(task)
+
+
+def _agent_overlaps(history: list[dict[str, Any]]) -> list[list[str]]:
+    """Pairs of agents with the same name, or the same channel and uid, alive at the same time."""
+    found = []
+    for i, a in enumerate(history):
+        for b in history[i + 1 :]:
+            same = a["name"] == b["name"] or (a["channel"] == b["channel"] and a["uid"] == b["uid"])
+            a_end = float("inf") if a["ended"] is None else a["ended"]
+            b_end = float("inf") if b["ended"] is None else b["ended"]
+            if same and a["created"] < b_end and b["created"] < a_end:
+                found.append([a["agent_id"], b["agent_id"]])
+    return found
 
 
 def _bind(host: str, port: int) -> Server:
