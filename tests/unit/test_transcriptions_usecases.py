@@ -40,7 +40,7 @@ def test_start_joins_one_agent_with_a_bot_uid_from_the_stt_slice(svc, agora) -> 
     assert t.status == logic.STARTING and t.agent_id is not None and t.agents == (t.agent_id,)
     assert logic.BOT_UID_LOW <= t.bot_uid <= logic.BOT_UID_HIGH
     body = agora.agents[t.agent_id]["request"]
-    assert body["name"] == f"tx-{t.id}-g0"
+    assert body["name"] == f"tx-{t.id}" == logic.agent_name(t.id, 0)
     assert body["rtcConfig"] == {"channelName": "room", "pubBotUid": str(t.bot_uid)}
     assert body["translateConfig"] == {"enable": True, "languages": [{"source": "en-US", "target": ["fr-FR"]}]}
     with pytest.raises(Conflict) as busy:  # one transcription per channel
@@ -148,7 +148,7 @@ def test_the_restart_joins_the_next_generation_before_the_old_agent_leaves(svc, 
     restarted = svc.restart(t.id)
     assert restarted.generation == 1 and restarted.agent_id != t.agent_id
     assert restarted.agents == (t.agent_id, restarted.agent_id) and restarted.status == logic.RUNNING
-    assert [a["name"] for a in live(agora)] == [f"tx-{t.id}-g1"]
+    assert [a["name"] for a in live(agora)] == [logic.agent_name(t.id, 1)]
     # the old agent's STOPPED notice is its generation's end, not the transcription's
     assert svc.apply_notice(notice(t.agent_id, "STOPPED", int(clock() * 1000))).status == logic.RUNNING
     assert svc.restart(t.id).generation == 2  # a later restart goes on; a stopped record is not restarted
@@ -182,7 +182,7 @@ def test_a_notice_before_the_join_answer_attaches_the_agent_by_its_name(svc, ago
     with pytest.raises(AgoraServerError):  # the central mapping answers 503
         svc.start(StartCommand("room", ["en-US"]))
     failed = svc.list(channel="room")[0][0]
-    late = notice("AGENT-LATE", "RUNNING", 5, name=f"tx-{failed.id}-g0")
+    late = notice("AGENT-LATE", "RUNNING", 5, name=logic.agent_name(failed.id, 0))
     assert svc.apply_notice(late) is None  # an ended record is never revived by a notice
     assert svc.get(failed.id).status == logic.FAILED and svc.get(failed.id).agents == ()
     # a record whose join is in flight: the RUNNING notice comes first and attaches the agent
@@ -192,6 +192,6 @@ def test_a_notice_before_the_join_answer_attaches_the_agent_by_its_name(svc, ago
     pending = Transcription(id="a" * 32, channel="room2", status=logic.REQUESTED, languages=("en-US",),
                             bot_uid=logic.BOT_UID_LOW, created_at_ms=1, status_at_ms=1)  # fmt: skip
     store.create(pending)
-    moved = svc.apply_notice(notice("AGENT-EARLY", "RUNNING", 10, name=f"tx-{'a' * 32}-g0"))
+    moved = svc.apply_notice(notice("AGENT-EARLY", "RUNNING", 10, name=f"tx-{'a' * 32}"))
     assert (moved.status, moved.agent_id, moved.agents) == (logic.RUNNING, "AGENT-EARLY", ("AGENT-EARLY",))
     assert svc.apply_notice(notice("AGENT-X", "RUNNING", 10, name="someone-elses-agent")) is None

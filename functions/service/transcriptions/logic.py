@@ -1,8 +1,9 @@
 """Pure rules of a transcription: what a start may ask, the agent's name per generation, how Agora's reports
 move the record, when the 72-hour restart is due, and what an hour costs. No I/O, no clock reads.
 
-States are the channel-task states (``REQUESTED`` .. ``FAILED``): a report only moves a record forward (by rank);
-``RUNNING`` <-> ``RECOVERING`` by the later report; an ended record never comes back. A restart keeps the record
+States are the channel-task states (``service.channeltasks.lifecycle``, shared with the Conversational AI agents):
+a report only moves a record forward; ``RUNNING`` <-> ``RECOVERING`` by the later report; an ended record never
+comes back. A restart keeps the record
 ``RUNNING`` and moves ``agent_id`` to the next generation's agent.
 """
 
@@ -15,37 +16,31 @@ from typing import Final
 
 from agorakit import ids
 
-REQUESTED: Final = "REQUESTED"
-STARTING: Final = "STARTING"
-RUNNING: Final = "RUNNING"
-RECOVERING: Final = "RECOVERING"
-STOPPING: Final = "STOPPING"
-STOPPED: Final = "STOPPED"
-FAILED: Final = "FAILED"
-STATES: Final = (REQUESTED, STARTING, RUNNING, RECOVERING, STOPPING, STOPPED, FAILED)
-ACTIVE: Final = frozenset({REQUESTED, STARTING, RUNNING, RECOVERING, STOPPING})
-TERMINAL: Final = frozenset({STOPPED, FAILED})
+from service.channeltasks import botuids, lifecycle, starting
+
+# the channel-task states and Agora's, shared with the Conversational AI agents (service.channeltasks.lifecycle)
+REQUESTED: Final = lifecycle.REQUESTED
+STARTING: Final = lifecycle.STARTING
+RUNNING: Final = lifecycle.RUNNING
+RECOVERING: Final = lifecycle.RECOVERING
+STOPPING: Final = lifecycle.STOPPING
+STOPPED: Final = lifecycle.STOPPED
+FAILED: Final = lifecycle.FAILED
+STATES: Final = lifecycle.STATES
+ACTIVE: Final = lifecycle.ACTIVE_STATES
+TERMINAL: Final = lifecycle.TERMINAL_STATES
 UPDATABLE: Final = frozenset({STARTING, RUNNING, RECOVERING})
-_RANK: Final = {REQUESTED: 0, STARTING: 1, RUNNING: 2, RECOVERING: 2, STOPPING: 3, STOPPED: 4, FAILED: 4}
-FROM_REMOTE: Final = {
-    "IDLE": STARTING,
-    "STARTING": STARTING,
-    "RUNNING": RUNNING,
-    "RECOVERING": RECOVERING,
-    "STOPPING": STOPPING,
-    "STOPPED": STOPPED,
-    "FAILED": FAILED,
-}
+FROM_REMOTE: Final = lifecycle.FROM_REMOTE
 
 MAX_LANGUAGES: Final = 4
 MAX_UID_LANGUAGES: Final = 5
 #: Agora ends every task after 72 hours; the restart joins the next agent this long before that
 LIFETIME_MS: Final = 72 * 3600 * 1000
 RESTART_MARGIN_MS: Final = 10 * 60 * 1000
-#: the Real-Time STT publisher bots' slice of the reserved bot range (recorders pick from 4,000,000,000 up
-#: to 4,099,999,999; service.channeltasks.botuids gives every kind its own slice)
-BOT_UID_LOW: Final = 4_175_000_000
-BOT_UID_HIGH: Final = 4_199_999_999
+#: the Real-Time STT bot's slice of the reserved bot range (service.channeltasks.botuids: one slice per kind, so a
+#: transcriber never collides with a recorder or a Conversational AI agent; v7 has one bot, ``pubBotUid``)
+BOT_UID_LOW: Final = botuids.STT_PUBLISHER.low
+BOT_UID_HIGH: Final = botuids.STT_PUBLISHER.high
 #: Agora's price list for Real-Time STT (docs.agora.io "Real-Time STT / Pricing", read 2026): USD per 1,000 minutes
 PRICE_PER_1000_MIN: Final = 16.99
 TRANSLATION_PRICE_PER_1000_MIN: Final = 8.99
@@ -106,37 +101,24 @@ def check_start(
     )
 
 
+NAME_PREFIX: Final = "tx"
+
+
 def agent_name(transcription_id: str, generation: int) -> str:
-    """Agora's unique ``name`` of the agent of one generation: repeating a join with it never starts two."""
-    return f"tx-{transcription_id}-g{generation}"
+    """Agora's unique ``name`` of the agent of one generation (``channeltasks.starting.task_name``: ``tx-<id>``,
+    then ``tx-<id>-g<n>`` per restart): repeating a join with it never starts two."""
+    return starting.task_name(NAME_PREFIX, transcription_id, generation)
 
 
 def pick_bot_uid(rng: random.Random, avoid: Collection[int] = ()) -> int:
-    """A publisher bot uid from the STT slice of the reserved range, not one already in the channel."""
-    for _ in range(64):
-        uid = rng.randint(BOT_UID_LOW, BOT_UID_HIGH)
-        if uid not in avoid:
-            return uid
-    raise RuntimeError("no free bot uid after 64 tries")
-
-
-def rank(state: str) -> int:
-    try:
-        return _RANK[state]
-    except KeyError:
-        raise ValueError(f"unknown transcription state {state!r}") from None
+    """A bot uid from the STT slice of the reserved range, not one already in the channel."""
+    return botuids.pick_bot_uid(botuids.STT_PUBLISHER.kind, rng, avoid=avoid)
 
 
 def next_state(current: str, current_at_ms: int, reported: str, reported_at_ms: int) -> str | None:
-    """The state a report moves a record to, or None when the report is stale, repeated or backwards."""
-    rank(reported)
-    if current in TERMINAL or reported == current:
-        return None
-    if rank(reported) > rank(current):
-        return reported
-    if rank(reported) == rank(current) == rank(RUNNING) and reported_at_ms > current_at_ms:
-        return reported
-    return None
+    """The state a report moves a record to, or None when the report is stale, repeated or backwards
+    (``channeltasks.lifecycle.apply_report``)."""
+    return lifecycle.apply_report(current, current_at_ms, reported, reported_at_ms).state
 
 
 def restart_due_ms(started_at_ms: int, margin_ms: int = RESTART_MARGIN_MS, lifetime_ms: int = LIFETIME_MS) -> int:

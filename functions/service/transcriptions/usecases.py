@@ -307,7 +307,7 @@ def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Tran
     return report(store, record, agent_id, logic.FROM_REMOTE[status], at, reason=reason)
 
 
-_NAME = re.compile(r"^tx-([0-9a-f]{32})-g([0-9]{1,6})$")
+_NAME = re.compile(r"^tx-([0-9a-f]{32})(?:-g([0-9]{1,6}))?$")
 
 
 def _by_name(store: TranscriptionStore, name: Any, agent_id: str, at: Any) -> Transcription | None:
@@ -318,7 +318,7 @@ def _by_name(store: TranscriptionStore, name: Any, agent_id: str, at: Any) -> Tr
     if match is None:
         return None
     record = store.get(match.group(1))
-    generation = int(match.group(2))
+    generation = int(match.group(2) or 0)
     if record is None or record.status in logic.TERMINAL or generation < record.generation:
         return record if record is not None and agent_id in record.agents else None
     try:
