@@ -23,11 +23,14 @@ from agorakit.agora.errors import AgoraError, AgoraNotFoundError, AgoraParameter
 from agorakit.agora.models import StorageConfig
 from agorakit.agora.stt import SttAgent, SttJoin, SttNameConflict
 
+from service.channeltasks import starting
 from service.errors import BadRequest, Conflict, NotFound
 from service.transcriptions import logic
 from service.transcriptions.ports import ChannelBusy, ConditionFailed, SttAgora, TranscriptionStore
 from service.transcriptions.record import Transcription
 
+#: the states read after an ambiguous start: the live ones (adopt) and the ended ones (it ran already)
+LISTED_STATES = ("RUNNING", "STARTING", "IDLE", "RECOVERING", "STOPPING", "STOPPED")
 #: NCS product 20 notices the emulator sends (docs/transcriptions.md): a state change, and the uploaded files
 EVENT_STATE, EVENT_FILES = 1, 2
 
@@ -123,17 +126,14 @@ class TranscriptionService:
         agent: SttAgent | None
         try:
             agent = self.agora.join(request)
-        except SttNameConflict:
-            agent = self.agora.find_running(request.name, record.channel)
-            if agent is None:  # it ran and already ended: nothing to adopt
-                return self._fail(record, "the agent of this name ended before it could be adopted")
         except AgoraParameterError as exc:
-            return self._fail(record, f"Agora refused the join: {exc}", raise_as=BadRequest)
+            if not isinstance(exc, SttNameConflict):
+                return self._fail(record, f"Agora refused the join: {exc}", raise_as=BadRequest)
+            agent = self._resolve_start(record, request.name, exc)
         except AgoraError as exc:
-            agent = self.agora.find_running(request.name, record.channel)  # an ambiguous failure may have started it
-            if agent is None:  # nothing runs: the record fails and Agora's error is the answer (502/503)
-                self._fail(record, f"Agora did not start the agent: {exc}")
-                raise
+            agent = self._resolve_start(record, request.name, exc)
+        if agent is None:  # it ran and already ended: nothing to adopt
+            return self._fail(record, "the agent of this name ended before it could be adopted")
         try:
             return self.store.attach_agent(record.id, agent.agent_id, generation, self._now_ms())
         except ConditionFailed as exc:  # stopped meanwhile: the agent we just started must not run on
@@ -141,6 +141,30 @@ class TranscriptionService:
             if exc.item is None:
                 raise NotFound(f"transcription {record.id} not found") from None
             return exc.item
+
+    def _resolve_start(self, record: Transcription, name: str, exc: AgoraError) -> SttAgent | None:
+        """After a 409 or an ambiguous failure: read the channel's agents and decide with
+        ``channeltasks.starting.resolve_start`` (adopt ours; it ended; nothing started). An API request does not
+        start again under the same name: the record fails, the channel is free and the caller may POST again."""
+        outcome = starting.classify_start_error(exc.http_status if exc.http_status else None)
+        listed: list[starting.Listed] | None = None
+        looks = 0
+        while True:
+            decision = starting.resolve_start(name, outcome, listed, looks=looks)
+            if decision.action == "adopt" and decision.task is not None:
+                return SttAgent(agent_id=decision.task.task_id, status=decision.task.state, name=name,
+                                channel=record.channel)  # fmt: skip
+            if decision.action == "ended":
+                return None
+            if decision.action != "look_again":  # fail / start_again: Agora's error is the answer (502/503)
+                self._fail(record, f"Agora did not start the agent ({decision.reason}): {exc}")
+                raise exc
+            listed = [
+                starting.Listed(a.agent_id, a.name, a.status, (a.create_ts or 0) * 1000)
+                for state in LISTED_STATES
+                for a in self.agora.list_agents(channel=record.channel, state=state)
+            ]
+            looks += 1
 
     def _fail(self, record: Transcription, message: str, raise_as: type[Exception] | None = None) -> Transcription:
         """The record fails (if this join was its last hope) and frees the channel; ``raise_as`` raises after."""
