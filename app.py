@@ -16,6 +16,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
 from infra.constructs.recording_workflow import RecordingTuning
+from infra.constructs.transcriptions import TRANSCRIPTION_CONTEXT_KEYS
 from infra.runtime import RuntimeConfigError
 from infra.settings import SettingsError, StackSettings
 from infra.stack import AgoraServerlessStack
@@ -36,6 +37,7 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[c
     # flags first: -c values from the cdk CLI (environment) and ``context`` override them
     app = cdk.App(context={**feature_flags(), **(context or {})}, outdir=outdir)
     tuning_keys = [RecordingTuning.context_key(f.name) for f in fields(RecordingTuning)]
+    tuning_keys += list(TRANSCRIPTION_CONTEXT_KEYS)  # the restart's timing, read by infra/constructs/transcriptions.py
     settings = StackSettings.load(
         app.node.try_get_context, context_keys=app.node.get_all_context().keys(), extra_keys=tuning_keys
     )

@@ -54,6 +54,8 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "media": ("service.media.handler.handler", "plain", {}),
     "events publisher": ("service.events.publisher.handler", "plain", {}),
     "projects": ("service.projects.handler.handler", "api", {}),
+    "transcriptions": ("service.transcriptions.handler.handler", "api", {}),
+    "transcription restart": ("service.transcriptions.workflow_handler.handler", "plain", {}),
     "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }
 #: environment every deployed function has that changes what runs (infra/constructs/function_factory.py): the

@@ -11,6 +11,7 @@ from the rates. Kinds:
 - ``timeout``: no reply at all; the connection is held ``timeout_ms`` and closed.
 - ``slow``: the normal answer after ``slow_ms``.
 - ``401``: the gateway rejects the credentials (a Customer Secret revoked in the Console); script only.
+- ``503``: Conversational AI's "start failure" (nothing started); script only.
 
 ``5xx``, ``206_65``, ``502``, ``504`` and ``timeout`` can come *after the effect*: the request took
 effect (a task started or stopped, a layout changed) and only the reply is lost, as Agora documents
@@ -28,7 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 AMBIGUOUS = ("5xx", "206_65", "502", "504", "timeout")
-FAULT_KINDS = ("429", "401", *AMBIGUOUS, "allocate", "slow", *(f"{kind}_after" for kind in AMBIGUOUS))
+FAULT_KINDS = ("429", "401", "503", *AMBIGUOUS, "allocate", "slow", *(f"{kind}_after" for kind in AMBIGUOUS))
+#: Conversational AI Engine v2 (emulator/convoai.py)
+AGENT_OPS = ("agent.join", "agent.leave", "agent.update", "agent.speak", "agent.interrupt", "agent.query",
+             "agent.list", "agent.history")  # fmt: skip
 OPS = (
     "acquire",
     "start",
@@ -45,10 +49,22 @@ OPS = (
     "channel.hosts",
     "channel.user_status",
     "ncs.ip",
+    "stt.join",
+    "stt.leave",
+    "stt.get",
+    "stt.update",
+    "stt.list",
+    *AGENT_OPS,
 )
-MUTATING = {"acquire", "start", "stop", "update", "updateLayout"} | {
-    op for op in OPS if op.startswith("kicking_rule.") and op != "kicking_rule.list"
-}
+MUTATING = (
+    {"acquire", "start", "stop", "update", "updateLayout", "agent.join", "agent.leave", "agent.update"}
+    | {
+        "stt.join",
+        "stt.leave",
+        "stt.update",
+    }
+    | {op for op in OPS if op.startswith("kicking_rule.") and op != "kicking_rule.list"}
+)
 RATES = ("rate_429", "rate_5xx", "rate_206_65", "rate_502", "rate_504", "rate_allocate", "rate_timeout", "rate_slow")
 NO_REPLY = -1  # the status of a "timeout": nothing is sent back
 
@@ -157,6 +173,8 @@ class Faults:
             return 401, {"message": "Invalid authentication credentials"}, {}
         if kind == "5xx" and op.startswith(("channel", "kicking")):
             return 500, {"message": "internal error"}, {}
+        if kind == "5xx" and op.startswith("stt."):  # Real-Time STT: 503 start failure, 504 timeout
+            return (503, {"message": "start failure"}, {}) if op == "stt.join" else (504, {"message": "timeout"}, {})
         if kind == "5xx" and op == "acquire":
             return 500, {"code": 504, "reason": "allocate_timeout"}, {}
         status, body = _REPLIES[kind]
@@ -170,6 +188,8 @@ _REPLIES: dict[str, tuple[int, dict[str, Any]]] = {
     "504": (504, {"message": "The upstream server is timing out"}),
     "allocate": (500, {"code": 502, "reason": "Failed to allocate worker"}),
     "timeout": (NO_REPLY, {}),
+    # Conversational AI's "start failure" (script only): nothing was started
+    "503": (503, {"detail": "failed to start the agent", "reason": "ServiceUnavailable"}),
 }
 
 

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote
 
+from emulator.convoai import convo_error
 from emulator.faults import NO_REPLY
 from emulator.model import ApiError, gateway_error, rec_error
 from emulator.routes import NO_ROUTE, api_route, control
@@ -176,7 +177,15 @@ def decode_body(op: str, content_type: str, raw: bytes) -> dict[str, Any]:
     """The JSON object of a request, or the 400/415 the gateway (channels) or recording service answers."""
     if not raw:
         return {}
-    recording = not op.startswith(("channel", "kicking"))
+    if op.startswith("agent."):  # Conversational AI answers in its own shape
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise convo_error(400, "InvalidRequest", "invalid JSON") from None
+        if not isinstance(body, dict):
+            raise convo_error(400, "InvalidRequest", "the body must be a JSON object")
+        return body
+    recording = not op.startswith(("channel", "kicking", "stt."))
     if "application/json" not in content_type.lower():
         if recording:
             raise rec_error(400, 8, "Content-Type must be application/json")

@@ -6,6 +6,9 @@ import json
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from emulator import stt
+from emulator.convoai import PREFIX as CONVOAI_PREFIX
+from emulator.convoai import convo_error
 from emulator.model import gateway_error
 
 if TYPE_CHECKING:
@@ -67,8 +70,40 @@ def api_route(  # noqa: PLR0911, PLR0912 - one branch per Agora path, as in Agor
             cname, hosts_only = seg[5], n == 7
             op = "channel.hosts" if hosts_only else "channel.users"
             return op, lambda b: (200, _locked(emu, world.channel_users, cname, hosts_only))
+    if seg[:4] == ["api", "speech-to-text", "v1", "projects"] and n >= 6:  # Real-Time STT v7 (stt.py)
+        return stt.route(emu, method, seg[4:], query)
+    if seg[:4] == CONVOAI_PREFIX and n >= 6:  # Conversational AI Engine v2 (emulator/convoai.py)
+        if seg[4] != emu.app_id:
+            raise convo_error(400, "InvalidRequest", "invalid appid")
+        return convoai_route(emu, method, seg[5:], query)
     if seg in (["v1", "ncs", "ip"], ["v2", "ncs", "ip"]) and method == "GET":
         return "ncs.ip", lambda b: (200, {"data": {"service": {"hosts": [{"primaryIP": "127.0.0.1"}]}}})
+    return None, None
+
+
+def convoai_route(  # noqa: PLR0911 - one branch per path of Agora's reference
+    emu: Emulator, method: str, tail: list[str], query: dict[str, list[str]]
+) -> tuple[str | None, Any]:
+    """The Conversational AI paths after ``/projects/{appid}/``."""
+    world = emu.world
+    if tail == ["join"] and method == "POST":
+        return "agent.join", lambda b: (200, _locked(emu, world.agent_join, b))
+    if tail == ["agents"] and method == "GET":
+        return "agent.list", lambda b: (200, _locked(emu, world.agent_list, query))
+    if len(tail) == 2 and tail[0] == "agents" and method == "GET":
+        return "agent.query", lambda b: (200, _locked(emu, world.agent_query, tail[1]))
+    if len(tail) == 3 and tail[0] == "agents":
+        agent_id, action = tail[1], tail[2]
+        if action == "history" and method == "GET":
+            return "agent.history", lambda b: (200, _locked(emu, world.agent_history_call, agent_id))
+        if method == "POST" and action == "leave":
+            return "agent.leave", lambda b: (200, _locked(emu, world.agent_leave, agent_id))
+        if method == "POST" and action == "update":
+            return "agent.update", lambda b: (200, _locked(emu, world.agent_update, agent_id, b))
+        if method == "POST" and action == "speak":
+            return "agent.speak", lambda b: (200, _locked(emu, world.agent_speak, agent_id, b))
+        if method == "POST" and action == "interrupt":
+            return "agent.interrupt", lambda b: (200, _locked(emu, world.agent_interrupt, agent_id))
     return None, None
 
 
@@ -134,8 +169,16 @@ def control(  # noqa: PLR0911, PLR0912 - one branch per control path
             "overlaps": overlaps,
             "running": [t["sid"] for t in history if not t["ended_at"]],
         }
+    if seg == ["stt"] and method in ("GET", "POST"):  # Real-Time STT: settings, agents, overlaps
+        try:
+            settings = emu.stt_configure(**body)
+        except (TypeError, ValueError) as exc:
+            raise gateway_error(400, str(exc)) from None
+        return 200, {"settings": settings, "agents": emu.stt_history(), "overlaps": emu.stt_overlaps()}
     if seg[:1] == ["console"]:
         return _console_control(emu, method, seg[1:], body)
+    if seg[:1] == ["agents"]:
+        return _agents_control(emu, method, seg[1:], body)
     if seg == ["reset"] and method == "POST":
         emu.reset()
         return 200, {"reset": True}
@@ -173,6 +216,24 @@ def _console_control(emu: Emulator, method: str, seg: list[str], body: dict[str,
     if seg == ["faults"] and method == "POST":
         console.inject(*[str(f) for f in body.get("faults") or []])
         return 200, {"faults": console.state()["faults"]}
+    raise gateway_error(404, NO_ROUTE)
+
+
+def _agents_control(emu: Emulator, method: str, seg: list[str], body: dict[str, Any]) -> tuple[int, Any]:
+    """``GET /emulator/agents`` (every agent, the history and overlaps), ``POST .../settings`` (hostility),
+    ``POST .../{id}/recover`` and ``.../{id}/fail`` (what Agora does to an agent at random)."""
+    world = emu.world
+    with world.lock:
+        if not seg and method == "GET":
+            return 200, emu.agents_state()
+        if seg == ["settings"] and method == "POST":
+            return 200, world.configure_agents(**body)
+        if len(seg) == 2 and method == "POST" and seg[1] in ("recover", "fail"):
+            if seg[1] == "recover":
+                world.agent_recover_now(seg[0])
+            else:
+                world.agent_fail_now(seg[0], str(body.get("reason") or "llm vendor error"))
+            return 200, world.agents[seg[0]].describe()
     raise gateway_error(404, NO_ROUTE)
 
 

@@ -24,6 +24,7 @@ from emulator.console import ConsoleEmulator
 from emulator.faults import Faults, SlidingWindow
 from emulator.gateway import Handler, Server
 from emulator.options import DEFAULT_APP_ID, DEFAULT_CUSTOMER_ID, DEFAULT_CUSTOMER_SECRET
+from emulator.stt import MAX_LIFETIME, SttService
 from emulator.uploader import S3Uploader
 from emulator.webhooks import WebhookSender
 from emulator.world import ApiError, World
@@ -82,6 +83,8 @@ class Emulator:
         app_certificate: str | None = None,
         project_name: str = "emulator",
         console_qps: float = 10,
+        stt_fail_rate: float = 0.0,
+        stt_max_lifetime: float = MAX_LIFETIME,
     ):
         self.host = host
         self.port = port
@@ -134,6 +137,10 @@ class Emulator:
             uploader=self.uploader,
             emit=self.webhooks.send if self.webhooks else None,
             rng=random.Random(self._rng.random()),
+        )
+        # Real-Time STT v7 agents in the same channels (stt.py)
+        self.stt = SttService(
+            self.world, rng=random.Random(self._rng.random()), fail_rate=stt_fail_rate, max_lifetime=stt_max_lifetime
         )
         self.world.postpone_seconds = postpone_seconds  # scene 2: emulated seconds until the postponed result
         # the Console API (projects, App Certificate, usage) for the same account; the App ID is one of its
@@ -222,6 +229,7 @@ class Emulator:
             try:
                 with self.world.lock:
                     self.world.tick()
+                    self.stt.tick()
             except Exception:  # the simulation must keep running
                 logger.exception("emulator tick failed")
 
@@ -293,6 +301,37 @@ class Emulator:
         """The tasks whose recorder has not left yet."""
         return [entry for entry in self.task_history() if entry["ended_at"] is None]
 
+    # Real-Time STT v7 (stt.py)
+    def stt_configure(self, **settings: Any) -> dict[str, Any]:
+        """Change ``max_lifetime``, ``start_seconds``, ``cue_seconds`` (emulated seconds), ``fail_rate``."""
+        with self.world.lock:
+            return self.stt.configure(**settings)
+
+    def stt_history(self) -> list[dict[str, Any]]:
+        with self.world.lock:
+            return self.stt.history()
+
+    def stt_overlaps(self) -> list[tuple[str, str]]:
+        with self.world.lock:
+            return self.stt.overlaps()
+
+    # Conversational AI agents (convoai.py)
+    def agents_state(self) -> dict[str, Any]:
+        """Every agent (``describe()``), every agent ever created with its start and end, the pairs of agents with
+        one name or one channel and uid live at one time (an ambiguous start must never leave such a pair)."""
+        with self.world.lock:
+            history = [dict(entry) for entry in self.world.agent_history]
+            return {
+                "agents": [a.describe() for a in self.world.agents.values()],
+                "history": history,
+                "overlaps": _agent_overlaps(history),
+                "settings": self.world.configure_agents(),
+            }
+
+    def configure_agents(self, **settings: Any) -> dict[str, Any]:
+        with self.world.lock:
+            return self.world.configure_agents(**settings)
+
     def set_qps(self, qps: float) -> None:
         self.qps = qps
         self.limiter = SlidingWindow(qps)
@@ -300,6 +339,7 @@ class Emulator:
     def reset(self) -> None:
         with self.world.lock:
             self.world.reset()
+            self.stt.reset()
         self.console.reset()
         self._seed_project()
         self.faults.configure(clear=True)
@@ -358,6 +398,19 @@ class Emulator:
             }
         with self.world.lock:
             return self.world.stop_response(task)
+
+
+def _agent_overlaps(history: list[dict[str, Any]]) -> list[list[str]]:
+    """Pairs of agents with the same name, or the same channel and uid, alive at the same time."""
+    found = []
+    for i, a in enumerate(history):
+        for b in history[i + 1 :]:
+            same = a["name"] == b["name"] or (a["channel"] == b["channel"] and a["uid"] == b["uid"])
+            a_end = float("inf") if a["ended"] is None else a["ended"]
+            b_end = float("inf") if b["ended"] is None else b["ended"]
+            if same and a["created"] < b_end and b["created"] < a_end:
+                found.append([a["agent_id"], b["agent_id"]])
+    return found
 
 
 def _bind(host: str, port: int) -> Server:

@@ -16,6 +16,7 @@ from infra.constructs.monitoring import Monitoring, Watched
 from infra.constructs.projects import Projects
 from infra.constructs.recording import Recording
 from infra.constructs.tokens import Tokens
+from infra.constructs.transcriptions import Transcriptions
 from infra.constructs.webhooks import Webhooks
 from infra.settings import StackSettings
 
@@ -54,6 +55,12 @@ class AgoraServerlessStack(Stack):
             self, "Projects", settings=settings, api=self.api, functions=self.functions, agora=self.agora
         )
         self.webhooks.enable_abnormal_leave_action(settings, self.agora)
+        # live transcription (Real-Time STT v7): its API, and NCS product 20 in the webhook processor
+        self.transcriptions = Transcriptions(
+            self, "Transcriptions", settings=settings, api=self.api, functions=self.functions, agora=self.agora,
+            bucket=self.media.bucket, uploader_secret=self.media.uploader_secret,
+        )  # fmt: skip
+        self.transcriptions.grant_events(self.webhooks.processor)
         self.events = Events(
             self, "Events", settings=settings, functions=self.functions, recordings=self.recording.table,
             media=self.media.table, presence=self.webhooks.presence, kicking_rules=self.channels.rules,

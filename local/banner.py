@@ -50,6 +50,15 @@ ROUTE_STEPS: dict[str, str] = {
     """-d '{"streamSubscribe":{"audioUidList":{"subscribeAudioUids":["#allstream#"]}}}'""",
     "POST /recordings/{id}/stop": """curl -s -X POST "$API/recordings/$REC/stop" """
     """-H "Authorization: Bearer $ADMIN\"""",
+    "POST /transcriptions": """TX=$(curl -s -X POST "$API/transcriptions" -H "Authorization: Bearer $ADMIN" """
+    """-H 'content-type: application/json' -d "{\\"channel\\":\\"demo\\",\\"languages\\":[\\"en-US\\"],"""
+    """\\"recording_id\\":\\"$REC\\"}" | field id); echo "transcription $TX\"""",
+    "GET /transcriptions": """curl -s "$API/transcriptions?channel=demo" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /transcriptions/{id}": """curl -s "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN\"""",
+    "PATCH /transcriptions/{id}": """curl -s -X PATCH "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN" """
+    """-H 'content-type: application/json' -d '{"translation":[{"source":"en-US","targets":["fr-FR"]}]}'""",
+    "GET /recordings/{id}/captions": """curl -s "$API/recordings/$REC/captions" -H "Authorization: Bearer $ADMIN\"""",
+    "DELETE /transcriptions/{id}": """curl -s -X DELETE "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN\"""",
     "GET /projects": """curl -s "$API/projects" -H "Authorization: Bearer $OWNER\"""",
     "GET /projects/{project}": """curl -s "$API/projects/$APP_ID" -H "Authorization: Bearer $OWNER\"""",
     "PUT /projects/{project}/status": """curl -s -X PUT "$API/projects/$APP_ID/status" """
@@ -115,6 +124,13 @@ def walkthrough(runtime: Any) -> list[str]:
         step["GET /recordings/{id}/snapshots"],
         step["POST /recordings/{id}/layout"],
         step["POST /recordings/{id}/update"],
+        "# live transcription (admins only): captions and transcript beside the recording, a translation added",
+        step["POST /transcriptions"],
+        step["GET /transcriptions"],
+        step["GET /transcriptions/{id}"],
+        step["PATCH /transcriptions/{id}"],
+        step["DELETE /transcriptions/{id}"],
+        step["GET /recordings/{id}/captions"],
         step["POST /recordings/{id}/stop"],
         "# a webhook signed like Agora signs it, with this stack's NCS secret",
         f"export NCS_SECRET={shlex.quote(runtime.secrets.ncs_secret)}",

@@ -215,6 +215,8 @@ class Recording(Construct):
             return
         api.add_route("/recordings/{id}/playlist", [apigw.HttpMethod.GET], self.api_function)
         api.add_route("/recordings/{id}/snapshots", [apigw.HttpMethod.GET], self.api_function)
+        # live transcription's WebVTT tracks and transcripts in the recording's folder (service.transcriptions)
+        api.add_route("/recordings/{id}/captions", [apigw.HttpMethod.GET], self.api_function)
         prefix = f"{RECORDINGS_PREFIX}*"
         self.api_function.add_to_role_policy(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(prefix)])

@@ -33,8 +33,48 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "ProcessorFunction": (
         "service.webhooks.processor.handler",
-        # presence UpdateItem/Query; recording events: Query bySid, GetItem, UpdateItem, SendTaskSuccess
-        frozenset({"dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:GetItem", "states:SendTaskSuccess"}),
+        # presence UpdateItem/Query; recording events: Query bySid, GetItem, UpdateItem, SendTaskSuccess;
+        # NCS product 20: transcription GetItem/UpdateItem and the channel lock's DeleteItem at the end
+        frozenset(
+            {
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+                "dynamodb:GetItem",
+                "dynamodb:DeleteItem",
+                "states:SendTaskSuccess",
+            }
+        ),
+    ),
+    "TranscriptionsFunction": (
+        "service.transcriptions.handler.handler",
+        # the table: Get/Query reads, conditional Put (agent pointer, the create transaction's two Puts)/Update/
+        # Delete; the limiter's UpdateItem; the REST secret, the App Certificate and the uploader's keys; the
+        # restart workflow's StartExecution
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "secretsmanager:GetSecretValue",
+                "states:StartExecution",
+            }
+        ),
+    ),
+    "RestartFunction": (
+        "service.transcriptions.workflow_handler.handler",
+        # the 72-hour restart: the same table calls and secrets as the API (it joins and adopts agents)
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "secretsmanager:GetSecretValue",
+            }
+        ),
     ),
     "ChannelsFunction": (
         "service.channels.handler.handler",
@@ -172,7 +212,6 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     "ProcessorFunction": {
         "dynamodb:BatchGetItem": "the listings (reconciler, GET /recordings) read rows behind the keys-only indexes",
         "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
-        "dynamodb:DeleteItem": "lock release runs in the recording functions, not in event application",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
         "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
@@ -198,6 +237,13 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     },
     "ProjectsFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
+    },
+    "TranscriptionsFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+    },
+    "RestartFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+        "states:StartExecution": "the restart step runs inside the workflow; only the API starts executions",
     },
 }
 # the intake reads its secret: it is expected, so it cannot also be "not called"
@@ -242,6 +288,8 @@ def _prefix(function_id: str) -> str:
         "ApiFunction": "Recording",
         "ProjectsFunction": "Projects",
         "PublisherFunction": "Events",
+        "TranscriptionsFunction": "Transcriptions",
+        "RestartFunction": "Transcriptions",
     }[function_id]
     return f"{owner}{function_id}"
 

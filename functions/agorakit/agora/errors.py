@@ -202,6 +202,8 @@ def classify(operation: str, http_status: int, body: Mapping[str, Any] | None) -
 
     if http_status == 429:
         return Verdict("retry", AgoraRateLimitedError, True)
+    if operation.startswith("agent."):
+        return _agent_verdict(operation, http_status)
     if http_status == 206:
         if code == 435 and is_stop:
             return Verdict("empty")
@@ -236,5 +238,26 @@ def classify(operation: str, http_status: int, body: Mapping[str, Any] | None) -
     if 200 <= http_status < 300:
         if http_status == 206:  # a 206 with an unknown code: the reply is incomplete, do not trust it
             return Verdict("retry", AgoraServerError, True)
+        return _OK
+    return Verdict("raise", AgoraError)
+
+
+def _agent_verdict(operation: str, http_status: int) -> Verdict:  # noqa: PLR0911 - one row per documented status
+    """Conversational AI's status codes (no body ``code``; ``detail``/``reason`` strings): 409 a live agent has
+    that name, 422 over the quota (later may work), 404 unknown agent (on leave: already gone), 503 a start
+    failure and 504 a timeout (both retried; a 504 may have taken effect)."""
+    if http_status == 409:
+        return Verdict("raise", AgoraConflictError)
+    if http_status == 422:
+        return Verdict("raise", AgoraServerError, True)
+    if http_status == 404:
+        return Verdict("gone") if operation == "agent.leave" else Verdict("raise", AgoraNotFoundError)
+    if http_status in (401, 403):
+        return Verdict("raise", AgoraAuthError)
+    if http_status >= 500 or http_status == 206:
+        return Verdict("retry", AgoraServerError, True)
+    if 400 <= http_status < 500:
+        return Verdict("raise", AgoraParameterError)
+    if 200 <= http_status < 300:
         return _OK
     return Verdict("raise", AgoraError)

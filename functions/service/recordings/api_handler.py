@@ -29,6 +29,7 @@ from service.observability import make_tracer, metric_sink
 from service.recordings import deps as deps_module
 from service.recordings import operations
 from service.recordings.models import (
+    CaptionList,
     LayoutRequest,
     RecordingAccepted,
     RecordingList,
@@ -280,6 +281,24 @@ def get_snapshots(
     api = _current()
     request = {"limit": limit, "after": after, "expires_in": expires_in}
     payload = operations.snapshot_files(_caller(), recording_id, request, settings=api.settings, deps=api.deps)
+    return _json(200, payload)
+
+
+@app.get(
+    "/recordings/<recording_id>/captions",
+    summary="The recording's captions (WebVTT per language) and transcripts from live transcription, presigned",
+    tags=TAGS,
+    responses=contract(
+        {200: (CaptionList, "the caption tracks and transcripts in the recording's folder")},
+        403,
+        404,
+        descriptions={403: _ADMIN, 404: "no such recording"},
+    ),
+)
+@tracer.capture_method
+def get_captions(recording_id: str, expires_in: ExpiresIn = None) -> Response[dict[str, Any]]:
+    api = _current()
+    payload = operations.caption_files(_caller(), recording_id, expires_in, settings=api.settings, deps=api.deps)
     return _json(200, payload)
 
 

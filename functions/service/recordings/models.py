@@ -529,3 +529,27 @@ class SnapshotList(BaseModel):
     snapshots: list[SnapshotFile]
     next_after: str | None = Field(description="pass as after= for the next page; null on the last")
     url_expires_in: int
+
+
+class CaptionTrack(BaseModel):
+    language: str = Field(description="the track's language (a transcribed or a translated one)")
+    agent_id: str = Field(description="the Real-Time STT agent that wrote it (a 72-hour restart adds one)")
+    file: str
+    size: int
+    url: str = Field(description="a presigned GetObject URL of the WebVTT file")
+
+
+class TranscriptFile(BaseModel):
+    agent_id: str
+    file: str
+    size: int
+    url: str = Field(description="a presigned GetObject URL of the transcript JSON")
+
+
+class CaptionList(BaseModel):
+    """Live-transcription files beside the recording (POST /transcriptions with its recording_id)."""
+
+    recording_id: str
+    tracks: list[CaptionTrack]
+    transcripts: list[TranscriptFile]
+    url_expires_in: int

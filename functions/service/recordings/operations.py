@@ -300,6 +300,25 @@ def snapshot_files(
     return snapshots(item, objects=objects, url_seconds=settings.playback_url_seconds, **request)
 
 
+def caption_files(
+    caller: Caller,
+    recording_id: str,
+    expires_in: int | None,
+    *,
+    settings: RecordingSettings,
+    deps: RecordingDependencies,
+) -> dict[str, Any]:
+    """The recording's captions and transcripts from the bucket, presigned (``playback.captions``)."""
+    from service.recordings.playback import captions
+
+    _authorize(caller, settings)
+    item = _load(deps, recording_id)
+    objects = deps.objects()
+    if objects is None:
+        raise UpstreamUnavailable("captions need the recordings bucket (RECORDINGS_BUCKET is not set)")
+    return captions(item, objects=objects, url_seconds=settings.playback_url_seconds, expires_in=expires_in)
+
+
 #: the attributes of a byChannel page key (table pk + index keys), and their DynamoDB types
 _PAGE_KEY_TYPES = {"pk": "S", "channel": "S", "createdAt": "N"}
 

@@ -179,3 +179,28 @@ def snapshots(
         "next_after": entries[-1]["file"] if more and entries else None,
         "url_expires_in": seconds,
     }
+
+
+def captions(
+    item: Recording, *, objects: RecordingObjects, url_seconds: int, expires_in: int | None = None
+) -> dict[str, Any]:
+    """The live-transcription files Agora wrote beside the recording (``service.transcriptions``: a transcription
+    started with this ``recording_id``): one WebVTT track per language (``<agent>_<channel>_<lang>.vtt``, the
+    player's captions track beside the playlist) and the transcript JSON, each a presigned URL."""
+    seconds = url_seconds if expires_in is None else expires_in
+    if not 1 <= seconds <= url_seconds:
+        raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
+    listed = objects.list(recording_prefix(item))
+    tracks, transcripts = [], []
+    for key in sorted(listed):
+        name = posixpath.basename(key)
+        agent, _, rest = name.partition("_")
+        if name.endswith(".vtt") and rest:
+            language = rest.rsplit("_", 1)[-1].removesuffix(".vtt")
+            tracks.append({"language": language, "agent_id": agent, "file": name, "size": listed[key],
+                           "url": objects.presign(key, seconds)})  # fmt: skip
+        elif name.endswith("_transcript.json") and rest:
+            transcripts.append(
+                {"agent_id": agent, "file": name, "size": listed[key], "url": objects.presign(key, seconds)}
+            )
+    return {"recording_id": item.recording_id, "tracks": tracks, "transcripts": transcripts, "url_expires_in": seconds}

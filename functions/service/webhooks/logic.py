@@ -245,6 +245,9 @@ def one_time_kick(kick: Callable[..., Any]) -> AbnormalLeaveAction:
     return action
 
 
+PRODUCT_STT = 20  # Real-Time STT v7: the notice's sid is the agent id
+
+
 def dispatch_notice(
     notice: dict[str, Any],
     *,
@@ -253,6 +256,7 @@ def dispatch_notice(
     settings: ProcessorSettings,
     now: float,
     on_abnormal_leave: AbnormalLeaveAction | None = None,
+    transcriptions: Callable[[dict[str, Any]], str] | None = None,
 ) -> tuple[Envelope | None, str]:
     """Route one stored notice by productId; returns the envelope and the outcome for the log.
 
@@ -273,6 +277,8 @@ def dispatch_notice(
         return envelope, _dispatch_rtc(
             envelope, presence=presence, settings=settings, now=now, on_abnormal_leave=on_abnormal_leave
         )
+    if envelope.product_id == PRODUCT_STT and transcriptions is not None:  # Real-Time STT (service.transcriptions)
+        return envelope, transcriptions(notice)
     return envelope, "ignored: product not handled"
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ class ProcessorDependencies:
     recordings: RecordingApplier | None
     abnormal_leave: AbnormalLeaveAction | None = None
     metric: MetricSink = no_metric
+    transcriptions: Callable[[dict[str, Any]], str] | None = None  # NCS product 20 (service.transcriptions)
 
 
 def abnormal_leave_action(config: ProcessorSettings, metric: MetricSink = no_metric) -> AbnormalLeaveAction | None:
@@ -90,7 +92,14 @@ def build_dependencies(settings: ProcessorSettings) -> ProcessorDependencies:
         recordings=recording_applier(),
         abnormal_leave=abnormal_leave_action(settings, _metric),
         metric=_metric,
+        transcriptions=transcription_applier(),
     )
+
+
+def transcription_applier() -> Callable[[dict[str, Any]], str]:
+    from service.transcriptions.events import notice_applier
+
+    return notice_applier()
 
 
 def process_record(
@@ -122,6 +131,7 @@ def process_record(
         settings=config,
         now=at,
         on_abnormal_leave=deps.abnormal_leave,
+        transcriptions=deps.transcriptions,
     )
     telemetry.processed(deps.metric, outcome, notify_ms=envelope.notify_ms if envelope else None, now=at)
     extra: dict[str, Any] = {"noticeId": notice_id, "outcome": outcome}

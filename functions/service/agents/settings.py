@@ -1,0 +1,28 @@
+"""Settings of the agent functions (API, lifecycle tasks, reconciler), read once at cold start."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from service.adapters.agora import AgoraAccessSettings
+
+
+class AgentSettings(AgoraAccessSettings):
+    agents_table: str
+    #: the bucket conversations are kept in (``agents/<channel>/<agent id>/history.json``)
+    agents_history_bucket: str | None = None
+    app_certificate_secret_name: str | None = None
+    #: the profiles (``service.agents.profiles``), as JSON
+    agents_profiles: str = "{}"
+    groups_claim: str = "cognito:groups"
+    admin_group: str = "admins"
+    #: a group whose members may start and end agents besides the admins ("" = admins only)
+    agents_group: str = ""
+    agents_default_max_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    agents_max_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
+    #: a token renewal is due this long before the bot's token expires
+    agents_renew_margin_seconds: int = Field(default=600, ge=60, le=3600)
+    #: how often the channel's list is read after a 409 or an ambiguous failure before deciding without it
+    agents_resolve_looks: int = Field(default=3, ge=1, le=20)
+    #: an agent we think runs but Agora does not list is ended by the reconciler only after this grace
+    agents_reconcile_grace_seconds: int = Field(default=120, ge=0)

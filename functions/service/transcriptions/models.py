@@ -1,0 +1,79 @@
+"""What the transcriptions API takes and answers (``/transcriptions*``), documented in docs/openapi.json."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from agorakit.ids import CHANNEL_PATTERN
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+#: a BCP 47-like language code as Agora lists them (en-US, zh-CN, ...)
+Language = Annotated[
+    str, StringConstraints(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+]
+UserUid = Annotated[int, Field(ge=1, le=3_999_999_999, description="a user's uid (not the reserved bot range)")]
+
+
+class UidLanguages(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    uid: UserUid
+    languages: list[Language] = Field(min_length=1, max_length=4)
+
+
+class Translation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: Language
+    targets: list[Language] = Field(min_length=1, max_length=4)
+
+
+class TranscriptionRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"channel": "demo", "languages": ["en-US"],
+                                         "translation": [{"source": "en-US", "targets": ["fr-FR"]}]}]},
+    )  # fmt: skip
+    channel: str = Field(min_length=1, max_length=63, pattern=CHANNEL_PATTERN)
+    languages: list[Language] = Field(min_length=1, max_length=4, description="up to 4 languages, such as en-US")
+    uid_languages: list[UidLanguages] | None = Field(default=None, max_length=5, description="up to 5 uids")
+    translation: list[Translation] | None = Field(default=None, max_length=4)
+    subscribe_uids: list[UserUid] | None = Field(
+        default=None, max_length=32, description="only these users (default all hosts)"
+    )
+    max_idle_seconds: int = Field(default=30, ge=0, le=259_200, description="0: never idle out")
+    recording_id: str | None = Field(default=None, max_length=64, description="the recording these captions go with")
+
+
+class TranscriptionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"languages": ["en-US", "es-ES"]}]})
+    languages: list[Language] | None = Field(default=None, min_length=1, max_length=4)
+    subscribe_uids: list[UserUid] | None = Field(default=None, max_length=32)
+    translation: list[Translation] | None = Field(default=None, max_length=4)
+
+
+class TranscriptionView(BaseModel):
+    id: str
+    channel: str
+    status: str
+    languages: list[str]
+    uid_languages: dict[str, list[str]]
+    translation: dict[str, list[str]]
+    subscribe_uids: list[UserUid] | None
+    bot_uid: int
+    agent_id: str | None
+    agents: list[str] = Field(description="every Agora agent of this transcription (a restart adds one)")
+    generation: int
+    sequence_id: int = Field(description="the last sequenceId sent to Agora's update")
+    created_at_ms: int
+    started_at_ms: int | None
+    ended_at_ms: int | None
+    stop_reason: str | None
+    last_error: str | None
+    recording_id: str | None
+    files: list[str] = Field(description="transcript and caption objects in the recordings bucket")
+    restart_due_ms: int | None = Field(description="when the next agent joins, before Agora's 72-hour end")
+    cost_per_hour_usd: float = Field(description="Agora's list price for this configuration, per hour")
+
+
+class TranscriptionList(BaseModel):
+    transcriptions: list[TranscriptionView]
+    next_cursor: str | None

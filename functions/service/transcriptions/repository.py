@@ -1,0 +1,303 @@
+"""The TranscriptionsTable: transcription records, per-channel locks and agent pointers, in one table.
+
+Items (partition key ``pk``):
+- ``TX#<id>``: the transcription (``record.to_item``), with ``kind`` and ``createdAt`` for the ``byKind`` index
+  and ``channel`` for the ``byChannel`` index (both sorted by ``createdAt``).
+- ``TXLOCK#<channel>``: ``transcriptionId`` of the channel's one active transcription.
+- ``TXAGENT#<agent id>``: ``transcriptionId`` (NCS product 20 names the agent as ``sid``).
+
+Every write is conditional: a status moves only from the state the caller read (``move``), ``sequenceId`` is
+increased by one conditional ``UpdateItem`` (two concurrent updates get two numbers), a configuration is stored
+only if its ``sequenceId`` is newer than the stored one.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from service.adapters.aws import LazyClient
+from service.adapters.dynamodb import cancellation_reasons, from_item, from_items, is_condition_failed, to_attr, to_item
+from service.transcriptions import logic
+from service.transcriptions.ports import ChannelBusy, ConditionFailed
+from service.transcriptions.record import Transcription
+from service.transcriptions.record import from_item as record_from_item
+from service.transcriptions.record import to_item as record_to_item
+
+BY_KIND = "byKind"
+BY_CHANNEL = "byChannel"
+
+
+def tx_key(transcription_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TX#{transcription_id}"}}
+
+
+def lock_key(channel: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TXLOCK#{channel}"}}
+
+
+def agent_key(agent_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"TXAGENT#{agent_id}"}}
+
+
+def _encode_cursor(key: Mapping[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        raise ValueError("cursor is not one this API gave") from None
+    if not isinstance(key, dict):
+        raise ValueError("cursor is not one this API gave")
+    return key
+
+
+class TranscriptionsRepository:
+    def __init__(self, table_name: str, *, client: Any = None, clock: Callable[[], float] = time.time):
+        if not table_name:
+            raise ValueError("table_name is required")
+        self.table_name = table_name
+        self._client = client
+        self._clock = clock
+
+    client = LazyClient("dynamodb")
+
+    # -- reads ------------------------------------------------------------------------------------
+    def get(self, transcription_id: str) -> Transcription | None:
+        raw = self.client.get_item(TableName=self.table_name, Key=tx_key(transcription_id), ConsistentRead=True)
+        item = from_item(raw.get("Item"))
+        return record_from_item(item) if item else None
+
+    def by_agent(self, agent_id: str) -> Transcription | None:
+        raw = self.client.get_item(TableName=self.table_name, Key=agent_key(agent_id), ConsistentRead=True)
+        pointer = from_item(raw.get("Item"))
+        return self.get(str(pointer["transcriptionId"])) if pointer else None
+
+    def list(
+        self, *, channel: str | None = None, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Transcription], str | None]:
+        if channel is not None:
+            index, condition, values = BY_CHANNEL, "channel = :v", {":v": {"S": channel}}
+        else:
+            index, condition, values = BY_KIND, "kind = :v", {":v": {"S": "transcription"}}
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        start = _decode_cursor(cursor)
+        if start is not None:
+            params["ExclusiveStartKey"] = start
+        answer = self.client.query(**params)
+        items = [record_from_item(i) for i in from_items(answer.get("Items", []))]
+        return items, _encode_cursor(answer.get("LastEvaluatedKey"))
+
+    # -- writes -----------------------------------------------------------------------------------
+    def create(self, transcription: Transcription) -> None:
+        item = record_to_item(transcription)
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self.table_name, "Item": to_item(item),
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": {"TableName": self.table_name,
+                             "Item": {**lock_key(transcription.channel),
+                                      "transcriptionId": {"S": transcription.id}},
+                             "ConditionExpression": "attribute_not_exists(pk) OR transcriptionId = :id",
+                             "ExpressionAttributeValues": {":id": {"S": transcription.id}},
+                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                ]
+            )  # fmt: skip
+        except Exception as exc:
+            reasons = cancellation_reasons(exc)
+            if reasons is None:
+                raise
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise ChannelBusy(self._lock_holder(transcription.channel)) from None
+            raise ConditionFailed(self.get(transcription.id)) from None
+
+    def _lock_holder(self, channel: str) -> str | None:
+        raw = self.client.get_item(TableName=self.table_name, Key=lock_key(channel), ConsistentRead=True)
+        lock = from_item(raw.get("Item"))
+        return str(lock["transcriptionId"]) if lock else None
+
+    def _update(self, transcription_id: str, **params: Any) -> Transcription:
+        try:
+            answer = self.client.update_item(
+                TableName=self.table_name, Key=tx_key(transcription_id), ReturnValues="ALL_NEW", **params
+            )
+        except Exception as exc:
+            if is_condition_failed(exc):
+                raise ConditionFailed(self.get(transcription_id)) from None
+            raise
+        item = from_item(answer.get("Attributes"))
+        assert item is not None
+        return record_from_item(item)
+
+    def attach_agent(self, transcription_id: str, agent_id: str, generation: int, at_ms: int) -> Transcription:
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={**agent_key(agent_id), "transcriptionId": {"S": transcription_id}},
+        )
+        current = self.get(transcription_id)
+        if current is None or current.status in logic.TERMINAL or current.generation > generation:
+            raise ConditionFailed(current)
+        status = logic.STARTING if current.status == logic.REQUESTED else current.status
+        started = current.started_at_ms if generation == current.generation and current.started_at_ms else at_ms
+        return (
+            self._update(
+                transcription_id,
+                UpdateExpression=(
+                    "SET agentId = :agent, generation = :gen, #s = :status, statusAt = :statusAt, "
+                    "startedAt = :started, agents = list_append(if_not_exists(agents, :empty), :agents)"
+                ),
+                ConditionExpression="#s = :current AND generation <= :gen AND NOT contains(agents, :agent)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":agent": {"S": agent_id},
+                    ":gen": {"N": str(generation)},
+                    ":status": {"S": status},
+                    ":current": {"S": current.status},
+                    ":statusAt": {"N": str(at_ms if status != current.status else current.status_at_ms)},
+                    ":started": {"N": str(started)},
+                    ":empty": {"L": []},
+                    ":agents": {"L": [{"S": agent_id}]},
+                },
+            )
+            if agent_id not in current.agents
+            else current
+        )
+
+    def move(
+        self,
+        transcription_id: str,
+        source: str,
+        target: str,
+        at_ms: int,
+        *,
+        reason: str | None = None,
+        error: str | None = None,
+    ) -> Transcription:
+        sets = ["#s = :target", "statusAt = :at"]
+        values: dict[str, Any] = {":target": {"S": target}, ":source": {"S": source}, ":at": {"N": str(at_ms)}}
+        if target in logic.TERMINAL:
+            sets.append("endedAt = :at")
+        if reason is not None:
+            sets.append("stopReason = :reason")
+            values[":reason"] = {"S": reason}
+        if error is not None:
+            sets.append("lastError = :error")
+            values[":error"] = {"S": error}
+        moved = self._update(
+            transcription_id,
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="#s = :source",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+        if target in logic.TERMINAL:
+            try:
+                self.client.delete_item(
+                    TableName=self.table_name,
+                    Key=lock_key(moved.channel),
+                    ConditionExpression="transcriptionId = :id",
+                    ExpressionAttributeValues={":id": {"S": transcription_id}},
+                )
+            except Exception as exc:
+                if not is_condition_failed(exc):  # someone else's lock (or none): nothing of ours to release
+                    raise
+        return moved
+
+    def next_sequence(self, transcription_id: str) -> int:
+        updatable = sorted(logic.UPDATABLE)
+        names = {f":u{i}": {"S": s} for i, s in enumerate(updatable)}
+        moved = self._update(
+            transcription_id,
+            UpdateExpression="SET sequenceId = sequenceId + :one",
+            ConditionExpression=f"#s IN ({', '.join(names)})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":one": {"N": "1"}, **names},
+        )
+        return moved.sequence_id
+
+    def save_config(
+        self,
+        transcription_id: str,
+        sequence_id: int,
+        *,
+        languages: Sequence[str] | None = None,
+        subscribe_uids: Sequence[int] | None = None,
+        translate: Mapping[str, Sequence[str]] | None = None,
+    ) -> bool:
+        sets = ["appliedSequence = :seq"]
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {":seq": {"N": str(sequence_id)}}
+        if languages is not None:
+            sets.append("#languages = :languages")
+            names["#languages"] = "languages"
+            values[":languages"] = to_attr(list(languages))
+        if subscribe_uids is not None:
+            sets.append("#subscribe = :subscribe")
+            names["#subscribe"] = "subscribeUids"
+            values[":subscribe"] = to_attr(list(subscribe_uids))
+        if translate is not None:
+            sets.append("#translate = :translate")
+            names["#translate"] = "translate"
+            values[":translate"] = to_attr({k: list(v) for k, v in translate.items()})
+        try:
+            self._update(
+                transcription_id,
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(pk) AND appliedSequence < :seq",
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": names} if names else {}),
+            )
+        except ConditionFailed as exc:
+            if exc.item is None:
+                raise
+            return False
+        return True
+
+    def add_files(self, transcription_id: str, keys: Iterable[str]) -> None:
+        unique = set(keys)
+        if not unique:
+            return
+        self._update(
+            transcription_id,
+            UpdateExpression="ADD files :keys",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":keys": {"SS": sorted(unique)}},
+        )
+
+
+def create_table(client: Any, name: str) -> None:
+    """The table as ``infra/constructs/transcriptions.py`` declares it (tests and the local stack)."""
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+            {"AttributeName": "channel", "AttributeType": "S"},
+            {"AttributeName": "createdAt", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {"IndexName": BY_KIND, "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
+                                                 {"AttributeName": "createdAt", "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "ALL"}},
+            {"IndexName": BY_CHANNEL, "KeySchema": [{"AttributeName": "channel", "KeyType": "HASH"},
+                                                    {"AttributeName": "createdAt", "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "ALL"}},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )  # fmt: skip

@@ -1,0 +1,189 @@
+"""Live transcription (Agora Real-Time STT v7): the transcriptions function, the TranscriptionsTable and the
+``/transcriptions*`` routes (JWT-authorized; the function itself requires the admin group). The webhook
+processor gets the table (``grant_events``) to apply NCS product 20.
+
+Least privilege: Agora access through ``AgoraAccess.grant`` (REST secret + rate-limit table); the table with
+exactly the calls the repository makes; the App Certificate (the bot's token) and the uploader's keys (Agora
+writes transcripts and captions into the recordings bucket with them) read-only.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.constructs.agora_access import AgoraAccess
+from infra.constructs.api import Api
+from infra.constructs.function_factory import FunctionFactory, retention
+from infra.constructs.recording_workflow import LAMBDA_SERVICE_ERRORS
+from infra.grants import grant_secret_value
+from infra.nag import acknowledge
+from infra.retention import data_removal_policy
+from infra.settings import StackSettings
+
+#: the repository's calls (service.transcriptions.repository): Get/Query reads, the conditional Update/Put/Delete
+#: writes, the create transaction (record + channel lock)
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+#: NCS product 20 (service.transcriptions.usecases.apply_notice): the agent pointer and record reads, the
+#: conditional moves, the channel lock released at the end
+EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+#: CDK context keys of the restart's timing (scaled down in tests: the workflow then restarts within seconds)
+TRANSCRIPTION_CONTEXT_KEYS = ("transcriptionLifetimeSeconds", "transcriptionRestartMarginSeconds")
+ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
+    ("/transcriptions", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
+    ("/transcriptions/{id}", (apigw.HttpMethod.GET, apigw.HttpMethod.PATCH, apigw.HttpMethod.DELETE)),
+)
+
+
+class Transcriptions(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StackSettings,
+        api: Api,
+        functions: FunctionFactory,
+        agora: AgoraAccess,
+        bucket: s3.IBucket | None = None,
+        uploader_secret: secretsmanager.ISecret | None = None,
+    ):
+        super().__init__(scope, construct_id)
+        self.table = dynamodb.TableV2(
+            self,
+            "TranscriptionsTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            global_secondary_indexes=[
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="byKind",
+                    partition_key=dynamodb.Attribute(name="kind", type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.NUMBER),
+                ),
+                dynamodb.GlobalSecondaryIndexPropsV2(
+                    index_name="byChannel",
+                    partition_key=dynamodb.Attribute(name="channel", type=dynamodb.AttributeType.STRING),
+                    sort_key=dynamodb.Attribute(name="createdAt", type=dynamodb.AttributeType.NUMBER),
+                ),
+            ],
+            billing=dynamodb.Billing.on_demand(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=data_removal_policy(settings),
+            deletion_protection=not settings.dev,
+        )
+        certificate = secretsmanager.Secret.from_secret_name_v2(
+            self, "AppCertificate", settings.app_certificate_secret_name
+        )
+        env = {
+            "TRANSCRIPTIONS_TABLE": self.table.table_name,
+            "GROUPS_CLAIM": settings.groups_claim,
+            "ADMIN_GROUP": settings.admin_group,
+            "APP_CERTIFICATE_SECRET_NAME": settings.app_certificate_secret_name,
+        }
+        if bucket is not None and uploader_secret is not None:
+            env["RECORDINGS_BUCKET"] = bucket.bucket_name
+            env["RECORDINGS_BUCKET_REGION"] = Stack.of(self).region
+            env["RECORDING_UPLOADER_SECRET_NAME"] = uploader_secret.secret_name
+        lifetime = int(self.node.try_get_context("transcriptionLifetimeSeconds") or 259_200)
+        margin = int(self.node.try_get_context("transcriptionRestartMarginSeconds") or 600)
+        env["TRANSCRIPTION_LIFETIME_SECONDS"] = str(lifetime)
+        env["TRANSCRIPTION_RESTART_MARGIN_SECONDS"] = str(margin)
+        # -- the 72-hour restart: Step Functions waits (a Wait state), the task joins the next agent ----------
+        self.restart_function = functions.create(
+            self, "RestartFunction", handler="service.transcriptions.workflow_handler.handler",
+            description="Transcriptions: join the next Real-Time STT agent before Agora's 72-hour end",
+            service_name="transcriptions", memory_size=512, timeout=Duration.seconds(60), environment=env,
+        )  # fmt: skip
+        agora.grant(self.restart_function)
+        self._grant_table(self.restart_function, TABLE_ACTIONS)
+        grant_secret_value(self.restart_function, certificate)
+        if uploader_secret is not None:
+            grant_secret_value(self.restart_function, uploader_secret)
+        self.state_machine = self._restart_workflow(settings)
+        env["TRANSCRIPTION_STATE_MACHINE_ARN"] = self.state_machine.state_machine_arn
+        self.function = functions.create(
+            self,
+            "TranscriptionsFunction",
+            handler="service.transcriptions.handler.handler",
+            description="/transcriptions: Agora Real-Time STT v7 agents, captions and translation (admins)",
+            service_name="transcriptions",
+            memory_size=512,
+            timeout=Duration.seconds(29),
+            environment=env,
+        )
+        agora.grant(self.function)
+        self._grant_table(self.function, TABLE_ACTIONS)
+        grant_secret_value(self.function, certificate)
+        if uploader_secret is not None:
+            grant_secret_value(self.function, uploader_secret)
+        self.state_machine.grant_start_execution(self.function)
+        self.routes = [route for path, methods in ROUTES for route in api.add_route(path, list(methods), self.function)]
+
+    def _restart_workflow(self, settings: StackSettings) -> sfn.StateMachine:
+        """Wait until ``restartAt`` -> restart step -> ``done``? end : wait again. One execution per transcription
+        (named by its id), for its whole life: a 10-day event is four restarts in one execution."""
+        wait = sfn.Wait(self, "WaitUntilRestart", time=sfn.WaitTime.timestamp_path("$.restartAt"))
+        step = tasks.LambdaInvoke(
+            self, "Restart", lambda_function=self.restart_function,
+            payload=sfn.TaskInput.from_object({"transcriptionId.$": "$.transcriptionId"}),
+            payload_response_only=True, retry_on_service_exceptions=False,
+        )  # fmt: skip
+        step.add_retry(errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), max_attempts=3, backoff_rate=2,
+                       jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
+        step.add_retry(errors=["States.ALL"], interval=Duration.seconds(30), max_attempts=6, backoff_rate=2)
+        done = sfn.Choice(self, "Ended?").when(sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Ended"))
+        definition = wait.next(step).next(done.otherwise(wait))
+        log_group = logs.LogGroup(
+            self, "RestartLogs", retention=retention(settings.log_retention_days), removal_policy=RemovalPolicy.DESTROY
+        )
+        machine = sfn.StateMachine(
+            self, "RestartWorkflow", definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            comment="One transcription: wait until 10 minutes before Agora's 72-hour end, join the next agent, repeat",
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+            tracing_enabled=True,
+        )  # fmt: skip
+        acknowledge(
+            machine,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Step Functions' log delivery (logs:CreateLogDelivery, ...) and X-Ray tracing actions support no "
+            "resource-level permissions; AWS documents '*' as the only accepted resource for them.",
+        )
+        fn_id = Stack.of(self).get_logical_id(self.restart_function.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            machine,
+            f"AwsSolutions-IAM5[Resource::<{fn_id}.Arn>:*]",
+            "The state machine invokes only the restart function; ':*' covers that same function's versions and "
+            "aliases (CDK's LambdaInvoke grant), no other function.",
+        )
+        return machine
+
+    def grant_events(self, processor: lambda_.Function) -> None:
+        """The webhook processor applies NCS product 20 to the table."""
+        processor.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)
+        self._grant_table(processor, EVENT_ACTIONS)
+
+    def _grant_table(self, fn: lambda_.Function, actions: tuple[str, ...]) -> None:
+        self.table.grant(fn, *actions)
+        table_id = Stack.of(self).get_logical_id(self.table.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            fn.role or fn,  # type: ignore[arg-type]
+            f"AwsSolutions-IAM5[Resource::<{table_id}.Arn>/index/*]",
+            "Query on the TranscriptionsTable's own GSIs (byKind, byChannel); the wildcard is this table's "
+            "index namespace only.",
+        )
