@@ -495,3 +495,12 @@ def reconcile(deps: AgentDeps) -> ReconcileReport:
         deps.agora.leave(agora_id)
         report.stopped.append(agora_id)
     return report
+
+
+def event_applier(deps: AgentDeps) -> Callable[[dict[str, Any]], str]:
+    """What the NCS inbox processor calls with a product-17 notice (``service.webhooks.logic.dispatch_notice``)."""
+
+    def apply(notice: dict[str, Any]) -> str:
+        return apply_event(notice, deps)
+
+    return apply

@@ -26,7 +26,13 @@ from service.apps import DefaultApp
 from service.observability import MetricSink, metric_sink, no_metric
 from service.presence.repository import DynamoDBPresence, PresenceStore
 from service.webhooks import telemetry
-from service.webhooks.logic import AbnormalLeaveAction, RecordingApplier, dispatch_notice, one_time_kick
+from service.webhooks.logic import (
+    AbnormalLeaveAction,
+    AgentApplier,
+    RecordingApplier,
+    dispatch_notice,
+    one_time_kick,
+)
 from service.webhooks.settings import ProcessorSettings
 
 logger = Logger()
@@ -40,6 +46,7 @@ class ProcessorDependencies:
     presence: PresenceStore
     recordings: RecordingApplier | None
     abnormal_leave: AbnormalLeaveAction | None = None
+    agents: AgentApplier | None = None  # NCS product 17 (not wired in build_dependencies yet: docs/agents.md)
     metric: MetricSink = no_metric
 
 
@@ -118,6 +125,7 @@ def process_record(
         settings=config,
         now=at,
         on_abnormal_leave=deps.abnormal_leave,
+        agents=deps.agents,
     )
     telemetry.processed(deps.metric, outcome, notify_ms=envelope.notify_ms if envelope else None, now=at)
     extra: dict[str, Any] = {"noticeId": notice_id, "outcome": outcome}
