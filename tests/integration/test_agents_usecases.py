@@ -63,12 +63,30 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The in-memory store, and the DynamoDB repository on moto (in process): every case runs on both."""
+    clock = Clock()
+    if request.param == "memory":
+        yield InMemoryAgentStore(clock)
+        return
+    import boto3
+    from moto import mock_aws
+    from service.agents.repository import AgentsRepository
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="agents", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")  # fmt: skip
+        yield AgentsRepository("agents", client=ddb, clock=clock)
+
+
 @pytest.fixture
-def deps(emu: Emulator) -> Iterator[usecases.AgentDeps]:
+def deps(emu: Emulator, store: Any) -> Iterator[usecases.AgentDeps]:
     with make_client([emu.url]) as agora:
-        clock = Clock()
         yield usecases.AgentDeps(
-            store=InMemoryAgentStore(clock),
+            store=store,
             agora=ConvoAIClient(agora),
             history=InMemoryHistory(),
             events=RecordedEvents(),
