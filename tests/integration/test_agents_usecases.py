@@ -256,3 +256,26 @@ def test_the_reconciler_ends_ours_agora_dropped_and_stops_orphans(emu: Emulator,
     assert wait_until(
         lambda: [a["status"] for a in emu.agents_state()["agents"] if a["name"] == orphan_name] == ["STOPPED"]
     )
+
+
+def test_random_ambiguous_failures_never_leave_a_double_or_an_orphan(emu: Emulator, deps: usecases.AgentDeps):
+    """Seeded: half of the join requests fail with 504 or no answer, half of those after the agent was created."""
+    emu.set_faults(rate_504=0.3, rate_timeout=0.2, after_effect=0.5, timeout_ms=200)
+    records = []
+    for i in range(8):
+        emu.join(f"room{i}", 1001)
+        records.append(start(deps, channel=f"room{i}"))
+    emu.set_faults(clear=True)
+    assert emu.agents_state()["overlaps"] == []  # never two agents for one start
+    records = [usecases.get_agent(r.agent_id, deps) for r in records]
+    assert all(r.state in (lifecycle.STARTING, lifecycle.FAILED) for r in records)
+    deps.reconcile_grace_seconds = 0
+    usecases.reconcile(deps)  # a start that gave up while its agent was created: that agent is stopped
+    assert wait_until(
+        lambda: (
+            {a["agent_id"] for a in emu.agents_state()["agents"] if a["status"] not in ("STOPPED", "FAILED")}
+            == {r.agora_agent_id for r in records if r.state == lifecycle.STARTING}
+        )
+    )
+    live = [r for r in records if r.state == lifecycle.STARTING]
+    assert live and all(r.agora_agent_id for r in live)
