@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from service.agents import usecases
 from service.agents.settings import AgentSettings
-from service.apps import Serving
+from service.apps import DefaultApp, Serving
 from service.auth import Caller, caller_from_event
 from service.errors import BadRequest, Forbidden
 from service.http import build_resolver
@@ -118,3 +118,21 @@ def post_interrupt(agent_id: AgentIdPath) -> Response[Any]:
 @app.delete("/agents/<agent_id>")
 def delete_agent(agent_id: AgentIdPath) -> Response[Any]:
     return _json(200, _view(usecases.leave_agent(_valid_id(agent_id), _api().deps)))
+
+
+def _from_env() -> AgentsApi:
+    from service.agents.deps import build_dependencies
+
+    settings = AgentSettings.from_env()
+    return create_app(settings, build_dependencies(settings))
+
+
+_default = DefaultApp(_from_env)
+#: the app of this Lambda environment, built from the environment on the first call (a cold start)
+default_app = _default.get
+#: the next call builds the default app again (the local stack: a new environment is a new cold start)
+reset = _default.reset
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return default_app()(event, context)
