@@ -81,3 +81,31 @@ def test_the_deployed_function_starts_talks_and_keeps_the_history(stack: tuple[E
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key=ended["history"]["key"])["Body"].read())
     assert stored["turns"][-1]["content"] == "Deployed hello"
     assert "sk-llm-secret-42" not in json.dumps(stored) and "sk-llm-secret-42" not in json.dumps(ended)
+
+
+def test_the_inbox_processor_applies_product_17_when_agents_are_deployed(stack: tuple[Emulator, Any]) -> None:
+    from types import SimpleNamespace
+
+    from service.webhooks import processor
+    from service.webhooks.settings import ProcessorSettings
+
+    emu, _ = stack
+    status, agent = api_call(Deployed(), "POST", "/agents", body=START)
+    assert status == 201
+    assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "RUNNING")
+    settings = ProcessorSettings(presence_table="presence", agents_table="agents")
+    deps = processor.build_dependencies(settings)
+    assert deps.agents is not None
+    records = [
+        {"eventName": "INSERT", "eventSource": "aws:dynamodb",
+         "dynamodb": {"SequenceNumber": str(i + 1), "NewImage": {"noticeId": {"S": e["noticeId"]},
+                      "body": {"S": json.dumps(e, separators=(",", ":"))}}}}
+        for i, e in enumerate(e for e in emu.events() if e["productId"] == 17)
+    ]  # fmt: skip
+    context = SimpleNamespace(function_name="fn", function_version="$LATEST", memory_limit_in_mb=256,
+                              invoked_function_arn="arn:aws:lambda:us-east-1:123456789012:function:fn",
+                              aws_request_id="r")  # fmt: skip
+    assert processor.create_app(settings, deps)({"Records": records}, context) == {"batchItemFailures": []}
+    assert api_call(Deployed(), "GET", f"/agents/{agent['agentId']}")[1]["state"] == "RUNNING"
+    without = ProcessorSettings(presence_table="presence")
+    assert processor.build_dependencies(without).agents is None  # no agents deployed: product 17 is skipped

@@ -46,7 +46,7 @@ class ProcessorDependencies:
     presence: PresenceStore
     recordings: RecordingApplier | None
     abnormal_leave: AbnormalLeaveAction | None = None
-    agents: AgentApplier | None = None  # NCS product 17 (not wired in build_dependencies yet: docs/agents.md)
+    agents: AgentApplier | None = None  # NCS product 17 (Conversational AI agents)
     metric: MetricSink = no_metric
 
 
@@ -85,6 +85,25 @@ def recording_applier() -> RecordingApplier:
     return apply
 
 
+def agent_applier(settings: ProcessorSettings) -> AgentApplier | None:
+    """``service.agents.usecases.event_applier`` when the agents are deployed (``AGENTS_TABLE`` set); built with the
+    first product-17 notice, so ``service.agents`` costs nothing at cold start."""
+    if not settings.agents_table:
+        return None
+    applier: list[AgentApplier] = []
+
+    def apply(notice: dict[str, Any]) -> str:
+        if not applier:
+            from service.agents.deps import build_dependencies as agent_dependencies
+            from service.agents.settings import AgentSettings
+            from service.agents.usecases import event_applier
+
+            applier.append(event_applier(agent_dependencies(AgentSettings.from_env())))
+        return applier[0](notice)
+
+    return apply
+
+
 def build_dependencies(settings: ProcessorSettings) -> ProcessorDependencies:
     """The deployed adapters: the presence table, the recordings (when the recording construct granted the
     events), the configured abnormal-leave action, and the function's metrics."""
@@ -93,6 +112,7 @@ def build_dependencies(settings: ProcessorSettings) -> ProcessorDependencies:
         recordings=recording_applier(),
         abnormal_leave=abnormal_leave_action(settings, _metric),
         metric=_metric,
+        agents=agent_applier(settings),
     )
 
 
