@@ -109,3 +109,17 @@ def test_the_inbox_processor_applies_product_17_when_agents_are_deployed(stack: 
     assert api_call(Deployed(), "GET", f"/agents/{agent['agentId']}")[1]["state"] == "RUNNING"
     without = ProcessorSettings(presence_table="presence")
     assert processor.build_dependencies(without).agents is None  # no agents deployed: product 17 is skipped
+
+
+def test_the_task_entry_points_step_and_reconcile(stack: tuple[Emulator, Any]) -> None:
+    from service.agents import tasks_handler
+
+    tasks_handler.reset()
+    status, agent = api_call(Deployed(), "POST", "/agents", body=START)
+    assert status == 201
+    step = tasks_handler.lifecycle({"agentId": agent["agentId"]})
+    assert step["done"] is False and step["waitUntil"].endswith("Z")
+    with pytest.raises(ValueError):
+        tasks_handler.lifecycle({})
+    assert tasks_handler.reconcile({}) == {"ended": [], "stopped": [], "kept": 1}
+    tasks_handler.reset()
