@@ -79,7 +79,7 @@ def test_the_deployed_function_starts_talks_and_keeps_the_history(stack: tuple[E
     status, ended = api_call(deployed, "DELETE", f"/agents/{agent['agentId']}")
     assert status == 200 and ended["history"]["key"]
     stored = json.loads(s3.get_object(Bucket=BUCKET, Key=ended["history"]["key"])["Body"].read())
-    assert stored["turns"][-1]["content"] == "Deployed hello"
+    assert "Deployed hello" in [t["content"] for t in stored["turns"]]  # the emulated talk goes on too
     assert "sk-llm-secret-42" not in json.dumps(stored) and "sk-llm-secret-42" not in json.dumps(ended)
 
 

@@ -188,7 +188,7 @@ def test_speak_interrupt_leave_keep_the_history(emu: Emulator, deps: usecases.Ag
     left = usecases.leave_agent(record.agent_id, deps)
     assert left.state == lifecycle.STOPPING and left.history_key
     history = deps.history.objects[left.history_key]  # type: ignore[attr-defined]
-    assert history["turns"][-1]["content"] == "Welcome to the class" and history["source"] == "poll"
+    assert "Welcome to the class" in [t["content"] for t in history["turns"]] and history["source"] == "poll"
     assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "STOPPED")
     for envelope in emu.events():
         if envelope["productId"] == 17:
