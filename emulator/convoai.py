@@ -372,9 +372,9 @@ class ConvoAIMixin:
         if present:
             agent.idle_since = None
             if agent.next_turn is not None and now >= agent.next_turn:
-                user = next(iter(present))
-                self._turn(agent, "user", f"(user {user} speaks, turn {len(agent.history) // 2 + 1})")
-                self._turn(agent, "assistant", f"(an answer to turn {len(agent.history) // 2})")
+                user, turn = next(iter(present)), len(agent.history) // 2 + 1
+                self._turn(agent, "user", f"(user {user} speaks, turn {turn})")
+                self._turn(agent, "assistant", f"(an answer to turn {turn})")
                 agent.next_turn = now + self.agent_turn_seconds
         else:
             agent.idle_since = now if agent.idle_since is None else agent.idle_since

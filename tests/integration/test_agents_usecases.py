@@ -63,12 +63,30 @@ def emu() -> Iterator[Emulator]:
         yield emulator
 
 
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The in-memory store, and the DynamoDB repository on moto (in process): every case runs on both."""
+    clock = Clock()
+    if request.param == "memory":
+        yield InMemoryAgentStore(clock)
+        return
+    import boto3
+    from moto import mock_aws
+    from service.agents.repository import AgentsRepository
+
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb.create_table(TableName="agents", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                         BillingMode="PAY_PER_REQUEST")  # fmt: skip
+        yield AgentsRepository("agents", client=ddb, clock=clock)
+
+
 @pytest.fixture
-def deps(emu: Emulator) -> Iterator[usecases.AgentDeps]:
+def deps(emu: Emulator, store: Any) -> Iterator[usecases.AgentDeps]:
     with make_client([emu.url]) as agora:
-        clock = Clock()
         yield usecases.AgentDeps(
-            store=InMemoryAgentStore(clock),
+            store=store,
             agora=ConvoAIClient(agora),
             history=InMemoryHistory(),
             events=RecordedEvents(),
@@ -170,7 +188,7 @@ def test_speak_interrupt_leave_keep_the_history(emu: Emulator, deps: usecases.Ag
     left = usecases.leave_agent(record.agent_id, deps)
     assert left.state == lifecycle.STOPPING and left.history_key
     history = deps.history.objects[left.history_key]  # type: ignore[attr-defined]
-    assert history["turns"][-1]["content"] == "Welcome to the class" and history["source"] == "poll"
+    assert "Welcome to the class" in [t["content"] for t in history["turns"]] and history["source"] == "poll"
     assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "STOPPED")
     for envelope in emu.events():
         if envelope["productId"] == 17:
@@ -238,3 +256,26 @@ def test_the_reconciler_ends_ours_agora_dropped_and_stops_orphans(emu: Emulator,
     assert wait_until(
         lambda: [a["status"] for a in emu.agents_state()["agents"] if a["name"] == orphan_name] == ["STOPPED"]
     )
+
+
+def test_random_ambiguous_failures_never_leave_a_double_or_an_orphan(emu: Emulator, deps: usecases.AgentDeps):
+    """Seeded: half of the join requests fail with 504 or no answer, half of those after the agent was created."""
+    emu.set_faults(rate_504=0.3, rate_timeout=0.2, after_effect=0.5, timeout_ms=200)
+    records = []
+    for i in range(8):
+        emu.join(f"room{i}", 1001)
+        records.append(start(deps, channel=f"room{i}"))
+    emu.set_faults(clear=True)
+    assert emu.agents_state()["overlaps"] == []  # never two agents for one start
+    records = [usecases.get_agent(r.agent_id, deps) for r in records]
+    assert all(r.state in (lifecycle.STARTING, lifecycle.FAILED) for r in records)
+    deps.reconcile_grace_seconds = 0
+    usecases.reconcile(deps)  # a start that gave up while its agent was created: that agent is stopped
+    assert wait_until(
+        lambda: (
+            {a["agent_id"] for a in emu.agents_state()["agents"] if a["status"] not in ("STOPPED", "FAILED")}
+            == {r.agora_agent_id for r in records if r.state == lifecycle.STARTING}
+        )
+    )
+    live = [r for r in records if r.state == lifecycle.STARTING]
+    assert live and all(r.agora_agent_id for r in live)

@@ -65,7 +65,7 @@ def test_join_query_speak_history_leave(emu: Emulator, convo: ConvoAIClient, lim
     convo.speak(started.agent_id, "Hello there")
     convo.interrupt(started.agent_id)
     history = convo.history(started.agent_id)
-    assert history.turns[-1].content == "Hello there" and history.turns[-1].role == "assistant"
+    assert [t.role for t in history.turns if t.content == "Hello there"] == ["assistant"]
     convo.update_token(started.agent_id, token("room", expire=7200))
     assert convo.leave(started.agent_id) is True
     assert wait_until(lambda: convo.query(started.agent_id).status == "STOPPED")

@@ -98,7 +98,9 @@ def test_join_runs_speaks_keeps_history_and_leaves(emu: Emulator, api: ConvoApi)
     assert api("POST", f"/agents/{agent_id}/speak", {"text": "Welcome!", "priority": "INTERRUPT"}).status_code == 200
     assert api("POST", f"/agents/{agent_id}/interrupt", {}).status_code == 200
     history = api("GET", f"/agents/{agent_id}/history").json()
-    assert history["contents"][-1]["role"] == "assistant" and history["contents"][-1]["content"] == "Welcome!"
+    assert {"role": "assistant", "content": "Welcome!"}.items() <= next(
+        t for t in history["contents"] if t["content"] == "Welcome!"
+    ).items()
     assert api("POST", f"/agents/{agent_id}/leave", {}).status_code == 200
     assert wait_until(lambda: api.state(agent_id) == "STOPPED")
     gone = api("GET", f"/agents/{agent_id}/history")  # only while it runs
@@ -290,7 +292,7 @@ def test_ncs_101_110_103_102_are_signed_and_sent() -> None:
         mine = [b for b in bodies if b["productId"] == 17]
         assert [b["eventType"] for b in mine] == [101, 110, 103, 102]
         assert all(b["sid"] == agent_id and b["payload"]["channel"] == "ncs" for b in mine)
-        assert mine[2]["payload"]["contents"][-1]["content"] == "hello"
+        assert "hello" in [t["content"] for t in mine[2]["payload"]["contents"]]
         assert mine[3]["payload"]["reason"] == "llm 500" and mine[3]["payload"]["status"] == "FAILED"
         assert all("Agora-Signature-V2" in headers for headers, _ in receiver.received)
     finally:

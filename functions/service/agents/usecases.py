@@ -179,23 +179,8 @@ def run_start(record: AgentRecord, deps: AgentDeps) -> AgentRecord:
         try:
             result = deps.agora.join(request)
         except AgoraError as exc:
-            status = exc.http_status
-            if isinstance(exc, AgoraUnavailableError):
-                status = None
-            outcome = starting.classify_start_error(status)
-            if isinstance(exc, AgoraServerError) and status == 422:
-                outcome = "rejected"
-            if isinstance(exc, AgoraRateLimitedError):
-                outcome = "throttled"
-            decision = starting.resolve_start(record.name, outcome, None, looks=looks, max_looks=deps.resolve_looks)
-            while decision.action == "look_again":
-                listed = _listed(deps, record.channel)
-                looks += 1
-                decision = starting.resolve_start(
-                    record.name, outcome, listed, looks=looks, max_looks=deps.resolve_looks
-                )
-                if decision.action == "look_again":
-                    deps.sleep(min(2.0, 0.25 * looks))
+            outcome = _outcome(exc)
+            decision, looks = _resolve(record, outcome, looks, deps)
             if decision.action == "adopt" and decision.task is not None:
                 return _started(deps, record, decision.task.task_id, now, seconds, adopted=True)
             if decision.action == "ended" and decision.task is not None:
@@ -210,6 +195,34 @@ def run_start(record: AgentRecord, deps: AgentDeps) -> AgentRecord:
             continue  # start_again: the same name, so a start that did take effect answers 409
         return _started(deps, record, result.agent_id, now, seconds, adopted=False)
     return _fail(deps, record, "start", "the start did not settle after every retry")
+
+
+def _outcome(exc: AgoraError) -> starting.Outcome:
+    """What a failed join says: no answer at all is ambiguous, 422 (quota) a refusal, 429 a back-off."""
+    if isinstance(exc, AgoraRateLimitedError):
+        return "throttled"
+    if isinstance(exc, AgoraServerError) and exc.http_status == 422:
+        return "rejected"
+    return starting.classify_start_error(None if isinstance(exc, AgoraUnavailableError) else exc.http_status)
+
+
+def _resolve(
+    record: AgentRecord, outcome: starting.Outcome, looks: int, deps: AgentDeps
+) -> tuple[starting.Decision, int]:
+    """Read the channel's list until ``resolve_start`` decides; a failing list means "start again" (the name
+    makes that safe)."""
+    decision = starting.resolve_start(record.name, outcome, None, looks=looks, max_looks=deps.resolve_looks)
+    while decision.action == "look_again":
+        looks += 1
+        try:
+            listed = _listed(deps, record.channel)
+        except AgoraError as list_error:
+            logger.warning("listing %s failed while resolving a start: %s", record.channel, list_error)
+            return starting.Decision("start_again", reason="the list failed"), looks
+        decision = starting.resolve_start(record.name, outcome, listed, looks=looks, max_looks=deps.resolve_looks)
+        if decision.action == "look_again":
+            deps.sleep(min(2.0, 0.25 * looks))
+    return decision, looks
 
 
 def _listed(deps: AgentDeps, channel: str) -> list[starting.Listed]:
@@ -495,3 +508,12 @@ def reconcile(deps: AgentDeps) -> ReconcileReport:
         deps.agora.leave(agora_id)
         report.stopped.append(agora_id)
     return report
+
+
+def event_applier(deps: AgentDeps) -> Callable[[dict[str, Any]], str]:
+    """What the NCS inbox processor calls with a product-17 notice (``service.webhooks.logic.dispatch_notice``)."""
+
+    def apply(notice: dict[str, Any]) -> str:
+        return apply_event(notice, deps)
+
+    return apply

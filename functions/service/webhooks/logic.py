@@ -218,6 +218,9 @@ def accept_notice(
 # ---------------------------------------------------------------------------------------------- processor
 
 RecordingApplier = Callable[[dict[str, Any]], None]
+#: Conversational AI agents (NCS product 17): ``service.agents.usecases.event_applier``; returns the outcome
+AgentApplier = Callable[[dict[str, Any]], str]
+PRODUCT_CONVOAI = 17
 
 
 #: Agora's leave reason "abnormal user" (e.g. one uid on two devices): Agora advises kicking it
@@ -248,7 +251,7 @@ def one_time_kick(kick: Callable[..., Any]) -> AbnormalLeaveAction:
 PRODUCT_STT = 20  # Real-Time STT v7: the notice's sid is the agent id
 
 
-def dispatch_notice(
+def dispatch_notice(  # noqa: PLR0911 - one return per product
     notice: dict[str, Any],
     *,
     presence: PresenceStore,
@@ -257,6 +260,7 @@ def dispatch_notice(
     now: float,
     on_abnormal_leave: AbnormalLeaveAction | None = None,
     transcriptions: Callable[[dict[str, Any]], str] | None = None,
+    agents: AgentApplier | None = None,
 ) -> tuple[Envelope | None, str]:
     """Route one stored notice by productId; returns the envelope and the outcome for the log.
 
@@ -273,6 +277,10 @@ def dispatch_notice(
             return envelope, "skipped: no recording workflow deployed"
         recordings(notice)
         return envelope, "recording"
+    if envelope.product_id == PRODUCT_CONVOAI:  # Conversational AI agents (service.agents)
+        if agents is None:
+            return envelope, "skipped: no agents deployed"
+        return envelope, f"agent: {agents(notice)}"
     if envelope.product_id == PRODUCT_RTC:
         return envelope, _dispatch_rtc(
             envelope, presence=presence, settings=settings, now=now, on_abnormal_leave=on_abnormal_leave

@@ -27,7 +27,13 @@ from service.apps import DefaultApp
 from service.observability import MetricSink, metric_sink, no_metric
 from service.presence.repository import DynamoDBPresence, PresenceStore
 from service.webhooks import telemetry
-from service.webhooks.logic import AbnormalLeaveAction, RecordingApplier, dispatch_notice, one_time_kick
+from service.webhooks.logic import (
+    AbnormalLeaveAction,
+    AgentApplier,
+    RecordingApplier,
+    dispatch_notice,
+    one_time_kick,
+)
 from service.webhooks.settings import ProcessorSettings
 
 logger = Logger()
@@ -41,6 +47,7 @@ class ProcessorDependencies:
     presence: PresenceStore
     recordings: RecordingApplier | None
     abnormal_leave: AbnormalLeaveAction | None = None
+    agents: AgentApplier | None = None  # NCS product 17 (Conversational AI agents)
     metric: MetricSink = no_metric
     transcriptions: Callable[[dict[str, Any]], str] | None = None  # NCS product 20 (service.transcriptions)
 
@@ -84,6 +91,25 @@ def recording_applier() -> RecordingApplier:
     return apply
 
 
+def agent_applier(settings: ProcessorSettings) -> AgentApplier | None:
+    """``service.agents.usecases.event_applier`` when the agents are deployed (``AGENTS_TABLE`` set); built with the
+    first product-17 notice, so ``service.agents`` costs nothing at cold start."""
+    if not settings.agents_table:
+        return None
+    applier: list[AgentApplier] = []
+
+    def apply(notice: dict[str, Any]) -> str:
+        if not applier:
+            from service.agents.deps import build_dependencies as agent_dependencies
+            from service.agents.settings import AgentSettings
+            from service.agents.usecases import event_applier
+
+            applier.append(event_applier(agent_dependencies(AgentSettings.from_env())))
+        return applier[0](notice)
+
+    return apply
+
+
 def build_dependencies(settings: ProcessorSettings) -> ProcessorDependencies:
     """The deployed adapters: the presence table, the recordings (when the recording construct granted the
     events), the configured abnormal-leave action, and the function's metrics."""
@@ -93,6 +119,7 @@ def build_dependencies(settings: ProcessorSettings) -> ProcessorDependencies:
         abnormal_leave=abnormal_leave_action(settings, _metric),
         metric=_metric,
         transcriptions=transcription_applier(),
+        agents=agent_applier(settings),
     )
 
 
@@ -132,6 +159,7 @@ def process_record(
         now=at,
         on_abnormal_leave=deps.abnormal_leave,
         transcriptions=deps.transcriptions,
+        agents=deps.agents,
     )
     telemetry.processed(deps.metric, outcome, notify_ms=envelope.notify_ms if envelope else None, now=at)
     extra: dict[str, Any] = {"noticeId": notice_id, "outcome": outcome}

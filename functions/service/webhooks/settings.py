@@ -32,3 +32,5 @@ class ProcessorSettings(PresenceSettings):
     #: devices) triggers: nothing, or Agora's advice, a one-time kick of that uid from the channel (needs the
     #: Agora REST access of ``service.adapters.agora``: the stack grants it only when this is "kick")
     abnormal_leave_action: Literal["none", "kick"] = "none"
+    #: set when the agents are deployed: NCS product 17 is applied to them (service.agents)
+    agents_table: str | None = None

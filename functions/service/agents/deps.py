@@ -1,0 +1,87 @@
+"""The deployed adapters of the agent functions: the AgentsTable, Agora (Conversational AI on the shared client and
+limiter), the history bucket, the app certificate for bot tokens, the profiles' secrets, and the events port.
+
+Events: until the agents table's stream feeds ``service.events`` (docs/agents.md "Not done yet"), the use cases'
+facts are logged as structured lines (``AgentEvent``), which is what ``LoggedEvents`` does; nothing is dropped
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any, Final
+
+from service.adapters.aws import LazyClient
+from service.agents.profiles import parse_profiles
+from service.agents.settings import AgentSettings
+from service.agents.usecases import AgentDeps
+
+logger = logging.getLogger(__name__)
+#: bots publish audio: the agent speaks in the channel
+AGENT_ROLE: Final = "publisher"
+
+
+class S3History:
+    """Conversations as JSON objects in the history bucket (SSE-S3, no public access: the construct's bucket)."""
+
+    def __init__(self, bucket: str, *, client: Any = None):
+        self.bucket = bucket
+        self._client = client
+
+    client = LazyClient("s3")
+
+    def put_json(self, key: str, document: Mapping[str, Any]) -> None:
+        body = json.dumps(dict(document), separators=(",", ":"), sort_keys=True).encode()
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
+                               ServerSideEncryption="AES256")  # fmt: skip
+
+
+class LoggedEvents:
+    def publish(self, detail_type: str, detail: Mapping[str, Any]) -> None:
+        logger.info("AgentEvent %s", detail_type, extra={"detailType": detail_type, "detail": dict(detail)})
+
+
+def token_minter(settings: AgentSettings, secrets: Any) -> Any:
+    """Bot tokens signed with the app certificate (from Secrets Manager, read when a token is made: rotation-safe)."""
+
+    def mint(channel: str, uid: int, seconds: int) -> str:
+        if not settings.app_certificate_secret_name:
+            return ""  # an App ID without a certificate: Agora accepts an empty token
+        from agorakit.tokens import build_rtc_token
+
+        secret = secrets.get_json(settings.app_certificate_secret_name)
+        certificate = secret.get("app_certificate") or secret.get("value")
+        if not certificate:
+            raise RuntimeError("the app certificate secret has no 'app_certificate' field")
+        return build_rtc_token(app_id=settings.agora_app_id, app_certificate=str(certificate), channel_name=channel,
+                               uid=uid, role=AGENT_ROLE, expire=seconds)  # fmt: skip
+
+    return mint
+
+
+def build_dependencies(settings: AgentSettings) -> AgentDeps:
+    from agorakit.agora.convoai import ConvoAIClient
+
+    from service.adapters.agora import INTERACTIVE, build_agora_client
+    from service.adapters.secrets import SecretsManagerStore
+    from service.agents.repository import AgentsRepository
+
+    if not settings.agents_history_bucket:
+        raise RuntimeError("AGENTS_HISTORY_BUCKET is required: conversations must outlive the agent")
+    secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
+    return AgentDeps(
+        store=AgentsRepository(settings.agents_table),
+        agora=ConvoAIClient(build_agora_client(settings, secrets, budget=INTERACTIVE)),
+        history=S3History(settings.agents_history_bucket),
+        events=LoggedEvents(),
+        profiles=parse_profiles(settings.agents_profiles),
+        mint_token=token_minter(settings, secrets),
+        secrets=secrets,
+        max_seconds=settings.agents_max_seconds,
+        default_max_seconds=settings.agents_default_max_seconds,
+        renew_margin_seconds=settings.agents_renew_margin_seconds,
+        resolve_looks=settings.agents_resolve_looks,
+        reconcile_grace_seconds=settings.agents_reconcile_grace_seconds,
+    )

@@ -1,0 +1,189 @@
+"""The AgentsTable: agent records, the (channel, profile) slots, and the Agora-id index, in one table.
+
+Items (partition key ``pk``):
+- ``AGENT#<agent id>``: the record (``AgentRecord.to_item``); every save is conditional on ``version``.
+- ``AGSLOT#<channel>#<profile>``: ``agentId`` of the one active exclusive agent of that profile in the channel.
+- ``AGORA#<agora agent id>``: ``agentId``, so NCS notifications (which carry Agora's id) find the record.
+
+``create`` is one transaction (the record and its slot); a save that ends the agent releases the slot in
+the same transaction, so a slot never outlives its agent except by a crash between them, which ``create``
+repairs (a slot whose holder has ended is taken over, conditionally). Listing scans the ``AGENT#`` items:
+fine for hundreds of agents; a ``byChannel`` GSI is the next step (docs/agents.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from service.adapters.aws import LazyClient
+from service.adapters.dynamodb import cancellation_reasons, from_item, from_items, is_condition_failed, to_item
+from service.agents.ports import SlotTaken, StaleRecord
+from service.agents.record import AgentRecord
+from service.channeltasks import lifecycle
+
+AGENT_PREFIX = "AGENT#"
+
+
+def agent_key(agent_id: str) -> str:
+    return AGENT_PREFIX + agent_id
+
+
+def slot_key(channel: str, profile: str) -> str:
+    return f"AGSLOT#{channel}#{profile}"
+
+
+def agora_key(agora_agent_id: str) -> str:
+    return "AGORA#" + agora_agent_id
+
+
+class AgentsRepository:
+    def __init__(self, table_name: str, *, client: Any = None, clock: Callable[[], float] = time.time):
+        if not table_name:
+            raise ValueError("table_name is required")
+        self.table_name = table_name
+        self._client = client
+        self._clock = clock
+
+    client = LazyClient("dynamodb")
+
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def _get_plain(self, pk: str) -> dict[str, Any] | None:
+        raw = self.client.get_item(TableName=self.table_name, Key={"pk": {"S": pk}}, ConsistentRead=True).get("Item")
+        return from_item(raw)
+
+    def get(self, agent_id: str) -> AgentRecord | None:
+        item = self._get_plain(agent_key(agent_id))
+        return AgentRecord.from_item(item) if item else None
+
+    def by_agora_id(self, agora_agent_id: str) -> AgentRecord | None:
+        pointer = self._get_plain(agora_key(agora_agent_id))
+        return self.get(str(pointer["agentId"])) if pointer else None
+
+    def create(self, record: AgentRecord) -> None:
+        for _ in range(3):
+            try:
+                self._create_once(record)
+                return
+            except SlotTaken as taken:
+                holder = self.get(taken.holder) if taken.holder else None
+                if holder is not None and not lifecycle.is_terminal(holder.state):
+                    raise
+                self._drop_slot(record, taken.holder)  # a slot left by an ended agent (a crash): take it over
+        raise SlotTaken(None)
+
+    def _create_once(self, record: AgentRecord) -> None:
+        from botocore.exceptions import ClientError
+
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_item({"pk": agent_key(record.agent_id), **record.with_(version=0).to_item()}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        if record.exclusive:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": to_item({"pk": slot_key(record.channel, record.profile), "agentId": record.agent_id}),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc) or []
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                slot = self._get_plain(slot_key(record.channel, record.profile))
+                raise SlotTaken(str(slot["agentId"]) if slot else None) from None
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise StaleRecord(self.get(record.agent_id)) from None
+            raise
+
+    def _drop_slot(self, record: AgentRecord, holder: str | None) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": slot_key(record.channel, record.profile)}},
+                ConditionExpression="agentId = :holder",
+                ExpressionAttributeValues={":holder": {"S": holder or ""}},
+            )
+        except ClientError as exc:
+            if not is_condition_failed(exc):
+                raise
+
+    def save(self, record: AgentRecord) -> AgentRecord:
+        from botocore.exceptions import ClientError
+
+        saved = record.with_(version=record.version + 1)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": to_item({"pk": agent_key(record.agent_id), **saved.to_item()}),
+                    "ConditionExpression": "version = :v",
+                    "ExpressionAttributeValues": {":v": {"N": str(record.version)}},
+                }
+            }
+        ]
+        if lifecycle.is_terminal(record.state) and record.exclusive:
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": {"S": slot_key(record.channel, record.profile)}},
+                        "ConditionExpression": "attribute_not_exists(pk) OR agentId = :me",
+                        "ExpressionAttributeValues": {":me": {"S": record.agent_id}},
+                    }
+                }
+            )
+        try:
+            if len(items) == 1:
+                self.client.put_item(**items[0]["Put"])
+            else:
+                self.client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            reasons = cancellation_reasons(exc) or []
+            if is_condition_failed(exc) or (reasons and reasons[0] == "ConditionalCheckFailed"):
+                raise StaleRecord(self.get(record.agent_id)) from None
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":  # the slot is another's: keep it
+                self.client.put_item(**items[0]["Put"])
+            else:
+                raise
+        if record.agora_agent_id:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=to_item({"pk": agora_key(record.agora_agent_id), "agentId": record.agent_id}),
+            )
+        return saved
+
+    def list(self, *, channel: str | None = None, active_only: bool = False) -> list[AgentRecord]:
+        names = {"#pk": "pk"}
+        values: dict[str, Any] = {":prefix": {"S": AGENT_PREFIX}}
+        condition = "begins_with(#pk, :prefix)"
+        if channel is not None:
+            names["#channel"] = "channel"
+            values[":channel"] = {"S": channel}
+            condition += " AND #channel = :channel"
+        records: list[AgentRecord] = []
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "FilterExpression": condition,
+                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}  # fmt: skip
+        while True:
+            page = self.client.scan(**kwargs)
+            records += [AgentRecord.from_item(item) for item in from_items(page.get("Items") or [])]
+            if not page.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        if active_only:
+            records = [r for r in records if lifecycle.is_active(r.state)]
+        return sorted(records, key=lambda r: (r.created_ms, r.agent_id))
