@@ -4,6 +4,7 @@ reasons, event ordering, leaveCode decoding, the API view and the request models
 from __future__ import annotations
 
 import json
+import math
 import random
 from decimal import Decimal
 
@@ -72,6 +73,21 @@ def test_limiter_waits_become_whole_seconds_within_the_bound(
     retry_after: float | None, so_far: int, cap: int, expected: int | None
 ) -> None:
     assert logic.throttle_wait(retry_after, so_far, cap) == expected
+
+
+@given(
+    st.floats(min_value=0, max_value=30),
+    st.integers(min_value=0, max_value=600),
+    st.floats(min_value=0, max_value=1, exclude_max=True),
+)
+def test_a_jittered_limiter_wait_is_at_least_the_slot_and_at_most_the_time_already_waited_more(
+    retry_after: float, so_far: int, jitter: float
+) -> None:
+    seconds = logic.throttle_wait(retry_after, so_far, 10_000, jitter)
+    assert seconds is not None
+    assert max(1, math.ceil(retry_after)) <= seconds <= math.ceil(retry_after + max(1, so_far))
+    with pytest.raises(ValueError, match="jitter"):
+        logic.throttle_wait(retry_after, so_far, 10_000, 1.0)
 
 
 def test_admission_estimates_and_state_machine_arn() -> None:

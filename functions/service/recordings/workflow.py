@@ -117,7 +117,9 @@ def waits_in_the_workflow(step: Callable[..., dict[str, Any]]) -> Callable[..., 
             return step(event, settings=settings, deps=deps)
         except AgoraRateLimitedError as exc:
             so_far = throttled_seconds(event)
-            seconds = logic.throttle_wait(exc.retry_after, so_far, settings.recording_throttle_max_seconds)
+            seconds = logic.throttle_wait(
+                exc.retry_after, so_far, settings.recording_throttle_max_seconds, jitter=deps.rng.random()
+            )
             if seconds is None or exc.maybe_executed:
                 raise
             deps.metric("RecordingStepThrottled")
