@@ -439,10 +439,12 @@ def test_app_applies_cdk_json_flags_without_the_cli():
     assert len(feature_flags()) > 70
 
 
-def test_make_test_can_use_every_core_keeping_each_module_on_one_worker():
+def test_make_test_uses_every_core_keeping_each_module_on_one_worker():
     makefile = (ROOT / "Makefile").read_text()
     xdist = r"^XDIST = \$\(if \$\(filter 1,\$\(TEST_JOBS\)\),,-n \$\(TEST_JOBS\) --dist loadgroup\)$"
     assert re.search(xdist, makefile, re.M)
+    # one worker per core by default (at most 4); TEST_JOBS=1 is the serial run
+    assert re.search(r"^TEST_JOBS \?= \$\(shell n=\$\$\(nproc .*\[ \"\$\$n\" -gt 4 \] && n=4", makefile, re.M)
     assert re.search(r"^test: .*\n\t\$\(PY\) -m pytest \$\(XDIST\) tests$", makefile, re.M)
     assert re.search(r"^pytest-xdist==3\.8\.0$", (ROOT / "requirements-dev.txt").read_text(), re.M)
     assert "xdist_group" in (ROOT / "tests" / "conftest.py").read_text()
@@ -474,3 +476,12 @@ def test_build_app_rejects_misspelled_keys_and_bad_tuning_values():
         build_app({"recordingRetryIntervalSeconds": "x"})
     with pytest.raises(runtime.RuntimeConfigError, match="region cn-north-1: Powertools publishes no layer"):
         build_app({"region": "cn-north-1"})
+
+
+def test_the_long_searches_have_their_own_targets():
+    # make test runs seeded samples of the API fuzz and the webhook replay; these run the long ones
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^fuzz: .*\n\tFUZZ_EXAMPLES=\$\(FUZZ_EXAMPLES\) FUZZ_SEED=\$\(FUZZ_SEED\) ", makefile, re.M)
+    replay = r"^replay: .*\n\tREPLAY_BASE_EVENTS=\$\(REPLAY_EVENTS\) REPLAY_SEED=\$\(REPLAY_SEED\) .*"
+    replay += r"tests/integration/test_webhook_replay\.py$"
+    assert re.search(replay, makefile, re.M)
