@@ -75,8 +75,13 @@ $(STAMP313): requirements.txt requirements-dev.txt pyproject.toml
 	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP313)
 
+#: what test-py313 leaves to make test: the local stack's own process tests (make run's lifecycle, Ctrl-C, real
+#: Agora mode, the child pytest of the whole surface). They test local/, a developer's tool on any Python 3.11+,
+#: not the functions; the functions' code they drive runs in-process in the other modules (docs/decisions.md)
+PY313_LOCAL_TOOLING = test_local_lifecycle.py test_local_run.py test_local_real_agora.py test_local_surface.py
+
 test-py313: setup-py313  ## the functions' tests (unit, integration, workflow) on Python 3.13, on every core
-	$(VENV313)/bin/python -m pytest $(XDIST) tests/unit tests/integration tests/workflow
+	$(VENV313)/bin/python -m pytest $(XDIST) $(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%) tests/unit tests/integration tests/workflow
 
 unit: setup  ## unit tests without the slow ones: no network, no child process (under 20 s)
 	$(PY) -m pytest -p no:schemathesis -m "not slow" tests/unit

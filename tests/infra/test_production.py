@@ -114,10 +114,15 @@ def test_every_function_runs_the_tested_python_on_arm64(template_json):
 def test_ci_runs_the_functions_tests_on_python_313():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(
-        r"^test-py313: setup-py313.*\n\t.*pytest \$\(XDIST\) tests/unit tests/integration tests/workflow$",
+        r"^test-py313: setup-py313.*\n\t.*pytest \$\(XDIST\) \$\(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%\) "
+        r"tests/unit tests/integration tests/workflow$",
         makefile,
         re.M,
     )
+    # what it leaves to make test is the local stack's own process tests, and they exist
+    (tooling,) = re.findall(r"^PY313_LOCAL_TOOLING = (.*)$", makefile, re.M)
+    for module in tooling.split():
+        assert module.startswith("test_local_") and (ROOT / "tests" / "integration" / module).is_file(), module
     assert "make test-py313" in (ROOT / ".ci" / "run").read_text()
     assert "3.13" in (ROOT / "docs" / "decisions.md").read_text()
 
