@@ -452,7 +452,18 @@ def test_make_test_uses_every_core_keeping_each_module_on_one_worker():
     assert re.search(r"^TEST_JOBS \?= \$\(shell n=\$\$\(nproc .*\[ \"\$\$n\" -gt 4 \] && n=4", makefile, re.M)
     assert re.search(r"^test: .*\n\t\$\(PY\) -m pytest \$\(XDIST\) tests$", makefile, re.M)
     assert re.search(r"^pytest-xdist==3\.8\.0$", (ROOT / "requirements-dev.txt").read_text(), re.M)
-    assert "xdist_group" in (ROOT / "tests" / "conftest.py").read_text()
+    # the groups are the scheduler's scopes (xdist_group marks are ignored under pytest 9: tests/conftest.py)
+    conftest = (ROOT / "tests" / "conftest.py").read_text()
+    assert "def pytest_xdist_make_scheduler(" in conftest and "config.option.loadscopereorder = False" in conftest
+    from tests.conftest import TIER_ORDER, worker_group
+
+    assert worker_group("tests/infra/test_nag.py::test_x") == worker_group("tests/infra/test_iam_exact.py::t[a]")
+    assert worker_group("tests/integration/test_tokens_api.py::test_a[1]") == "tests/integration/test_tokens_api.py"
+    assert worker_group("tests/e2e/test_demo.py::test_d") != worker_group("tests/e2e/test_api_fuzz.py::test_f")
+    assert TIER_ORDER[0] == "tests/e2e/" and TIER_ORDER[-1] == "tests/unit/"  # the longest groups first
+    assert {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name not in ("fixtures", "support")} <= {
+        t.split("/")[1] for t in TIER_ORDER
+    } | {"__pycache__"}
 
 
 def test_node_banner_is_silenced_everywhere():
