@@ -19,7 +19,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := $(shell node --version 2
 export PYTHONDONTWRITEBYTECODE :=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test unit check test-wide lint format synth cfn-lint bench run demo deploy clean openapi event-schemas setup-py313 test-py313 diagrams fuzz
+.PHONY: help setup test unit check test-wide lint format synth cfn-lint bench run demo deploy clean openapi event-schemas setup-py313 test-py313 diagrams fuzz replay
 
 #: `make run` settings; each one given overrides local.env (local.env.example lists its keys), which overrides the
 #: defaults (ports 8080, 8081, 5000, 8090): make run PORT=9080 WEB_PORT=9081 MOTO_PORT=5001 EMULATOR_PORT=9090
@@ -55,10 +55,9 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-#: pytest-xdist workers for make test and make test-py313. Serial (1) by default for now: on two workers some
-#: recording modules fail when another module ran first on the same worker (order-dependent state, not yet
-#: found; docs/known-limitations.md). make test TEST_JOBS=2 runs them in parallel.
-TEST_JOBS ?= 1
+#: pytest-xdist workers for make test and make test-py313: one per core, at most 4 (make test TEST_JOBS=1 runs
+#: serially). The order dependency that once made parallel runs fail is fixed (docs/known-limitations.md).
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 #: each test module stays on one worker (tests/conftest.py groups them), so its module-scoped stack is built once
 XDIST = $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 #: the tiers of the inner loop (CONTRIBUTING.md): no child process, no network; tests/contract once it exists
@@ -76,8 +75,13 @@ $(STAMP313): requirements.txt requirements-dev.txt pyproject.toml
 	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP313)
 
+#: what test-py313 leaves to make test: the local stack's own process tests (make run's lifecycle, Ctrl-C, real
+#: Agora mode, the child pytest of the whole surface). They test local/, a developer's tool on any Python 3.11+,
+#: not the functions; the functions' code they drive runs in-process in the other modules (docs/decisions.md)
+PY313_LOCAL_TOOLING = test_local_lifecycle.py test_local_run.py test_local_real_agora.py test_local_surface.py
+
 test-py313: setup-py313  ## the functions' tests (unit, integration, workflow) on Python 3.13, on every core
-	$(VENV313)/bin/python -m pytest $(XDIST) tests/unit tests/integration tests/workflow
+	$(VENV313)/bin/python -m pytest $(XDIST) $(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%) tests/unit tests/integration tests/workflow
 
 unit: setup  ## unit tests without the slow ones: no network, no child process (under 20 s)
 	$(PY) -m pytest -p no:schemathesis -m "not slow" tests/unit
@@ -109,6 +113,13 @@ bench: setup  ## benchmarks against named peers, printed as ratios
 #: examples per operation, mode and role for `make fuzz` (make test runs 12)
 FUZZ_EXAMPLES ?= 150
 FUZZ_SEED ?= 12
+
+#: events for `make replay` (make test replays a seeded sample of 300), each delivered 3 times; any seed
+REPLAY_EVENTS ?= 3000
+REPLAY_SEED ?= 20240611
+
+replay: setup  ## a long webhook replay: thousands of NCS events x3, shuffled, throttled (REPLAY_EVENTS=3000)
+	REPLAY_BASE_EVENTS=$(REPLAY_EVENTS) REPLAY_SEED=$(REPLAY_SEED) $(PY) -m pytest -p no:schemathesis -q tests/integration/test_webhook_replay.py
 
 fuzz: setup  ## a long API fuzz: schemathesis from docs/openapi.json against a local stack (FUZZ_EXAMPLES=150)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) $(PY) -m tests.e2e.api_fuzz

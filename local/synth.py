@@ -1,16 +1,20 @@
 """The stack's CloudFormation template, synthesized in-process by ``app.py`` (no cdk CLI, no bundling).
 
-``synth_template`` synthesizes in this process (tests); ``cached_template`` is what ``make run`` uses: the
-template is kept under ``.cache/local-stack/`` keyed on a hash of everything it is made from (``infra/``,
-``app.py``, ``cdk.json``, the requirement pins, the context and the stack's environment variables), and a miss
-synthesizes in a child process of its own session, so the local stack never loads jsii (no Node.js process to
-break on Ctrl-C, nothing left in the temporary directory). ``python -m local.synth CONTEXT_JSON OUT`` is that
-child.
+Both keep the template under ``.cache/local-stack/`` keyed on a hash of everything it is made from (``infra/``,
+``functions/`` (the constructs import domain constants, and the code assets are hashed), ``app.py``,
+``cdk.json``, the requirement pins, the context and the stack's environment variables).
+``synth_template`` (tests, ``make openapi``) synthesizes a miss in this process, once per context per process;
+the tests' workers then share one synthesis per context, and a later run none. ``cached_template`` is what
+``make run`` uses: a miss synthesizes in a child process of its own session, so the local stack never loads
+jsii (no Node.js process to break on Ctrl-C, nothing left in the temporary directory).
+``python -m local.synth CONTEXT_JSON OUT`` is that child. ``AGORA_TEMPLATE_CACHE=off`` turns the disk cache
+off for ``synth_template`` (every process synthesizes).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import hashlib
 import json
@@ -19,16 +23,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTEXT: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 #: what the synthesized template is made of (besides the context and the environment)
-TEMPLATE_INPUTS = ("infra", "app.py", "cdk.json", "requirements.txt", "requirements-dev.txt", "local/synth.py")
+TEMPLATE_INPUTS = (
+    "infra", "functions", "app.py", "cdk.json", "requirements.txt", "requirements-dev.txt", "local/synth.py",
+)  # fmt: skip
 DEFAULT_CACHE_DIR = ROOT / ".cache" / "local-stack"
-#: cached templates kept (one per context; the oldest go first)
-CACHE_KEEP = 8
+#: cached templates kept (one per context: the tests use about ten; the oldest go first)
+CACHE_KEEP = 16
 
 
 def quiet_node_end_of_life() -> None:
@@ -57,13 +64,48 @@ def _merged(context: dict[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-def synth_template(context: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The stack's CloudFormation template as a dict (bundling skipped), synthesized once per context."""
-    return json.loads(_synth_cached(json.dumps(_merged(context), sort_keys=True)))
+def synth_template(context: dict[str, Any] | None = None, cache_dir: Path | None = DEFAULT_CACHE_DIR) -> dict[str, Any]:
+    """The stack's CloudFormation template as a dict (bundling skipped): from the disk cache (``cache_dir``, None
+    or ``AGORA_TEMPLATE_CACHE=off``: none), else synthesized in this process; once per context per process."""
+    if os.environ.get("AGORA_TEMPLATE_CACHE", "").lower() in ("off", "0", "no"):
+        cache_dir = None
+    return json.loads(_template_text(json.dumps(_merged(context), sort_keys=True), cache_dir))
 
 
 @functools.cache
-def _synth_cached(context_json: str) -> str:
+def _template_text(context_json: str, cache_dir: Path | None) -> str:
+    if cache_dir is None:
+        return _synth_in_process(context_json)
+    path = cache_dir / f"template-{template_key(json.loads(context_json))}.json"
+    with _held(path.with_name(f".{path.stem}.lock")):  # another worker synthesizing it: wait, then read its file
+        with contextlib.suppress(OSError):
+            text = path.read_text(encoding="utf-8")
+            with contextlib.suppress(ValueError):
+                json.loads(text)  # a torn or hand-edited file is a miss
+                with contextlib.suppress(OSError):
+                    os.utime(path)  # most recently used: pruned last
+                return text
+        text = _synth_in_process(context_json)
+        with contextlib.suppress(OSError):  # a read-only checkout synthesizes, without the cache
+            _store(path, text)
+        return text
+
+
+@contextlib.contextmanager
+def _held(lock: Path) -> Iterator[None]:
+    """An exclusive lock on ``lock`` (released when this process ends, however it ends); none if it cannot be made."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _synth_in_process(context_json: str) -> str:
     quiet_node_end_of_life()
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -152,12 +194,13 @@ def _store(path: Path, text: str) -> None:
     for old in kept[CACHE_KEEP:]:
         with contextlib.suppress(OSError):
             old.unlink()
+            old.with_name(f".{old.stem}.lock").unlink(missing_ok=True)
 
 
 def main(argv: list[str]) -> int:
     """``python -m local.synth CONTEXT_JSON OUT``: synthesize with that context, write the template to OUT."""
     context = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    Path(argv[1]).write_text(json.dumps(synth_template(context)), encoding="utf-8")
+    Path(argv[1]).write_text(json.dumps(synth_template(context, cache_dir=None)), encoding="utf-8")  # parent stores
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 
@@ -42,14 +43,47 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 # `make test` runs on every core with pytest-xdist (--dist loadgroup): every test of a module goes to the
 # same worker, so a module-scoped local stack (moto, the emulator, a local API) is built once, on one worker.
 # The infra modules share one group: their session-scoped synthesis (tests/infra/conftest.py) then happens once.
-# Without -n (make unit, one file while you work) the marks do nothing.
+# The groups are made by the scheduler below, not by `xdist_group` marks: xdist 3.8 names a marked test's group by
+# rewriting `item._nodeid`, which pytest 9 no longer reads (a node's id is `_id`), so every mark was ignored and
+# each test went to any worker (a module's stack built on both, modules interleaved on one worker).
+# Groups are handed out in collection order, longest first: xdist's default order (most tests first) put the
+# one-test modules that run a whole local stack for minutes (the API fuzz, the hostile and events e2e, the demo)
+# last, so one worker ran them alone at the end while the other idled. Without -n none of this applies.
+
+#: the tiers in the order their groups go to the workers: the longest single groups first, the many short unit
+#: modules last (they fill the gaps)
+TIER_ORDER = ("tests/e2e/", "tests/workflow/", "tests/infra/", "tests/integration/", "tests/contract/", "tests/unit/")
+
+
+def worker_group(nodeid: str) -> str:
+    """The worker group of a test: its module, or ``infra`` for every infra module (one synthesis)."""
+    module = nodeid.split("::", 1)[0]
+    return "infra" if module.startswith("tests/infra/") else module
+
+
+def _tier_rank(item: pytest.Item) -> int:
+    return next((i for i, tier in enumerate(TIER_ORDER) if item.nodeid.startswith(tier)), len(TIER_ORDER))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config.option, "loadscopereorder", None) is not None:
+        config.option.loadscopereorder = False  # keep the collection order (--no-loadscope-reorder)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None  # another --dist: xdist's own scheduler
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleGroups(LoadScopeScheduling):
+        """xdist's scope scheduling (a group at a time to a worker), with our groups as the scopes."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return worker_group(nodeid)
+
+    return ModuleGroups(config, log)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        module = item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group("infra" if module.startswith("tests/infra/") else module))
+    if hasattr(config, "workerinput"):  # an xdist worker: its collection order is the order groups are handed out
+        items.sort(key=_tier_rank)  # stable: a module's tests keep their order

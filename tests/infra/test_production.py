@@ -114,10 +114,15 @@ def test_every_function_runs_the_tested_python_on_arm64(template_json):
 def test_ci_runs_the_functions_tests_on_python_313():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(
-        r"^test-py313: setup-py313.*\n\t.*pytest \$\(XDIST\) tests/unit tests/integration tests/workflow$",
+        r"^test-py313: setup-py313.*\n\t.*pytest \$\(XDIST\) \$\(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%\) "
+        r"tests/unit tests/integration tests/workflow$",
         makefile,
         re.M,
     )
+    # what it leaves to make test is the local stack's own process tests, and they exist
+    (tooling,) = re.findall(r"^PY313_LOCAL_TOOLING = (.*)$", makefile, re.M)
+    for module in tooling.split():
+        assert module.startswith("test_local_") and (ROOT / "tests" / "integration" / module).is_file(), module
     assert "make test-py313" in (ROOT / ".ci" / "run").read_text()
     assert "3.13" in (ROOT / "docs" / "decisions.md").read_text()
 
@@ -445,13 +450,26 @@ def test_app_applies_cdk_json_flags_without_the_cli():
     assert len(feature_flags()) > 70
 
 
-def test_make_test_can_use_every_core_keeping_each_module_on_one_worker():
+def test_make_test_uses_every_core_keeping_each_module_on_one_worker():
     makefile = (ROOT / "Makefile").read_text()
     xdist = r"^XDIST = \$\(if \$\(filter 1,\$\(TEST_JOBS\)\),,-n \$\(TEST_JOBS\) --dist loadgroup\)$"
     assert re.search(xdist, makefile, re.M)
+    # one worker per core by default (at most 4); TEST_JOBS=1 is the serial run
+    assert re.search(r"^TEST_JOBS \?= \$\(shell n=\$\$\(nproc .*\[ \"\$\$n\" -gt 4 \] && n=4", makefile, re.M)
     assert re.search(r"^test: .*\n\t\$\(PY\) -m pytest \$\(XDIST\) tests$", makefile, re.M)
     assert re.search(r"^pytest-xdist==3\.8\.0$", (ROOT / "requirements-dev.txt").read_text(), re.M)
-    assert "xdist_group" in (ROOT / "tests" / "conftest.py").read_text()
+    # the groups are the scheduler's scopes (xdist_group marks are ignored under pytest 9: tests/conftest.py)
+    conftest = (ROOT / "tests" / "conftest.py").read_text()
+    assert "def pytest_xdist_make_scheduler(" in conftest and "config.option.loadscopereorder = False" in conftest
+    from tests.conftest import TIER_ORDER, worker_group
+
+    assert worker_group("tests/infra/test_nag.py::test_x") == worker_group("tests/infra/test_iam_exact.py::t[a]")
+    assert worker_group("tests/integration/test_tokens_api.py::test_a[1]") == "tests/integration/test_tokens_api.py"
+    assert worker_group("tests/e2e/test_demo.py::test_d") != worker_group("tests/e2e/test_api_fuzz.py::test_f")
+    assert TIER_ORDER[0] == "tests/e2e/" and TIER_ORDER[-1] == "tests/unit/"  # the longest groups first
+    assert {p.name for p in (ROOT / "tests").iterdir() if p.is_dir() and p.name not in ("fixtures", "support")} <= {
+        t.split("/")[1] for t in TIER_ORDER
+    } | {"__pycache__"}
 
 
 def test_node_banner_is_silenced_everywhere():
@@ -480,3 +498,12 @@ def test_build_app_rejects_misspelled_keys_and_bad_tuning_values():
         build_app({"recordingRetryIntervalSeconds": "x"})
     with pytest.raises(runtime.RuntimeConfigError, match="region cn-north-1: Powertools publishes no layer"):
         build_app({"region": "cn-north-1"})
+
+
+def test_the_long_searches_have_their_own_targets():
+    # make test runs seeded samples of the API fuzz and the webhook replay; these run the long ones
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^fuzz: .*\n\tFUZZ_EXAMPLES=\$\(FUZZ_EXAMPLES\) FUZZ_SEED=\$\(FUZZ_SEED\) ", makefile, re.M)
+    replay = r"^replay: .*\n\tREPLAY_BASE_EVENTS=\$\(REPLAY_EVENTS\) REPLAY_SEED=\$\(REPLAY_SEED\) .*"
+    replay += r"tests/integration/test_webhook_replay\.py$"
+    assert re.search(replay, makefile, re.M)

@@ -43,3 +43,21 @@ def test_bytecode_and_unrelated_environment_do_not_change_it(root: Path, monkeyp
     (root / "infra" / "__pycache__" / "api.cpython-311.pyc").write_bytes(b"\0")
     monkeypatch.setenv("SOMETHING_ELSE", "1")
     assert template_key({}, root=root) == key
+
+
+def test_a_cached_template_is_read_not_synthesized(tmp_path: Path) -> None:
+    from local.synth import synth_template
+
+    context = {"agoraAppId": "c" * 32}
+    # a file only the cache can have made: were it synthesized, the stack's resources would be there
+    (tmp_path / f"template-{template_key(context)}.json").write_text('{"Resources": {"FromTheCache": {}}}')
+    assert synth_template(context, cache_dir=tmp_path) == {"Resources": {"FromTheCache": {}}}
+    assert synth_template(context, cache_dir=tmp_path) == {"Resources": {"FromTheCache": {}}}  # and kept
+
+
+def test_the_functions_code_is_an_input(root: Path) -> None:
+    # the constructs import domain constants from functions/ (agorakit, service.recordings.logic)
+    assert "functions" in TEMPLATE_INPUTS
+    key = template_key({}, root=root)
+    (root / "functions").write_text("# another constant\n")
+    assert template_key({}, root=root) != key
