@@ -117,6 +117,66 @@ def _powertools_thread_local_events() -> Iterator[None]:
                 type.__setattr__(BaseRouter, n, saved[n])
 
 
+class _ThreadLocalSet:
+    """Data descriptor for one of Powertools' metric stores (``metric_set``, ``dimension_set``, ``metadata_set``,
+    ``dimension_sets``) on ``AmazonCloudWatchEMFProvider``: per thread. Every ``Metrics()`` of a process shares
+    class-level dicts (so metrics added through one instance are flushed by another's ``log_metrics``); on Lambda
+    that process serves one invocation at a time, in a local stack several threads do, and one thread's flush
+    iterated a dict another was adding to (``dictionary changed size during iteration``, a recording FAILED in a
+    workflow test) or published the other invocation's metrics. Each thread gets its own copy of each shared
+    store, so instances that share a store on Lambda still share it within an invocation."""
+
+    def __init__(self, name: str, store: threading.local):
+        self.name, self.store = name, store
+
+    def _copies(self) -> dict[int, Any]:
+        copies = getattr(self.store, "copies", None)
+        if copies is None:
+            copies = self.store.copies = {}
+        return copies
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        shared = obj.__dict__.get(f"_shared_{self.name}", obj.__dict__.get(self.name))
+        if shared is None:
+            raise AttributeError(self.name)
+        copies = self._copies()
+        if id(shared) not in copies:
+            fresh: Any = type(shared)()
+            if self.name == "dimension_set":  # what the provider's __init__ and clear_metrics put there
+                defaults = obj.__dict__.get("default_dimensions") or {}
+                fresh.update({k: v if isinstance(v, str) else str(v) for k, v in defaults.items()})
+            copies[id(shared)] = (shared, fresh)  # the shared object is kept so its id is not reused
+        return copies[id(shared)][1]
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[f"_shared_{self.name}"] = value
+        obj.__dict__[self.name] = value  # what the provider reads once the patch is gone
+
+
+@contextmanager
+def _powertools_thread_local_metrics() -> Iterator[None]:
+    """Make Powertools' metric stores per thread (``_ThreadLocalSet``) while a local stack runs."""
+    try:
+        from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import AmazonCloudWatchEMFProvider
+    except ImportError:  # pragma: no cover - Powertools is a dependency of every handler
+        yield
+        return
+    names = ("metric_set", "dimension_set", "metadata_set", "dimension_sets")
+    if isinstance(AmazonCloudWatchEMFProvider.__dict__.get(names[0]), _ThreadLocalSet):  # nested dispatch
+        yield
+        return
+    store = threading.local()
+    for n in names:
+        setattr(AmazonCloudWatchEMFProvider, n, _ThreadLocalSet(n, store))
+    try:
+        yield
+    finally:
+        for n in names:
+            delattr(AmazonCloudWatchEMFProvider, n)
+
+
 @contextmanager
 def lambda_dispatch(
     stack: LocalStack,
@@ -169,7 +229,7 @@ def lambda_dispatch(
     LambdaSimpleBackend.invoke = simple_invoke  # type: ignore[method-assign]
     LambdaFunction.invoke = function_invoke  # type: ignore[method-assign]
     try:
-        with _powertools_thread_local_events(), serialized_dynamodb():
+        with _powertools_thread_local_events(), _powertools_thread_local_metrics(), serialized_dynamodb():
             yield dispatcher
             dispatcher.drain(timeout=10)
     finally:
