@@ -438,6 +438,22 @@ class Monitoring(Construct):
                     left=[self._service_metric("recordings", "RecordingsActive", "active", statistic="Sum")],
                 ),
             ])  # fmt: skip
+        rows.append([
+            cloudwatch.GraphWidget(
+                title="Admission: recordings queued past Agora's task limit, admitted, steps held by the limiter",
+                width=width * 2,
+                left=[
+                    self._service_metric("recordings", "RecordingQueued", "queued (POST /recordings answered 202)",
+                                         statistic="Sum"),
+                    self._service_metric("recordings", "RecordingsAdmitted", "admitted from the queue",
+                                         statistic="Sum"),
+                ],
+                right=[
+                    self._service_metric("recordings", "RecordingStepThrottled", "steps sent to a limiter Wait state",
+                                         statistic="Sum"),
+                ],
+            ),
+        ])  # fmt: skip
         return rows
 
     def _limiter_wait_p90(self) -> cloudwatch.MathExpression:
