@@ -351,3 +351,29 @@ def test_a_part_of_the_active_ones_is_exactly_the_rows_hashed_to_it(
     finally:
         ddb.meta.events.unregister("provide-client-params.dynamodb.Query", count)
     assert len(queried) == (16 // parts + 1 if 16 % parts == 0 else 17)
+
+
+@pytest.mark.parametrize("parts", [1, 16, 3])
+def test_queued_rows_are_one_ordered_partition_read_whole_or_by_part(
+    backend: str, store: RecordingStore, request: pytest.FixtureRequest, parts: int
+) -> None:
+    """``QUEUED`` is not write-sharded (the admission queue reads it oldest first in one query): listing it, whole
+    or a reconciler shard's part, reads that one key (it once parsed ``QUEUED`` as a shard number: a 500 on
+    ``GET /recordings``)."""
+    import zlib
+
+    queued = {created(store, recording(logic.QUEUED, active_status=logic.QUEUED)).recording_id for _ in range(6)}
+    seen: list[str] = []
+    for index in range(parts):
+        mine = [r.recording_id for r in store.list_active((logic.QUEUED,), part=(index, parts))]
+        assert all(zlib.crc32(i.encode()) % parts == index for i in mine)
+        seen.extend(mine)
+    assert len(seen) == len(set(seen)) and queued <= set(seen)
+    if backend == "fake":
+        return
+    from service.recordings.repository import status_key
+
+    ddb = request.getfixturevalue("table")
+    rid = next(iter(queued))
+    item = ddb.get_item(TableName=RECORDINGS_TABLE, Key={"pk": {"S": f"REC#{rid}"}})["Item"]
+    assert item["activeStatus"]["S"] == status_key(logic.QUEUED, rid) == logic.QUEUED

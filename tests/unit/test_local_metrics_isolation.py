@@ -58,7 +58,8 @@ def test_each_invocation_thread_flushes_only_its_own_metrics(capsys: pytest.Capt
 def test_without_the_patch_one_flush_publishes_the_other_threads_metrics(capsys: pytest.CaptureFixture[str]) -> None:
     """The failure the patch exists for, shown on Powertools as it is (one process-wide store)."""
     blobs = _two_invocations(capsys)
-    assert _names(blobs[0]) == {"FromA", "FromB"}
+    # B's flush carries A's metric (and whatever else this process's earlier tests left in the shared store)
+    assert {"FromA", "FromB"} <= _names(blobs[0])
 
 
 def test_the_patch_is_undone_and_metrics_created_under_it_still_work(capsys: pytest.CaptureFixture[str]) -> None:

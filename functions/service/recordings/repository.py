@@ -536,7 +536,7 @@ class RecordingsRepository:
         ids: list[str] = []
         for status in statuses:
             keys = status_keys(status)
-            if STATUS_SHARDS % count == 0:  # crc mod STATUS_SHARDS mod count == crc mod count
+            if STATUS_SHARDS % count == 0 and status not in UNSHARDED_STATUSES:  # crc mod 16 mod count == crc mod count
                 keys = [k for k in keys[:STATUS_SHARDS] if int(k.rpartition("#")[2]) % count == index] + [status]
             for key in keys:
                 kwargs: dict[str, Any] = {
