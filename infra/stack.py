@@ -77,6 +77,7 @@ class AgoraServerlessStack(Stack):
                 "Users": self.tokens.table, "Recordings": self.recording.table, "Inbox": self.webhooks.inbox,
                 "Presence": self.webhooks.presence, "Media": self.media.table, "KickingRules": self.channels.rules,
                 "RateLimit": self.agora.table, "ProjectsUsage": self.projects.usage,
+                "Transcriptions": self.transcriptions.table,
             },
             queues={"PlaylistEvents": self.media.queue},
         )  # fmt: skip

@@ -42,6 +42,8 @@ from constructs import Construct
 from infra.constructs.function_factory import METRICS_NAMESPACE
 from infra.outputs import output
 
+#: tables one DynamoDB throttle alarm watches: CloudWatch allows 10 metrics an alarm, the SUM expression is one
+TABLES_PER_ALARM = 9
 FIVE_MINUTES = Duration.minutes(5)
 #: API: more than this many 5xx answers in 5 minutes
 API_5XX_THRESHOLD = 5
@@ -275,18 +277,23 @@ class Monitoring(Construct):
                 f"Step Functions throttled {api} ({who}): its token bucket is empty; ask AWS to raise the {api} "
                 "quota (docs/scale.md)",
             )  # fmt: skip
+        names = list(w.tables)
+        # an alarm takes at most 10 metrics, its expression included: 9 tables an alarm, the next 9 in a second
+        groups = [names[i : i + TABLES_PER_ALARM] for i in range(0, len(names), TABLES_PER_ALARM)]
         for kind in ("Read", "Write"):
-            using = {f"t{i}": self._table_throttles(kind, name) for i, name in enumerate(w.tables)}
-            self._alarm(
-                f"DynamoDb{kind}Throttled",
-                cloudwatch.MathExpression(
-                    expression="SUM([" + ", ".join(f"FILL({k}, 0)" for k in using) + "])",
-                    using_metrics=using, label=f"{kind.lower()} throttle events (all tables)", period=FIVE_MINUTES,
-                ),
-                1,
-                f"DynamoDB throttled {kind.lower()}s of a table (or one of its indexes): a hot partition (1,000 WCU / "
-                "3,000 RCU) or traffic above twice the previous peak; the dashboard shows which table",
-            )  # fmt: skip
+            for number, group in enumerate(groups, start=1):
+                using = {f"t{i}": self._table_throttles(kind, name) for i, name in enumerate(group)}
+                self._alarm(
+                    f"DynamoDb{kind}Throttled" + ("" if number == 1 else str(number)),
+                    cloudwatch.MathExpression(
+                        expression="SUM([" + ", ".join(f"FILL({k}, 0)" for k in using) + "])",
+                        using_metrics=using, label=f"{kind.lower()} throttle events ({', '.join(group)})",
+                        period=FIVE_MINUTES,
+                    ),
+                    1,
+                    f"DynamoDB throttled {kind.lower()}s of a table (or one of its indexes): a hot partition (1,000 "
+                    "WCU / 3,000 RCU) or traffic above twice the previous peak; the dashboard shows which table",
+                )  # fmt: skip
         for name, queue in w.queues.items():
             self._alarm(
                 f"{name}OldestMessage",

@@ -103,7 +103,7 @@ def test_regions_without_the_powertools_parameter_fail_clearly(region):
 
 def test_every_function_runs_the_tested_python_on_arm64(template_json):
     functions = project_functions(template_json)
-    assert len(functions) == 10
+    assert len(functions) == 12  # ten, plus the transcriptions API and its 72-hour restart task
     for name, fn in functions.items():
         assert fn["Properties"]["Runtime"] == "python3.13", name
         assert fn["Properties"]["Architectures"] == ["arm64"], name
@@ -171,14 +171,22 @@ def test_reconciler_never_retries_and_never_overlaps(template_json):
     assert fn["Properties"]["ReservedConcurrentExecutions"] == len(targets)
 
 
+def recording_state_machine(template: dict) -> dict:
+    """The recording workflow's state machine (the stack has others: the transcriptions' restart loop)."""
+    (sm,) = [
+        sm for key, sm in of_type(template, "AWS::StepFunctions::StateMachine").items() if key.startswith("Recording")
+    ]
+    return sm
+
+
 def test_state_machine_name_fits_80_characters(template_json, alt):
     assert state_machine_name("AgoraServerless") == "AgoraServerless-Recording"
     long_a, long_b = "A" * 71 + "x", "A" * 71 + "y"
     assert len(state_machine_name(long_a)) == MAX_STATE_MACHINE_NAME
     assert state_machine_name(long_a) != state_machine_name(long_b)
-    (default,) = of_type(template_json, "AWS::StepFunctions::StateMachine").values()
+    default = recording_state_machine(template_json)
     assert default["Properties"]["StateMachineName"] == "AgoraServerless-Recording"
-    (long_sm,) = of_type(alt, "AWS::StepFunctions::StateMachine").values()
+    long_sm = recording_state_machine(alt)
     name = long_sm["Properties"]["StateMachineName"]
     assert len(name) <= MAX_STATE_MACHINE_NAME and name.endswith("-Recording") and name.startswith(LONG_STACK[:40])
     # the reconciler's DescribeExecution grant names the same (shortened) state machine
@@ -202,8 +210,7 @@ def test_api_access_logs_keep_log_retention_days(template_json, alt):
 
 def test_recorder_token_outlives_a_24_hour_recording(template_json, alt):
     def wait_timeout(template):
-        (sm,) = of_type(template, "AWS::StepFunctions::StateMachine").values()
-        definition = json.dumps(sm["Properties"]["DefinitionString"])
+        definition = json.dumps(recording_state_machine(template)["Properties"]["DefinitionString"])
         (timeout,) = re.findall(r'\\"TimeoutSeconds\\":(\d+)', definition)  # only the wait has a timeout
         return int(timeout)
 
@@ -228,6 +235,8 @@ EXPECTED_ALARMS = {
             "ApiFunction",
             "ProjectsFunction",
             "PublisherFunction",
+            "TranscriptionsFunction",
+            "RestartFunction",
         )
         for kind in ("Errors", "Throttles")
         # retried steps alarm as failed executions; a reconciler with reserved concurrency 1 that never

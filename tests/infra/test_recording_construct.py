@@ -367,6 +367,7 @@ def test_routes_are_jwt_authorized(resources: dict[str, Any]) -> None:
         "GET /recordings/{id}": "JWT",
         "GET /recordings/{id}/playlist": "JWT",
         "GET /recordings/{id}/snapshots": "JWT",
+        "GET /recordings/{id}/captions": "JWT",  # the transcriptions construct's route (live captions)
         "POST /recordings/{id}/stop": "JWT",
         "POST /recordings/{id}/update": "JWT",
         "POST /recordings/{id}/layout": "JWT",
