@@ -48,8 +48,13 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
     assert wait(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["generation"] >= 1)
     _, after = api(rs, "GET", f"/transcriptions/{tid}")
     assert after["agents"][0] == first and after["agent_id"] != first and after["status"] in ("STARTING", "RUNNING")
-    agents = {a["agent_id"]: a for a in rs.emulator.stt_history() if a["channel"] == "restart-room"}
-    assert agents[first]["status"] == "STOPPED"  # the old agent left after the new one joined
+
+    def agents_now() -> dict[str, dict]:
+        return {a["agent_id"]: a for a in rs.emulator.stt_history() if a["channel"] == "restart-room"}
+
+    # the old agent leaves after the new one joined (the record shows the new generation between the two calls)
+    assert wait(lambda: agents_now()[first]["status"] == "STOPPED")
+    agents = agents_now()
     assert agents[after["agent_id"]]["status"] in ("STARTING", "RUNNING")
     new_start = agents[after["agent_id"]]["started_at"]
     assert agents[first]["ended_at"] >= new_start  # the handover overlaps: no gap in the captions
