@@ -109,7 +109,7 @@ def test_m3u8_notifications_go_to_an_encrypted_queue_with_a_dlq(template, templa
                         },
                         "QueueArn": {"Fn::GetAtt": [queue_id, "Arn"]},
                     }
-                    for suffix in (".m3u8", ".ts")  # playlists (durations) and segments (late uploads: integrity)
+                    for suffix in (".m3u8",)  # playlists only: late segments are found by delayed re-checks
                 ]
             },
         },
@@ -142,6 +142,7 @@ def test_media_function_reads_only_playlists_and_reports_batch_failures(template
     assert (props["Runtime"], props["Architectures"], props["Timeout"]) == ("python3.13", ["arm64"], 60)
     assert props["Environment"]["Variables"]["MEDIA_TABLE"] == {"Ref": table_id}
     assert props["Environment"]["Variables"]["RECORDINGS_PREFIX"] == RECORDINGS_PREFIX
+    assert props["Environment"]["Variables"]["MEDIA_QUEUE_URL"] == {"Ref": queue_id}
     _, mapping = _one(template_json, "AWS::Lambda::EventSourceMapping", "MediaMediaFunctionSqsEventSource")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
@@ -156,6 +157,11 @@ def test_media_function_reads_only_playlists_and_reports_batch_failures(template
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
     assert "dynamodb:Scan" not in actions and "dynamodb:DeleteItem" not in actions
+    # its delayed re-checks: SendMessage on its own queue, nothing else of SQS (the mapping's grant aside)
+    sqs = [s for s in statements if "sqs:SendMessage" in s["Action"]]
+    assert [s["Resource"] for s in sqs] == [{"Fn::GetAtt": [queue_id, "Arn"]}]  # CDK merges it with the mapping's
+    assert sorted(sqs[0]["Action"]) == ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                        "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"]  # fmt: skip
 
 
 def test_media_table_keys_and_recovery(template_json):
