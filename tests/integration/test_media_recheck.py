@@ -104,7 +104,7 @@ def test_a_late_segment_turns_the_recording_complete_at_the_delayed_recheck(env:
     assert [Recheck.parse(b) is not None for b in bodies] == [True]
     done = env.integrity()
     assert done["status"] == "complete" and done["missing_count"] == 0 and done["segments"] == 2
-    assert "next_recheck_at" not in done
+    assert "next_recheck_at" not in done and done["rechecks"] == 1
     assert env.deliver(timeout=0) == []  # nothing else scheduled
 
 

@@ -165,6 +165,7 @@ def test_a_late_segment_turns_the_recording_complete_at_the_next_recheck() -> No
     world.bucket.objects[SEGMENTS[1]] = b"y" * 188  # the backup upload lands (no notification)
     assert [r.integrity for r in world.deliver_next()] == ["complete"]
     assert world.item["status"] == "complete" and "next_recheck_at" not in world.item
+    assert world.item["rechecks"] == 2  # found whole by the second re-check
     assert world.queue.held == [] and world.queue.sent == 2  # done: nothing more is scheduled
 
 

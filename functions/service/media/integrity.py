@@ -182,9 +182,11 @@ def follow_up(
     ``incomplete_since`` (the first incomplete finding of this run of findings), ``rechecks`` (how many
     re-checks ran), ``next_recheck_at`` (the current re-check's ``due_ms``), ``recheck`` (``scheduled``,
     ``exhausted``: the window passed and the recording stayed incomplete, or absent)."""
-    if item.get("status") != "incomplete":
-        return None
     was_incomplete = previous is not None and previous.get("status") == "incomplete"
+    if item.get("status") != "incomplete":
+        if rechecking and previous is not None and was_incomplete:  # found whole by a re-check: say after how many
+            item["rechecks"] = int(previous.get("rechecks") or 0) + 1
+        return None
     since = int(previous.get("incomplete_since") or now_ms) if previous is not None and was_incomplete else now_ms
     rechecks = int(previous.get("rechecks") or 0) if previous is not None and was_incomplete else 0
     item["incomplete_since"] = since
