@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from infra.constructs.media import MAX_RECEIVE_COUNT, RECORDINGS_PREFIX, TABLE_ACTIONS
@@ -250,3 +251,27 @@ def test_dlq_alarm(template, template_json):
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
         },
     )
+
+
+@pytest.mark.parametrize("value", ["0", "97", "x"])
+def test_a_recheck_window_sqs_cannot_hold_is_refused_naming_the_key(value):
+    from infra.settings import SettingsError, StackSettings
+
+    with pytest.raises(SettingsError) as raised:
+        StackSettings.load({"mediaRecheckWindowHours": value}.get, environ={}, context_keys=["mediaRecheckWindowHours"])
+    assert str(raised.value).startswith(f"mediaRecheckWindowHours={value!r} is not allowed")
+
+
+def test_the_recheck_window_reaches_the_media_function(template_json):
+    """The default (24 h) in the template; a deployment's value through the function's settings model."""
+    from service.media.settings import MediaSettings
+
+    from infra.settings import StackSettings
+
+    _, fn = _one(template_json, "AWS::Lambda::Function", "MediaMediaFunction")
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["RECHECK_WINDOW_HOURS"] == "24.0"
+    settings = StackSettings.load({}.get, environ={"MEDIA_RECHECK_WINDOW_HOURS": "6"})
+    assert settings.media_recheck_window_hours == 6
+    policy = MediaSettings(media_table="t", recheck_window_hours=float(env["RECHECK_WINDOW_HOURS"])).recheck_policy()
+    assert (policy.first_delay_s, policy.max_delay_s, policy.window_s) == (60, 900, 24 * 3600)
