@@ -27,7 +27,8 @@ KEYS = (
 MORE = (
     "failed_after_start", "waiting_to_start_max", "sfn_limiter_waits", "limiter_conflicts", "recording_max",
     "start_latency_max_s", "reconciler_runs", "reconciler_deferred_max", "reconciler_duration_max_s",
-    "lambda_concurrency_max_by_function", "lambda_throttles", "media_queue_backlog_max", "agora_calls", "agora_433",
+    "lambda_concurrency_max_by_function", "lambda_throttles", "media_queue_messages", "media_queue_backlog_max",
+    "agora_calls", "agora_433",
     "agora_tasks_max",
     "limiter_wait_p99_s", "ddb_partition_wcu_max_key", "ddb_partition_seconds_over_1000", "sfn_start_throttled",
     "sfn_send_task_throttled", "sfn_describe_throttled", "ncs", "stop_reasons", "virtual_seconds",

@@ -58,6 +58,7 @@ KEYS: dict[str, tuple[str, str]] = {
     "event_targets": ("eventTargets", "EVENT_TARGETS"),
     "intake_concurrency": ("intakeConcurrency", "WEBHOOK_INTAKE_CONCURRENCY"),
     "media_max_concurrency": ("mediaMaxConcurrency", "MEDIA_MAX_CONCURRENCY"),
+    "media_recheck_window_hours": ("mediaRecheckWindowHours", "MEDIA_RECHECK_WINDOW_HOURS"),
     "account_concurrency_alarm": ("accountConcurrencyAlarm", "ACCOUNT_CONCURRENCY_ALARM"),
     "reconciler_shards": ("reconcilerShards", "RECONCILER_SHARDS"),
     "agora_lane_shares": ("agoraLaneShares", "AGORA_LANE_SHARES"),
@@ -114,6 +115,10 @@ ALLOWED: dict[str, str] = {
         "account quota of 1,000 Lambda keeps 100 unreserved and the reconciler reserves 1)"
     ),
     "media_max_concurrency": "an integer from 2 to 1000 (MaximumConcurrency of the media queue's event source)",
+    "media_recheck_window_hours": (
+        "a number of hours above 0, at most 96 (how long a recording found incomplete is checked again, "
+        "docs/playback-and-integrity.md)"
+    ),
     "account_concurrency_alarm": "an integer from 1 to 100000 (account ConcurrentExecutions that raises an alarm)",
     "reconciler_shards": (
         "an integer from 1 to 64 (reconciler invocations per 5-minute run, each with its part of the recordings; "
@@ -225,6 +230,9 @@ class StackSettings(BaseModel):
     intake_concurrency: int = Field(default=50, ge=1, le=MAX_INTAKE_CONCURRENCY)
     #: MaximumConcurrency of the media queue's SQS event source (a backlog waits in the queue, 4 days' retention)
     media_max_concurrency: int = Field(default=20, ge=2, le=1000)
+    #: a recording found incomplete is checked again (delayed messages on the media queue, backoff to 15 min) until
+    #: this long after the first finding; at most 96 h: the queue keeps a message 4 days
+    media_recheck_window_hours: float = Field(default=24.0, gt=0, le=96)
     #: alarm when the account's ConcurrentExecutions reaches this (80% of the default quota of 1,000)
     account_concurrency_alarm: int = Field(default=800, ge=1, le=100_000)
     #: the reconciler's fan-out: this many invocations per run, each with its shard of the recordings, its own

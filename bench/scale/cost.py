@@ -8,7 +8,7 @@ class) from the CloudWatch pricing page; S3 GET ($0.0004 per 1,000) from the S3 
 Counted by the simulation: transitions, invocations and their modelled durations, DynamoDB write and read units
 (base table, each GSI, the limiter's item), API requests. Derived from the recorded time: Agora's S3 PUTs (a
 .ts and the rewritten .m3u8 every ``segment_seconds``), the media queue's messages (one S3 notification per
-PUT: both suffixes are subscribed) and batches. Log volume is modelled: ``LOG_BYTES``.
+.m3u8 PUT: segments are not notified) and batches. Log volume is modelled: ``LOG_BYTES``.
 """
 
 from __future__ import annotations

@@ -65,6 +65,9 @@ MEDIA_BATCH = 10
 MEDIA_MAX_CONCURRENCY = 20
 #: how often the media path's load is sampled into the concurrency (seconds)
 MEDIA_TICK = 5.0
+#: S3 notifications per recorded slice: Agora PUTs a .ts and rewrites the .m3u8, only ``.m3u8`` is notified
+#: (``infra/constructs/media.py``); the simulated recordings are never incomplete, so no re-check is sent
+MEDIA_NOTIFIED_PER_SLICE = 1
 #: Step Functions' API buckets by region class (``docs/scale.md``): (capacity, refill per second)
 SFN_BUCKETS = {
     "large": {"start": (1300, 300), "send": (3000, 500), "describe": (300, 15)},
@@ -366,10 +369,10 @@ class Simulation:
 
     # -- the media path (counted) -------------------------------------------------------------------
     def _media_tick(self) -> None:
-        """Every recording uploads a .ts and rewrites its .m3u8 each slice; each PUT notifies the media queue,
-        whose batches run at most ``MEDIA_MAX_CONCURRENCY`` at once: beyond that the queue grows."""
+        """Every recording uploads a .ts and rewrites its .m3u8 each slice; the playlist's PUT notifies the media
+        queue, whose batches run at most ``MEDIA_MAX_CONCURRENCY`` at once: beyond that the queue grows."""
         t = self.tally
-        messages = t.recording * 2 * MEDIA_TICK / self.s.segment_seconds
+        messages = t.recording * MEDIA_NOTIFIED_PER_SLICE * MEDIA_TICK / self.s.segment_seconds
         t.media_messages += messages
         t.media_backlog += messages
         capacity = MEDIA_MAX_CONCURRENCY * MEDIA_TICK / MEDIA_BATCH_SECONDS * MEDIA_BATCH  # messages per tick
@@ -427,6 +430,7 @@ class Simulation:
             "lambda_concurrency_max": math.ceil(self.pool.peak),
             "lambda_concurrency_max_by_function": dict(sorted(self.pool.peaks.items())),
             "lambda_throttles": sum(self.pool.throttles.values()),
+            "media_queue_messages": int(t.media_messages),
             "media_queue_backlog_max": int(t.media_backlog_max),
             "agora_calls": sum(v for k, v in self.agora.counts.items() if k.startswith("calls:")),
             "agora_429": self.agora.counts["429"],

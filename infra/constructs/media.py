@@ -5,9 +5,11 @@
   aborted after 7 days, noncurrent versions expired should versioning ever be enabled). Versioning stays
   off: Agora rewrites each playlist every few seconds, and every rewrite would be kept as a version.
   SSE-S3 rather than KMS: Agora's uploader would otherwise need the key policy too (doc section 2).
-- ObjectCreated of ``recordings/**.m3u8`` and ``recordings/**.ts`` -> SQS (SSE, TLS only, DLQ after 5
-  receives) -> the media function (partial batch failures reported), which writes per-file and per-sid
-  results to the MediaTable and checks that a finished recording's segments are all in the bucket (integrity).
+- ObjectCreated of ``recordings/**.m3u8`` only -> SQS (SSE, TLS only, DLQ after 5 receives) -> the media
+  function (partial batch failures reported), which writes per-file and per-sid results to the MediaTable and
+  checks that a finished recording's segments are all in the bucket (integrity). Segments (``.ts``) are not
+  notified: a recording found incomplete is checked again by a delayed message the function sends to the same
+  queue (``sqs:SendMessage`` on it, nothing else), with backoff for up to ``mediaRecheckWindowHours``.
 - The uploader: an IAM user that can only ``s3:PutObject`` under ``recordings/`` (all Agora documents it
   needs), its access key in a Secrets Manager secret as ``{"access_key", "secret_key"}`` (what the
   recording workflow reads); the secret key is a CloudFormation reference, never template text.
@@ -34,7 +36,6 @@ from infra.settings import StackSettings
 
 RECORDINGS_PREFIX = "recordings/"
 PLAYLIST_SUFFIX = ".m3u8"
-SEGMENT_SUFFIX = ".ts"
 FUNCTION_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 5
 #: what service.media.repository does with the table (no Scan, no Delete)
@@ -112,13 +113,8 @@ class Media(Construct):
             s3n.SqsDestination(self.queue),
             s3.NotificationKeyFilter(prefix=RECORDINGS_PREFIX, suffix=PLAYLIST_SUFFIX),
         )
-        # segments too: a late upload (Agora's backup after event 32) re-runs the integrity check of a
-        # recording found incomplete; any other segment is dropped by the function at once
-        self.bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.queue),
-            s3.NotificationKeyFilter(prefix=RECORDINGS_PREFIX, suffix=SEGMENT_SUFFIX),
-        )
+        # Segments are not notified (half the queue's messages at 15 s slices): a late upload (Agora's backup
+        # after event 32) is found by the function's own delayed re-checks (service.media.integrity).
         self._acknowledge_notifications_handler()
 
         # -- the function -----------------------------------------------------------------
@@ -130,7 +126,12 @@ class Media(Construct):
             service_name="media",
             memory_size=512,
             timeout=FUNCTION_TIMEOUT,
-            environment={"MEDIA_TABLE": self.table.table_name, "RECORDINGS_PREFIX": RECORDINGS_PREFIX},
+            environment={
+                "MEDIA_TABLE": self.table.table_name,
+                "RECORDINGS_PREFIX": RECORDINGS_PREFIX,
+                "MEDIA_QUEUE_URL": self.queue.queue_url,
+                "RECHECK_WINDOW_HOURS": str(settings.media_recheck_window_hours),
+            },
         )
         self.function.add_event_source(
             event_sources.SqsEventSource(
@@ -146,6 +147,10 @@ class Media(Construct):
             )
         )
         self.table.grant(self.function, *TABLE_ACTIONS)
+        # re-checks of incomplete recordings: delayed messages to its own queue (SSE-SQS: no KMS grant)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.queue.queue_arn])
+        )
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")]

@@ -93,7 +93,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     ),
     "MediaFunction": (
         "service.media.handler.handler",
-        # + ListObjectsV2 of a recording's folder: the integrity check
+        # + ListObjectsV2 of a recording's folder: the integrity check; SendMessage: its delayed re-checks
         frozenset(
             {
                 "dynamodb:GetItem",
@@ -102,6 +102,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:Query",
                 "s3:GetObject",
                 "s3:ListBucket",
+                "sqs:SendMessage",
             }
         ),
     ),

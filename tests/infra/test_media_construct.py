@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from aws_cdk.assertions import Match
 
 from infra.constructs.media import MAX_RECEIVE_COUNT, RECORDINGS_PREFIX, TABLE_ACTIONS
@@ -109,7 +110,7 @@ def test_m3u8_notifications_go_to_an_encrypted_queue_with_a_dlq(template, templa
                         },
                         "QueueArn": {"Fn::GetAtt": [queue_id, "Arn"]},
                     }
-                    for suffix in (".m3u8", ".ts")  # playlists (durations) and segments (late uploads: integrity)
+                    for suffix in (".m3u8",)  # playlists only: late segments are found by delayed re-checks
                 ]
             },
         },
@@ -142,6 +143,7 @@ def test_media_function_reads_only_playlists_and_reports_batch_failures(template
     assert (props["Runtime"], props["Architectures"], props["Timeout"]) == ("python3.13", ["arm64"], 60)
     assert props["Environment"]["Variables"]["MEDIA_TABLE"] == {"Ref": table_id}
     assert props["Environment"]["Variables"]["RECORDINGS_PREFIX"] == RECORDINGS_PREFIX
+    assert props["Environment"]["Variables"]["MEDIA_QUEUE_URL"] == {"Ref": queue_id}
     _, mapping = _one(template_json, "AWS::Lambda::EventSourceMapping", "MediaMediaFunctionSqsEventSource")
     assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
@@ -156,6 +158,11 @@ def test_media_function_reads_only_playlists_and_reports_batch_failures(template
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert {a for a in actions if a.startswith("s3:")} == {"s3:GetObject", "s3:ListBucket"}
     assert "dynamodb:Scan" not in actions and "dynamodb:DeleteItem" not in actions
+    # its delayed re-checks: SendMessage on its own queue, nothing else of SQS (the mapping's grant aside)
+    sqs = [s for s in statements if "sqs:SendMessage" in s["Action"]]
+    assert [s["Resource"] for s in sqs] == [{"Fn::GetAtt": [queue_id, "Arn"]}]  # CDK merges it with the mapping's
+    assert sorted(sqs[0]["Action"]) == ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+                                        "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:SendMessage"]  # fmt: skip
 
 
 def test_media_table_keys_and_recovery(template_json):
@@ -244,3 +251,27 @@ def test_dlq_alarm(template, template_json):
             "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}],
         },
     )
+
+
+@pytest.mark.parametrize("value", ["0", "97", "x"])
+def test_a_recheck_window_sqs_cannot_hold_is_refused_naming_the_key(value):
+    from infra.settings import SettingsError, StackSettings
+
+    with pytest.raises(SettingsError) as raised:
+        StackSettings.load({"mediaRecheckWindowHours": value}.get, environ={}, context_keys=["mediaRecheckWindowHours"])
+    assert str(raised.value).startswith(f"mediaRecheckWindowHours={value!r} is not allowed")
+
+
+def test_the_recheck_window_reaches_the_media_function(template_json):
+    """The default (24 h) in the template; a deployment's value through the function's settings model."""
+    from service.media.settings import MediaSettings
+
+    from infra.settings import StackSettings
+
+    _, fn = _one(template_json, "AWS::Lambda::Function", "MediaMediaFunction")
+    env = fn["Properties"]["Environment"]["Variables"]
+    assert env["RECHECK_WINDOW_HOURS"] == "24.0"
+    settings = StackSettings.load({}.get, environ={"MEDIA_RECHECK_WINDOW_HOURS": "6"})
+    assert settings.media_recheck_window_hours == 6
+    policy = MediaSettings(media_table="t", recheck_window_hours=float(env["RECHECK_WINDOW_HOURS"])).recheck_policy()
+    assert (policy.first_delay_s, policy.max_delay_s, policy.window_s) == (60, 900, 24 * 3600)

@@ -26,6 +26,8 @@ def runtime() -> Iterator[LocalRuntime]:
     rt = LocalRuntime(
         api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
         emulator_options={"time_scale": 20.0},  # a 15 s segment every 0.75 s
+        # the media function's first integrity re-check 1 s (not 60 s) after a recording is found incomplete
+        env_overrides={"RECHECK_FIRST_DELAY_SECONDS": "1"},
     )  # fmt: skip
     try:
         rt.start()
@@ -128,7 +130,8 @@ def test_after_a_rotation_every_token_the_stack_signs_verifies_with_the_new_cert
 def test_playlist_plays_from_local_s3_and_integrity_follows_a_late_upload(runtime: LocalRuntime) -> None:
     """A mix recording on the emulator: its playlist through the API, every presigned URL fetched from moto's
     S3 and compared with the object; one segment removed before the end makes it ``incomplete``, its late
-    upload (a ``.ts`` notification) makes it ``complete``."""
+    upload (no notification: segments are not notified) makes it ``complete`` at the function's delayed re-check,
+    a message on the media queue that the local pump delivers once its delay is over."""
     import boto3
 
     s3 = boto3.client("s3")
@@ -178,10 +181,12 @@ def test_playlist_plays_from_local_s3_and_integrity_follows_a_late_upload(runtim
 
     incomplete = wait("integrity incomplete", lambda: integrity("incomplete"))
     assert incomplete["missing"] == [victim.rsplit("/", 1)[1]] and incomplete["missing_count"] == 1
-    assert incomplete["ended"] is True
+    assert incomplete["ended"] is True and incomplete["recheck"] == "scheduled"
     s3.put_object(Bucket=bucket, Key=victim, Body=saved)
     complete = wait("integrity complete after the late upload", lambda: integrity("complete"))
-    assert complete["missing_count"] == 0 and complete["segments"] >= 3
+    assert (
+        complete["missing_count"] == 0 and complete["segments"] >= 3 and complete["rechecks"] >= 1
+    )  # found by a re-check
     status, final = call(runtime, "GET", f"/recordings/{rec_id}/playlist", "admin")
     assert status == 200 and final.decode().rstrip().endswith("#EXT-X-ENDLIST")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from agorakit.m3u8.playback import rewrite, segment_key, segment_uris
-from service.media.integrity import check, public, should_recheck
+from service.media.integrity import check, public
 
 KEY = "recordings/room/abc/sid1_room.m3u8"
 PLAYLIST = """#EXTM3U
@@ -98,14 +98,8 @@ def test_integrity_complete_incomplete_and_pending() -> None:
     item = check("sid1", _files(), listing=bucket, now_ms=2)
     assert item["status"] == "incomplete" and item["missing_count"] == 2 and item["empty_count"] == 1
     assert item["missing"] == ["sid1_room_20260101000000000.ts", "sid1_room_20260101000015000.ts"]
-    assert should_recheck(item, seg1) and not should_recheck(item, "recordings/room/abc/other.ts")
     assert public(item)["checked_at"] == "1970-01-01T00:00:00.002Z" and "missing_keys" not in public(item)
 
     bucket.objects[seg1] = bucket.objects[seg2] = b"z"
     assert check("sid1", _files(ended=False), listing=bucket, now_ms=3)["status"] == "pending"
     assert check("sid1", [], listing=bucket, now_ms=4)["status"] == "pending"
-
-
-def test_when_a_check_runs() -> None:
-    assert not should_recheck(None, "k") and not should_recheck({"status": "complete"}, "k")
-    assert should_recheck({"status": "incomplete", "missing_keys": ["a"], "missing_count": 60}, "k")

@@ -44,3 +44,13 @@ def test_cost_lines_sum_to_the_total(result):
 
 def test_the_same_seed_is_the_same_run(result):
     assert json.dumps(simulate(SMALL), sort_keys=True) == json.dumps(result, sort_keys=True)
+
+
+def test_the_media_queue_gets_one_notification_per_slice_not_one_per_put(result):
+    """Agora PUTs a .ts and the rewritten .m3u8 each slice; only the .m3u8 notifies the media queue."""
+    from bench.scale.cost import PRICES
+
+    puts = result["cost_lines_per_1000_usd"]["S3 PUTs by Agora (.ts + .m3u8 per slice)"] / PRICES["s3_put"]
+    puts *= SMALL.recordings / 1000
+    assert result["media_queue_messages"] > 0
+    assert math.isclose(result["media_queue_messages"], puts / 2, rel_tol=0.05)  # 5-s sampling of the recordings

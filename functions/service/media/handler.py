@@ -1,4 +1,5 @@
-"""SQS (S3 ObjectCreated notifications of ``recordings/**.m3u8``) -> exact durations in the MediaTable.
+"""SQS (S3 ObjectCreated notifications of ``recordings/**.m3u8``, and the function's own delayed re-checks of
+recordings found incomplete) -> exact durations and integrity in the MediaTable.
 
 Thin: Powertools BatchProcessor with partial-batch failure reporting; each record goes to
 ``service.media.logic``. Only transient failures are raised (the queue redelivers, then dead-letters);
@@ -10,7 +11,9 @@ default one from the environment on its first call, once (``service.apps``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -22,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from service.apps import DefaultApp
 from service.media import logic
-from service.media.integrity import Listing
+from service.media.integrity import Listing, Recheck, RecheckQueue
 from service.media.settings import MediaSettings
 from service.observability import make_tracer
 
@@ -40,6 +43,8 @@ METRIC_BY_OUTCOME = {
     "ignored": "IgnoredEvents",
     "checked": "IntegrityChecks",
 }
+#: a re-check ran (``checked``) or found it was no longer the current one (``stale``)
+RECHECK_METRICS = {"checked": "Rechecks", "stale": "StaleRechecks"}
 INTEGRITY_METRICS = {"complete": "RecordingsComplete", "incomplete": "RecordingsIncomplete"}
 
 
@@ -48,14 +53,26 @@ class MediaDependencies:
     store: logic.MediaStore
     objects: logic.ObjectSource
     listing: Listing | None = None
+    #: where re-checks of incomplete recordings go (None: a check is never repeated)
+    rechecks: RecheckQueue | None = None
+    now_ms: Callable[[], int] = field(default=lambda: int(time.time() * 1000))
 
 
 def build_dependencies(settings: MediaSettings) -> MediaDependencies:
-    """The deployed adapters: the media table and the recordings bucket (S3 read in ``s3_chunk_size`` chunks)."""
+    """The deployed adapters: the media table, the recordings bucket (S3 read in ``s3_chunk_size`` chunks) and
+    the media queue (re-checks)."""
+    from service.media.recheck_queue import SqsRecheckQueue
     from service.media.repository import MediaRepository, S3Objects
 
     objects = S3Objects(chunk_size=settings.s3_chunk_size)
-    return MediaDependencies(store=MediaRepository(settings.media_table), objects=objects, listing=objects)
+    queue = SqsRecheckQueue(settings.media_queue_url) if settings.media_queue_url else None
+    return MediaDependencies(
+        store=MediaRepository(settings.media_table), objects=objects, listing=objects, rechecks=queue
+    )
+
+
+def _rechecks(deps: MediaDependencies, config: MediaSettings) -> logic.Rechecks | None:
+    return None if deps.rechecks is None else logic.Rechecks(deps.rechecks, config.recheck_policy())
 
 
 def process_record(
@@ -65,7 +82,10 @@ def process_record(
     config: MediaSettings,
     latest: dict[tuple[str, str], tuple[str, str]],
 ) -> list[logic.Result]:
-    """All S3 records of one SQS message; raises (to be redelivered) on transient failures only."""
+    """All S3 records of one SQS message, or one re-check; raises (to be redelivered) on transient failures only."""
+    recheck = Recheck.parse(record.body)
+    if recheck is not None:
+        return [_recheck(recheck, deps=deps, config=config)] if deps.listing is not None else []
     try:
         events = logic.parse_message(record.body)
     except logic.InvalidMessage as exc:
@@ -78,13 +98,10 @@ def process_record(
     for event in events:
         result = logic.process_event(
             event, store=deps.store, objects=deps.objects, prefix=config.recordings_prefix, latest=latest,
-            listing=deps.listing,
+            listing=deps.listing, rechecks=_rechecks(deps, config), now_ms=deps.now_ms(),
         )  # fmt: skip
         metrics.add_metric(name=METRIC_BY_OUTCOME[result.outcome], unit=MetricUnit.Count, value=1)
-        if result.integrity in INTEGRITY_METRICS:
-            metrics.add_metric(name=INTEGRITY_METRICS[result.integrity], unit=MetricUnit.Count, value=1)
-            log = logger.warning if result.integrity == "incomplete" else logger.info
-            log("recording integrity checked", extra={"sid": result.sid, "integrity": result.integrity})
+        _integrity_metrics(result)
         extra: dict[str, Any] = {"key": result.key, "sid": result.sid, "outcome": result.outcome}
         if result.outcome == "error-recorded":
             logger.warning("bad playlist recorded as an error", extra={**extra, "error": result.error})
@@ -92,6 +109,24 @@ def process_record(
             logger.info("playlist event", extra={**extra, "duration_us": result.duration_us})
         results.append(result)
     return results
+
+
+def _recheck(recheck: Recheck, *, deps: MediaDependencies, config: MediaSettings) -> logic.Result:
+    assert deps.listing is not None
+    result = logic.run_recheck(
+        recheck, store=deps.store, listing=deps.listing, rechecks=_rechecks(deps, config), now_ms=deps.now_ms()
+    )
+    metrics.add_metric(name=RECHECK_METRICS[result.outcome], unit=MetricUnit.Count, value=1)
+    logger.info("integrity re-check", extra={"sid": recheck.sid, "attempt": recheck.attempt, "outcome": result.outcome})
+    _integrity_metrics(result)
+    return result
+
+
+def _integrity_metrics(result: logic.Result) -> None:
+    if result.integrity in INTEGRITY_METRICS:
+        metrics.add_metric(name=INTEGRITY_METRICS[result.integrity], unit=MetricUnit.Count, value=1)
+        log = logger.warning if result.integrity == "incomplete" else logger.info
+        log("recording integrity checked", extra={"sid": result.sid, "integrity": result.integrity})
 
 
 def process_batch(

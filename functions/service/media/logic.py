@@ -37,7 +37,7 @@ from agorakit.m3u8.filenames import RecordingFileName, parse_recording_filename
 from agorakit.m3u8.parser import PlaylistError, PlaylistParser, PlaylistSummary
 
 if TYPE_CHECKING:
-    from service.media.integrity import Listing
+    from service.media.integrity import Listing, Recheck, RecheckPolicy, RecheckQueue
 
 TOTALS_KEY = "#TOTALS"
 #: files whose name is not an Agora recording name are kept under this partition (never totalled)
@@ -46,8 +46,6 @@ SEQUENCER_WIDTH = 64
 _HEX = re.compile(r"[0-9A-F]*")
 
 Outcome = Literal["stored", "error-recorded", "stale", "superseded", "gone", "ignored", "checked"]
-#: the recorded media a playlist references: its arrival can complete a recording found incomplete
-SEGMENT_SUFFIXES = (".ts",)
 
 
 class InvalidMessage(ValueError):
@@ -192,15 +190,14 @@ def process_event(
     latest: Mapping[tuple[str, str], tuple[str, str]] | None = None,
     now_ms: int | None = None,
     listing: Listing | None = None,
+    rechecks: Rechecks | None = None,
 ) -> Result:
     """Summarise one playlist version and bring its sid's totals up to date; check the sid's integrity
-    (``service.media.integrity``) when its playlist is final or a segment lands after a failed check."""
+    (``service.media.integrity``) when its playlist is final (an incomplete result schedules a re-check)."""
     key = event.key
     if not key.startswith(prefix):
         return Result("ignored", key)
-    if key.lower().endswith(SEGMENT_SUFFIXES):
-        return _segment_landed(event, store=store, listing=listing, now_ms=now_ms)
-    if not key.lower().endswith(".m3u8"):
+    if not key.lower().endswith(".m3u8"):  # a segment (from a bucket still notifying them) or another file
         return Result("ignored", key)
     newest = (latest or {}).get((event.bucket, key))
     if newest is not None and newest > event.order:
@@ -218,30 +215,52 @@ def process_event(
     if sid != UNPARSED_SID and result.outcome not in ("gone", "superseded") and not result.changed_nothing:
         refresh_totals(sid, store=store, now_ms=now_ms)
     if listing is not None and sid != UNPARSED_SID and result.outcome == "stored" and result.ended:
-        status = check_integrity(sid, store=store, listing=listing, now_ms=now_ms)
+        status = check_integrity(sid, store=store, listing=listing, now_ms=now_ms, rechecks=rechecks)
         return Result(result.outcome, key, sid, result.duration_us, ended=True, integrity=status)
     return result
 
 
-def _segment_landed(event: ObjectEvent, *, store: MediaStore, listing: Listing | None, now_ms: int | None) -> Result:
-    """A late segment re-runs the check of a sid found incomplete (else nothing: segments are not timed)."""
-    from service.media.integrity import should_recheck
+@dataclass(frozen=True)
+class Rechecks:
+    """Where re-checks of incomplete recordings go (the media queue) and when (``RecheckPolicy``)."""
 
-    name = parse_recording_filename(event.key)
-    if listing is None or name is None:
-        return Result("ignored", event.key)
-    if not should_recheck(store.integrity(name.sid), event.key):
-        return Result("ignored", event.key, name.sid)
-    now = int(time.time() * 1000) if now_ms is None else now_ms
-    status = check_integrity(name.sid, store=store, listing=listing, now_ms=now)
-    return Result("checked", event.key, name.sid, integrity=status)
+    queue: RecheckQueue
+    policy: RecheckPolicy
 
 
-def check_integrity(sid: str, *, store: MediaStore, listing: Listing, now_ms: int) -> str:
-    """Run the check over the sid's playlist items and store it; the status."""
-    from service.media.integrity import check
+def run_recheck(
+    recheck: Recheck, *, store: MediaStore, listing: Listing, rechecks: Rechecks | None, now_ms: int
+) -> Result:
+    """A scheduled re-check: check the sid again if it is still the one its integrity item waits for."""
+    from service.media.integrity import INTEGRITY_KEY, is_current
+
+    if not is_current(store.integrity(recheck.sid), recheck):
+        return Result("stale", INTEGRITY_KEY, recheck.sid, changed_nothing=True)
+    status = check_integrity(recheck.sid, store=store, listing=listing, now_ms=now_ms, rechecks=rechecks,
+                             rechecking=True)  # fmt: skip
+    return Result("checked", INTEGRITY_KEY, recheck.sid, integrity=status)
+
+
+def check_integrity(
+    sid: str,
+    *,
+    store: MediaStore,
+    listing: Listing,
+    now_ms: int,
+    rechecks: Rechecks | None = None,
+    rechecking: bool = False,
+) -> str:
+    """Run the check over the sid's playlist items and store it (scheduling a re-check if it is incomplete);
+    the status. The re-check is sent before the item is written: a failed write is retried by the queue, and
+    the re-check it leaves behind is not the item's current one (it does nothing when it arrives)."""
+    from service.media.integrity import check, follow_up
 
     item = check(sid, store.file_items(sid), listing=listing, now_ms=now_ms)
+    if rechecks is not None:
+        previous = store.integrity(sid)
+        plan = follow_up(item, previous, rechecks.policy, now_ms=now_ms, rechecking=rechecking)
+        if plan is not None:
+            rechecks.queue.schedule(plan)
     store.put_integrity(sid, item)
     return str(item["status"])
 
