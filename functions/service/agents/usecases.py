@@ -269,7 +269,9 @@ def _end(deps: AgentDeps, record: AgentRecord, state: str, reason: str, at_ms: i
     def change(current: AgentRecord) -> AgentRecord | None:
         if lifecycle.is_terminal(current.state):
             return None
-        return current.with_(state=state, state_at_ms=now, ended_ms=now, end_reason=reason)
+        # a leave asked earlier (STOPPING) keeps its reason: the end is that leave's, not a later caller's
+        kept = current.end_reason if current.state == lifecycle.STOPPING and current.end_reason else reason
+        return current.with_(state=state, state_at_ms=now, ended_ms=now, end_reason=kept)
 
     saved = _update(deps, record.agent_id, change)
     if saved.ended_ms == now and saved.state == state:
@@ -461,8 +463,8 @@ def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:
     """What the durable workflow runs at each wake-up: renew the token, or end the agent at its hard maximum.
     Returns ``{"done": bool, "waitUntil": iso-ms}`` for the state machine's Wait."""
     record = get_agent(agent_id, deps)
-    if lifecycle.is_terminal(record.state):
-        return {"done": True}
+    if lifecycle.is_terminal(record.state) or record.state == lifecycle.STOPPING:
+        return {"done": True}  # ended, or its leave was asked (NCS 102 or the reconciler records the end)
     now = deps.store.now_ms()
     expires = record.token_expires_ms or now
     wake = schedule.next_wake(expires, record.max_at_ms, renew_margin_seconds=deps.renew_margin_seconds)
