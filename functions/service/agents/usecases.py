@@ -38,6 +38,8 @@ NAME_PREFIX: Final = "agent"
 MAX_REMOTE_UIDS: Final = 16
 MAX_SPEAK_BYTES: Final = 512
 SAVE_RETRIES: Final = 5
+#: how soon the lifecycle looks again at an agent whose start is not resolved yet
+STARTING_POLL_MS: Final = 5_000
 
 #: NCS product 17 events and the state each reports
 PRODUCT_ID: Final = 17
@@ -56,10 +58,14 @@ class AgentDeps:
     rng: random.Random = field(default_factory=random.SystemRandom)
     sleep: Callable[[float], None] = time.sleep
     max_seconds: int = 86_400
+    #: the shortest hard maximum a request may ask for (scaled down only in tests of the deployed workflow)
+    min_seconds: int = 60
     default_max_seconds: int = 3600
     renew_margin_seconds: int = schedule.DEFAULT_RENEW_MARGIN_SECONDS
     resolve_looks: int = starting.DEFAULT_MAX_LOOKS
     reconcile_grace_seconds: int = 120
+    #: starts the agent's durable lifecycle (the deployed state machine, one execution per agent id); None: none
+    start_lifecycle: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def parse_start(body: Mapping[str, Any], *, requested_by: str, deps: AgentDeps) 
             raise BadRequest(f"remoteUids: {uid!r} is not a user uid ({ids.USER_UID_MIN}..{ids.USER_UID_MAX})")
     if len(set(remote)) != len(remote):
         raise BadRequest("remoteUids has duplicates")
-    max_seconds = _opt_int(body, "maxDurationSeconds", 60, deps.max_seconds)
+    max_seconds = _opt_int(body, "maxDurationSeconds", deps.min_seconds, deps.max_seconds)
     idle = _opt_int(body, "idleTimeout", 0, 3600)
     exclusive = body.get("exclusive", True)
     if not isinstance(exclusive, bool):
@@ -140,6 +146,8 @@ def start_agent(request: StartRequest, deps: AgentDeps) -> AgentRecord:
             details={"agentId": taken.holder},
         ) from None
     _publish(deps, "AgentRequested", record)
+    if deps.start_lifecycle is not None:  # before Agora: an agent never runs without its token renewal and maximum
+        deps.start_lifecycle(record.agent_id)
     return run_start(record, deps)
 
 
@@ -261,7 +269,9 @@ def _end(deps: AgentDeps, record: AgentRecord, state: str, reason: str, at_ms: i
     def change(current: AgentRecord) -> AgentRecord | None:
         if lifecycle.is_terminal(current.state):
             return None
-        return current.with_(state=state, state_at_ms=now, ended_ms=now, end_reason=reason)
+        # a leave asked earlier (STOPPING) keeps its reason: the end is that leave's, not a later caller's
+        kept = current.end_reason if current.state == lifecycle.STOPPING and current.end_reason else reason
+        return current.with_(state=state, state_at_ms=now, ended_ms=now, end_reason=kept)
 
     saved = _update(deps, record.agent_id, change)
     if saved.ended_ms == now and saved.state == state:
@@ -449,13 +459,19 @@ def _int_or_none(value: Any) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------ lifecycle step
-def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:
+def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:  # noqa: PLR0911 - one return per outcome
     """What the durable workflow runs at each wake-up: renew the token, or end the agent at its hard maximum.
     Returns ``{"done": bool, "waitUntil": iso-ms}`` for the state machine's Wait."""
     record = get_agent(agent_id, deps)
-    if lifecycle.is_terminal(record.state):
-        return {"done": True}
+    if lifecycle.is_terminal(record.state) or record.state == lifecycle.STOPPING:
+        return {"done": True}  # ended, or its leave was asked (NCS 102 or the reconciler records the end)
     now = deps.store.now_ms()
+    if record.agora_agent_id is not None and record.state in (lifecycle.STARTING, lifecycle.RECOVERING):
+        record = _poll_state(record, deps, now)  # NCS is advisory: a lost or too-early 101/102 must not strand it
+        if lifecycle.is_terminal(record.state):
+            return {"done": True}
+        if record.state != lifecycle.RUNNING:
+            return {"done": False, "waitUntilMs": min(now + STARTING_POLL_MS, record.max_at_ms)}
     expires = record.token_expires_ms or now
     wake = schedule.next_wake(expires, record.max_at_ms, renew_margin_seconds=deps.renew_margin_seconds)
     if now < wake.at_ms:
@@ -463,14 +479,41 @@ def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:
     if wake.action == "end" or now >= record.max_at_ms:  # a late wake-up past both: the maximum wins
         leave_agent(agent_id, deps, reason="max_duration")
         return {"done": True}
-    if record.agora_agent_id is None:
-        return {"done": False, "waitUntilMs": now + 60_000}
+    if record.agora_agent_id is None:  # the start is still being resolved: look again soon, never past the maximum
+        return {"done": False, "waitUntilMs": min(now + STARTING_POLL_MS, record.max_at_ms)}
     seconds = schedule.token_seconds(now, record.max_at_ms)
     deps.agora.update_token(record.agora_agent_id, deps.mint_token(record.channel, record.bot_uid, seconds))
     saved = _update(deps, agent_id, lambda r: r.with_(token_expires_ms=now + seconds * 1000, renewals=r.renewals + 1))
     assert saved.token_expires_ms is not None
     nxt = schedule.next_wake(saved.token_expires_ms, saved.max_at_ms, renew_margin_seconds=deps.renew_margin_seconds)
     return {"done": False, "waitUntilMs": nxt.at_ms}
+
+
+def _poll_state(record: AgentRecord, deps: AgentDeps, now: int) -> AgentRecord:
+    """Agora's own state of a starting or recovering agent, applied forward only (as an NCS report at ``now``)."""
+    try:
+        info = deps.agora.query(record.agora_agent_id or "")
+    except AgoraNotFoundError:
+        return _end(deps, record, lifecycle.STOPPED, "Agora no longer knows the agent")
+    except AgoraError as exc:
+        logger.warning("querying agent %s failed: %s", record.agent_id, exc)
+        return record
+    reported = lifecycle.FROM_REMOTE.get(info.status)
+    if reported is None:
+        return record
+    if lifecycle.is_terminal(reported):
+        return _end(deps, record, reported, info.message or "ended at Agora", now)
+
+    def change(current: AgentRecord) -> AgentRecord | None:
+        move = lifecycle.apply_report(current.state, current.state_at_ms, reported, now)
+        if move.state is None or move.state == current.state:
+            return None
+        return current.with_(state=move.state, state_at_ms=now, started_ms=current.started_ms or now)
+
+    saved = _update(deps, record.agent_id, change)
+    if saved.state == lifecycle.RUNNING and record.state != lifecycle.RUNNING:
+        _publish(deps, "AgentRunning", saved)
+    return saved
 
 
 # ------------------------------------------------------------------------------------------ reconciler
