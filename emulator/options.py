@@ -128,6 +128,8 @@ OPTION_RULES: dict[str, Any] = {
     "time_scale": positive, "segment_seconds": positive, "exit_seconds": not_negative,
     "postpone_seconds": not_negative, "channel_close_seconds": not_negative, "tick_seconds": positive,
     "seed": seed, "app_certificate": optional_text, "project_name": text, "console_qps": not_negative,
+    "stt_fail_rate": rate, "stt_max_lifetime": positive,
+    "stt_upload_seconds": not_negative,  # a running STT agent's files rewritten this often (0: at its end only)
 }  # fmt: skip
 
 
