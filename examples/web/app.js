@@ -211,7 +211,7 @@ function setSession(idToken) {
   log(`signed in as ${name}`);
   if (isAdmin()) {
     loadRecordings({ reason: "sign-in" })
-      .then(() => loadTx($("rec-channel").value.trim()))
+      .then(() => loadTx(state.recChannel))
       .catch((err) => showError($("rec-error"), err.message));
     loadAgents().catch((err) => showError($("agent-error"), err.message));
   }
@@ -907,9 +907,8 @@ async function addCaptionTracks(id) {
     if (index === 0) track.track.mode = "showing";
   });
   $("player").dataset.captionTracks = String(listing.tracks.length);
-  if (listing.tracks.length) {
-    $("player-status").textContent += ` · captions: ${listing.tracks.map((t) => t.language).join(", ")}`;
-  }
+  $("player-captions").hidden = !listing.tracks.length;
+  $("player-captions").textContent = `captions: ${listing.tracks.map((t) => t.language).join(", ")}`;
 }
 
 function stopPlayback({ keepPanel = false } = {}) {
@@ -922,6 +921,7 @@ function stopPlayback({ keepPanel = false } = {}) {
   for (const track of video.querySelectorAll("track")) track.remove();
   video.removeAttribute("src");
   video.load();
+  $("player-captions").hidden = true;
   if (!keepPanel) {
     $("player").hidden = true;
     $("player-status").textContent = "";
@@ -986,7 +986,7 @@ function renderTx() {
     const who = document.createElement("span");
     who.className = "cap-who";
     who.textContent = cue.who ? `uid ${cue.who}` : "";
-    item.append(who, cue.text);
+    item.append(who, " ", cue.text);
     item.title = `${cue.start} → ${cue.end}`;
     return item;
   }));
@@ -1078,6 +1078,7 @@ function runningRecording(channel) {
 }
 
 async function loadTx(channel) {
+  if (!channel) return;
   const owner = session;
   const seq = ++state.tx.seq;
   const { transcriptions } = await api("GET", `/transcriptions?channel=${encodeURIComponent(channel)}&limit=5`);
@@ -1228,6 +1229,12 @@ function agentsUnavailable(err) {
 async function loadAgents() {
   const channel = $("agent-channel").value.trim();
   const owner = session;
+  if (cfg.localEvents && state.agents.available === null) {
+    // the local stack lists its routes: a stack without /agents is told apart without a 404 in the console
+    const { routes } = await api("GET", "/local/routes", undefined, { auth: false });
+    if (owner !== session) return;
+    if (!routes.some((r) => r.route === "POST /agents")) return agentsUnavailable({ status: "not in /local/routes" });
+  }
   let answer;
   try {
     answer = await api("GET", `/agents?channel=${encodeURIComponent(channel)}&active=true`);
@@ -1322,7 +1329,7 @@ function init() {
     option.value = profile;
     $("agent-profiles").append(option);
   }
-  $("agent-profile").value = cfg.agentProfiles[0] || "";
+  if (cfg.agentProfiles.length) $("agent-profile").value = cfg.agentProfiles[0];
   $("player-close").onclick = () => stopPlayback();
   $("player-video").addEventListener("timeupdate", onPlayerTime);
   document.addEventListener("visibilitychange", () => {
