@@ -541,6 +541,11 @@ def test_web_example_shows_live_captions_from_the_emulator_and_plays_them_as_a_t
     _card(browser).find_element("css selector", ".rec-stop").click()
     _wait(browser, lambda d: _card_status(d) == "STOPPED", "the recording STOPPED", timeout=90)
     assert _console_errors(browser) == []
+    # sign-out forgets the captions and stops reading them
+    browser.find_element("id", "signout-btn").click()
+    _wait(browser, lambda d: _text(d, "signed-in") == "no", "signed out")
+    assert _captions_on_screen(browser) == []
+    assert browser.execute_script("return [state.tx.view, state.tx.timer, state.tx.cues.length]") == [None, None, 0]
 
 
 def _routes(stack: Stack) -> set[str]:
