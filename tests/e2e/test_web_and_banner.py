@@ -517,6 +517,8 @@ def test_web_example_shows_live_captions_from_the_emulator_and_plays_them_as_a_t
     mine = [a for a in agents if a["channel"] == "web-captions" and a["status"] == "RUNNING"]
     assert len(mine) == 1 and mine[0]["cues"] >= len(lines), agents  # what the emulated agent heard, no more
     more = len(lines)
+    browser.execute_script("document.getElementById('tx-panel').scrollIntoView({block: 'center'})")
+    browser.save_screenshot(str(IMAGES / "web-example-captions.png"))
     _wait(browser, lambda d: int(d.find_element("id", "tx-captions").get_attribute("data-cues")) > more,
           "more captions, without a click", timeout=60)  # fmt: skip
     _watch_busy(browser, "#tx-stop")
