@@ -1229,6 +1229,7 @@ function agentsUnavailable(err) {
 async function loadAgents() {
   const channel = $("agent-channel").value.trim();
   const owner = session;
+  if (!channel) return; // being typed
   if (cfg.localEvents && state.agents.available === null) {
     // the local stack lists its routes: a stack without /agents is told apart without a 404 in the console
     const { routes } = await api("GET", "/local/routes", undefined, { auth: false });
