@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Annotations, Stack
 from constructs import Construct
 
+from infra.constructs.agents import Agents
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.api_docs import ApiDocs
@@ -61,6 +62,12 @@ class AgoraServerlessStack(Stack):
             bucket=self.media.bucket, uploader_secret=self.media.uploader_secret,
         )  # fmt: skip
         self.transcriptions.grant_events(self.webhooks.processor)
+        # Conversational AI agents: their API, lifecycle workflow, reconciler, and NCS product 17 in the processor
+        self.agents = Agents(
+            self, "Agents", settings=settings, api=self.api, functions=self.functions, agora=self.agora,
+            bucket=self.media.bucket,
+        )  # fmt: skip
+        self.agents.grant_events(self.webhooks.processor)
         self.events = Events(
             self, "Events", settings=settings, functions=self.functions, recordings=self.recording.table,
             media=self.media.table, presence=self.webhooks.presence, kicking_rules=self.channels.rules,

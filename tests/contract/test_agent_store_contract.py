@@ -11,6 +11,7 @@ import pytest
 from service.agents.fakes import InMemoryAgentStore
 from service.agents.ports import AgentStore, SlotTaken, StaleRecord
 from service.agents.record import AgentError, AgentRecord
+from service.agents.repository import TABLE_KEYS
 from service.channeltasks import lifecycle
 
 AGENTS_TABLE = "contract-agents"
@@ -24,12 +25,7 @@ def table() -> Iterator[object]:
 
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName=AGENTS_TABLE,
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        ddb.create_table(TableName=AGENTS_TABLE, BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)
         yield ddb
 
 

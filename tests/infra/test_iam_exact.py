@@ -34,13 +34,16 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
     "ProcessorFunction": (
         "service.webhooks.processor.handler",
         # presence UpdateItem/Query; recording events: Query bySid, GetItem, UpdateItem, SendTaskSuccess;
-        # NCS product 20: transcription GetItem/UpdateItem and the channel lock's DeleteItem at the end
+        # NCS product 20: transcription GetItem/UpdateItem and the channel lock's DeleteItem at the end;
+        # NCS product 17: the agent's conditional PutItem saves (and slot DeleteItem), event 103's history object
         frozenset(
             {
                 "dynamodb:UpdateItem",
                 "dynamodb:Query",
                 "dynamodb:GetItem",
                 "dynamodb:DeleteItem",
+                "dynamodb:PutItem",
+                "s3:PutObject",
                 "states:SendTaskSuccess",
             }
         ),
@@ -73,6 +76,54 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "secretsmanager:GetSecretValue",
+            }
+        ),
+    ),
+    "AgentsFunction": (
+        "service.agents.api_handler.handler",
+        # the AgentsTable: GetItem (record, slot, pointer), PutItem (saves and pointers; the create/end
+        # transactions' Puts), DeleteItem (slots), Query (byChannel/byKind); the limiter's UpdateItem; the REST
+        # secret, the App Certificate and the profile's secret; the history object; the lifecycle's StartExecution
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "secretsmanager:GetSecretValue",
+                "s3:PutObject",
+                "states:StartExecution",
+            }
+        ),
+    ),
+    "LifecycleFunction": (
+        "service.agents.tasks_handler.lifecycle",
+        # renew (update) or end (leave, history saved first): the same table, secrets and history calls as the API
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "secretsmanager:GetSecretValue",
+                "s3:PutObject",
+            }
+        ),
+    ),
+    "AgentsReconcilerFunction": (
+        "service.agents.tasks_handler.reconcile",
+        # Agora's list against byKind; ends (history saved first) and stops: as the lifecycle
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:UpdateItem",
+                "secretsmanager:GetSecretValue",
+                "s3:PutObject",
             }
         ),
     ),
@@ -211,7 +262,6 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     },
     "ProcessorFunction": {
         "dynamodb:BatchGetItem": "the listings (reconciler, GET /recordings) read rows behind the keys-only indexes",
-        "dynamodb:PutItem": "the recordings repository's create runs in the recordings API",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
         "states:StartExecution": "the shared Step Functions adapter starts executions only from the recordings API",
@@ -240,6 +290,17 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     },
     "TranscriptionsFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+    },
+    "AgentsFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+    },
+    "LifecycleFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+        "states:StartExecution": "the lifecycle step runs inside the workflow; only the API starts executions",
+    },
+    "AgentsReconcilerFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
+        "states:StartExecution": "the reconciler starts no agent; only the API starts lifecycle executions",
     },
     "RestartFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
@@ -290,6 +351,9 @@ def _prefix(function_id: str) -> str:
         "PublisherFunction": "Events",
         "TranscriptionsFunction": "Transcriptions",
         "RestartFunction": "Transcriptions",
+        "AgentsFunction": "Agents",
+        "LifecycleFunction": "Agents",
+        "AgentsReconcilerFunction": "Agents",
     }[function_id]
     return f"{owner}{function_id}"
 

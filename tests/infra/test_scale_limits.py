@@ -176,7 +176,7 @@ def test_alarms_that_could_not_fire_or_fire_on_retries_are_replaced(template_jso
     # and a run ends before the next is scheduled
     reconciler = function(template_json, "RecordingReconcilerFunction")
     rules = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
-             if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
+             if "RecordingReconcilerFunction" in str(r["Properties"]["Targets"])]  # fmt: skip
     assert reconciler["ReservedConcurrentExecutions"] == sum(len(r["Targets"]) for r in rules)
     assert {r["ScheduleExpression"] for r in rules} == {"rate(5 minutes)"} and reconciler["Timeout"] < 300
     near = found["ReconcilerNearTimeout"]
@@ -192,7 +192,7 @@ def test_reconciler_coverage_alarms_past_three_runs_on_the_gauge_every_run_publi
     assert (namespace, name, stat) == ("AgoraServerless", "ReconcilerOldestCheckAgeSeconds", "Maximum")
     assert dims == [{"Name": "service", "Value": "recordings"}]
     rules = [r["Properties"] for r in of_type(template_json, "AWS::Events::Rule").values()
-             if "Reconciler" in str(r["Properties"]["Targets"])]  # fmt: skip
+             if "RecordingReconcilerFunction" in str(r["Properties"]["Targets"])]  # fmt: skip
     assert {r["ScheduleExpression"] for r in rules} == {"rate(5 minutes)"}  # every shard publishes every 5 minutes
     assert props["Threshold"] == monitoring.RECONCILER_COVERAGE_SECONDS == 3 * 300
     assert props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"

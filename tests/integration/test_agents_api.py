@@ -88,11 +88,11 @@ def test_the_life_of_an_agent_through_the_api(emu: Emulator, api: Any) -> None:
 
 @pytest.mark.parametrize(
     ("method", "path", "kw", "expected"),
-    [("POST", "/agents", {"raw": "{"}, 400), ("POST", "/agents", {"raw": "[]"}, 400),
-     ("POST", "/agents", {}, 400), ("POST", "/agents", {"body": {**START, "llm": {}}}, 400),
+    [("POST", "/agents", {"raw": "{"}, 400), ("POST", "/agents", {"raw": "[]"}, 422),
+     ("POST", "/agents", {}, 422), ("POST", "/agents", {"body": {**START, "llm": {}}}, 422),
      ("POST", "/agents", {"body": {**START, "profile": "x"}}, 400),
      ("GET", "/agents/nothex", {}, 400), ("GET", "/agents/" + "a" * 24, {}, 404),
-     ("POST", "/agents/" + "a" * 24 + "/speak", {"body": {"text": "x" * 600}}, 400),
+     ("POST", "/agents/" + "a" * 24 + "/speak", {"body": {"text": "x" * 600}}, 422),
      ("POST", "/agents/" + "a" * 24 + "/speak", {"body": {"text": "hi"}}, 404),
      ("DELETE", "/agents/" + "a" * 24, {}, 404), ("GET", "/agents", {"query": {"channel": "a/b"}}, 400),
      ("GET", "/agents", {"query": {"colour": "red"}}, 400)],

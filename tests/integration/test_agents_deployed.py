@@ -13,6 +13,7 @@ import pytest
 from agorakit.tokens.parser import parse_access_token2
 from service.adapters import aws as aws_adapter
 from service.agents import api_handler, usecases
+from service.agents.repository import TABLE_KEYS
 
 from emulator import Emulator
 from tests.integration._emulator_fixtures import APP_ID, CUSTOMER_ID, CUSTOMER_SECRET, make_emulator, wait_until
@@ -45,9 +46,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Emulator, Any]]:
             monkeypatch.setenv(name, value)
         aws_adapter.reset_clients()
         ddb = boto3.client("dynamodb", region_name=region)
-        ddb.create_table(TableName="agents", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")  # fmt: skip
+        ddb.create_table(TableName="agents", BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)
         s3 = boto3.client("s3", region_name=region)
         s3.create_bucket(Bucket=BUCKET)
         sm = boto3.client("secretsmanager", region_name=region)

@@ -72,13 +72,11 @@ def store(request: pytest.FixtureRequest) -> Iterator[Any]:
         return
     import boto3
     from moto import mock_aws
-    from service.agents.repository import AgentsRepository
+    from service.agents.repository import TABLE_KEYS, AgentsRepository
 
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(TableName="agents", KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                         BillingMode="PAY_PER_REQUEST")  # fmt: skip
+        ddb.create_table(TableName="agents", BillingMode="PAY_PER_REQUEST", **TABLE_KEYS)
         yield AgentsRepository("agents", client=ddb, clock=clock)
 
 

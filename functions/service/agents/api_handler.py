@@ -2,24 +2,25 @@
 
 No ``from __future__ import annotations`` here: Powertools reads the route signatures at runtime.
 
-``create_app(settings, deps)`` is the function with its settings and dependencies bound. The deployed
-dependencies (``build_dependencies``) and the construct are not in yet (docs/agents.md "Not done yet").
+``create_app(settings, deps)`` is the function with its settings and dependencies bound; deployed, ``handler``
+builds it from the environment (``service.agents.deps``, infra/constructs/agents.py).
 """
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from agorakit.ids import CHANNEL_PATTERN
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from service.agents import usecases
+from service.agents.models import Accepted, AgentList, AgentView, Speak, StartAgent
 from service.agents.settings import AgentSettings
 from service.apps import DefaultApp, Serving
 from service.auth import Caller, caller_from_event
 from service.errors import BadRequest, Forbidden
-from service.http import build_resolver
+from service.http import build_resolver, contract
 
 AgentIdPath = Annotated[str, Path(description="our agent id (24 hex)", json_schema_extra={"pattern": "^[0-9a-f]{24}$"})]
 
@@ -58,19 +59,6 @@ def _json(status: int, body: Any) -> Response[Any]:
     return Response(status_code=status, content_type="application/json", body=body)
 
 
-def _body() -> dict[str, Any]:
-    raw = app.current_event.body
-    if not raw:
-        raise BadRequest("a JSON object body is required")
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise BadRequest("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 def _valid_id(agent_id: str) -> str:
     if len(agent_id) != 24 or not all(c in "0123456789abcdef" for c in agent_id):
         raise BadRequest("agent id must be 24 lower-case hex characters")
@@ -81,41 +69,90 @@ def _view(record: Any) -> dict[str, Any]:
     return dict(record.view(_api().deps.store.now_ms()))
 
 
-@app.post("/agents")
-def post_agent() -> Response[Any]:
+TAGS = ["agents"]
+_WHO = {
+    403: "the caller is neither an admin nor in the agents group",
+    502: "Agora failed (not a refusal of the request)",
+}
+_ID = {**_WHO, 404: "no agent with this id"}
+
+
+@app.post(
+    "/agents",
+    summary="Start a Conversational AI agent in a channel from a named profile",
+    tags=TAGS,
+    responses=contract(
+        {201: (AgentView, "the agent, starting (adopted if Agora already ran it under its name)")},
+        403, 409, 429, 502, body=True,
+        descriptions={**_WHO, 409: "an agent of this profile is already active in the channel (details.agentId)"},
+    ),
+)  # fmt: skip
+def post_agent(body: StartAgent) -> Response[Any]:
     caller = _caller(app.current_event.raw_event)
     deps = _api().deps
-    request = usecases.parse_start(_body(), requested_by=caller.subject, deps=deps)
+    fields = body.model_dump(exclude_none=True)
+    request = usecases.parse_start(fields, requested_by=caller.subject, deps=deps)
     return _json(201, _view(usecases.start_agent(request, deps)))
 
 
-@app.get("/agents")
+@app.get(
+    "/agents",
+    summary="Agents, oldest first (of one channel; only the active ones)",
+    tags=TAGS,
+    responses=contract({200: (AgentList, "the agents")}, 403, descriptions=_WHO),
+)
 def get_agents(
-    channel: Annotated[str | None, Query(max_length=63)] = None,
+    channel: Annotated[str | None, Query(min_length=1, max_length=63, pattern=CHANNEL_PATTERN)] = None,
     active: Annotated[bool, Query()] = False,
 ) -> Response[Any]:
     records = usecases.list_agents(_api().deps, channel=channel, active_only=active)
     return _json(200, {"agents": [_view(r) for r in records]})
 
 
-@app.get("/agents/<agent_id>")
+@app.get(
+    "/agents/<agent_id>",
+    summary="An agent: state, uptime, last error, token renewals, its conversation history's object",
+    tags=TAGS,
+    responses=contract({200: (AgentView, "the agent")}, 403, 404, descriptions=_ID),
+)
 def get_agent(agent_id: AgentIdPath) -> Response[Any]:
     return _json(200, _view(usecases.get_agent(_valid_id(agent_id), _api().deps)))
 
 
-@app.post("/agents/<agent_id>/speak")
-def post_speak(agent_id: AgentIdPath) -> Response[Any]:
-    usecases.speak(_valid_id(agent_id), _body(), _api().deps)
+@app.post(
+    "/agents/<agent_id>/speak",
+    summary="Make the agent say a line (Agora's speak: INTERRUPT, APPEND or IGNORE)",
+    tags=TAGS,
+    responses=contract(
+        {202: (Accepted, "Agora accepted the line")}, 403, 404, 409, 429, 502, body=True,
+        descriptions={**_ID, 409: "the agent is not RUNNING"},
+    ),
+)  # fmt: skip
+def post_speak(agent_id: AgentIdPath, body: Speak) -> Response[Any]:
+    usecases.speak(_valid_id(agent_id), body.model_dump(), _api().deps)
     return _json(202, {"agentId": agent_id, "accepted": True})
 
 
-@app.post("/agents/<agent_id>/interrupt")
+@app.post(
+    "/agents/<agent_id>/interrupt",
+    summary="Interrupt what the agent is saying",
+    tags=TAGS,
+    responses=contract(
+        {202: (Accepted, "Agora accepted the interruption")}, 403, 404, 409, 429, 502,
+        descriptions={**_ID, 409: "the agent is not RUNNING"},
+    ),
+)  # fmt: skip
 def post_interrupt(agent_id: AgentIdPath) -> Response[Any]:
     usecases.interrupt(_valid_id(agent_id), _api().deps)
     return _json(202, {"agentId": agent_id, "accepted": True})
 
 
-@app.delete("/agents/<agent_id>")
+@app.delete(
+    "/agents/<agent_id>",
+    summary="The agent leaves the channel (its conversation history is saved first and kept)",
+    tags=TAGS,
+    responses=contract({200: (AgentView, "the agent, ended or stopping")}, 403, 404, 502, descriptions=_ID),
+)
 def delete_agent(agent_id: AgentIdPath) -> Response[Any]:
     return _json(200, _view(usecases.leave_agent(_valid_id(agent_id), _api().deps)))
 

@@ -61,6 +61,25 @@ def token_minter(settings: AgentSettings, secrets: Any) -> Any:
     return mint
 
 
+def lifecycle_starter(settings: AgentSettings) -> Any:
+    """Start the agent's lifecycle execution (named by the agent id: a repeated start is the same execution)."""
+    arn = settings.agents_state_machine_arn
+    if not arn:
+        return None
+
+    def start(agent_id: str) -> None:
+        from service.adapters.aws import client
+
+        payload = json.dumps({"agentId": agent_id}, separators=(",", ":"))
+        try:
+            client("stepfunctions").start_execution(stateMachineArn=arn, name=agent_id, input=payload)
+        except Exception as exc:
+            if "ExecutionAlreadyExists" not in type(exc).__name__ + str(getattr(exc, "response", "")):
+                raise
+
+    return start
+
+
 def build_dependencies(settings: AgentSettings) -> AgentDeps:
     from agorakit.agora.convoai import ConvoAIClient
 
@@ -80,8 +99,10 @@ def build_dependencies(settings: AgentSettings) -> AgentDeps:
         mint_token=token_minter(settings, secrets),
         secrets=secrets,
         max_seconds=settings.agents_max_seconds,
+        min_seconds=settings.agents_min_seconds,
         default_max_seconds=settings.agents_default_max_seconds,
         renew_margin_seconds=settings.agents_renew_margin_seconds,
         resolve_looks=settings.agents_resolve_looks,
         reconcile_grace_seconds=settings.agents_reconcile_grace_seconds,
+        start_lifecycle=lifecycle_starter(settings),
     )

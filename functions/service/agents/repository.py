@@ -7,8 +7,12 @@ Items (partition key ``pk``):
 
 ``create`` is one transaction (the record and its slot); a save that ends the agent releases the slot in
 the same transaction, so a slot never outlives its agent except by a crash between them, which ``create``
-repairs (a slot whose holder has ended is taken over, conditionally). Listing scans the ``AGENT#`` items:
-fine for hundreds of agents; a ``byChannel`` GSI is the next step (docs/agents.md).
+repairs (a slot whose holder has ended is taken over, conditionally).
+
+Listing queries a GSI, never scans: ``byChannel`` (``channel``, ``createdMs``) for one channel, ``byKind``
+(``kind`` = ``agent``, ``createdMs``) for all agents (the reconciler). Only records carry ``channel``/``kind``:
+slots and pointers stay out of both indexes. (The indexes are read eventually consistent: a record saved a
+moment ago may be missing from a list, never from ``get``.)
 """
 
 from __future__ import annotations
@@ -24,6 +28,30 @@ from service.agents.record import AgentRecord
 from service.channeltasks import lifecycle
 
 AGENT_PREFIX = "AGENT#"
+BY_CHANNEL = "byChannel"
+BY_KIND = "byKind"
+KIND = "agent"
+#: the table's key schema and indexes, as infra/constructs/agents.py declares them (tests build the table from it)
+TABLE_KEYS: dict[str, Any] = {
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "channel", "AttributeType": "S"},
+        {"AttributeName": "kind", "AttributeType": "S"},
+        {"AttributeName": "createdMs", "AttributeType": "N"},
+    ],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": index,
+            "KeySchema": [
+                {"AttributeName": hash_key, "KeyType": "HASH"},
+                {"AttributeName": "createdMs", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+        for index, hash_key in ((BY_CHANNEL, "channel"), (BY_KIND, "kind"))
+    ],
+}
 
 
 def agent_key(agent_id: str) -> str:
@@ -82,7 +110,9 @@ class AgentsRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": to_item({"pk": agent_key(record.agent_id), **record.with_(version=0).to_item()}),
+                    "Item": to_item(
+                        {"pk": agent_key(record.agent_id), "kind": KIND, **record.with_(version=0).to_item()}
+                    ),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -130,7 +160,7 @@ class AgentsRepository:
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": to_item({"pk": agent_key(record.agent_id), **saved.to_item()}),
+                    "Item": to_item({"pk": agent_key(record.agent_id), "kind": KIND, **saved.to_item()}),
                     "ConditionExpression": "version = :v",
                     "ExpressionAttributeValues": {":v": {"N": str(record.version)}},
                 }
@@ -168,18 +198,16 @@ class AgentsRepository:
         return saved
 
     def list(self, *, channel: str | None = None, active_only: bool = False) -> list[AgentRecord]:
-        names = {"#pk": "pk"}
-        values: dict[str, Any] = {":prefix": {"S": AGENT_PREFIX}}
-        condition = "begins_with(#pk, :prefix)"
         if channel is not None:
-            names["#channel"] = "channel"
-            values[":channel"] = {"S": channel}
-            condition += " AND #channel = :channel"
+            index, key, value = BY_CHANNEL, "channel", channel
+        else:
+            index, key, value = BY_KIND, "kind", KIND
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": index,
+                                  "KeyConditionExpression": "#k = :v", "ExpressionAttributeNames": {"#k": key},
+                                  "ExpressionAttributeValues": {":v": {"S": value}}}  # fmt: skip
         records: list[AgentRecord] = []
-        kwargs: dict[str, Any] = {"TableName": self.table_name, "FilterExpression": condition,
-                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}  # fmt: skip
         while True:
-            page = self.client.scan(**kwargs)
+            page = self.client.query(**kwargs)
             records += [AgentRecord.from_item(item) for item in from_items(page.get("Items") or [])]
             if not page.get("LastEvaluatedKey"):
                 break

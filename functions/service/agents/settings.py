@@ -9,6 +9,8 @@ from service.adapters.agora import AgoraAccessSettings
 
 class AgentSettings(AgoraAccessSettings):
     agents_table: str
+    #: the lifecycle state machine (infra/constructs/agents.py) that ``POST /agents`` starts, one execution per agent
+    agents_state_machine_arn: str | None = None
     #: the bucket conversations are kept in (``agents/<channel>/<agent id>/history.json``)
     agents_history_bucket: str | None = None
     app_certificate_secret_name: str | None = None
@@ -19,6 +21,8 @@ class AgentSettings(AgoraAccessSettings):
     #: a group whose members may start and end agents besides the admins ("" = admins only)
     agents_group: str = ""
     agents_default_max_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    #: the shortest ``maxDurationSeconds`` accepted (CDK context ``agentsMinDurationSeconds``; 60 when deployed)
+    agents_min_seconds: int = Field(default=60, ge=1, le=3600)
     agents_max_seconds: int = Field(default=86_400, ge=60, le=7 * 86_400)
     #: a token renewal is due this long before the bot's token expires
     agents_renew_margin_seconds: int = Field(default=600, ge=60, le=3600)

@@ -38,6 +38,8 @@ NAME_PREFIX: Final = "agent"
 MAX_REMOTE_UIDS: Final = 16
 MAX_SPEAK_BYTES: Final = 512
 SAVE_RETRIES: Final = 5
+#: how soon the lifecycle looks again at an agent whose start is not resolved yet
+STARTING_POLL_MS: Final = 5_000
 
 #: NCS product 17 events and the state each reports
 PRODUCT_ID: Final = 17
@@ -56,10 +58,14 @@ class AgentDeps:
     rng: random.Random = field(default_factory=random.SystemRandom)
     sleep: Callable[[float], None] = time.sleep
     max_seconds: int = 86_400
+    #: the shortest hard maximum a request may ask for (scaled down only in tests of the deployed workflow)
+    min_seconds: int = 60
     default_max_seconds: int = 3600
     renew_margin_seconds: int = schedule.DEFAULT_RENEW_MARGIN_SECONDS
     resolve_looks: int = starting.DEFAULT_MAX_LOOKS
     reconcile_grace_seconds: int = 120
+    #: starts the agent's durable lifecycle (the deployed state machine, one execution per agent id); None: none
+    start_lifecycle: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +100,7 @@ def parse_start(body: Mapping[str, Any], *, requested_by: str, deps: AgentDeps) 
             raise BadRequest(f"remoteUids: {uid!r} is not a user uid ({ids.USER_UID_MIN}..{ids.USER_UID_MAX})")
     if len(set(remote)) != len(remote):
         raise BadRequest("remoteUids has duplicates")
-    max_seconds = _opt_int(body, "maxDurationSeconds", 60, deps.max_seconds)
+    max_seconds = _opt_int(body, "maxDurationSeconds", deps.min_seconds, deps.max_seconds)
     idle = _opt_int(body, "idleTimeout", 0, 3600)
     exclusive = body.get("exclusive", True)
     if not isinstance(exclusive, bool):
@@ -140,6 +146,8 @@ def start_agent(request: StartRequest, deps: AgentDeps) -> AgentRecord:
             details={"agentId": taken.holder},
         ) from None
     _publish(deps, "AgentRequested", record)
+    if deps.start_lifecycle is not None:  # before Agora: an agent never runs without its token renewal and maximum
+        deps.start_lifecycle(record.agent_id)
     return run_start(record, deps)
 
 
@@ -463,8 +471,8 @@ def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:
     if wake.action == "end" or now >= record.max_at_ms:  # a late wake-up past both: the maximum wins
         leave_agent(agent_id, deps, reason="max_duration")
         return {"done": True}
-    if record.agora_agent_id is None:
-        return {"done": False, "waitUntilMs": now + 60_000}
+    if record.agora_agent_id is None:  # the start is still being resolved: look again soon, never past the maximum
+        return {"done": False, "waitUntilMs": min(now + STARTING_POLL_MS, record.max_at_ms)}
     seconds = schedule.token_seconds(now, record.max_at_ms)
     deps.agora.update_token(record.agora_agent_id, deps.mint_token(record.channel, record.bot_uid, seconds))
     saved = _update(deps, agent_id, lambda r: r.with_(token_expires_ms=now + seconds * 1000, renewals=r.renewals + 1))
