@@ -578,9 +578,15 @@ def test_web_example_agent_panel_starts_speaks_and_leaves(stack: Stack, browser:
     _wait(browser, lambda d: 'asked to say "Hello from the web example"' in _text(d, "log"), "the speak accepted")
     browser.find_element("css selector", f"{card} .agent-interrupt").click()
     _wait(browser, lambda d: ": interrupted" in _text(d, "log"), "the interrupt accepted")
+    browser.execute_script("document.getElementById('agents-section').scrollIntoView({block: 'center'})")
+    browser.save_screenshot(str(IMAGES / "web-example-agent.png"))
     browser.find_element("css selector", f"{card} .agent-leave").click()
     _wait(browser, lambda d: state(d) in ("STOPPED",), "the agent STOPPED", timeout=60)
     agent_id = browser.find_element("css selector", card).get_attribute("data-id")
+    # the conversation outlives the agent: the leave stored its history, linked on the card
+    history = browser.find_element("css selector", f"{card} .agent-history").text
+    assert re.fullmatch(r"[1-9]\d* turn\(s\) kept", history), history
+    assert not browser.find_element("css selector", f"{card} .agent-leave").is_enabled()
     emulated = _emulator(stack, "GET", "/emulator/agents")
     assert emulated.get("overlaps", []) == [], emulated
     assert agent_id[:8] in _text(browser, "log")
