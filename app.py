@@ -15,6 +15,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
+from infra.constructs.agents import AGENTS_CONTEXT_KEYS
 from infra.constructs.recording_workflow import RecordingTuning
 from infra.constructs.transcriptions import TRANSCRIPTION_CONTEXT_KEYS
 from infra.runtime import RuntimeConfigError
@@ -38,6 +39,7 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[c
     app = cdk.App(context={**feature_flags(), **(context or {})}, outdir=outdir)
     tuning_keys = [RecordingTuning.context_key(f.name) for f in fields(RecordingTuning)]
     tuning_keys += list(TRANSCRIPTION_CONTEXT_KEYS)  # the restart's timing, read by infra/constructs/transcriptions.py
+    tuning_keys += list(AGENTS_CONTEXT_KEYS)  # profiles, group, shortest maximum: infra/constructs/agents.py
     settings = StackSettings.load(
         app.node.try_get_context, context_keys=app.node.get_all_context().keys(), extra_keys=tuning_keys
     )

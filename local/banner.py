@@ -59,6 +59,18 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"translation":[{"source":"en-US","targets":["fr-FR"]}]}'""",
     "GET /recordings/{id}/captions": """curl -s "$API/recordings/$REC/captions" -H "Authorization: Bearer $ADMIN\"""",
     "DELETE /transcriptions/{id}": """curl -s -X DELETE "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN\"""",
+    "POST /agents": """AG=$(curl -s -X POST "$API/agents" -H "Authorization: Bearer $ADMIN" """
+    """-H 'content-type: application/json' -d '{"channel":"demo","profile":"assistant","remoteUids":[1001]}' """
+    """| field agentId); echo "agent $AG\"""",
+    "GET /agents": """curl -s "$API/agents?channel=demo&active=true" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /agents/{id}": """for i in $(seq 30); do [ "$(curl -s "$API/agents/$AG" -H "Authorization: Bearer $ADMIN" """
+    """| field state)" = RUNNING ] && break; sleep 1; done; curl -s "$API/agents/$AG" """
+    """-H "Authorization: Bearer $ADMIN\"""",
+    "POST /agents/{id}/speak": """curl -s -X POST "$API/agents/$AG/speak" -H "Authorization: Bearer $ADMIN" """
+    """-H 'content-type: application/json' -d '{"text":"Welcome to the demo channel."}'""",
+    "POST /agents/{id}/interrupt": """curl -s -X POST "$API/agents/$AG/interrupt" """
+    """-H "Authorization: Bearer $ADMIN\"""",
+    "DELETE /agents/{id}": """curl -s -X DELETE "$API/agents/$AG" -H "Authorization: Bearer $ADMIN\"""",
     "GET /projects": """curl -s "$API/projects" -H "Authorization: Bearer $OWNER\"""",
     "GET /projects/{project}": """curl -s "$API/projects/$APP_ID" -H "Authorization: Bearer $OWNER\"""",
     "PUT /projects/{project}/status": """curl -s -X PUT "$API/projects/$APP_ID/status" """
@@ -131,6 +143,13 @@ def walkthrough(runtime: Any) -> list[str]:
         step["PATCH /transcriptions/{id}"],
         step["DELETE /transcriptions/{id}"],
         step["GET /recordings/{id}/captions"],
+        "# a Conversational AI agent (admins): the 'assistant' profile's vendor keys stay in Secrets Manager",
+        step["POST /agents"],
+        step["GET /agents"],
+        step["GET /agents/{id}"],
+        step["POST /agents/{id}/speak"],
+        step["POST /agents/{id}/interrupt"],
+        step["DELETE /agents/{id}"],
         step["POST /recordings/{id}/stop"],
         "# a webhook signed like Agora signs it, with this stack's NCS secret",
         f"export NCS_SECRET={shlex.quote(runtime.secrets.ncs_secret)}",

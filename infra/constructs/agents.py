@@ -49,6 +49,9 @@ TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", 
 #: release the slot), the history link
 EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 HISTORY_PREFIX = "agents/"
+#: CDK context keys read here: the profiles (JSON), the group allowed besides the admins, the shortest maximum
+#: a request may ask for (scaled down only by tests of the deployed workflow)
+AGENTS_CONTEXT_KEYS = ("agentsProfiles", "agentsGroup", "agentsMinDurationSeconds")
 ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/agents", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
     ("/agents/{id}", (apigw.HttpMethod.GET, apigw.HttpMethod.DELETE)),

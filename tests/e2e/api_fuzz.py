@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.api_fuzz_agents import ROUTES as AGENT_ROUTES
 from tests.e2e.api_fuzz_transcriptions import ROUTES as TRANSCRIPTION_ROUTES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -294,6 +295,8 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     from agorakit.ncs.signature import signature_headers
 
     from tests.e2e.api_faults import agora_cases, aws_cases, projects_cases
+    from tests.e2e.api_fuzz_agents import BODY_ROUTES as AGENT_BODY_ROUTES
+    from tests.e2e.api_fuzz_agents import agent_cases
     from tests.e2e.api_fuzz_transcriptions import BODY_ROUTES, transcription_cases
 
     rt = runner.runtime
@@ -311,7 +314,7 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
                        "POST /kicking-rules", "PUT /kicking-rules/{rule_id}",
                        "PUT /projects/{project}/status", "POST /projects/{project}/certificate/reset",
                        "POST /recordings/{recording_id}/update", "POST /recordings/{recording_id}/layout"}  # fmt: skip
-        if f"{method} {template}" in body_routes | BODY_ROUTES:
+        if f"{method} {template}" in body_routes | BODY_ROUTES | AGENT_BODY_ROUTES:
             good = tokens["owner"] if "/projects" in path else admin
             s(method, path, template, token=good, data="{not json", headers=js)  # 400
             s(method, path, template, token=good, data="x", headers=text)  # 415
@@ -373,6 +376,7 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     s("GET", f"/recordings/{rec}/snapshots?limit=5&expires_in=60", shots, token=admin)  # 200 (a mix: none)
     s("GET", "/recordings/00000000-0000-4000-8000-000000000000/snapshots", shots, token=admin)  # 404
     transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the recording's captions
+    agent_cases(runner, admin)  # /agents*
     # channels and kicking rules
     s("GET", "/channels", "/channels", token=admin)
     s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
@@ -451,6 +455,7 @@ _ROUTES: list[tuple[str, str, str, Any]] = [
     ("POST", "/projects/x/certificate/reset", "/projects/{project}/certificate/reset", {"confirm": "x"}),
     ("POST", "/projects/x/certificate/sync", "/projects/{project}/certificate/sync", None),
     *TRANSCRIPTION_ROUTES,
+    *AGENT_ROUTES,
 ]
 
 #: documented statuses the local stack cannot produce, and why (the coverage check allows exactly these)

@@ -219,10 +219,10 @@ def test_lifecycle_step_renews_the_token_then_ends_at_the_maximum(emu: Emulator,
     clock = deps.store._clock  # type: ignore[attr-defined]
     deps.max_seconds = 7 * 86_400
     record = start(deps, maxDurationSeconds=3 * 86_400)
-    first = usecases.lifecycle_step(record.agent_id, deps)
+    assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "RUNNING")
+    first = usecases.lifecycle_step(record.agent_id, deps)  # no NCS here: the step reads Agora's RUNNING
     assert first["done"] is False and first["waitUntilMs"] == record.token_expires_ms - 600_000
     clock.now = first["waitUntilMs"] / 1000
-    assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "RUNNING")
     second = usecases.lifecycle_step(record.agent_id, deps)
     renewed = usecases.get_agent(record.agent_id, deps)
     assert renewed.renewals == 1 and emu.agents_state()["agents"][0]["updates"] == 1
@@ -231,6 +231,23 @@ def test_lifecycle_step_renews_the_token_then_ends_at_the_maximum(emu: Emulator,
     usecases.lifecycle_step(record.agent_id, deps)  # past renew_at too: the maximum comes first
     assert usecases.get_agent(record.agent_id, deps).state in (lifecycle.STOPPING, lifecycle.STOPPED)
     assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "STOPPED")
+
+
+def test_a_lost_101_is_made_up_by_the_lifecycle_reading_agoras_state(emu: Emulator, deps: usecases.AgentDeps) -> None:
+    record = start(deps)
+    assert record.state == lifecycle.STARTING
+    early = usecases.lifecycle_step(record.agent_id, deps)
+    if usecases.get_agent(record.agent_id, deps).state == lifecycle.STARTING:  # Agora still starting it
+        assert early["waitUntilMs"] <= deps.store.now_ms() + usecases.STARTING_POLL_MS
+    assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "RUNNING")
+    usecases.lifecycle_step(record.agent_id, deps)
+    running = usecases.get_agent(record.agent_id, deps)
+    assert running.state == lifecycle.RUNNING and running.started_ms is not None
+    emu.world.agent_leave(running.agora_agent_id)  # and a lost 102: Agora ended it
+    assert wait_until(lambda: emu.agents_state()["agents"][0]["status"] == "STOPPED")
+    deps.store.save(running.with_(state=lifecycle.RECOVERING))  # (a RECOVERING agent is polled the same way)
+    assert usecases.lifecycle_step(record.agent_id, deps) == {"done": True}
+    assert usecases.get_agent(record.agent_id, deps).state == lifecycle.STOPPED
 
 
 def test_the_reconciler_ends_ours_agora_dropped_and_stops_orphans(emu: Emulator, deps: usecases.AgentDeps) -> None:

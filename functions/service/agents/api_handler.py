@@ -82,8 +82,9 @@ _ID = {**_WHO, 404: "no agent with this id"}
     summary="Start a Conversational AI agent in a channel from a named profile",
     tags=TAGS,
     responses=contract(
-        {201: (AgentView, "the agent, starting (adopted if Agora already ran it under its name)")},
-        403, 409, 429, 502, body=True,
+        {201: (AgentView, "the agent, starting (adopted if Agora already ran it under its name), or FAILED with "
+                          "lastError when Agora refused it")},
+        403, 409, body=True,
         descriptions={**_WHO, 409: "an agent of this profile is already active in the channel (details.agentId)"},
     ),
 )  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from service.adapters.aws import LazyClient
 from service.agents.profiles import parse_profiles
-from service.agents.settings import AgentSettings
+from service.agents.settings import AgentEventSettings, AgentSettings
 from service.agents.usecases import AgentDeps
 
 logger = logging.getLogger(__name__)
@@ -105,4 +105,32 @@ def build_dependencies(settings: AgentSettings) -> AgentDeps:
         resolve_looks=settings.agents_resolve_looks,
         reconcile_grace_seconds=settings.agents_reconcile_grace_seconds,
         start_lifecycle=lifecycle_starter(settings),
+    )
+
+
+class NoAgora:
+    """The NCS processor's Agora: applying product 17 (state, history from event 103) never calls Agora, and the
+    processor holds no Agora credentials; a call would be a bug, reported as one."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"the NCS processor does not call Agora (agora.{name})")
+
+
+def build_event_dependencies(settings: AgentEventSettings) -> AgentDeps:
+    """What ``service.webhooks.processor`` applies NCS product 17 with: the table and the history bucket."""
+    from service.agents.repository import AgentsRepository
+
+    if not settings.agents_history_bucket:
+        raise RuntimeError("AGENTS_HISTORY_BUCKET is required: conversations must outlive the agent")
+
+    def no_token(channel: str, uid: int, seconds: int) -> str:
+        raise RuntimeError("the NCS processor mints no bot token")
+
+    return AgentDeps(
+        store=AgentsRepository(settings.agents_table),
+        agora=NoAgora(),  # type: ignore[arg-type]
+        history=S3History(settings.agents_history_bucket),
+        events=LoggedEvents(),
+        profiles={},
+        mint_token=no_token,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from service.adapters.agora import AgoraAccessSettings
+from service.settings import FunctionSettings
 
 
 class AgentSettings(AgoraAccessSettings):
@@ -32,3 +33,10 @@ class AgentSettings(AgoraAccessSettings):
     agents_reconcile_grace_seconds: int = Field(default=120, ge=0)
     #: how long a secret (REST credentials, app certificate, vendor keys) is cached per function instance
     secret_cache_seconds: float = Field(default=300.0, ge=0)
+
+
+class AgentEventSettings(FunctionSettings):
+    """The NCS processor's view (product 17): the table and the history bucket only; it never calls Agora."""
+
+    agents_table: str
+    agents_history_bucket: str | None = None

@@ -269,7 +269,9 @@ def _end(deps: AgentDeps, record: AgentRecord, state: str, reason: str, at_ms: i
     def change(current: AgentRecord) -> AgentRecord | None:
         if lifecycle.is_terminal(current.state):
             return None
-        return current.with_(state=state, state_at_ms=now, ended_ms=now, end_reason=reason)
+        # a leave asked earlier (STOPPING) keeps its reason: the end is that leave's, not a later caller's
+        kept = current.end_reason if current.state == lifecycle.STOPPING and current.end_reason else reason
+        return current.with_(state=state, state_at_ms=now, ended_ms=now, end_reason=kept)
 
     saved = _update(deps, record.agent_id, change)
     if saved.ended_ms == now and saved.state == state:
@@ -457,13 +459,19 @@ def _int_or_none(value: Any) -> int | None:
 
 
 # ------------------------------------------------------------------------------------------ lifecycle step
-def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:
+def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:  # noqa: PLR0911 - one return per outcome
     """What the durable workflow runs at each wake-up: renew the token, or end the agent at its hard maximum.
     Returns ``{"done": bool, "waitUntil": iso-ms}`` for the state machine's Wait."""
     record = get_agent(agent_id, deps)
-    if lifecycle.is_terminal(record.state):
-        return {"done": True}
+    if lifecycle.is_terminal(record.state) or record.state == lifecycle.STOPPING:
+        return {"done": True}  # ended, or its leave was asked (NCS 102 or the reconciler records the end)
     now = deps.store.now_ms()
+    if record.agora_agent_id is not None and record.state in (lifecycle.STARTING, lifecycle.RECOVERING):
+        record = _poll_state(record, deps, now)  # NCS is advisory: a lost or too-early 101/102 must not strand it
+        if lifecycle.is_terminal(record.state):
+            return {"done": True}
+        if record.state != lifecycle.RUNNING:
+            return {"done": False, "waitUntilMs": min(now + STARTING_POLL_MS, record.max_at_ms)}
     expires = record.token_expires_ms or now
     wake = schedule.next_wake(expires, record.max_at_ms, renew_margin_seconds=deps.renew_margin_seconds)
     if now < wake.at_ms:
@@ -479,6 +487,33 @@ def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:
     assert saved.token_expires_ms is not None
     nxt = schedule.next_wake(saved.token_expires_ms, saved.max_at_ms, renew_margin_seconds=deps.renew_margin_seconds)
     return {"done": False, "waitUntilMs": nxt.at_ms}
+
+
+def _poll_state(record: AgentRecord, deps: AgentDeps, now: int) -> AgentRecord:
+    """Agora's own state of a starting or recovering agent, applied forward only (as an NCS report at ``now``)."""
+    try:
+        info = deps.agora.query(record.agora_agent_id or "")
+    except AgoraNotFoundError:
+        return _end(deps, record, lifecycle.STOPPED, "Agora no longer knows the agent")
+    except AgoraError as exc:
+        logger.warning("querying agent %s failed: %s", record.agent_id, exc)
+        return record
+    reported = lifecycle.FROM_REMOTE.get(info.status)
+    if reported is None:
+        return record
+    if lifecycle.is_terminal(reported):
+        return _end(deps, record, reported, info.message or "ended at Agora", now)
+
+    def change(current: AgentRecord) -> AgentRecord | None:
+        move = lifecycle.apply_report(current.state, current.state_at_ms, reported, now)
+        if move.state is None or move.state == current.state:
+            return None
+        return current.with_(state=move.state, state_at_ms=now, started_ms=current.started_ms or now)
+
+    saved = _update(deps, record.agent_id, change)
+    if saved.state == lifecycle.RUNNING and record.state != lifecycle.RUNNING:
+        _publish(deps, "AgentRunning", saved)
+    return saved
 
 
 # ------------------------------------------------------------------------------------------ reconciler

@@ -100,11 +100,11 @@ def agent_applier(settings: ProcessorSettings) -> AgentApplier | None:
 
     def apply(notice: dict[str, Any]) -> str:
         if not applier:
-            from service.agents.deps import build_dependencies as agent_dependencies
-            from service.agents.settings import AgentSettings
+            from service.agents.deps import build_event_dependencies
+            from service.agents.settings import AgentEventSettings
             from service.agents.usecases import event_applier
 
-            applier.append(event_applier(agent_dependencies(AgentSettings.from_env())))
+            applier.append(event_applier(build_event_dependencies(AgentEventSettings.from_env())))
         return applier[0](notice)
 
     return apply

@@ -1,0 +1,24 @@
+"""Runs ``agent_cases.py`` (a whole ``LocalRuntime`` in-process) in a child pytest, like the hostile cases:
+an in-process local stack leaves environment variables and cached clients that later modules must not inherit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CASES = Path(__file__).with_name("agent_cases.py")
+
+
+def test_conversational_agents_end_to_end_in_its_own_process() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES)],
+        cwd=CASES.parents[2], env=os.environ.copy(), capture_output=True, text=True, timeout=1200, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout.splitlines()[-1]
