@@ -130,6 +130,7 @@ OPTION_RULES: dict[str, Any] = {
     "seed": seed, "app_certificate": optional_text, "project_name": text, "console_qps": not_negative,
     # Real-Time STT: the share of agents that fail, and Agora's 72-hour limit (seconds of emulated time)
     "stt_fail_rate": rate, "stt_max_lifetime": positive,
+    "stt_upload_seconds": not_negative,  # a running STT agent's files rewritten this often (0: at its end only)
 }  # fmt: skip
 
 

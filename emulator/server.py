@@ -85,6 +85,7 @@ class Emulator:
         console_qps: float = 10,
         stt_fail_rate: float = 0.0,
         stt_max_lifetime: float = MAX_LIFETIME,
+        stt_upload_seconds: float = 0.0,
     ):
         self.host = host
         self.port = port
@@ -140,7 +141,11 @@ class Emulator:
         )
         # Real-Time STT v7 agents in the same channels (stt.py)
         self.stt = SttService(
-            self.world, rng=random.Random(self._rng.random()), fail_rate=stt_fail_rate, max_lifetime=stt_max_lifetime
+            self.world,
+            rng=random.Random(self._rng.random()),
+            fail_rate=stt_fail_rate,
+            max_lifetime=stt_max_lifetime,
+            upload_seconds=stt_upload_seconds,
         )
         self.world.postpone_seconds = postpone_seconds  # scene 2: emulated seconds until the postponed result
         # the Console API (projects, App Certificate, usage) for the same account; the App ID is one of its

@@ -85,6 +85,8 @@ class SttAgent:
     cues: list[Cue] = field(default_factory=list)
     fail_at: float | None = None
     notices: int = 0
+    uploaded_at: float | None = None  # the last partial upload (``upload_seconds``)
+    uploaded_cues: int = 0
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -113,6 +115,7 @@ class SttService:
         start_seconds: float = 1.0,
         cue_seconds: float = 4.0,
         fail_rate: float = 0.0,
+        upload_seconds: float = 0.0,
     ):
         self.world = world
         self.rng = rng or random.Random()
@@ -120,6 +123,9 @@ class SttService:
         self.start_seconds = start_seconds
         self.cue_seconds = cue_seconds
         self.fail_rate = fail_rate
+        #: > 0: a running agent also rewrites its files every that many emulated seconds while it has new cues
+        #: (0: only at its end). Agora's pages do not say when the files are written: an option, off by default.
+        self.upload_seconds = upload_seconds
         self.agents: dict[str, SttAgent] = {}
         self._notice = itertools.count(1)
 
@@ -140,6 +146,12 @@ class SttService:
                 raise ValueError("fail_rate must be in [0, 1]")
             self.fail_rate = rate
         changes.pop("fail_rate", None)
+        if changes.get("upload_seconds") is not None:
+            every = float(changes.pop("upload_seconds"))
+            if every < 0:
+                raise ValueError("upload_seconds must be 0 (at the end only) or positive")
+            self.upload_seconds = every
+        changes.pop("upload_seconds", None)
         if changes:
             raise ValueError(f"unknown stt settings {sorted(changes)}")
         return {
@@ -147,6 +159,7 @@ class SttService:
             "start_seconds": self.start_seconds,
             "cue_seconds": self.cue_seconds,
             "fail_rate": self.fail_rate,
+            "upload_seconds": self.upload_seconds,
         }
 
     # ------------------------------------------------------------------ REST
@@ -300,6 +313,7 @@ class SttService:
                 self._end(agent, "STOPPED", "idle")
                 continue
             self._speak(agent, speakers, now)
+            self._upload_partial(agent, now)
 
     def _run(self, agent: SttAgent, now: float) -> None:
         channel = self.world.channels.get(agent.cname)
@@ -352,13 +366,22 @@ class SttService:
         agent.status = status
         self._event(agent, EVENT_STATE)
 
-    def _upload(self, agent: SttAgent) -> None:
+    def _upload_partial(self, agent: SttAgent, now: float) -> None:
+        """While it runs (``upload_seconds``): the files so far under their final keys, with no NCS event."""
+        if not self.upload_seconds or len(agent.cues) == agent.uploaded_cues:
+            return
+        if agent.uploaded_at is not None and now - agent.uploaded_at < self.upload_seconds:
+            return
+        agent.uploaded_at, agent.uploaded_cues = now, len(agent.cues)
+        self._upload(agent, end=now, notify=False)
+
+    def _upload(self, agent: SttAgent, *, end: float | None = None, notify: bool = True) -> None:
         if agent.caption is None:
             return
         storage = agent.caption.get("storage") or {}
         prefix = [p for p in storage.get("fileNamePrefix") or [] if isinstance(p, str)]
         start_ms = self.world.clock.epoch_ms(agent.running_at or agent.created_at)
-        end_ms = self.world.clock.epoch_ms(agent.ended_at)
+        end_ms = self.world.clock.epoch_ms(agent.ended_at if end is None else end)
         transcript = Transcript(
             agent_id=agent.agent_id,
             channel=agent.cname,
@@ -387,7 +410,8 @@ class SttService:
                         region="us-east-1",
                     )
                 )
-        self._event(agent, EVENT_FILES, fileList=keys, startMs=start_ms, endMs=end_ms)
+        if notify:
+            self._event(agent, EVENT_FILES, fileList=keys, startMs=start_ms, endMs=end_ms)
 
     def _event(self, agent: SttAgent, event_type: int, **extra: Any) -> None:
         agent.notices += 1

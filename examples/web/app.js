@@ -1,14 +1,16 @@
 // agora-serverless web example: plain JavaScript, no build step, no framework.
 // Sign in, mint RTC + RTM tokens and renew them before they expire; with a real App ID (config realAgora), join
 // the call with the Agora Web SDK; admins start and stop recordings, watch their status live and play them (hls.js);
-// on the local stack, each recording's card lists its app events as the bus publishes them (GET /local/events).
+// on the local stack, each recording's card lists its app events as the bus publishes them (GET /local/events);
+// live captions of the channel (POST /transcriptions) and a recording's captions track in the player; a panel that
+// starts a Conversational AI agent from a profile and makes it speak, interrupts it and makes it leave (/agents).
 // The browser libraries are npm packages pinned in package-lock.json (make setup), loaded only when needed.
 "use strict";
 
 const cfg = Object.assign(
   {
     renewBeforeSeconds: 30, groupsClaim: "cognito:groups", adminGroup: "admins", publisherGroup: "hosts",
-    localUsers: [], realAgora: false, agoraAppId: "", localEvents: false,
+    localUsers: [], realAgora: false, agoraAppId: "", localEvents: false, agentProfiles: [],
     hlsJsUrl: "node_modules/hls.js/dist/hls.min.js",
     agoraSdkUrl: "node_modules/agora-rtc-sdk-ng/AgoraRTC_N-production.js",
   },
@@ -37,6 +39,8 @@ function freshState() {
       controller: null, // the running long-poll (aborted at sign-out and while the tab is hidden)
       available: null, // false once /local/events answered 404 (a deployed API): the lists are hidden
     },
+    tx: freshTx(), // the channel's transcription: its view, the captions read so far, the poll timer
+    agents: { byId: new Map(), timer: null, available: null }, // agentId -> the API's view
   };
 }
 let state = freshState();
@@ -202,9 +206,15 @@ function setSession(idToken) {
     ? `You are in "${cfg.publisherGroup}": you may publish.`
     : `Not in "${cfg.publisherGroup}": subscriber (asking to publish is refused).`;
   $("admin-section").hidden = !groups.includes(cfg.adminGroup);
+  $("agents-section").hidden = !groups.includes(cfg.adminGroup);
   updateControls();
   log(`signed in as ${name}`);
-  if (isAdmin()) loadRecordings({ reason: "sign-in" }).catch((err) => showError($("rec-error"), err.message));
+  if (isAdmin()) {
+    loadRecordings({ reason: "sign-in" })
+      .then(() => loadTx(state.recChannel))
+      .catch((err) => showError($("rec-error"), err.message));
+    loadAgents().catch((err) => showError($("agent-error"), err.message));
+  }
   followEvents();
 }
 
@@ -212,6 +222,8 @@ function signOut({ quiet = false } = {}) {
   session += 1;
   clearTimeout(state.renewTimer);
   clearTimeout(state.pollTimer);
+  clearTimeout(state.tx.timer);
+  clearTimeout(state.agents.timer);
   stopEvents();
   stopPlayback();
   leaveCall().catch(() => {});
@@ -228,6 +240,10 @@ function signOut({ quiet = false } = {}) {
   $("rec-list").replaceChildren();
   $("rec-live").textContent = "";
   $("admin-section").hidden = true;
+  $("agents-section").hidden = true;
+  $("agent-list").replaceChildren();
+  $("agent-note").textContent = "";
+  renderTx();
   for (const element of document.querySelectorAll(".error")) showError(element, "");
   if (!quiet) {
     $("log").replaceChildren();
@@ -826,6 +842,8 @@ async function playRecording(id) {
   player.dataset.play = String(Number(player.dataset.play || 0) + 1); // one more player (tests wait for it)
   player.dataset.manifest = "loading";
   player.dataset.fragments = "0";
+  player.dataset.captionTracks = "0";
+  player.dataset.captionCues = "0";
   $("player-title").textContent = `${state.recordings.get(id)?.channel || ""} · ${short(id)}`;
   showError($("player-error"), "");
   status.textContent = `${segments} segment(s)${ended ? "" : ", still recording"} · loading`;
@@ -864,6 +882,33 @@ async function playRecording(id) {
   hls.loadSource(cfg.apiUrl + path);
   hls.attachMedia(video);
   log(`playing ${short(id)}: ${segments} segment(s)`);
+  addCaptionTracks(id).catch((err) => showError($("player-error"), err.message));
+}
+
+// The recording's captions (live transcription started with this recording): one WebVTT <track> per language and
+// agent, presigned URLs from GET /recordings/{id}/captions, on the recording's time base; the first one shown.
+async function addCaptionTracks(id) {
+  const owner = session;
+  const listing = await api("GET", `/recordings/${encodeURIComponent(id)}/captions`);
+  if (owner !== session || $("player").dataset.recording !== id) return;
+  const video = $("player-video");
+  for (const old of video.querySelectorAll("track")) old.remove();
+  listing.tracks.forEach((t, index) => {
+    const track = document.createElement("track");
+    track.kind = "captions";
+    track.srclang = t.language;
+    track.label = `${t.language} · ${short(t.agent_id)}`;
+    track.src = t.url;
+    if (index === 0) track.default = true;
+    track.addEventListener("load", () => {
+      $("player").dataset.captionCues = String(track.track.cues ? track.track.cues.length : 0);
+    });
+    video.append(track);
+    if (index === 0) track.track.mode = "showing";
+  });
+  $("player").dataset.captionTracks = String(listing.tracks.length);
+  $("player-captions").hidden = !listing.tracks.length;
+  $("player-captions").textContent = `captions: ${listing.tracks.map((t) => t.language).join(", ")}`;
 }
 
 function stopPlayback({ keepPanel = false } = {}) {
@@ -873,8 +918,10 @@ function stopPlayback({ keepPanel = false } = {}) {
   }
   const video = $("player-video");
   video.pause();
+  for (const track of video.querySelectorAll("track")) track.remove();
   video.removeAttribute("src");
   video.load();
+  $("player-captions").hidden = true;
   if (!keepPanel) {
     $("player").hidden = true;
     $("player-status").textContent = "";
@@ -887,6 +934,345 @@ function onPlayerTime() {
   $("player").dataset.currentTime = String(video.currentTime);
 }
 
+// ---- live captions (admins): a transcription of the channel, its captions read as they land -------------
+// POST /transcriptions starts Agora's Real-Time STT in the recordings box's channel. When the channel has a
+// recording running, the transcription is started with its recording_id: Agora writes the WebVTT files beside the
+// recording, and GET /recordings/{id}/captions lists them (presigned). The page polls the transcription's state
+// (GET /transcriptions/{id}) and that list, and fetches the track of its language when the file has grown. In a real
+// call, the Agora Web SDK also receives the captions as data-stream messages (not done here: docs/web-client.md).
+const TX_ACTIVE = ["REQUESTED", "STARTING", "RUNNING", "RECOVERING", "STOPPING"];
+const TX_POLL_MS = 1500;
+const TX_SHOWN = 8; // the newest caption lines on screen
+
+function freshTx() {
+  return { view: null, channel: null, recordingId: null, timer: null, size: -1, cues: [], seq: 0 };
+}
+
+// A WebVTT document (agorakit.captions.to_webvtt): cues with the speaker as a voice span (<v 1001>text).
+function parseVtt(text) {
+  const cues = [];
+  for (const block of String(text).replace(/\r\n?/g, "\n").split(/\n\n+/)) {
+    const lines = block.split("\n").filter(Boolean);
+    const at = lines.findIndex((line) => line.includes("-->"));
+    if (at < 0) continue;
+    const [start, end] = lines[at].split("-->").map((part) => part.trim().split(/\s+/)[0]);
+    const body = lines.slice(at + 1).join(" ");
+    const voice = body.match(/^<v ([^>]*)>(.*)$/);
+    const unescape = (s) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+    cues.push({ start, end, who: voice ? voice[1] : "", text: unescape(voice ? voice[2] : body) });
+  }
+  return cues;
+}
+
+function txActive() {
+  return Boolean(state.tx.view) && TX_ACTIVE.includes(state.tx.view.status);
+}
+
+function renderTx() {
+  const tx = state.tx;
+  const view = tx.view;
+  const badge = $("tx-state");
+  badge.hidden = !view;
+  if (view) {
+    badge.textContent = view.status;
+    badge.className = `badge ${view.status}`;
+  }
+  if (!isBusy($("tx-start"))) $("tx-start").disabled = txActive();
+  $("tx-start").hidden = txActive();
+  $("tx-stop").hidden = !txActive();
+  if (!isBusy($("tx-stop"))) $("tx-stop").disabled = !txActive() || view.status === "STOPPING";
+  $("tx-captions").replaceChildren(...tx.cues.slice(-TX_SHOWN).map((cue) => {
+    const item = document.createElement("li");
+    const who = document.createElement("span");
+    who.className = "cap-who";
+    who.textContent = cue.who ? `uid ${cue.who}` : "";
+    item.append(who, " ", cue.text);
+    item.title = `${cue.start} → ${cue.end}`;
+    return item;
+  }));
+  $("tx-captions").dataset.cues = String(tx.cues.length);
+  if (!view) {
+    $("tx-note").textContent = "No transcription in this channel.";
+  } else if (!tx.recordingId) {
+    $("tx-note").textContent = `transcription ${short(view.id)}: started without a recording; its captions are `
+      + "written under transcripts/ in the bucket (start a recording first to see them here).";
+  } else {
+    const state_ = txActive() ? "captions appear as Agora writes them" : "the captions it wrote";
+    $("tx-note").textContent = `transcription ${short(view.id)} · with recording ${short(tx.recordingId)} · ${state_}`
+      + ` · ${tx.cues.length} line(s) · $${view.cost_per_hour_usd}/h`;
+  }
+}
+
+function applyTx(view, { source }) {
+  const tx = state.tx;
+  const before = tx.view;
+  if (before && before.id === view.id && before.status === view.status) {
+    tx.view = view;
+    return;
+  }
+  if (!before || before.id !== view.id) {
+    tx.size = -1;
+    tx.cues = [];
+    log(`transcription ${short(view.id)} in ${view.channel}: ${view.status} (${source})`);
+  } else {
+    log(`transcription ${short(view.id)}: ${before.status} → ${view.status}`);
+  }
+  tx.view = view;
+  tx.recordingId = view.recording_id || null;
+  renderTx();
+}
+
+// The captions so far: the recording's caption files (presigned), the track of the chosen language, when it grew.
+async function readCaptions() {
+  const tx = state.tx;
+  if (!tx.recordingId) return;
+  const owner = session;
+  const language = tx.view && tx.view.languages ? tx.view.languages[0] : $("tx-language").value.trim();
+  const listing = await api("GET", `/recordings/${encodeURIComponent(tx.recordingId)}/captions`);
+  if (owner !== session) return;
+  const agents = new Set((tx.view && tx.view.agents) || []);
+  // one file per agent of the transcription (a restart adds one): the newest of ours in this language
+  const tracks = listing.tracks.filter((t) => t.language === language && (!agents.size || agents.has(t.agent_id)));
+  const size = tracks.reduce((sum, t) => sum + t.size, 0);
+  if (!tracks.length || size === tx.size) return;
+  const texts = await Promise.all(tracks.map((t) => fetch(t.url).then((r) => {
+    if (!r.ok) throw new Error(`captions ${t.file}: HTTP ${r.status}`);
+    return r.text();
+  })));
+  if (owner !== session) return;
+  tx.size = size;
+  const cues = texts.flatMap(parseVtt);
+  if (cues.length !== tx.cues.length) log(`captions: ${cues.length} line(s) in ${language}`);
+  tx.cues = cues;
+  renderTx();
+}
+
+async function pollTx() {
+  const tx = state.tx;
+  const owner = session;
+  const seq = tx.seq;
+  clearTimeout(tx.timer);
+  tx.timer = null;
+  try {
+    if (tx.view) {
+      const view = await api("GET", `/transcriptions/${encodeURIComponent(tx.view.id)}`);
+      if (owner !== session || seq !== tx.seq) return;
+      applyTx(view, { source: "poll" });
+    }
+    await readCaptions();
+    if (owner === session) showError($("tx-error"), "");
+  } catch (err) {
+    if (owner === session) showError($("tx-error"), err.message);
+  }
+  if (owner !== session || seq !== tx.seq) return;
+  // after the end, one more read: the last files are written when the agent leaves
+  const more = txActive() || (tx.view && !tx.settledReads);
+  if (tx.view && !txActive()) tx.settledReads = (tx.settledReads || 0) + 1;
+  $("tx-live").textContent = txActive() ? "live" : "";
+  if (more && !document.hidden) tx.timer = setTimeout(pollTx, TX_POLL_MS);
+}
+
+function runningRecording(channel) {
+  return [...state.recordings.values()].find((rec) => rec.channel === channel
+    && ["REQUESTED", "RECORDING"].includes(rec.status) && !rec.stop_requested);
+}
+
+async function loadTx(channel) {
+  if (!channel) return;
+  const owner = session;
+  const seq = ++state.tx.seq;
+  const { transcriptions } = await api("GET", `/transcriptions?channel=${encodeURIComponent(channel)}&limit=5`);
+  if (owner !== session || seq !== state.tx.seq) return;
+  clearTimeout(state.tx.timer);
+  state.tx = { ...freshTx(), seq, channel };
+  const current = transcriptions.find((t) => TX_ACTIVE.includes(t.status)) || transcriptions[0];
+  if (current) applyTx(current, { source: "list" });
+  renderTx();
+  if (current) pollTx();
+}
+
+async function startTx() {
+  const channel = $("rec-channel").value.trim();
+  if (!channel) throw new Error("name the channel to transcribe (the recordings box's channel)");
+  const language = $("tx-language").value.trim();
+  const recording = runningRecording(channel);
+  const body = { channel, languages: [language] };
+  if (recording) body.recording_id = recording.recording_id;
+  const owner = session;
+  const view = await api("POST", "/transcriptions", body);
+  if (owner !== session) return;
+  clearTimeout(state.tx.timer);
+  state.tx = { ...freshTx(), seq: state.tx.seq + 1, channel };
+  applyTx(view, { source: "start" });
+  pollTx();
+}
+
+async function stopTx() {
+  const tx = state.tx;
+  if (!tx.view) return;
+  const owner = session;
+  const view = await api("DELETE", `/transcriptions/${encodeURIComponent(tx.view.id)}`);
+  if (owner !== session) return;
+  applyTx(view, { source: "stop" });
+  tx.settledReads = 0;
+  pollTx();
+}
+
+// ---- agents (admins): Conversational AI agents from a configured profile ---------------------------------
+// POST /agents {channel, profile, remoteUids}; GET /agents/{id} polled until it has ended; speak, interrupt,
+// DELETE (leave). Vendor settings stay in the profile (configuration and Secrets Manager): the page names it only.
+// An API that does not serve /agents (404) hides the panel's actions and says so.
+const AGENT_ENDED = ["STOPPED", "FAILED"];
+const AGENT_POLL_MS = 1500;
+
+function agentCard(id) {
+  return $("agent-list").querySelector(`.agent-card[data-id="${CSS.escape(id)}"]`);
+}
+
+function newAgentCard(id) {
+  const card = document.createElement("article");
+  card.className = "rec-card agent-card";
+  card.dataset.id = id;
+  card.innerHTML = `
+    <header><span class="rec-name agent-name"></span><span class="badge agent-state"></span></header>
+    <dl>
+      <dt>bot uid</dt><dd class="agent-bot"></dd>
+      <dt>listens to</dt><dd class="agent-remote"></dd>
+      <dt>uptime</dt><dd class="agent-uptime"></dd>
+      <dt>history</dt><dd class="agent-history"></dd>
+      <dt>last error</dt><dd class="agent-last-error"></dd>
+      <dt>agent</dt><dd class="agent-id muted"></dd>
+    </dl>
+    <div class="agent-speak"><input class="agent-text" maxlength="512" placeholder="say something">
+      <button class="agent-say">Speak</button></div>
+    <div class="actions">
+      <button class="agent-interrupt secondary">Interrupt</button>
+      <button class="agent-leave danger">Leave</button>
+    </div>
+    <p class="error agent-card-error" role="alert" hidden></p>`;
+  const error = card.querySelector(".agent-card-error");
+  const say = card.querySelector(".agent-say");
+  say.onclick = () => action(say, "Speaking…", error, () => speakAgent(id, card.querySelector(".agent-text").value));
+  const interrupt = card.querySelector(".agent-interrupt");
+  interrupt.onclick = () => action(interrupt, "Interrupting…", error, () => interruptAgent(id));
+  const leave = card.querySelector(".agent-leave");
+  leave.onclick = () => action(leave, "Leaving…", error, () => leaveAgent(id));
+  return card;
+}
+
+function renderAgent(agent) {
+  let card = agentCard(agent.agentId);
+  if (!card) {
+    card = newAgentCard(agent.agentId);
+    $("agent-list").prepend(card);
+  }
+  card.dataset.state = agent.state;
+  const set = (selector, text) => { card.querySelector(selector).textContent = text; };
+  set(".agent-name", `${agent.channel} · ${agent.profile}`);
+  const badge = card.querySelector(".agent-state");
+  badge.textContent = agent.state;
+  badge.className = `badge agent-state ${agent.state}`;
+  set(".agent-bot", String(agent.botUid));
+  set(".agent-remote", (agent.remoteUids || []).join(", "));
+  set(".agent-uptime", duration(agent.uptimeSeconds) + (AGENT_ENDED.includes(agent.state) ? "" : " so far"));
+  set(".agent-history", agent.history ? `${agent.history.turns} turn(s) kept` : "-");
+  const error = agent.lastError;
+  set(".agent-last-error", error ? [error.step, error.httpStatus || error.code, error.reason].filter(Boolean).join(" · ") : "-");
+  set(".agent-id", agent.agentId);
+  const running = agent.state === "RUNNING";
+  const ended = AGENT_ENDED.includes(agent.state);
+  for (const selector of [".agent-say", ".agent-interrupt"]) {
+    const button = card.querySelector(selector);
+    if (!isBusy(button)) button.disabled = !running;
+  }
+  const leave = card.querySelector(".agent-leave");
+  if (!isBusy(leave)) leave.disabled = ended || agent.state === "STOPPING";
+}
+
+function applyAgent(agent, { source }) {
+  const before = state.agents.byId.get(agent.agentId);
+  state.agents.byId.set(agent.agentId, agent);
+  if (!before) log(`agent ${short(agent.agentId)} (${agent.profile}) in ${agent.channel}: ${agent.state} (${source})`);
+  else if (before.state !== agent.state) log(`agent ${short(agent.agentId)}: ${before.state} → ${agent.state}`);
+  renderAgent(agent);
+  scheduleAgentPoll();
+}
+
+function scheduleAgentPoll() {
+  const agents = state.agents;
+  if (agents.timer || document.hidden) return;
+  const live = [...agents.byId.values()].filter((a) => !AGENT_ENDED.includes(a.state));
+  if (!live.length) return;
+  const owner = session;
+  agents.timer = setTimeout(async () => {
+    agents.timer = null;
+    if (owner !== session) return;
+    try {
+      const views = await Promise.all(live.map((a) => api("GET", `/agents/${encodeURIComponent(a.agentId)}`)));
+      if (owner !== session) return;
+      for (const view of views) applyAgent(view, { source: "poll" });
+      showError($("agent-error"), "");
+    } catch (err) {
+      if (owner === session) showError($("agent-error"), err.message);
+    }
+    if (owner === session) scheduleAgentPoll();
+  }, AGENT_POLL_MS);
+}
+
+function agentsUnavailable(err) {
+  state.agents.available = false;
+  $("agent-start").disabled = true;
+  $("agent-note").textContent = `This API does not serve /agents (${err.status}): see docs/agents.md.`;
+  log("agents: this API has no /agents");
+}
+
+async function loadAgents() {
+  const channel = $("agent-channel").value.trim();
+  const owner = session;
+  if (!channel) return; // being typed
+  if (cfg.localEvents && state.agents.available === null) {
+    // the local stack lists its routes: a stack without /agents is told apart without a 404 in the console
+    const { routes } = await api("GET", "/local/routes", undefined, { auth: false });
+    if (owner !== session) return;
+    if (!routes.some((r) => r.route === "POST /agents")) return agentsUnavailable({ status: "not in /local/routes" });
+  }
+  let answer;
+  try {
+    answer = await api("GET", `/agents?channel=${encodeURIComponent(channel)}&active=true`);
+  } catch (err) {
+    if (owner === session && (err.status === 404 || err.status === 405)) return agentsUnavailable(err);
+    throw err;
+  }
+  if (owner !== session) return;
+  state.agents.available = true;
+  $("agent-note").textContent = "";
+  for (const agent of answer.agents) applyAgent(agent, { source: "list" });
+}
+
+async function startAgent() {
+  const remoteUids = $("agent-uids").value.split(/[\s,]+/).filter(Boolean).map(Number);
+  const body = { channel: $("agent-channel").value.trim(), profile: $("agent-profile").value.trim(), remoteUids };
+  const owner = session;
+  const agent = await api("POST", "/agents", body);
+  if (owner === session) applyAgent(agent, { source: "start" });
+}
+
+async function speakAgent(id, text) {
+  await api("POST", `/agents/${encodeURIComponent(id)}/speak`, { text });
+  log(`agent ${short(id)}: asked to say "${text}"`);
+}
+
+async function interruptAgent(id) {
+  await api("POST", `/agents/${encodeURIComponent(id)}/interrupt`);
+  log(`agent ${short(id)}: interrupted`);
+}
+
+async function leaveAgent(id) {
+  const owner = session;
+  const agent = await api("DELETE", `/agents/${encodeURIComponent(id)}`);
+  if (owner === session) applyAgent(agent, { source: "leave" });
+}
+
 // ---- wiring --------------------------------------------------------------------------------------
 function updateControls() {
   const signedIn = Boolean(state.idToken);
@@ -897,6 +1283,7 @@ function updateControls() {
   if (!isBusy($("join-btn"))) $("join-btn").disabled = !signedIn;
   $("leave-btn").hidden = !state.call;
   $("rec-empty").hidden = state.recordings.size > 0;
+  if (!isBusy($("agent-start"))) $("agent-start").disabled = !signedIn || state.agents.available === false;
 }
 
 function init() {
@@ -927,19 +1314,40 @@ function init() {
   const refresh = () => action($("rec-refresh"), "Refreshing…", $("rec-error"),
     () => loadRecordings({ reason: "refresh" }));
   $("rec-refresh").onclick = refresh;
-  $("rec-channel").onchange = () => { if (isAdmin() && $("rec-channel").value.trim()) refresh(); };
+  $("rec-channel").onchange = () => {
+    if (!isAdmin() || !$("rec-channel").value.trim()) return;
+    refresh();
+    loadTx($("rec-channel").value.trim()).catch((err) => showError($("tx-error"), err.message));
+  };
+  $("tx-start").onclick = () => action($("tx-start"), "Starting…", $("tx-error"), startTx);
+  $("tx-stop").onclick = () => action($("tx-stop"), "Stopping…", $("tx-error"), stopTx);
+  $("agent-start").onclick = () => action($("agent-start"), "Starting…", $("agent-error"), startAgent);
+  $("agent-channel").onchange = () => {
+    if (isAdmin()) loadAgents().catch((err) => showError($("agent-error"), err.message));
+  };
+  for (const profile of cfg.agentProfiles) {
+    const option = document.createElement("option");
+    option.value = profile;
+    $("agent-profiles").append(option);
+  }
+  if (cfg.agentProfiles.length) $("agent-profile").value = cfg.agentProfiles[0];
   $("player-close").onclick = () => stopPlayback();
   $("player-video").addEventListener("timeupdate", onPlayerTime);
   document.addEventListener("visibilitychange", () => {
     if (document.hidden) {
       clearTimeout(state.pollTimer);
       state.pollTimer = null;
+      clearTimeout(state.tx.timer);
+      clearTimeout(state.agents.timer);
+      state.agents.timer = null;
       stopEvents();
       if (needsPolling()) $("rec-live").textContent = "paused while the page is hidden";
     } else if (isAdmin()) {
       loadRecordings({ reason: "poll" }).catch((err) => showError($("rec-error"), err.message))
         .finally(() => schedulePoll({ reset: true }));
       followEvents();
+      if (state.tx.view) pollTx();
+      scheduleAgentPoll();
     }
   });
   if (cfg.realAgora) {

@@ -184,3 +184,35 @@ def test_the_control_api_shows_agents_and_rejects_unknown_settings(emu) -> None:
     state = httpx.get(f"{emu.url}/emulator/stt").json()
     assert {"settings", "agents", "overlaps"} <= set(state)
     assert json.dumps(state)
+
+
+def test_upload_seconds_writes_the_files_so_far_while_it_runs_without_a_files_notice(emu, stt, receiver) -> None:
+    """Off by default (the files at the end only); with ``upload_seconds`` a running agent rewrites its files under
+    their final keys as cues come (what the web example's live captions read), and only the end sends event 2."""
+    emu.join("stt-room-live", 1009)
+    emu.stt_configure(upload_seconds=5)
+    try:
+        agent = stt.join(join("room-live-stt", "stt-room-live", caption_storage=storage(["captions", "live"],
+                                                                                         "stt-bucket")))  # fmt: skip
+        s3 = boto3.client("s3", endpoint_url=emu.uploader.endpoint_url, region_name="us-east-1")
+
+        def english_cues() -> int:
+            listed = s3.list_objects_v2(Bucket="stt-bucket", Prefix="captions/live/").get("Contents", [])
+            key = next((o["Key"] for o in listed if o["Key"].endswith("en-US.vtt")), None)
+            if key is None:
+                return 0
+            return len(parse_webvtt(s3.get_object(Bucket="stt-bucket", Key=key)["Body"].read().decode())[1])
+
+        assert wait_until(lambda: english_cues() >= 2, timeout=30)
+        assert stt.get(agent.agent_id).status == "RUNNING"  # written while it runs
+        assert emu.flush_webhooks()
+        mine = [e for e in receiver.envelopes() if e["productId"] == 20 and e["sid"] == agent.agent_id]
+        assert mine and all("fileList" not in e["payload"] for e in mine)  # no files notice before the end
+        stt.leave(agent.agent_id)
+        assert emu.drain_uploads() and emu.flush_webhooks()
+        mine = [e for e in receiver.envelopes() if e["productId"] == 20 and e["sid"] == agent.agent_id]
+        assert sum("fileList" in e["payload"] for e in mine) == 1
+    finally:
+        emu.stt_configure(upload_seconds=0)
+    with pytest.raises(ValueError, match="upload_seconds"):
+        emu.stt_configure(upload_seconds=-1)
