@@ -84,7 +84,7 @@ class AgoraServerlessStack(Stack):
                 "Users": self.tokens.table, "Recordings": self.recording.table, "Inbox": self.webhooks.inbox,
                 "Presence": self.webhooks.presence, "Media": self.media.table, "KickingRules": self.channels.rules,
                 "RateLimit": self.agora.table, "ProjectsUsage": self.projects.usage,
-                "Transcriptions": self.transcriptions.table,
+                "Transcriptions": self.transcriptions.table, "Agents": self.agents.table,
             },
             queues={"PlaylistEvents": self.media.queue},
         )  # fmt: skip

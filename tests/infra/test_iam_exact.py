@@ -262,8 +262,6 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,
     },
     "ProcessorFunction": {
-        "dynamodb:Scan": "service.agents' listing; NCS 17 reaches it only with AGENTS_TABLE (not deployed yet)",
-        "s3:PutObject": "service.agents keeps an agent's history; only with AGENTS_TABLE (not deployed yet)",
         "dynamodb:BatchGetItem": "the listings (reconciler, GET /recordings) read rows behind the keys-only indexes",
         "secretsmanager:GetSecretValue": "the processor calls neither Agora nor any secret",
         "secretsmanager:DescribeSecret": NOT_A_SIGNER,

@@ -103,7 +103,8 @@ def test_regions_without_the_powertools_parameter_fail_clearly(region):
 
 def test_every_function_runs_the_tested_python_on_arm64(template_json):
     functions = project_functions(template_json)
-    assert len(functions) == 12  # ten, plus the transcriptions API and its 72-hour restart task
+    # ten, plus the transcriptions API and its 72-hour restart task, the agents API, lifecycle task and reconciler
+    assert len(functions) == 15
     for name, fn in functions.items():
         assert fn["Properties"]["Runtime"] == "python3.13", name
         assert fn["Properties"]["Architectures"] == ["arm64"], name
@@ -237,6 +238,9 @@ EXPECTED_ALARMS = {
             "PublisherFunction",
             "TranscriptionsFunction",
             "RestartFunction",
+            "AgentsFunction",
+            "LifecycleFunction",
+            "AgentsReconcilerFunction",
         )
         for kind in ("Errors", "Throttles")
         # retried steps alarm as failed executions; a reconciler with reserved concurrency 1 that never
@@ -245,6 +249,9 @@ EXPECTED_ALARMS = {
     ),
     "Api5xx",
     "ApiLatency",
+    # DynamoDB throttles over every table, nine tables an alarm (CloudWatch's 10 metrics): ten tables, two alarms
+    "DynamoDbReadThrottled2",
+    "DynamoDbWriteThrottled2",
     "WebhookIteratorAge",
     "WebhookProcessingDeadLetters",
     "PlaylistEventsDlqAlarm",
