@@ -56,6 +56,9 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "projects": ("service.projects.handler.handler", "api", {}),
     "transcriptions": ("service.transcriptions.handler.handler", "api", {}),
     "transcription restart": ("service.transcriptions.workflow_handler.handler", "plain", {}),
+    "agents": ("service.agents.api_handler.handler", "api", {}),
+    "agent lifecycle": ("service.agents.tasks_handler.lifecycle", "plain", {}),
+    "agents reconciler": ("service.agents.tasks_handler.reconcile", "plain", {}),
     "API docs (apiDocs=true only)": ("service.apidocs.handler.handler", "api", {}),
 }
 #: environment every deployed function has that changes what runs (infra/constructs/function_factory.py): the

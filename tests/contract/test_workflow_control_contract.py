@@ -33,7 +33,9 @@ def moto_machine() -> Iterator[tuple[Any, str]]:
     import boto3
     from moto import mock_aws
 
-    with mock_aws():
+    # said explicitly: moto's config is process-wide, and a local stack started earlier in this worker leaves
+    # execute_state_machine on (then StopExecution races the running execution: CI saw RUNNING after the stop)
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": False}}):  # type: ignore[arg-type]
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         definition = {"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}
         machine = sfn.create_state_machine(name="recording", definition=json.dumps(definition), roleArn=ROLE)
