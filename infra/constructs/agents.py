@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
@@ -34,12 +33,13 @@ from constructs import Construct
 
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
-from infra.constructs.function_factory import FunctionFactory, retention
+from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.recording_workflow import LAMBDA_SERVICE_ERRORS
 from infra.grants import grant_secret_value
 from infra.nag import acknowledge
 from infra.retention import data_removal_policy
 from infra.settings import StackSettings
+from infra.task_loop import task_loop_machine
 
 #: service.agents.repository's calls: GetItem (record, slot, pointer), PutItem (saves, pointers; the create and
 #: end transactions' Puts), DeleteItem (a slot released or taken over; the end transaction's Delete), Query (the
@@ -203,33 +203,12 @@ class Agents(Construct):
             sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Ended")
         )
         definition = step.next(done.otherwise(wait.next(step)))
-        log_group = logs.LogGroup(
-            self,
-            "LifecycleLogs",
-            retention=retention(settings.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        machine = sfn.StateMachine(
-            self, "LifecycleWorkflow", definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
+        return task_loop_machine(
+            self, "LifecycleWorkflow", definition=definition, function=self.lifecycle_function,
+            role="the lifecycle function",
             comment="One agent: renew its bot token before it expires, end it at its hard maximum",
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
+            log_retention_days=settings.log_retention_days, logs_id="LifecycleLogs",
         )  # fmt: skip
-        acknowledge(
-            machine,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Step Functions' log delivery (logs:CreateLogDelivery, ...) and X-Ray tracing actions support no "
-            "resource-level permissions; AWS documents '*' as the only accepted resource for them.",
-        )
-        fn_id = Stack.of(self).get_logical_id(self.lifecycle_function.node.default_child)  # type: ignore[arg-type]
-        acknowledge(
-            machine,
-            f"AwsSolutions-IAM5[Resource::<{fn_id}.Arn>:*]",
-            "The state machine invokes only the lifecycle function; ':*' covers that same function's versions and "
-            "aliases (CDK's LambdaInvoke grant), no other function.",
-        )
-        return machine
 
     def grant_events(self, processor: lambda_.Function) -> None:
         """The webhook processor applies NCS product 17 to the table (history from event 103 included)."""

@@ -9,11 +9,10 @@ writes transcripts and captions into the recordings bucket with them) read-only.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,12 +21,13 @@ from constructs import Construct
 
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
-from infra.constructs.function_factory import FunctionFactory, retention
+from infra.constructs.function_factory import FunctionFactory
 from infra.constructs.recording_workflow import LAMBDA_SERVICE_ERRORS
 from infra.grants import grant_secret_value
 from infra.nag import acknowledge
 from infra.retention import data_removal_policy
 from infra.settings import StackSettings
+from infra.task_loop import task_loop_machine
 
 #: the repository's calls (service.transcriptions.repository): Get/Query reads, the conditional Update/Put/Delete
 #: writes, the create transaction (record + channel lock)
@@ -148,30 +148,12 @@ class Transcriptions(Construct):
         step.add_retry(errors=["States.ALL"], interval=Duration.seconds(30), max_attempts=6, backoff_rate=2)
         done = sfn.Choice(self, "Ended?").when(sfn.Condition.boolean_equals("$.done", True), sfn.Succeed(self, "Ended"))
         definition = wait.next(step).next(done.otherwise(wait))
-        log_group = logs.LogGroup(
-            self, "RestartLogs", retention=retention(settings.log_retention_days), removal_policy=RemovalPolicy.DESTROY
-        )
-        machine = sfn.StateMachine(
-            self, "RestartWorkflow", definition_body=sfn.DefinitionBody.from_chainable(definition),
-            state_machine_type=sfn.StateMachineType.STANDARD,
+        return task_loop_machine(
+            self, "RestartWorkflow", definition=definition, function=self.restart_function,
+            role="the restart function",
             comment="One transcription: wait until 10 minutes before Agora's 72-hour end, join the next agent, repeat",
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
+            log_retention_days=settings.log_retention_days, logs_id="RestartLogs",
         )  # fmt: skip
-        acknowledge(
-            machine,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Step Functions' log delivery (logs:CreateLogDelivery, ...) and X-Ray tracing actions support no "
-            "resource-level permissions; AWS documents '*' as the only accepted resource for them.",
-        )
-        fn_id = Stack.of(self).get_logical_id(self.restart_function.node.default_child)  # type: ignore[arg-type]
-        acknowledge(
-            machine,
-            f"AwsSolutions-IAM5[Resource::<{fn_id}.Arn>:*]",
-            "The state machine invokes only the restart function; ':*' covers that same function's versions and "
-            "aliases (CDK's LambdaInvoke grant), no other function.",
-        )
-        return machine
 
     def grant_events(self, processor: lambda_.Function) -> None:
         """The webhook processor applies NCS product 20 to the table."""
