@@ -230,7 +230,10 @@ def lambda_dispatch(
     LambdaFunction.invoke = function_invoke  # type: ignore[method-assign]
     try:
         with _powertools_thread_local_events(), _powertools_thread_local_metrics(), serialized_dynamodb():
-            yield dispatcher
+            try:
+                yield dispatcher
+            finally:
+                stop_running_executions()
             dispatcher.drain(timeout=10)
     finally:
         LambdaSimpleBackend.invoke = original_simple  # type: ignore[method-assign]
@@ -241,6 +244,39 @@ def lambda_dispatch(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def stop_running_executions() -> int:
+    """Stop every execution moto is still running in this process (in any account and region); return how many.
+
+    moto runs each execution in a thread of its own that outlives ``mock_aws`` and its backends' reset. A
+    stack torn down with executions in flight (a test module that leaves recordings running, a local stack
+    stopped mid-recording) would otherwise keep their threads going: their next Lambda task invokes a function
+    by name, and the next stack in the process has functions of the same names, so the old executions' steps
+    ran in the new stack, against its limiter and its dispatcher's ten slots (a workflow test's execution,
+    starved, was still RUNNING after 120 s in CI). Stopping sets the program's stop event: a Wait ends at once,
+    a task waiting for its token is woken, no further state runs; a Lambda task already running finishes
+    (``Dispatcher.drain`` waits for it). ``tests/workflow/test_stack_teardown.py`` shows the threads end."""
+    from datetime import UTC, datetime
+
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    stopped = 0
+    for _account, regions in list(stepfunctions_parser_backends.items()):
+        for _region, backend in list(regions.items()):
+            for machine in list(backend.state_machines):
+                for execution in list(getattr(machine, "executions", ())):
+                    worker = getattr(execution, "exec_worker", None)
+                    if worker is None or getattr(execution, "status", None) != "RUNNING":
+                        continue  # never run (execute_state_machine off) or already ended
+                    worker.stop(stop_date=datetime.now(UTC), error="LocalStackStopped", cause="the stack stopped")
+                    # a task waiting for its token (WaitForStop) does not see the stop: wake it (moto keeps its
+                    # callbacks in a private pool; without it the thread waits out the task's timeout, idle)
+                    pool = getattr(getattr(worker.env, "callback_pool_manager", None), "_pool", {})
+                    for endpoint in list(pool.values()):
+                        endpoint.interrupt_all()
+                    stopped += 1
+    return stopped
 
 
 #: moto's DynamoDB backend operations that read or write items (batch operations call these per item)

@@ -208,7 +208,17 @@ class RecordingStack:
             if described["status"] != "RUNNING":
                 return described
             time.sleep(0.05)
-        raise AssertionError(f"execution {recording_id} still RUNNING after {timeout}s")
+        raise AssertionError(f"execution {recording_id} still RUNNING after {timeout}s: {self.trail(recording_id)}")
+
+    def trail(self, recording_id: str, last: int = 40) -> list[str]:
+        """The execution's last events in short (type, state, and a Lambda's result or error), for a failure
+        message: an execution still running is a puzzle without them."""
+        out: list[str] = []
+        for e in self.history(recording_id)[-last:]:
+            details = next((v for k, v in e.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+            what = details.get("name") or details.get("output") or details.get("error") or ""
+            out.append(f"+{e['timestamp']:%H:%M:%S.%f} {e['type']} {str(what)[:160]}")
+        return out
 
     def wait_status(self, recording_id: str, status: str, timeout: float = 15.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
