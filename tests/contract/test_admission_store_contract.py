@@ -8,6 +8,7 @@ and a slot given back exactly once. One table per case: the counters are one ite
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import count
 from typing import Any
 
@@ -57,6 +58,17 @@ def test_slots_then_a_line_then_nothing(store: Any) -> None:
     assert store.admission_counts() == (2, 2)
     assert [store.queue_position(store.get(r.recording_id)) for r in recs[2:4]] == [1, 2]
     assert [r.recording_id for r in store.queue(10)] == [recs[2].recording_id, recs[3].recording_id]
+
+
+def test_creations_in_one_millisecond_get_their_own_places_in_line(store: Any) -> None:
+    limits = Admission(max_tasks=2, queue_cap=5)
+    for _ in range(2):
+        store.create(recording(), admission=limits)
+    same_ms = [replace(recording(), created_at=1_800_000_000_000) for _ in range(3)]
+    for r in reversed(same_ms):  # created in the other order: the line is (createdAt, recordingId)
+        assert store.create(r, admission=limits).kind == "queued"
+    assert [store.queue_position(store.get(r.recording_id)) for r in same_ms] == [1, 2, 3]
+    assert [r.recording_id for r in store.queue(10)] == [r.recording_id for r in same_ms]
 
 
 def test_a_queued_replay_says_queued(store: Any) -> None:

@@ -258,7 +258,8 @@ class InMemoryRecordingStore:
         return [from_item(copy.deepcopy(i)) for i in self._queued()[:limit]]
 
     def queue_position(self, recording: Recording) -> int:
-        return 1 + sum(1 for i in self._queued() if int(i["createdAt"]) < recording.created_at)
+        mine = (recording.created_at, recording.recording_id)
+        return 1 + sum(1 for i in self._queued() if (int(i["createdAt"]), str(i["recordingId"])) < mine)
 
     def admit(self, recording_id: str, max_tasks: int) -> Recording | None:
         item = self.items.get(recording_id)

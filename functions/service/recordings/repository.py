@@ -793,21 +793,34 @@ class RecordingsRepository:
         )  # fmt: skip
         # the index holds keys only: the rows are read after (a row admitted meanwhile is no longer QUEUED)
         rows = self._rows([_recording_id(i) for i in response.get("Items", [])])
-        return [r for r in rows if r.status == logic.QUEUED]
+        # the line is (createdAt, recordingId): the index leaves the order of equal sort keys undefined
+        return sorted((r for r in rows if r.status == logic.QUEUED), key=lambda r: (r.created_at, r.recording_id))
 
     def queue_position(self, recording: Recording) -> int:
-        """1 + the QUEUED recordings created before ``recording`` (its place in line)."""
+        """1 + the QUEUED recordings ahead of ``recording``: created before it, or in the same millisecond with a
+        smaller id (two creations in one millisecond would otherwise share a place in line)."""
+        created = {"N": str(recording.created_at)}
+        earlier = self._count_queued("activeStatus = :q AND createdAt < :c", {":c": created})
+        same_ms = self._count_queued(
+            "activeStatus = :q AND createdAt = :c", {":c": created, ":me": {"S": rec_key(recording.recording_id)}},
+            filter_expression="pk < :me",
+        )  # fmt: skip
+        return earlier + same_ms + 1
+
+    def _count_queued(self, condition: str, values: dict[str, Any], filter_expression: str | None = None) -> int:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name, "IndexName": BY_STATUS, "Select": "COUNT",
-            "KeyConditionExpression": "activeStatus = :q AND createdAt < :c",
-            "ExpressionAttributeValues": {":q": {"S": logic.QUEUED}, ":c": {"N": str(recording.created_at)}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": {":q": {"S": logic.QUEUED}, **values},
         }  # fmt: skip
-        ahead = 0
+        if filter_expression:
+            kwargs["FilterExpression"] = filter_expression
+        count = 0
         while True:
             response = self.client.query(**kwargs)
-            ahead += int(response.get("Count", 0))
+            count += int(response.get("Count", 0))
             if not response.get("LastEvaluatedKey"):
-                return ahead + 1
+                return count
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def admit(self, recording_id: str, max_tasks: int) -> Recording | None:
