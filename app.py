@@ -33,8 +33,14 @@ def feature_flags() -> dict:
     return dict(json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"])
 
 
-def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[cdk.App, AgoraServerlessStack]:
-    """``outdir``: where the cloud assembly goes (default: ``CDK_OUTDIR``, else a fresh temporary directory)."""
+def build_app(
+    context: dict | None = None, outdir: str | None = None, *, nag: bool = True
+) -> tuple[cdk.App, AgoraServerlessStack]:
+    """``outdir``: where the cloud assembly goes (default: ``CDK_OUTDIR``, else a fresh temporary directory).
+
+    ``nag=False`` leaves out the cdk-nag validation (it reads the synthesized template and reports; it changes
+    nothing in it: ``tests/infra/test_local_template.py`` compares the two): the local stack's synth, which the
+    test suite runs once per context, takes half the time without it. ``cdk synth``/``deploy`` always run it."""
     # flags first: -c values from the cdk CLI (environment) and ``context`` override them
     app = cdk.App(context={**feature_flags(), **(context or {})}, outdir=outdir)
     tuning_keys = [RecordingTuning.context_key(f.name) for f in fields(RecordingTuning)]
@@ -47,7 +53,8 @@ def build_app(context: dict | None = None, outdir: str | None = None) -> tuple[c
     stack = AgoraServerlessStack(app, settings.stack_name, settings=settings, env=env)
     for key, value in {**BASE_TAGS, **settings.tags}.items():
         cdk.Tags.of(stack).add(key, value)
-    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    if nag:
+        cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 
 
