@@ -255,8 +255,9 @@ def stop_running_executions() -> int:
     by name, and the next stack in the process has functions of the same names, so the old executions' steps
     ran in the new stack, against its limiter and its dispatcher's ten slots (a workflow test's execution,
     starved, was still RUNNING after 120 s in CI). Stopping sets the program's stop event: a Wait ends at once,
-    a task waiting for its token is woken, no further state runs; a Lambda task already running finishes
-    (``Dispatcher.drain`` waits for it). ``tests/workflow/test_stack_teardown.py`` shows the threads end."""
+    a task waiting for its token is woken (moto then records it FAILED, States.Timeout, rather than ABORTED), no
+    further state runs; a Lambda task already running finishes (``Dispatcher.drain`` waits for it).
+    ``tests/workflow/test_stack_teardown.py``: the threads end and no step runs after the stack."""
     from datetime import UTC, datetime
 
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
