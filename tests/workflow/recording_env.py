@@ -41,6 +41,9 @@ TEST_CONTEXT: dict[str, Any] = {
     # tests/workflow/test_recording_admission.py sets the emulator's limit
     "agoraMaxTasks": 1000,
 }
+#: every deadline of the waits below is multiplied by this: a deadline only says when a wait gives up, a passing
+#: test never waits it out, and a CI runner shared with other jobs was seen 10x slower than an idle laptop
+WAIT_SCALE = float(os.environ.get("TEST_WAIT_SCALE", "3"))
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"
 BUCKET = "agora-serverless-test-recordings"
@@ -202,37 +205,42 @@ class RecordingStack:
 
     def wait_execution(self, recording_id: str, timeout: float = 30.0) -> dict[str, Any]:
         arn = self.execution_arn(recording_id)
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * WAIT_SCALE
         while time.monotonic() < deadline:
             described = self.sfn.describe_execution(executionArn=arn)
             if described["status"] != "RUNNING":
                 return described
             time.sleep(0.05)
-        raise AssertionError(f"execution {recording_id} still RUNNING after {timeout}s: {self.trail(recording_id)}")
+        raise AssertionError(
+            f"execution {recording_id} still RUNNING after {timeout * WAIT_SCALE}s: {self.trail(recording_id)}"
+        )
 
-    def trail(self, recording_id: str, last: int = 40) -> list[str]:
-        """The execution's last events in short (type, state, and a Lambda's result or error), for a failure
-        message: an execution still running is a puzzle without them."""
+    def trail(self, recording_id: str | None = None, last: int = 40, *, arn: str | None = None) -> list[str]:
+        """An execution's last events in short (type, state, and a Lambda's result or error), for a failure
+        message: an execution still running is a puzzle without them. ``arn``: another state machine's."""
         out: list[str] = []
-        for e in self.history(recording_id)[-last:]:
+        for e in self.history(recording_id, arn=arn)[-last:]:
             details = next((v for k, v in e.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
             what = details.get("name") or details.get("output") or details.get("error") or ""
             out.append(f"+{e['timestamp']:%H:%M:%S.%f} {e['type']} {str(what)[:160]}")
         return out
 
     def wait_status(self, recording_id: str, status: str, timeout: float = 15.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout * WAIT_SCALE
         item: dict[str, Any] = {}
         while time.monotonic() < deadline:
             item = self.item(recording_id)
             if item.get("status") == status:
                 return item
             time.sleep(0.03)
-        raise AssertionError(f"recording {recording_id} is {item.get('status')}, not {status}, after {timeout}s")
+        raise AssertionError(
+            f"recording {recording_id} is {item.get('status')}, not {status}, after {timeout * WAIT_SCALE}s"
+        )
 
-    def history(self, recording_id: str) -> list[dict[str, Any]]:
+    def history(self, recording_id: str | None = None, *, arn: str | None = None) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": self.execution_arn(recording_id), "maxResults": 1000}
+        execution = arn or self.execution_arn(str(recording_id))
+        kwargs: dict[str, Any] = {"executionArn": execution, "maxResults": 1000}
         while True:
             page = self.sfn.get_execution_history(**kwargs)
             events.extend(page["events"])

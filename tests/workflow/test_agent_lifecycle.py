@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, api_event, recording_stack, response_json
+from tests.workflow.recording_env import WAIT_SCALE, RecordingStack, api_event, recording_stack, response_json
 
 CONTEXT = {"agentsMinDurationSeconds": 2}
 
@@ -33,7 +33,7 @@ def api(rs: RecordingStack, method: str, path: str, **kw: Any) -> tuple[int, dic
 
 
 def wait(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * WAIT_SCALE
     while time.monotonic() < deadline:
         if predicate():
             return True

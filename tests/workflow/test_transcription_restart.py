@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, api_event, recording_stack, response_json
+from tests.workflow.recording_env import WAIT_SCALE, RecordingStack, api_event, recording_stack, response_json
 
 CONTEXT = {"transcriptionLifetimeSeconds": 20, "transcriptionRestartMarginSeconds": 18}
 
@@ -29,7 +29,7 @@ def api(rs: RecordingStack, method: str, path: str, **kw) -> tuple[int, dict]:
 def wait(predicate, timeout: float = 30.0) -> bool:
     import time
 
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout * WAIT_SCALE
     while time.monotonic() < deadline:
         if predicate():
             return True
@@ -63,7 +63,7 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
     assert "WaitStateEntered" in states and "TaskStateEntered" in states
     status, stopped = api(rs, "DELETE", f"/transcriptions/{tid}")
     assert status == 200 and stopped["status"] in ("STOPPING", "STOPPED")
-    assert wait(lambda: rs.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
+    assert wait(lambda: rs.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING"), rs.trail(arn=arn)
     assert rs.sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     live = [
         a
