@@ -112,6 +112,21 @@ def test_stream_records_reach_the_handler_filtered_and_shaped(running: tuple[Loc
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
 
 
+def test_an_idle_stream_pump_wakes_on_the_next_record_not_on_a_timer(running: tuple[LocalStack, Pumps]) -> None:
+    stack, pumps = running
+    stream_pump = next(p for p in pumps.pumps if p.name.startswith("stream:"))
+    stream_pump.idle_poll = 3600.0  # type: ignore[attr-defined]  # its safety-net poll: out of the picture
+    ddb = boto3.client("dynamodb")
+    table = stack.physical("EventsTable")
+    ddb.put_item(TableName=table, Item={"pk": {"S": "first"}})
+    _until(lambda: _delivered("aws:dynamodb") == ["first"], timeout=30)
+    polls = stream_pump.batches
+    # now idle for an hour unless moto's next stream record wakes it
+    ddb.put_item(TableName=table, Item={"pk": {"S": "second"}})
+    _until(lambda: _delivered("aws:dynamodb") == ["first", "second"], timeout=30)
+    assert stream_pump.batches == polls + 1
+
+
 def test_stream_partial_failure_checkpoints_before_the_failed_record(running: tuple[LocalStack, Pumps]) -> None:
     stack, pumps = running
     FAIL_ONCE.add("b")
