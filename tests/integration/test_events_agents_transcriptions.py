@@ -6,6 +6,7 @@ would. Every envelope read back is validated against its schema (docs/events/); 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -22,6 +23,7 @@ from service.agents.fakes import InMemoryHistory, RecordedEvents
 from service.agents.profiles import parse_profiles
 from service.agents.repository import TABLE_KEYS, AgentsRepository
 from service.channeltasks import lifecycle
+from service.errors import ServiceError
 from service.events.bus import EventBridgeBus
 from service.events.publisher import PublisherDependencies, RecordingsBySid, create_app
 from service.events.settings import PublisherSettings
@@ -186,7 +188,8 @@ def test_an_agent_agora_refuses_is_requested_then_failed(world: World, emu: Emul
     emu.configure_agents(max_agents=0)  # Agora's quota: 422
     body = {"channel": "room", "profile": "tutor", "remoteUids": [1001]}
     request = usecases.parse_start(body, requested_by="admin-1", deps=agent_deps)
-    assert usecases.start_agent(request, agent_deps).state == lifecycle.FAILED
+    with contextlib.suppress(ServiceError):  # the answer to the caller is the API's business; the record FAILED
+        usecases.start_agent(request, agent_deps)
     assert world.publish(world.records(AGENTS)) == {"batchItemFailures": []}
     received = world.received()
     assert _types(received) == ["Agent Requested", "Agent Failed"]
