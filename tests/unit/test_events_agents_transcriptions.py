@@ -121,6 +121,7 @@ def test_history_saved_when_it_grows_never_for_the_same_or_fewer_turns():
 def test_slots_pointers_and_removals_publish_nothing():
     assert agent_events(None, {"pk": "AGSLOT#c1#tutor", "agentId": "a1"}, ASRC) == []
     assert agent_events(None, {"pk": "AGORA#AG1", "agentId": "a1"}, ASRC) == []
+    assert agent_events(None, {"pk": "AGRUNNING", "running": 1}, ASRC) == []  # any item that is not a record
     assert agent_events({"pk": "AGSLOT#c1#tutor", "agentId": "a1"}, None, ASRC) == []
     assert agent_events(item(STOPPED), None, ASRC) == []
 
@@ -174,6 +175,15 @@ def test_transcription_transitions(old, new, expected):
     assert types(transcription_events(tx_item(old), tx_item(new), TSRC)) == expected
 
 
+def test_a_write_of_attributes_no_fact_reads_publishes_nothing():
+    """A write of attributes the facts do not read (a bot token renewed, a recording linked) publishes nothing."""
+    running = tx_item(TX_RUNNING)
+    assert transcription_events(running, {**running, "tokenExpiresAt": T0 + 86_400_000}, TSRC) == []
+    assert transcription_events(running, {**running, "recordingId": "r2"}, TSRC) == []
+    agent = item(RUNNING)
+    assert agent_events(agent, {**agent, "counted": False, "version": 9}, ASRC) == []
+
+
 def test_started_restarted_stopped_and_failed_carry_their_facts():
     (started,) = details(transcription_events(tx_item(TX), tx_item(TX_STARTING), TSRC))
     assert started["agent_id"] == "g0" and started["generation"] == 0
@@ -203,6 +213,7 @@ def test_files_ready_with_the_added_keys_and_never_for_a_repeated_notice():
 def test_locks_pointers_and_removals_publish_nothing():
     assert transcription_events(None, {"pk": "TXLOCK#c1", "transcriptionId": "t1"}, TSRC) == []
     assert transcription_events(None, {"pk": "TXAGENT#g0", "transcriptionId": "t1"}, TSRC) == []
+    assert transcription_events(None, {"pk": "TXRUNNING", "running": 1}, TSRC) == []
     assert transcription_events(tx_item(TX_STOPPED), None, TSRC) == []
 
 
