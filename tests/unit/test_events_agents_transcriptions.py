@@ -251,3 +251,20 @@ def test_a_seeded_walk_of_either_record_states_each_fact_at_most_once():
             assert seen.count(once) == 1, seen
         assert seen.count("Transcription Stopped") + seen.count("Transcription Failed") == 1, seen
         assert seen.count("Transcription Running") <= 1, seen
+
+
+def test_a_seeded_walk_of_an_agent_states_each_fact_once():
+    """Random forward walks (seeded) with repeated saves between: Requested, Started and one end, once each."""
+    rng = random.Random(2517)
+    for _ in range(50):
+        path = ["STARTING", *rng.sample(["RUNNING", "RECOVERING"], 2), "STOPPING", rng.choice(["STOPPED", "FAILED"])]
+        record, old, seen = AGENT, None, []
+        for version, state in enumerate(["REQUESTED", *path]):
+            record = record.with_(state=state, version=version, agora_agent_id=None if state == "REQUESTED" else "AG1")
+            if rng.random() < 0.5:  # a save that changes nothing the facts read (a renewal, a retried update)
+                seen += types(agent_events(item(record), item(record.with_(renewals=record.renewals + 1)), ASRC))
+            seen += types(agent_events(item(old) if old else None, item(record), ASRC))
+            old = record
+        assert seen.count("Agent Requested") == seen.count("Agent Started") == 1, seen
+        assert seen.count("Agent Stopped") + seen.count("Agent Failed") == 1, seen
+        assert seen.count("Agent Running") == (1 if path[1] == "RUNNING" else 0), seen
