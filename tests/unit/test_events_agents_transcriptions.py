@@ -232,7 +232,7 @@ def test_a_redelivered_record_gives_the_same_event_ids_and_another_record_other_
     assert len(set(tx_first)) == 3
 
 
-def test_a_seeded_walk_of_either_record_states_each_fact_at_most_once():
+def test_a_seeded_walk_of_a_transcription_states_each_fact_once():
     """Random forward walks (seeded): Requested, Started, Stopped/Failed appear at most once per record."""
     rng = random.Random(25)
     for _ in range(50):
