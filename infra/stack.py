@@ -71,6 +71,7 @@ class AgoraServerlessStack(Stack):
         self.events = Events(
             self, "Events", settings=settings, functions=self.functions, recordings=self.recording.table,
             media=self.media.table, presence=self.webhooks.presence, kicking_rules=self.channels.rules,
+            agents=self.agents.table, transcriptions=self.transcriptions.table,
             direct_publishers=(self.projects.function,),
         )  # fmt: skip
         self.api_docs = ApiDocs(self, "ApiDocs", api=self.api, functions=self.functions) if settings.api_docs else None

@@ -98,6 +98,8 @@ class Agents(Construct):
                 for index, key in (("byChannel", "channel"), ("byKind", "kind"))
             ],
             billing=dynamodb.Billing.on_demand(),
+            # the events publisher reads it (infra/constructs/events.py, service/events/agents.py)
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

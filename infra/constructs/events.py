@@ -1,9 +1,10 @@
 """Events for apps: the stack's EventBridge bus (``<stack>-events``), the publisher fed by the tables'
 streams, the archive, and one rule + target + DLQ per subscriber (``-c eventTargets``).
 
-- The publisher reads the DynamoDB streams (NEW_AND_OLD_IMAGES) of the recordings, media, presence and
-  kicking-rules tables: every event is computed after its state change is durable, and nothing is added
-  to a request's hot path. Stream retries: bisect on error, ``ReportBatchItemFailures``, an SQS DLQ.
+- The publisher reads the DynamoDB streams (NEW_AND_OLD_IMAGES) of the recordings, media, presence,
+  kicking-rules, agents and transcriptions tables: every event is computed after its state change is durable,
+  and nothing is added to a request's hot path. Stream retries: bisect on error, ``ReportBatchItemFailures``,
+  an SQS DLQ.
 - Only the publisher (and the projects function, for ``Certificate Rotated``) may put events
   (``events:PutEvents`` on this bus only), and the bus's resource policy denies PutEvents to every other
   principal.
@@ -58,6 +59,8 @@ class Events(Construct):
         media: dynamodb.ITableV2,
         presence: dynamodb.ITableV2,
         kicking_rules: dynamodb.ITableV2,
+        agents: dynamodb.ITableV2,
+        transcriptions: dynamodb.ITableV2,
         direct_publishers: tuple[lambda_.Function, ...] = (),
     ):
         """``direct_publishers``: functions that send an event themselves after a durable write that has no
@@ -98,6 +101,8 @@ class Events(Construct):
                 "MEDIA_TABLE": media.table_name,
                 "PRESENCE_TABLE": presence.table_name,
                 "KICKING_RULES_TABLE": kicking_rules.table_name,
+                "AGENTS_TABLE": agents.table_name,
+                "TRANSCRIPTIONS_TABLE": transcriptions.table_name,
             },
         )
         # media events name their recording: the sid -> recording id lookup on the bySid index
@@ -108,7 +113,7 @@ class Events(Construct):
             fn.add_to_role_policy(iam.PolicyStatement(actions=["events:PutEvents"], resources=[self.bus.event_bus_arn]))
         for fn in direct_publishers:
             fn.add_environment("EVENT_BUS_NAME", self.bus.event_bus_name)
-        for table in (recordings, media, presence, kicking_rules):
+        for table in (recordings, media, presence, kicking_rules, agents, transcriptions):
             self.publisher.add_event_source(
                 sources.DynamoEventSource(
                     table,

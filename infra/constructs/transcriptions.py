@@ -80,6 +80,8 @@ class Transcriptions(Construct):
                 ),
             ],
             billing=dynamodb.Billing.on_demand(),
+            # the events publisher reads it (infra/constructs/events.py, service/events/transcriptions.py)
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

@@ -1,5 +1,5 @@
 """The events capability in the synthesized template: the bus and its policy, the archive, the publisher
-(four stream mappings with bisect, retries, ReportBatchItemFailures and a DLQ; PutEvents on this bus only),
+(six stream mappings with bisect, retries, ReportBatchItemFailures and a DLQ; PutEvents on this bus only),
 and, with ``-c eventTargets``, one rule + target + retry policy + DLQ + two alarms per subscriber; cdk-nag
 stays clean in both templates (synthesis raises on an unacknowledged finding)."""
 
@@ -59,8 +59,14 @@ def test_archive_retention_follows_the_setting(with_targets):
     assert archive["Properties"]["RetentionDays"] == 90
 
 
-def test_the_four_tables_stream_old_and_new_images(template_json):
-    for prefix in ("RecordingRecordingsTable", "MediaMediaTable", "WebhooksPresenceTable", "ChannelsKickingRulesTable"):
+STREAMED = (
+    "RecordingRecordingsTable", "MediaMediaTable", "WebhooksPresenceTable", "ChannelsKickingRulesTable",
+    "AgentsAgentsTable", "TranscriptionsTranscriptionsTable",
+)  # fmt: skip
+
+
+def test_the_six_tables_stream_old_and_new_images(template_json):
+    for prefix in STREAMED:
         _, table = one(template_json, "AWS::DynamoDB::GlobalTable", prefix)
         assert table["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}, prefix
 
@@ -69,7 +75,7 @@ def test_publisher_reads_each_stream_with_partial_failures_bisect_and_a_dlq(temp
     fn_id, _ = function_by_handler(template_json, HANDLER)
     mappings = [m for m in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
                 if m["Properties"]["FunctionName"] == {"Ref": fn_id}]  # fmt: skip
-    assert len(mappings) == 4
+    assert len(mappings) == len(STREAMED)
     dlq_id, dlq = one(template_json, "AWS::SQS::Queue", "EventsPublisherDlq")
     assert dlq["Properties"]["SqsManagedSseEnabled"] is True
     sources = set()
@@ -82,7 +88,23 @@ def test_publisher_reads_each_stream_with_partial_failures_bisect_and_a_dlq(temp
         assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
         assert "FilterCriteria" not in props  # removals matter too (a lifted kicking rule)
         sources.add(props["EventSourceArn"]["Fn::GetAtt"][0])
-    assert len(sources) == 4
+    assert sorted(re.sub(r"[0-9A-F]{8}$", "", s) for s in sources) == sorted(STREAMED)
+
+
+def test_the_publisher_reads_exactly_the_six_streams_and_no_item(template_json):
+    """Least privilege: the stream actions name only the six tables' streams; the only table call is the media
+    events' bySid Query (the agents' and transcriptions' events need no read beyond the stream images)."""
+    _, fn = function_by_handler(template_json, HANDLER)
+    statements = _policy_statements(template_json, fn)
+    streamed = [s for s in statements if "dynamodb:GetRecords" in actions(s)]
+    arns = [r for s in streamed for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])]
+    tables = sorted(re.sub(r"[0-9A-F]{8}$", "", arn["Fn::GetAtt"][0]) for arn in arns)
+    assert tables == sorted(STREAMED), tables
+    assert all(arn["Fn::GetAtt"][1] == "StreamArn" for arn in arns)
+    table_calls = {a for s in statements for a in actions(s) if a.startswith("dynamodb:")} - {
+        "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams",
+    }  # fmt: skip
+    assert table_calls == {"dynamodb:Query"}
 
 
 def test_only_the_publishers_may_put_events_and_only_on_this_bus(template_json):
@@ -108,7 +130,14 @@ def test_publisher_environment_names_the_bus_and_the_tables(template_json):
     _, fn = function_by_handler(template_json, HANDLER)
     env = fn["Properties"]["Environment"]["Variables"]
     assert env["EVENT_BUS_NAME"] == {"Ref": bus_id}
-    for key in ("RECORDINGS_TABLE", "MEDIA_TABLE", "PRESENCE_TABLE", "KICKING_RULES_TABLE"):
+    for key in (
+        "RECORDINGS_TABLE",
+        "MEDIA_TABLE",
+        "PRESENCE_TABLE",
+        "KICKING_RULES_TABLE",
+        "AGENTS_TABLE",
+        "TRANSCRIPTIONS_TABLE",
+    ):
         assert "Ref" in env[key], key
 
 

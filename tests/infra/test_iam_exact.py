@@ -247,7 +247,7 @@ IAM_ONLY: dict[str, dict[str, str]] = {
         STREAM_SOURCE, "the stream event source mapping reads the inbox stream and sends failures to the DLQ"
     ),
     "PublisherFunction": dict.fromkeys(
-        STREAM_SOURCE, "the four stream event source mappings read the tables' streams and send failures to the DLQ"
+        STREAM_SOURCE, "the six stream event source mappings read the tables' streams and send failures to the DLQ"
     ),
 }
 

@@ -214,7 +214,7 @@ def test_kicking_rule_created_and_lifted_but_not_purged():
 
 def test_every_detail_type_has_a_distinct_name_and_source():
     names = [d.DETAIL_TYPE for d in DETAILS]
-    assert len(set(names)) == len(names) == 15
+    assert len(set(names)) == len(names) == 28
     assert all(d.SOURCE.startswith("agora-serverless.") for d in DETAILS)
 
 

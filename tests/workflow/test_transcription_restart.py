@@ -5,10 +5,15 @@ end and lets the old one leave; a stopped transcription ends the execution. Time
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
+from local.event_filter import stream_record
+from local.pumps import streams_client
+from tests.support.event_contracts import assert_valid
 from tests.workflow.recording_env import WAIT_SCALE, RecordingStack, api_event, recording_stack, response_json
 
 CONTEXT = {"transcriptionLifetimeSeconds": 20, "transcriptionRestartMarginSeconds": 18}
@@ -71,3 +76,57 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
         if a["channel"] == "restart-room" and a["status"] not in ("STOPPED", "FAILED")
     ]
     assert live == []
+
+
+def test_the_restart_reaches_the_bus_through_the_deployed_publisher(rs: RecordingStack) -> None:
+    """The synthesized wiring: the TranscriptionsTable's stream (as the template declares it) handed, as Lambda
+    would, to the template's publisher function (its environment from the template) -> the stack's bus -> an app's
+    queue: one transcription's Requested, Started, Restarted (the workflow's hand-over) and Stopped."""
+    rs.emulator.join("restart-bus", 1002)
+    status, started = api(rs, "POST", "/transcriptions", body={"channel": "restart-bus", "languages": ["en-US"]})
+    assert status == 201, started
+    tid = started["id"]
+    assert wait(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["generation"] >= 1)
+    assert api(rs, "DELETE", f"/transcriptions/{tid}")[0] == 200
+    assert wait(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["status"] == "STOPPED")
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    publisher = rs.stack.function("EventsPublisherFunction")
+    assert publisher is not None
+    bus = publisher.environment["EVENT_BUS_NAME"]
+    events.create_event_bus(Name=bus)  # the provisioner leaves the bus to the local events module
+    queue = sqs.create_queue(QueueName="restart-app-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(
+        Name="app", EventBusName=bus, EventPattern=json.dumps({"source": ["agora-serverless.transcriptions"]})
+    )
+    events.put_targets(Rule="app", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}])
+
+    table = publisher.environment["TRANSCRIPTIONS_TABLE"]
+    stream_arn = rs.ddb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = streams_client(boto3.session.Session())
+    records: list[dict] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]  # fmt: skip
+        records += [stream_record(r, stream_arn=stream_arn, region="us-east-1")
+                    for r in streams.get_records(ShardIterator=iterator)["Records"]]  # fmt: skip
+    answer = rs.dispatcher.invoke(publisher.name, {"Records": records}, source="test")
+    assert answer == {"batchItemFailures": []}
+
+    received = []
+    while got := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages"):
+        for message in got:
+            received.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    mine = sorted((e for e in received if e["detail"]["transcription_id"] == tid),
+                  key=lambda e: int(e["detail"]["sequence"]))  # fmt: skip
+    for envelope in mine:
+        assert_valid(envelope)
+    # no NCS 20 is delivered in this stack and nothing settles it before the workflow's restart: never seen RUNNING
+    assert [e["detail-type"] for e in mine] == [
+        "Transcription Requested", "Transcription Started", "Transcription Restarted", "Transcription Stopped",
+    ]  # fmt: skip
+    restarted = mine[2]["detail"]
+    assert restarted["previous_agent_id"] == started["agent_id"] and restarted["generation"] == 1
+    assert {e["detail"]["ordering_key"] for e in mine} == {f"transcription:{tid}"}

@@ -1,9 +1,8 @@
 """The deployed adapters of the agent functions: the AgentsTable, Agora (Conversational AI on the shared client and
 limiter), the history bucket, the app certificate for bot tokens, the profiles' secrets, and the events port.
 
-Events: until the agents table's stream feeds ``service.events`` (docs/agents.md "Not done yet"), the use cases'
-facts are logged as structured lines (``AgentEvent``), which is what ``LoggedEvents`` does; nothing is dropped
-silently.
+Events: the apps' events come from the agents table's stream (``service.events.agents``, docs/events.md), after
+each write is durable. ``LoggedEvents`` only writes the use cases' own ``AgentEvent`` trace lines to the log.
 """
 
 from __future__ import annotations

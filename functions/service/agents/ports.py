@@ -3,7 +3,8 @@
 ``AgentStore``: the agents table (``repository.AgentsRepository``; ``fakes.InMemoryAgentStore`` is its twin and
 tests/contract/test_agent_store_contract.py runs the same cases against both). ``AgentAgora``: the part of
 ``agorakit.agora.convoai.ConvoAIClient`` the use cases call. ``HistoryStore``: where conversations are kept (S3).
-``AgentEvents``: the app events bus.
+``AgentEvents``: the use cases' trace of their facts (a log line); apps get theirs from the agents table's stream
+(``service.events.agents``).
 """
 
 from __future__ import annotations

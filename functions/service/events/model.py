@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 RECORDINGS_SOURCE = "agora-serverless.recordings"
 CHANNELS_SOURCE = "agora-serverless.channels"
 PROJECTS_SOURCE = "agora-serverless.projects"
+AGENTS_SOURCE = "agora-serverless.agents"
+TRANSCRIPTIONS_SOURCE = "agora-serverless.transcriptions"
 
 
 class Detail(BaseModel):
@@ -217,11 +219,155 @@ class CertificateRotated(Detail):
     previous_tokens_valid: bool
 
 
+# ---------------------------------------------------------------------------------------------- agents
+
+
+class AgentDetail(Detail):
+    SOURCE: ClassVar[str] = AGENTS_SOURCE
+
+    agent_id: str = Field(description="ours (the API's agentId), not Agora's")
+    channel: str
+    profile: str
+
+
+class AgentRequested(AgentDetail):
+    DETAIL_TYPE: ClassVar[str] = "Agent Requested"
+
+    requested_by: str | None = None
+    bot_uid: int
+    remote_uids: list[int]
+    created_at: str | None = None
+    max_duration_ends_at: str | None = None
+
+
+class AgentStarted(AgentDetail):
+    DETAIL_TYPE: ClassVar[str] = "Agent Started"
+
+    agora_agent_id: str = Field(description="Agora's id of the agent (NCS product 17's agent_id)")
+    adopted: bool = Field(description="the start's answer was lost and the agent was found in Agora's list")
+    bot_uid: int
+
+
+class AgentRunning(AgentDetail):
+    DETAIL_TYPE: ClassVar[str] = "Agent Running"
+
+    agora_agent_id: str | None = None
+    started_at: str | None = Field(default=None, description="when it was first seen in the channel")
+
+
+class AgentStopped(AgentDetail):
+    DETAIL_TYPE: ClassVar[str] = "Agent Stopped"
+
+    agora_agent_id: str | None = None
+    reason: str | None = Field(
+        default=None, description="api, max_duration, Agora's leave reason, or the reconciler's (reconciler: ...)"
+    )
+    started_at: str | None = None
+    ended_at: str | None = None
+    uptime_seconds: int = Field(description="0 when it never ran")
+    history_turns: int = Field(description="turns of the conversation saved (0: none)")
+
+
+class AgentFailed(AgentDetail):
+    DETAIL_TYPE: ClassVar[str] = "Agent Failed"
+
+    agora_agent_id: str | None = None
+    reason: str | None = None
+    error_step: str | None = Field(default=None, description="where it went wrong (start, agora, ...)")
+    error_reason: str | None = None
+    http_status: int | None = None
+    error_code: int | None = Field(default=None, description="Agora's NCS error code, when Agora reported one")
+    ended_at: str | None = None
+
+
+class AgentHistorySaved(AgentDetail):
+    DETAIL_TYPE: ClassVar[str] = "Agent History Saved"
+
+    history_key: str = Field(description="the conversation's JSON object in the history bucket")
+    turns: int
+    previous_turns: int
+
+
+# ---------------------------------------------------------------------------------------------- transcriptions
+
+
+class TranscriptionDetail(Detail):
+    SOURCE: ClassVar[str] = TRANSCRIPTIONS_SOURCE
+
+    transcription_id: str
+    channel: str
+    recording_id: str | None = Field(default=None, description="the recording whose folder holds the files, if any")
+
+
+class TranscriptionRequested(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Requested"
+
+    languages: list[str]
+    translate: dict[str, list[str]]
+    bot_uid: int
+    created_at: str | None = None
+
+
+class TranscriptionStarted(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Started"
+
+    agent_id: str = Field(description="Agora's id of the Real-Time STT agent (NCS product 20's sid)")
+    generation: int
+    started_at: str | None = None
+
+
+class TranscriptionRunning(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Running"
+
+    agent_id: str | None = None
+    generation: int
+
+
+class TranscriptionRestarted(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Restarted"
+
+    agent_id: str = Field(description="the new generation's agent")
+    previous_agent_id: str | None = Field(default=None, description="the agent it replaces (it leaves after)")
+    generation: int
+    started_at: str | None = None
+
+
+class TranscriptionStopped(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Stopped"
+
+    agent_id: str | None = None
+    reason: str | None = Field(default=None, description="the API's reason, or Agora's when its agent ended")
+    generation: int
+    agents: int = Field(description="how many agents (generations) it had")
+    ended_at: str | None = None
+
+
+class TranscriptionFailed(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Failed"
+
+    agent_id: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    generation: int
+    ended_at: str | None = None
+
+
+class TranscriptionFilesReady(TranscriptionDetail):
+    DETAIL_TYPE: ClassVar[str] = "Transcription Files Ready"
+
+    files: list[str] = Field(description="the keys this notice added (transcripts and WebVTT captions)")
+    captions: list[str] = Field(description="the WebVTT files among them")
+    total_files: int
+
+
 #: every detail-type, in the order docs/events.md lists them
 DETAILS: tuple[type[Detail], ...] = (
     RecordingRequested, RecordingStarted, RecordingStopped, RecordingFailed, RecordingFilesReady,
     RecordingIntegrityChecked, RecordingDurationComputed, RecordingPostponedResult, RecordingCdnStatusChanged,
     UserJoinedChannel, UserLeftChannel, ChannelClosed, KickingRuleCreated, KickingRuleLifted, CertificateRotated,
+    AgentRequested, AgentStarted, AgentRunning, AgentStopped, AgentFailed, AgentHistorySaved,
+    TranscriptionRequested, TranscriptionStarted, TranscriptionRunning, TranscriptionRestarted, TranscriptionStopped,
+    TranscriptionFailed, TranscriptionFilesReady,
 )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
-"""The events publisher: DynamoDB streams (NEW_AND_OLD_IMAGES) of the recordings, media, presence and
-kicking-rules tables -> events on the stack's bus, once each state change is durable.
+"""The events publisher: DynamoDB streams (NEW_AND_OLD_IMAGES) of the recordings, media, presence,
+kicking-rules, agents and transcriptions tables -> events on the stack's bus, once each state change is durable.
 
 A batch comes from one shard of one table, in stream order. Every record becomes zero or more events
 (``service.events.<source>``); all of the batch's events go out with PutEvents (10 a call, refused entries
@@ -28,6 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import from_item
 from service.apps import DefaultApp
+from service.events.agents import agent_events
 from service.events.bus import Bus, EventBridgeBus
 from service.events.media import media_events, sid_of
 from service.events.model import Event, Source
@@ -35,6 +36,7 @@ from service.events.moderation import kicking_rule_events
 from service.events.presence import presence_events
 from service.events.recordings import recording_events
 from service.events.settings import PublisherSettings
+from service.events.transcriptions import transcription_events
 
 logger = Logger()
 metrics = Metrics()
@@ -85,6 +87,10 @@ def events_of(record: Mapping[str, Any], deps: PublisherDependencies, config: Pu
     if table == config.kicking_rules_table:
         principal = (record.get("userIdentity") or {}).get("principalId")
         return kicking_rule_events(str(record.get("eventName")), old, new, source, removed_by=principal)
+    if table == config.agents_table:
+        return agent_events(old, new, source)
+    if table == config.transcriptions_table:
+        return transcription_events(old, new, source)
     raise ValueError(f"a stream record from an unknown table {table!r}")
 
 

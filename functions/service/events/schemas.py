@@ -22,6 +22,13 @@ _COMMON = {
 _REC = {"recording_id": "r-7Xq2p9", "channel": "lesson-42", "mode": "mix", "ordering_key": "recording:r-7Xq2p9"}
 _SID = "38f8e3cfdc474cd56fc1ceba380d7e1a"
 _MEDIA = {"sid": _SID, "recording_id": "r-7Xq2p9"}
+_AGENT_ID = "0c1f4e8a9b2d7c6e5f4a3b2c1d0e9f8a"
+_AGENT = {"agent_id": _AGENT_ID, "channel": "lesson-42", "profile": "tutor", "ordering_key": f"agent:{_AGENT_ID}"}
+_AGORA_AGENT = "1NT29X10YHxxxxxWJOXLYHNYB"
+_TX_ID = "5b2f9c0d1e2a3b4c5d6e7f8091a2b3c4"
+_TX = {"transcription_id": _TX_ID, "channel": "lesson-42", "recording_id": "r-7Xq2p9",
+       "ordering_key": f"transcription:{_TX_ID}"}  # fmt: skip
+_STT_AGENT = "7c2d0e9f8a1b2c3d4e5f6a7b8c9d0e1f"
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "Recording Requested": {**_REC, "requested_by": "admin-sub-1", "created_at": "2026-12-07T04:09:58.120Z"},
@@ -124,6 +131,87 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "rule_id": 1234567,
         "uid": 1001,
         "privileges": ["join_channel"],
+    },
+    "Agent Requested": {
+        **_AGENT,
+        "requested_by": "admin-sub-1",
+        "bot_uid": 4200010017,
+        "remote_uids": [1001],
+        "created_at": "2026-12-07T04:09:58.120Z",
+        "max_duration_ends_at": "2026-12-07T05:09:58.120Z",
+    },
+    "Agent Started": {**_AGENT, "agora_agent_id": _AGORA_AGENT, "adopted": False, "bot_uid": 4200010017},
+    "Agent Running": {**_AGENT, "agora_agent_id": _AGORA_AGENT, "started_at": "2026-12-07T04:10:01.004Z"},
+    "Agent Stopped": {
+        **_AGENT,
+        "agora_agent_id": _AGORA_AGENT,
+        "reason": "api",
+        "started_at": "2026-12-07T04:10:01.004Z",
+        "ended_at": "2026-12-07T04:40:00.000Z",
+        "uptime_seconds": 1798,
+        "history_turns": 24,
+    },
+    "Agent Failed": {
+        **_AGENT,
+        "agora_agent_id": None,
+        "reason": "Agora refused the start: 422",
+        "error_step": "start",
+        "error_reason": "Agora refused the start: 422",
+        "http_status": 422,
+        "error_code": None,
+        "ended_at": "2026-12-07T04:10:02.000Z",
+    },
+    "Agent History Saved": {
+        **_AGENT,
+        "history_key": "agents/c-6c6573736f6e2d3432/0c1f4e8a9b2d7c6e5f4a3b2c1d0e9f8a/history.json",
+        "turns": 24,
+        "previous_turns": 0,
+    },
+    "Transcription Requested": {
+        **_TX,
+        "languages": ["en-US"],
+        "translate": {"en-US": ["es-ES"]},
+        "bot_uid": 4200020042,
+        "created_at": "2026-12-07T04:09:58.120Z",
+    },
+    "Transcription Started": {
+        **_TX,
+        "agent_id": _STT_AGENT,
+        "generation": 0,
+        "started_at": "2026-12-07T04:10:00.500Z",
+    },
+    "Transcription Running": {**_TX, "agent_id": _STT_AGENT, "generation": 0},
+    "Transcription Restarted": {
+        **_TX,
+        "agent_id": "8d3e1f0a9b8c7d6e5f4a3b2c1d0e9f8a",
+        "previous_agent_id": _STT_AGENT,
+        "generation": 1,
+        "started_at": "2026-12-10T03:59:58.000Z",
+    },
+    "Transcription Stopped": {
+        **_TX,
+        "agent_id": _STT_AGENT,
+        "reason": "stopped by the API",
+        "generation": 0,
+        "agents": 1,
+        "ended_at": "2026-12-07T04:40:00.000Z",
+    },
+    "Transcription Failed": {
+        **_TX,
+        "agent_id": None,
+        "reason": None,
+        "error": "Agora refused the join: 400",
+        "generation": 0,
+        "ended_at": "2026-12-07T04:10:01.000Z",
+    },
+    "Transcription Files Ready": {
+        **_TX,
+        "files": [
+            f"recordings/lesson-42/r-7Xq2p9/{_STT_AGENT}_lesson-42_en-US.vtt",
+            f"recordings/lesson-42/r-7Xq2p9/{_STT_AGENT}_lesson-42_transcript.json",
+        ],
+        "captions": [f"recordings/lesson-42/r-7Xq2p9/{_STT_AGENT}_lesson-42_en-US.vtt"],
+        "total_files": 2,
     },
     "Certificate Rotated": {
         "ordering_key": "project:a1b2c3",

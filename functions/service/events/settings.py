@@ -11,3 +11,5 @@ class PublisherSettings(FunctionSettings):
     presence_table: str = ""
     media_table: str = ""
     kicking_rules_table: str = ""
+    agents_table: str = ""
+    transcriptions_table: str = ""
