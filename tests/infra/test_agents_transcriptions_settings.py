@@ -99,3 +99,11 @@ def test_the_defaults_reach_the_functions(template_json: dict[str, Any]) -> None
         env = _env(template_json, handler)
         assert env["TRANSCRIPTIONS_MAX_RUNNING"] == "50"
         assert (env["TRANSCRIPTION_LIFETIME_SECONDS"], env["TRANSCRIPTION_RESTART_MARGIN_SECONDS"]) == ("259200", "600")
+
+
+def test_every_agent_and_transcription_function_draws_from_the_accounts_one_limiter(template_json: dict[str, Any]):
+    """The same rate-limit table (one DynamoDB bucket for the App ID) as the recordings' functions: their lanes
+    order their calls against every other Agora call of the stack, not in a bucket of their own."""
+    shared = _env(template_json, "service.recordings.api_handler.handler")["AGORA_RATE_LIMIT_TABLE"]
+    for handler in (AGENTS_API, LIFECYCLE, "service.agents.tasks_handler.reconcile", TRANSCRIPTIONS_API, RESTART):
+        assert _env(template_json, handler)["AGORA_RATE_LIMIT_TABLE"] == shared, handler
