@@ -150,3 +150,30 @@ def test_without_a_cap_every_agent_still_counts(fresh: AgentStore) -> None:
     for one in agents:
         end(fresh, one.agent_id)
     assert fresh.running() == 0
+
+
+def test_concurrent_starts_never_pass_the_cap(fresh: AgentStore, backend: str) -> None:
+    """Eight starts at once for three places: exactly three are written, the others refused, none lost."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if backend == "real":
+        pytest.skip(
+            "moto's in-process TransactWriteItems restores a deep copy of the table when a transaction is cancelled, "
+            "so concurrent transactions on it undo each other (measured: a refused start's record left behind); the "
+            "real side's atomicity is DynamoDB's conditional transaction, whose conditions the cases above check"
+        )
+
+    candidates = [record(f"c-race-{n}") for n in range(8)]
+
+    def attempt(one: AgentRecord) -> bool:
+        try:
+            fresh.create(one, max_running=3)
+        except AtCapacity:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(attempt, candidates))
+    assert outcomes.count(True) == 3 and fresh.running() == 3
+    written = [one.agent_id for one in candidates if fresh.get(one.agent_id) is not None]
+    assert written == [one.agent_id for one, ok in zip(candidates, outcomes, strict=True) if ok]
