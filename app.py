@@ -15,9 +15,7 @@ from pathlib import Path
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks
 
-from infra.constructs.agents import AGENTS_CONTEXT_KEYS
 from infra.constructs.recording_workflow import RecordingTuning
-from infra.constructs.transcriptions import TRANSCRIPTION_CONTEXT_KEYS
 from infra.runtime import RuntimeConfigError
 from infra.settings import SettingsError, StackSettings
 from infra.stack import AgoraServerlessStack
@@ -44,8 +42,6 @@ def build_app(
     # flags first: -c values from the cdk CLI (environment) and ``context`` override them
     app = cdk.App(context={**feature_flags(), **(context or {})}, outdir=outdir)
     tuning_keys = [RecordingTuning.context_key(f.name) for f in fields(RecordingTuning)]
-    tuning_keys += list(TRANSCRIPTION_CONTEXT_KEYS)  # the restart's timing, read by infra/constructs/transcriptions.py
-    tuning_keys += list(AGENTS_CONTEXT_KEYS)  # profiles, group, shortest maximum: infra/constructs/agents.py
     settings = StackSettings.load(
         app.node.try_get_context, context_keys=app.node.get_all_context().keys(), extra_keys=tuning_keys
     )

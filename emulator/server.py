@@ -308,7 +308,8 @@ class Emulator:
 
     # Real-Time STT v7 (stt.py)
     def stt_configure(self, **settings: Any) -> dict[str, Any]:
-        """Change ``max_lifetime``, ``start_seconds``, ``cue_seconds`` (emulated seconds), ``fail_rate``."""
+        """Change ``max_lifetime``, ``start_seconds``, ``cue_seconds`` (emulated seconds), ``fail_rate``,
+        ``max_agents`` (live agents per project; a join beyond is 422)."""
         with self.world.lock:
             return self.stt.configure(**settings)
 

@@ -7,7 +7,9 @@ at most 259200), ``rtcConfig`` (``channelName``, ``pubBotUid`` required; ``subBo
 bot), ``translateConfig``, ``captionConfig`` (storage for caption files). The answer has ``agent_id``,
 ``create_ts`` and ``status``. ``update`` needs ``sequenceId`` greater than the last one applied and an
 ``updateMask``; it resets neither the idle timer nor the lifetime. Every task ends after 72 hours
-(``max_lifetime`` emulated seconds). NCS product 20 carries the agent id as ``sid``.
+(``max_lifetime`` emulated seconds). NCS product 20 carries the agent id as ``sid``. At most ``max_agents`` live
+agents per project: beyond, a join is 422 (Agora's v7 pages publish no figure nor code for this; the emulator
+answers as Conversational AI does for its quota, docs/transcriptions.md "Running cap").
 
 Hostile like Agora: a 504 may come after the agent started (faults.py), a task can fail after it answered
 (``fail_rate``, or a bot uid that collides with a user: the older user is dropped, as Agora does), events
@@ -116,6 +118,7 @@ class SttService:
         cue_seconds: float = 4.0,
         fail_rate: float = 0.0,
         upload_seconds: float = 0.0,
+        max_agents: int = 50,
     ):
         self.world = world
         self.rng = rng or random.Random()
@@ -126,6 +129,7 @@ class SttService:
         #: > 0: a running agent also rewrites its files every that many emulated seconds while it has new cues
         #: (0: only at its end). Agora's pages do not say when the files are written: an option, off by default.
         self.upload_seconds = upload_seconds
+        self.max_agents = max_agents
         self.agents: dict[str, SttAgent] = {}
         self._notice = itertools.count(1)
 
@@ -152,6 +156,12 @@ class SttService:
                 raise ValueError("upload_seconds must be 0 (at the end only) or positive")
             self.upload_seconds = every
         changes.pop("upload_seconds", None)
+        if changes.get("max_agents") is not None:
+            most = int(changes.pop("max_agents"))
+            if most < 0:
+                raise ValueError("max_agents must be 0 or more")
+            self.max_agents = most
+        changes.pop("max_agents", None)
         if changes:
             raise ValueError(f"unknown stt settings {sorted(changes)}")
         return {
@@ -160,6 +170,7 @@ class SttService:
             "cue_seconds": self.cue_seconds,
             "fail_rate": self.fail_rate,
             "upload_seconds": self.upload_seconds,
+            "max_agents": self.max_agents,
         }
 
     # ------------------------------------------------------------------ REST
@@ -190,6 +201,8 @@ class SttService:
         for agent in self.agents.values():
             if agent.name == name and agent.status not in ENDED:
                 raise stt_error(409, "task conflict: an agent with this name is running")
+        if sum(1 for a in self.agents.values() if a.status not in ENDED) >= self.max_agents:
+            raise stt_error(422, f"resource quota exceeded: at most {self.max_agents} agents at a time")
         now = self.world.clock.now()
         agent = SttAgent(
             agent_id=uuid.uuid4().hex.upper(),

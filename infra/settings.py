@@ -66,6 +66,17 @@ KEYS: dict[str, tuple[str, str]] = {
     # admission control (service.recordings.admission)
     "agora_max_tasks": ("agoraMaxTasks", "AGORA_MAX_TASKS"),
     "admission_queue_cap": ("admissionQueueCap", "ADMISSION_QUEUE_CAP"),
+    # Conversational AI agents (infra/constructs/agents.py) and live transcription (infra/constructs/transcriptions.py)
+    "agents_profiles": ("agentsProfiles", "AGORA_AGENTS_PROFILES"),
+    "agents_group": ("agentsGroup", "AGORA_AGENTS_GROUP"),
+    "agents_min_duration_seconds": ("agentsMinDurationSeconds", "AGORA_AGENTS_MIN_DURATION_SECONDS"),
+    "agents_max_running": ("agentsMaxRunning", "AGORA_AGENTS_MAX_RUNNING"),
+    "transcription_lifetime_seconds": ("transcriptionLifetimeSeconds", "AGORA_TRANSCRIPTION_LIFETIME_SECONDS"),
+    "transcription_restart_margin_seconds": (
+        "transcriptionRestartMarginSeconds",
+        "AGORA_TRANSCRIPTION_RESTART_MARGIN_SECONDS",
+    ),
+    "transcriptions_max_running": ("transcriptionsMaxRunning", "AGORA_TRANSCRIPTIONS_MAX_RUNNING"),
 }
 
 #: Lambda's default account concurrency is 1,000 and 100 of it can never be reserved; the reconciler reserves one per
@@ -131,6 +142,20 @@ ALLOWED: dict[str, str] = {
     "agora_limiter_shards": "an integer from 1 to 64 (DynamoDB items the Agora rate limit is split over)",
     "agora_max_tasks": "an integer from 1 to 100000 (Agora's concurrent-task limit for the App ID; 50 by default)",
     "admission_queue_cap": "an integer from 0 to 1000000 (recordings QUEUED at once before POST /recordings is 429)",
+    "agents_group": "a group name ('' or unset: admins only)",
+    "agents_min_duration_seconds": "an integer from 1 to 3600 (the shortest maxDurationSeconds a start may ask)",
+    "agents_max_running": (
+        "an integer from 1 to 10000 (agents active at once in the stack; past it POST /agents is 429)"
+    ),
+    "transcription_lifetime_seconds": (
+        "an integer from 10 to 259200 (seconds one Real-Time STT task lives: Agora's 72 hours; smaller only in tests)"
+    ),
+    "transcription_restart_margin_seconds": (
+        "an integer from 1 to 86400, below transcriptionLifetimeSeconds (how long before a task's end the next joins)"
+    ),
+    "transcriptions_max_running": (
+        "an integer from 1 to 10000 (transcriptions active at once in the stack; past it POST /transcriptions is 429)"
+    ),
     "cors_origins": (
         "comma-separated browser origins, scheme://host[:port] with no path, such as https://app.example.com "
         "('*' is refused)"
@@ -264,6 +289,48 @@ class StackSettings(BaseModel):
     agora_max_tasks: int = Field(default=50, ge=1, le=100_000)
     #: the most recordings QUEUED at once; past it POST /recordings answers 429 with Retry-After
     admission_queue_cap: int = Field(default=1000, ge=0, le=1_000_000)
+
+    #: Conversational AI profiles (JSON object; None: the construct's one ``assistant`` profile)
+    agents_profiles: dict[str, Any] | None = None
+    #: a group allowed ``/agents*`` besides the admins ("": admins only)
+    agents_group: str = ""
+    #: the shortest ``maxDurationSeconds`` a start may ask (None: the function's 60; scaled down by workflow tests)
+    agents_min_duration_seconds: int | None = Field(default=None, ge=1, le=3600)
+    #: the most agents active at once in the stack; past it ``POST /agents`` is 429 (docs/agents.md, Running cap)
+    agents_max_running: int = Field(default=20, ge=1, le=10_000)
+    #: one Real-Time STT task's lifetime (Agora's 72 hours) and how long before its end the next agent joins
+    transcription_lifetime_seconds: int = Field(default=259_200, ge=10, le=259_200)
+    transcription_restart_margin_seconds: int = Field(default=600, ge=1, le=86_400)
+    #: the most transcriptions active at once; past it ``POST /transcriptions`` is 429 (docs/transcriptions.md)
+    transcriptions_max_running: int = Field(default=50, ge=1, le=10_000)
+
+    @field_validator("agents_profiles", mode="before")
+    @classmethod
+    def _agents_profiles(cls, v: Any) -> Any:
+        """Checked as the agent functions will read them (``service.agents.profiles``): a wrong profile is refused
+        at synth, with its reason, not at an agent's first start. (No ALLOWED entry: the reason is the message.)"""
+        from service.agents.profiles import parse_profiles
+
+        text = v if isinstance(v, str) else json.dumps(v)
+        if isinstance(v, str) and not v.strip():
+            return None
+        try:
+            profiles = parse_profiles(text)
+        except ValueError as exc:
+            raise ValueError(f"agentsProfiles: {str(exc).replace('AGENTS_PROFILES', 'the document')}") from None
+        if not profiles:
+            raise ValueError("agentsProfiles: at least one profile (or leave it unset for the default 'assistant')")
+        return json.loads(text)
+
+    @model_validator(mode="after")
+    def _restart_before_the_end(self) -> StackSettings:
+        if self.transcription_restart_margin_seconds >= self.transcription_lifetime_seconds:
+            raise ValueError(
+                f"transcriptionRestartMarginSeconds ({self.transcription_restart_margin_seconds}) must be below "
+                f"transcriptionLifetimeSeconds ({self.transcription_lifetime_seconds}): the next agent joins that "
+                "long before a task's end"
+            )
+        return self
 
     @field_validator("stack_name")
     @classmethod

@@ -4,9 +4,11 @@
 reconciler on a schedule, and the profiles' secret. The webhook processor gets the table (``grant_events``) to
 apply NCS product 17.
 
-Profiles (``service.agents.profiles``) come from CDK context ``agentsProfiles`` (a JSON object); without it one
-profile, ``assistant``, reads its vendor keys from the secret this construct creates (``<stack>/agents/assistant``:
-put the LLM and TTS keys there). Every secret a profile names is granted read-only, by name, and nothing else.
+Profiles (``service.agents.profiles``) come from ``StackSettings.agents_profiles`` (CDK context ``agentsProfiles``,
+validated there); without it one profile, ``assistant``, reads its vendor keys from the secret this construct creates
+(``<stack>/agents/assistant``: put the LLM and TTS keys there). Every secret a profile names is granted read-only, by
+name, and nothing else. The other keys (``agentsGroup``, ``agentsMinDurationSeconds``, ``agentsMaxRunning``) are
+settings too (infra/settings.py, docs/configuration.md): no context is read here.
 
 Least privilege: Agora access through ``AgoraAccess.grant`` (REST secret + rate-limit table); the table with exactly
 the calls ``service.agents.repository`` makes; the App Certificate (the bot's token) read-only; conversations
@@ -41,17 +43,14 @@ from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 from infra.task_loop import task_loop_machine
 
-#: service.agents.repository's calls: GetItem (record, slot, pointer), PutItem (saves, pointers; the create and
-#: end transactions' Puts), DeleteItem (a slot released or taken over; the end transaction's Delete), Query (the
-#: byChannel / byKind indexes)
-TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query")
+#: service.agents.repository's calls: GetItem (record, slot, pointer, running count), PutItem (saves, pointers; the
+#: create and end transactions' Puts), DeleteItem (a slot released or taken over; the end transaction's Delete),
+#: UpdateItem (the running counter in the create and end transactions), Query (the byChannel / byKind indexes)
+TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:Query")
 #: NCS product 17 (service.agents.usecases.apply_event): pointer and record reads, conditional saves (which may
-#: release the slot), the history link
-EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+#: release the slot and give the running place back), the history link
+EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem")
 HISTORY_PREFIX = "agents/"
-#: CDK context keys read here: the profiles (JSON), the group allowed besides the admins, the shortest maximum
-#: a request may ask for (scaled down only by tests of the deployed workflow)
-AGENTS_CONTEXT_KEYS = ("agentsProfiles", "agentsGroup", "agentsMinDurationSeconds")
 ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/agents", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
     ("/agents/{id}", (apigw.HttpMethod.GET, apigw.HttpMethod.DELETE)),
@@ -121,7 +120,7 @@ class Agents(Construct):
             "The values are API keys issued by the LLM and TTS vendors; Secrets Manager cannot rotate them (only "
             "the vendor can). Rotate at the vendor and put the new key here: agents read it at each start.",
         )
-        profiles = self._profiles()
+        profiles = settings.agents_profiles or {"assistant": {**DEFAULT_PROFILE, "secret": self.profile_secret_name}}
         certificate = secretsmanager.Secret.from_secret_name_v2(
             self, "AppCertificate", settings.app_certificate_secret_name
         )
@@ -129,14 +128,14 @@ class Agents(Construct):
             "AGENTS_TABLE": self.table.table_name,
             "AGENTS_HISTORY_BUCKET": bucket.bucket_name,
             "AGENTS_PROFILES": json.dumps(profiles, separators=(",", ":"), sort_keys=True),
-            "AGENTS_GROUP": str(self.node.try_get_context("agentsGroup") or ""),
+            "AGENTS_GROUP": settings.agents_group,
+            "AGENTS_MAX_RUNNING": str(settings.agents_max_running),
             "GROUPS_CLAIM": settings.groups_claim,
             "ADMIN_GROUP": settings.admin_group,
             "APP_CERTIFICATE_SECRET_NAME": settings.app_certificate_secret_name,
         }
-        shortest = self.node.try_get_context("agentsMinDurationSeconds")  # scaled down by the workflow tests only
-        if shortest:
-            env["AGENTS_MIN_SECONDS"] = str(int(shortest))
+        if settings.agents_min_duration_seconds is not None:  # scaled down by the workflow tests only
+            env["AGENTS_MIN_SECONDS"] = str(settings.agents_min_duration_seconds)
         profile_secrets = sorted({str(p["secret"]) for p in profiles.values() if p.get("secret")})
         readable = [
             secretsmanager.Secret.from_secret_name_v2(self, f"ProfileSecret{n}", name)
@@ -179,15 +178,6 @@ class Agents(Construct):
         grant_all(self.function)
         self.state_machine.grant_start_execution(self.function)
         self.routes = [route for path, methods in ROUTES for route in api.add_route(path, list(methods), self.function)]
-
-    def _profiles(self) -> dict[str, Any]:
-        raw = self.node.try_get_context("agentsProfiles")
-        if raw:
-            doc = json.loads(raw) if isinstance(raw, str) else raw
-            if not isinstance(doc, dict):
-                raise ValueError("agentsProfiles must be a JSON object of profiles (service.agents.profiles)")
-            return doc
-        return {"assistant": {**DEFAULT_PROFILE, "secret": self.profile_secret_name}}
 
     def _lifecycle_workflow(self, settings: StackSettings) -> sfn.StateMachine:
         """Lifecycle step -> ``done``? end : Wait until ``waitUntil`` -> step again. One execution per agent

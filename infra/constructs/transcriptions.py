@@ -41,8 +41,6 @@ TABLE_ACTIONS = (
 #: NCS product 20 (service.transcriptions.usecases.apply_notice): the agent pointer and record reads, the
 #: conditional moves, the channel lock released at the end
 EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-#: CDK context keys of the restart's timing (scaled down in tests: the workflow then restarts within seconds)
-TRANSCRIPTION_CONTEXT_KEYS = ("transcriptionLifetimeSeconds", "transcriptionRestartMarginSeconds")
 ROUTES: tuple[tuple[str, tuple[apigw.HttpMethod, ...]], ...] = (
     ("/transcriptions", (apigw.HttpMethod.GET, apigw.HttpMethod.POST)),
     ("/transcriptions/{id}", (apigw.HttpMethod.GET, apigw.HttpMethod.PATCH, apigw.HttpMethod.DELETE)),
@@ -101,10 +99,12 @@ class Transcriptions(Construct):
             env["RECORDINGS_BUCKET"] = bucket.bucket_name
             env["RECORDINGS_BUCKET_REGION"] = Stack.of(self).region
             env["RECORDING_UPLOADER_SECRET_NAME"] = uploader_secret.secret_name
-        lifetime = int(self.node.try_get_context("transcriptionLifetimeSeconds") or 259_200)
-        margin = int(self.node.try_get_context("transcriptionRestartMarginSeconds") or 600)
-        env["TRANSCRIPTION_LIFETIME_SECONDS"] = str(lifetime)
-        env["TRANSCRIPTION_RESTART_MARGIN_SECONDS"] = str(margin)
+        # the restart's timing (scaled down in tests: the workflow then restarts within seconds) and the running cap:
+        # StackSettings (CDK context transcriptionLifetimeSeconds, transcriptionRestartMarginSeconds,
+        # transcriptionsMaxRunning), validated there
+        env["TRANSCRIPTION_LIFETIME_SECONDS"] = str(settings.transcription_lifetime_seconds)
+        env["TRANSCRIPTION_RESTART_MARGIN_SECONDS"] = str(settings.transcription_restart_margin_seconds)
+        env["TRANSCRIPTIONS_MAX_RUNNING"] = str(settings.transcriptions_max_running)
         # -- the 72-hour restart: Step Functions waits (a Wait state), the task joins the next agent ----------
         self.restart_function = functions.create(
             self, "RestartFunction", handler="service.transcriptions.workflow_handler.handler",

@@ -2,7 +2,8 @@
 
 One active transcription per channel (released at its end), conditional moves, an atomically increased
 ``sequenceId`` only while updatable, configurations stored newest-first, agent pointers, files as a set,
-listing newest first per channel with a cursor.
+listing newest first per channel with a cursor, and the running cap (``transcriptionsMaxRunning``): at most
+``max_running`` places held, each given back exactly once by the move that ends its transcription.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from service.recordings.fakes import FakeClock
 from service.transcriptions import logic
 from service.transcriptions.fakes import InMemoryTranscriptionStore
-from service.transcriptions.ports import ChannelBusy, ConditionFailed, TranscriptionStore
+from service.transcriptions.ports import AtCapacity, ChannelBusy, ConditionFailed, TranscriptionStore
 from service.transcriptions.record import Transcription
 from service.transcriptions.repository import TranscriptionsRepository, create_table
 
@@ -111,3 +112,28 @@ def test_files_are_a_set_and_lists_are_newest_first_with_a_cursor(store: Transcr
     assert [t.id for t in page] == ["t4", "t3"] and cursor
     rest, _ = store.list(limit=10, cursor=cursor)
     assert [t.id for t in rest] == ["t2", "t1", "t0"]
+
+
+def test_the_running_cap_holds_and_each_end_gives_one_place_back_once(store: TranscriptionStore) -> None:
+    store.create(record("c1", channel="cap-1"), max_running=2)
+    store.create(record("c2", channel="cap-2"), max_running=2)
+    assert store.running() == 2
+    with pytest.raises(AtCapacity) as full:
+        store.create(record("c3", channel="cap-3"), max_running=2)
+    assert full.value.limit == 2 and store.get("c3") is None  # nothing written, the channel not locked
+    with pytest.raises(ChannelBusy):  # the channel's lock is told first: a 409 says more than a 429
+        store.create(record("c4", channel="cap-1"), max_running=2)
+    store.move("c1", logic.REQUESTED, logic.STARTING, 2_000)
+    assert store.running() == 2  # a move between live states keeps the place
+    stopped = store.move("c1", logic.STARTING, logic.STOPPED, 3_000, reason="api")
+    assert stopped.status == logic.STOPPED and stopped.stop_reason == "api" and store.running() == 1
+    with pytest.raises(ConditionFailed):  # a second ender that read STARTING: refused, nothing given back twice
+        store.move("c1", logic.STARTING, logic.FAILED, 3_500)
+    assert store.running() == 1
+    store.create(record("c3", channel="cap-3"), max_running=2)  # the place came back
+    assert store.running() == 2
+    store.move("c2", logic.REQUESTED, logic.FAILED, 4_000, error="Agora 422")
+    store.move("c3", logic.REQUESTED, logic.STOPPED, 4_000)
+    assert store.running() == 0
+    store.create(record("c5", channel="cap-1"))  # no cap asked: still counted
+    assert store.running() == 1

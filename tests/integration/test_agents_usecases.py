@@ -18,7 +18,7 @@ from service.agents import usecases
 from service.agents.fakes import InMemoryAgentStore, InMemoryHistory, RecordedEvents
 from service.agents.profiles import parse_profiles
 from service.channeltasks import botuids, lifecycle
-from service.errors import BadRequest, Conflict
+from service.errors import BadRequest, Conflict, TooManyRequests
 
 from emulator import Emulator
 from tests.integration._emulator_fixtures import make_client, make_emulator, wait_until
@@ -163,9 +163,13 @@ def test_a_listing_that_lags_is_looked_at_again(emu: Emulator, deps: usecases.Ag
 
 def test_quota_fails_with_the_reason_and_frees_the_slot(emu: Emulator, deps: usecases.AgentDeps) -> None:
     emu.configure_agents(max_agents=0)
-    record = start(deps)
-    assert record.state == lifecycle.FAILED and record.last_error is not None
-    assert record.last_error.http_status == 422
+    with pytest.raises(TooManyRequests) as refused:  # Agora's 422: a precise 429, not a 201 of a failed agent
+        start(deps)
+    assert "quota" in refused.value.message and refused.value.headers == {"Retry-After": "30"}
+    record = deps.store.get(refused.value.details["agentId"])
+    assert record is not None and record.state == lifecycle.FAILED and record.last_error is not None
+    assert record.last_error.http_status == 422 and not record.counted
+    assert deps.store.running() == 0  # its running place was given back with its end
     emu.configure_agents(max_agents=20)
     assert start(deps).state == lifecycle.STARTING  # the slot was released
 

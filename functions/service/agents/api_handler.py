@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from agorakit.agora.ratelimit import Lane, lane
 from agorakit.ids import CHANNEL_PATTERN
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -43,7 +44,8 @@ class AgentsApi:
     deps: usecases.AgentDeps
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with _serving.use(self):
+        # every Agora call of a request (start and its resolution, speak, interrupt, leave) has a person waiting
+        with _serving.use(self), lane(Lane.INTERACTIVE):
             return app.resolve(event, context)
 
 
@@ -83,9 +85,12 @@ _ID = {**_WHO, 404: "no agent with this id"}
     tags=TAGS,
     responses=contract(
         {201: (AgentView, "the agent, starting (adopted if Agora already ran it under its name), or FAILED with "
-                          "lastError when Agora refused it")},
-        403, 409, body=True,
-        descriptions={**_WHO, 409: "an agent of this profile is already active in the channel (details.agentId)"},
+                          "lastError when Agora refused it (its quota excepted: 429)")},
+        403, 409, 429, body=True,
+        descriptions={**_WHO, 409: "an agent of this profile is already active in the channel (details.agentId)",
+                      429: "the stack's running cap (agentsMaxRunning) is reached, or Agora's concurrent-agent "
+                           "quota (its 422: the agent, details.agentId, is FAILED); Retry-After says when to "
+                           "try again (no queue: a person is waiting)"},
     ),
 )  # fmt: skip
 def post_agent(body: StartAgent) -> Response[Any]:

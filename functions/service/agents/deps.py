@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from service.adapters.aws import LazyClient
 from service.agents.profiles import parse_profiles
 from service.agents.settings import AgentEventSettings, AgentSettings
 from service.agents.usecases import AgentDeps
+
+if TYPE_CHECKING:
+    from service.adapters.agora import CallBudget
 
 logger = logging.getLogger(__name__)
 #: bots publish audio: the agent speaks in the channel
@@ -79,7 +82,9 @@ def lifecycle_starter(settings: AgentSettings) -> Any:
     return start
 
 
-def build_dependencies(settings: AgentSettings) -> AgentDeps:
+def build_dependencies(settings: AgentSettings, budget: CallBudget | None = None) -> AgentDeps:
+    """``budget``: ``INTERACTIVE`` (the default) behind API Gateway; the lifecycle and the reconciler pass
+    ``BACKGROUND`` (patient, and no lane of its own: each step names its lane, ``service.agents.tasks_handler``)."""
     from agorakit.agora.convoai import ConvoAIClient
 
     from service.adapters.agora import INTERACTIVE, build_agora_client
@@ -91,7 +96,7 @@ def build_dependencies(settings: AgentSettings) -> AgentDeps:
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
     return AgentDeps(
         store=AgentsRepository(settings.agents_table),
-        agora=ConvoAIClient(build_agora_client(settings, secrets, budget=INTERACTIVE)),
+        agora=ConvoAIClient(build_agora_client(settings, secrets, budget=budget or INTERACTIVE)),
         history=S3History(settings.agents_history_bucket),
         events=LoggedEvents(),
         profiles=parse_profiles(settings.agents_profiles),
@@ -104,6 +109,7 @@ def build_dependencies(settings: AgentSettings) -> AgentDeps:
         resolve_looks=settings.agents_resolve_looks,
         reconcile_grace_seconds=settings.agents_reconcile_grace_seconds,
         start_lifecycle=lifecycle_starter(settings),
+        max_running=settings.agents_max_running,
     )
 
 

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from service.agents.ports import SlotTaken, StaleRecord
+from service.agents.ports import AtCapacity, SlotTaken, StaleRecord
 from service.agents.record import AgentRecord
 from service.channeltasks import lifecycle
 
@@ -16,13 +16,17 @@ class InMemoryAgentStore:
         self._records: dict[str, AgentRecord] = {}
         self._slots: dict[tuple[str, str], str] = {}
         self._by_agora: dict[str, str] = {}
+        self._running = 0
         self._lock = threading.Lock()
         self._clock = clock or (lambda: 1_700_000_000.0)
 
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    def create(self, record: AgentRecord) -> None:
+    def running(self) -> int:
+        return self._running
+
+    def create(self, record: AgentRecord, *, max_running: int | None = None) -> None:
         with self._lock:
             if record.agent_id in self._records:
                 raise StaleRecord(self._records[record.agent_id])
@@ -33,8 +37,12 @@ class InMemoryAgentStore:
                     held = self._records.get(holder)
                     if held is not None and not lifecycle.is_terminal(held.state):
                         raise SlotTaken(holder)
+            if max_running is not None and self._running >= max_running:
+                raise AtCapacity(max_running)
+            if record.exclusive:
                 self._slots[slot] = record.agent_id
-            self._records[record.agent_id] = record.with_(version=0)
+            self._running += 1
+            self._records[record.agent_id] = record.with_(version=0, counted=True)
 
     def get(self, agent_id: str) -> AgentRecord | None:
         return self._records.get(agent_id)
@@ -48,7 +56,10 @@ class InMemoryAgentStore:
             current = self._records.get(record.agent_id)
             if current is None or current.version != record.version:
                 raise StaleRecord(current)
-            saved = record.with_(version=record.version + 1)
+            ending = lifecycle.is_terminal(record.state)
+            saved = record.with_(version=record.version + 1, counted=record.counted and not ending)
+            if ending and record.counted:
+                self._running -= 1
             self._records[record.agent_id] = saved
             if record.agora_agent_id:
                 self._by_agora[record.agora_agent_id] = record.agent_id

@@ -26,6 +26,14 @@ class SlotTaken(Exception):
         self.holder = holder
 
 
+class AtCapacity(Exception):
+    """The stack already runs its maximum of agents (``agentsMaxRunning``): nothing was written."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} agents are active, the most this stack runs at once")
+        self.limit = limit
+
+
 class StaleRecord(Exception):
     """A save lost its condition: the record changed since it was read (``current``: as it is now)."""
 
@@ -37,8 +45,13 @@ class StaleRecord(Exception):
 class AgentStore(Protocol):
     def now_ms(self) -> int: ...
 
-    def create(self, record: AgentRecord) -> None:
-        """Store a new record (version 0); raise ``SlotTaken`` if it is exclusive and its slot is held."""
+    def create(self, record: AgentRecord, *, max_running: int | None = None) -> None:
+        """Store a new record (version 0) holding one of the stack's running places (``counted``); raise
+        ``SlotTaken`` if it is exclusive and its slot is held, ``AtCapacity`` if ``max_running`` places are held.
+        The save that ends the record gives its place back, once."""
+
+    def running(self) -> int:
+        """How many running places are held (agents created and not yet ended)."""
 
     def get(self, agent_id: str) -> AgentRecord | None: ...
 

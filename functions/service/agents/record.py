@@ -53,6 +53,9 @@ class AgentRecord:
     history_turns: int = 0
     last_error: AgentError | None = None
     adopted: bool = False
+    #: holds one of the stack's running places (``agentsMaxRunning``): set by the store's create, cleared by the
+    #: save that ends the agent, in the same write that gives the place back (so it is given back once)
+    counted: bool = False
     version: int = 0  # every save is conditional on it (optimistic concurrency)
 
     def with_(self, **changes: Any) -> AgentRecord:
@@ -65,7 +68,7 @@ class AgentRecord:
             "maxAtMs": self.max_at_ms, "createdMs": self.created_ms, "requestedBy": self.requested_by,
             "exclusive": self.exclusive, "state": self.state, "stateAtMs": self.state_at_ms,
             "renewals": self.renewals, "historyTurns": self.history_turns, "adopted": self.adopted,
-            "version": self.version,
+            "counted": self.counted, "version": self.version,
         }  # fmt: skip
         optional = {
             "agoraAgentId": self.agora_agent_id, "startedMs": self.started_ms, "endedMs": self.ended_ms,
@@ -90,7 +93,8 @@ class AgentRecord:
             renewals=int(item.get("renewals") or 0), history_key=_opt_str(item.get("historyKey")),
             history_turns=int(item.get("historyTurns") or 0),
             last_error=AgentError.from_dict(dict(last)) if isinstance(last, dict) else None,
-            adopted=bool(item.get("adopted", False)), version=int(item.get("version") or 0),
+            adopted=bool(item.get("adopted", False)), counted=bool(item.get("counted", False)),
+            version=int(item.get("version") or 0),
         )  # fmt: skip
 
     def view(self, now_ms: int) -> dict[str, Any]:

@@ -4,10 +4,14 @@ Items (partition key ``pk``):
 - ``AGENT#<agent id>``: the record (``AgentRecord.to_item``); every save is conditional on ``version``.
 - ``AGSLOT#<channel>#<profile>``: ``agentId`` of the one active exclusive agent of that profile in the channel.
 - ``AGORA#<agora agent id>``: ``agentId``, so NCS notifications (which carry Agora's id) find the record.
+- ``AGRUNNING``: ``running``, the count of agents holding one of the stack's running places (``agentsMaxRunning``,
+  docs/agents.md "Running cap").
 
-``create`` is one transaction (the record and its slot); a save that ends the agent releases the slot in
-the same transaction, so a slot never outlives its agent except by a crash between them, which ``create``
-repairs (a slot whose holder has ended is taken over, conditionally).
+``create`` is one transaction (the record, its slot, and one running place: ``running < max`` as the counter's
+condition, so concurrent starts never pass the cap); a save that ends the agent releases the slot and gives the
+place back in the same transaction, so a slot never outlives its agent except by a crash between them, which
+``create`` repairs (a slot whose holder has ended is taken over, conditionally). The place is given back once: the
+record's ``counted`` is cleared by that same write, and every save is conditional on the record's version.
 
 Listing queries a GSI, never scans: ``byChannel`` (``channel``, ``createdMs``) for one channel, ``byKind``
 (``kind`` = ``agent``, ``createdMs``) for all agents (the reconciler). Only records carry ``channel``/``kind``:
@@ -17,17 +21,22 @@ moment ago may be missing from a list, never from ``get``.)
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 
 from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import cancellation_reasons, from_item, from_items, is_condition_failed, to_item
-from service.agents.ports import SlotTaken, StaleRecord
+from service.agents.ports import AtCapacity, SlotTaken, StaleRecord
 from service.agents.record import AgentRecord
 from service.channeltasks import lifecycle
 
 AGENT_PREFIX = "AGENT#"
+#: the counter of running places (one item: a start and an end each write it once)
+RUNNING_KEY: Final = "AGRUNNING"
+#: attempts of a create whose transaction met another on the counter item (TransactionConflict)
+CREATE_CONFLICT_RETRIES: Final = 8
 BY_CHANNEL = "byChannel"
 BY_KIND = "byKind"
 KIND = "agent"
@@ -91,10 +100,26 @@ class AgentsRepository:
         pointer = self._get_plain(agora_key(agora_agent_id))
         return self.get(str(pointer["agentId"])) if pointer else None
 
-    def create(self, record: AgentRecord) -> None:
+    def running(self) -> int:
+        item = self._get_plain(RUNNING_KEY)
+        return int(item.get("running") or 0) if item else 0
+
+    def _counter(self, delta: int, max_running: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": RUNNING_KEY}},
+            "UpdateExpression": "ADD running :d",
+            "ExpressionAttributeValues": {":d": {"N": str(delta)}},
+        }
+        if max_running is not None:
+            update["ConditionExpression"] = "attribute_not_exists(running) OR running < :max"
+            update["ExpressionAttributeValues"][":max"] = {"N": str(max_running)}
+        return {"Update": update}
+
+    def create(self, record: AgentRecord, *, max_running: int | None = None) -> None:
         for _ in range(3):
             try:
-                self._create_once(record)
+                self._create_once(record, max_running)
                 return
             except SlotTaken as taken:
                 holder = self.get(taken.holder) if taken.holder else None
@@ -103,16 +128,15 @@ class AgentsRepository:
                 self._drop_slot(record, taken.holder)  # a slot left by an ended agent (a crash): take it over
         raise SlotTaken(None)
 
-    def _create_once(self, record: AgentRecord) -> None:
+    def _create_once(self, record: AgentRecord, max_running: int | None) -> None:
         from botocore.exceptions import ClientError
 
+        stored = record.with_(version=0, counted=True)
         items: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": to_item(
-                        {"pk": agent_key(record.agent_id), "kind": KIND, **record.with_(version=0).to_item()}
-                    ),
+                    "Item": to_item({"pk": agent_key(record.agent_id), "kind": KIND, **stored.to_item()}),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -127,16 +151,25 @@ class AgentsRepository:
                     }
                 }
             )
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            reasons = cancellation_reasons(exc) or []
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                slot = self._get_plain(slot_key(record.channel, record.profile))
-                raise SlotTaken(str(slot["agentId"]) if slot else None) from None
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                raise StaleRecord(self.get(record.agent_id)) from None
-            raise
+        counter = len(items)
+        items.append(self._counter(+1, max_running))
+        for attempt in range(CREATE_CONFLICT_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                reasons = cancellation_reasons(exc) or []
+                if record.exclusive and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    slot = self._get_plain(slot_key(record.channel, record.profile))
+                    raise SlotTaken(str(slot["agentId"]) if slot else None) from None
+                if len(reasons) > counter and reasons[counter] == "ConditionalCheckFailed":
+                    raise AtCapacity(max_running or 0) from None
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise StaleRecord(self.get(record.agent_id)) from None
+                if "TransactionConflict" not in reasons:
+                    raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        raise RuntimeError("the agents' running counter stayed contended; try again")
 
     def _drop_slot(self, record: AgentRecord, holder: str | None) -> None:
         from botocore.exceptions import ClientError
@@ -155,7 +188,8 @@ class AgentsRepository:
     def save(self, record: AgentRecord) -> AgentRecord:
         from botocore.exceptions import ClientError
 
-        saved = record.with_(version=record.version + 1)
+        ending = lifecycle.is_terminal(record.state)
+        saved = record.with_(version=record.version + 1, counted=record.counted and not ending)
         items: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -166,7 +200,10 @@ class AgentsRepository:
                 }
             }
         ]
-        if lifecycle.is_terminal(record.state) and record.exclusive:
+        if ending and record.counted:  # the running place, given back with the write that clears ``counted``
+            items.append(self._counter(-1))
+        slot = len(items)
+        if ending and record.exclusive:
             items.append(
                 {
                     "Delete": {
@@ -178,16 +215,21 @@ class AgentsRepository:
                 }
             )
         try:
-            if len(items) == 1:
-                self.client.put_item(**items[0]["Put"])
-            else:
-                self.client.transact_write_items(TransactItems=items)
+            self._write(items)
         except ClientError as exc:
             reasons = cancellation_reasons(exc) or []
             if is_condition_failed(exc) or (reasons and reasons[0] == "ConditionalCheckFailed"):
                 raise StaleRecord(self.get(record.agent_id)) from None
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":  # the slot is another's: keep it
-                self.client.put_item(**items[0]["Put"])
+            if len(reasons) > slot and reasons[slot] == "ConditionalCheckFailed":  # the slot is another's: keep it
+                try:
+                    self._write(items[:slot])
+                except ClientError as again:
+                    if (
+                        is_condition_failed(again)
+                        or (cancellation_reasons(again) or [""])[0] == "ConditionalCheckFailed"
+                    ):
+                        raise StaleRecord(self.get(record.agent_id)) from None
+                    raise
             else:
                 raise
         if record.agora_agent_id:
@@ -196,6 +238,12 @@ class AgentsRepository:
                 Item=to_item({"pk": agora_key(record.agora_agent_id), "agentId": record.agent_id}),
             )
         return saved
+
+    def _write(self, items: list[dict[str, Any]]) -> None:
+        if len(items) == 1:
+            self.client.put_item(**items[0]["Put"])
+        else:
+            self.client.transact_write_items(TransactItems=items)
 
     def list(self, *, channel: str | None = None, active_only: bool = False) -> list[AgentRecord]:
         if channel is not None:

@@ -31,6 +31,8 @@ class AgentSettings(AgoraAccessSettings):
     agents_resolve_looks: int = Field(default=3, ge=1, le=20)
     #: an agent we think runs but Agora does not list is ended by the reconciler only after this grace
     agents_reconcile_grace_seconds: int = Field(default=120, ge=0)
+    #: the most agents active at once in the stack (CDK context ``agentsMaxRunning``); past it POST /agents is 429
+    agents_max_running: int = Field(default=20, ge=1, le=10_000)
     #: how long a secret (REST credentials, app certificate, vendor keys) is cached per function instance
     secret_cache_seconds: float = Field(default=300.0, ge=0)
 

@@ -25,8 +25,18 @@ from agorakit.agora.errors import (
     AgoraServerError,
     AgoraUnavailableError,
 )
+from agorakit.agora.ratelimit import Lane, lane
 
-from service.agents.ports import AgentAgora, AgentEvents, AgentStore, HistoryStore, SecretReader, SlotTaken, StaleRecord
+from service.agents.ports import (
+    AgentAgora,
+    AgentEvents,
+    AgentStore,
+    AtCapacity,
+    HistoryStore,
+    SecretReader,
+    SlotTaken,
+    StaleRecord,
+)
 from service.agents.profiles import AgentProfile, ProfileError
 from service.agents.record import AgentError, AgentRecord
 from service.channeltasks import botuids, lifecycle, schedule, starting
@@ -40,6 +50,16 @@ MAX_SPEAK_BYTES: Final = 512
 SAVE_RETRIES: Final = 5
 #: how soon the lifecycle looks again at an agent whose start is not resolved yet
 STARTING_POLL_MS: Final = 5_000
+
+#: the limiter lane of a token renewal: a renewal that misses its moment lets the bot's token expire and Agora
+#: drops a running agent a person is talking to, so it goes before starts, beside stops (docs/agents.md)
+RENEWAL_LANE: Final = Lane.STOP
+#: the lane of the end at the hard maximum (history saved, then leave): an agent left running costs money
+END_LANE: Final = Lane.STOP
+
+#: Retry-After of a start refused for capacity (ours or Agora's): no queue, a person is waiting; agents run for
+#: minutes, so half a minute is when a place may have come free (docs/agents.md "Running cap")
+CAPACITY_RETRY_SECONDS: Final = 30
 
 #: NCS product 17 events and the state each reports
 PRODUCT_ID: Final = 17
@@ -66,6 +86,8 @@ class AgentDeps:
     reconcile_grace_seconds: int = 120
     #: starts the agent's durable lifecycle (the deployed state machine, one execution per agent id); None: none
     start_lifecycle: Callable[[str], None] | None = None
+    #: the most agents active at once in the stack (``agentsMaxRunning``); None: no cap of ours (Agora's only)
+    max_running: int | None = None
 
 
 @dataclass(frozen=True)
@@ -139,16 +161,30 @@ def start_agent(request: StartRequest, deps: AgentDeps) -> AgentRecord:
         state_at_ms=now,
     )
     try:
-        deps.store.create(record)
+        deps.store.create(record, max_running=deps.max_running)
     except SlotTaken as taken:
         raise Conflict(
             f"an agent of profile {request.profile} is already active in this channel",
             details={"agentId": taken.holder},
         ) from None
+    except AtCapacity as full:
+        raise TooManyRequests(
+            f"this stack runs at most {full.limit} agents at once and all are active; try again when one ends",
+            details={"maxRunning": full.limit},
+            headers={"Retry-After": str(CAPACITY_RETRY_SECONDS)},
+        ) from None
     _publish(deps, "AgentRequested", record)
     if deps.start_lifecycle is not None:  # before Agora: an agent never runs without its token renewal and maximum
         deps.start_lifecycle(record.agent_id)
-    return run_start(record, deps)
+    started = run_start(record, deps)
+    error = started.last_error
+    if started.state == lifecycle.FAILED and error is not None and error.http_status == 422:
+        raise TooManyRequests(  # Agora's own quota: the record is FAILED (its place given back), the caller may retry
+            f"Agora refused the agent: the App ID's concurrent-agent quota is reached ({error.reason})",
+            details={"agentId": started.agent_id, "agoraHttpStatus": 422},
+            headers={"Retry-After": str(CAPACITY_RETRY_SECONDS)},
+        )
+    return started
 
 
 def _join_request(record: AgentRecord, deps: AgentDeps, token: str) -> Any:
@@ -477,12 +513,15 @@ def lifecycle_step(agent_id: str, deps: AgentDeps) -> dict[str, Any]:  # noqa: P
     if now < wake.at_ms:
         return {"done": False, "waitUntilMs": wake.at_ms}
     if wake.action == "end" or now >= record.max_at_ms:  # a late wake-up past both: the maximum wins
-        leave_agent(agent_id, deps, reason="max_duration")
+        with lane(END_LANE):
+            leave_agent(agent_id, deps, reason="max_duration")
         return {"done": True}
     if record.agora_agent_id is None:  # the start is still being resolved: look again soon, never past the maximum
         return {"done": False, "waitUntilMs": min(now + STARTING_POLL_MS, record.max_at_ms)}
     seconds = schedule.token_seconds(now, record.max_at_ms)
-    deps.agora.update_token(record.agora_agent_id, deps.mint_token(record.channel, record.bot_uid, seconds))
+    token = deps.mint_token(record.channel, record.bot_uid, seconds)
+    with lane(RENEWAL_LANE):
+        deps.agora.update_token(record.agora_agent_id, token)
     saved = _update(deps, agent_id, lambda r: r.with_(token_expires_ms=now + seconds * 1000, renewals=r.renewals + 1))
     assert saved.token_expires_ms is not None
     nxt = schedule.next_wake(saved.token_expires_ms, saved.max_at_ms, renew_margin_seconds=deps.renew_margin_seconds)

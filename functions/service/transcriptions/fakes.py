@@ -17,7 +17,7 @@ from agorakit.agora.errors import AgoraNotFoundError, AgoraParameterError, Agora
 from agorakit.agora.stt import STATES, SttAgent, SttJoin, SttNameConflict
 
 from service.transcriptions import logic
-from service.transcriptions.ports import ChannelBusy, ConditionFailed
+from service.transcriptions.ports import AtCapacity, ChannelBusy, ConditionFailed
 from service.transcriptions.record import Transcription
 
 
@@ -27,15 +27,23 @@ class InMemoryTranscriptionStore:
         self.items: dict[str, Transcription] = {}
         self.locks: dict[str, str] = {}
         self.agents: dict[str, str] = {}
+        #: the ids holding a running place (the table's ``counted``)
+        self.counted: set[str] = set()
 
-    def create(self, transcription: Transcription) -> None:
+    def running(self) -> int:
+        return len(self.counted)
+
+    def create(self, transcription: Transcription, *, max_running: int | None = None) -> None:
         if transcription.id in self.items:
             raise ConditionFailed(self.items[transcription.id])
         holder = self.locks.get(transcription.channel)
         if holder is not None and holder != transcription.id:
             raise ChannelBusy(holder)
+        if max_running is not None and len(self.counted) >= max_running:
+            raise AtCapacity(max_running)
         self.items[transcription.id] = transcription
         self.locks[transcription.channel] = transcription.id
+        self.counted.add(transcription.id)
 
     def get(self, transcription_id: str) -> Transcription | None:
         return self.items.get(transcription_id)
@@ -99,6 +107,8 @@ class InMemoryTranscriptionStore:
             last_error=error if error is not None else item.last_error,
         )
         self.items[transcription_id] = updated
+        if ended:
+            self.counted.discard(transcription_id)  # the running place, given back once
         if ended and self.locks.get(item.channel) == transcription_id:
             del self.locks[item.channel]
         return updated

@@ -9,8 +9,9 @@ moto/emulator-backed ones); ``handler`` builds the default one from the environm
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+from agorakit.agora.ratelimit import Lane, lane
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -32,6 +33,9 @@ from service.transcriptions.models import (
 from service.transcriptions.record import Transcription
 from service.transcriptions.settings import TranscriptionsSettings
 from service.transcriptions.usecases import StartCommand, TranscriptionService
+
+if TYPE_CHECKING:
+    from service.adapters.agora import CallBudget
 
 logger = Logger()
 metrics = Metrics()
@@ -55,7 +59,8 @@ class TranscriptionsApi:
     service: TranscriptionService
 
     def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with _serving.use(self):
+        # every Agora call of a request (join and its resolution, update, leave, the state read) has a person waiting
+        with _serving.use(self), lane(Lane.INTERACTIVE):
             return app.resolve(event, context)
 
 
@@ -67,9 +72,10 @@ def create_app(settings: TranscriptionsSettings, service: TranscriptionService) 
     return TranscriptionsApi(settings, service)
 
 
-def build_service(settings: TranscriptionsSettings) -> TranscriptionService:
+def build_service(settings: TranscriptionsSettings, budget: "CallBudget | None" = None) -> TranscriptionService:
     """The deployed adapters: the table, Agora's STT (credentials in Secrets Manager, the shared limiter), the
-    bot's token signer and the caption storage (the recordings bucket with the uploader's keys)."""
+    bot's token signer and the caption storage (the recordings bucket with the uploader's keys). ``budget``:
+    ``INTERACTIVE`` (the default) behind API Gateway; the restart workflow passes ``BACKGROUND``."""
     from agorakit.agora.stt import SttClient
 
     from service.adapters.agora import INTERACTIVE, build_agora_client
@@ -82,7 +88,9 @@ def build_service(settings: TranscriptionsSettings) -> TranscriptionService:
         store=TranscriptionsRepository(settings.transcriptions_table),
         agora=LazyStt(
             lambda: SttClient(
-                build_agora_client(settings, secrets, budget=INTERACTIVE, on_wait=limiter_wait_observer(_metric))
+                build_agora_client(
+                    settings, secrets, budget=budget or INTERACTIVE, on_wait=limiter_wait_observer(_metric)
+                )
             )
         ),
         clock=time.time,
@@ -91,6 +99,7 @@ def build_service(settings: TranscriptionsSettings) -> TranscriptionService:
         schedule_restart=restart_scheduler(settings),
         lifetime_ms=settings.transcription_lifetime_seconds * 1000,
         restart_margin_ms=settings.transcription_restart_margin_seconds * 1000,
+        max_running=settings.transcriptions_max_running,
     )
 
 
@@ -172,9 +181,16 @@ def _id(value: str) -> str:
         {201: (TranscriptionView, "the transcription, its agent starting")},
         403,
         409,
+        429,
         502,
         body=True,
-        descriptions={**_ADMIN, 409: "the channel is already transcribed"},
+        descriptions={
+            **_ADMIN,
+            409: "the channel is already transcribed",
+            429: "the stack's running cap (transcriptionsMaxRunning) is reached, or Agora's concurrent-agent quota "
+            "(its 422: the transcription, details.transcription_id, is FAILED); Retry-After says when to try "
+            "again (no queue: a person is waiting)",
+        },
     ),
 )
 @tracer.capture_method

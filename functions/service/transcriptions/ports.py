@@ -30,9 +30,22 @@ class ChannelBusy(Exception):
         self.holder = holder
 
 
+class AtCapacity(Exception):
+    """The stack already runs its maximum of transcriptions (``transcriptionsMaxRunning``): nothing was written."""
+
+    def __init__(self, limit: int):
+        super().__init__(f"{limit} transcriptions are active, the most this stack runs at once")
+        self.limit = limit
+
+
 class TranscriptionStore(Protocol):
-    def create(self, transcription: Transcription) -> None:
-        """Insert it and take its channel's lock (``ChannelBusy`` if another active one holds it)."""
+    def running(self) -> int:
+        """How many running places are held (transcriptions created and not yet ended)."""
+
+    def create(self, transcription: Transcription, *, max_running: int | None = None) -> None:
+        """Insert it, take its channel's lock (``ChannelBusy`` if another active one holds it) and one of the stack's
+        running places (``AtCapacity`` if ``max_running`` are held; the lock is told first). The move into a
+        terminal state gives the place back, once."""
 
     def get(self, transcription_id: str) -> Transcription | None: ...
 

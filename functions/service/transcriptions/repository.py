@@ -5,6 +5,10 @@ Items (partition key ``pk``):
   and ``channel`` for the ``byChannel`` index (both sorted by ``createdAt``).
 - ``TXLOCK#<channel>``: ``transcriptionId`` of the channel's one active transcription.
 - ``TXAGENT#<agent id>``: ``transcriptionId`` (NCS product 20 names the agent as ``sid``).
+- ``TXRUNNING``: ``running``, the transcriptions holding one of the stack's running places
+  (``transcriptionsMaxRunning``, docs/transcriptions.md "Running cap"). ``create`` takes one in its transaction
+  (``running < max``) and marks the record ``counted``; the move into a terminal state gives it back in one
+  transaction with the move, which also removes ``counted``: once, whatever path ends the transcription.
 
 Every write is conditional: a status moves only from the state the caller read (``move``), ``sequenceId`` is
 increased by one conditional ``UpdateItem`` (two concurrent updates get two numbers), a configuration is stored
@@ -15,19 +19,24 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import cancellation_reasons, from_item, from_items, is_condition_failed, to_attr, to_item
 from service.transcriptions import logic
-from service.transcriptions.ports import ChannelBusy, ConditionFailed
+from service.transcriptions.ports import AtCapacity, ChannelBusy, ConditionFailed
 from service.transcriptions.record import Transcription
 from service.transcriptions.record import from_item as record_from_item
 from service.transcriptions.record import to_item as record_to_item
 
 BY_KIND = "byKind"
+#: the counter of running places (one item)
+RUNNING_KEY: Final = {"pk": {"S": "TXRUNNING"}}
+#: attempts of a create whose transaction met another on the counter item (TransactionConflict)
+CREATE_CONFLICT_RETRIES: Final = 8
 BY_CHANNEL = "byChannel"
 
 
@@ -103,28 +112,53 @@ class TranscriptionsRepository:
         return items, _encode_cursor(answer.get("LastEvaluatedKey"))
 
     # -- writes -----------------------------------------------------------------------------------
-    def create(self, transcription: Transcription) -> None:
-        item = record_to_item(transcription)
-        try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {"Put": {"TableName": self.table_name, "Item": to_item(item),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Put": {"TableName": self.table_name,
-                             "Item": {**lock_key(transcription.channel),
-                                      "transcriptionId": {"S": transcription.id}},
-                             "ConditionExpression": "attribute_not_exists(pk) OR transcriptionId = :id",
-                             "ExpressionAttributeValues": {":id": {"S": transcription.id}},
-                             "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-                ]
-            )  # fmt: skip
-        except Exception as exc:
-            reasons = cancellation_reasons(exc)
-            if reasons is None:
-                raise
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                raise ChannelBusy(self._lock_holder(transcription.channel)) from None
-            raise ConditionFailed(self.get(transcription.id)) from None
+    def running(self) -> int:
+        raw = self.client.get_item(TableName=self.table_name, Key=RUNNING_KEY, ConsistentRead=True)
+        item = from_item(raw.get("Item"))
+        return int(item.get("running") or 0) if item else 0
+
+    def _counter(self, delta: int, max_running: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": RUNNING_KEY,
+            "UpdateExpression": "ADD running :d",
+            "ExpressionAttributeValues": {":d": {"N": str(delta)}},
+        }
+        if max_running is not None:
+            update["ConditionExpression"] = "attribute_not_exists(running) OR running < :max"
+            update["ExpressionAttributeValues"][":max"] = {"N": str(max_running)}
+        return {"Update": update}
+
+    def create(self, transcription: Transcription, *, max_running: int | None = None) -> None:
+        item = {**record_to_item(transcription), "counted": True}
+        items = [
+            {"Put": {"TableName": self.table_name, "Item": to_item(item),
+                     "ConditionExpression": "attribute_not_exists(pk)"}},
+            {"Put": {"TableName": self.table_name,
+                     "Item": {**lock_key(transcription.channel), "transcriptionId": {"S": transcription.id}},
+                     "ConditionExpression": "attribute_not_exists(pk) OR transcriptionId = :id",
+                     "ExpressionAttributeValues": {":id": {"S": transcription.id}},
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            self._counter(+1, max_running),
+        ]  # fmt: skip
+        for attempt in range(CREATE_CONFLICT_RETRIES):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return
+            except Exception as exc:
+                reasons = cancellation_reasons(exc)
+                if reasons is None:
+                    raise
+                if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                    raise ChannelBusy(self._lock_holder(transcription.channel)) from None
+                if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                    raise AtCapacity(max_running or 0) from None
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    raise ConditionFailed(self.get(transcription.id)) from None
+                if "TransactionConflict" not in reasons:
+                    raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))
+        raise RuntimeError("the transcriptions' running counter stayed contended; try again")
 
     def _lock_holder(self, channel: str) -> str | None:
         raw = self.client.get_item(TableName=self.table_name, Key=lock_key(channel), ConsistentRead=True)
@@ -198,13 +232,17 @@ class TranscriptionsRepository:
         if error is not None:
             sets.append("lastError = :error")
             values[":error"] = {"S": error}
-        moved = self._update(
-            transcription_id,
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="#s = :source",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=values,
-        )
+        if target in logic.TERMINAL and self._end_counted(transcription_id, sets, values):
+            moved = self.get(transcription_id)
+            assert moved is not None
+        else:
+            moved = self._update(
+                transcription_id,
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="#s = :source",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values,
+            )
         if target in logic.TERMINAL:
             try:
                 self.client.delete_item(
@@ -217,6 +255,31 @@ class TranscriptionsRepository:
                 if not is_condition_failed(exc):  # someone else's lock (or none): nothing of ours to release
                     raise
         return moved
+
+    def _end_counted(self, transcription_id: str, sets: Sequence[str], values: dict[str, Any]) -> bool:
+        """The move into a terminal state of a record holding a running place, and the place given back, in one
+        transaction (conditional on the status and on ``counted``, which it removes). False when the record holds
+        no place (created before the cap, or by a store without it): the caller moves it alone."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {"Update": {"TableName": self.table_name, "Key": tx_key(transcription_id),
+                                "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE counted",
+                                "ConditionExpression": "#s = :source AND counted = :yes",
+                                "ExpressionAttributeNames": {"#s": "status"},
+                                "ExpressionAttributeValues": {**values, ":yes": {"BOOL": True}}}},
+                    self._counter(-1),
+                ]
+            )  # fmt: skip
+        except Exception as exc:
+            reasons = cancellation_reasons(exc)
+            if not reasons or reasons[0] != "ConditionalCheckFailed":
+                raise
+            current = self.get(transcription_id)
+            if current is None or current.status != values[":source"]["S"]:
+                raise ConditionFailed(current) from None
+            return False  # the status is as read: it holds no place (or a racing end took it); a plain move
+        return True
 
     def next_sequence(self, transcription_id: str) -> int:
         updatable = sorted(logic.UPDATABLE)

@@ -24,5 +24,8 @@ class TranscriptionsSettings(AgoraAccessSettings):
     #: workflow (Step Functions) waits until then. Smaller only in tests (scaled time).
     transcription_lifetime_seconds: int = Field(default=259_200, ge=10, le=259_200)
     transcription_restart_margin_seconds: int = Field(default=600, ge=1, le=86_400)
+    #: the most transcriptions active at once in the stack (CDK context ``transcriptionsMaxRunning``); past it
+    #: POST /transcriptions is 429
+    transcriptions_max_running: int = Field(default=50, ge=1, le=10_000)
     #: the restart workflow; None: no restart is scheduled (a transcription ends at 72 hours)
     transcription_state_machine_arn: str | None = None

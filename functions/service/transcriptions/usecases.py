@@ -21,18 +21,21 @@ from typing import Any
 
 from agorakit.agora.errors import AgoraError, AgoraNotFoundError, AgoraParameterError
 from agorakit.agora.models import StorageConfig
+from agorakit.agora.ratelimit import Lane, lane
 from agorakit.agora.stt import SttAgent, SttJoin, SttNameConflict
 
 from service.channeltasks import starting
-from service.errors import BadRequest, Conflict, NotFound
+from service.errors import BadRequest, Conflict, NotFound, TooManyRequests
 from service.transcriptions import logic
-from service.transcriptions.ports import ChannelBusy, ConditionFailed, SttAgora, TranscriptionStore
+from service.transcriptions.ports import AtCapacity, ChannelBusy, ConditionFailed, SttAgora, TranscriptionStore
 from service.transcriptions.record import Transcription
 
 #: the states read after an ambiguous start: the live ones (adopt) and the ended ones (it ran already)
 LISTED_STATES = ("RUNNING", "STARTING", "IDLE", "RECOVERING", "STOPPING", "STOPPED")
 #: NCS product 20 notices the emulator sends (docs/transcriptions.md): a state change, and the uploaded files
 EVENT_STATE, EVENT_FILES = 1, 2
+#: Retry-After of a start refused for capacity (ours or Agora's): no queue, a person is waiting for captions
+CAPACITY_RETRY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ class TranscriptionService:
     schedule_restart: Callable[[Transcription, int], None] | None = None
     lifetime_ms: int = logic.LIFETIME_MS
     restart_margin_ms: int = logic.RESTART_MARGIN_MS
+    #: the most transcriptions active at once in the stack (``transcriptionsMaxRunning``); None: Agora's limit only
+    max_running: int | None = None
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -95,10 +100,17 @@ class TranscriptionService:
             recording_id=command.recording_id,
         )
         try:
-            self.store.create(record)
+            self.store.create(record, max_running=self.max_running)
         except ChannelBusy as exc:
             raise Conflict(
                 f"channel {spec.channel!r} is already transcribed", details={"transcription_id": exc.holder}
+            ) from None
+        except AtCapacity as full:
+            raise TooManyRequests(
+                f"this stack runs at most {full.limit} transcriptions at once and all are active; try again when "
+                "one ends",
+                details={"max_running": full.limit},
+                headers={"Retry-After": str(CAPACITY_RETRY_SECONDS)},
             ) from None
         started = self.join_generation(record, 0)
         due = self.restart_due_ms(started.id)
@@ -127,6 +139,13 @@ class TranscriptionService:
         try:
             agent = self.agora.join(request)
         except AgoraParameterError as exc:
+            if exc.http_status == 422:  # Agora's quota / resource limit: nothing started; later may work
+                failed = self._fail(record, f"Agora's concurrent-agent quota is reached (Agora 422): {exc}")
+                raise TooManyRequests(
+                    f"Agora refused the transcription: the App ID's concurrent-agent quota is reached ({exc})",
+                    details={"transcription_id": failed.id, "agora_http_status": 422},
+                    headers={"Retry-After": str(CAPACITY_RETRY_SECONDS)},
+                ) from None
             if not isinstance(exc, SttNameConflict):
                 return self._fail(record, f"Agora refused the join: {exc}", raise_as=BadRequest)
             agent = self._resolve_start(record, request.name, exc)
@@ -279,9 +298,11 @@ class TranscriptionService:
         if record.status not in (logic.RUNNING, logic.RECOVERING, logic.STARTING) or record.agent_id is None:
             return record
         previous = record.agent_id
-        joined = self.join_generation(record, record.generation + 1)
+        with lane(Lane.START):  # the workflow's join (and its resolution): a start nobody waits for
+            joined = self.join_generation(record, record.generation + 1)
         if joined.agent_id != previous and previous is not None:
-            with contextlib.suppress(AgoraError):  # it ends at 72 hours anyway; the reconciler sees it
+            # the old agent's leave: a stop (both agents are billed until it leaves)
+            with contextlib.suppress(AgoraError), lane(Lane.STOP):  # it ends at 72 hours anyway
                 self.agora.leave(previous)
         return joined
 

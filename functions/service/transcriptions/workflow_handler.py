@@ -37,10 +37,11 @@ def create_app(service: TranscriptionService) -> RestartTask:
 
 
 def _from_env() -> RestartTask:
+    from service.adapters.agora import BACKGROUND
     from service.transcriptions.handler import build_service
     from service.transcriptions.settings import TranscriptionsSettings
 
-    return create_app(build_service(TranscriptionsSettings.from_env()))
+    return create_app(build_service(TranscriptionsSettings.from_env(), budget=BACKGROUND))
 
 
 _default = DefaultApp(_from_env)
