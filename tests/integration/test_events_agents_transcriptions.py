@@ -260,5 +260,13 @@ def test_a_transcription_whose_agent_fails_after_its_200(world: World, emu: Emul
     assert wait_until(lambda: service.settle(t.id).status == logic.FAILED)
     assert world.publish(world.records(TRANSCRIPTIONS)) == {"batchItemFailures": []}
     received = world.received()
-    assert _types(received) == ["Transcription Requested", "Transcription Started", "Transcription Failed"]
-    assert received[2]["detail"]["agent_id"] == t.agent_id and received[2]["detail"]["ended_at"]
+    # a settle may see the agent RUNNING for a moment before it fails (the emulator's timing): Running is optional
+    kinds = _types(received)
+    assert [k for k in kinds if k != "Transcription Running"] == [
+        "Transcription Requested",
+        "Transcription Started",
+        "Transcription Failed",
+    ], kinds
+    assert kinds.count("Transcription Running") <= 1
+    failed = received[kinds.index("Transcription Failed")]
+    assert failed["detail"]["agent_id"] == t.agent_id and failed["detail"]["ended_at"]
