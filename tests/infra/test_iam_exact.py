@@ -267,6 +267,7 @@ IAM_ONLY: dict[str, dict[str, str]] = {
     ),
 }
 
+CAPTIONS_ONLY = "the bucket reader that build_service wires is used by GET /transcriptions/{id}/captions only"
 NOT_A_SIGNER = "only the App Certificate's signers (tokens, recording tasks) confirm its version"
 
 #: derived from modules the handler imports, but this function never makes the call
@@ -315,6 +316,8 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the reconciler signs no token at all)",
         "dynamodb:PutItem": "the create transaction and the agent pointer: the reconciler creates and joins nothing",
         "states:StartExecution": "the reconciler starts no transcription; only the API starts restart executions",
+        "s3:ListBucket": CAPTIONS_ONLY,
+        "s3:GetObject": CAPTIONS_ONLY,
     },
     "LifecycleFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
@@ -327,6 +330,8 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     "RestartFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
         "states:StartExecution": "the restart step runs inside the workflow; only the API starts executions",
+        "s3:ListBucket": CAPTIONS_ONLY,
+        "s3:GetObject": CAPTIONS_ONLY,
     },
 }
 # the intake reads its secret: it is expected, so it cannot also be "not called"

@@ -23,9 +23,11 @@ and is counted in ``X-Playlist-Refused`` (issue 21).
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from agorakit.captions import caption_files
 
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.recordings import logic
@@ -191,26 +193,5 @@ def captions(
     if not 1 <= seconds <= url_seconds:
         raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
     listed = objects.list(recording_prefix(item))
-    tracks, transcripts = caption_entries(listed, lambda key: objects.presign(key, seconds))
+    tracks, transcripts = caption_files(listed, lambda key: objects.presign(key, seconds))
     return {"recording_id": item.recording_id, "tracks": tracks, "transcripts": transcripts, "url_expires_in": seconds}
-
-
-def caption_entries(
-    listed: dict[str, int], presign: Callable[[str], str], agents: Collection[str] | None = None
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The WebVTT tracks (``<agent>_<channel>_<lang>.vtt``) and transcripts (``<agent>_<channel>_transcript.json``)
-    among ``listed`` (key -> size), each with its presigned URL; only the files of ``agents`` when given (a
-    recording's folder may hold the files of another transcription)."""
-    tracks, transcripts = [], []
-    for key in sorted(listed):
-        name = posixpath.basename(key)
-        agent, _, rest = name.partition("_")
-        if not rest or (agents is not None and agent not in agents):
-            continue
-        if name.endswith(".vtt"):
-            language = rest.rsplit("_", 1)[-1].removesuffix(".vtt")
-            tracks.append({"language": language, "agent_id": agent, "file": name, "size": listed[key],
-                           "url": presign(key)})  # fmt: skip
-        elif name.endswith("_transcript.json"):
-            transcripts.append({"agent_id": agent, "file": name, "size": listed[key], "url": presign(key)})
-    return tracks, transcripts

@@ -4,16 +4,17 @@ Agora writes them (``captionConfig.storage``) into the recordings bucket: into t
 transcription goes with a recording (``recordings/<channel>/<recording id>/``), else
 ``transcripts/<channel>/<transcription id>/``. Only the files of this transcription's agents are listed (a
 recording's folder may also hold another transcription's), each with a presigned GetObject URL, in the shape of
-``GET /recordings/{id}/captions`` (``service.recordings.playback.caption_entries``).
+``GET /recordings/{id}/captions`` (``agorakit.captions.caption_files``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from agorakit.captions import caption_files
+
 from service.errors import BadRequest
 from service.recordings.logic import channel_segment, file_name_prefix
-from service.recordings.playback import caption_entries
 from service.transcriptions.ports import CaptionObjects
 from service.transcriptions.record import Transcription
 
@@ -35,7 +36,7 @@ def captions(
     if not 1 <= seconds <= url_seconds:
         raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
     listed = objects.list("/".join(caption_prefix(record)) + "/")
-    tracks, transcripts = caption_entries(listed, lambda key: objects.presign(key, seconds), set(record.agents))
+    tracks, transcripts = caption_files(listed, lambda key: objects.presign(key, seconds), set(record.agents))
     return {
         "transcription_id": record.id,
         "recording_id": record.recording_id,
