@@ -217,9 +217,13 @@ def _reconcile_both_ways(emu, store, stt, svc) -> None:
                           bot_uid=4_175_000_105, created_at_ms=now, status_at_ms=now)  # fmt: skip
     store.create(stuck)  # a start that never got an agent (its Lambda died between the write and the join)
 
+    emu.set_faults(script=["401@stt.get"])  # Agora failing on one record: the others are still judged
+    failing = svc.reconcile(grace_ms=0)
+    emu.set_faults(clear=True)
+    assert failing.errors == 1 and failing.ended == [stuck.id] and svc.get(dropped.id).status != logic.STOPPED
+    assert sorted(failing.stopped) == sorted([orphan.agent_id, stale.agent_id])
     report = svc.reconcile(grace_ms=0)
-    assert sorted(report.ended) == sorted([dropped.id, stuck.id])
-    assert sorted(report.stopped) == sorted([orphan.agent_id, stale.agent_id])
+    assert report.ended == [dropped.id] and report.stopped == [] and report.errors == 0
     assert report.foreign == 2
     assert svc.get(dropped.id).status == logic.STOPPED and svc.get(stuck.id).status == logic.FAILED
     assert svc.get(kept.id).status == logic.RUNNING

@@ -29,7 +29,8 @@ class Reconciler:
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
         report = self.service.reconcile()
-        result = {"ended": report.ended, "stopped": report.stopped, "kept": report.kept, "foreign": report.foreign}
+        result = {"ended": report.ended, "stopped": report.stopped, "kept": report.kept, "foreign": report.foreign,
+                  "errors": report.errors}  # fmt: skip
         logger.info("transcriptions reconciled", extra=result)
         return result
 

@@ -352,7 +352,11 @@ class TranscriptionService:
                                     error="reconciler: the start never completed")  # fmt: skip
                 report.ended.append(record.id)
                 continue
-            settled = self.settle(record.id)  # Agora's own word on the agent, not only its list
+            try:
+                settled = self.settle(record.id)  # Agora's own word on the agent, not only its list
+            except AgoraError:  # Agora failing now: judged again at the next run, the others still are
+                report.errors += 1
+                continue
             if settled.status in logic.TERMINAL:
                 report.ended.append(record.id)
             else:
@@ -367,8 +371,13 @@ class TranscriptionService:
             current = self.store.get(match.group(1))
             if current is not None and current.status in logic.ACTIVE and current.agent_id == agent.agent_id:
                 continue
-            with contextlib.suppress(AgoraNotFoundError):  # it ended meanwhile
+            try:
                 self.agora.leave(agent.agent_id)
+            except AgoraNotFoundError:  # it ended meanwhile
+                pass
+            except AgoraError:
+                report.errors += 1
+                continue
             report.stopped.append(agent.agent_id)
         return report
 
@@ -379,6 +388,7 @@ class ReconcileReport:
     stopped: list[str] = field(default_factory=list)  # Agora agent ids told to leave: ours by name, unknown here
     kept: int = 0
     foreign: int = 0  # live agents whose names are not ours (left alone)
+    errors: int = 0  # Agora failed on one record or agent: judged again at the next run
 
 
 def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Transcription | None:
