@@ -56,6 +56,7 @@ HANDLERS: dict[str, tuple[str, str, dict[str, str]]] = {
     "projects": ("service.projects.handler.handler", "api", {}),
     "transcriptions": ("service.transcriptions.handler.handler", "api", {}),
     "transcription restart": ("service.transcriptions.workflow_handler.handler", "plain", {}),
+    "transcriptions reconciler": ("service.transcriptions.reconciler_handler.handler", "plain", {}),
     "agents": ("service.agents.api_handler.handler", "api", {}),
     "agent lifecycle": ("service.agents.tasks_handler.lifecycle", "plain", {}),
     "agents reconciler": ("service.agents.tasks_handler.reconcile", "plain", {}),

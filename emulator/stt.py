@@ -15,7 +15,9 @@ Hostile like Agora: a 504 may come after the agent started (faults.py), a task c
 (``fail_rate``, or a bot uid that collides with a user: the older user is dropped, as Agora does), events
 are lost, duplicated and reordered by the webhook sender. While running, every publishing user that is
 subscribed speaks a cue every ``cue_seconds``; on exit the transcript JSON and one WebVTT file per language
-are uploaded under ``captionConfig.storage.fileNamePrefix`` (emulated Unix ms on the channel's clock).
+are uploaded under ``captionConfig.storage.fileNamePrefix`` (emulated Unix ms on the channel's clock). A bot
+whose AccessToken2 (``rtcConfig.pubBotToken``) expires is dropped from the channel and its task FAILS
+(reason ``token expired``): v7's ``update`` has no token field, so only a new agent brings a fresh token.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class SttAgent:
     notices: int = 0
     uploaded_at: float | None = None  # the last partial upload (``upload_seconds``)
     uploaded_cues: int = 0
+    #: when the bot's RTC token stops working (emulated epoch seconds); None: no AccessToken2 given
+    token_expires: float | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -102,6 +106,7 @@ class SttAgent:
             "sequence_id": self.sequence_id,
             "stop_reason": self.stop_reason,
             "cues": len(self.cues),
+            "token_expires": self.token_expires,
         }
 
 
@@ -194,6 +199,9 @@ class SttService:
         if rtc.get("subBotUid") is not None:  # deprecated in v7: Agora uses pubBotUid for both
             _uid(rtc.get("subBotUid"), "rtcConfig.subBotUid")
         subscribe = _uids(rtc.get("subscribeAudioUids"), "rtcConfig.subscribeAudioUids")
+        token = rtc.get("pubBotToken")
+        if token is not None and not isinstance(token, str):
+            raise stt_error(400, "rtcConfig.pubBotToken must be a string")
         translate = _translate(body.get("translateConfig"))
         caption = body.get("captionConfig")
         if caption is not None and not (isinstance(caption, dict) and isinstance(caption.get("storage"), dict)):
@@ -218,6 +226,7 @@ class SttService:
             created_at=now,
             create_ts=int(self.world.clock.epoch()),
             last_active=now,
+            token_expires=_token_expiry(token) if token else None,
         )
         if self.fail_rate and self.rng.random() < self.fail_rate:
             agent.fail_at = now + self.start_seconds * (1 + self.rng.random())
@@ -315,6 +324,11 @@ class SttService:
             if agent.status == "STARTING" and now - agent.created_at >= self.start_seconds:
                 self._run(agent, now)
             if agent.status != "RUNNING":
+                continue
+            if agent.token_expires is not None and self.world.clock.epoch() >= agent.token_expires:
+                # the bot's token expired: the bot is dropped from the channel and the task fails (v7's update
+                # cannot renew a token; a new agent must join with a fresh one before this one expires)
+                self._end(agent, "FAILED", "token expired")
                 continue
             if now - agent.created_at >= self.max_lifetime:
                 self._end(agent, "STOPPED", "max lifetime (72 hours)")
@@ -497,6 +511,19 @@ def route(emu: Emulator, method: str, seg: list[str], query: dict[str, list[str]
     if len(tail) == 3 and tail[0] == "agents" and tail[2] == "update" and method == "POST":
         return "stt.update", lambda b: locked(stt.update, tail[1], query, b)
     return None, None
+
+
+def _token_expiry(token: str) -> float | None:
+    """When an AccessToken2 stops working (emulated epoch seconds: its issue time plus its lifetime); None for
+    anything that is not a 007 token (an App ID without certificate takes no token)."""
+    if not token.startswith("007"):
+        return None
+    from agorakit.tokens.parser import TokenParseError, parse_access_token2
+
+    try:
+        return float(parse_access_token2(token).expires_at)
+    except TokenParseError:
+        raise stt_error(400, "rtcConfig.pubBotToken is not a valid token") from None
 
 
 def _object(value: Any) -> dict[str, Any]:

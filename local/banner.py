@@ -58,6 +58,8 @@ ROUTE_STEPS: dict[str, str] = {
     "PATCH /transcriptions/{id}": """curl -s -X PATCH "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"translation":[{"source":"en-US","targets":["fr-FR"]}]}'""",
     "GET /recordings/{id}/captions": """curl -s "$API/recordings/$REC/captions" -H "Authorization: Bearer $ADMIN\"""",
+    "GET /transcriptions/{id}/captions": """curl -s "$API/transcriptions/$TX/captions" """
+    """-H "Authorization: Bearer $ADMIN\"""",
     "DELETE /transcriptions/{id}": """curl -s -X DELETE "$API/transcriptions/$TX" -H "Authorization: Bearer $ADMIN\"""",
     "POST /agents": """AG=$(curl -s -X POST "$API/agents" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"channel":"demo","profile":"assistant","remoteUids":[1001]}' """
@@ -143,6 +145,7 @@ def walkthrough(runtime: Any) -> list[str]:
         step["PATCH /transcriptions/{id}"],
         step["DELETE /transcriptions/{id}"],
         step["GET /recordings/{id}/captions"],
+        step["GET /transcriptions/{id}/captions"],
         "# a Conversational AI agent (admins): the 'assistant' profile's vendor keys stay in Secrets Manager",
         step["POST /agents"],
         step["GET /agents"],

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -234,11 +235,33 @@ def merge(transcripts: list[Transcript]) -> list[Cue]:
     return out
 
 
+def caption_files(
+    listed: Mapping[str, int], presign: Callable[[str], str], agents: Collection[str] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The WebVTT tracks (``<agent>_<channel>_<lang>.vtt``) and transcripts (``<agent>_<channel>_transcript.json``,
+    the names the STT agent writes) among ``listed`` (object key -> size), each with ``presign(key)``; only the files
+    of ``agents`` when given (a recording's folder may hold another transcription's files)."""
+    tracks, transcripts = [], []
+    for key in sorted(listed):
+        name = key.rsplit("/", 1)[-1]
+        agent, _, rest = name.partition("_")
+        if not rest or (agents is not None and agent not in agents):
+            continue
+        if name.endswith(".vtt"):
+            language = rest.rsplit("_", 1)[-1].removesuffix(".vtt")
+            tracks.append({"language": language, "agent_id": agent, "file": name, "size": listed[key],
+                           "url": presign(key)})  # fmt: skip
+        elif name.endswith("_transcript.json"):
+            transcripts.append({"agent_id": agent, "file": name, "size": listed[key], "url": presign(key)})
+    return tracks, transcripts
+
+
 __all__ = [
     "TRANSCRIPT_FORMAT",
     "CaptionError",
     "Cue",
     "Transcript",
+    "caption_files",
     "format_timestamp",
     "merge",
     "parse_timestamp",

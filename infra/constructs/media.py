@@ -35,6 +35,10 @@ from infra.retention import data_removal_policy
 from infra.settings import StackSettings
 
 RECORDINGS_PREFIX = "recordings/"
+#: a transcription without a recording (service.transcriptions.captions.TRANSCRIPTS_FOLDER)
+TRANSCRIPTS_PREFIX = "transcripts/"
+#: where Agora's uploader may write: recordings (and the transcriptions beside them), transcriptions alone
+UPLOADER_PREFIXES = (RECORDINGS_PREFIX, TRANSCRIPTS_PREFIX)
 PLAYLIST_SUFFIX = ".m3u8"
 FUNCTION_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 5
@@ -177,7 +181,8 @@ class Media(Construct):
         self.uploader = iam.User(self, "UploaderUser")
         self.uploader.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["s3:PutObject"], resources=[self.bucket.arn_for_objects(f"{RECORDINGS_PREFIX}*")]
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"{prefix}*") for prefix in UPLOADER_PREFIXES],
             )
         )
         acknowledge(
@@ -185,6 +190,12 @@ class Media(Construct):
             f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.bucket)}.Arn>/{RECORDINGS_PREFIX}*]",
             "Agora Cloud Recording writes objects named after each session (fileNamePrefix/sid_channel...) "
             "under recordings/; PutObject on that prefix is the narrowest grant that lets it upload.",
+        )
+        acknowledge(
+            self.uploader,
+            f"AwsSolutions-IAM5[Resource::<{self._logical_id(self.bucket)}.Arn>/{TRANSCRIPTS_PREFIX}*]",
+            "Agora Real-Time STT writes a transcription's files (agent_channel_lang.vtt, the transcript JSON) "
+            "under transcripts/<channel>/<id>/ when no recording goes with it; the names are Agora's.",
         )
         access_key = iam.AccessKey(self, "UploaderAccessKey", user=self.uploader)
         self.uploader_secret = secretsmanager.Secret(

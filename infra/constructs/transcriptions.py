@@ -2,6 +2,8 @@
 ``/transcriptions*`` routes (JWT-authorized; the function itself requires the admin group). The webhook
 processor gets the table (``grant_events``) to apply NCS product 20.
 
+A reconciler function runs every 5 minutes (an EventBridge rule): Agora's list of STT agents against the table.
+
 Least privilege: Agora access through ``AgoraAccess.grant`` (REST secret + rate-limit table); the table with
 exactly the calls the repository makes; the App Certificate (the bot's token) and the uploader's keys (Agora
 writes transcripts and captions into the recordings bucket with them) read-only.
@@ -12,6 +14,9 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -22,6 +27,7 @@ from constructs import Construct
 from infra.constructs.agora_access import AgoraAccess
 from infra.constructs.api import Api
 from infra.constructs.function_factory import FunctionFactory
+from infra.constructs.media import RECORDINGS_PREFIX, TRANSCRIPTS_PREFIX
 from infra.constructs.recording_workflow import LAMBDA_SERVICE_ERRORS
 from infra.grants import grant_secret_value
 from infra.nag import acknowledge
@@ -38,6 +44,9 @@ TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
+#: the reconciler (TranscriptionService.reconcile): byKind Query of the live ones, GetItem, the conditional moves
+#: UpdateItem and the channel lock's DeleteItem at an end; it never creates, joins nor signs a token
+RECONCILER_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 #: NCS product 20 (service.transcriptions.usecases.apply_notice): the agent pointer and record reads, the
 #: conditional moves, the channel lock released at the end
 EVENT_ACTIONS = ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
@@ -117,6 +126,19 @@ class Transcriptions(Construct):
         if uploader_secret is not None:
             grant_secret_value(self.restart_function, uploader_secret)
         self.state_machine = self._restart_workflow(settings)
+        # -- the reconciler: Agora's list of live agents against the table, every 5 minutes -------------------
+        self.reconciler_function = functions.create(
+            self, "TranscriptionsReconcilerFunction", handler="service.transcriptions.reconciler_handler.handler",
+            description="Transcriptions: Agora's STT agents against the table (ends ours Agora dropped, stops orphans)",
+            service_name="transcriptions", memory_size=512, timeout=Duration.seconds(120), environment=dict(env),
+        )  # fmt: skip
+        agora.grant(self.reconciler_function)
+        self._grant_table(self.reconciler_function, RECONCILER_TABLE_ACTIONS)
+        self.reconciler_schedule = events.Rule(
+            self, "ReconcilerSchedule", description="Run the transcriptions reconciler",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[targets.LambdaFunction(self.reconciler_function, retry_attempts=0)],  # type: ignore[list-item]
+        )  # fmt: skip
         env["TRANSCRIPTION_STATE_MACHINE_ARN"] = self.state_machine.state_machine_arn
         self.function = functions.create(
             self,
@@ -135,6 +157,32 @@ class Transcriptions(Construct):
             grant_secret_value(self.function, uploader_secret)
         self.state_machine.grant_start_execution(self.function)
         self.routes = [route for path, methods in ROUTES for route in api.add_route(path, list(methods), self.function)]
+        if bucket is not None:
+            self._captions(api, bucket)
+
+    def _captions(self, api: Api, bucket: s3.IBucket) -> None:
+        """GET /transcriptions/{id}/captions lists the transcription's folder (its recording's, or its own under
+        transcripts/) and presigns GetObject URLs (a presigned URL carries the signer's permissions)."""
+        self.routes += api.add_route("/transcriptions/{id}/captions", [apigw.HttpMethod.GET], self.function)
+        prefixes = [f"{RECORDINGS_PREFIX}*", f"{TRANSCRIPTS_PREFIX}*"]
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[bucket.arn_for_objects(p) for p in prefixes])
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": prefixes}},
+            )
+        )  # fmt: skip
+        assert self.function.role is not None
+        bucket_id = Stack.of(self).resolve(bucket.bucket_arn)["Fn::GetAtt"][0]
+        for prefix in prefixes:
+            acknowledge(
+                self.function.role,
+                f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{prefix}]",
+                "Captions presign the WebVTT and transcript files Agora's STT agents wrote in the transcription's "
+                "folder; their names (agent id, channel, language) are Agora's, so the ARN can only be the prefix.",
+            )
 
     def _restart_workflow(self, settings: StackSettings) -> sfn.StateMachine:
         """Wait until ``restartAt`` -> restart step -> ``done``? end : wait again. One execution per transcription

@@ -82,6 +82,29 @@ def test_agents_attach_by_generation_and_are_found_by_id(store: TranscriptionSto
     assert store.by_agent("unknown") is None
 
 
+def test_the_current_agents_token_expiry_is_stored_once_known(store: TranscriptionStore) -> None:
+    store.create(record("t1"))
+    by_notice = store.attach_agent("t1", "A0", 0, 1_500)  # a notice beat the join's answer: no token known
+    assert by_notice.token_expires_ms is None
+    assert store.attach_agent("t1", "A0", 0, 1_600, 86_401_000).token_expires_ms == 86_401_000  # the join's answer
+    renewed = store.attach_agent("t1", "A1", 1, 80_000_000, 166_400_000)  # the next generation's fresh token
+    assert (renewed.agent_id, renewed.token_expires_ms) == ("A1", 166_400_000)
+    assert store.attach_agent("t1", "A0", 1, 80_000_500, 1).token_expires_ms == 166_400_000  # an old agent: never
+    untokened = store.attach_agent("t1", "A2", 2, 90_000_000)  # a generation without a certificate: no expiry
+    assert untokened.token_expires_ms is None
+    loaded = store.get("t1")
+    assert loaded is not None and loaded.token_expires_ms is None
+
+
+def test_active_lists_every_transcription_not_ended_oldest_first(store: TranscriptionStore) -> None:
+    for n in range(4):
+        store.create(record(f"t{n}", channel=f"room-{n}", created=1_000 + n))
+    store.attach_agent("t1", "A1", 0, 1_500)
+    store.move("t2", logic.REQUESTED, logic.FAILED, 2_000, error="boom")
+    store.move("t3", logic.REQUESTED, logic.STOPPING, 2_000)
+    assert [t.id for t in store.active()] == ["t0", "t1", "t3"]
+
+
 def test_sequence_ids_increase_only_while_updatable_and_configs_keep_the_newest(store: TranscriptionStore) -> None:
     store.create(record("t1"))
     with pytest.raises(ConditionFailed):

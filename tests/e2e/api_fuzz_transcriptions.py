@@ -1,5 +1,5 @@
-"""The fuzz's deterministic cases for ``/transcriptions*`` and ``GET /recordings/{id}/captions`` (run by
-``api_fuzz.explicit_cases`` against the same LocalRuntime): every documented status, Agora failing through the
+"""The fuzz's deterministic cases for ``/transcriptions*`` (captions included) and ``GET /recordings/{id}/captions``
+(run by ``api_fuzz.explicit_cases`` against the same LocalRuntime): every documented status, Agora failing through the
 emulator's fault script (``401@stt.<op>`` is our 502, ``5xx@stt.<op>`` past the retries our 503) and AWS failing
 through the botocore/awsfast hook of ``api_faults.aws_failing``."""
 
@@ -12,6 +12,7 @@ from tests.e2e.api_faults import GHOST, RETRIES_OUT, agora_failing, aws_failing
 ONE = "/transcriptions/{transcription_id}"
 LIST = "/transcriptions"
 CAPTIONS = "/recordings/{recording_id}/captions"
+TX_CAPTIONS = "/transcriptions/{transcription_id}/captions"
 UNKNOWN = "0" * 31 + "1"
 GHOST_TX = "f" * 28 + "f503"
 #: (method, path, template, body) for the generic 401/403/unknown-query cases of ``api_fuzz._ROUTES``
@@ -22,6 +23,7 @@ ROUTES: list[tuple[str, str, str, Any]] = [
     ("PATCH", f"/transcriptions/{UNKNOWN}", ONE, {"languages": ["en-US"]}),
     ("DELETE", f"/transcriptions/{UNKNOWN}", ONE, None),
     ("GET", "/recordings/x/captions", CAPTIONS, None),
+    ("GET", f"/transcriptions/{UNKNOWN}/captions", TX_CAPTIONS, None),
 ]
 BODY_ROUTES = {f"POST {LIST}", f"PATCH {ONE}"}
 
@@ -57,6 +59,10 @@ def transcription_cases(runner: Any, admin: str, *, recording: str) -> None:
             s("POST", LIST, LIST, token=admin, json={"channel": channel, "languages": ["en-US"]}, expect=expect)
     s("GET", f"/recordings/{recording}/captions", CAPTIONS, token=admin, expect=200)
     s("GET", "/recordings/00000000-0000-4000-8000-000000000000/captions", CAPTIONS, token=admin, expect=404)
+    s("GET", f"/transcriptions/{tid}/captions", TX_CAPTIONS, token=admin, expect=200)
+    s("GET", f"/transcriptions/{tid}/captions?expires_in=0", TX_CAPTIONS, token=admin, expect=400)
+    s("GET", f"/transcriptions/{UNKNOWN}/captions", TX_CAPTIONS, token=admin, expect=404)
+    s("GET", "/transcriptions/not-an-id/captions", TX_CAPTIONS, token=admin, expect=400)
     # AWS failing (503)
     with aws_failing("dynamodb", "Query", "fuzz-tx-aws") as hit:
         s("GET", f"{LIST}?channel=fuzz-tx-aws", LIST, token=admin, expect=503)
@@ -65,6 +71,9 @@ def transcription_cases(runner: Any, admin: str, *, recording: str) -> None:
         with aws_failing("dynamodb", "GetItem", GHOST_TX) as hit:
             s(method, f"/transcriptions/{GHOST_TX}", ONE, token=admin, json=body_, expect=503)
         _hit(runner, hit, f"{method} {ONE}")
+    with aws_failing("dynamodb", "GetItem", GHOST_TX) as hit:
+        s("GET", f"/transcriptions/{GHOST_TX}/captions", TX_CAPTIONS, token=admin, expect=503)
+    _hit(runner, hit, f"GET {TX_CAPTIONS}")
     with aws_failing("dynamodb", "TransactWriteItems", "fuzz-tx-aws") as hit:
         s("POST", LIST, LIST, token=admin, json={"channel": "fuzz-tx-aws", "languages": ["en-US"]}, expect=503)
     _hit(runner, hit, f"POST {LIST}")

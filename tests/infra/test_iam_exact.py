@@ -52,7 +52,7 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
         "service.transcriptions.handler.handler",
         # the table: Get/Query reads, conditional Put (agent pointer, the create transaction's two Puts)/Update/
         # Delete; the limiter's UpdateItem; the REST secret, the App Certificate and the uploader's keys; the
-        # restart workflow's StartExecution
+        # restart workflow's StartExecution; captions: ListObjectsV2 of its folder, GetObject for the presigned URLs
         frozenset(
             {
                 "dynamodb:GetItem",
@@ -62,6 +62,8 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:DeleteItem",
                 "secretsmanager:GetSecretValue",
                 "states:StartExecution",
+                "s3:ListBucket",
+                "s3:GetObject",
             }
         ),
     ),
@@ -73,6 +75,20 @@ EXPECTED: dict[str, tuple[str, frozenset[str]]] = {
                 "dynamodb:GetItem",
                 "dynamodb:Query",
                 "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "secretsmanager:GetSecretValue",
+            }
+        ),
+    ),
+    "TranscriptionsReconcilerFunction": (
+        "service.transcriptions.reconciler_handler.handler",
+        # Agora's list against the table: the byKind Query of the live ones, GetItem, the conditional moves'
+        # UpdateItem and the channel lock's DeleteItem at an end; the limiter's UpdateItem; the REST secret
+        frozenset(
+            {
+                "dynamodb:GetItem",
+                "dynamodb:Query",
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "secretsmanager:GetSecretValue",
@@ -251,6 +267,7 @@ IAM_ONLY: dict[str, dict[str, str]] = {
     ),
 }
 
+CAPTIONS_ONLY = "the bucket reader that build_service wires is used by GET /transcriptions/{id}/captions only"
 NOT_A_SIGNER = "only the App Certificate's signers (tokens, recording tasks) confirm its version"
 
 #: derived from modules the handler imports, but this function never makes the call
@@ -295,6 +312,13 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     "AgentsFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
     },
+    "TranscriptionsReconcilerFunction": {
+        "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the reconciler signs no token at all)",
+        "dynamodb:PutItem": "the create transaction and the agent pointer: the reconciler creates and joins nothing",
+        "states:StartExecution": "the reconciler starts no transcription; only the API starts restart executions",
+        "s3:ListBucket": CAPTIONS_ONLY,
+        "s3:GetObject": CAPTIONS_ONLY,
+    },
     "LifecycleFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
         "states:StartExecution": "the lifecycle step runs inside the workflow; only the API starts executions",
@@ -306,6 +330,8 @@ REACHED_NOT_CALLED: dict[str, dict[str, str]] = {
     "RestartFunction": {
         "secretsmanager:DescribeSecret": NOT_A_SIGNER + " (the bot's token is signed without the version check)",
         "states:StartExecution": "the restart step runs inside the workflow; only the API starts executions",
+        "s3:ListBucket": CAPTIONS_ONLY,
+        "s3:GetObject": CAPTIONS_ONLY,
     },
 }
 # the intake reads its secret: it is expected, so it cannot also be "not called"
@@ -352,6 +378,7 @@ def _prefix(function_id: str) -> str:
         "PublisherFunction": "Events",
         "TranscriptionsFunction": "Transcriptions",
         "RestartFunction": "Transcriptions",
+        "TranscriptionsReconcilerFunction": "Transcriptions",
         "AgentsFunction": "Agents",
         "LifecycleFunction": "Agents",
         "AgentsReconcilerFunction": "Agents",
@@ -396,7 +423,8 @@ def test_no_role_gets_the_callbacks_or_items_nobody_sends(template_json):
 
 
 def test_list_bucket_is_limited_to_the_recordings_prefix(template_json):
-    """The media function (integrity) and the recordings API (playback) list; only under recordings/."""
+    """The media function (integrity) and the recordings API (playback) list; only under recordings/. The
+    transcriptions API (captions) lists under recordings/ and transcripts/ (a transcription without a recording)."""
     statements = [
         s
         for body in template_json["Resources"].values()
@@ -404,9 +432,13 @@ def test_list_bucket_is_limited_to_the_recordings_prefix(template_json):
         for s in body["Properties"]["PolicyDocument"]["Statement"]
         if s["Action"] == "s3:ListBucket"
     ]
-    assert len(statements) == 2
+    assert len(statements) == 3
+    conditions = sorted(str(statement["Condition"]) for statement in statements)
+    assert conditions == sorted(
+        [str({"StringLike": {"s3:prefix": ["recordings/*"]}})] * 2
+        + [str({"StringLike": {"s3:prefix": ["recordings/*", "transcripts/*"]}})]
+    )
     for statement in statements:
-        assert statement["Condition"] == {"StringLike": {"s3:prefix": ["recordings/*"]}}
         assert statement["Resource"]["Fn::GetAtt"][1] == "Arn"
 
 

@@ -185,7 +185,10 @@ def test_uploader_user_can_only_put_objects_under_the_prefix(template_json):
     for res in template_json["Resources"].values():
         if res["Type"] == "AWS::IAM::Policy" and {"Ref": user_id} in res["Properties"].get("Users", []):
             statements += res["Properties"]["PolicyDocument"]["Statement"]
-    assert statements == [{"Action": "s3:PutObject", "Effect": "Allow", "Resource": _objects_under_prefix(bucket_id)}]
+    transcripts = {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/transcripts/*"]]}
+    assert statements == [
+        {"Action": "s3:PutObject", "Effect": "Allow", "Resource": [_objects_under_prefix(bucket_id), transcripts]}
+    ]  # recordings (and their transcriptions' captions), and a transcription without a recording
 
 
 def test_uploader_key_is_in_a_secret_never_in_plain_text(template_json):

@@ -103,8 +103,8 @@ def test_regions_without_the_powertools_parameter_fail_clearly(region):
 
 def test_every_function_runs_the_tested_python_on_arm64(template_json):
     functions = project_functions(template_json)
-    # ten, plus the transcriptions API and its 72-hour restart task, the agents API, lifecycle task and reconciler
-    assert len(functions) == 15
+    # ten, plus the transcriptions API, its restart task and reconciler, the agents API, lifecycle task and reconciler
+    assert len(functions) == 16
     for name, fn in functions.items():
         assert fn["Properties"]["Runtime"] == "python3.13", name
         assert fn["Properties"]["Architectures"] == ["arm64"], name
@@ -238,6 +238,7 @@ EXPECTED_ALARMS = {
             "PublisherFunction",
             "TranscriptionsFunction",
             "RestartFunction",
+            "TranscriptionsReconcilerFunction",
             "AgentsFunction",
             "LifecycleFunction",
             "AgentsReconcilerFunction",

@@ -216,3 +216,37 @@ def test_upload_seconds_writes_the_files_so_far_while_it_runs_without_a_files_no
         emu.stt_configure(upload_seconds=0)
     with pytest.raises(ValueError, match="upload_seconds"):
         emu.stt_configure(upload_seconds=-1)
+
+
+def bot_token(emu, channel: str, seconds: int, uid: int = BOT) -> str:
+    """An AccessToken2 for the bot issued now on the emulator's (scaled) clock."""
+    from agorakit.tokens import build_rtc_token
+
+    from tests.integration._emulator_fixtures import APP_ID
+
+    return build_rtc_token(app_id=APP_ID, app_certificate="0123456789abcdef0123456789abcdef", channel_name=channel,
+                           uid=uid, role="publisher", expire=seconds,
+                           issue_ts=int(emu.world.clock.epoch()))  # fmt: skip
+
+
+def test_a_bot_whose_token_expires_is_dropped_and_its_task_fails(emu, stt) -> None:
+    """v7's ``update`` has no token field: the bot's token ends the task. 60 emulated seconds = 1.2 s here."""
+    emu.join("stt-room-token", 1010)
+    short = stt.join(join("room-token-stt", "stt-room-token", max_idle_seconds=0,
+                          bot_token=bot_token(emu, "stt-room-token", 60)))  # fmt: skip
+    day = stt.join(join("room-token-day", "stt-room-token", bot_uid=BOT + 1, max_idle_seconds=0,
+                        bot_token=bot_token(emu, "stt-room-token", 86_400, BOT + 1)))  # fmt: skip
+    assert wait_until(lambda: stt.get(short.agent_id).status == "RUNNING")
+    assert wait_until(lambda: stt.get(short.agent_id).status == "FAILED", timeout=15)
+    ended = next(a for a in emu.stt_history() if a["agent_id"] == short.agent_id)
+    assert ended["stop_reason"] == "token expired"
+    users = {u["uid"] for c in emu.channels() if c["cname"] == "stt-room-token" for u in c["users"]}
+    assert BOT not in users and BOT + 1 in users  # dropped from the channel; the other bot's token is still good
+    assert stt.get(day.agent_id).status == "RUNNING"
+    stt.leave(day.agent_id)
+    client = stt._client
+    body = {"name": "x", "languages": ["en-US"], "rtcConfig": {"channelName": "c", "pubBotUid": "1",
+                                                                 "pubBotToken": "007not-a-token"}}  # fmt: skip
+    with pytest.raises(AgoraParameterError) as info:
+        client._call("stt.join", "POST", f"/api/speech-to-text/v1/projects/{client.app_id}/join", body=body)
+    assert info.value.http_status == 400 and "pubBotToken" in str(info.value)

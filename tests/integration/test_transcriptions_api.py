@@ -122,3 +122,83 @@ def test_bad_ids_unknown_ids_and_callers(api) -> None:
     assert call(api, "GET", "/transcriptions", query={"cursor": "!!"})[0] == 400
     assert call(api, "GET", "/transcriptions", query={"limit": "0"})[0] in (400, 422)
     assert call(api, "POST", "/transcriptions", raw=b"{not json")[0] == 400
+
+
+@pytest.fixture
+def api_bucket(api, monkeypatch):
+    """The same handler with the recordings bucket and the uploader's keys (Agora gets ``captionConfig``)."""
+    monkeypatch.setenv("RECORDINGS_BUCKET", "captions-bucket")
+    monkeypatch.setenv("RECORDING_UPLOADER_SECRET_NAME", "uploader")
+    boto3.client("s3").create_bucket(Bucket="captions-bucket")
+    boto3.client("secretsmanager").create_secret(
+        Name="uploader", SecretString=json.dumps({"access_key": "AKIAUPLOADER", "secret_key": "uploader-secret"})
+    )
+    api.handler.reset()
+    return api
+
+
+def agora_writes(api: Any, agent_id: str, *, extra: tuple[str, ...] = ()) -> list[str]:
+    """The files Agora writes for ``agent_id`` at the prefix our join gave it (``captionConfig.storage``), plus
+    ``extra`` names in the same folder (another agent's files, the recording's media)."""
+    from emulator.naming import object_key
+
+    agent = api.emulator.stt.agents[agent_id]
+    prefix, channel = agent.caption["storage"]["fileNamePrefix"], agent.cname
+    names = [f"{agent_id}_{channel}_en-US.vtt", f"{agent_id}_{channel}_fr-FR.vtt",
+             f"{agent_id}_{channel}_transcript.json", *extra]  # fmt: skip
+    keys = [object_key(prefix, name) for name in names]
+    for key in keys:
+        boto3.client("s3").put_object(Bucket="captions-bucket", Key=key, Body=b"WEBVTT\n")
+    return keys
+
+
+def test_captions_of_a_transcription_with_and_without_a_recording(api_bucket) -> None:
+    api = api_bucket
+    api.emulator.join("cap-room", 3101)
+    api.emulator.join("cap-rec-room", 3102)
+    body = {"channel": "cap-room", "languages": ["en-US"], "translation": [{"source": "en-US", "targets": ["fr-FR"]}]}
+    status, alone = call(api, "POST", "/transcriptions", body=body)
+    assert status == 201, alone
+    keys = agora_writes(api, alone["agent_id"], extra=("OTHERAGENT_cap-room_en-US.vtt",))
+    assert keys[0].startswith(f"transcripts/caproom/{alone['id']}/")  # no recording: its own folder
+    status, listed = call(api, "GET", f"/transcriptions/{alone['id']}/captions")
+    assert status == 200, listed
+    assert listed["transcription_id"] == alone["id"] and listed["recording_id"] is None
+    assert [(t["agent_id"], t["language"]) for t in listed["tracks"]] == [
+        (alone["agent_id"], "en-US"), (alone["agent_id"], "fr-FR")]  # fmt: skip
+    assert [t["file"] for t in listed["transcripts"]] == [f"{alone['agent_id']}_cap-room_transcript.json"]
+    assert all("X-Amz-Signature" in t["url"] or "Signature" in t["url"] for t in listed["tracks"])
+    assert listed["url_expires_in"] == 900
+    assert call(api, "GET", f"/transcriptions/{alone['id']}/captions", query={"expires_in": "60"})[1][
+        "url_expires_in"] == 60  # fmt: skip
+    status, refused = call(api, "GET", f"/transcriptions/{alone['id']}/captions", query={"expires_in": "901"})
+    assert status == 400 and "expires_in" in refused["error"]["message"]
+    assert call(api, "GET", f"/transcriptions/{alone['id']}/captions", query={"expires_in": "x"})[0] in (400, 422)
+
+    recording = "0c3e2b4f-1f5a-4d7e-9b1a-2f6c8d9e0a1b"
+    status, beside = call(api, "POST", "/transcriptions", body={"channel": "cap-rec-room", "languages": ["en-US"],
+                                                                "recording_id": recording})  # fmt: skip
+    assert status == 201, beside
+    keys = agora_writes(api, beside["agent_id"], extra=("EARLIERAGENT_cap-rec-room_en-US.vtt", "sid_caprecroom.m3u8"))
+    assert keys[0].startswith(f"recordings/caprecroom/{recording.replace('-', '')}/")  # beside its playlist
+    status, listed = call(api, "GET", f"/transcriptions/{beside['id']}/captions")
+    assert status == 200 and listed["recording_id"] == recording
+    assert {t["agent_id"] for t in listed["tracks"]} == {beside["agent_id"]}  # not an earlier transcription's
+    assert len(listed["tracks"]) == 2 and len(listed["transcripts"]) == 1
+    for tid in (alone["id"], beside["id"]):
+        assert call(api, "DELETE", f"/transcriptions/{tid}")[0] == 200
+    assert call(api, "GET", f"/transcriptions/{alone['id']}/captions")[0] == 200  # the files stay after the end
+
+
+def test_captions_of_unknown_and_malformed_ids_and_without_a_bucket(api) -> None:
+    status, answer = call(api, "GET", "/transcriptions/" + "0" * 32 + "/captions")
+    assert status == 404 and "not found" in answer["error"]["message"]
+    status, answer = call(api, "GET", "/transcriptions/not-an-id/captions")
+    assert status == 400 and "32 lowercase hexadecimal" in answer["error"]["message"]
+    assert call(api, "GET", "/transcriptions/" + "0" * 32 + "/captions", groups=["users"])[0] == 403
+    api.emulator.join("cap-nobucket", 3103)
+    status, started = call(api, "POST", "/transcriptions", body={"channel": "cap-nobucket", "languages": ["en-US"]})
+    assert status == 201
+    status, answer = call(api, "GET", f"/transcriptions/{started['id']}/captions")
+    assert status == 503 and "RECORDINGS_BUCKET" in answer["error"]["message"]
+    call(api, "DELETE", f"/transcriptions/{started['id']}")

@@ -168,3 +168,8 @@ def test_restart_due_before_the_product_limit() -> None:
     limit = 72 * 3600
     assert not schedule.restart_due(0, (limit - 301) * 1000, limit)
     assert schedule.restart_due(0, (limit - 300) * 1000, limit)
+
+
+def test_next_wake_takes_a_margin_in_milliseconds_too() -> None:
+    assert schedule.next_wake(86_400_000, 3 * 86_400_000, renew_margin_ms=1_500) == schedule.Wake(86_398_500, "renew")
+    assert schedule.next_wake(86_400_000, 86_399_000, renew_margin_ms=500) == schedule.Wake(86_399_000, "end")

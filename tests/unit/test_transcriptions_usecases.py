@@ -156,6 +156,42 @@ def test_the_restart_joins_the_next_generation_before_the_old_agent_leaves(svc, 
     assert svc.restart(t.id).status == logic.STOPPED and svc.restart_due_ms(t.id) is None
 
 
+def test_the_restart_comes_before_the_bot_token_expires_every_day_of_the_72_hours(clock, agora) -> None:
+    """v7's update cannot renew a token: the next agent joins (with a fresh token) ``restart_margin_ms`` before the
+    current one's token expires, and before the 72 hours when that comes first (``channeltasks.schedule``)."""
+    minted: list[tuple[str, int, int, int]] = []
+
+    def sign(channel: str, uid: int, issued_at_s: int, seconds: int) -> str:
+        minted.append((channel, uid, issued_at_s, seconds))
+        return f"007token-{len(minted)}"
+
+    svc = TranscriptionService(InMemoryTranscriptionStore(clock), agora, clock, bot_token=sign,
+                               rng=random.Random(3))  # fmt: skip
+    t = svc.start(StartCommand("room", ["en-US"]))
+    issued = minted[0][2]
+    assert minted[0][1:] == (t.bot_uid, issued, 86_400) and issued == int(clock())
+    assert agora.agents[t.agent_id]["request"]["rtcConfig"]["pubBotToken"] == "007token-1"
+    assert t.token_expires_ms == (issued + 86_400) * 1000
+    assert svc.restart_due_ms(t.id) == t.token_expires_ms - logic.RESTART_MARGIN_MS  # the token's day comes first
+    generations = []
+    for _ in range(4):
+        step = svc.restart_step(t.id)
+        due = svc.restart_due_ms(t.id)
+        assert step["done"] is False and due is not None
+        assert due <= svc.get(t.id).token_expires_ms - logic.RESTART_MARGIN_MS
+        clock.advance(due / 1000 - clock())
+        generations.append(svc.restart_step(t.id)["generation"])
+    assert generations == [1, 2, 3, 4] and len(minted) == 5
+    last = svc.get(t.id)
+    assert last.token_expires_ms == (minted[-1][2] + 86_400) * 1000 and len(live(agora)) == 1
+    # without a certificate there is no token: only the 72 hours count
+    plain = TranscriptionService(InMemoryTranscriptionStore(clock), agora, clock, rng=random.Random(4))
+    p = plain.start(StartCommand("other", ["en-US"]))
+    assert p.token_expires_ms is None
+    assert plain.restart_due_ms(p.id) == p.started_at_ms + logic.LIFETIME_MS - logic.RESTART_MARGIN_MS
+    assert logic.restart_due_ms(0, 600_000, 3_600_000, token_expires_ms=86_400_000) == 3_000_000  # the end first
+
+
 def test_the_rules() -> None:
     with pytest.raises(logic.RuleError):
         logic.check_start("c", [])

@@ -47,6 +47,9 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
     status, started = api(rs, "POST", "/transcriptions", body={"channel": "restart-room", "languages": ["en-US"]})
     assert status == 201, started
     tid, first = started["id"], started["agent_id"]
+    # the bot's token (24 h, signed from the App Certificate) is the other deadline: the restart comes first here
+    assert started["token_expires_ms"] is not None
+    assert started["restart_due_ms"] <= started["token_expires_ms"] - 18_000
     machine = rs.stack.physical("TranscriptionsRestartWorkflow")
     arn = machine.replace(":stateMachine:", ":execution:") + f":{tid}"
     assert rs.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"

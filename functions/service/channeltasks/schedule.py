@@ -30,11 +30,16 @@ def token_seconds(now_ms: int, max_at_ms: int) -> int:
 
 
 def next_wake(
-    token_expires_ms: int, max_at_ms: int, *, renew_margin_seconds: int = DEFAULT_RENEW_MARGIN_SECONDS
+    token_expires_ms: int,
+    max_at_ms: int,
+    *,
+    renew_margin_seconds: int = DEFAULT_RENEW_MARGIN_SECONDS,
+    renew_margin_ms: int | None = None,
 ) -> Wake:
-    """The next wake-up: the renewal ``renew_margin_seconds`` before the token expires, unless the hard
-    maximum comes first."""
-    renew_at = token_expires_ms - renew_margin_seconds * 1000
+    """The next wake-up: the renewal ``renew_margin_seconds`` (or ``renew_margin_ms``) before the token
+    expires, unless the hard maximum comes first."""
+    margin_ms = renew_margin_seconds * 1000 if renew_margin_ms is None else renew_margin_ms
+    renew_at = token_expires_ms - margin_ms
     if max_at_ms <= renew_at:
         return Wake(max_at_ms, "end")
     return Wake(renew_at, "renew")

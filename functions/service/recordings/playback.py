@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agorakit.captions import caption_files
+
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.recordings import logic
 from service.recordings.ports import RecordingObjects
@@ -191,16 +193,5 @@ def captions(
     if not 1 <= seconds <= url_seconds:
         raise BadRequest(f"expires_in must be between 1 and {url_seconds} seconds")
     listed = objects.list(recording_prefix(item))
-    tracks, transcripts = [], []
-    for key in sorted(listed):
-        name = posixpath.basename(key)
-        agent, _, rest = name.partition("_")
-        if name.endswith(".vtt") and rest:
-            language = rest.rsplit("_", 1)[-1].removesuffix(".vtt")
-            tracks.append({"language": language, "agent_id": agent, "file": name, "size": listed[key],
-                           "url": objects.presign(key, seconds)})  # fmt: skip
-        elif name.endswith("_transcript.json") and rest:
-            transcripts.append(
-                {"agent_id": agent, "file": name, "size": listed[key], "url": objects.presign(key, seconds)}
-            )
+    tracks, transcripts = caption_files(listed, lambda key: objects.presign(key, seconds))
     return {"recording_id": item.recording_id, "tracks": tracks, "transcripts": transcripts, "url_expires_in": seconds}

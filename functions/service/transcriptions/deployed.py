@@ -4,7 +4,6 @@ bucket with the uploader's keys, which Agora uses to write transcripts and capti
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +57,13 @@ class LazyStt:
         return self.client.find_running(name, channel)
 
 
-def bot_token_signer(settings: TranscriptionsSettings, secrets: SecretStore) -> Callable[[str, int], str | None]:
-    def sign(channel: str, uid: int) -> str | None:
+def bot_token_signer(
+    settings: TranscriptionsSettings, secrets: SecretStore
+) -> Callable[[str, int, int, int], str | None]:
+    """The bot's RTC token (publisher), ``seconds`` from ``issued_at_s``: the use cases pick both, so the
+    stored expiry is the token's own."""
+
+    def sign(channel: str, uid: int, issued_at_s: int, seconds: int) -> str | None:
         if not settings.app_certificate_secret_name:
             return None  # an App ID without certificate: Agora accepts no token
         from agorakit.tokens import build_rtc_token
@@ -69,8 +73,7 @@ def bot_token_signer(settings: TranscriptionsSettings, secrets: SecretStore) -> 
         if not certificate:
             raise RuntimeError("the app certificate secret has no 'app_certificate' field")
         return build_rtc_token(app_id=settings.agora_app_id, app_certificate=str(certificate), channel_name=channel,
-                               uid=uid, role="publisher", expire=settings.bot_token_seconds,
-                               issue_ts=int(time.time()))  # fmt: skip
+                               uid=uid, role="publisher", expire=seconds, issue_ts=issued_at_s)  # fmt: skip
 
     return sign
 
@@ -87,12 +90,9 @@ def caption_storage(
             return None
         from agorakit.agora.models import StorageConfig
 
-        from service.recordings.logic import channel_segment, file_name_prefix
+        from service.transcriptions.captions import caption_prefix
 
-        if record.recording_id:
-            prefix = file_name_prefix(record.channel, record.recording_id)
-        else:
-            prefix = ["transcripts", channel_segment(record.channel)[:60], record.id]
+        prefix = caption_prefix(record)
         keys = secrets.get_json(settings.recording_uploader_secret_name)
         access_key, secret_key = keys.get("access_key"), keys.get("secret_key")
         if not access_key or not secret_key:

@@ -70,16 +70,29 @@ class InMemoryTranscriptionStore:
             raise ConditionFailed(None)
         return item
 
-    def attach_agent(self, transcription_id: str, agent_id: str, generation: int, at_ms: int) -> Transcription:
+    def active(self) -> tuple[Transcription, ...]:
+        live = (t for t in self.items.values() if t.status in logic.ACTIVE)
+        return tuple(sorted(live, key=lambda t: (t.created_at_ms, t.id)))
+
+    def attach_agent(
+        self, transcription_id: str, agent_id: str, generation: int, at_ms: int, token_expires_ms: int | None = None
+    ) -> Transcription:
         item = self._need(transcription_id)
         if item.status in logic.TERMINAL or item.generation > generation:
             raise ConditionFailed(item)
+        self.agents[agent_id] = transcription_id
+        if agent_id in item.agents:  # attached already (by a notice): only the current agent's token expiry
+            if token_expires_ms is not None and item.agent_id == agent_id:
+                item = replace(item, token_expires_ms=token_expires_ms)
+                self.items[transcription_id] = item
+            return item
         status = logic.STARTING if item.status == logic.REQUESTED else item.status
-        agents = item.agents if agent_id in item.agents else (*item.agents, agent_id)
+        agents = (*item.agents, agent_id)
         started = item.started_at_ms if generation == item.generation and item.started_at_ms else at_ms
         status_at = at_ms if status != item.status else item.status_at_ms
         updated = replace(item, agent_id=agent_id, generation=generation, agents=agents, status=status,
-                          status_at_ms=status_at, started_at_ms=started)  # fmt: skip
+                          status_at_ms=status_at, started_at_ms=started,
+                          token_expires_ms=token_expires_ms)  # fmt: skip
         self.items[transcription_id] = updated
         self.agents[agent_id] = transcription_id
         return updated

@@ -24,6 +24,7 @@ from service.http import build_resolver, contract
 from service.observability import limiter_wait_observer, make_tracer, metric_sink
 from service.transcriptions import logic
 from service.transcriptions.models import (
+    CaptionList,
     TranscriptionList,
     TranscriptionRequest,
     TranscriptionUpdate,
@@ -84,6 +85,11 @@ def build_service(settings: TranscriptionsSettings, budget: "CallBudget | None" 
     from service.transcriptions.repository import TranscriptionsRepository
 
     secrets = SecretsManagerStore(max_age=settings.secret_cache_seconds)
+    objects = None
+    if settings.recordings_bucket:
+        from service.adapters.s3_objects import S3RecordingObjects
+
+        objects = S3RecordingObjects(settings.recordings_bucket)
     return TranscriptionService(
         store=TranscriptionsRepository(settings.transcriptions_table),
         agora=LazyStt(
@@ -100,6 +106,9 @@ def build_service(settings: TranscriptionsSettings, budget: "CallBudget | None" 
         lifetime_ms=settings.transcription_lifetime_seconds * 1000,
         restart_margin_ms=settings.transcription_restart_margin_seconds * 1000,
         max_running=settings.transcriptions_max_running,
+        bot_token_seconds=settings.bot_token_seconds,
+        caption_objects=objects,
+        caption_url_seconds=settings.caption_url_seconds,
     )
 
 
@@ -121,7 +130,8 @@ def view(t: Transcription) -> dict[str, Any]:
     service = _api().service
     restart = None
     if t.started_at_ms is not None and t.status not in logic.TERMINAL:
-        restart = logic.restart_due_ms(t.started_at_ms, service.restart_margin_ms, service.lifetime_ms)
+        restart = logic.restart_due_ms(t.started_at_ms, service.restart_margin_ms, service.lifetime_ms,
+                                       t.token_expires_ms)  # fmt: skip
     targets = {target for targets in t.translate.values() for target in targets}
     return TranscriptionView(
         id=t.id,
@@ -144,6 +154,7 @@ def view(t: Transcription) -> dict[str, Any]:
         recording_id=t.recording_id,
         files=list(t.files),
         restart_due_ms=restart,
+        token_expires_ms=t.token_expires_ms,
         cost_per_hour_usd=logic.cost_per_hour(len(targets)),
     ).model_dump()
 
@@ -239,6 +250,29 @@ def get_transcriptions(
 @tracer.capture_method
 def get_transcription(transcription_id: TranscriptionId) -> Response[Any]:
     return _json(200, view(_api().service.get(_id(transcription_id))))
+
+
+@app.get(
+    "/transcriptions/<transcription_id>/captions",
+    summary="The transcription's captions (WebVTT per language) and transcripts, presigned",
+    tags=TAGS,
+    responses=contract(
+        {200: (CaptionList, "the caption tracks and transcripts of the transcription's agents")},
+        403,
+        404,
+        503,
+        descriptions={**_ID, 503: "the recordings bucket is not configured"},
+    ),
+)
+@tracer.capture_method
+def get_transcription_captions(
+    transcription_id: TranscriptionId,
+    expires_in: Annotated[
+        int | None,
+        Query(ge=1, le=43_200, description="seconds the URLs stay valid (at most the deployment's setting)"),
+    ] = None,
+) -> Response[Any]:
+    return _json(200, _api().service.captions(_id(transcription_id), expires_in))
 
 
 @app.patch(

@@ -16,7 +16,7 @@ from typing import Final
 
 from agorakit import ids
 
-from service.channeltasks import botuids, lifecycle, starting
+from service.channeltasks import botuids, lifecycle, schedule, starting
 
 # the channel-task states and Agora's, shared with the Conversational AI agents (service.channeltasks.lifecycle)
 REQUESTED: Final = lifecycle.REQUESTED
@@ -121,12 +121,22 @@ def next_state(current: str, current_at_ms: int, reported: str, reported_at_ms: 
     return lifecycle.apply_report(current, current_at_ms, reported, reported_at_ms).state
 
 
-def restart_due_ms(started_at_ms: int, margin_ms: int = RESTART_MARGIN_MS, lifetime_ms: int = LIFETIME_MS) -> int:
-    """When the next generation must join: ``margin_ms`` before Agora's 72-hour end of the current agent
-    (``lifetime_ms`` is shorter only in tests, where 72 hours are scaled down)."""
+def restart_due_ms(
+    started_at_ms: int,
+    margin_ms: int = RESTART_MARGIN_MS,
+    lifetime_ms: int = LIFETIME_MS,
+    token_expires_ms: int | None = None,
+) -> int:
+    """When the next generation must join: ``margin_ms`` before Agora's 72-hour end of the current agent, or
+    ``margin_ms`` before its bot's RTC token expires if that comes first (``channeltasks.schedule.next_wake``, the
+    agents' renewal schedule: v7's ``update`` cannot renew a token, so STT renews by a restart, the new agent
+    joining with a fresh token before the old one leaves). ``lifetime_ms`` is shorter only in tests."""
     if not 0 < margin_ms < lifetime_ms:
         raise ValueError("the margin must be within the lifetime")
-    return started_at_ms + lifetime_ms - margin_ms
+    end_due = started_at_ms + lifetime_ms - margin_ms
+    if token_expires_ms is None:
+        return end_due
+    return schedule.next_wake(token_expires_ms, end_due, renew_margin_ms=margin_ms).at_ms
 
 
 def cost_per_hour(translated_languages: int = 0, *, streams: int = 1) -> float:

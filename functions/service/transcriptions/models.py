@@ -70,10 +70,40 @@ class TranscriptionView(BaseModel):
     last_error: str | None
     recording_id: str | None
     files: list[str] = Field(description="transcript and caption objects in the recordings bucket")
-    restart_due_ms: int | None = Field(description="when the next agent joins, before Agora's 72-hour end")
+    restart_due_ms: int | None = Field(
+        description="when the next agent joins: before Agora's 72-hour end or the bot token's expiry"
+    )
+    token_expires_ms: int | None = Field(
+        default=None, description="when the current agent's bot RTC token expires (null: no App Certificate)"
+    )
     cost_per_hour_usd: float = Field(description="Agora's list price for this configuration, per hour")
 
 
 class TranscriptionList(BaseModel):
     transcriptions: list[TranscriptionView]
     next_cursor: str | None
+
+
+class CaptionTrack(BaseModel):
+    language: str = Field(description="the track's language (a transcribed or a translated one)")
+    agent_id: str = Field(description="the Real-Time STT agent that wrote it (a restart adds one)")
+    file: str
+    size: int
+    url: str = Field(description="a presigned GetObject URL of the WebVTT file")
+
+
+class TranscriptFile(BaseModel):
+    agent_id: str
+    file: str
+    size: int
+    url: str = Field(description="a presigned GetObject URL of the transcript JSON")
+
+
+class CaptionList(BaseModel):
+    """The files Agora wrote for the transcription's agents (beside its recording, or under transcripts/)."""
+
+    transcription_id: str
+    recording_id: str | None
+    tracks: list[CaptionTrack]
+    transcripts: list[TranscriptFile]
+    url_expires_in: int

@@ -55,8 +55,14 @@ class TranscriptionStore(Protocol):
         self, *, channel: str | None = None, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[Transcription], str | None]: ...
 
-    def attach_agent(self, transcription_id: str, agent_id: str, generation: int, at_ms: int) -> Transcription:
-        """The agent of ``generation`` is ours (conditional: still active, generation not past it)."""
+    def active(self) -> tuple[Transcription, ...]:
+        """Every transcription not ended, oldest first."""
+
+    def attach_agent(
+        self, transcription_id: str, agent_id: str, generation: int, at_ms: int, token_expires_ms: int | None = None
+    ) -> Transcription:
+        """The agent of ``generation`` is ours (conditional: still active, generation not past it), its bot's
+        token expiring at ``token_expires_ms`` (None: no token). Attaching it again stores only that expiry."""
 
     def move(
         self,
@@ -110,3 +116,13 @@ class SttAgora(Protocol):
     ) -> list[SttAgent]: ...
 
     def find_running(self, name: str, channel: str) -> SttAgent | None: ...
+
+
+class CaptionObjects(Protocol):
+    """The recordings bucket, read for a transcription's files (``service.adapters.s3_objects.S3RecordingObjects``)."""
+
+    def list(self, prefix: str) -> dict[str, int]:
+        """key -> size of every object under ``prefix``."""
+        ...
+
+    def presign(self, key: str, seconds: int) -> str: ...

@@ -31,6 +31,8 @@ class Transcription:
     sequence_id: int = -1  # the last sequenceId handed out for an update (Agora wants it to increase)
     applied_sequence: int = -1  # the sequenceId of the configuration stored here
     started_at_ms: int | None = None
+    #: when the current agent's bot RTC token expires (None: no token, an App ID without certificate)
+    token_expires_ms: int | None = None
     ended_at_ms: int | None = None
     stop_reason: str | None = None
     recording_id: str | None = None
@@ -61,6 +63,7 @@ def to_item(t: Transcription) -> dict[str, Any]:
         "subscribeUids": list(t.subscribe_uids) if t.subscribe_uids is not None else None,
         "agentId": t.agent_id,
         "startedAt": t.started_at_ms,
+        "tokenExpiresAt": t.token_expires_ms,
         "endedAt": t.ended_at_ms,
         "stopReason": t.stop_reason,
         "recordingId": t.recording_id,
@@ -100,6 +103,7 @@ def from_item(item: Mapping[str, Any]) -> Transcription:
         sequence_id=_int(item.get("sequenceId", -1)),
         applied_sequence=_int(item.get("appliedSequence", -1)),
         started_at_ms=_opt_int(item.get("startedAt")),
+        token_expires_ms=_opt_int(item.get("tokenExpiresAt")),
         ended_at_ms=_opt_int(item.get("endedAt")),
         stop_reason=item.get("stopReason"),
         recording_id=item.get("recordingId"),

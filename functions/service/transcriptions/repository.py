@@ -111,6 +111,27 @@ class TranscriptionsRepository:
         items = [record_from_item(i) for i in from_items(answer.get("Items", []))]
         return items, _encode_cursor(answer.get("LastEvaluatedKey"))
 
+    def active(self) -> tuple[Transcription, ...]:
+        """Every transcription not ended (the reconciler's side of the comparison): byKind, every page, filtered
+        on the status (the ended ones are read and dropped by DynamoDB, as the agents' reconciler does)."""
+        live = sorted(logic.ACTIVE)
+        names = {f":s{n}": {"S": state} for n, state in enumerate(live)}
+        params: dict[str, Any] = {
+            "TableName": self.table_name,
+            "IndexName": BY_KIND,
+            "KeyConditionExpression": "kind = :kind",
+            "FilterExpression": f"#s IN ({', '.join(names)})",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":kind": {"S": "transcription"}, **names},
+        }
+        found: list[Transcription] = []
+        while True:
+            page = self.client.query(**params)
+            found += [record_from_item(i) for i in from_items(page.get("Items", []))]
+            if not page.get("LastEvaluatedKey"):
+                return tuple(sorted(found, key=lambda t: (t.created_at_ms, t.id)))
+            params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # -- writes -----------------------------------------------------------------------------------
     def running(self) -> int:
         raw = self.client.get_item(TableName=self.table_name, Key=RUNNING_KEY, ConsistentRead=True)
@@ -178,7 +199,9 @@ class TranscriptionsRepository:
         assert item is not None
         return record_from_item(item)
 
-    def attach_agent(self, transcription_id: str, agent_id: str, generation: int, at_ms: int) -> Transcription:
+    def attach_agent(
+        self, transcription_id: str, agent_id: str, generation: int, at_ms: int, token_expires_ms: int | None = None
+    ) -> Transcription:
         self.client.put_item(
             TableName=self.table_name,
             Item={**agent_key(agent_id), "transcriptionId": {"S": transcription_id}},
@@ -186,31 +209,48 @@ class TranscriptionsRepository:
         current = self.get(transcription_id)
         if current is None or current.status in logic.TERMINAL or current.generation > generation:
             raise ConditionFailed(current)
+        if agent_id in current.agents:  # attached already (a notice that beat the join's answer): its token only
+            return self._token_expiry(current, agent_id, token_expires_ms)
         status = logic.STARTING if current.status == logic.REQUESTED else current.status
         started = current.started_at_ms if generation == current.generation and current.started_at_ms else at_ms
-        return (
-            self._update(
-                transcription_id,
-                UpdateExpression=(
-                    "SET agentId = :agent, generation = :gen, #s = :status, statusAt = :statusAt, "
-                    "startedAt = :started, agents = list_append(if_not_exists(agents, :empty), :agents)"
-                ),
-                ConditionExpression="#s = :current AND generation <= :gen AND NOT contains(agents, :agent)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":agent": {"S": agent_id},
-                    ":gen": {"N": str(generation)},
-                    ":status": {"S": status},
-                    ":current": {"S": current.status},
-                    ":statusAt": {"N": str(at_ms if status != current.status else current.status_at_ms)},
-                    ":started": {"N": str(started)},
-                    ":empty": {"L": []},
-                    ":agents": {"L": [{"S": agent_id}]},
-                },
-            )
-            if agent_id not in current.agents
-            else current
+        token = "tokenExpiresAt = :token" if token_expires_ms is not None else None
+        values: dict[str, Any] = {
+            ":agent": {"S": agent_id},
+            ":gen": {"N": str(generation)},
+            ":status": {"S": status},
+            ":current": {"S": current.status},
+            ":statusAt": {"N": str(at_ms if status != current.status else current.status_at_ms)},
+            ":started": {"N": str(started)},
+            ":empty": {"L": []},
+            ":agents": {"L": [{"S": agent_id}]},
+        }
+        if token_expires_ms is not None:
+            values[":token"] = {"N": str(token_expires_ms)}
+        return self._update(
+            transcription_id,
+            UpdateExpression=(
+                "SET agentId = :agent, generation = :gen, #s = :status, statusAt = :statusAt, "
+                "startedAt = :started, agents = list_append(if_not_exists(agents, :empty), :agents)"
+                + (f", {token}" if token else " REMOVE tokenExpiresAt")
+            ),
+            ConditionExpression="#s = :current AND generation <= :gen AND NOT contains(agents, :agent)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
         )
+
+    def _token_expiry(self, current: Transcription, agent_id: str, token_expires_ms: int | None) -> Transcription:
+        """The current agent's bot token expiry, stored when the join's answer comes after a notice attached it."""
+        if token_expires_ms is None or current.agent_id != agent_id or current.token_expires_ms == token_expires_ms:
+            return current
+        try:
+            return self._update(
+                current.id,
+                UpdateExpression="SET tokenExpiresAt = :token",
+                ConditionExpression="agentId = :agent",
+                ExpressionAttributeValues={":token": {"N": str(token_expires_ms)}, ":agent": {"S": agent_id}},
+            )
+        except ConditionFailed as exc:  # a later generation took over meanwhile: its own expiry stands
+            return exc.item or current
 
     def move(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from service.adapters.agora import AgoraAccessSettings
 
@@ -17,8 +17,11 @@ class TranscriptionsSettings(AgoraAccessSettings):
     recordings_bucket: str | None = None
     recordings_bucket_region: str = "us-east-1"
     recording_uploader_secret_name: str | None = None
+    #: the lifetime of the presigned URLs of ``GET /transcriptions/{id}/captions`` (at most; ``expires_in`` less)
+    caption_url_seconds: int = Field(default=900, ge=60, le=43_200)
     secret_cache_seconds: float = Field(default=300.0, ge=0)
-    #: the bot's token lifetime (Agora's maximum is 24 h; the restart before 72 h mints a new one)
+    #: the bot's token lifetime (Agora's maximum is 24 h): v7's ``update`` cannot renew it, so the restart
+    #: workflow joins the next agent (with a fresh token) ``transcription_restart_margin_seconds`` before it ends
     bot_token_seconds: int = Field(default=24 * 3600, ge=600, le=24 * 3600)
     #: Agora's lifetime of one task (72 h) and how long before its end the next agent joins; the restart
     #: workflow (Step Functions) waits until then. Smaller only in tests (scaled time).
@@ -29,3 +32,9 @@ class TranscriptionsSettings(AgoraAccessSettings):
     transcriptions_max_running: int = Field(default=50, ge=1, le=10_000)
     #: the restart workflow; None: no restart is scheduled (a transcription ends at 72 hours)
     transcription_state_machine_arn: str | None = None
+
+    @model_validator(mode="after")
+    def _margin_within_token(self) -> TranscriptionsSettings:
+        if self.transcription_restart_margin_seconds >= self.bot_token_seconds:
+            raise ValueError("transcription_restart_margin_seconds must be shorter than bot_token_seconds")
+        return self

@@ -16,7 +16,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agorakit.agora.errors import AgoraError, AgoraNotFoundError, AgoraParameterError
@@ -24,10 +24,17 @@ from agorakit.agora.models import StorageConfig
 from agorakit.agora.ratelimit import Lane, lane
 from agorakit.agora.stt import SttAgent, SttJoin, SttNameConflict
 
-from service.channeltasks import starting
-from service.errors import BadRequest, Conflict, NotFound, TooManyRequests
+from service.channeltasks import schedule, starting
+from service.errors import BadRequest, Conflict, NotFound, TooManyRequests, UpstreamUnavailable
 from service.transcriptions import logic
-from service.transcriptions.ports import AtCapacity, ChannelBusy, ConditionFailed, SttAgora, TranscriptionStore
+from service.transcriptions.ports import (
+    AtCapacity,
+    CaptionObjects,
+    ChannelBusy,
+    ConditionFailed,
+    SttAgora,
+    TranscriptionStore,
+)
 from service.transcriptions.record import Transcription
 
 #: the states read after an ambiguous start: the live ones (adopt) and the ended ones (it ran already)
@@ -36,6 +43,10 @@ LISTED_STATES = ("RUNNING", "STARTING", "IDLE", "RECOVERING", "STOPPING", "STOPP
 EVENT_STATE, EVENT_FILES = 1, 2
 #: Retry-After of a start refused for capacity (ours or Agora's): no queue, a person is waiting for captions
 CAPACITY_RETRY_SECONDS = 30
+#: the live states of Agora's list (``GET /agents?state=``): what runs, or may yet
+LIVE_STATES = ("IDLE", "STARTING", "RUNNING", "RECOVERING")
+#: the reconciler judges nothing younger (a start being resolved, a restart between join and attach)
+RECONCILE_GRACE_MS = 120_000
 
 
 @dataclass(frozen=True)
@@ -51,13 +62,14 @@ class StartCommand:
 
 @dataclass
 class TranscriptionService:
-    """The use cases with their ports. ``bot_token(channel, uid)`` mints the bot's RTC token (None without an App
-    Certificate); ``caption_storage(record)`` says where Agora writes the transcript and caption files."""
+    """The use cases with their ports. ``bot_token(channel, uid, issued_at_s, seconds)`` mints the bot's RTC token
+    valid ``seconds`` from ``issued_at_s`` (None without an App Certificate); ``caption_storage(record)`` says
+    where Agora writes the transcript and caption files."""
 
     store: TranscriptionStore
     agora: SttAgora
     clock: Callable[[], float]
-    bot_token: Callable[[str, int], str | None] = lambda channel, uid: None
+    bot_token: Callable[[str, int, int, int], str | None] = lambda channel, uid, issued_at_s, seconds: None
     caption_storage: Callable[[Transcription], StorageConfig | None] = lambda record: None
     channel_uids: Callable[[str], Sequence[int]] = lambda channel: ()
     rng: random.Random | None = None
@@ -67,6 +79,11 @@ class TranscriptionService:
     restart_margin_ms: int = logic.RESTART_MARGIN_MS
     #: the most transcriptions active at once in the stack (``transcriptionsMaxRunning``); None: Agora's limit only
     max_running: int | None = None
+    #: the bot's token lifetime (Agora's maximum: 24 h); the restart comes ``restart_margin_ms`` before it ends
+    bot_token_seconds: int = schedule.MAX_TOKEN_SECONDS
+    #: the recordings bucket, where Agora writes the files (None: not configured; captions answer 503)
+    caption_objects: CaptionObjects | None = None
+    caption_url_seconds: int = 900
 
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
@@ -118,13 +135,13 @@ class TranscriptionService:
             self.schedule_restart(started, due)
         return started
 
-    def _join_request(self, record: Transcription, generation: int) -> SttJoin:
+    def _join_request(self, record: Transcription, generation: int, token: str | None) -> SttJoin:
         return SttJoin(
             name=logic.agent_name(record.id, generation),
             channel=record.channel,
             languages=record.languages,
             bot_uid=record.bot_uid,
-            bot_token=self.bot_token(record.channel, record.bot_uid),
+            bot_token=token,
             max_idle_seconds=record.max_idle_seconds,
             uid_languages=dict(record.uid_languages),
             subscribe_uids=record.subscribe_uids,
@@ -133,8 +150,13 @@ class TranscriptionService:
         )
 
     def join_generation(self, record: Transcription, generation: int) -> Transcription:
-        """Join (or adopt) the agent of ``generation``; the record's ``agent_id`` becomes it."""
-        request = self._join_request(record, generation)
+        """Join (or adopt) the agent of ``generation`` with a fresh bot token; the record's ``agent_id`` becomes
+        it and ``token_expires_ms`` that token's end (an adopted agent carries the token of the attempt that
+        started it, minted seconds earlier: ``restart_margin_ms`` covers the difference)."""
+        issued_s = self._now_ms() // 1000
+        token = self.bot_token(record.channel, record.bot_uid, issued_s, self.bot_token_seconds)
+        expires_ms = (issued_s + self.bot_token_seconds) * 1000 if token else None
+        request = self._join_request(record, generation, token)
         agent: SttAgent | None
         try:
             agent = self.agora.join(request)
@@ -154,7 +176,7 @@ class TranscriptionService:
         if agent is None:  # it ran and already ended: nothing to adopt
             return self._fail(record, "the agent of this name ended before it could be adopted")
         try:
-            return self.store.attach_agent(record.id, agent.agent_id, generation, self._now_ms())
+            return self.store.attach_agent(record.id, agent.agent_id, generation, self._now_ms(), expires_ms)
         except ConditionFailed as exc:  # stopped meanwhile: the agent we just started must not run on
             self.agora.leave(agent.agent_id)
             if exc.item is None:
@@ -208,6 +230,16 @@ class TranscriptionService:
             return self.store.list(channel=channel, limit=limit, cursor=cursor)
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
+
+    def captions(self, transcription_id: str, expires_in: int | None = None) -> dict[str, Any]:
+        """The transcription's WebVTT tracks and transcripts, presigned (``captions.captions``)."""
+        record = self.get(transcription_id)
+        if self.caption_objects is None:
+            raise UpstreamUnavailable("captions need the recordings bucket (RECORDINGS_BUCKET is not set)")
+        from service.transcriptions.captions import captions
+
+        return captions(record, objects=self.caption_objects, url_seconds=self.caption_url_seconds,
+                        expires_in=expires_in)  # fmt: skip
 
     # -- update -----------------------------------------------------------------------------------
     def update(
@@ -290,7 +322,7 @@ class TranscriptionService:
     ) -> Transcription:
         return report(self.store, record, agent_id, state, at_ms, reason=reason)
 
-    # -- the 72-hour limit ------------------------------------------------------------------------
+    # -- the 72-hour limit and the bot token's 24 hours -------------------------------------------
     def restart(self, transcription_id: str) -> Transcription:
         """Join the next generation's agent, then let the current one leave: captions continue across
         Agora's 72-hour end of a task. Repeating it (a retried workflow step) adopts, never doubles."""
@@ -310,7 +342,8 @@ class TranscriptionService:
         record = self.get(transcription_id)
         if record.started_at_ms is None or record.status in logic.TERMINAL:
             return None
-        return logic.restart_due_ms(record.started_at_ms, self.restart_margin_ms, self.lifetime_ms)
+        return logic.restart_due_ms(record.started_at_ms, self.restart_margin_ms, self.lifetime_ms,
+                                    record.token_expires_ms)  # fmt: skip
 
     def restart_step(self, transcription_id: str) -> dict[str, Any]:
         """One wake-up of the restart workflow: restart if due (a repeated or early wake-up restarts nothing
@@ -325,6 +358,65 @@ class TranscriptionService:
                 return {"transcriptionId": transcription_id, "done": True}
         return {"transcriptionId": transcription_id, "done": False, "restartAt": iso_ms(due),
                 "generation": self.get(transcription_id).generation}  # fmt: skip
+
+    # -- the reconciler ---------------------------------------------------------------------------
+    def reconcile(self, grace_ms: int = RECONCILE_GRACE_MS) -> ReconcileReport:
+        """Agora's list of live STT agents against the table. A transcription we think runs whose agent Agora
+        does not list is settled by ``GET /agents/{id}`` (ended there or unknown: it ends here; a start that never
+        got an agent fails and frees the channel). An agent that runs under our name (``tx-<id>[-g<n>]``) that
+        is no active transcription's current agent (an orphan: a lost answer, an old generation whose leave
+        failed, a record deleted) is told to leave. Agents whose names are not ours are never touched; nothing
+        younger than ``grace_ms`` is judged (a start or a restart in flight)."""
+        report = ReconcileReport()
+        now = self._now_ms()
+        remote = {a.agent_id: a for state in LIVE_STATES for a in self.agora.list_agents(state=state)}
+        for record in self.store.active():
+            if record.agent_id in remote or now - record.status_at_ms < grace_ms:
+                report.kept += 1
+                continue
+            if record.agent_id is None:  # never joined and not in flight any more: nothing runs at Agora
+                with contextlib.suppress(ConditionFailed):
+                    self.store.move(record.id, record.status, logic.FAILED, now,
+                                    error="reconciler: the start never completed")  # fmt: skip
+                report.ended.append(record.id)
+                continue
+            try:
+                settled = self.settle(record.id)  # Agora's own word on the agent, not only its list
+            except AgoraError:  # Agora failing now: judged again at the next run, the others still are
+                report.errors += 1
+                continue
+            if settled.status in logic.TERMINAL:
+                report.ended.append(record.id)
+            else:
+                report.kept += 1
+        for agent in remote.values():
+            match = _NAME.match(agent.name or "")
+            if match is None:
+                report.foreign += 1
+                continue  # not ours by name: another system's agent on the same App ID
+            if agent.create_ts is not None and now - agent.create_ts * 1000 < grace_ms:
+                continue
+            current = self.store.get(match.group(1))
+            if current is not None and current.status in logic.ACTIVE and current.agent_id == agent.agent_id:
+                continue
+            try:
+                self.agora.leave(agent.agent_id)
+            except AgoraNotFoundError:  # it ended meanwhile
+                pass
+            except AgoraError:
+                report.errors += 1
+                continue
+            report.stopped.append(agent.agent_id)
+        return report
+
+
+@dataclass
+class ReconcileReport:
+    ended: list[str] = field(default_factory=list)  # transcription ids ended here: Agora no longer runs them
+    stopped: list[str] = field(default_factory=list)  # Agora agent ids told to leave: ours by name, unknown here
+    kept: int = 0
+    foreign: int = 0  # live agents whose names are not ours (left alone)
+    errors: int = 0  # Agora failed on one record or agent: judged again at the next run
 
 
 def apply_notice(store: TranscriptionStore, envelope: Mapping[str, Any]) -> Transcription | None:
