@@ -161,3 +161,20 @@ def test_the_restart_joins_in_start_and_the_old_agent_leaves_in_stop(
     assert answer["done"] is False and transcriptions.get(started.id).generation == 1
     assert limiter.take() == [Lane.START, Lane.STOP]  # the next agent joins, then the old one leaves
     transcriptions.stop(started.id)
+
+
+def test_the_transcriptions_reconciler_is_in_its_own_lane(
+    emu: Emulator, transcriptions: TranscriptionService, limiter: LaneRecorder
+) -> None:
+    from service.transcriptions import reconciler_handler
+    from service.transcriptions.usecases import StartCommand
+
+    emu.join("lanes-tx3", 2003)
+    started = transcriptions.start(StartCommand("lanes-tx3", ["en-US"]))
+    assert wait_until(lambda: transcriptions.settle(started.id).status == logic.RUNNING)
+    limiter.take()
+    report = reconciler_handler.create_app(transcriptions)({})
+    assert report["errors"] == 0
+    lanes = limiter.take()
+    assert lanes and set(lanes) == {Lane.RECONCILE}  # Agora's list (and any look at one agent)
+    transcriptions.stop(started.id)

@@ -28,7 +28,10 @@ class Reconciler:
     service: TranscriptionService
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        report = self.service.reconcile()
+        from agorakit.agora.ratelimit import Lane, lane
+
+        with lane(Lane.RECONCILE):  # the lowest lane: the reconciler yields to every other Agora call
+            report = self.service.reconcile()
         result = {"ended": report.ended, "stopped": report.stopped, "kept": report.kept, "foreign": report.foreign,
                   "errors": report.errors}  # fmt: skip
         logger.info("transcriptions reconciled", extra=result)
@@ -40,10 +43,12 @@ def create_app(service: TranscriptionService) -> Reconciler:
 
 
 def _from_env() -> Reconciler:
+    from service.adapters.agora import BACKGROUND
     from service.transcriptions.handler import build_service
     from service.transcriptions.settings import TranscriptionsSettings
 
-    return create_app(build_service(TranscriptionsSettings.from_env()))
+    # a scheduled job nobody waits for: the patient budget (retries and waits of a background call)
+    return create_app(build_service(TranscriptionsSettings.from_env(), budget=BACKGROUND))
 
 
 _default = DefaultApp(_from_env)
