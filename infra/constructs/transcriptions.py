@@ -155,6 +155,15 @@ class Transcriptions(Construct):
             log_retention_days=settings.log_retention_days, logs_id="RestartLogs",
         )  # fmt: skip
 
+    def grant_recordings(self, task_function: lambda_.Function, api_function: lambda_.Function) -> None:
+        """A recording asked with ``transcription``: its workflow tasks start and stop it through the transcriptions
+        use cases (the repository's calls; Agora, the certificate and the uploader's keys they hold already), and
+        the recordings API reads its state (GetItem)."""
+        for fn in (task_function, api_function):
+            fn.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)
+        self._grant_table(task_function, TABLE_ACTIONS)
+        self.table.grant(api_function, "dynamodb:GetItem")
+
     def grant_events(self, processor: lambda_.Function) -> None:
         """The webhook processor applies NCS product 20 to the table."""
         processor.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)
