@@ -12,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -162,7 +163,10 @@ class Transcriptions(Construct):
         for fn in (task_function, api_function):
             fn.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)
         self._grant_table(task_function, TABLE_ACTIONS)
-        self.table.grant(api_function, "dynamodb:GetItem")
+        # the record only (no index): GetItem on the table's ARN
+        api_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.table.table_arn])
+        )
 
     def grant_events(self, processor: lambda_.Function) -> None:
         """The webhook processor applies NCS product 20 to the table."""
