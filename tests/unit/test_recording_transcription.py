@@ -99,7 +99,7 @@ def test_a_recording_without_transcription_starts_none(w, stt, transcriptions) -
     assert stt.agents == {} and w.store.get(recording_id).transcription_id is None
 
 
-def test_delete_stops_the_transcription_with_the_recording_and_a_retried_stop_is_harmless(
+def test_the_stop_api_stops_the_transcription_with_the_recording_and_a_retried_stop_is_harmless(
     w, stt, transcriptions
 ) -> None:
     recording_id = recording(w)
