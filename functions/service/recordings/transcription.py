@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 #: the recording's configuration key of the requested transcription (``operations.validate_start``)
 CONFIG_KEY = "transcription"
+#: how ``transcriptionError`` begins when a stop failed (the next stop that succeeds clears it)
+STOP_FAILED = "the transcription did not stop"
 
 
 def transcription_id(recording_id: str) -> str:
@@ -89,7 +91,9 @@ def start(deps: RecordingDependencies, item: Recording) -> dict[str, Any]:
 
 def stop(deps: RecordingDependencies, item: Recording, reason: str) -> str | None:
     """Stop the recording's transcription (idempotent: one already ended, or never started, is left as it is).
-    Returns its state after the stop (None: there is none); a failure is recorded on the recording."""
+    Returns its state after the stop (None: there is none); a failure is recorded on the recording. The Stop step
+    calls it, then Finalize again (a no-op when it ended), and the fail handler: a leave Agora failed once is
+    sent again before the recording ends."""
     if item.transcription_id is None and requested(item) is None:
         return None
     service = deps.transcriptions()
@@ -99,8 +103,11 @@ def stop(deps: RecordingDependencies, item: Recording, reason: str) -> str | Non
     if service.store.get(wanted) is None:
         return None  # never started (queued, failed before recording, or its start was refused before a record)
     try:
-        return service.stop(wanted, reason=f"the recording stopped ({reason})").status
+        status = service.stop(wanted, reason=f"the recording stopped ({reason})").status
     except Exception as exc:
         logger.warning("the transcription %s of recording %s did not stop: %s", wanted, item.recording_id, exc)
-        deps.repo.link_transcription(item.recording_id, wanted, f"the transcription did not stop: {_why(exc)}")
+        deps.repo.link_transcription(item.recording_id, wanted, f"{STOP_FAILED}: {_why(exc)}")
         return None
+    if (item.transcription_error or "").startswith(STOP_FAILED):
+        deps.repo.link_transcription(item.recording_id, wanted, None)  # an earlier attempt's failure, now undone
+    return status

@@ -426,6 +426,7 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
         "stopReason": result.get("reason") or logic.stop_reason(state),
     }
     item = _recording(deps, recording_id)
+    transcription.stop(deps, item, str(fields["stopReason"]))  # a no-op once the Stop step stopped it
     if result.get("uploadingStatus") and item.upload.status_seq is None:
         fields["uploadingStatus"] = result["uploadingStatus"]  # an NCS 31/32 (sequenced) is more precise
     ended = True
