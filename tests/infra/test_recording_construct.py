@@ -138,7 +138,7 @@ def test_a_recording_with_transcription_starts_it_before_the_wait_and_never_fail
     """StartTranscription runs only when Start (or ResolveStart's adoption) said ``transcribe``: the recording
     records. Whatever it raises goes on to WaitForStop (service.recordings.transcription records the error)."""
     step = asl["States"]["StartTranscription"]
-    assert step["Parameters"]["Payload"] == {"action": "transcribe", "recordingId.$": "$.recordingId"}
+    assert step["Parameters"] == {"action": "transcribe", "recordingId.$": "$.recordingId"}
     assert step["Next"] == "WaitForStop" and step["ResultPath"] == "$.transcription"
     assert step["Catch"] == [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.transcriptionError", "Next": "WaitForStop"}
