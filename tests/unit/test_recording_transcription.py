@@ -74,6 +74,8 @@ def test_it_starts_when_the_recording_records_and_is_linked_both_ways(w, stt, tr
     recording_id = w.create("room", transcription=WANTED)
     assert w.step("transcribe", recording_id)["transcription"] == "skipped"  # REQUESTED: not recording yet
     assert stt.agents == {}
+    shown = get_recording(ADMIN, recording_id, settings=w.settings, deps=w.deps)
+    assert (shown["transcription_id"], shown["transcription_status"]) == (None, None)
     w.agora.join("room", HOST)
     w.step("acquire", recording_id)
     assert w.step("start", recording_id)["transcribe"] is True

@@ -272,8 +272,9 @@ def get_recording(
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
             logger.exception("media totals unavailable for sid %s", item.sid)
     shown = logic.view(item, media=media, integrity=integrity, now_ms=deps.repo.now_ms())
-    if item.transcription_id is not None:
-        shown["transcription_status"] = _transcription_status(deps, item.transcription_id)
+    shown["transcription_status"] = (
+        _transcription_status(deps, item.transcription_id) if item.transcription_id is not None else None
+    )
     if item.status == logic.QUEUED and deps.admission is not None:
         shown.update(admission.waiting(deps.admission, item, settings))
     return shown
