@@ -168,3 +168,17 @@ def test_without_a_transcriptions_table_the_recording_records_and_says_why(w) ->
     assert w.step("transcribe", recording_id) == {"transcription": "unavailable"}
     item = w.store.get(recording_id)
     assert item.status == logic.RECORDING and "not configured" in (item.transcription_error or "")
+
+
+def test_a_recorder_adopted_after_an_unknown_start_transcribes_too(w, stt, transcriptions) -> None:
+    from agorakit.agora.errors import AgoraServerError
+    from service.recordings import resolve
+
+    recording_id = w.create("room", transcription=WANTED)
+    w.step("acquire", recording_id)
+    w.agora.fail("start", AgoraServerError("gateway timeout", http_status=504))
+    assert w.step("start", recording_id) == {"outcome": resolve.UNKNOWN}  # no transcribe flag: not recording
+    looked = w.step("resolve", recording_id)
+    assert looked["resolution"] == resolve.ADOPTED and looked["transcribe"] is True
+    assert w.step("transcribe", recording_id)["transcription"] == "started"
+    assert w.store.get(recording_id).transcription_id == transcription_id(recording_id) and len(running(stt)) == 1
