@@ -182,3 +182,26 @@ def test_a_recorder_adopted_after_an_unknown_start_transcribes_too(w, stt, trans
     assert looked["resolution"] == resolve.ADOPTED and looked["transcribe"] is True
     assert w.step("transcribe", recording_id)["transcription"] == "started"
     assert w.store.get(recording_id).transcription_id == transcription_id(recording_id) and len(running(stt)) == 1
+
+
+def test_an_agent_whose_join_answer_was_lost_with_the_step_is_found_by_name_and_stopped(w, stt, transcriptions) -> None:
+    from agorakit.agora.stt import SttJoin
+    from service.transcriptions import logic as transcription_rules
+    from service.transcriptions.record import Transcription
+
+    recording_id = recording(w)
+    tid = transcription_id(recording_id)
+    now = int(w.clock() * 1000)
+    # what a StartTranscription step leaves when it dies after Agora took the join (a Lambda timeout): the record
+    # without its agent, the agent running under the record's name, no link on the recording
+    record = Transcription(id=tid, channel="room", status=transcription_rules.REQUESTED, languages=("en-US",),
+                           bot_uid=transcription_rules.BOT_UID_LOW, created_at_ms=now, status_at_ms=now,
+                           recording_id=recording_id)  # fmt: skip
+    transcriptions.store.create(record)
+    stt.join(SttJoin(name=transcription_rules.agent_name(tid, 0), channel="room", languages=["en-US"],
+                     bot_uid=transcription_rules.BOT_UID_LOW))  # fmt: skip
+    assert len(running(stt)) == 1 and w.store.get(recording_id).transcription_id is None
+    w.step("wait", recording_id, taskToken=w.workflow.park(f"token-{recording_id}"))
+    w.step("stop", recording_id, wait={"reason": logic.REASON_MAX_DURATION})
+    assert running(stt) == []
+    assert transcriptions.get(tid).status == "STOPPED"

@@ -23,6 +23,8 @@ from service.recordings.record import Recording
 
 if TYPE_CHECKING:
     from service.transcriptions.models import TranscriptionOptions
+    from service.transcriptions.record import Transcription
+    from service.transcriptions.usecases import TranscriptionService
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +102,12 @@ def stop(deps: RecordingDependencies, item: Recording, reason: str) -> str | Non
     if service is None:
         return None
     wanted = item.transcription_id or transcription_id(item.recording_id)
-    if service.store.get(wanted) is None:
+    record = service.store.get(wanted)
+    if record is None:
         return None  # never started (queued, failed before recording, or its start was refused before a record)
     try:
+        if record.agent_id is None and record.status not in ("STOPPED", "FAILED"):
+            _adopt_lost_join(deps, service, record)
         status = service.stop(wanted, reason=f"the recording stopped ({reason})").status
     except Exception as exc:
         logger.warning("the transcription %s of recording %s did not stop: %s", wanted, item.recording_id, exc)
@@ -111,3 +116,18 @@ def stop(deps: RecordingDependencies, item: Recording, reason: str) -> str | Non
     if (item.transcription_error or "").startswith(STOP_FAILED):
         deps.repo.link_transcription(item.recording_id, wanted, None)  # an earlier attempt's failure, now undone
     return status
+
+
+def _adopt_lost_join(deps: RecordingDependencies, service: TranscriptionService, record: Transcription) -> None:
+    """A record with no agent that has not ended: its join's answer may have been lost with the step that sent it
+    (a Lambda timeout). An agent running under its name is ours: attach it, so the stop makes it leave."""
+    from service.transcriptions import logic as transcription_rules
+    from service.transcriptions.ports import ConditionFailed
+
+    agent = service.agora.find_running(transcription_rules.agent_name(record.id, record.generation), record.channel)
+    if agent is None:
+        return
+    try:
+        service.store.attach_agent(record.id, agent.agent_id, record.generation, int(deps.clock() * 1000))
+    except ConditionFailed:  # ended meanwhile: the stop reads it as it is
+        logger.info("transcription %s ended while its lost agent %s was adopted", record.id, agent.agent_id)
