@@ -62,6 +62,9 @@ class AgoraServerlessStack(Stack):
             bucket=self.media.bucket, uploader_secret=self.media.uploader_secret,
         )  # fmt: skip
         self.transcriptions.grant_events(self.webhooks.processor)
+        self.transcriptions.grant_recordings(
+            self.recording.task_function, self.recording.reconciler, self.recording.api_function
+        )
         # Conversational AI agents: their API, lifecycle workflow, reconciler, and NCS product 17 in the processor
         self.agents = Agents(
             self, "Agents", settings=settings, api=self.api, functions=self.functions, agora=self.agora,

@@ -9,6 +9,10 @@ deployed stack, the workflow tests and the local stack; its numbers come from ``
                 ^                                    |    v                 is left before it frees the channel)
                 +------ CountRestart <- removed --  ResolveWait
 
+A recording asked with a transcription passes StartTranscription on its way to WaitForStop (from StartOutcome, or
+ResolveOutcome when the recorder was adopted): only a recording that records transcribes; Stop and RecordFailure
+stop the transcription (``service.recordings.transcription``).
+
 A start whose outcome is unknown (timeout, 5xx, 206/65, 201/7 without sid) never fails the recording and
 never frees the channel: ResolveStart looks for the task (NCS sid + query, or the same start again) and
 adopts it, or removes the recorder with a kicking rule and starts afresh (``service.recordings.resolve``).
@@ -274,6 +278,13 @@ class RecordingWorkflow(Construct):
             errors=LAMBDA_SERVICE_ERRORS, interval=Duration.seconds(1), max_attempts=3, backoff_rate=2,
             jitter_strategy=sfn.JitterType.FULL,
         )  # fmt: skip
+        # the transcription asked with the recording (service.recordings.transcription): started once it records; its
+        # failure never fails the recording (the step records it; anything else is caught into the wait)
+        transcribe = self._task(
+            "StartTranscription", fn, {"action": "transcribe", **rid}, result_path="$.transcription", agora=False
+        )
+        transcribe.add_catch(wait, errors=["States.ALL"], result_path="$.transcriptionError")
+        transcribe.next(wait)
         stop = self._task("Stop", fn, {"action": "stop", **whole}, result_path="$.stop", agora=True)
         finalize = self._task("Finalize", fn, {"action": "finalize", **whole}, result_path="$.result", agora=False)
         record_failure = self._task(
@@ -300,10 +311,18 @@ class RecordingWorkflow(Construct):
             sfn.Choice(self, "StartOutcome")
             .when(sfn.Condition.is_present("$.start.waitSeconds"), self._throttle("Start", "$.start", start))
             .when(sfn.Condition.string_equals("$.start.outcome", UNKNOWN_OUTCOME), resolve)
+            .when(sfn.Condition.is_present("$.start.transcribe"), transcribe)
             .otherwise(wait)
         )
         resolve_outcome = (
             sfn.Choice(self, "ResolveOutcome")
+            .when(
+                sfn.Condition.and_(
+                    sfn.Condition.string_equals("$.resolve.resolution", "adopted"),
+                    sfn.Condition.is_present("$.resolve.transcribe"),
+                ),
+                transcribe,
+            )
             .when(sfn.Condition.string_equals("$.resolve.resolution", "adopted"), wait)
             .when(sfn.Condition.string_equals("$.resolve.resolution", "pending"), resolve_wait)
             .otherwise(count_restart)

@@ -205,6 +205,22 @@ class Transcriptions(Construct):
             log_retention_days=settings.log_retention_days, logs_id="RestartLogs",
         )  # fmt: skip
 
+    def grant_recordings(
+        self, task_function: lambda_.Function, reconciler: lambda_.Function, api_function: lambda_.Function
+    ) -> None:
+        """A recording asked with ``transcription``: its workflow tasks start and stop it through the transcriptions
+        use cases (the repository's calls; Agora, the certificate and the uploader's keys they hold already), the
+        reconciler stops it when it fails a recording whose execution ended (its fail handler), and the recordings
+        API reads its state (GetItem)."""
+        for fn in (task_function, reconciler, api_function):
+            fn.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)
+        self._grant_table(task_function, TABLE_ACTIONS)
+        self._grant_table(reconciler, TABLE_ACTIONS)
+        # the record only (no index): GetItem on the table's ARN
+        api_function.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[self.table.table_arn])
+        )
+
     def grant_events(self, processor: lambda_.Function) -> None:
         """The webhook processor applies NCS product 20 to the table."""
         processor.add_environment("TRANSCRIPTIONS_TABLE", self.table.table_name)

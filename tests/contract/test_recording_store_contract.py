@@ -65,6 +65,28 @@ def test_a_recording_reads_back_as_it_was_created(store: RecordingStore) -> None
     assert store.get("00000000-0000-4000-8000-999999999999") is None
 
 
+def test_the_transcription_link_and_its_error_are_written_and_cleared(store: RecordingStore) -> None:
+    rec = created(store, recording(logic.RECORDING))
+    store.link_transcription(rec.recording_id, None, "the channel is already transcribed")
+    got = store.get(rec.recording_id)
+    assert (
+        got is not None
+        and got.transcription_id is None
+        and got.transcription_error == "the channel is already transcribed"
+    )
+    store.link_transcription(rec.recording_id, "ab" * 16, "the transcription did not stop: 503")
+    got = store.get(rec.recording_id)
+    assert got is not None and (got.transcription_id, got.transcription_error) == (
+        "ab" * 16,
+        "the transcription did not stop: 503",
+    )
+    store.link_transcription(rec.recording_id, "ab" * 16, None)  # a stop that succeeded: the error is gone
+    got = store.get(rec.recording_id)
+    assert got is not None and (got.transcription_id, got.transcription_error) == ("ab" * 16, None)
+    with pytest.raises(ConditionFailed):  # an unknown recording is not created by it
+        store.link_transcription("00000000-0000-4000-8000-999999999998", "cd" * 16, None)
+
+
 @pytest.mark.parametrize("source", [*logic.TRANSITIONS])
 def test_only_the_moves_transitions_allow_are_written(store: RecordingStore, source: str) -> None:
     for target in logic.TRANSITIONS:

@@ -25,6 +25,7 @@ STATES = {
     "CountReacquire": "Pass",
     "RenewResource": "Pass",
     "CanReacquire": "Choice",
+    "StartTranscription": "Task",
     "WaitForStop": "Task",
     "Stop": "Task",
     "StopOutcome": "Choice",
@@ -106,6 +107,7 @@ def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, 
     assert states["StartOutcome"]["Choices"] == [
         {"Variable": "$.start.waitSeconds", "IsPresent": True, "Next": "StartThrottled"},
         {"Variable": "$.start.outcome", "StringEquals": "unknown", "Next": "ResolveStart"},
+        {"Variable": "$.start.transcribe", "IsPresent": True, "Next": "StartTranscription"},
     ]
     assert states["StartOutcome"]["Default"] == "WaitForStop"
     resolve = states["ResolveStart"]
@@ -113,7 +115,11 @@ def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, 
     assert resolve["Next"] == "ResolveOutcome" and resolve["ResultPath"] == "$.resolve"
     assert resolve["Catch"][-1]["Next"] == "RecordFailure"
     outcome = states["ResolveOutcome"]
-    assert {c["StringEquals"]: c["Next"] for c in outcome["Choices"]} == {
+    adopted_transcribing = {"And": [{"Variable": "$.resolve.resolution", "StringEquals": "adopted"},
+                                    {"Variable": "$.resolve.transcribe", "IsPresent": True}],
+                            "Next": "StartTranscription"}  # fmt: skip
+    assert outcome["Choices"][0] == adopted_transcribing
+    assert {c["StringEquals"]: c["Next"] for c in outcome["Choices"][1:]} == {
         "adopted": "WaitForStop",
         "pending": "ResolveWait",
     }
@@ -126,6 +132,21 @@ def test_an_unknown_start_outcome_is_resolved_never_failed_blind(asl: dict[str, 
     assert restart["Next"] == "CanReacquire"
     assert restart["Parameters"]["reacquires.$"] == "States.MathAdd($.reacquires, 1)"
     assert restart["Parameters"]["error"] == {"Error": "RecorderRemoved", "Cause.$": "$.resolve.reason"}
+
+
+def test_a_recording_with_transcription_starts_it_before_the_wait_and_never_fails_for_it(asl: dict[str, Any]) -> None:
+    """StartTranscription runs only when Start (or ResolveStart's adoption) said ``transcribe``: the recording
+    records. Whatever it raises goes on to WaitForStop (service.recordings.transcription records the error)."""
+    step = asl["States"]["StartTranscription"]
+    assert step["Parameters"] == {"action": "transcribe", "recordingId.$": "$.recordingId"}
+    assert step["Next"] == "WaitForStop" and step["ResultPath"] == "$.transcription"
+    assert step["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.transcriptionError", "Next": "WaitForStop"}
+    ]
+    assert {e for r in step["Retry"] for e in r["ErrorEquals"]} <= {
+        "Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException", "Lambda.ClientExecutionTimeoutException",
+    }  # fmt: skip
 
 
 def test_no_polling_the_wait_is_a_task_token_with_the_maximum_duration(asl: dict[str, Any]) -> None:

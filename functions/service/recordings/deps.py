@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from service.media.repository import MediaRepository
     from service.recordings.ports import RecordingObjects
+    from service.transcriptions.usecases import TranscriptionService
 
 
 _no_metric = no_metric
@@ -47,6 +48,9 @@ class RecordingDependencies:
     objects_factory: Callable[[], RecordingObjects] | None = None
     #: admission control (Agora's concurrent-task limit and the queue); None: every creation starts at once
     admission: AdmissionStore | None = None
+    #: the transcriptions use cases (a recording's ``transcription``); None: not configured
+    transcriptions_factory: Callable[[], TranscriptionService] | None = None
+    _transcriptions: TranscriptionService | None = None
     _agora: RecordingAgora | None = None
     _workflow: WorkflowControl | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +68,15 @@ class RecordingDependencies:
             if self._workflow is None:
                 self._workflow = self.workflow_factory()
             return self._workflow
+
+    def transcriptions(self) -> TranscriptionService | None:
+        """Built on first use (its table adapter and Agora client), once."""
+        if self.transcriptions_factory is None:
+            return None
+        with self._lock:
+            if self._transcriptions is None:
+                self._transcriptions = self.transcriptions_factory()
+            return self._transcriptions
 
     def media(self) -> MediaRepository | None:
         return self.media_factory() if self.media_factory is not None else None
@@ -126,6 +139,46 @@ def recording_objects(settings: RecordingSettings) -> Callable[[], RecordingObje
     return factory
 
 
+def transcription_service(
+    settings: RecordingSettings,
+    secrets: SecretStore,
+    budget: CallBudget | None,
+    metric: MetricSink,
+    clock: Clock,
+) -> Callable[[], TranscriptionService] | None:
+    """The transcriptions use cases as the recording functions use them: the table, Agora's STT through the same
+    limiter and budget as the recording's calls, the bot's token and the captions beside the recording's files.
+    No restart is scheduled: a recording ends within 24 hours, long before Agora's 72-hour end of an agent."""
+    if not settings.transcriptions_table:
+        return None
+    stt_budget = WORKFLOW_BUDGET if budget is STEP_BUDGET else budget
+
+    def factory() -> TranscriptionService:
+        from agorakit.agora.stt import SttClient
+
+        from service.transcriptions.deployed import LazyStt, bot_token_signer, caption_storage
+        from service.transcriptions.repository import TranscriptionsRepository
+        from service.transcriptions.settings import TranscriptionsSettings
+        from service.transcriptions.usecases import TranscriptionService
+
+        shared = settings.model_dump(include=set(TranscriptionsSettings.model_fields))
+        stt_settings = TranscriptionsSettings.model_validate(
+            {**shared, "recordings_bucket_region": settings.bucket_region}
+        )
+        return TranscriptionService(
+            store=TranscriptionsRepository(str(settings.transcriptions_table), clock=clock),
+            # the workflow's budget, not STEP_BUDGET's one-second limiter wait: these steps have no limiter Wait state
+            agora=LazyStt(
+                lambda: SttClient(agora_client(settings, secrets, stt_budget, limiter_wait_observer(metric)))
+            ),
+            clock=clock,
+            bot_token=bot_token_signer(stt_settings, secrets),
+            caption_storage=caption_storage(stt_settings, secrets),
+        )
+
+    return factory
+
+
 def build(
     settings: RecordingSettings,
     *,
@@ -152,4 +205,5 @@ def build(
         metric=metric,
         media_factory=media_repository(settings),
         objects_factory=recording_objects(settings),
+        transcriptions_factory=transcription_service(settings, secrets, budget, metric, clock),
     )

@@ -395,6 +395,13 @@ class InMemoryRecordingStore:
     def record_error(self, recording_id: str, error: AgoraErrorRecord) -> None:
         self._update(recording_id, set_={"lastError": agora_error_attr(error)})
 
+    def link_transcription(self, recording_id: str, transcription_id: str | None, error: str | None) -> None:
+        fields = {"transcriptionId": transcription_id, "transcriptionError": error}
+        self._update(
+            recording_id, set_={k: v for k, v in fields.items() if v is not None},
+            remove=[] if error else ["transcriptionError"],
+        )  # fmt: skip
+
     def keep_sid(self, recording_id: str, sid: str, started_at: int) -> None:
         self._update(recording_id, set_={"sid": sid, "startedAt": started_at})
 

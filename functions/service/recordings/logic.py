@@ -352,6 +352,8 @@ def view(
         "agora_errors": _entries(item.agora_errors),
         "agora_warnings": _entries(item.agora_warnings),
         "cdn": cdn_view(item),
+        "transcription_id": item.transcription_id,
+        "transcription_error": item.transcription_error,
     }
     out["postponed"] = _postponed_view(item, now_ms)
     if media is not None:

@@ -28,6 +28,7 @@ from pydantic import (
 
 from service.recordings.postponed_models import PostponedOptions, PostponedView
 from service.recordings.postponed_rules import check_request
+from service.transcriptions.models import TranscriptionOptions
 
 #: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
@@ -267,6 +268,11 @@ class RecordingRequest(_Strict):
     postponed: PostponedOptions | None = Field(
         default=None, description="postponed transcoding / audio mixing after the recording ends (individual mode)"
     )
+    transcription: TranscriptionOptions | None = Field(
+        default=None,
+        description="live transcription (Agora Real-Time STT) of the channel, started when the recording starts "
+        "and stopped with it (the body of POST /transcriptions without channel and recording_id)",
+    )
 
     @model_validator(mode="after")
     def _mode_rules(self) -> Self:
@@ -304,6 +310,12 @@ class RecordingRequest(_Strict):
     def _postponed_rules(self) -> Self:
         if self.postponed is not None:
             check_request(self.postponed, self.mode, self.agora_recording_config())
+        return self
+
+    @model_validator(mode="after")
+    def _transcription_in_a_channel(self) -> Self:
+        if self.transcription is not None and self.mode == "web":
+            raise ValueError('transcription applies to a channel\'s recording, not to mode "web" (a page)')
         return self
 
     @model_validator(mode="after")
@@ -488,6 +500,15 @@ class RecordingView(BaseModel):
         default=None,
         description="whether every segment the playlists reference is in the bucket: status complete, incomplete or "
         "pending, missing segments, checked_at (docs/playback-and-integrity.md)",
+    )
+    transcription_id: str | None = Field(
+        default=None, description="the live transcription started with this recording (GET /transcriptions/{id})"
+    )
+    transcription_status: str | None = Field(
+        default=None, description="that transcription's state (GET /recordings/{id} only; RUNNING, STOPPED, ...)"
+    )
+    transcription_error: str | None = Field(
+        default=None, description="why the requested transcription did not start or stop (the recording goes on)"
     )
 
 

@@ -65,6 +65,7 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
         "snapshotConfig": request.agora_snapshot_config(),
         "acquire": request.acquire.model_dump(exclude_none=True) if request.acquire else None,
         "postponed": request.postponed.stored() if request.postponed else None,
+        "transcription": _transcription(request),
     }
     try:
         storage = StorageConfig(
@@ -93,6 +94,24 @@ def validate_start(request: RecordingRequest, recording_id: str, settings: Recor
         raise Unprocessable(f"invalid recording configuration: {exc.message}") from exc
     _check_acquire_region(config["acquire"], settings)
     return {k: v for k, v in config.items() if v is not None}
+
+
+def _transcription(request: RecordingRequest) -> dict[str, Any] | None:
+    """The requested transcription, checked by the rules ``POST /transcriptions`` applies (a 400 naming the field
+    now, not a failed transcription once the recording runs); stored with the recording's configuration."""
+    options = request.transcription
+    if options is None:
+        return None
+    from service.transcriptions import logic as transcription_rules
+
+    try:
+        transcription_rules.check_start(
+            request.channel, options.languages, uid_languages=options.per_uid(), translate=options.translate(),
+            subscribe_uids=options.subscribe_uids, max_idle_seconds=options.max_idle_seconds,
+        )  # fmt: skip
+    except ValueError as exc:  # logic.RuleError, or a uid / translation source listed twice
+        raise BadRequest(f"transcription: {exc}") from None
+    return options.model_dump(mode="json", exclude_none=True)
 
 
 def _check_acquire_region(acquire: dict[str, Any] | None, settings: RecordingSettings) -> None:
@@ -161,7 +180,10 @@ def create_recording(
         cdn_urls=tuple(urls) if urls else None,
         cdn_outputs={} if urls else None,
     )
-    fingerprint = logic.request_fingerprint(request.model_dump(mode="json"))
+    # a request without transcription hashes as it did before the field existed (stored keys keep matching)
+    fingerprint = logic.request_fingerprint(
+        request.model_dump(mode="json", exclude={"transcription"} if request.transcription is None else None)
+    )
     limits = admission.limits(settings) if deps.admission is not None else None
     try:
         outcome = deps.repo.create(
@@ -250,9 +272,26 @@ def get_recording(
         except Exception:  # durations are a convenience: a media-table problem must not hide the recording
             logger.exception("media totals unavailable for sid %s", item.sid)
     shown = logic.view(item, media=media, integrity=integrity, now_ms=deps.repo.now_ms())
+    shown["transcription_status"] = (
+        _transcription_status(deps, item.transcription_id) if item.transcription_id is not None else None
+    )
     if item.status == logic.QUEUED and deps.admission is not None:
         shown.update(admission.waiting(deps.admission, item, settings))
     return shown
+
+
+def _transcription_status(deps: RecordingDependencies, transcription_id: str) -> str | None:
+    """The linked transcription's state as its table says now (None when it cannot be read: never hides the
+    recording)."""
+    service = deps.transcriptions()
+    if service is None:
+        return None
+    try:
+        record = service.store.get(transcription_id)
+    except Exception:
+        logger.exception("transcription %s unavailable", transcription_id)
+        return None
+    return record.status if record is not None else None
 
 
 def playlist(

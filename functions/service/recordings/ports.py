@@ -85,6 +85,9 @@ class RecordingStore(Protocol):
 
     def record_error(self, recording_id: str, error: AgoraErrorRecord) -> None: ...
 
+    def link_transcription(self, recording_id: str, transcription_id: str | None, error: str | None) -> None:
+        """``transcriptionId`` and ``transcriptionError`` (None: removed) of the recording's transcription."""
+
     def keep_sid(self, recording_id: str, sid: str, started_at: int) -> None: ...
 
     def mark_start_unknown(self, recording_id: str, state: StartResolution) -> None: ...

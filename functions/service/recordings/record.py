@@ -199,6 +199,10 @@ class Recording:
     slot_held: bool = False
     #: when it left the admission queue (None: admitted at once, or never queued)
     admitted_at: int | None = None
+    # -- the live transcription started with it (``service.recordings.transcription``) -------------
+    transcription_id: str | None = None
+    #: why that transcription did not start, or did not stop (the recording is never failed for it)
+    transcription_error: str | None = None
 
     def config(self) -> dict[str, Any]:
         """The stored Agora configuration (``configJson``): Agora request documents, as JSON decoded them."""

@@ -404,6 +404,8 @@ def from_item(item: Mapping[str, Any]) -> Recording:
         ),
         slot_held=bool(g("slotHeld")),
         admitted_at=_int(g("admittedAt")),
+        transcription_id=_str(g("transcriptionId")),
+        transcription_error=_str(g("transcriptionError")),
     )
 
 
@@ -448,6 +450,7 @@ def to_item(rec: Recording) -> dict[str, Any]:
         "postponedUidsSeq": rec.postponed.uids_seq, "postponedStartedAt": rec.postponed.started_at,
         "postponedStartSeq": rec.postponed.start_seq, "postponedFinishedAt": rec.postponed.finished_at,
         "slotHeld": rec.slot_held or None, "admittedAt": rec.admitted_at,
+        "transcriptionId": rec.transcription_id, "transcriptionError": rec.transcription_error,
     }  # fmt: skip
     return {k: v for k, v in item.items() if v is not None}
 
@@ -1032,6 +1035,15 @@ class RecordingsRepository:
     def record_error(self, recording_id: str, error: AgoraErrorRecord) -> None:
         """The last Agora error of a step (the fail handler reports it)."""
         self._update(recording_id, set_={"lastError": agora_error_attr(error)})
+
+    def link_transcription(self, recording_id: str, transcription_id: str | None, error: str | None) -> None:
+        """The transcription started with the recording (its id, when one exists), and why it did not start or
+        stop (``error``; None clears an earlier one)."""
+        fields = {"transcriptionId": transcription_id, "transcriptionError": error}
+        self._update(
+            recording_id, set_={k: v for k, v in fields.items() if v is not None},
+            remove=[] if error else ["transcriptionError"],
+        )  # fmt: skip
 
     def keep_sid(self, recording_id: str, sid: str, started_at: int) -> None:
         """Remember a started recorder's sid whatever the status, so it can still be stopped."""

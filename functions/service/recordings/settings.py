@@ -30,6 +30,9 @@ class RecordingSettings(AgoraAccessSettings):
     recordings_bucket_region: str | None = None
     recording_uploader_secret_name: str | None = None
     media_table: str | None = None
+    #: the transcriptions table: a recording asked with ``transcription`` starts and stops one (workflow tasks) and
+    #: shows its state (API); None: such a recording records without it (``transcriptionError`` says why)
+    transcriptions_table: str | None = None
 
     groups_claim: str = "cognito:groups"
     admin_group: str = "admins"

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from agorakit.agora.errors import AgoraResourceExpiredError
 
-from service.recordings import admission, logic, resolve
+from service.recordings import admission, logic, resolve, transcription
 from service.recordings.deps import RecordingDependencies
 from service.recordings.record import AgoraErrorRecord, Recording
 from service.recordings.repository import ConditionFailed
@@ -300,7 +300,13 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
         deps.repo.keep_sid(recording_id, result.sid, started)
         raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
     deps.metric("RecordingStarted")
-    return {"sid": result.sid, "outcome": "started"}
+    return {"sid": result.sid, "outcome": "started", **_transcribe(item)}
+
+
+def _transcribe(item: Recording) -> dict[str, Any]:
+    """``transcribe: true`` when the recording was asked with a transcription: the state machine then runs
+    StartTranscription before it waits (``service.recordings.transcription``)."""
+    return {"transcribe": True} if transcription.CONFIG_KEY in item.config() else {}
 
 
 def _start_call(settings: RecordingSettings, deps: RecordingDependencies, item: Recording) -> Callable[[], StartResult]:
@@ -342,9 +348,15 @@ def resolve_start(
         _start_call(settings, deps, item) if item.status == logic.STARTING else lambda: None
     )
     try:
-        return resolve.resolve_start(settings, deps, item, probe)
+        result = resolve.resolve_start(settings, deps, item, probe)
     except resolve.StartStateError as exc:
         raise RecordingStateError(str(exc)) from None
+    return {**result, **_transcribe(item)} if result.get("resolution") == resolve.ADOPTED else result
+
+
+def transcribe(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
+    """StartTranscription: the recording records; its transcription starts (a failure is recorded, never raised)."""
+    return transcription.start(deps, _recording(deps, str(event["recordingId"])))
 
 
 def wait(event: Mapping[str, Any], *, settings: RecordingSettings, deps: RecordingDependencies) -> dict[str, Any]:
@@ -379,6 +391,7 @@ def stop(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
             )  # fmt: skip
         except ConditionFailed as lost:
             raise RecordingStateError(f"recording {recording_id} is {_status(lost)}") from None
+    transcription.stop(deps, item, reason)  # its own failure is recorded on the item, never raised
     if not item.sid:
         return {"outcome": "not_started", "fileList": [], "uploadingStatus": None, "reason": reason}
     task = item.task()
@@ -413,6 +426,7 @@ def finalize(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Rec
         "stopReason": result.get("reason") or logic.stop_reason(state),
     }
     item = _recording(deps, recording_id)
+    transcription.stop(deps, item, str(fields["stopReason"]))  # a no-op once the Stop step stopped it
     if result.get("uploadingStatus") and item.upload.status_seq is None:
         fields["uploadingStatus"] = result["uploadingStatus"]  # an NCS 31/32 (sequenced) is more precise
     ended = True
@@ -456,6 +470,8 @@ def fail(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Recordi
         "failedAt": deps.repo.now_ms(),
     }
     gone, how = True, "no recorder was started"
+    if item is not None:
+        transcription.stop(deps, item, logic.ENDED_FAILED)  # a transcription started with it does not run on
     if item is not None and item.status != logic.STOPPED:
         gone, how = resolve.ensure_gone(settings, deps, item)  # never release a channel with a recorder in it
     fields["recorderGone" if gone else "recorderUnconfirmed"] = how
@@ -484,6 +500,7 @@ STEPS: dict[str, Callable[..., dict[str, Any]]] = {
     "acquire": waits_in_the_workflow(acquire),
     "start": waits_in_the_workflow(start),
     "resolve": resolve_start,
+    "transcribe": transcribe,
     "wait": wait,
     "stop": waits_in_the_workflow(stop),
     "finalize": finalize,

@@ -40,6 +40,7 @@ STEP_LANES: dict[str, Lane] = {
     "acquire": Lane.START,
     "start": Lane.START,
     "resolve": Lane.START,
+    "transcribe": Lane.START,
     "stop": Lane.STOP,
     "finalize": Lane.STOP,
     "fail": Lane.STOP,

@@ -26,13 +26,15 @@ class Translation(BaseModel):
     targets: list[Language] = Field(min_length=1, max_length=4)
 
 
-class TranscriptionRequest(BaseModel):
+class TranscriptionOptions(BaseModel):
+    """What a transcription transcribes: ``POST /transcriptions``' body without its channel, and the
+    ``transcription`` object of ``POST /recordings`` (the recording's channel, linked to the recording)."""
+
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"channel": "demo", "languages": ["en-US"],
+        json_schema_extra={"examples": [{"languages": ["en-US"],
                                          "translation": [{"source": "en-US", "targets": ["fr-FR"]}]}]},
     )  # fmt: skip
-    channel: str = Field(min_length=1, max_length=63, pattern=CHANNEL_PATTERN)
     languages: list[Language] = Field(min_length=1, max_length=4, description="up to 4 languages, such as en-US")
     uid_languages: list[UidLanguages] | None = Field(default=None, max_length=5, description="up to 5 uids")
     translation: list[Translation] | None = Field(default=None, max_length=4)
@@ -40,6 +42,33 @@ class TranscriptionRequest(BaseModel):
         default=None, max_length=32, description="only these users (default all hosts)"
     )
     max_idle_seconds: int = Field(default=30, ge=0, le=259_200, description="0: never idle out")
+
+    def per_uid(self) -> dict[int, list[str]]:
+        """``uid_languages`` as a map (``ValueError`` when a uid is listed twice)."""
+        per_uid = {item.uid: list(item.languages) for item in self.uid_languages or []}
+        if self.uid_languages and len(per_uid) != len(self.uid_languages):
+            raise ValueError("uid_languages: a uid is listed twice")
+        return per_uid
+
+    def translate(self) -> dict[str, list[str]] | None:
+        """``translation`` as source -> targets (``ValueError`` when a source is listed twice)."""
+        if self.translation is None:
+            return None
+        out: dict[str, list[str]] = {}
+        for pair in self.translation:
+            if pair.source in out:
+                raise ValueError(f"translation: {pair.source} is listed twice")
+            out[pair.source] = list(pair.targets)
+        return out
+
+
+class TranscriptionRequest(TranscriptionOptions):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"channel": "demo", "languages": ["en-US"],
+                                         "translation": [{"source": "en-US", "targets": ["fr-FR"]}]}]},
+    )  # fmt: skip
+    channel: str = Field(min_length=1, max_length=63, pattern=CHANNEL_PATTERN)
     recording_id: str | None = Field(default=None, max_length=64, description="the recording these captions go with")
 
 

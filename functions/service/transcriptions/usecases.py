@@ -58,6 +58,9 @@ class StartCommand:
     subscribe_uids: Sequence[int] | None = None
     max_idle_seconds: int = 30
     recording_id: str | None = None
+    #: a chosen id (32 lowercase hex): a start repeated with the same id finds the first one's record and joins
+    #: (or adopts, by the agent's name) its agent instead of starting a second (the recording workflow's step)
+    transcription_id: str | None = None
 
 
 @dataclass
@@ -103,7 +106,7 @@ class TranscriptionService:
             raise BadRequest(str(exc)) from None
         now = self._now_ms()
         record = Transcription(
-            id=uuid.uuid4().hex,
+            id=command.transcription_id or uuid.uuid4().hex,
             channel=spec.channel,
             status=logic.REQUESTED,
             languages=spec.languages,
@@ -129,7 +132,13 @@ class TranscriptionService:
                 details={"max_running": full.limit},
                 headers={"Retry-After": str(CAPACITY_RETRY_SECONDS)},
             ) from None
-        started = self.join_generation(record, 0)
+        except ConditionFailed as exc:  # this id exists: the same start again (``transcription_id``)
+            if exc.item is None:
+                raise
+            if exc.item.status not in logic.ACTIVE or exc.item.agent_id is not None:
+                return exc.item
+            record = exc.item  # created, never joined: join (a 409 on its name adopts the first attempt's agent)
+        started = self.join_generation(record, record.generation)
         due = self.restart_due_ms(started.id)
         if self.schedule_restart is not None and due is not None:
             self.schedule_restart(started, due)
