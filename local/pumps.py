@@ -36,28 +36,34 @@ log = logging.getLogger("local.pumps")
 # stream records: a wake-up instead of polling
 # ------------------------------------------------------------------------------------------------
 class _StreamSignal:
-    """Counts the stream records moto appended in this process and wakes whoever waits for the next one.
+    """Counts the stream records moto appended in this process, per table, and wakes whoever waits for the next
+    one of its table.
 
     The stream pumps used to poll every stream every 0.2 s: a local stack with eight streams made 40
     ``GetRecords`` calls a second through the moto server, idle or not (a fifth of a core, profiled in the API
-    fuzz). moto's ``StreamShard.add`` is patched while pumps run (``installed``) to count; an idle stream pump
-    sleeps until the count moves, and polls at ``StreamPump.idle_poll`` seconds only as a safety net."""
+    fuzz). moto's ``StreamShard.add`` is patched while pumps run (``install``) to count; an idle stream pump
+    sleeps until its table's count moves, and polls at ``StreamPump.idle_poll`` seconds only as a safety net."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self.generation = 0
+        self._counts: dict[str, int] = {}
         self._users = 0
         self._original: Any = None
 
-    def bump(self) -> None:
+    def generation(self, table: str) -> int:
         with self._cond:
-            self.generation += 1
+            return self._counts.get(table, 0)
+
+    def bump(self, table: str) -> None:
+        """A record appended to ``table`` (or its pump stopping: the same wake-up)."""
+        with self._cond:
+            self._counts[table] = self._counts.get(table, 0) + 1
             self._cond.notify_all()
 
-    def wait(self, seen: int, timeout: float) -> None:
-        """Until a record newer than generation ``seen`` (or a ``bump``), at most ``timeout`` seconds."""
+    def wait(self, table: str, seen: int, timeout: float) -> None:
+        """Until ``table`` has a record newer than generation ``seen`` (or a ``bump()``), at most ``timeout`` s."""
         with self._cond:
-            self._cond.wait_for(lambda: self.generation != seen, timeout)
+            self._cond.wait_for(lambda: self._counts.get(table, 0) != seen, timeout)
 
     def install(self) -> None:
         from moto.dynamodb.models.table import StreamShard
@@ -73,7 +79,7 @@ class _StreamSignal:
                 try:
                     original(shard, old, new)
                 finally:
-                    signal.bump()
+                    signal.bump(str(shard.table.name))
 
             StreamShard.add = add  # type: ignore[method-assign]
 
@@ -130,9 +136,15 @@ class StreamPump(_Pump):
     #: the longest an idle stream pump waits without a signal (records written by another process's moto)
     idle_poll = 5.0
 
+    @property
+    def table(self) -> str:
+        """The table of the stream (``arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>``)."""
+        return self.spec.source_arn.split(":table/", 1)[-1].split("/stream/", 1)[0]
+
     def run(self) -> None:
+        table = self.table
         while not self.stopping:
-            seen = STREAM_SIGNAL.generation  # read before polling: a record appended after it ends the wait
+            seen = STREAM_SIGNAL.generation(table)  # read before polling: a record appended after it ends the wait
             try:
                 worked = self.step()
             except Exception:
@@ -143,11 +155,11 @@ class StreamPump(_Pump):
                 if self._pending or self._iterator is None:  # held back or no shard yet: the plain interval
                     self._stop_event.wait(self.poll_interval)
                 else:
-                    STREAM_SIGNAL.wait(seen, self.idle_poll)
+                    STREAM_SIGNAL.wait(table, seen, self.idle_poll)
 
     def stop(self) -> None:
         super().stop()
-        STREAM_SIGNAL.bump()  # wake it (and its neighbours, which poll once and sleep again)
+        STREAM_SIGNAL.bump(self.table)  # wake it (another pump of the same table polls once and sleeps again)
 
     def __init__(
         self,
