@@ -28,7 +28,7 @@ from pydantic import (
 
 from service.recordings.postponed_models import PostponedOptions, PostponedView
 from service.recordings.postponed_rules import check_request
-from service.transcriptions.models import TranscriptionOptions
+from service.transcriptions.models import CaptionTrack, TranscriptFile, TranscriptionOptions
 
 #: a uid as Agora's subscribe lists want it: digits (1..2^32-1) or "#allstream#"
 UidOrAll = Annotated[str, StringConstraints(pattern=r"^(#allstream#|[1-9][0-9]{0,9})$")]
@@ -550,21 +550,6 @@ class SnapshotList(BaseModel):
     snapshots: list[SnapshotFile]
     next_after: str | None = Field(description="pass as after= for the next page; null on the last")
     url_expires_in: int
-
-
-class CaptionTrack(BaseModel):
-    language: str = Field(description="the track's language (a transcribed or a translated one)")
-    agent_id: str = Field(description="the Real-Time STT agent that wrote it (a 72-hour restart adds one)")
-    file: str
-    size: int
-    url: str = Field(description="a presigned GetObject URL of the WebVTT file")
-
-
-class TranscriptFile(BaseModel):
-    agent_id: str
-    file: str
-    size: int
-    url: str = Field(description="a presigned GetObject URL of the transcript JSON")
 
 
 class CaptionList(BaseModel):

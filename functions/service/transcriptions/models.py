@@ -115,7 +115,7 @@ class TranscriptionList(BaseModel):
 
 class CaptionTrack(BaseModel):
     language: str = Field(description="the track's language (a transcribed or a translated one)")
-    agent_id: str = Field(description="the Real-Time STT agent that wrote it (a restart adds one)")
+    agent_id: str = Field(description="the Real-Time STT agent that wrote it (each restart adds one)")
     file: str
     size: int
     url: str = Field(description="a presigned GetObject URL of the WebVTT file")
