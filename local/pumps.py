@@ -116,6 +116,7 @@ class _Pump(threading.Thread):
 
     def run(self) -> None:
         while not self.stopping:
+            mark = self.mark()
             try:
                 worked = self.step()
             except Exception:
@@ -123,7 +124,15 @@ class _Pump(threading.Thread):
                 log.exception("%s: polling failed", self.name)
                 worked = False
             if not worked:
-                self._stop_event.wait(self.poll_interval)
+                self.idle(mark)
+
+    def mark(self) -> int:
+        """Taken before each step; ``idle`` receives it (what the source looked like before the step looked)."""
+        return 0
+
+    def idle(self, mark: int) -> None:
+        """Nothing to do: wait before the next step (or until stopped)."""
+        self._stop_event.wait(self.poll_interval)
 
     def step(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -141,21 +150,14 @@ class StreamPump(_Pump):
         """The table of the stream (``arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>``)."""
         return self.spec.source_arn.split(":table/", 1)[-1].split("/stream/", 1)[0]
 
-    def run(self) -> None:
-        table = self.table
-        while not self.stopping:
-            seen = STREAM_SIGNAL.generation(table)  # read before polling: a record appended after it ends the wait
-            try:
-                worked = self.step()
-            except Exception:
-                self.errors += 1
-                log.exception("%s: polling failed", self.name)
-                worked = False
-            if not worked:
-                if self._pending or self._iterator is None:  # held back or no shard yet: the plain interval
-                    self._stop_event.wait(self.poll_interval)
-                else:
-                    STREAM_SIGNAL.wait(table, seen, self.idle_poll)
+    def mark(self) -> int:
+        return STREAM_SIGNAL.generation(self.table)  # before polling: a record appended after it ends the wait
+
+    def idle(self, mark: int) -> None:
+        if self._pending or self._iterator is None:  # held back or no shard yet: the plain interval
+            super().idle(mark)
+        else:
+            STREAM_SIGNAL.wait(self.table, mark, self.idle_poll)
 
     def stop(self) -> None:
         super().stop()

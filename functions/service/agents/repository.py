@@ -30,7 +30,7 @@ from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import cancellation_reasons, from_item, from_items, is_condition_failed, to_item
 from service.agents.ports import AtCapacity, SlotTaken, StaleRecord
 from service.agents.record import AgentRecord
-from service.channeltasks import lifecycle
+from service.channeltasks import lifecycle, running
 
 AGENT_PREFIX = "AGENT#"
 #: the counter of running places (one item: a start and an end each write it once)
@@ -105,16 +105,7 @@ class AgentsRepository:
         return int(item.get("running") or 0) if item else 0
 
     def _counter(self, delta: int, max_running: int | None = None) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": {"pk": {"S": RUNNING_KEY}},
-            "UpdateExpression": "ADD running :d",
-            "ExpressionAttributeValues": {":d": {"N": str(delta)}},
-        }
-        if max_running is not None:
-            update["ConditionExpression"] = "attribute_not_exists(running) OR running < :max"
-            update["ExpressionAttributeValues"][":max"] = {"N": str(max_running)}
-        return {"Update": update}
+        return running.counter_update(self.table_name, {"pk": {"S": RUNNING_KEY}}, delta, max_running)
 
     def create(self, record: AgentRecord, *, max_running: int | None = None) -> None:
         for _ in range(3):

@@ -26,6 +26,7 @@ from typing import Any, Final
 
 from service.adapters.aws import LazyClient
 from service.adapters.dynamodb import cancellation_reasons, from_item, from_items, is_condition_failed, to_attr, to_item
+from service.channeltasks import running
 from service.transcriptions import logic
 from service.transcriptions.ports import AtCapacity, ChannelBusy, ConditionFailed
 from service.transcriptions.record import Transcription
@@ -139,16 +140,7 @@ class TranscriptionsRepository:
         return int(item.get("running") or 0) if item else 0
 
     def _counter(self, delta: int, max_running: int | None = None) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": RUNNING_KEY,
-            "UpdateExpression": "ADD running :d",
-            "ExpressionAttributeValues": {":d": {"N": str(delta)}},
-        }
-        if max_running is not None:
-            update["ConditionExpression"] = "attribute_not_exists(running) OR running < :max"
-            update["ExpressionAttributeValues"][":max"] = {"N": str(max_running)}
-        return {"Update": update}
+        return running.counter_update(self.table_name, RUNNING_KEY, delta, max_running)
 
     def create(self, transcription: Transcription, *, max_running: int | None = None) -> None:
         item = {**record_to_item(transcription), "counted": True}
