@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from agorakit.agora.client import AgoraClient
-from agorakit.agora.ratelimit import Lanes, bucket_for_qps
+from agorakit.agora.ratelimit import Lane, Lanes, bucket_for_qps, lane
 from service.adapters.agora import CallBudget, DynamoDBTokenBucket, ObservedLimiter
 from service.auth import Caller
 from service.recordings import logic
@@ -351,10 +351,11 @@ class Simulation:
             began = loop.now
 
             def run(shard: Shard = shard, deadline: float = deadline) -> dict[str, int]:
-                return reconcile(
-                    settings=self.settings, deps=self.reconciler_deps, shard=shard,
-                    remaining_ms=lambda: (deadline - loop.now) * 1000,
-                )  # fmt: skip
+                with lane(Lane.RECONCILE):  # as the deployed reconciler_handler runs it
+                    return reconcile(
+                        settings=self.settings, deps=self.reconciler_deps, shard=shard,
+                        remaining_ms=lambda: (deadline - loop.now) * 1000,
+                    )  # fmt: skip
 
             def done(counts: dict[str, int], began: float = began) -> None:
                 counts["duration_s"] = int(loop.now - began)

@@ -18,7 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agorakit.agora.ratelimit import Lane, lane
 from service.recordings.workflow import STEPS
+from service.recordings.workflow_tasks_handler import STEP_LANES
 
 from bench.scale.aws import Function, LambdaPool, LambdaThrottled, LambdaTimedOut, Loop, TokenBucket
 
@@ -378,9 +380,15 @@ class StepFunctions:
         """The task function runs the step (as ``workflow_tasks_handler`` does); Step Functions hears the result
         when the invocation ends."""
         step = STEPS[action]
+
+        def run() -> dict[str, Any]:
+            # in the lane the deployed task function gives the step (workflow_tasks_handler.STEP_LANES)
+            with lane(STEP_LANES.get(action, Lane.START)):
+                return step(payload, settings=self.settings, deps=self.deps)
+
         self.pool.invoke(
             TASK_FUNCTION,
-            lambda: step(payload, settings=self.settings, deps=self.deps),
+            run,
             done=then,
             failed=lambda exc: on_error(ex, error_name(exc), str(exc)[:300]),
         )

@@ -42,6 +42,14 @@ def _running(runner: Any, admin: str, agent_id: str, timeout: float = 30.0) -> b
 
 def agent_cases(runner: Any, admin: str) -> None:
     rt, s = runner.runtime, runner.send
+    # Agora's quota (422 at the join) is our 429 with Retry-After (the agent FAILED, its place given back)
+    rt.emulator.join("fuzz-agent-quota", 1001, role="host")
+    before = rt.emulator.configure_agents()["max_agents"]
+    rt.emulator.configure_agents(max_agents=0)
+    try:
+        s("POST", LIST, LIST, token=admin, json={**START, "channel": "fuzz-agent-quota"}, expect=429)
+    finally:
+        rt.emulator.configure_agents(max_agents=before)
     rt.emulator.join("fuzz-agent", 1001, role="host")
     aid = s("POST", LIST, LIST, token=admin, json=START, expect=201).json().get("agentId", UNKNOWN)
     s("POST", LIST, LIST, token=admin, json=START, expect=409)  # one agent per profile per channel

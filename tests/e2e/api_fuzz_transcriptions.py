@@ -30,6 +30,14 @@ BODY_ROUTES = {f"POST {LIST}", f"PATCH {ONE}"}
 
 def transcription_cases(runner: Any, admin: str, *, recording: str) -> None:
     rt, s = runner.runtime, runner.send
+    # Agora's quota (422 at the join) is our 429 with Retry-After (the transcription FAILED, its place given back)
+    rt.emulator.join("fuzz-tx-quota", 1001, role="host")
+    before = rt.emulator.stt_configure()["max_agents"]
+    rt.emulator.stt_configure(max_agents=0)
+    try:
+        s("POST", LIST, LIST, token=admin, json={"channel": "fuzz-tx-quota", "languages": ["en-US"]}, expect=429)
+    finally:
+        rt.emulator.stt_configure(max_agents=before)
     rt.emulator.join("fuzz-tx", 1001, role="host")
     body = {"channel": "fuzz-tx", "languages": ["en-US"], "recording_id": recording}
     tid = s("POST", LIST, LIST, token=admin, json=body, expect=201).json().get("id", UNKNOWN)

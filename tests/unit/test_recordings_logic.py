@@ -85,9 +85,34 @@ def test_a_jittered_limiter_wait_is_at_least_the_slot_and_at_most_the_time_alrea
 ) -> None:
     seconds = logic.throttle_wait(retry_after, so_far, 10_000, jitter)
     assert seconds is not None
-    assert max(1, math.ceil(retry_after)) <= seconds <= math.ceil(retry_after + max(1, so_far))
+    window = min(max(1, so_far), logic.JITTER_WINDOW_MAX_SECONDS)
+    assert max(1, math.ceil(retry_after)) <= seconds <= math.ceil(retry_after + window)
     with pytest.raises(ValueError, match="jitter"):
         logic.throttle_wait(retry_after, so_far, 10_000, 1.0)
+
+
+def test_the_jitter_window_stops_growing_below_a_resource_ids_life() -> None:
+    # a step that waited 10 minutes already waits at most the slot plus the cap, not 10 more minutes
+    assert logic.throttle_wait(2.0, 600, 10_000, jitter=0.99) == 2 + logic.JITTER_WINDOW_MAX_SECONDS
+    assert logic.JITTER_WINDOW_MAX_SECONDS < 270  # Agora's resource ID lives 5 minutes; ours is used within 4.5
+
+
+@given(
+    st.floats(min_value=0, max_value=30),
+    st.integers(min_value=0, max_value=600),
+    st.floats(min_value=0, max_value=1, exclude_max=True),
+    st.floats(min_value=-5, max_value=300),
+)
+def test_a_start_waits_no_longer_than_its_resource_stays_young_when_the_slot_comes_before(
+    retry_after: float, so_far: int, jitter: float, within: float
+) -> None:
+    seconds = logic.throttle_wait(retry_after, so_far, 10_000, jitter, within=within)
+    unbounded = logic.throttle_wait(retry_after, so_far, 10_000, jitter)
+    assert seconds is not None and unbounded is not None
+    if retry_after < within:
+        assert seconds == max(1, min(unbounded, math.floor(within)))
+    else:  # it ages whatever the wait: acquiring again is the workflow's next step anyway
+        assert seconds == unbounded
 
 
 def test_admission_estimates_and_state_machine_arn() -> None:

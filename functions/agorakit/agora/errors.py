@@ -123,6 +123,9 @@ class AgoraRateLimitedError(AgoraError):
 
     retryable = True
     retry_after: float | None = None
+    #: set by a caller whose request stops being useful after this many seconds (a start's resource ID ages):
+    #: whoever schedules the retry keeps the wait within it when the slot comes before
+    wait_within: float | None = None
 
 
 class AgoraCapacityError(AgoraError):

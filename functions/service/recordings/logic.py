@@ -84,26 +84,41 @@ _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 #: a workflow step sleeps in Lambda for a limiter slot at most this long; a longer wait is the state machine's
 #: (the step returns ``{"waitSeconds": n}`` and a Wait state brings it back: a burst costs transitions, not Lambdas)
 LIMITER_SLEEP_SECONDS: Final = 1.0
+#: the most jitter a held-back step adds to its wait (``throttle_wait``): the window grows with the waits so far
+#: but stops here, below a resource ID's life, so a start that waited long is not sent after its resource aged
+JITTER_WINDOW_MAX_SECONDS: Final = 30
 
 
 def throttle_wait(
-    retry_after: float | None, throttled_seconds: int, max_total_seconds: int, jitter: float = 0.0
+    retry_after: float | None,
+    throttled_seconds: int,
+    max_total_seconds: int,
+    jitter: float = 0.0,
+    within: float | None = None,
 ) -> int | None:
     """Whole seconds the workflow waits before repeating a step our limiter held back (``retry_after``: the
     seconds to its next slot), or None when that would take the step's waits past ``max_total_seconds``
     (or when the refusal was Agora's own 429, which names no slot): the error then goes to the state
     machine's Retry and, in the end, its Catch.
 
-    ``jitter`` (a uniform draw in [0, 1)) adds up to ``max(1, throttled_seconds)`` seconds: an execution that
-    has already waited w seconds waits up to w more, so its window grows about 1.5x a round. Without it every
-    held-back execution comes back when the lane reopens and only ``rate`` of them a second get through: n
-    waiters cost about n/rate rounds each (``python -m bench scale``: 110 transitions a recording for 400
-    starts in a minute at 10 QPS); with it, about log(n/rate) rounds each."""
+    ``jitter`` (a uniform draw in [0, 1)) adds up to ``max(1, throttled_seconds)`` seconds, at most
+    ``JITTER_WINDOW_MAX_SECONDS``: an execution that has already waited w seconds waits up to w more, so its
+    window grows about 1.5x a round. Without it every held-back execution comes back when the lane reopens and
+    only ``rate`` of them a second get through: n waiters cost about n/rate rounds each (``python -m bench
+    scale``: 110 transitions a recording for 400 starts in a minute at 10 QPS); with it, about log(n/rate) rounds
+    each. Unbounded, the window outgrew a resource ID's life: a start that waited long found its resource aged,
+    acquired again and waited longer still (a workflow test at 1 QPS: waits of 75 s, then 273 s).
+
+    ``within``: the seconds after which the step is no use (a start's resource ID ages): when the slot comes
+    before, the wait ends by then."""
     if retry_after is None or retry_after < 0:
         return None
     if not 0.0 <= jitter < 1.0:
         raise ValueError(f"jitter must be in [0, 1), not {jitter}")
-    seconds = max(1, math.ceil(retry_after + jitter * max(1, throttled_seconds)))
+    window = min(max(1, throttled_seconds), JITTER_WINDOW_MAX_SECONDS)
+    seconds = max(1, math.ceil(retry_after + jitter * window))
+    if within is not None and retry_after < within:
+        seconds = max(1, min(seconds, math.floor(within)))
     if throttled_seconds + seconds > max_total_seconds:
         return None
     return seconds

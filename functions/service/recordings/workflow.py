@@ -118,8 +118,9 @@ def waits_in_the_workflow(step: Callable[..., dict[str, Any]]) -> Callable[..., 
         except AgoraRateLimitedError as exc:
             so_far = throttled_seconds(event)
             seconds = logic.throttle_wait(
-                exc.retry_after, so_far, settings.recording_throttle_max_seconds, jitter=deps.rng.random()
-            )
+                exc.retry_after, so_far, settings.recording_throttle_max_seconds, jitter=deps.rng.random(),
+                within=exc.wait_within,
+            )  # fmt: skip
             if seconds is None or exc.maybe_executed:
                 raise
             deps.metric("RecordingStepThrottled")
@@ -256,7 +257,7 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
     """Start with the resource ID acquired just before; refuse one too old to use (the workflow re-acquires).
     A failure that may have started the recorder is not an error: ``{"outcome": "unknown"}`` sends the
     workflow to ResolveStart, with the channel still locked."""
-    from agorakit.agora.errors import AgoraError, AgoraResourceExpiredError
+    from agorakit.agora.errors import AgoraError, AgoraRateLimitedError, AgoraResourceExpiredError
 
     recording_id = str(event["recordingId"])
     item = _recording(deps, recording_id)
@@ -282,6 +283,10 @@ def start(event: Mapping[str, Any], *, settings: RecordingSettings, deps: Record
     try:
         result = _agora(deps, recording_id, "start", _start_call(settings, deps, item))
     except AgoraError as exc:
+        if isinstance(exc, AgoraRateLimitedError) and not exc.maybe_executed:
+            # held back by our limiter: the workflow's wait should end while the resource ID is still young
+            age = logic.resource_age_seconds(acquired_at or 0, deps.repo.now_ms())
+            exc.wait_within = settings.recording_resource_max_age_seconds - age
         if not resolve.start_outcome_unknown(exc):
             raise
         # The recorder may be running: keep the channel and find out (the state machine's ResolveStart).
