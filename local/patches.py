@@ -316,10 +316,14 @@ def serialized_dynamodb() -> Iterator[None]:
     moto takes no lock: two concurrent conditional writes on one item can both pass their checks, and a
     transaction restores deep copies of whole tables on failure (losing other threads' writes). DynamoDB
     makes each request atomic and transactions serializable. One process-wide lock around moto's item
-    operations restores that, in-process (``mock_aws``) and in a moto server thread alike.
+    operations restores that, in-process (``mock_aws``) and in a moto server thread alike. The same lock spans
+    each whole request of moto's DynamoDB handler (``DynamoHandler.call_action``): ``get_item`` hands the live
+    item to the response layer, which serialized it after the operation's lock was released while another
+    thread's update changed it (``dictionary changed size during iteration``, a workflow test on Python 3.13).
     """
     global _dynamodb_patch_depth  # noqa: PLW0603 - the patch is process-wide, like the class it patches
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
 
     def locked(original: Any) -> Any:
         def operation(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -333,6 +337,8 @@ def serialized_dynamodb() -> Iterator[None]:
             for name in _DYNAMODB_OPERATIONS:
                 _dynamodb_originals[name] = DynamoDBBackend.__dict__[name]
                 setattr(DynamoDBBackend, name, locked(_dynamodb_originals[name]))
+            _dynamodb_originals["call_action"] = DynamoHandler.__dict__["call_action"]
+            DynamoHandler.call_action = locked(_dynamodb_originals["call_action"])  # type: ignore[method-assign]
         _dynamodb_patch_depth += 1
     try:
         yield
@@ -341,5 +347,5 @@ def serialized_dynamodb() -> Iterator[None]:
             _dynamodb_patch_depth -= 1
             if _dynamodb_patch_depth == 0:
                 for name, original in _dynamodb_originals.items():
-                    setattr(DynamoDBBackend, name, original)
+                    setattr(DynamoHandler if name == "call_action" else DynamoDBBackend, name, original)
                 _dynamodb_originals.clear()
