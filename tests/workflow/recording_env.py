@@ -44,6 +44,19 @@ TEST_CONTEXT: dict[str, Any] = {
 #: every deadline of the waits below is multiplied by this: a deadline only says when a wait gives up, a passing
 #: test never waits it out, and a CI runner shared with other jobs was seen 10x slower than an idle laptop
 WAIT_SCALE = float(os.environ.get("TEST_WAIT_SCALE", "3"))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Polls ``predicate`` until it holds (the event the test needs), at most ``timeout`` x ``WAIT_SCALE`` seconds;
+    returns whether it held (a test asserts it, with its own message)."""
+    deadline = time.monotonic() + timeout * WAIT_SCALE
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 APP_CERTIFICATE = "fedcba9876543210fedcba9876543210"
 BUCKET = "agora-serverless-test-recordings"

@@ -7,13 +7,12 @@ scheduled reconciler's function ends what Agora no longer lists. Time is scaled:
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.workflow.recording_env import WAIT_SCALE, RecordingStack, api_event, recording_stack, response_json
+from tests.workflow.recording_env import RecordingStack, api_event, recording_stack, response_json, wait_for
 
 CONTEXT = {"agentsMinDurationSeconds": 2}
 
@@ -32,15 +31,6 @@ def api(rs: RecordingStack, method: str, path: str, **kw: Any) -> tuple[int, dic
     return response["statusCode"], response_json(response)
 
 
-def wait(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout * WAIT_SCALE
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
-
-
 def execution_arn(rs: RecordingStack, agent_id: str) -> str:
     machine = rs.stack.physical("AgentsLifecycleWorkflow")
     return machine.replace(":stateMachine:", ":execution:") + f":{agent_id}"
@@ -57,7 +47,7 @@ def test_the_workflow_ends_the_agent_at_its_maximum_and_keeps_the_history(rs: Re
     agent_id = started["agentId"]
     arn = execution_arn(rs, agent_id)
     assert status_of(rs, arn) in ("RUNNING", "SUCCEEDED")
-    assert wait(lambda: status_of(rs, arn) == "SUCCEEDED"), rs.sfn.get_execution_history(executionArn=arn)
+    assert wait_for(lambda: status_of(rs, arn) == "SUCCEEDED"), rs.sfn.get_execution_history(executionArn=arn)
     _, ended = api(rs, "GET", f"/agents/{agent_id}")
     # left at the maximum; STOPPED once Agora's 102 arrives (no NCS intake in this harness)
     assert ended["state"] in ("STOPPING", "STOPPED") and ended["endReason"] == "max_duration", ended
@@ -67,7 +57,7 @@ def test_the_workflow_ends_the_agent_at_its_maximum_and_keeps_the_history(rs: Re
     def emulated() -> dict[str, Any]:
         return next(a for a in rs.emulator.agents_state()["agents"] if a["agent_id"] == ended["agoraAgentId"])
 
-    assert wait(lambda: emulated()["status"] == "STOPPED"), emulated()
+    assert wait_for(lambda: emulated()["status"] == "STOPPED"), emulated()
     assert emulated()["leave_reason"] != "token expired"
     assert rs.emulator.agents_state()["overlaps"] == []
     if ended["history"] is not None:  # turns exist once the emulated conversation ran: kept after the end
@@ -85,7 +75,7 @@ def test_a_deleted_agent_ends_its_execution_at_the_next_step(rs: RecordingStack)
     arn = execution_arn(rs, started["agentId"])
     status, left = api(rs, "DELETE", f"/agents/{started['agentId']}")
     assert status == 200 and left["state"] in ("STOPPING", "STOPPED"), left
-    assert wait(lambda: status_of(rs, arn) == "SUCCEEDED")
+    assert wait_for(lambda: status_of(rs, arn) == "SUCCEEDED")
     _, after = api(rs, "GET", f"/agents/{started['agentId']}")
     assert after["endReason"] != "max_duration"  # the DELETE ended it, the maximum did not
 
@@ -100,12 +90,12 @@ def test_the_scheduled_reconciler_ends_an_agent_agora_dropped(
     status, started = api(rs, "POST", "/agents", body=body)
     assert status == 201, started
     agent_id = started["agentId"]
-    assert wait(lambda: api(rs, "GET", f"/agents/{agent_id}")[1]["agoraAgentId"] is not None)
+    assert wait_for(lambda: api(rs, "GET", f"/agents/{agent_id}")[1]["agoraAgentId"] is not None)
     agora_id = api(rs, "GET", f"/agents/{agent_id}")[1]["agoraAgentId"]
     rs.emulator.world.agent_leave(agora_id)  # Agora drops it; no notice reaches us
     report = rs.dispatcher.invoke(rs.function_name("AgentsAgentsReconcilerFunction"), {}, source="test")
     assert agent_id in report["ended"], report
     _, ended = api(rs, "GET", f"/agents/{agent_id}")
     assert ended["state"] == "STOPPED" and "reconciler" in (ended["endReason"] or ""), ended
-    assert wait(lambda: status_of(rs, execution_arn(rs, agent_id)) == "SUCCEEDED")  # its lifecycle ends too
+    assert wait_for(lambda: status_of(rs, execution_arn(rs, agent_id)) == "SUCCEEDED")  # its lifecycle ends too
     assert rs.emulator.agents_state()["overlaps"] == []

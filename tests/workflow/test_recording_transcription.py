@@ -5,13 +5,12 @@ duration (the test context), another by the stop API (``POST /recordings/{id}/st
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from tests.workflow.recording_env import RecordingStack, recording_stack
+from tests.workflow.recording_env import RecordingStack, recording_stack, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +22,6 @@ WANTED = {"languages": ["en-US"], "translation": [{"source": "en-US", "targets":
 def rs() -> Iterator[RecordingStack]:
     with recording_stack() as stack:
         yield stack
-
-
-def until(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Polls ``predicate`` until it holds (the event), at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 def stt_agents(rs: RecordingStack, channel: str) -> list[dict]:
@@ -52,7 +41,7 @@ def recording_with_transcription(rs: RecordingStack) -> tuple[str, str, str]:
     status, created = rs.api("POST", "/recordings", body={"channel": channel, "transcription": WANTED})
     assert status == 202, created
     recording_id = created["recording_id"]
-    assert until(lambda: rs.item(recording_id).get("transcriptionId") is not None), rs.trail(recording_id)
+    assert wait_for(lambda: rs.item(recording_id).get("transcriptionId") is not None), rs.trail(recording_id)
     item = rs.item(recording_id)
     assert item["status"] in ("RECORDING", "STOPPING", "STOPPED") and "transcriptionError" not in item, item
     return channel, recording_id, str(item["transcriptionId"])
@@ -77,7 +66,7 @@ def assert_ended_together(rs: RecordingStack, channel: str, recording_id: str, t
 
 def test_the_maximum_duration_ends_the_recording_and_its_transcription(rs: RecordingStack) -> None:
     channel, recording_id, transcription_id = recording_with_transcription(rs)
-    assert until(lambda: any(a["status"] == "RUNNING" for a in stt_agents(rs, channel)))
+    assert wait_for(lambda: any(a["status"] == "RUNNING" for a in stt_agents(rs, channel)))
     status, shown = rs.api("GET", f"/recordings/{recording_id}")
     assert status == 200 and shown["transcription_status"] in ("STARTING", "RUNNING")
     assert_ended_together(rs, channel, recording_id, transcription_id)  # the 6-second maximum duration

@@ -14,7 +14,7 @@ import pytest
 from local.event_filter import stream_record
 from local.pumps import streams_client
 from tests.support.event_contracts import assert_valid
-from tests.workflow.recording_env import WAIT_SCALE, RecordingStack, api_event, recording_stack, response_json
+from tests.workflow.recording_env import RecordingStack, api_event, recording_stack, response_json, wait_for
 
 CONTEXT = {"transcriptionLifetimeSeconds": 20, "transcriptionRestartMarginSeconds": 18}
 
@@ -31,17 +31,6 @@ def api(rs: RecordingStack, method: str, path: str, **kw) -> tuple[int, dict]:
     return response["statusCode"], response_json(response)
 
 
-def wait(predicate, timeout: float = 30.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + timeout * WAIT_SCALE
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return bool(predicate())
-
-
 def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs: RecordingStack) -> None:
     rs.emulator.join("restart-room", 1001)
     status, started = api(rs, "POST", "/transcriptions", body={"channel": "restart-room", "languages": ["en-US"]})
@@ -53,7 +42,7 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
     machine = rs.stack.physical("TranscriptionsRestartWorkflow")
     arn = machine.replace(":stateMachine:", ":execution:") + f":{tid}"
     assert rs.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
-    assert wait(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["generation"] >= 1)
+    assert wait_for(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["generation"] >= 1)
     _, after = api(rs, "GET", f"/transcriptions/{tid}")
     assert after["agents"][0] == first and after["agent_id"] != first and after["status"] in ("STARTING", "RUNNING")
 
@@ -61,7 +50,7 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
         return {a["agent_id"]: a for a in rs.emulator.stt_history() if a["channel"] == "restart-room"}
 
     # the old agent leaves after the new one joined (the record shows the new generation between the two calls)
-    assert wait(lambda: agents_now()[first]["status"] == "STOPPED")
+    assert wait_for(lambda: agents_now()[first]["status"] == "STOPPED")
     agents = agents_now()
     assert agents[after["agent_id"]]["status"] in ("STARTING", "RUNNING")
     new_start = agents[after["agent_id"]]["started_at"]
@@ -71,7 +60,7 @@ def test_the_workflow_restarts_before_the_end_and_ends_with_the_transcription(rs
     assert "WaitStateEntered" in states and "TaskStateEntered" in states
     status, stopped = api(rs, "DELETE", f"/transcriptions/{tid}")
     assert status == 200 and stopped["status"] in ("STOPPING", "STOPPED")
-    assert wait(lambda: rs.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING"), rs.trail(arn=arn)
+    assert wait_for(lambda: rs.sfn.describe_execution(executionArn=arn)["status"] != "RUNNING"), rs.trail(arn=arn)
     assert rs.sfn.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
     live = [
         a
@@ -89,9 +78,9 @@ def test_the_restart_reaches_the_bus_through_the_deployed_publisher(rs: Recordin
     status, started = api(rs, "POST", "/transcriptions", body={"channel": "restart-bus", "languages": ["en-US"]})
     assert status == 201, started
     tid = started["id"]
-    assert wait(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["generation"] >= 1)
+    assert wait_for(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["generation"] >= 1)
     assert api(rs, "DELETE", f"/transcriptions/{tid}")[0] == 200
-    assert wait(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["status"] == "STOPPED")
+    assert wait_for(lambda: api(rs, "GET", f"/transcriptions/{tid}")[1]["status"] == "STOPPED")
 
     events, sqs = boto3.client("events"), boto3.client("sqs")
     publisher = rs.stack.function("EventsPublisherFunction")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agorakit.agora.ratelimit import Lane, lane
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -28,8 +29,6 @@ class Reconciler:
     service: TranscriptionService
 
     def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
-        from agorakit.agora.ratelimit import Lane, lane
-
         with lane(Lane.RECONCILE):  # the lowest lane: the reconciler yields to every other Agora call
             report = self.service.reconcile()
         result = {"ended": report.ended, "stopped": report.stopped, "kept": report.kept, "foreign": report.foreign,
