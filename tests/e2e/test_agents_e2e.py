@@ -3,12 +3,11 @@ an in-process local stack leaves environment variables and cached clients that l
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.child import run_cases
 
 pytestmark = pytest.mark.slow
 
@@ -16,9 +15,6 @@ CASES = Path(__file__).with_name("agent_cases.py")
 
 
 def test_conversational_agents_end_to_end_in_its_own_process() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES)],
-        cwd=CASES.parents[2], env=os.environ.copy(), capture_output=True, text=True, timeout=1200, check=False,
-    )  # fmt: skip
+    result = run_cases(CASES, timeout=1200)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1]

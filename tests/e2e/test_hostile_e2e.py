@@ -7,12 +7,11 @@ that. A child process keeps the rest of the suite independent of test order, and
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.child import run_cases
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +19,6 @@ CASES = Path(__file__).with_name("hostile_cases.py")
 
 
 def test_every_hostile_agora_case_end_to_end_in_its_own_process() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES)],
-        cwd=CASES.parents[2], env=os.environ.copy(), capture_output=True, text=True, timeout=2400, check=False,
-    )  # fmt: skip
+    result = run_cases(CASES, timeout=2400)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1]

@@ -7,12 +7,11 @@ that. A child process keeps the rest of the suite independent of test order.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.child import run_cases
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +19,6 @@ CASES = Path(__file__).with_name("local_surface_cases.py")
 
 
 def test_the_whole_stack_cases_pass_in_their_own_process() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES)],
-        cwd=CASES.parents[2], env=os.environ.copy(), capture_output=True, text=True, timeout=1800, check=False,
-    )  # fmt: skip
+    result = run_cases(CASES, timeout=1800)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1]
