@@ -40,6 +40,9 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "AgoraEmulator/1.0"
     timeout = 10  # idle keep-alive connections are closed after this many seconds
+    #: TCP_NODELAY: the headers and the body go out in two writes; with Nagle's algorithm the body waits for the
+    #: client's delayed ACK of the headers (40 ms on Linux) on every keep-alive request
+    disable_nagle_algorithm = True
     server: Server
 
     def log_message(self, format: str, *args: Any) -> None:
