@@ -39,6 +39,15 @@ settings.register_profile("dev", deadline=None, suppress_health_check=[HealthChe
 settings.register_profile("wide", max_examples=5_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
+# moto's `reset_boto3_session` (on by default) gives boto3 a new default session inside every `mock_aws`, so the
+# first client of each test loads its service model again: 0.2-0.5 s a client, in ~120 places. moto resets it so
+# a session made under fake credentials is not reused by a test that reaches real AWS; here no test may reach
+# AWS (the credentials above are fake for the whole run), so one session serves every test (moto's documented
+# `core` option, set before any mock is created).
+from moto.core.config import default_user_config  # noqa: E402 - after the fake credentials and the profiles
+
+default_user_config["core"]["reset_boto3_session"] = False
+
 
 # `make test` runs on every core with pytest-xdist (--dist loadgroup): every test of a module goes to the
 # same worker, so a module-scoped local stack (moto, the emulator, a local API) is built once, on one worker.
