@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import dataclasses
 import errno
+import gc
 import json
 import logging
 import os
@@ -536,6 +537,7 @@ class LocalRuntime:
 
     def stop(self) -> None:
         self.ready = False
+        self._signal_threads()
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
@@ -571,6 +573,14 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+
+    def _signal_threads(self) -> None:
+        """Tell the pumps and the event threads to stop; ``stop`` waits for each later. Their last waits (a queue's
+        or the event capture's long poll, up to 1 s each) then overlap, and overlap the servers' shutdowns, instead
+        of adding up one after the other."""
+        for threads in (self.pumps, self.events):
+            if threads is not None:
+                threads.signal_stop()
 
     def _save_state(self) -> None:
         """``--state``: the tables' and buckets' data, once the stack ran (not after a failed start)."""
@@ -807,5 +817,13 @@ def _serve(args: argparse.Namespace, origins: list[str], real_agora: RealAgora |
     return 0
 
 
+def exit_quickly(code: int) -> NoReturn:
+    """Exit once the stack is stopped, with the interpreter's last garbage collection skipped: moto's backends and
+    the handlers leave ~400,000 tracked objects, and collecting them at exit took 2-4 s of CPU after "stopped."
+    was printed (the streams are flushed and ``atexit`` handlers run as usual; the process's memory goes anyway)."""
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_quickly(main())
