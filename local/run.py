@@ -121,6 +121,15 @@ class Secrets:
         }
 
 
+def _drop_variables(template: dict[str, Any], value: str) -> None:
+    """Remove the functions' environment variables whose value is ``value``."""
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Lambda::Function":
+            variables = ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+            for name in [name for name, v in variables.items() if v == value]:
+                del variables[name]
+
+
 class LocalRuntime:
     """Everything ``make run`` starts, as an object (``make demo`` and the e2e test use it too)."""
 
@@ -315,21 +324,23 @@ class LocalRuntime:
 
     def _template(self) -> dict[str, Any]:
         """2. The template for this machine: our App ID, the emulator (or Agora's hosts) as the REST host."""
-        # The ports are not in the cached template (a placeholder each, replaced below): other ports, same cache.
+        # What differs between runs is not in the cached template but a placeholder each, replaced below (the ports,
+        # the App ID, the REST hosts): other ports, and real Agora mode, read the same cached template.
         own = {}
         if self.web_port:
             own = {f"http://{self.host}:{self.web_port}": "http://web-1.local-stack.invalid",
                    f"http://localhost:{self.web_port}": "http://web-2.local-stack.invalid"}  # fmt: skip
-        placeholders = {EMULATOR_PLACEHOLDER: self.emulator_url, **{v: k for k, v in own.items()}}
+        rest = self.emulator_url
+        if self.real_agora is not None:  # the hosts named, or none: the functions' default, Agora's own hosts
+            rest = ",".join(self.real_agora.rest_base_urls)
+        placeholders = {EMULATOR_PLACEHOLDER: rest, LOCAL_APP_ID: self.app_id, **{v: k for k, v in own.items()}}
         try:
-            context = {**self.context, "agoraAppId": self.app_id, "restBaseUrls": EMULATOR_PLACEHOLDER}
-            if self.real_agora is not None:  # Agora's own hosts (the template's default) or the ones named
-                context.pop("restBaseUrls")
-                if self.real_agora.rest_base_urls:
-                    context["restBaseUrls"] = ",".join(self.real_agora.rest_base_urls)
+            context = {**self.context, "agoraAppId": LOCAL_APP_ID, "restBaseUrls": EMULATOR_PLACEHOLDER}
             if self.cors_origins:
                 context["corsOrigins"] = ",".join(own.get(o, o) for o in self.cors_origins)
             template, self.template_cached = cached_template(context, self.template_cache)
+            if not rest:  # as a template synthesized without restBaseUrls: no AGORA_REST_BASE_URLS at all
+                _drop_variables(template, EMULATOR_PLACEHOLDER)
             text = json.dumps(template)
             for placeholder, value in placeholders.items():
                 text = text.replace(json.dumps(placeholder)[1:-1], json.dumps(value)[1:-1])
