@@ -141,3 +141,32 @@ def test_a_cache_miss_waits_for_the_start_already_synthesizing_and_reads_its_tem
         path.write_text('{"Resources": {"FromTheFirstStart": {}}}')  # what the first start stores
     second.join(60)
     assert got == [({"Resources": {"FromTheFirstStart": {}}}, True)]
+
+
+LAZY_BATCH_CHECK = """
+import sys
+from local.patches import moto_batch_imported_lazily
+moto_batch_imported_lazily()
+import moto.stepfunctions.parser.models  # what a local stack's first state machine loads in its moto server
+print("ec2 imported:", "moto.ec2" in sys.modules, "batch models imported:", "moto.batch.models" in sys.modules)
+import boto3
+from moto import mock_aws
+from moto.backends import get_backend
+with mock_aws():
+    batch = boto3.client("batch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    print("compute environments:", batch.describe_compute_environments()["computeEnvironments"])
+from moto.batch import batch_backends
+from moto.batch.models import batch_backends as real
+print("same backend:", batch_backends is real and get_backend("batch") is real)
+"""
+
+
+def test_the_step_functions_interpreter_loads_without_ec2_and_batch_still_answers() -> None:
+    """A fresh interpreter, as ``make run``'s: the interpreter's import no longer drags in Batch's and EC2's models
+    (``local.patches.moto_batch_imported_lazily``); a Batch request through moto still reaches its real backend."""
+    result = subprocess.run([sys.executable, "-c", LAZY_BATCH_CHECK], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [
+        "ec2 imported: False batch models imported: False", "compute environments: []", "same backend: True",
+    ]  # fmt: skip
