@@ -50,6 +50,9 @@ class PortInUse(OSError):
 #: pending connections the kernel queues before the server accepts them (http.server's default is 5,
 #: which resets connections under a few dozen concurrent clients; API Gateway never does)
 LISTEN_BACKLOG = 128
+#: how often a server's loop looks whether it was asked to stop (socketserver's default, 0.5 s, was up to half a
+#: second of every stop, for each server)
+SHUTDOWN_POLL = 0.05
 
 
 class LocalHTTPServer(ThreadingHTTPServer):
@@ -174,7 +177,8 @@ class LocalApi:
             raise
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL},
+                                        name="local-api", daemon=True)  # fmt: skip
         self._thread.start()
 
     def stop(self) -> None:

@@ -40,8 +40,8 @@ ROUTE_STEPS: dict[str, str] = {
     "GET /recordings/{id}": """curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN\"""",
     "GET /recordings/{id}/snapshots": """curl -s "$API/recordings/$REC/snapshots?limit=10" """
     """-H "Authorization: Bearer $ADMIN\"""",
-    "GET /recordings/{id}/playlist": """for i in $(seq 60); do [ "$(curl -s "$API/recordings/$REC" """
-    """-H "Authorization: Bearer $ADMIN" | field files)" != "[]" ] && break; sleep 1; done; """
+    "GET /recordings/{id}/playlist": """for i in $(seq 120); do [ "$(curl -s "$API/recordings/$REC" """
+    """-H "Authorization: Bearer $ADMIN" | field files)" != "[]" ] && break; sleep 0.5; done; """
     """curl -s "$API/recordings/$REC/playlist" -H "Authorization: Bearer $ADMIN\"""",
     "POST /recordings/{id}/layout": """curl -s -X POST "$API/recordings/$REC/layout" """
     """-H "Authorization: Bearer $ADMIN" -H 'content-type: application/json' -d '{"mixedVideoLayout":1}'""",
@@ -65,8 +65,8 @@ ROUTE_STEPS: dict[str, str] = {
     """-H 'content-type: application/json' -d '{"channel":"demo","profile":"assistant","remoteUids":[1001]}' """
     """| field agentId); echo "agent $AG\"""",
     "GET /agents": """curl -s "$API/agents?channel=demo&active=true" -H "Authorization: Bearer $ADMIN\"""",
-    "GET /agents/{id}": """for i in $(seq 30); do [ "$(curl -s "$API/agents/$AG" -H "Authorization: Bearer $ADMIN" """
-    """| field state)" = RUNNING ] && break; sleep 1; done; curl -s "$API/agents/$AG" """
+    "GET /agents/{id}": """for i in $(seq 60); do [ "$(curl -s "$API/agents/$AG" -H "Authorization: Bearer $ADMIN" """
+    """| field state)" = RUNNING ] && break; sleep 0.5; done; curl -s "$API/agents/$AG" """
     """-H "Authorization: Bearer $ADMIN\"""",
     "POST /agents/{id}/speak": """curl -s -X POST "$API/agents/$AG/speak" -H "Authorization: Bearer $ADMIN" """
     """-H 'content-type: application/json' -d '{"text":"Welcome to the demo channel."}'""",
@@ -94,8 +94,8 @@ ROUTE_STEPS = {
 }
 
 _WAIT_RECORDING = (
-    """for i in $(seq 60); do [ "$(curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN" """
-    """| field status)" = RECORDING ] && break; sleep 1; done; echo "recording $REC is RECORDING\""""
+    """for i in $(seq 120); do [ "$(curl -s "$API/recordings/$REC" -H "Authorization: Bearer $ADMIN" """
+    """| field status)" = RECORDING ] && break; sleep 0.5; done; echo "recording $REC is RECORDING\""""
 )
 _NOTICE = {"noticeId": "banner-1", "productId": 1, "eventType": 101, "notifyMs": 1700000000000,
            "payload": {"channelName": "demo", "ts": 1700000000}}  # fmt: skip

@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
-from local.run import LocalRuntime, StartupError, free_port, quiet_third_party_logs
+from local.run import LocalRuntime, StartupError, exit_quickly, free_port, quiet_third_party_logs
 
 CHANNEL = "demo-room"
 DONE_STATUSES = {"STOPPED"}
@@ -488,4 +488,4 @@ def _keep(runtime: LocalRuntime) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_quickly(main())

@@ -192,10 +192,14 @@ class LocalEvents:
     forwarder: Forwarder | None
     bus_name: str
 
-    def stop(self) -> None:
+    def signal_stop(self) -> None:
+        """Tell the threads to stop without waiting for them (``stop`` waits)."""
         for thread in (self.capture, self.forwarder):
             if thread is not None:
                 thread.stop()
+
+    def stop(self) -> None:
+        self.signal_stop()
         for thread in (self.capture, self.forwarder):
             if thread is not None and thread.is_alive():
                 thread.join(3.0)

@@ -265,6 +265,37 @@ def moto_server_dispatch_cached() -> None:
     backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
 
 
+def moto_batch_imported_lazily() -> None:
+    """moto's Step Functions interpreter imports ``moto.batch.utils`` (one enum, for its Batch task integration), and
+    the package's ``__init__`` imports Batch's models, which import all of EC2's: region and instance-type tables
+    read at import, 1.7 s of CPU at every local stack's start (its first state machine), for a service the stack
+    never calls. The package is registered without running its ``__init__`` (its submodules import as usual) and
+    its attributes (``batch_backends``, all the ``__init__`` exports) are read from ``moto.batch.models`` when first
+    asked for: a Batch request still reaches moto's real backend. Idempotent; a no-op once ``moto.batch`` is
+    imported (before any of its names are used, the two are indistinguishable to moto)."""
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    if "moto.batch" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    package = types.ModuleType("moto.batch")
+    package.__spec__, package.__file__, package.__package__ = spec, spec.origin, "moto.batch"
+    package.__path__ = list(spec.submodule_search_locations)
+
+    def exported(name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(importlib.import_module("moto.batch.models"), name)
+
+    package.__getattr__ = exported  # type: ignore[method-assign]
+    sys.modules["moto.batch"] = package
+
+
 def stop_running_executions() -> int:
     """Stop every execution moto is still running in this process (in any account and region); return how many.
 

@@ -521,9 +521,13 @@ class Pumps:
         for pump in self.pumps:
             pump.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def signal_stop(self) -> None:
+        """Tell every pump to stop without waiting for it (``stop`` waits)."""
         for pump in self.pumps:
             pump.stop()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.signal_stop()
         deadline = time.monotonic() + timeout
         for pump in self.pumps:
             if pump.is_alive():

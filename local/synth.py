@@ -153,12 +153,39 @@ def cached_template(
     not reach its Node.js; if this process is interrupted meanwhile, the child is killed)."""
     key = template_key(context)
     path = cache_dir / f"template-{key}.json" if cache_dir is not None else None
-    if path is not None and path.is_file():
-        with contextlib.suppress(ValueError, OSError):
-            template = json.loads(path.read_text(encoding="utf-8"))
-            with contextlib.suppress(OSError):
-                os.utime(path)  # most recently used: pruned last
-            return template, True
+    if path is None:
+        return json.loads(_synth_in_child(context)), False
+    cached = _read_cached(path)
+    if cached is not None:
+        return cached, True
+    # a miss: another stack starting at the same time (``make run`` and ``make demo``, two test workers) may be
+    # synthesizing the same template; the lock makes this one wait for it and read its file instead of synthesizing
+    # it a second time
+    with _held(path.with_name(f".{path.stem}.lock")):
+        cached = _read_cached(path)
+        if cached is not None:
+            return cached, True
+        text = _synth_in_child(context)
+        try:
+            _store(path, text)
+        except OSError as exc:  # a read-only checkout still starts, only without the cache
+            print(f"  ! the template cache {path.parent} is not writable ({exc.strerror}): not cached", file=sys.stderr)
+    return json.loads(text), False
+
+
+def _read_cached(path: Path) -> dict[str, Any] | None:
+    """The cached template at ``path`` (marked most recently used), or None: missing, unreadable or torn."""
+    try:
+        template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # most recently used: pruned last
+    return template
+
+
+def _synth_in_child(context: dict[str, Any] | None) -> str:
+    """The template's JSON text, from ``python -m local.synth`` in a child process of its own session."""
     with tempfile.TemporaryDirectory(prefix="agora-synth-") as work:
         request, out = Path(work) / "context.json", Path(work) / "template.json"
         request.write_text(json.dumps(_merged(context)), encoding="utf-8")
@@ -176,13 +203,7 @@ def cached_template(
         if child.returncode != 0 or not out.is_file():
             lines = output.decode(errors="replace").strip().splitlines()
             raise RuntimeError("\n".join(lines[-15:]) or f"synth exited {child.returncode}")
-        text = out.read_text(encoding="utf-8")
-    if path is not None:
-        try:
-            _store(path, text)
-        except OSError as exc:  # a read-only checkout still starts, only without the cache
-            print(f"  ! the template cache {path.parent} is not writable ({exc.strerror}): not cached", file=sys.stderr)
-    return json.loads(text), False
+        return out.read_text(encoding="utf-8")
 
 
 def _store(path: Path, text: str) -> None:

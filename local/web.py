@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from local.api_server import LISTEN_BACKLOG, PortInUse
+from local.api_server import LISTEN_BACKLOG, SHUTDOWN_POLL, PortInUse
 
 WEB_ROOT = Path(__file__).resolve().parents[1] / "examples" / "web"
 
@@ -66,7 +66,8 @@ class WebServer:
                 ) from exc  # fmt: skip
             raise
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, name="local-web", daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL}, name="local-web",
+                         daemon=True).start()  # fmt: skip
 
     def stop(self) -> None:
         if self._server is not None:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 def runtime() -> Iterator[LocalRuntime]:
     rt = LocalRuntime(
         api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
+        web_port=0,  # as make run: the same template (synthesized once, cached) as test_local_run.py's and the demo's
         emulator_options={"time_scale": 20.0},  # a 15 s segment every 0.75 s
         # the media function's first integrity re-check 1 s (not 60 s) after a recording is found incomplete
         env_overrides={"RECHECK_FIRST_DELAY_SECONDS": "1"},

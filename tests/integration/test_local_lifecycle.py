@@ -1,8 +1,10 @@
 """``make run`` from start to stop, twice, as a user meets it: a cold template cache then a warm one, ``--state``,
 ``GET /health``, and Ctrl-C to the process group.
 
-The stack runs as a child process in a session of its own, on free ports, with a temporary directory (``TMPDIR``)
-and a template cache of this test's own; readiness is ``GET /health`` answering 200, polled. A clean stop is:
+The stack runs as a child process in a session of its own, on free ports, with a temporary directory (``TMPDIR``);
+the cold start has a template cache of its own (it must synthesize), the restart without ``--state`` the repository's
+(``make run``'s, which ``test_local_run.py`` and ``make demo KEEP=1`` share: the same template, synthesized once
+however many of them miss it at once); readiness is ``GET /health`` answering 200, polled. A clean stop is:
 exit 0 and "stopped." last, no traceback, nothing left in the temporary directory, every port free again.
 """
 
@@ -96,7 +98,9 @@ class Stack:
         return self.log.read_text()
 
 
-def _start(tmp: Path, name: str, *extra: str) -> Stack:
+def _start(tmp: Path, name: str, *extra: str, cache: Path | None = None) -> Stack:
+    """``python -m local.run`` on free ports, until ``GET /health`` answers 200; ``cache``: the template cache
+    (None: the repository's, as ``make run`` uses)."""
     ports = {"api": _free_port(), "moto": _free_port(), "emulator": _free_port(), "web": _free_port()}
     log = tmp / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_SILENCE")}  # as in a user's shell
@@ -104,7 +108,7 @@ def _start(tmp: Path, name: str, *extra: str) -> Stack:
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.run", "--port", str(ports["api"]), "--moto-port", str(ports["moto"]),
          "--emulator-port", str(ports["emulator"]), "--web-port", str(ports["web"]), "--quiet",
-         "--config", str(tmp / "local.env"), "--cache-dir", str(tmp / "cache"), *extra],
+         "--config", str(tmp / "local.env"), *(["--cache-dir", str(cache)] if cache else []), *extra],
         cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
     stack = Stack(proc, log, ports)
@@ -148,7 +152,7 @@ def test_cold_then_warm_start_state_kept_health_and_a_clean_stop(tmp_path: Path)
     state = tmp_path / "state"
 
     # -- first start: nothing cached, a fresh state directory ----------------------------------------------
-    first = _start(tmp_path, "first", "--state", str(state))
+    first = _start(tmp_path, "first", "--state", str(state), cache=tmp_path / "cache")
     output = first.output()
     assert "template: synthesized" in output
     assert "end-of-life" not in output.lower(), "the Node.js end-of-life banner was printed"
@@ -180,7 +184,7 @@ def test_cold_then_warm_start_state_kept_health_and_a_clean_stop(tmp_path: Path)
     assert sorted(p.name for p in state.iterdir()) == ["data", "identity.json", "identity.pem", "secrets.json"]
 
     # -- second start: the template from the cache, the same secrets, key and data -------------------------
-    second = _start(tmp_path, "second", "--state", str(state))
+    second = _start(tmp_path, "second", "--state", str(state), cache=tmp_path / "cache")
     output = second.output()
     assert "template: from the cache" in output and "restored" in output
     assert _banner_value(output, "export NCS_SECRET=").strip("'") == ncs_secret

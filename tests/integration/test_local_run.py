@@ -5,12 +5,14 @@ The stack runs in a child process (it hosts every handler in-process with the st
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from local.synth import cached_template, template_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,3 +113,60 @@ def test_a_wildcard_cors_origin_is_refused_before_anything_starts() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.startswith("error: --cors-origins: corsOrigins '*' is refused"), result.stderr
+
+
+def _lock_waiters(lock: Path) -> int:
+    """Lock requests blocked on ``lock`` (``/proc/locks`` lists each waiter as a line with ``->``)."""
+    inode = f":{lock.stat().st_ino} "
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines() if "->" in line and inode in line)
+
+
+def test_a_cache_miss_waits_for_the_start_already_synthesizing_and_reads_its_template(tmp_path: Path) -> None:
+    """Two stacks starting at once (make run and make demo, two test workers) synthesize a missing template once:
+    the second finds the first's lock, waits, and reads what the first stored (had it synthesized, the stack's
+    resources would be in it, not this placeholder)."""
+    context = {"agoraAppId": "d" * 32}
+    path = tmp_path / f"template-{template_key(context)}.json"
+    lock = path.with_name(f".{path.stem}.lock")
+    lock.touch()
+    got: list[tuple[dict[str, Any], bool]] = []
+    with lock.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # the first start, synthesizing
+        second = threading.Thread(target=lambda: got.append(cached_template(context, tmp_path)), daemon=True)
+        second.start()
+        deadline = time.monotonic() + 60
+        while _lock_waiters(lock) == 0:  # the second start missed the cache and now waits on the lock
+            assert second.is_alive() and time.monotonic() < deadline, got
+            time.sleep(0.01)
+        path.write_text('{"Resources": {"FromTheFirstStart": {}}}')  # what the first start stores
+    second.join(60)
+    assert got == [({"Resources": {"FromTheFirstStart": {}}}, True)]
+
+
+LAZY_BATCH_CHECK = """
+import sys
+from local.patches import moto_batch_imported_lazily
+moto_batch_imported_lazily()
+import moto.stepfunctions.parser.models  # what a local stack's first state machine loads in its moto server
+print("ec2 imported:", "moto.ec2" in sys.modules, "batch models imported:", "moto.batch.models" in sys.modules)
+import boto3
+from moto import mock_aws
+from moto.backends import get_backend
+with mock_aws():
+    batch = boto3.client("batch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    print("compute environments:", batch.describe_compute_environments()["computeEnvironments"])
+from moto.batch import batch_backends
+from moto.batch.models import batch_backends as real
+print("same backend:", batch_backends is real and get_backend("batch") is real)
+"""
+
+
+def test_the_step_functions_interpreter_loads_without_ec2_and_batch_still_answers() -> None:
+    """A fresh interpreter, as ``make run``'s: the interpreter's import no longer drags in Batch's and EC2's models
+    (``local.patches.moto_batch_imported_lazily``); a Batch request through moto still reaches its real backend."""
+    result = subprocess.run([sys.executable, "-c", LAZY_BATCH_CHECK], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [
+        "ec2 imported: False batch models imported: False", "compute environments: []", "same backend: True",
+    ]  # fmt: skip
