@@ -312,23 +312,33 @@ class LocalRuntime:
 
         reset_clients()
 
+    def _own_origins(self) -> dict[str, str]:
+        """The web example's origins and the placeholders the cached template holds instead (its port varies)."""
+        if not self.web_port:
+            return {}
+        return {f"http://{self.host}:{self.web_port}": "http://web-1.local-stack.invalid",
+                f"http://localhost:{self.web_port}": "http://web-2.local-stack.invalid"}  # fmt: skip
+
+    def template_context(self) -> dict[str, Any]:
+        """The CDK context the template is synthesized with (and cached under): ``context``, our App ID, the
+        emulator (a placeholder: the ports are not in the cached template) or Agora's hosts, the CORS origins."""
+        context = {**self.context, "agoraAppId": self.app_id, "restBaseUrls": EMULATOR_PLACEHOLDER}
+        if self.real_agora is not None:  # Agora's own hosts (the template's default) or the ones named
+            context.pop("restBaseUrls")
+            if self.real_agora.rest_base_urls:
+                context["restBaseUrls"] = ",".join(self.real_agora.rest_base_urls)
+        if self.cors_origins:
+            own = self._own_origins()
+            context["corsOrigins"] = ",".join(own.get(o, o) for o in self.cors_origins)
+        return context
+
     def _template(self) -> dict[str, Any]:
         """2. The template for this machine: our App ID, the emulator (or Agora's hosts) as the REST host."""
         # The ports are not in the cached template (a placeholder each, replaced below): other ports, same cache.
-        own = {}
-        if self.web_port:
-            own = {f"http://{self.host}:{self.web_port}": "http://web-1.local-stack.invalid",
-                   f"http://localhost:{self.web_port}": "http://web-2.local-stack.invalid"}  # fmt: skip
+        own = self._own_origins()
         placeholders = {EMULATOR_PLACEHOLDER: self.emulator_url, **{v: k for k, v in own.items()}}
         try:
-            context = {**self.context, "agoraAppId": self.app_id, "restBaseUrls": EMULATOR_PLACEHOLDER}
-            if self.real_agora is not None:  # Agora's own hosts (the template's default) or the ones named
-                context.pop("restBaseUrls")
-                if self.real_agora.rest_base_urls:
-                    context["restBaseUrls"] = ",".join(self.real_agora.rest_base_urls)
-            if self.cors_origins:
-                context["corsOrigins"] = ",".join(own.get(o, o) for o in self.cors_origins)
-            template, self.template_cached = cached_template(context, self.template_cache)
+            template, self.template_cached = cached_template(self.template_context(), self.template_cache)
             text = json.dumps(template)
             for placeholder, value in placeholders.items():
                 text = text.replace(json.dumps(placeholder)[1:-1], json.dumps(value)[1:-1])

@@ -196,9 +196,20 @@ def stop_and_check(rt: LocalRuntime, recording_id: str) -> dict[str, Any]:
     return done
 
 
+def _reconciler_runs(rt: LocalRuntime) -> int:
+    """How many runs of the reconciler's schedule have ended (the local Lambda runtime records each invocation
+    once it returned)."""
+    assert rt.dispatcher is not None
+    return sum(1 for i in list(rt.dispatcher.invocations) if i.source.startswith("schedule:RecordingReconciler"))
+
+
 def fire_reconciler(rt: LocalRuntime) -> None:
+    """Fire the reconciler's schedule and wait until its runs ended: the schedule invokes its targets
+    asynchronously, and a probe before they ended would fire it again while it still runs."""
+    before = _reconciler_runs(rt)
     status, body, _ = _request(rt.api_url + "/local/schedules/RecordingReconcilerSchedule", "POST", None, {})
     assert status == 202 and body["targets_started"] >= 1, body  # one per reconciler shard
+    wait("the reconciler's runs to end", lambda: _reconciler_runs(rt) >= before + body["targets_started"])
 
 
 def injected(rt: LocalRuntime) -> dict[str, int]:
@@ -287,7 +298,6 @@ def test_a_second_post_is_409_until_the_first_recorder_is_confirmed_gone(runtime
         if item(runtime, recording_id).get("recorderGone"):
             return True
         fire_reconciler(runtime)
-        time.sleep(1.0)  # the schedule's run is asynchronous: give it a moment before firing it again
         return False
 
     wait("the reconciler to confirm the recorder gone", cleaned)
@@ -385,7 +395,6 @@ def test_duplicated_reordered_late_notices_and_a_lost_exit_the_reconciler_ends_i
         if item(runtime, recording_id).get("status") in ("STOPPED", "FAILED"):
             return True
         fire_reconciler(runtime)
-        time.sleep(1.0)  # the schedule's run is asynchronous: give it a moment before firing it again
         return False
 
     wait("the reconciler to end the recording", ended)

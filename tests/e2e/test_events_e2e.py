@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.events_cases import CONTEXT
 from tests.support.child import run_cases
 
 pytestmark = pytest.mark.slow
@@ -16,6 +17,6 @@ CASES = Path(__file__).with_name("events_cases.py")
 
 
 def test_a_recording_followed_through_events_end_to_end_in_its_own_process() -> None:
-    result = run_cases(CASES, timeout=1200)
+    result = run_cases(CASES, timeout=1200, contexts=[CONTEXT])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.hostile_cases import CONTEXT
 from tests.support.child import run_cases
 
 pytestmark = pytest.mark.slow
@@ -19,6 +20,6 @@ CASES = Path(__file__).with_name("hostile_cases.py")
 
 
 def test_every_hostile_agora_case_end_to_end_in_its_own_process() -> None:
-    result = run_cases(CASES, timeout=2400)
+    result = run_cases(CASES, timeout=2400, contexts=[CONTEXT])
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1]
