@@ -18,6 +18,9 @@ LIMIT = 2
 CONTEXT = {
     "agoraMaxTasks": LIMIT,
     "admissionQueueCap": 3,
+    # the recordings end at their maximum: three rounds of them are the test's wall time (6 s each with
+    # TEST_CONTEXT's maximum: 22 s); 3 s still outlasts the burst, whose answers come from synchronous calls
+    "recordingMaxDurationSeconds": 3,
     # Agora may still count a stopped task for a moment (the emulator's exit delay): the 406 Retry, small here
     "recordingCapacityRetryIntervalSeconds": 1,
     "recordingCapacityRetryMaxDelaySeconds": 2,
