@@ -68,7 +68,7 @@ def test_a_burst_past_the_task_limit_queues_and_every_recording_completes(rs: Re
     assert int(refused["headers"]["Retry-After"]) == 900  # 1800 s typical recordings / 2 slots
 
     ids = [a["recording_id"] for a in answers]
-    shown = {i: rs.wait_status(i, "STOPPED", timeout=120) for i in ids}  # 6 s recordings, three rounds
+    shown = {i: rs.wait_status(i, "STOPPED", timeout=120) for i in ids}  # 3 s recordings, three rounds
     assert all(item.get("outcome") in ("stopped", "empty") for item in shown.values()), shown
     assert all(not item.get("errorType") for item in shown.values())
     with rs.emulator.world.lock:
