@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,11 @@ def warm_template(context: dict[str, Any]) -> None:
     synth_template(LocalRuntime(context=context).template_context())
 
 
-def run_cases(cases: Path, timeout: float, contexts: Iterable[dict[str, Any]] = ()) -> subprocess.CompletedProcess[str]:
-    """``pytest -q cases`` in a child process from the repository root, its output captured; the templates of
-    the stacks it starts (``contexts``: their ``LocalRuntime(context=...)``) synthesized first, here.
+def run_cases(
+    cases: Path | Sequence[Path], timeout: float, contexts: Iterable[dict[str, Any]] = (), args: Sequence[str] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``pytest -q [args] cases...`` in a child process from the repository root, its output captured; the
+    templates of the stacks it starts (``contexts``: their ``LocalRuntime(context=...)``) synthesized first, here.
 
     The child loads no installed plugin but xdist's (``PYTEST_DISABLE_PLUGIN_AUTOLOAD``; ``tests/conftest.py``
     implements an xdist hook, which pytest refuses without it): a cases file is plain tests on a local stack,
@@ -39,8 +41,10 @@ def run_cases(cases: Path, timeout: float, contexts: Iterable[dict[str, Any]] = 
     runs no test: 3.7 s user, 7 s wall at load 6; 0.9 s user, 1.5 s wall without them)."""
     for context in contexts:
         warm_template(context)
+    files = [cases] if isinstance(cases, Path) else list(cases)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "xdist.plugin", str(cases)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "xdist.plugin", *args,
+         *map(str, files)],
         cwd=ROOT, env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, capture_output=True, text=True,
         timeout=timeout, check=False,
     )  # fmt: skip
