@@ -323,23 +323,33 @@ class LocalRuntime:
 
         reset_clients()
 
+    def _own_origins(self) -> dict[str, str]:
+        """The web example's origins and the placeholders the cached template holds instead (its port varies)."""
+        if not self.web_port:
+            return {}
+        return {f"http://{self.host}:{self.web_port}": "http://web-1.local-stack.invalid",
+                f"http://localhost:{self.web_port}": "http://web-2.local-stack.invalid"}  # fmt: skip
+
+    def template_context(self) -> dict[str, Any]:
+        """The CDK context the template is synthesized with (and cached under): ``context``, and placeholders for
+        what differs between runs (the App ID, the REST hosts, the web example's origins), replaced after."""
+        context = {**self.context, "agoraAppId": LOCAL_APP_ID, "restBaseUrls": EMULATOR_PLACEHOLDER}
+        if self.cors_origins:
+            own = self._own_origins()
+            context["corsOrigins"] = ",".join(own.get(o, o) for o in self.cors_origins)
+        return context
+
     def _template(self) -> dict[str, Any]:
         """2. The template for this machine: our App ID, the emulator (or Agora's hosts) as the REST host."""
         # What differs between runs is not in the cached template but a placeholder each, replaced below (the ports,
         # the App ID, the REST hosts): other ports, and real Agora mode, read the same cached template.
-        own = {}
-        if self.web_port:
-            own = {f"http://{self.host}:{self.web_port}": "http://web-1.local-stack.invalid",
-                   f"http://localhost:{self.web_port}": "http://web-2.local-stack.invalid"}  # fmt: skip
+        own = self._own_origins()
         rest = self.emulator_url
         if self.real_agora is not None:  # the hosts named, or none: the functions' default, Agora's own hosts
             rest = ",".join(self.real_agora.rest_base_urls)
         placeholders = {EMULATOR_PLACEHOLDER: rest, LOCAL_APP_ID: self.app_id, **{v: k for k, v in own.items()}}
         try:
-            context = {**self.context, "agoraAppId": LOCAL_APP_ID, "restBaseUrls": EMULATOR_PLACEHOLDER}
-            if self.cors_origins:
-                context["corsOrigins"] = ",".join(own.get(o, o) for o in self.cors_origins)
-            template, self.template_cached = cached_template(context, self.template_cache)
+            template, self.template_cached = cached_template(self.template_context(), self.template_cache)
             if not rest:  # as a template synthesized without restBaseUrls: no AGORA_REST_BASE_URLS at all
                 _drop_variables(template, EMULATOR_PLACEHOLDER)
             text = json.dumps(template)

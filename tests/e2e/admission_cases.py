@@ -1,5 +1,5 @@
 """Admission control end to end through the local stack (``LocalRuntime``, what ``make run`` serves), in a
-child process (``test_admission_e2e.py``): the emulator runs at most two recording tasks (406
+child process (``test_local_stack_e2e.py``): the emulator runs at most two recording tasks (406
 ``vendor_over_load`` past them, as Agora answers), the stack is told the same (``agoraMaxTasks``). A burst of
 four ``POST /recordings`` over HTTP: two record, two wait QUEUED (with their place in line), a fifth past the
 queue cap is 429 with ``Retry-After``; as recordings reach their maximum duration the queued ones start, in
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local.run import LocalRuntime, free_port
-from tests.e2e.hostile_cases import api, api_full, emulator, item, join, wait, wait_status
+from local.run import LocalRuntime
+from tests.e2e.hostile_cases import api, api_full, emulator, item, join, local_stack, wait, wait_status
 
 pytestmark = pytest.mark.slow
 
@@ -30,15 +30,8 @@ EMULATOR: dict[str, Any] = {"time_scale": 20.0, "seed": 2207, "max_tasks": LIMIT
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(
-        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
-        emulator_options=EMULATOR, context=CONTEXT,
-    )  # fmt: skip
-    try:
-        rt.start()
+    with local_stack(emulator_options=EMULATOR, context=CONTEXT) as rt:
         yield rt
-    finally:
-        rt.stop()
 
 
 def peak(tasks: list[dict[str, Any]]) -> int:

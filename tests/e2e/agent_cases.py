@@ -2,7 +2,7 @@
 the local API (JWT, the real handlers, the lifecycle workflow in moto), Agora's Conversational AI from the emulator
 (an ambiguous 504 after the agent was created), NCS product 17 from the emulator to the real webhook intake over HTTP
 (duplicated and reordered), the conversation kept in the local bucket after the agent's end. Run in a child process
-by ``test_agents_e2e.py``."""
+by ``test_local_stack_e2e.py``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from local.run import LocalRuntime, free_port
-from tests.e2e.hostile_cases import CONTEXT, WAIT, api, emulator, join, wait
+from local.run import LocalRuntime
+from tests.e2e.hostile_cases import CONTEXT, WAIT, api, emulator, join, local_stack, wait
 
 pytestmark = pytest.mark.slow
 
@@ -21,15 +21,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalRuntime]:
     # time scaled 10x: bot tokens are signed on the wall clock and must outlive the test in the emulator's time
-    rt = LocalRuntime(
-        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
-        emulator_options={"time_scale": 10.0, "seed": 2026}, context=CONTEXT,
-    )  # fmt: skip
-    try:
-        rt.start()
+    with local_stack(emulator_options={"time_scale": 10.0, "seed": 2026}, context=CONTEXT) as rt:
         yield rt
-    finally:
-        rt.stop()
 
 
 def emulated(rt: LocalRuntime, channel: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ the upload notices (31, 32) lost. The app reads ``GET /local/events?after=<curso
 envelopes the bus routed) and, at the same time, receives them on its own HTTP endpoint through
 ``--forward-events`` (which answers 503 to the first deliveries: they are retried). The test checks the exact
 facts each ordering key received, each once, in sequence order, every detail valid against its schema.
-Run in a child process by ``test_events_e2e.py``. Every wait polls the events with a deadline: no fixed sleeps.
+Run in a child process by ``test_local_stack_e2e.py``. Every wait polls the events with a deadline: no fixed sleeps.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from local.run import LocalRuntime, free_port
-from tests.e2e.hostile_cases import CONTEXT, EMULATOR, api, emulator, join, leave, start, wait, wait_ended
+from local.run import LocalRuntime
+from tests.e2e.hostile_cases import CONTEXT, EMULATOR, api, emulator, join, leave, local_stack, start, wait, wait_ended
 from tests.support.event_contracts import assert_valid
 
 pytestmark = pytest.mark.slow
@@ -68,15 +68,9 @@ def app() -> Iterator[App]:
 
 @pytest.fixture(scope="module")
 def runtime(app: App) -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(
-        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
-        emulator_options=EMULATOR, context=CONTEXT, forward_events=f"http://127.0.0.1:{app.server_port}/events",
-    )  # fmt: skip
-    try:
-        rt.start()
+    forward = f"http://127.0.0.1:{app.server_port}/events"
+    with local_stack(emulator_options=EMULATOR, context=CONTEXT, forward_events=forward) as rt:
         yield rt
-    finally:
-        rt.stop()
 
 
 class Reader:

@@ -5,7 +5,7 @@ moto); NCS notices go from the emulator to the real webhook intake over HTTP; th
 schedule is fired (``POST /local/schedules/...``). Each case asserts the final state in DynamoDB (moto) AND
 the emulator's task history (``GET /emulator/history``): never two recorders in one channel at one time, and
 none still running once its recording has ended. Every wait polls until a deadline: no fixed sleeps, no
-timing assertions. Run in a child process by ``test_hostile_e2e.py`` (one stack for the whole set).
+timing assertions. Run in a child process by ``test_local_stack_e2e.py`` (one stack for the whole set).
 
 Over 400 lines on purpose: one stack start (about a minute) serves every hostile case the issue names; the
 helpers and the cases read as one story.
@@ -13,6 +13,7 @@ helpers and the cases read as one story.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -43,17 +44,28 @@ WAIT = 180.0  # every wait's deadline: generous for a loaded machine; a wait ret
 NO_WEBHOOK_FAULTS = {"loss": 0.0, "delay": 0.0, "duplicates": 0.0, "reorder": 0.0, "lose_types": []}
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(
-        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
-        emulator_options=EMULATOR, context=CONTEXT,
-    )  # fmt: skip
+@contextlib.contextmanager
+def local_stack(**options: Any) -> Iterator[LocalRuntime]:
+    """A started ``LocalRuntime`` on free ports (``options``: its emulator, context, ...); afterwards stopped, and
+    moto's backends (this process's, shared by every in-process moto server) emptied: the cases files run one
+    after another in one child process (``test_local_stack_e2e.py``), and the next file's stack would meet this
+    one's secrets, tables and queues (its provisioning fails on the first secret that exists)."""
+    from moto.core.base_backend import BackendDict
+
+    rt = LocalRuntime(api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
+                      **options)  # fmt: skip
     try:
         rt.start()
         yield rt
     finally:
         rt.stop()
+        BackendDict.reset()
+
+
+@pytest.fixture(scope="module")
+def runtime() -> Iterator[LocalRuntime]:
+    with local_stack(emulator_options=EMULATOR, context=CONTEXT) as rt:
+        yield rt
 
 
 @pytest.fixture
@@ -196,9 +208,20 @@ def stop_and_check(rt: LocalRuntime, recording_id: str) -> dict[str, Any]:
     return done
 
 
+def _reconciler_runs(rt: LocalRuntime) -> int:
+    """How many runs of the reconciler's schedule have ended (the local Lambda runtime records each invocation
+    once it returned)."""
+    assert rt.dispatcher is not None
+    return sum(1 for i in list(rt.dispatcher.invocations) if i.source.startswith("schedule:RecordingReconciler"))
+
+
 def fire_reconciler(rt: LocalRuntime) -> None:
+    """Fire the reconciler's schedule and wait until its runs ended: the schedule invokes its targets
+    asynchronously, and a probe before they ended would fire it again while it still runs."""
+    before = _reconciler_runs(rt)
     status, body, _ = _request(rt.api_url + "/local/schedules/RecordingReconcilerSchedule", "POST", None, {})
     assert status == 202 and body["targets_started"] >= 1, body  # one per reconciler shard
+    wait("the reconciler's runs to end", lambda: _reconciler_runs(rt) >= before + body["targets_started"])
 
 
 def injected(rt: LocalRuntime) -> dict[str, int]:
@@ -287,7 +310,6 @@ def test_a_second_post_is_409_until_the_first_recorder_is_confirmed_gone(runtime
         if item(runtime, recording_id).get("recorderGone"):
             return True
         fire_reconciler(runtime)
-        time.sleep(1.0)  # the schedule's run is asynchronous: give it a moment before firing it again
         return False
 
     wait("the reconciler to confirm the recorder gone", cleaned)
@@ -385,7 +407,6 @@ def test_duplicated_reordered_late_notices_and_a_lost_exit_the_reconciler_ends_i
         if item(runtime, recording_id).get("status") in ("STOPPED", "FAILED"):
             return True
         fire_reconciler(runtime)
-        time.sleep(1.0)  # the schedule's run is asynchronous: give it a moment before firing it again
         return False
 
     wait("the reconciler to end the recording", ended)

@@ -1,7 +1,7 @@
 """Live transcription end to end through the local stack (``LocalRuntime``, what ``make run`` serves): HTTP to the
 local API (JWT, the real handlers, the restart workflow in moto), Agora's Real-Time STT from the emulator, NCS
 product 20 from the emulator to the real webhook intake over HTTP (duplicated and reordered), captions written by
-the emulator into the local bucket. Run in a child process by ``test_transcriptions_e2e.py``."""
+the emulator into the local bucket. Run in a child process by ``test_local_stack_e2e.py``."""
 
 from __future__ import annotations
 
@@ -9,23 +9,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.run import LocalRuntime, free_port
-from tests.e2e.hostile_cases import CONTEXT, WAIT, api, emulator, join, wait
+from local.run import LocalRuntime
+from tests.e2e.hostile_cases import CONTEXT, WAIT, api, emulator, join, local_stack, wait
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def runtime() -> Iterator[LocalRuntime]:
-    rt = LocalRuntime(
-        api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=0.2,
-        emulator_options={"time_scale": 20.0, "seed": 2025}, context=CONTEXT,
-    )  # fmt: skip
-    try:
-        rt.start()
+    with local_stack(emulator_options={"time_scale": 20.0, "seed": 2025}, context=CONTEXT) as rt:
         yield rt
-    finally:
-        rt.stop()
 
 
 def agents(rt: LocalRuntime, channel: str) -> list[dict]:

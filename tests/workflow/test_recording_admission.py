@@ -18,6 +18,9 @@ LIMIT = 2
 CONTEXT = {
     "agoraMaxTasks": LIMIT,
     "admissionQueueCap": 3,
+    # the recordings end at their maximum: three rounds of them are the test's wall time (6 s each with
+    # TEST_CONTEXT's maximum: 22 s); 3 s still outlasts the burst, whose answers come from synchronous calls
+    "recordingMaxDurationSeconds": 3,
     # Agora may still count a stopped task for a moment (the emulator's exit delay): the 406 Retry, small here
     "recordingCapacityRetryIntervalSeconds": 1,
     "recordingCapacityRetryMaxDelaySeconds": 2,
@@ -65,7 +68,7 @@ def test_a_burst_past_the_task_limit_queues_and_every_recording_completes(rs: Re
     assert int(refused["headers"]["Retry-After"]) == 900  # 1800 s typical recordings / 2 slots
 
     ids = [a["recording_id"] for a in answers]
-    shown = {i: rs.wait_status(i, "STOPPED", timeout=120) for i in ids}  # 6 s recordings, three rounds
+    shown = {i: rs.wait_status(i, "STOPPED", timeout=120) for i in ids}  # 3 s recordings, three rounds
     assert all(item.get("outcome") in ("stopped", "empty") for item in shown.values()), shown
     assert all(not item.get("errorType") for item in shown.values())
     with rs.emulator.world.lock:
