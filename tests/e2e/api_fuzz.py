@@ -371,11 +371,25 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     the other cases use; each thread's cases keep their order."""
     from concurrent.futures import ThreadPoolExecutor
 
+    rec = start_recording(runner, tokens["admin"])  # first: it must grow to LONG_ENOUGH segments meanwhile
     generic_cases(runner, tokens)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projects") as console_side:
         projects = console_side.submit(projects_cases, runner, tokens["owner"])
-        agora_and_aws_cases(runner, tokens)
+        agora_and_aws_cases(runner, tokens, rec)
         projects.result()
+
+
+def start_recording(runner: Runner, admin: str) -> str:
+    """A recording in a channel with a host (its id), another on the same channel (409), the same idempotency key
+    with another body (422)."""
+    s = runner.send
+    runner.runtime.emulator.join("fuzz-live", 1001, role="host")
+    created = s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"},
+                headers={"Idempotency-Key": "fuzz-1"}).json()  # fmt: skip
+    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"})  # 409
+    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live", "mode": "individual"},
+      headers={"Idempotency-Key": "fuzz-1"})  # fmt: skip  # 422: same key, another body
+    return str(created.get("recording_id", ""))
 
 
 def generic_cases(runner: Runner, tokens: dict[str, str]) -> None:
@@ -405,9 +419,10 @@ def generic_cases(runner: Runner, tokens: dict[str, str]) -> None:
             s(method, path, template, token=good, json={"unknown": 1})  # 422
 
 
-def agora_and_aws_cases(runner: Runner, tokens: dict[str, str]) -> None:
-    """Tokens, a real recording, every Agora- and AWS-backed failure, transcriptions, agents, channels, kicking
-    rules and webhooks: one sequence (each case builds on the state the ones before left)."""
+def agora_and_aws_cases(runner: Runner, tokens: dict[str, str], rec: str) -> None:
+    """Tokens, the recording ``rec`` (running in fuzz-live), every Agora- and AWS-backed failure, transcriptions,
+    agents, channels, kicking rules and webhooks: one sequence (each case builds on the state the ones before
+    left)."""
     from agorakit.ncs.signature import signature_headers
 
     from tests.e2e.api_faults import agora_cases, aws_cases
@@ -422,14 +437,7 @@ def agora_and_aws_cases(runner: Runner, tokens: dict[str, str]) -> None:
     s("POST", "/tokens", "/tokens", token=viewer, json={"channel": "demo", "ttl": 3600})
     s("POST", "/tokens", "/tokens", token=viewer, json={"channel": "demo", "role": "publisher"})
     s("POST", "/tokens", "/tokens", token=host, json={"channel": "demo", "role": "publisher", "rtm": True})
-    # recordings: one running in a channel with a host, another on the same channel (409), then changes
-    rt.emulator.join("fuzz-live", 1001, role="host")
-    created = s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"},
-                headers={"Idempotency-Key": "fuzz-1"}).json()  # fmt: skip
-    rec = created.get("recording_id", "")
-    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"})  # 409
-    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live", "mode": "individual"},
-      headers={"Idempotency-Key": "fuzz-1"})  # fmt: skip  # 422: same key, another body
+    # the recording: its changes
     _wait(lambda: runner.session.get(f"{rt.api_url}/recordings/{rec}", headers=_auth(admin), timeout=30)
           .json().get("status") == "RECORDING")  # fmt: skip
     one = "/recordings/{recording_id}"
@@ -484,6 +492,7 @@ def agora_and_aws_cases(runner: Runner, tokens: dict[str, str]) -> None:
     big = b'{"noticeId":"x","productId":1,"eventType":101,"payload":{"a":"' + b"a" * 300_000 + b'"}}'
     s("POST", hook, hook, data=big, headers={**js, **signature_headers(secret, big)})  # 413
     aws_cases(runner, tokens)  # every AWS-only 503
+    transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the live recording's captions
     playlist, stop = f"{one}/playlist", f"{one}/stop"
 
     def window(query: str = "?limit=1") -> Any:
@@ -505,7 +514,6 @@ def agora_and_aws_cases(runner: Runner, tokens: dict[str, str]) -> None:
     shots = f"{one}/snapshots"
     s("GET", f"/recordings/{rec}/snapshots?limit=5&expires_in=60", shots, token=admin)  # 200 (a mix: none)
     s("GET", "/recordings/00000000-0000-4000-8000-000000000000/snapshots", shots, token=admin)  # 404
-    transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the recording's captions
 
 
 def _auth(token: str) -> dict[str, str]:
