@@ -427,6 +427,8 @@ def agora_and_aws_cases(runner: Runner, tokens: dict[str, str], rec: str) -> Non
     """Tokens, the recording ``rec`` (running in fuzz-live), every Agora- and AWS-backed failure, transcriptions,
     agents, channels, kicking rules and webhooks: one sequence (each case builds on the state the ones before
     left)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from agorakit.ncs.signature import signature_headers
 
     from tests.e2e.api_faults import agora_cases, aws_cases
@@ -461,42 +463,46 @@ def agora_and_aws_cases(runner: Runner, tokens: dict[str, str], rec: str) -> Non
     rt.emulator.set_faults(clear=True)
     s("POST", f"/recordings/{rec}/update", update, token=admin,
       json={"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["#allstream#"]}}})  # fmt: skip  # 200
-    agora_cases(runner, admin, recording=rec, channel="fuzz-live", uid=1001)  # every Agora-backed 502 and 503
-    for path in (layout, update):
-        s("POST", path.replace("{recording_id}", "00000000-0000-4000-8000-000000000000"), path, token=admin,
-          json={"mixedVideoLayout": 1} if path == layout else {"webRecordingConfig": {"onhold": True}})  # fmt: skip
-    # while the recording grows to LONG_ENOUGH segments: the cases that do not need it
-    agent_cases(runner, admin)  # /agents*
-    # channels and kicking rules
-    s("GET", "/channels", "/channels", token=admin)
-    s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
-    s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
-    s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
-    rt.emulator.join("fuzz-chat", 1101, role="communication", profile="communication")
-    s("GET", "/channels/fuzz-chat/hosts", "/channels/{name}/hosts", token=admin, expect=409)  # Agora's 400
-    s("GET", "/ncs/ips", "/ncs/ips", token=admin)
-    s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
-    s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200
-    rule = s("POST", "/channels/fuzz-live/kick", "/channels/{name}/kick", token=admin,
-             json={"uid": 1002, "duration_seconds": 60}).json()  # fmt: skip
-    s("GET", "/kicking-rules?include_agora=true", "/kicking-rules", token=admin)
-    s("PUT", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin,
-      json={"duration_seconds": 120})  # fmt: skip
-    s("DELETE", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin)  # 204
-    s("DELETE", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin)  # 404
-    s("PUT", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin, json={"duration_seconds": 120})
-    # webhooks: signed, duplicate, malformed, unsigned, too large
-    secret = rt.secrets.ncs_secret
-    notice = json.dumps({"noticeId": "fuzz-1", "productId": 1, "eventType": 101, "notifyMs": 1,
-                         "payload": {"channelName": "fuzz-live", "ts": 1}}).encode()  # fmt: skip
-    hook = "/webhooks/agora"
-    s("POST", hook, hook, data=notice, headers={**js, **signature_headers(secret, notice)})
-    s("POST", hook, hook, data=b"[]", headers={**js, **signature_headers(secret, b"[]")})  # 400
-    s("POST", hook, hook, data=notice, headers=js)  # 401
-    big = b'{"noticeId":"x","productId":1,"eventType":101,"payload":{"a":"' + b"a" * 300_000 + b'"}}'
-    s("POST", hook, hook, data=big, headers={**js, **signature_headers(secret, big)})  # 413
+    # while the recording grows to LONG_ENOUGH segments: the cases that do not need it; the agents' on a thread
+    # of their own meanwhile (their faults name agent.* operations and their own markers, and a stopped agent
+    # is all they leave), then the AWS-only 503s alone (one of them fails any StartExecution)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agents") as agents_side:
+        agents = agents_side.submit(agent_cases, runner, admin)  # /agents*
+        agora_cases(runner, admin, recording=rec, channel="fuzz-live", uid=1001)  # every Agora-backed 502 and 503
+        for path in (layout, update):
+            s("POST", path.replace("{recording_id}", "00000000-0000-4000-8000-000000000000"), path, token=admin,
+              json={"mixedVideoLayout": 1} if path == layout else {"webRecordingConfig": {"onhold": True}})  # fmt: skip
+        # channels and kicking rules
+        s("GET", "/channels", "/channels", token=admin)
+        s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
+        s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
+        s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
+        rt.emulator.join("fuzz-chat", 1101, role="communication", profile="communication")
+        s("GET", "/channels/fuzz-chat/hosts", "/channels/{name}/hosts", token=admin, expect=409)  # Agora's 400
+        s("GET", "/ncs/ips", "/ncs/ips", token=admin)
+        s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
+        s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200
+        rule = s("POST", "/channels/fuzz-live/kick", "/channels/{name}/kick", token=admin,
+                 json={"uid": 1002, "duration_seconds": 60}).json()  # fmt: skip
+        s("GET", "/kicking-rules?include_agora=true", "/kicking-rules", token=admin)
+        s("PUT", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin,
+          json={"duration_seconds": 120})  # fmt: skip
+        s("DELETE", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin)  # 204
+        s("DELETE", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin)  # 404
+        s("PUT", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin, json={"duration_seconds": 120})
+        # webhooks: signed, duplicate, malformed, unsigned, too large
+        secret = rt.secrets.ncs_secret
+        notice = json.dumps({"noticeId": "fuzz-1", "productId": 1, "eventType": 101, "notifyMs": 1,
+                             "payload": {"channelName": "fuzz-live", "ts": 1}}).encode()  # fmt: skip
+        hook = "/webhooks/agora"
+        s("POST", hook, hook, data=notice, headers={**js, **signature_headers(secret, notice)})
+        s("POST", hook, hook, data=b"[]", headers={**js, **signature_headers(secret, b"[]")})  # 400
+        s("POST", hook, hook, data=notice, headers=js)  # 401
+        big = b'{"noticeId":"x","productId":1,"eventType":101,"payload":{"a":"' + b"a" * 300_000 + b'"}}'
+        s("POST", hook, hook, data=big, headers={**js, **signature_headers(secret, big)})  # 413
+        transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the live recording's captions
+        agents.result()
     aws_cases(runner, tokens)  # every AWS-only 503
-    transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the live recording's captions
     playlist, stop = f"{one}/playlist", f"{one}/stop"
 
     def window(query: str = "?limit=1") -> Any:
