@@ -340,6 +340,8 @@ def _fuzz_operation(
 
     key = (operation.method.upper(), operation.path)
     projects = key[1].startswith("/projects")
+    #: one strategy per mode for every role: built and validated once (Hypothesis caches both on the object)
+    strategies = {mode: operation.as_strategy(generation_mode=mode) for mode in GenerationMode}
     for role, token in tokens.items():
         if role == "owner" and not projects:
             continue  # owners are only owners: elsewhere they are viewers
@@ -358,7 +360,7 @@ def _fuzz_operation(
                 suppress_health_check=list(HealthCheck),
             )
             @seed_of(seed)
-            @given(case=operation.as_strategy(generation_mode=mode))
+            @given(case=strategies[mode])
             def run(case: Any) -> None:
                 send(case, run.headers)  # type: ignore[attr-defined]
 
