@@ -21,6 +21,7 @@ mutating request (acquire, start, stop, update, updateLayout, kicking rules) tha
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -124,6 +125,9 @@ class Faults:
                 if bad:
                     raise ValueError(f"unknown fault kinds {bad}; use {list(FAULT_KINDS)}, optionally @<op> of {OPS}")
                 self.script.extend(entries)
+            for entry in changes.pop("drop", None) or ():  # what is left of one caller's script, not the others'
+                with contextlib.suppress(ValueError):  # already drawn
+                    self.script.remove(str(entry))
             if changes:
                 raise ValueError(f"unknown fault settings {sorted(changes)}")
             return self._describe()

@@ -283,7 +283,8 @@ class Emulator:
         ``after_effect`` (share of ambiguous faults on mutating requests that come after the effect);
         ``slow_ms``, ``timeout_ms``; ``retry_after`` sent with 429s (None: no header, Agora's way);
         ``script``: faults for the next requests, ``kind`` or ``kind@op``. A script entry wins over
-        the rates; ``clear`` first returns everything to the defaults."""
+        the rates; ``drop``: script entries to take back (each once, if still waiting); ``clear`` first returns
+        everything to the defaults."""
         return self.faults.configure(clear=clear, **settings)
 
     def set_webhooks(self, **settings: Any) -> dict[str, Any]:

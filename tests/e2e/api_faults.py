@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -62,12 +63,13 @@ def aws_failing(service: str, operation: str, marker: str | None = None, *, time
 
 @contextmanager
 def agora_failing(runtime: Any, *script: str) -> Iterator[None]:
-    """The emulator answers the next matching calls with these faults; whatever is left is cleared after."""
+    """The emulator answers the next matching calls with these faults; what is left of them is taken back after
+    (only these: cases on other operations may be running meanwhile with their own)."""
     runtime.emulator.set_faults(script=list(script))
     try:
         yield
     finally:
-        runtime.emulator.set_faults(clear=True)
+        runtime.emulator.set_faults(drop=list(script))
 
 
 @contextmanager
@@ -80,8 +82,10 @@ def console_failing(runtime: Any, *faults: str) -> Iterator[None]:
         console.faults.clear()
 
 
-#: enough scripted 5xx to outlast the Agora client's retries on one call (the rest is cleared)
+#: enough scripted 5xx to outlast the Agora client's retries on one call (the rest is taken back)
 RETRIES_OUT = 6
+#: Agora operations failing at once in ``agora_cases``: each case mostly waits out the client's backoff
+AGORA_FAULT_THREADS = 6
 
 
 def agora_cases(runner: Any, admin: str, *, recording: str, channel: str, uid: int) -> None:
@@ -107,11 +111,22 @@ def agora_cases(runner: Any, admin: str, *, recording: str, channel: str, uid: i
         ("update", "POST", f"/recordings/{recording}/update", update,
          {"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["#allstream#"]}}}),
     ]  # fmt: skip
-    for op, method, path, template, body in cases:
-        with agora_failing(rt, f"401@{op}"):
-            s(method, path, template, token=admin, json=body, expect=502)
-        with agora_failing(rt, *[f"5xx@{op}"] * RETRIES_OUT):
-            s(method, path, template, token=admin, json=body, expect=503)
+    # each fault script names its operation, so operations fail side by side; one after the other: the cases of
+    # one operation, and the recording's changes (the API takes one change of a recording at a time, else 409)
+    lanes: dict[str, list[tuple[str, str, str, str, Any]]] = {}
+    for case in cases:
+        lanes.setdefault("recording" if case[3] in (layout, update) else case[0], []).append(case)
+
+    def fail(lane: list[tuple[str, str, str, str, Any]]) -> None:
+        for op, method, path, template, body in lane:
+            with agora_failing(rt, f"401@{op}"):
+                s(method, path, template, token=admin, json=body, expect=502)
+            with agora_failing(rt, *[f"5xx@{op}"] * RETRIES_OUT):
+                s(method, path, template, token=admin, json=body, expect=503)
+
+    with ThreadPoolExecutor(max_workers=AGORA_FAULT_THREADS, thread_name_prefix="agora-faults") as pool:
+        for done in [pool.submit(fail, lane) for lane in lanes.values()]:
+            done.result()
     s("DELETE", f"/kicking-rules/{rule}", "/kicking-rules/{rule_id}", token=admin, expect=204)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.e2e.api_faults import projects_cases
 from tests.e2e.api_fuzz_agents import ROUTES as AGENT_ROUTES
 from tests.e2e.api_fuzz_transcriptions import ROUTES as TRANSCRIPTION_ROUTES
 
@@ -90,6 +91,17 @@ class FuzzReport:
 PLAYBACK_MAX_BYTES = 10_000
 SEGMENT_SECONDS = 1.0
 LONG_ENOUGH = 36  # segments; a signed segment line is 300-450 bytes here
+#: emulated seconds per real second in the emulator (its segments, idle exits, rule expiries): the recording
+#: reaches LONG_ENOUGH one-second segments in 18 real seconds instead of 36, about as long as the cases that do
+#: not need it take meanwhile (3.0 had it wait for them, for more CPU: its playlist changes faster)
+TIME_SCALE = 2.0
+#: the account's Agora QPS, on both sides: our limiter (AGORA_QPS) and the emulator's gateway, which answers 429
+#: past it as Agora does. The fuzz checks answers, not the limiter: at the default 10 QPS its requests queued for
+#: slots (10.6 s of AgoraLimiterWaitMs in one run). The limiter has its own tests (tests/contract/
+#: test_rate_limiter_contract.py, tests/integration/test_agora_client.py, tests/unit/test_limiter_lanes.py).
+ACCOUNT_QPS = 100
+#: threads sending the fuzz's cases (each operation's cases on one of them, in the order generated)
+FUZZ_THREADS = 4
 
 
 @contextmanager
@@ -100,8 +112,8 @@ def local_stack() -> Iterator[Any]:
 
     runtime = LocalRuntime(
         api_port=free_port(), moto_port=free_port(), emulator_port=free_port(), sqs_retry_delay=None,
-        env_overrides={"PLAYBACK_MAX_BYTES": str(PLAYBACK_MAX_BYTES)},
-        emulator_options={"segment_seconds": SEGMENT_SECONDS},
+        env_overrides={"PLAYBACK_MAX_BYTES": str(PLAYBACK_MAX_BYTES), "AGORA_QPS": str(ACCOUNT_QPS)},
+        emulator_options={"segment_seconds": SEGMENT_SECONDS, "qps": ACCOUNT_QPS, "time_scale": TIME_SCALE},
     ).start()  # fmt: skip
     try:
         runtime.identity.users["owner"] = LocalUser("owner", ("owners",))
@@ -130,11 +142,19 @@ class Runner:
     """Sends cases and checks answers; thread-safe counters (the API serves requests concurrently)."""
 
     def __init__(self, runtime: Any, schema: Any, report: FuzzReport):
-        import requests
-
         self.runtime, self.schema, self.report = runtime, schema, report
-        self.session = requests.Session()
         self.lock = threading.Lock()
+        self._local = threading.local()
+
+    @property
+    def session(self) -> Any:
+        """This thread's HTTP session (a requests.Session is not safe to share between threads)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = self._local.session = requests.Session()
+        return session
 
     def record(self, method: str, path: str, status: int, problem: str | None = None) -> None:
         with self.lock:
@@ -255,52 +275,136 @@ _COSTLY = {("POST", "/recordings"): 0.3}
 
 
 def fuzz_operations(runner: Runner, tokens: dict[str, str], *, budget: int, seed: int) -> None:
+    """Every operation fuzzed as each role, positive then negative.
+
+    Hypothesis generates every case on this thread, one run after another as before (each run derandomized from
+    ``seed``: the same cases); the requests are sent and checked on ``FUZZ_THREADS`` senders, all of one
+    operation's cases on the same sender in the order generated, so the next cases are generated while the
+    answers to the last ones come. (Hypothesis itself stays on one thread: on Python 3.11, ``ast.parse`` in two
+    threads at once raises "AST constructor recursion depth mismatch", and Hypothesis parses lambdas' source.)"""
+    with Senders(runner, FUZZ_THREADS) as senders:
+        for index, result in enumerate(runner.schema.get_all_operations()):
+            _fuzz_operation(senders.lane(index), result.ok(), tokens, budget=budget, seed=seed)
+
+
+class Senders:
+    """``size`` threads that send cases and check their answers (``Runner.check_case``), each from its own FIFO.
+
+    An exception out of a check (not a failed check: those are recorded) is raised again when the senders stop."""
+
+    def __init__(self, runner: Runner, size: int):
+        import queue
+
+        self.runner = runner
+        self.queues: list[queue.Queue[tuple[Any, dict[str, str]] | None]] = [queue.Queue() for _ in range(size)]
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._send, args=(q,), name=f"fuzz-sender-{i}", daemon=True)
+            for i, q in enumerate(self.queues)
+        ]
+
+    def __enter__(self) -> Senders:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for q in self.queues:
+            q.put(None)
+        for thread in self.threads:
+            thread.join()
+        if self.errors and exc[0] is None:
+            raise self.errors[0]
+
+    def lane(self, index: int) -> Callable[[Any, dict[str, str]], None]:
+        """Where operation number ``index`` sends its cases."""
+        q = self.queues[index % len(self.queues)]
+        return lambda case, headers: q.put((case, headers))
+
+    def _send(self, q: Any) -> None:
+        while (item := q.get()) is not None:
+            if self.errors:
+                continue  # one error is enough: drain
+            try:
+                self.runner.check_case(*item)
+            except BaseException as exc:  # raised again on the main thread, when the senders stop
+                self.errors.append(exc)
+
+
+def _fuzz_operation(
+    send: Callable[[Any, dict[str, str]], None], operation: Any, tokens: dict[str, str], *, budget: int, seed: int
+) -> None:
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as seed_of
     from schemathesis import GenerationMode
 
-    for result in runner.schema.get_all_operations():
-        operation = result.ok()
-        key = (operation.method.upper(), operation.path)
-        projects = key[1].startswith("/projects")
-        for role, token in tokens.items():
-            if role == "owner" and not projects:
-                continue  # owners are only owners: elsewhere they are viewers
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-                if projects and role == "owner" and mode == GenerationMode.NEGATIVE and key in _PATH_ONLY:
-                    continue  # a path-only operation has no invalid request: its "negative" cases are positive
-                examples = max(2, int(budget * _COSTLY.get(key, 1.0) * (1.0 if role == "admin" else 0.4)))
-                headers = {"Authorization": f"Bearer {token}"} if key[1] != "/webhooks/agora" else {}
+    key = (operation.method.upper(), operation.path)
+    projects = key[1].startswith("/projects")
+    #: one strategy per mode for every role: built and validated once (Hypothesis caches both on the object)
+    strategies = {mode: operation.as_strategy(generation_mode=mode) for mode in GenerationMode}
+    for role, token in tokens.items():
+        if role == "owner" and not projects:
+            continue  # owners are only owners: elsewhere they are viewers
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            if projects and role == "owner" and mode == GenerationMode.NEGATIVE and key in _PATH_ONLY:
+                continue  # a path-only operation has no invalid request: its "negative" cases are positive
+            examples = max(2, int(budget * _COSTLY.get(key, 1.0) * (1.0 if role == "admin" else 0.4)))
+            headers = {"Authorization": f"Bearer {token}"} if key[1] != "/webhooks/agora" else {}
 
-                @settings(
-                    max_examples=examples,
-                    derandomize=True,
-                    database=None,
-                    deadline=None,
-                    phases=[Phase.explicit, Phase.generate],
-                    suppress_health_check=list(HealthCheck),
-                )
-                @seed_of(seed)
-                @given(case=operation.as_strategy(generation_mode=mode))
-                def run(case: Any) -> None:
-                    runner.check_case(case, run.headers)  # type: ignore[attr-defined]
+            @settings(
+                max_examples=examples,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[Phase.explicit, Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            )
+            @seed_of(seed)
+            @given(case=strategies[mode])
+            def run(case: Any) -> None:
+                send(case, run.headers)  # type: ignore[attr-defined]
 
-                run.headers = headers  # type: ignore[attr-defined]
-                run()
+            run.headers = headers  # type: ignore[attr-defined]
+            run()
 
 
 def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     """What random data cannot reach: real ids, signed webhooks, Agora and AWS failing, the Console's projects,
-    a missing token."""
-    from agorakit.ncs.signature import signature_headers
+    a missing token.
 
-    from tests.e2e.api_faults import agora_cases, aws_cases, projects_cases
+    After the generic cases of every route, the projects cases run on a thread of their own while the others go
+    on: only the projects function calls the Console API (whose faults they inject), and they call nothing else
+    the other cases use; each thread's cases keep their order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rec = start_recording(runner, tokens["admin"])  # first: it must grow to LONG_ENOUGH segments meanwhile
+    generic_cases(runner, tokens)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="projects") as console_side:
+        projects = console_side.submit(projects_cases, runner, tokens["owner"])
+        agora_and_aws_cases(runner, tokens, rec)
+        projects.result()
+
+
+def start_recording(runner: Runner, admin: str) -> str:
+    """A recording in a channel with a host (its id), another on the same channel (409), the same idempotency key
+    with another body (422)."""
+    s = runner.send
+    runner.runtime.emulator.join("fuzz-live", 1001, role="host")
+    created = s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"},
+                headers={"Idempotency-Key": "fuzz-1"}).json()  # fmt: skip
+    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"})  # 409
+    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live", "mode": "individual"},
+      headers={"Idempotency-Key": "fuzz-1"})  # fmt: skip  # 422: same key, another body
+    return str(created.get("recording_id", ""))
+
+
+def generic_cases(runner: Runner, tokens: dict[str, str]) -> None:
+    """Every route without a token (401), with the wrong group (403), with an unknown query parameter (400), and
+    the routes with a body with broken JSON (400), another content type (415) and an unknown field (422)."""
     from tests.e2e.api_fuzz_agents import BODY_ROUTES as AGENT_BODY_ROUTES
-    from tests.e2e.api_fuzz_agents import agent_cases
-    from tests.e2e.api_fuzz_transcriptions import BODY_ROUTES, transcription_cases
+    from tests.e2e.api_fuzz_transcriptions import BODY_ROUTES
 
-    rt = runner.runtime
-    admin, owner, viewer, host = tokens["admin"], tokens["owner"], tokens["viewer"], tokens["host"]
+    admin, owner, viewer = tokens["admin"], tokens["owner"], tokens["viewer"]
     s = runner.send
     js = {"Content-Type": "application/json"}
     text = {"Content-Type": "text/plain"}
@@ -315,22 +419,33 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
                        "PUT /projects/{project}/status", "POST /projects/{project}/certificate/reset",
                        "POST /recordings/{recording_id}/update", "POST /recordings/{recording_id}/layout"}  # fmt: skip
         if f"{method} {template}" in body_routes | BODY_ROUTES | AGENT_BODY_ROUTES:
-            good = tokens["owner"] if "/projects" in path else admin
+            good = owner if "/projects" in path else admin
             s(method, path, template, token=good, data="{not json", headers=js)  # 400
             s(method, path, template, token=good, data="x", headers=text)  # 415
             s(method, path, template, token=good, json={"unknown": 1})  # 422
+
+
+def agora_and_aws_cases(runner: Runner, tokens: dict[str, str], rec: str) -> None:
+    """Tokens, the recording ``rec`` (running in fuzz-live), every Agora- and AWS-backed failure, transcriptions,
+    agents, channels, kicking rules and webhooks: one sequence (each case builds on the state the ones before
+    left)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agorakit.ncs.signature import signature_headers
+
+    from tests.e2e.api_faults import agora_cases, aws_cases
+    from tests.e2e.api_fuzz_agents import agent_cases
+    from tests.e2e.api_fuzz_transcriptions import transcription_cases
+
+    rt = runner.runtime
+    admin, viewer, host = tokens["admin"], tokens["viewer"], tokens["host"]
+    s = runner.send
+    js = {"Content-Type": "application/json"}
     # tokens
     s("POST", "/tokens", "/tokens", token=viewer, json={"channel": "demo", "ttl": 3600})
     s("POST", "/tokens", "/tokens", token=viewer, json={"channel": "demo", "role": "publisher"})
     s("POST", "/tokens", "/tokens", token=host, json={"channel": "demo", "role": "publisher", "rtm": True})
-    # recordings: one running in a channel with a host, another on the same channel (409), then changes
-    rt.emulator.join("fuzz-live", 1001, role="host")
-    created = s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"},
-                headers={"Idempotency-Key": "fuzz-1"}).json()  # fmt: skip
-    rec = created.get("recording_id", "")
-    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live"})  # 409
-    s("POST", "/recordings", "/recordings", token=admin, json={"channel": "fuzz-live", "mode": "individual"},
-      headers={"Idempotency-Key": "fuzz-1"})  # fmt: skip  # 422: same key, another body
+    # the recording: its changes
     _wait(lambda: runner.session.get(f"{rt.api_url}/recordings/{rec}", headers=_auth(admin), timeout=30)
           .json().get("status") == "RECORDING")  # fmt: skip
     one = "/recordings/{recording_id}"
@@ -350,10 +465,46 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     rt.emulator.set_faults(clear=True)
     s("POST", f"/recordings/{rec}/update", update, token=admin,
       json={"streamSubscribe": {"audioUidList": {"subscribeAudioUids": ["#allstream#"]}}})  # fmt: skip  # 200
-    agora_cases(runner, admin, recording=rec, channel="fuzz-live", uid=1001)  # every Agora-backed 502 and 503
-    for path in (layout, update):
-        s("POST", path.replace("{recording_id}", "00000000-0000-4000-8000-000000000000"), path, token=admin,
-          json={"mixedVideoLayout": 1} if path == layout else {"webRecordingConfig": {"onhold": True}})  # fmt: skip
+    # while the recording grows to LONG_ENOUGH segments: the cases that do not need it; the agents' on a thread
+    # of their own meanwhile (their faults name agent.* operations and their own markers, and a stopped agent
+    # is all they leave), then the AWS-only 503s alone (one of them fails any StartExecution)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="agents") as agents_side:
+        agents = agents_side.submit(agent_cases, runner, admin)  # /agents*
+        agora_cases(runner, admin, recording=rec, channel="fuzz-live", uid=1001)  # every Agora-backed 502 and 503
+        for path in (layout, update):
+            s("POST", path.replace("{recording_id}", "00000000-0000-4000-8000-000000000000"), path, token=admin,
+              json={"mixedVideoLayout": 1} if path == layout else {"webRecordingConfig": {"onhold": True}})  # fmt: skip
+        # channels and kicking rules
+        s("GET", "/channels", "/channels", token=admin)
+        s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
+        s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
+        s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
+        rt.emulator.join("fuzz-chat", 1101, role="communication", profile="communication")
+        s("GET", "/channels/fuzz-chat/hosts", "/channels/{name}/hosts", token=admin, expect=409)  # Agora's 400
+        s("GET", "/ncs/ips", "/ncs/ips", token=admin)
+        s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
+        s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200
+        rule = s("POST", "/channels/fuzz-live/kick", "/channels/{name}/kick", token=admin,
+                 json={"uid": 1002, "duration_seconds": 60}).json()  # fmt: skip
+        s("GET", "/kicking-rules?include_agora=true", "/kicking-rules", token=admin)
+        s("PUT", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin,
+          json={"duration_seconds": 120})  # fmt: skip
+        s("DELETE", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin)  # 204
+        s("DELETE", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin)  # 404
+        s("PUT", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin, json={"duration_seconds": 120})
+        # webhooks: signed, duplicate, malformed, unsigned, too large
+        secret = rt.secrets.ncs_secret
+        notice = json.dumps({"noticeId": "fuzz-1", "productId": 1, "eventType": 101, "notifyMs": 1,
+                             "payload": {"channelName": "fuzz-live", "ts": 1}}).encode()  # fmt: skip
+        hook = "/webhooks/agora"
+        s("POST", hook, hook, data=notice, headers={**js, **signature_headers(secret, notice)})
+        s("POST", hook, hook, data=b"[]", headers={**js, **signature_headers(secret, b"[]")})  # 400
+        s("POST", hook, hook, data=notice, headers=js)  # 401
+        big = b'{"noticeId":"x","productId":1,"eventType":101,"payload":{"a":"' + b"a" * 300_000 + b'"}}'
+        s("POST", hook, hook, data=big, headers={**js, **signature_headers(secret, big)})  # 413
+        transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the live recording's captions
+        agents.result()
+    aws_cases(runner, tokens)  # every AWS-only 503
     playlist, stop = f"{one}/playlist", f"{one}/stop"
 
     def window(query: str = "?limit=1") -> Any:
@@ -375,38 +526,6 @@ def explicit_cases(runner: Runner, tokens: dict[str, str]) -> None:
     shots = f"{one}/snapshots"
     s("GET", f"/recordings/{rec}/snapshots?limit=5&expires_in=60", shots, token=admin)  # 200 (a mix: none)
     s("GET", "/recordings/00000000-0000-4000-8000-000000000000/snapshots", shots, token=admin)  # 404
-    transcription_cases(runner, admin, recording=rec)  # /transcriptions* and the recording's captions
-    agent_cases(runner, admin)  # /agents*
-    # channels and kicking rules
-    s("GET", "/channels", "/channels", token=admin)
-    s("GET", "/channels/fuzz-live/users?source=webhooks", "/channels/{name}/users", token=admin)
-    s("GET", "/channels/fuzz-live/users/1001", "/channels/{name}/users/{uid}", token=admin)
-    s("GET", "/channels/fuzz-live/hosts", "/channels/{name}/hosts", token=admin)
-    rt.emulator.join("fuzz-chat", 1101, role="communication", profile="communication")
-    s("GET", "/channels/fuzz-chat/hosts", "/channels/{name}/hosts", token=admin, expect=409)  # Agora's 400
-    s("GET", "/ncs/ips", "/ncs/ips", token=admin)
-    s("POST", "/kicking-rules", "/kicking-rules", token=admin, json={"uid": 1003, "duration_seconds": 60})  # 201
-    s("POST", "/tokens/rtm", "/tokens/rtm", token=viewer, json={"ttl": 600})  # 200
-    rule = s("POST", "/channels/fuzz-live/kick", "/channels/{name}/kick", token=admin,
-             json={"uid": 1002, "duration_seconds": 60}).json()  # fmt: skip
-    s("GET", "/kicking-rules?include_agora=true", "/kicking-rules", token=admin)
-    s("PUT", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin,
-      json={"duration_seconds": 120})  # fmt: skip
-    s("DELETE", f"/kicking-rules/{rule.get('id')}", "/kicking-rules/{rule_id}", token=admin)  # 204
-    s("DELETE", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin)  # 404
-    s("PUT", "/kicking-rules/999999999", "/kicking-rules/{rule_id}", token=admin, json={"duration_seconds": 120})
-    # webhooks: signed, duplicate, malformed, unsigned, too large
-    secret = rt.secrets.ncs_secret
-    notice = json.dumps({"noticeId": "fuzz-1", "productId": 1, "eventType": 101, "notifyMs": 1,
-                         "payload": {"channelName": "fuzz-live", "ts": 1}}).encode()  # fmt: skip
-    hook = "/webhooks/agora"
-    s("POST", hook, hook, data=notice, headers={**js, **signature_headers(secret, notice)})
-    s("POST", hook, hook, data=b"[]", headers={**js, **signature_headers(secret, b"[]")})  # 400
-    s("POST", hook, hook, data=notice, headers=js)  # 401
-    big = b'{"noticeId":"x","productId":1,"eventType":101,"payload":{"a":"' + b"a" * 300_000 + b'"}}'
-    s("POST", hook, hook, data=big, headers={**js, **signature_headers(secret, big)})  # 413
-    aws_cases(runner, tokens)  # every AWS-only 503
-    projects_cases(runner, owner)
 
 
 def _auth(token: str) -> dict[str, str]:

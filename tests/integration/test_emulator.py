@@ -509,6 +509,16 @@ def test_faults_on_demand_over_http(api: Api):
     control.close()
 
 
+def test_a_script_taken_back_leaves_the_other_callers_entries(api: Api):
+    """``drop``: what is left of one caller's script goes (each entry once), another caller's stays."""
+    api.emulator.set_faults(script=["5xx@channel.list", "5xx@channel.list", "401@ncs.ip"])
+    assert api("GET", f"/dev/v1/channel/{APP_ID}").status_code == 500  # one of the two consumed
+    left = api.emulator.set_faults(drop=["5xx@channel.list", "5xx@channel.list", "429@update"])
+    assert left["script"] == ["401@ncs.ip"]  # the one left of the two taken back; absent entries ignored
+    assert api("GET", f"/dev/v1/channel/{APP_ID}").status_code == 200
+    api.emulator.set_faults(clear=True)
+
+
 def test_acquire_after_206_65_was_not_performed(api: Api):
     api.emulator.set_faults(script=["206_65"])
     r = api("POST", f"{REC}/acquire", {"cname": "f", "uid": "1", "clientRequest": {}})
