@@ -89,7 +89,7 @@ def test_recording_lifecycle(emulator: Emulator, client: AgoraClient, mode: str)
     assert len(started.sid) == 32
     task = emulator.task(started.sid)
     assert task is not None and task["maxIdleTime"] == 300  # the client's default reached Agora
-    assert wait_until(lambda: client.query(started.resource_id, started.sid, mode).file_list, timeout=5)
+    assert wait_until(lambda: client.query(started.resource_id, started.sid, mode).file_list, timeout=5, interval=0.15)
     query = client.query(started.resource_id, started.sid, mode)
     assert query.running
     stopped = client.stop(started.resource_id, started.sid, CNAME, RECORDER_UID, mode, async_stop=False)

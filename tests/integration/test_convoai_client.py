@@ -61,14 +61,14 @@ def test_join_query_speak_history_leave(emu: Emulator, convo: ConvoAIClient, lim
     emu.join("room", 1001)
     started = convo.join(request("agent-c1"))
     assert started.status == "STARTING" and started.agent_id
-    assert wait_until(lambda: convo.query(started.agent_id).status == "RUNNING")
+    assert wait_until(lambda: convo.query(started.agent_id).status == "RUNNING", interval=0.15)
     convo.speak(started.agent_id, "Hello there")
     convo.interrupt(started.agent_id)
     history = convo.history(started.agent_id)
     assert [t.role for t in history.turns if t.content == "Hello there"] == ["assistant"]
     convo.update_token(started.agent_id, token("room", expire=7200))
     assert convo.leave(started.agent_id) is True
-    assert wait_until(lambda: convo.query(started.agent_id).status == "STOPPED")
+    assert wait_until(lambda: convo.query(started.agent_id).status == "STOPPED", interval=0.15)
     assert convo.leave(started.agent_id) is False  # 404: already gone
     with pytest.raises(AgoraNotFoundError):
         convo.history(started.agent_id)

@@ -198,7 +198,7 @@ def test_query_status_and_file_list(api: Api):
     sid = api.start(rid, "room").json()["sid"]
     first = api.query(rid, sid).json()
     assert first["serverResponse"]["status"] in (1, 4, 5)
-    assert wait_until(lambda: api.query(rid, sid).json()["serverResponse"]["fileList"], timeout=5)
+    assert wait_until(lambda: api.query(rid, sid).json()["serverResponse"]["fileList"], timeout=5, interval=0.15)
     body = api.query(rid, sid).json()
     assert body["serverResponse"]["status"] == 5
     assert body["serverResponse"]["fileListMode"] == "string"
@@ -224,7 +224,7 @@ def test_stop_results_49_then_404_and_435(api: Api):
     assert api.query(rid, sid).json()["code"] == 49
     with api.emulator.world.lock:
         api.emulator.world.tasks[sid].exit_real = 0.0
-    assert wait_until(lambda: api.query(rid, sid).status_code == 404, timeout=5)
+    assert wait_until(lambda: api.query(rid, sid).status_code == 404, timeout=5, interval=0.15)
     assert api.stop(rid, sid, "room").status_code == 404
 
     api.emulator.leave("room", 1001)

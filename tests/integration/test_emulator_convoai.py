@@ -102,7 +102,7 @@ def test_join_runs_speaks_keeps_history_and_leaves(emu: Emulator, api: ConvoApi)
         t for t in history["contents"] if t["content"] == "Welcome!"
     ).items()
     assert api("POST", f"/agents/{agent_id}/leave", {}).status_code == 200
-    assert wait_until(lambda: api.state(agent_id) == "STOPPED")
+    assert wait_until(lambda: api.state(agent_id) == "STOPPED", interval=0.15)
     gone = api("GET", f"/agents/{agent_id}/history")  # only while it runs
     assert gone.status_code == 404 and gone.json()["reason"] == "TaskNotFound"
     assert api("POST", f"/agents/{agent_id}/leave", {}).status_code == 404
@@ -154,7 +154,7 @@ def test_a_second_join_with_a_live_name_is_409_and_a_freed_name_can_be_used_agai
     second = api.join("agent-dup", "room")
     assert second.status_code == 409 and second.json()["reason"] == "TaskConflict"
     api("POST", f"/agents/{first}/leave", {})
-    assert wait_until(lambda: api.state(first) == "STOPPED")
+    assert wait_until(lambda: api.state(first) == "STOPPED", interval=0.15)
     assert api.join("agent-dup", "room").status_code == 200
 
 
@@ -238,7 +238,7 @@ def test_idle_timeout_after_the_listened_users_leave(emu: Emulator, api: ConvoAp
     agent_id = api.join("agent-idle", "idle", idle_timeout=3).json()["agent_id"]
     assert wait_until(lambda: _running(api, agent_id))
     emu.leave("idle", 1001)
-    assert wait_until(lambda: api.state(agent_id) == "STOPPED")
+    assert wait_until(lambda: api.state(agent_id) == "STOPPED", interval=0.15)
     assert api("GET", f"/agents/{agent_id}").json()["message"] == "idle timeout"
 
 
@@ -246,10 +246,10 @@ def test_failing_and_recovering_agents(emu: Emulator, api: ConvoApi) -> None:
     emu.configure_agents(agent_fail=1.0)
     emu.join("room", 1001)
     failed = api.join("agent-f", "room").json()["agent_id"]
-    assert wait_until(lambda: api.state(failed) == "FAILED")
+    assert wait_until(lambda: api.state(failed) == "FAILED", interval=0.15)
     emu.configure_agents(agent_fail=0.0, recover_seconds=10_000)
     bad_token = api.join("agent-bt", "room", token="007garbage").json()["agent_id"]
-    assert wait_until(lambda: api.state(bad_token) == "FAILED")
+    assert wait_until(lambda: api.state(bad_token) == "FAILED", interval=0.15)
     agent_id = api.join("agent-r", "room").json()["agent_id"]
     assert wait_until(lambda: _running(api, agent_id))
     assert api.http.post(f"{emu.url}/emulator/agents/{agent_id}/recover").status_code == 200
@@ -269,7 +269,7 @@ def test_an_expired_token_drops_the_agent_unless_updated(emu: Emulator, api: Con
     fresh = api("POST", f"/agents/{kept}/update", {"properties": {"token": token("tok", expire=3600)}})
     assert fresh.status_code == 200
     assert api("POST", f"/agents/{kept}/update", {"properties": {"channel": "x"}}).status_code == 400
-    assert wait_until(lambda: api.state(dropped_id) == "STOPPED", timeout=15)
+    assert wait_until(lambda: api.state(dropped_id) == "STOPPED", timeout=15, interval=0.15)
     assert api("GET", f"/agents/{dropped_id}").json()["message"] == "token expired"
     assert api.state(kept) == "RUNNING"
 
