@@ -24,19 +24,27 @@ _ids = count(1)
 LIMITS = Admission(max_tasks=2, queue_cap=2)
 
 
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[Any]:
+    """One moto (and its client) for the module; each case gets its own table below."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        yield boto3.client("dynamodb", region_name="us-east-1")
+
+
 @pytest.fixture
-def store(backend: str, clock: FakeClock) -> Iterator[Any]:
+def store(backend: str, clock: FakeClock, request: pytest.FixtureRequest) -> Iterator[Any]:
     if backend == "fake":
         yield InMemoryRecordingStore(clock)
         return
-    import boto3
-    from moto import mock_aws
     from service.recordings.repository import RecordingsRepository
 
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        create_recordings_table(ddb)
-        yield RecordingsRepository(RECORDINGS_TABLE, client=ddb, clock=clock)
+    ddb = request.getfixturevalue("dynamodb")
+    create_recordings_table(ddb)
+    yield RecordingsRepository(RECORDINGS_TABLE, client=ddb, clock=clock)
+    ddb.delete_table(TableName=RECORDINGS_TABLE)
 
 
 def recording() -> Recording:

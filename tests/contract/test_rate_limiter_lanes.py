@@ -32,30 +32,34 @@ _keys = count(1)
 
 class VirtualTime:
     """A cooperative scheduler for threads on a FakeClock: ``sleep`` parks the caller; when no caller runs, the
-    clock moves to the earliest wake-up and that caller (ties: the first to sleep) runs alone."""
+    clock moves to the earliest wake-up and that caller (ties: the first to sleep) runs alone.
+
+    Each sleeper waits on its own event and only the one chosen is woken (a shared condition's ``notify_all``
+    woke every parked thread at each step to see whether it was its turn: 120 callers, hundreds of steps)."""
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._running = 0
-        self._sleepers: dict[int, tuple[float, int]] = {}
+        self._sleepers: dict[int, tuple[float, int, threading.Event]] = {}
         self._seq = count()
 
     def sleep(self, seconds: float) -> None:
-        with self._cond:
+        turn = threading.Event()
+        with self._lock:
             me = next(self._seq)
-            self._sleepers[me] = (self.clock.now() + max(0.0, seconds), me)
+            self._sleepers[me] = (self.clock.now() + max(0.0, seconds), me, turn)
             self._running -= 1
             self._wake_next()
-            self._cond.wait_for(lambda: me not in self._sleepers)
+        turn.wait()
 
     def _wake_next(self) -> None:
         if self._running == 0 and self._sleepers:
-            me, (wake, _) = min(self._sleepers.items(), key=lambda kv: kv[1])
+            me, (wake, _, turn) = min(self._sleepers.items(), key=lambda kv: kv[1][:2])
             self.clock.advance(max(0.0, wake - self.clock.now()))
             del self._sleepers[me]
             self._running += 1
-            self._cond.notify_all()
+            turn.set()
 
     def run(self, callers: list[Callable[[], None]]) -> None:
         """Run every caller to its end (each starts at the current virtual time, one at a time)."""
@@ -67,11 +71,11 @@ class VirtualTime:
             except BaseException as exc:  # reported to the test below
                 errors.append(exc)
             finally:
-                with self._cond:
+                with self._lock:
                     self._running -= 1
                     self._wake_next()
 
-        with self._cond:
+        with self._lock:
             self._running = len(callers)
         threads = [threading.Thread(target=body, args=(call,)) for call in callers]
         for thread in threads:
