@@ -33,6 +33,12 @@ def api(emu: Emulator) -> Iterator[Api]:
     client.close()
 
 
+def _produced(emu: Emulator, sid: str) -> bool:
+    """The task has recorded a segment (before it, Agora's stop answers 206 "no recorded data")."""
+    task = emu.task(sid) or {"streams": {}}
+    return sum(s["segments"] for s in task["streams"].values()) > 0
+
+
 def _running(emu: Emulator, cname: str) -> list[dict]:
     return [t for t in emu.task_history(cname) if t["ended_at"] is None]
 
@@ -51,6 +57,8 @@ def test_206_65_after_the_effect_leaves_the_task_running_and_the_retry_gets_201_
     retry = api.start(rid, "amb")
     assert retry.status_code == 201 and retry.json()["code"] == 7 and "sid" not in retry.json()
     assert api.query(rid, task["sid"]).status_code == 200  # the sid is found another way, then queried
+    # a stop before the first segment is Agora's 206 "no recorded data": wait for media (an event, not a time)
+    assert wait_until(lambda: _produced(emu, task["sid"]), timeout=10)
     assert api.stop(rid, task["sid"], "amb").status_code == 200
     assert emu.stats()["injected"] == {"206_65_after": 1}
 
@@ -317,8 +325,11 @@ def test_task_history_reports_overlaps_and_running_tasks(emu: Emulator, api: Api
     emu.join("hist", 1001, "host")
     first_rid = api.acquire("hist")
     first = api.start(first_rid, "hist").json()["sid"]
-    api.stop(first_rid, first, "hist")
+    assert wait_until(lambda: _produced(emu, first), timeout=10)
+    assert api.stop(first_rid, first, "hist").status_code == 200
     second_rid = api.acquire("hist")
+    # until the stopped task has exited, a start with its uid is Agora's 53 (a task with the same cname and uid)
+    assert wait_until(lambda: emu.task(first)["state"] == "exited", timeout=10)
     second = api.start(second_rid, "hist").json()["sid"]
     assert emu.overlapping_tasks() == []  # one after the other
     other_rid = api.acquire("hist", uid="527842")
