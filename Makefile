@@ -55,16 +55,32 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
-#: pytest-xdist workers for make test, test-py313, unit and check: one per core, at most 4 (make test TEST_JOBS=1 runs
-#: serially). The order dependency that once made parallel runs fail is fixed (docs/known-limitations.md).
+#: pytest-xdist workers for make unit and check: one per core, at most 4 (TEST_JOBS=1 runs serially; make test and
+#: test-py313 take one more, SUITE_JOBS below). The order dependency that once made parallel runs fail is fixed (docs/known-limitations.md).
 TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 4 ] && n=4; echo $$n)
 #: each test module stays on one worker (tests/conftest.py groups them), so its module-scoped stack is built once
 XDIST = $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
+#: make test and make test-py313 run one worker more than TEST_JOBS: their local stacks wait (Step Functions' Wait
+#: states and retries, the emulator's clock), and a third worker on 2 cores fills those waits (a fresh clone's
+#: pytest run: 407 s on three workers against 500 s on two; docs/known-limitations.md). SUITE_JOBS=1: serially
+SUITE_JOBS ?= $(if $(filter 1,$(TEST_JOBS)),1,$(shell echo $$(( $(TEST_JOBS) + 1 ))))
+SUITE_XDIST = $(if $(filter 1,$(SUITE_JOBS)),,-n $(SUITE_JOBS) --dist loadgroup)
+#: pytest $(1) with mypy beside it (cold, as in a fresh clone, mypy is ~13 s of CPU, 0.5 s warm): its report
+#: follows the tests', and either failing fails the target
+define beside_mypy
+	@types_log=$$(mktemp); $(VENV)/bin/mypy >"$$types_log" 2>&1 & types_pid=$$!; \
+	echo '$(PY) -m pytest $(1)   (and $(VENV)/bin/mypy beside it)'; \
+	$(PY) -m pytest $(1); tests=$$?; \
+	wait $$types_pid; types=$$?; echo "$(VENV)/bin/mypy:"; cat "$$types_log"; rm -f "$$types_log"; \
+	[ $$tests -eq 0 ] && [ $$types -eq 0 ]
+endef
 #: the tiers of the inner loop (CONTRIBUTING.md): no child process, no network; tests/contract once it exists
 FAST_TIERS = tests/unit $(wildcard tests/contract)
 
-test: setup lint  ## the whole suite plus lint, on every core (under 6 minutes on 2; see CONTRIBUTING.md)
-	$(PY) -m pytest $(XDIST) tests
+test: setup  ## the whole suite plus lint (mypy beside the tests), on every core (under 6 minutes on 2; CONTRIBUTING.md)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(call beside_mypy,$(SUITE_XDIST) tests)
 
 setup-py313: $(STAMP313)  ## a second venv on Python 3.13, the Lambda runtime's Python (idempotent)
 
@@ -81,23 +97,17 @@ $(STAMP313): requirements.txt requirements-dev.txt pyproject.toml
 PY313_LOCAL_TOOLING = test_local_lifecycle.py test_local_run.py test_local_real_agora.py test_local_surface.py
 
 test-py313: setup-py313  ## the functions' tests (unit, integration, workflow) on Python 3.13, on every core
-	$(VENV313)/bin/python -m pytest $(XDIST) $(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%) tests/unit tests/integration tests/workflow
+	$(VENV313)/bin/python -m pytest $(SUITE_XDIST) $(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%) tests/unit tests/integration tests/workflow
 
 #: make unit and make check also use every core (TEST_JOBS): the tests are CPU-bound, and a second worker costs one more
 #: collection (~2 s of CPU) and halves the rest
 unit: setup  ## unit tests without the slow ones: no network, no child process (under 20 s)
 	$(PY) -m pytest $(XDIST) -p no:schemathesis -m "not slow" tests/unit
 
-#: mypy runs beside the tests (cold, as in a fresh clone, it is ~13 s of CPU, 0.5 s warm): its report follows
-#: theirs, and either failing fails the target
 check: setup  ## the inner loop: ruff, then mypy beside the unit and contract tests without the slow ones (under 60 s)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	@types_log=$$(mktemp); $(VENV)/bin/mypy >"$$types_log" 2>&1 & types_pid=$$!; \
-	echo '$(PY) -m pytest $(XDIST) -p no:schemathesis -m "not slow" $(FAST_TIERS)   (and $(VENV)/bin/mypy beside it)'; \
-	$(PY) -m pytest $(XDIST) -p no:schemathesis -m "not slow" $(FAST_TIERS); tests=$$?; \
-	wait $$types_pid; types=$$?; echo "$(VENV)/bin/mypy:"; cat "$$types_log"; rm -f "$$types_log"; \
-	[ $$tests -eq 0 ] && [ $$types -eq 0 ]
+	$(call beside_mypy,$(XDIST) -p no:schemathesis -m "not slow" $(FAST_TIERS))
 
 test-wide: setup  ## the property tests with Hypothesis's "wide" profile (5,000 examples each): a long search
 	HYPOTHESIS_PROFILE=wide $(PY) -m pytest $(XDIST) tests/unit
