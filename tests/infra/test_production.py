@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tarfile
 from importlib import resources as importlib_resources
 from pathlib import Path
@@ -112,13 +113,22 @@ def test_every_function_runs_the_tested_python_on_arm64(template_json):
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
 
 
+def _dry_run(*args: str) -> list[str]:
+    """The arguments of each pytest ``make -n ARGS`` would run (what the recipe does, not how it is written)."""
+    out = subprocess.run(["make", "-n", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True,
+                         check=True, timeout=60).stdout  # fmt: skip
+    runs = re.findall(r"/python -m pytest (.*?)(?:;|$)", out, re.M)
+    return [run.strip() for run in runs if "(and " not in run]  # not the line that echoes it
+
+
 def test_ci_runs_the_functions_tests_on_python_313():
     makefile = (ROOT / "Makefile").read_text()
-    assert re.search(
-        r"^test-py313: setup-py313.*\n\t.*pytest \$\(XDIST\) \$\(PY313_LOCAL_TOOLING:%=--ignore=tests/integration/%\) "
-        r"tests/unit tests/integration tests/workflow$",
-        makefile,
-        re.M,
+    (line,) = _dry_run("test-py313", "TEST_JOBS=2")
+    tooling_ignored = " ".join(f"--ignore=tests/integration/{m}" for m in
+                               re.findall(r"^PY313_LOCAL_TOOLING = (.*)$", makefile, re.M)[0].split())  # fmt: skip
+    assert line == f"-n 3 --dist loadgroup {tooling_ignored} tests/unit tests/integration tests/workflow"
+    assert "test-py313: setup-py313" in makefile and ".venv-py313/bin/python" in makefile.replace(
+        "$(VENV313)", ".venv-py313"
     )
     # what it leaves to make test is the local stack's own process tests, and they exist
     (tooling,) = re.findall(r"^PY313_LOCAL_TOOLING = (.*)$", makefile, re.M)
@@ -473,7 +483,11 @@ def test_make_test_uses_every_core_keeping_each_module_on_one_worker():
     assert re.search(xdist, makefile, re.M)
     # one worker per core by default (at most 4); TEST_JOBS=1 is the serial run
     assert re.search(r"^TEST_JOBS \?= \$\(shell n=\$\$\(nproc .*\[ \"\$\$n\" -gt 4 \] && n=4", makefile, re.M)
-    assert re.search(r"^test: .*\n\t\$\(PY\) -m pytest \$\(XDIST\) tests$", makefile, re.M)
+    # make unit and check: a worker per core; make test and test-py313: one more (SUITE_JOBS), serial on request
+    assert [run.split(" -p ")[0] for run in _dry_run("check", "TEST_JOBS=2")] == ["-n 2 --dist loadgroup"]
+    assert _dry_run("test", "TEST_JOBS=2") == ["-n 3 --dist loadgroup tests"]
+    assert _dry_run("test", "TEST_JOBS=1") == ["tests"]
+    assert _dry_run("test", "TEST_JOBS=2", "SUITE_JOBS=1") == ["tests"]
     assert re.search(r"^pytest-xdist==3\.8\.0$", (ROOT / "requirements-dev.txt").read_text(), re.M)
     # the groups are the scheduler's scopes (xdist_group marks are ignored under pytest 9: tests/conftest.py)
     conftest = (ROOT / "tests" / "conftest.py").read_text()
