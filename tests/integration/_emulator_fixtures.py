@@ -17,6 +17,7 @@ from typing import Any
 from agorakit.agora import AgoraClient, StorageConfig
 
 from emulator import Emulator
+from tests.support.waits import wait_until as wait_until  # noqa: PLC0414 - re-exported: the emulator tests import it here
 
 APP_ID = "5f0e9a3c1b2d4e6f8a7b9c0d1e2f3a4b"
 CUSTOMER_ID = "it-customer"
@@ -128,12 +129,3 @@ def moto_s3(bucket: str) -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
-
-
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tests.support.waits import wait_until
+
 if TYPE_CHECKING:
     from service.recordings.record import Recording
 
@@ -47,14 +49,9 @@ WAIT_SCALE = float(os.environ.get("TEST_WAIT_SCALE", "3"))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Polls ``predicate`` until it holds (the event the test needs), at most ``timeout`` x ``WAIT_SCALE`` seconds;
-    returns whether it held (a test asserts it, with its own message)."""
-    deadline = time.monotonic() + timeout * WAIT_SCALE
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
+    """``wait_until`` with the deadline scaled by ``WAIT_SCALE``; returns whether ``predicate`` held (a test asserts
+    it, with its own message)."""
+    return wait_until(predicate, timeout * WAIT_SCALE, interval=0.05)
 
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
