@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from local.synth import cached_template, template_key
+from tests.support.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,10 +135,9 @@ def test_a_cache_miss_waits_for_the_start_already_synthesizing_and_reads_its_tem
         fcntl.flock(held, fcntl.LOCK_EX)  # the first start, synthesizing
         second = threading.Thread(target=lambda: got.append(cached_template(context, tmp_path)), daemon=True)
         second.start()
-        deadline = time.monotonic() + 60
-        while _lock_waiters(lock) == 0:  # the second start missed the cache and now waits on the lock
-            assert second.is_alive() and time.monotonic() < deadline, got
-            time.sleep(0.01)
+        # the second start missed the cache and now waits on the lock (or it ended without waiting: a failure)
+        assert wait_until(lambda: _lock_waiters(lock) > 0 or not second.is_alive(), timeout=60)
+        assert second.is_alive(), got
         path.write_text('{"Resources": {"FromTheFirstStart": {}}}')  # what the first start stores
     second.join(60)
     assert got == [({"Resources": {"FromTheFirstStart": {}}}, True)]
