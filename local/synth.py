@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,18 +77,38 @@ def _template_text(context_json: str, cache_dir: Path | None) -> str:
     if cache_dir is None:
         return _synth_in_process(context_json)
     path = cache_dir / f"template-{template_key(json.loads(context_json))}.json"
-    with _held(path.with_name(f".{path.stem}.lock")):  # another worker synthesizing it: wait, then read its file
-        with contextlib.suppress(OSError):
-            text = path.read_text(encoding="utf-8")
-            with contextlib.suppress(ValueError):
-                json.loads(text)  # a torn or hand-edited file is a miss
-                with contextlib.suppress(OSError):
-                    os.utime(path)  # most recently used: pruned last
-                return text
-        text = _synth_in_process(context_json)
-        with contextlib.suppress(OSError):  # a read-only checkout synthesizes, without the cache
+    return _through_cache(path, lambda: _synth_in_process(context_json))[0]
+
+
+def _through_cache(path: Path, synthesize: Callable[[], str]) -> tuple[str, bool]:
+    """(the template's text, whether it came from the cache file ``path``). A miss synthesizes under the file's
+    lock: another process missing it at the same time (``make run`` and ``make demo``, two test workers) waits,
+    then reads what the first stored instead of synthesizing it a second time."""
+    text = _read_cached(path)
+    if text is not None:
+        return text, True
+    with _held(path.with_name(f".{path.stem}.lock")):
+        text = _read_cached(path)
+        if text is not None:
+            return text, True
+        text = synthesize()
+        try:
             _store(path, text)
-        return text
+        except OSError as exc:  # a read-only checkout still synthesizes, only without the cache
+            print(f"  ! the template cache {path.parent} is not writable ({exc.strerror}): not cached", file=sys.stderr)
+    return text, False
+
+
+def _read_cached(path: Path) -> str | None:
+    """The cached template's text at ``path`` (marked most recently used), or None: missing, unreadable or torn."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        json.loads(text)  # a torn or hand-edited file is a miss
+    except (ValueError, OSError):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # most recently used: pruned last
+    return text
 
 
 @contextlib.contextmanager
@@ -151,37 +171,11 @@ def cached_template(
 
     A miss synthesizes in a child process in a session of its own (a Ctrl-C to the terminal's process group does
     not reach its Node.js; if this process is interrupted meanwhile, the child is killed)."""
-    key = template_key(context)
-    path = cache_dir / f"template-{key}.json" if cache_dir is not None else None
-    if path is None:
+    if cache_dir is None:
         return json.loads(_synth_in_child(context)), False
-    cached = _read_cached(path)
-    if cached is not None:
-        return cached, True
-    # a miss: another stack starting at the same time (``make run`` and ``make demo``, two test workers) may be
-    # synthesizing the same template; the lock makes this one wait for it and read its file instead of synthesizing
-    # it a second time
-    with _held(path.with_name(f".{path.stem}.lock")):
-        cached = _read_cached(path)
-        if cached is not None:
-            return cached, True
-        text = _synth_in_child(context)
-        try:
-            _store(path, text)
-        except OSError as exc:  # a read-only checkout still starts, only without the cache
-            print(f"  ! the template cache {path.parent} is not writable ({exc.strerror}): not cached", file=sys.stderr)
-    return json.loads(text), False
-
-
-def _read_cached(path: Path) -> dict[str, Any] | None:
-    """The cached template at ``path`` (marked most recently used), or None: missing, unreadable or torn."""
-    try:
-        template: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError):
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(path)  # most recently used: pruned last
-    return template
+    path = cache_dir / f"template-{template_key(context)}.json"
+    text, cached = _through_cache(path, lambda: _synth_in_child(context))
+    return json.loads(text), cached
 
 
 def _synth_in_child(context: dict[str, Any] | None) -> str:
