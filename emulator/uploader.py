@@ -12,9 +12,19 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 logger = logging.getLogger("emulator.uploader")
+
+
+@cache
+def _data_loader() -> Any:
+    """botocore's model loader shared by every uploader of this process: each emulator (a local stack, a test
+    module) made a new session, which parsed S3's model again."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
 
 
 @dataclass(frozen=True)
@@ -82,9 +92,12 @@ class S3Uploader:
         client = self._clients.get(key)
         if client is None:
             import boto3
+            import botocore.session
             from botocore.config import Config
 
-            client = boto3.session.Session().client(
+            core = botocore.session.get_session()
+            core.register_component("data_loader", _data_loader())  # S3's model parsed once per process
+            client = boto3.session.Session(botocore_session=core).client(
                 "s3",
                 endpoint_url=self.endpoint_url,
                 region_name=upload.region,

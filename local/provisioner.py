@@ -370,7 +370,7 @@ def provision(
 ) -> LocalStack:
     """Create the template's resources in the moto backend that boto3 reaches; see the module docstring."""
     if session is None:
-        import boto3
+        from service.adapters.aws import new_boto3_session
 
-        session = boto3.session.Session()
+        session = new_boto3_session()
     return _Provisioner(template, stack_name=stack_name, session=session, parameters=parameters or {}).run()

@@ -364,9 +364,9 @@ class LocalRuntime:
 
     def _provision(self, template: dict[str, Any]) -> None:
         """The template's resources in moto, the local secrets in them, and the saved data back (``--state``)."""
-        import boto3
+        from service.adapters.aws import new_boto3_session
 
-        session = boto3.session.Session()
+        session = new_boto3_session()
         try:
             self.stack = provision(template, stack_name=self.stack_name, session=session)
         except Exception as exc:

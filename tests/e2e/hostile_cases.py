@@ -14,6 +14,7 @@ helpers and the cases read as one story.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 import urllib.error
@@ -148,12 +149,26 @@ def assert_history_clean(rt: LocalRuntime, channel: str) -> list[dict[str, Any]]
     return list(found["tasks"])
 
 
-def _stored(rt: LocalRuntime, key: str) -> dict[str, Any] | None:
+@functools.cache
+def _aws_client(service: str, endpoint: str | None) -> Any:
     import boto3
+
+    return boto3.client(service, endpoint_url=endpoint)
+
+
+def aws(service: str) -> Any:
+    """A boto3 client of the running stack's moto server (one per service and server: the waits poll through
+    it several times a second, and a new client loads its service model again, 10% of a cases file's CPU)."""
+    import os
+
+    return _aws_client(service, os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def _stored(rt: LocalRuntime, key: str) -> dict[str, Any] | None:
     from service.adapters.dynamodb import from_item
 
     table = rt.stack.physical("RecordingRecordingsTable")  # type: ignore[union-attr]
-    raw = boto3.client("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)
+    raw = aws("dynamodb").get_item(TableName=table, Key={"pk": {"S": key}}, ConsistentRead=True)
     return from_item(raw.get("Item"))
 
 
@@ -180,10 +195,8 @@ def wait_status(rt: LocalRuntime, recording_id: str, *statuses: str) -> dict[str
 
 
 def execution(rt: LocalRuntime, recording_id: str) -> str:
-    import boto3
-
     arn = rt.stack.physical("RecordingWorkflowStateMachine").replace(":stateMachine:", ":execution:")  # type: ignore[union-attr]
-    return str(boto3.client("stepfunctions").describe_execution(executionArn=f"{arn}:{recording_id}")["status"])
+    return str(aws("stepfunctions").describe_execution(executionArn=f"{arn}:{recording_id}")["status"])
 
 
 def wait_ended(rt: LocalRuntime, recording_id: str) -> tuple[str, dict[str, Any]]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.child import warm_template
+
 ROOT = Path(__file__).resolve().parents[2]
 #: examples per operation, mode and role (admins get all, viewers and owners fewer)
 BUDGET = os.environ.get("FUZZ_EXAMPLES", "12")
@@ -21,6 +23,7 @@ BUDGET = os.environ.get("FUZZ_EXAMPLES", "12")
 
 @pytest.mark.slow
 def test_api_fuzz_no_5xx_every_answer_documented_every_status_reached() -> None:
+    warm_template()  # the fuzz's stack: no web example
     env = {**os.environ, "FUZZ_EXAMPLES": BUDGET, "FUZZ_SEED": "12"}
     result = subprocess.run(
         [sys.executable, "-m", "tests.e2e.api_fuzz"], cwd=ROOT, env=env, capture_output=True, text=True,

@@ -18,12 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.child import warm_template
+
 ROOT = Path(__file__).resolve().parents[2]
 KEPT = "demo: the stack stays up (--keep)"
 
 
 @pytest.mark.slow
 def test_demo_scenario_passes_every_step_and_keep_leaves_the_stack_up(tmp_path: Path) -> None:
+    warm_template(web_port=0)  # --keep: the web example's origins
     log = tmp_path / "demo.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.demo", "--keep"], cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT,

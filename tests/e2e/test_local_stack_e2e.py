@@ -50,7 +50,8 @@ class ChildRun:
 def child(tmp_path_factory: pytest.TempPathFactory) -> ChildRun:
     report = tmp_path_factory.mktemp("e2e-child") / "report.xml"
     result = run_cases(
-        [HERE / name for name in CASES], timeout=3600, contexts=[hostile_cases.CONTEXT, admission_cases.CONTEXT],
+        [HERE / name for name in CASES], timeout=3600,
+        stacks=[{"context": hostile_cases.CONTEXT}, {"context": admission_cases.CONTEXT}],
         args=["--junitxml", str(report)],
     )  # fmt: skip
     return ChildRun(result.returncode, result.stdout + result.stderr[-3000:], report)

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 
 from local.banner import commands
+from tests.support.child import warm_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -64,6 +65,7 @@ class Stack:
         return self.log_path.read_text(errors="replace")
 
     def start(self) -> None:
+        warm_template(web_port=self.web)
         log = self.log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "local.run", "--port", str(self.api), "--moto-port", str(self.moto),

@@ -27,6 +27,8 @@ from typing import Any
 import pytest
 from agorakit.ncs.signature import signature_headers
 
+from tests.support.child import warm_template
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 600  # a cold synth on a loaded 2-core machine
 
@@ -102,6 +104,8 @@ def _start(tmp: Path, name: str, *extra: str, cache: Path | None = None) -> Stac
     """``python -m local.run`` on free ports, until ``GET /health`` answers 200; ``cache``: the template cache
     (None: the repository's, as ``make run`` uses)."""
     ports = {"api": _free_port(), "moto": _free_port(), "emulator": _free_port(), "web": _free_port()}
+    if cache is None:  # the repository's cache: from this worker's synthesis if it misses (the cold start's is its own)
+        warm_template(web_port=ports["web"])
     log = tmp / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("JSII_SILENCE")}  # as in a user's shell
     env.update(PYTHONUNBUFFERED="1", TMPDIR=str(tmp / "tmp"))

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from local.synth import cached_template, template_key
+from tests.support.child import warm_template
 from tests.support.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,6 +49,7 @@ def _call(method: str, url: str, body: Any = None, token: str | None = None) -> 
 @pytest.mark.slow
 def test_run_serves_the_printed_routes_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     api, moto, emulator, web = _free_port(), _free_port(), _free_port(), _free_port()
+    warm_template(web_port=web)
     log = (tmp_path / "run.log").open("w+")
     proc = subprocess.Popen(
         [sys.executable, "-m", "local.run", "--port", str(api), "--moto-port", str(moto),

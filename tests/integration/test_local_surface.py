@@ -19,6 +19,6 @@ CASES = Path(__file__).with_name("local_surface_cases.py")
 
 
 def test_the_whole_stack_cases_pass_in_their_own_process() -> None:
-    result = run_cases(CASES, timeout=1800)
+    result = run_cases(CASES, timeout=1800, stacks=[{"web_port": 0}])
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert " passed" in result.stdout.splitlines()[-1]

@@ -28,10 +28,38 @@ _lock = threading.Lock()
 
 
 @cache
-def _session() -> Any:
+def data_loader() -> Any:
+    """botocore's loader of the service models (the JSON under ``botocore/data``), one per process.
+
+    A botocore session parses each model it needs once, on its own loader. A Lambda container has one session,
+    but a process that starts fresh backends (the local stack, the tests: ``reset_clients``, the provisioner's
+    and the emulator's sessions) built a session, and parsed the same models, per stack: 13% of the workflow
+    tier's CPU. The files do not change while a process runs, and botocore only reads what its loader returns
+    (one session's clients already share it), so every session here shares this one."""
+    from botocore.loaders import create_loader
+
+    return create_loader()
+
+
+def new_session() -> Any:
+    """A new botocore session (its own credentials, config and event hooks) on the process's ``data_loader``."""
     import botocore.session
 
-    return botocore.session.get_session()
+    fresh = botocore.session.get_session()
+    fresh.register_component("data_loader", data_loader())
+    return fresh
+
+
+def new_boto3_session() -> Any:
+    """``boto3.session.Session()`` on the process's ``data_loader`` (see there)."""
+    import boto3
+
+    return boto3.session.Session(botocore_session=new_session())
+
+
+@cache
+def _session() -> Any:
+    return new_session()
 
 
 @cache
@@ -84,7 +112,8 @@ def client(service_name: str) -> Any:
 
 
 def reset_clients() -> None:
-    """Forget cached clients and the session (tests that start a fresh moto backend call this)."""
+    """Forget cached clients and the session (tests that start a fresh moto backend call this); the parsed
+    service models (``data_loader``) are kept."""
     with _lock:
         _client.cache_clear()
         _botocore_client.cache_clear()
