@@ -200,6 +200,7 @@ def lambda_dispatch(
     from moto.awslambda.models import LambdaFunction
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
+    moto_definitions_validated_once()
     dispatcher = Dispatcher(stack, lock_timeout=lock_timeout, max_concurrency=max_concurrency, reload=reload)
     original_simple = LambdaSimpleBackend.invoke
     original_function = LambdaFunction.invoke
@@ -263,6 +264,30 @@ def moto_server_dispatch_cached() -> None:
 
     list_of_moto_modules._cached = True  # type: ignore[attr-defined]
     backends.list_of_moto_modules = list_of_moto_modules  # type: ignore[assignment]
+
+
+def moto_definitions_validated_once() -> None:
+    """moto's Step Functions backend parses a definition with its ANTLR grammar to validate it at every
+    ``CreateStateMachine`` and discards the result: every stack (each workflow test module, each local stack)
+    created the same state machines, and their validation was 5% of the workflow tier's CPU, profiled. Whether a
+    definition is valid depends on its text only, so a text that passed is not parsed again; one that fails is
+    parsed, and refused with moto's own error, every time. Each execution still parses its definition (its
+    program is not shared between executions). Idempotent; process-wide."""
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    validate = StepFunctionsParserBackend._validate_definition
+    if getattr(validate, "_cached", False):
+        return
+    valid: set[str] = set()
+
+    def validate_once(definition: str) -> None:
+        if definition in valid:
+            return
+        validate(definition=definition)  # raises InvalidDefinition: not remembered
+        valid.add(definition)
+
+    validate_once._cached = True  # type: ignore[attr-defined]
+    StepFunctionsParserBackend._validate_definition = staticmethod(validate_once)  # type: ignore[method-assign]
 
 
 def moto_batch_imported_lazily() -> None:
