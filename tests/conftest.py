@@ -48,6 +48,12 @@ from moto.core.config import default_user_config  # noqa: E402 - after the fake 
 
 default_user_config["core"]["reset_boto3_session"] = False
 
+# moto's DynamoDB item answers as the JSON they already are, as in every local stack (``local.patches``; the same
+# documents as moto's serializer: tests/integration/test_moto_dynamodb_serializer.py)
+from local.patches import moto_dynamodb_results_fast  # noqa: E402
+
+moto_dynamodb_results_fast()
+
 
 # `make test` runs on every core with pytest-xdist (--dist loadgroup): every test of a module goes to the
 # same worker, so a module-scoped local stack (moto, the emulator, a local API) is built once, on one worker.
