@@ -5,12 +5,14 @@
 - ``_powertools_thread_local_events``: Powertools' current event per thread, not per process.
 - ``serialized_dynamodb``: moto's DynamoDB item operations made atomic, as DynamoDB's are; a failed transaction
   puts back the items it touched (``transact_write_items``), not deep copies of whole tables.
-- ``moto_definitions_validated_once``, ``moto_dynamodb_results_fast``, ``moto_server_dispatch_cached``,
-  ``moto_batch_imported_lazily``: moto's work that does not change while a process runs, done once.
+- ``moto_definitions_validated_once``, ``moto_json_paths_parsed_once``, ``moto_dynamodb_results_fast``,
+  ``moto_server_dispatch_cached``, ``moto_batch_imported_lazily``: moto's work that does not change while a process
+  runs, done once.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -205,6 +207,7 @@ def lambda_dispatch(
     from moto.awslambda_simple.models import LambdaSimpleBackend
 
     moto_definitions_validated_once()
+    moto_json_paths_parsed_once()
     moto_dynamodb_results_fast()
     dispatcher = Dispatcher(stack, lock_timeout=lock_timeout, max_concurrency=max_concurrency, reload=reload)
     original_simple = LambdaSimpleBackend.invoke
@@ -294,6 +297,20 @@ def moto_definitions_validated_once() -> None:
     validate_once._cached = True  # type: ignore[attr-defined]
     validate_once._moto = validate  # type: ignore[attr-defined]  # moto's own, for the test that compares them
     StepFunctionsParserBackend._validate_definition = staticmethod(validate_once)  # type: ignore[method-assign]
+
+
+def moto_json_paths_parsed_once() -> None:
+    """moto's Step Functions interpreter parses each JSONPath (``InputPath``, ``ResultSelector``'s ``.$`` fields,
+    ``ResultPath``) with jsonpath_ng at every state of every execution, and jsonpath_ng builds its parser (PLY's
+    tables) at every call: 4% of a local stack's CPU in the hostile e2e cases, profiled. A path's parse depends on
+    its text only and the expression is only read (``find``, ``update``), so each text is parsed once (a failing
+    one is parsed, and fails, every time). Idempotent; process-wide."""
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    for module in (json_path, result_path):
+        if not getattr(module.parse, "cache_info", None):
+            module.parse = functools.lru_cache(maxsize=4096)(module.parse)  # type: ignore[assignment]
 
 
 #: DynamoDB's item operations: their results are items, keys and counts (no timestamp, and a binary value is
