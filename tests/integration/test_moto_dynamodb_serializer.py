@@ -1,4 +1,5 @@
-"""``local.patches.moto_dynamodb_results_fast`` against moto's own serializer: the same answers.
+"""``local.patches.moto_dynamodb_results_fast`` against moto's own serializer: the same answers (DynamoDB's item
+operations, and DynamoDB Streams' ``GetRecords``).
 
 Seeded random item operations (every attribute type, every ``ReturnValues`` and ``ReturnConsumedCapacity``,
 projections, pages, an index, missing items) run with ``AGORA_MOTO_SERIALIZER_CHECK=1``: moto's serializer answers
@@ -32,6 +33,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
             TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gk")],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             GlobalSecondaryIndexes=[{
@@ -136,13 +138,33 @@ def _operation(client: Any, rng: random.Random) -> None:  # noqa: PLR0911 - one 
                               **_capacity(rng))  # fmt: skip
 
 
+def _stream_pages(rng: random.Random) -> int:
+    """Every record of the table's stream, read in pages of random sizes (as a stream pump reads them)."""
+    import boto3
+
+    from local.pumps import streams_client
+
+    streams = streams_client(boto3.session.Session(region_name="us-east-1"))
+    arn = boto3.client("dynamodb", region_name="us-east-1").describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    position, read = iterator["ShardIterator"], 0
+    while True:
+        page = streams.get_records(ShardIterator=position, Limit=rng.randint(1, 50))
+        read += len(page["Records"])
+        if not page["Records"]:
+            return read
+        position = page["NextShardIterator"]
+
+
 def test_every_item_operation_answers_as_motos_serializer_does(ddb: Any) -> None:
     rng = random.Random(SEED)
     before = fast_answers.copy()
     for _ in range(OPERATIONS):
         _operation(ddb, rng)  # a difference fails the request (SERIALIZER_CHECK)
+    assert _stream_pages(rng) > OPERATIONS / 4  # the writes' records, old and new images, every attribute type
     taken = fast_answers - before
-    assert set(taken) == set(_FAST_DYNAMODB_OPERATIONS), taken  # the fast path answered every kind
+    assert set(taken) == {*_FAST_DYNAMODB_OPERATIONS, "GetRecords"}, taken  # the fast paths answered every kind
 
 
 def test_what_the_fast_path_leaves_to_moto() -> None:
