@@ -15,6 +15,7 @@ place.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
 from collections import Counter, defaultdict
@@ -221,7 +222,6 @@ def stack(monkeypatch):
         monkeypatch.setenv("INBOX_TABLE", INBOX)
         monkeypatch.setenv("NCS_SECRET_NAME", SECRET_NAME)
         monkeypatch.setenv("PRESENCE_TABLE", PRESENCE)
-        monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "ERROR")  # 9000 deliveries: keep the logs out of the timing
         ddb = boto3.client("dynamodb")
         _table(ddb, INBOX, [("noticeId", "HASH")], stream=True)
         for name in (PRESENCE, REFERENCE):
@@ -236,13 +236,22 @@ def stack(monkeypatch):
         from service.webhooks.settings import ProcessorSettings
 
         intake.reset()  # a new environment: the first call builds the app from this test's variables
-        yield SimpleNamespace(
-            ddb=ddb,
-            intake=intake,
-            processor=processor,
-            settings=ProcessorSettings.from_env(),
-            client=aws_adapter.client("dynamodb"),
-        )
+        # 9000 deliveries: keep the logs out of the timing. The level is set on the service's logger, and put back
+        # after: POWERTOOLS_LOG_LEVEL is read when the handlers' module-level Logger is made, so setting it here
+        # made every later test of this process log at ERROR when this one imported them first
+        service_logger = logging.getLogger(intake.logger.name)
+        level = service_logger.level
+        service_logger.setLevel(logging.ERROR)
+        try:
+            yield SimpleNamespace(
+                ddb=ddb,
+                intake=intake,
+                processor=processor,
+                settings=ProcessorSettings.from_env(),
+                client=aws_adapter.client("dynamodb"),
+            )
+        finally:
+            service_logger.setLevel(level)
         intake.reset()
         aws_adapter.reset_clients()
 
