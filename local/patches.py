@@ -405,6 +405,17 @@ def fast_stream_records(result: Any, output_shape: Any) -> str | None:
         return None
 
 
+def _answered_fast(operation: str, fast: Any, moto_answer: Callable[[], Any]) -> Any:
+    """``fast`` (status, headers, body), counted; under ``SERIALIZER_CHECK``, first compared with ``moto_answer()``
+    (status, headers and the parsed document): a difference fails the request."""
+    fast_answers[operation] += 1
+    if os.environ.get(SERIALIZER_CHECK) == "1":
+        slow = moto_answer()
+        same = (slow[0], slow[1], json.loads(slow[2])) == (fast[0], fast[1], json.loads(fast[2]))
+        assert same, f"{operation}: moto's serializer gives {slow!r}, the fast path {fast!r}"
+    return fast
+
+
 def moto_dynamodb_results_fast() -> None:
     """moto serializes every DynamoDB answer by walking the operation's output shape, member by member, trying
     each member's spellings on the result with a new picker per attribute: about a quarter of the CPU of the
@@ -428,12 +439,7 @@ def moto_dynamodb_results_fast() -> None:
         status = context.operation_model.http.get("responseCode", 200)
         version = context.service_model.metadata.get("jsonVersion", "1.0")
         fast = status, {"Content-Type": f"application/x-amz-json-{version}"}, body
-        fast_answers[operation] += 1
-        if os.environ.get(SERIALIZER_CHECK) == "1":
-            slow = generic(self, context)
-            same = (slow[0], slow[1], json.loads(slow[2])) == (fast[0], fast[1], json.loads(body))
-            assert same, f"{operation}: moto's serializer gives {slow!r}, the fast path {fast!r}"
-        return fast
+        return _answered_fast(operation, fast, lambda: generic(self, context))
 
     execute_result._fast = True  # type: ignore[attr-defined]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
@@ -463,12 +469,7 @@ def _stream_records_fast() -> None:
             return generic(self, action_result)
         version = model.metadata.get("jsonVersion", "1.0")
         fast = 200, {"Content-Type": f"application/x-amz-json-{version}", **self.response_headers}, body
-        fast_answers["GetRecords"] += 1
-        if os.environ.get(SERIALIZER_CHECK) == "1":
-            slow = generic(self, action_result)
-            same = (slow[0], slow[1], json.loads(slow[2])) == (fast[0], fast[1], json.loads(body))
-            assert same, f"GetRecords: moto's serializer gives {slow!r}, the fast path {fast!r}"
-        return fast
+        return _answered_fast("GetRecords", fast, lambda: generic(self, action_result))
 
     serialized._fast = True  # type: ignore[attr-defined]
     DynamoDBStreamsHandler.serialized = serialized  # type: ignore[method-assign]
