@@ -66,9 +66,10 @@ XDIST = $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 SUITE_JOBS ?= $(if $(filter 1,$(TEST_JOBS)),1,$(shell echo $$(( $(TEST_JOBS) + 1 ))))
 SUITE_XDIST = $(if $(filter 1,$(SUITE_JOBS)),,-n $(SUITE_JOBS) --dist loadgroup)
 #: pytest $(1) with mypy beside it (cold, as in a fresh clone, mypy is ~13 s of CPU, 0.5 s warm): its report
-#: follows the tests', and either failing fails the target
+#: follows the tests', and either failing fails the target. mypy runs at a lower priority (nice): it would take a
+#: core from the workers while they collect, when no test has started yet, instead of the CPU their waits leave idle
 define beside_mypy
-	@types_log=$$(mktemp); $(VENV)/bin/mypy >"$$types_log" 2>&1 & types_pid=$$!; \
+	@types_log=$$(mktemp); nice -n 15 $(VENV)/bin/mypy >"$$types_log" 2>&1 & types_pid=$$!; \
 	echo '$(PY) -m pytest $(1)   (and $(VENV)/bin/mypy beside it)'; \
 	$(PY) -m pytest $(1); tests=$$?; \
 	wait $$types_pid; types=$$?; echo "$(VENV)/bin/mypy:"; cat "$$types_log"; rm -f "$$types_log"; \
