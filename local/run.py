@@ -312,11 +312,10 @@ class LocalRuntime:
         os.environ.pop("AWS_PROFILE", None)
         from moto.server import ThreadedMotoServer
 
-        from local.patches import moto_batch_imported_lazily, moto_dynamodb_results_fast, moto_server_dispatch_cached
+        from local.patches import moto_batch_imported_lazily, moto_server_dispatch_cached
 
         moto_server_dispatch_cached()
         moto_batch_imported_lazily()
-        moto_dynamodb_results_fast()
         self._moto = ThreadedMotoServer(ip_address=self.host, port=self.moto_port, verbose=False)
         self._moto.start()
         self._configure_moto()

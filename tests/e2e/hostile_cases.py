@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -159,8 +160,6 @@ def _aws_client(service: str, endpoint: str | None) -> Any:
 def aws(service: str) -> Any:
     """A boto3 client of the running stack's moto server (one per service and server: the waits poll through
     it several times a second, and a new client loads its service model again, 10% of a cases file's CPU)."""
-    import os
-
     return _aws_client(service, os.environ.get("AWS_ENDPOINT_URL"))
 
 
