@@ -118,10 +118,11 @@ def test_a_recording_followed_through_events_alone(runtime: LocalRuntime, app: A
                  e["detail"]["ordering_key"]}  # fmt: skip
         integrity = media.get("Recording Integrity Checked")
         left = [e for e in reader.of(f"channel:{channel}:user:{HOST}") if e["detail-type"] == "User Left Channel"]
+        closed = reader.of(f"channel:{channel}")  # Agora's channel-destroy notice (102) comes after the last leave
         return bool(integrity and integrity["detail"]["status"] == "complete"
-                    and "Recording Duration Computed" in media and left)  # fmt: skip
+                    and "Recording Duration Computed" in media and left and closed)  # fmt: skip
 
-    wait("files verified and the host gone", settled)
+    wait("files verified, the host gone and the channel closed", settled)
     assert runtime.emulator.flush_webhooks(timeout=30)
     webhooks = emulator(runtime, "GET", "/emulator/stats")["webhooks"]
     assert webhooks["duplicated"] > 0, webhooks

@@ -124,6 +124,8 @@ def _start(tmp: Path, name: str, *extra: str, cache: Path | None = None) -> Stac
             return False
 
     _until(healthy, "GET /health answering 200", proc, log, timeout=START_TIMEOUT)
+    # the API answers before the banner is printed: the tests read the banner, so wait for its last line too
+    _until(lambda: "\nready in " in stack.output(), "the banner's 'ready in' line", proc, log, timeout=START_TIMEOUT)
     return stack
 
 
