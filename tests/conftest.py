@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -83,6 +84,21 @@ def _tier_rank(item: pytest.Item) -> int:
 def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "loadscopereorder", None) is not None:
         config.option.loadscopereorder = False  # keep the collection order (--no-loadscope-reorder)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own (trylast), which starts the workers
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In the xdist controller: the test modules' rewritten bytecode written once, on every core, before the workers
+    start (each would rewrite every module itself on a fresh clone: tests/support/prewarm.py)."""
+    config = session.config
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("dsession"):
+        return  # a worker, or no -n
+    if config.getini("enable_assertion_pass_hook") or config.getoption("assertmode") != "rewrite":
+        return  # prewarm writes pytest's default rewrite only
+    from tests.support.prewarm import default_jobs, prewarm
+
+    paths = [Path(config.invocation_params.dir, arg.split("::", 1)[0]) for arg in config.args]
+    prewarm(config.rootpath, config.getini("python_files"), default_jobs(), under=paths)
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:

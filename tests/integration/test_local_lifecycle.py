@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,20 @@ from tests.support.child import warm_template
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 600  # a cold synth on a loaded 2-core machine
+
+
+#: every stack this module started: a test that fails before its clean stop must not leave one running
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stack_left_running() -> Iterator[None]:
+    yield
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:  # the test failed before stopping it
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
 
 def _free_port() -> int:
@@ -115,6 +129,7 @@ def _start(tmp: Path, name: str, *extra: str, cache: Path | None = None) -> Stac
          "--config", str(tmp / "local.env"), *(["--cache-dir", str(cache)] if cache else []), *extra],
         cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, start_new_session=True,
     )  # fmt: skip
+    _STARTED.append(proc)
     stack = Stack(proc, log, ports)
 
     def healthy() -> bool:
