@@ -77,6 +77,16 @@ def worker_group(nodeid: str) -> str:
     return "infra" if module.startswith("tests/infra/") else module
 
 
+def from_the_back(index: int, workers: int) -> bool:
+    """Whether worker ``index`` of ``workers`` takes its groups from the back of the queue (the unit, contract and
+    integration modules: they keep a core busy) instead of the front (the e2e and workflow stacks, which mostly
+    wait on Step Functions' Wait states, the emulator's clock and child processes). In the front-only order every
+    worker ran a waiting stack for the first three minutes (the two cores 130-175% busy), then the CPU-bound tiers
+    together at the end; with one worker from the back, the waits of the other two overlap its work. The queue
+    still ends where both ends meet; fewer than three workers keep xdist's order."""
+    return workers >= 3 and index == workers - 1
+
+
 def _tier_rank(item: pytest.Item) -> int:
     return next((i for i, tier in enumerate(TIER_ORDER) if item.nodeid.startswith(tier)), len(TIER_ORDER))
 
@@ -107,10 +117,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleGroups(LoadScopeScheduling):
-        """xdist's scope scheduling (a group at a time to a worker), with our groups as the scopes."""
+        """xdist's scope scheduling (a group at a time to a worker), with our groups as the scopes; with three
+        workers or more, the last takes its groups from the other end of the queue (``from_the_back``)."""
 
         def _split_scope(self, nodeid: str) -> str:
             return worker_group(nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            if not from_the_back(self.nodes.index(node), len(self.nodes)):
+                super()._assign_work_unit(node)
+                return
+            scope, work_unit = self.workqueue.popitem(last=True)
+            self.assigned_work.setdefault(node, {})[scope] = work_unit
+            collection = self.registered_collections[node]
+            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
 
     return ModuleGroups(config, log)
 
