@@ -1,34 +1,15 @@
-"""docs/openapi.json must be what the handlers generate: a stale file fails here (run `make openapi`).
+"""docs/openapi.json as committed: well formed, and every request body with an example its schema accepts.
 
-Generation imports every API handler with the stack's environment, so it runs in its own interpreter
-(``python -m local.openapi --check``) and never leaves handler modules imported in the test process.
+That it is what the handlers generate (a stale file fails: run `make openapi`) is checked in the infra tier
+(tests/infra/test_openapi_current.py): generation reads the synthesized template.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.mark.slow
-def test_docs_openapi_json_is_up_to_date() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "local.openapi", "--check"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, (
-        "docs/openapi.json is stale (or cannot be generated): run `make openapi`\n" + result.stderr[-3000:]
-    )
 
 
 def test_committed_document_is_well_formed() -> None:
