@@ -137,4 +137,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if hasattr(config, "workerinput"):  # an xdist worker: its collection order is the order groups are handed out
-        items.sort(key=_tier_rank)  # stable: a module's tests keep their order
+        # in each tier, the groups with a slow test first: in the integration tier they are the ones that run a
+        # local stack or a child process and mostly wait, and the front workers reach them while the back worker
+        # (``from_the_back``) still has CPU-bound groups to run beside them
+        slow = {worker_group(item.nodeid) for item in items if item.get_closest_marker("slow")}
+        items.sort(key=lambda item: (_tier_rank(item), worker_group(item.nodeid) not in slow))  # stable
