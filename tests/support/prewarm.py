@@ -84,8 +84,9 @@ def prewarm(root: Path, python_files: Sequence[str], jobs: int, under: Sequence[
         return len(rewritten), rewrite(rewritten)
     shares = [rewritten[i::jobs] for i in range(jobs)]
     plain_shares = [plain[i::jobs] for i in range(jobs)]
-    # fork: the children inherit the imported pytest (a spawned one would import it again for a few files each)
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    # spawned, not forked: the caller may have threads (a forked child of a threaded process can deadlock, and
+    # Python 3.12+ warns); each child imports pytest's rewrite module again, a fraction of a second
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         counts = list(pool.map(rewrite, shares))
         list(pool.map(compile_plain, plain_shares))
     return len(rewritten), sum(counts)
