@@ -124,13 +124,9 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
             return worker_group(nodeid)
 
         def _assign_work_unit(self, node: Any) -> None:
-            if not from_the_back(self.nodes.index(node), len(self.nodes)):
-                super()._assign_work_unit(node)
-                return
-            scope, work_unit = self.workqueue.popitem(last=True)
-            self.assigned_work.setdefault(node, {})[scope] = work_unit
-            collection = self.registered_collections[node]
-            node.send_runtest_some([collection.index(nodeid) for nodeid, done in work_unit.items() if not done])
+            if from_the_back(self.nodes.index(node), len(self.nodes)):  # xdist's own assignment, of the last group
+                self.workqueue.move_to_end(next(reversed(self.workqueue)), last=False)
+            super()._assign_work_unit(node)
 
     return ModuleGroups(config, log)
 

@@ -217,7 +217,7 @@ def _table(ddb: Any, name: str, keys: list[tuple[str, str]], stream: bool = Fals
 
 
 @pytest.fixture
-def stack(monkeypatch):
+def stack(monkeypatch, caplog):
     with mock_aws():
         monkeypatch.setenv("INBOX_TABLE", INBOX)
         monkeypatch.setenv("NCS_SECRET_NAME", SECRET_NAME)
@@ -236,22 +236,17 @@ def stack(monkeypatch):
         from service.webhooks.settings import ProcessorSettings
 
         intake.reset()  # a new environment: the first call builds the app from this test's variables
-        # 9000 deliveries: keep the logs out of the timing. The level is set on the service's logger, and put back
-        # after: POWERTOOLS_LOG_LEVEL is read when the handlers' module-level Logger is made, so setting it here
+        # 9000 deliveries: keep the logs out of the timing. On the service's logger, put back after the test
+        # (caplog): POWERTOOLS_LOG_LEVEL is read when the handlers' module-level Logger is made, so setting it here
         # made every later test of this process log at ERROR when this one imported them first
-        service_logger = logging.getLogger(intake.logger.name)
-        level = service_logger.level
-        service_logger.setLevel(logging.ERROR)
-        try:
-            yield SimpleNamespace(
-                ddb=ddb,
-                intake=intake,
-                processor=processor,
-                settings=ProcessorSettings.from_env(),
-                client=aws_adapter.client("dynamodb"),
-            )
-        finally:
-            service_logger.setLevel(level)
+        caplog.set_level(logging.ERROR, logger=intake.logger.name)
+        yield SimpleNamespace(
+            ddb=ddb,
+            intake=intake,
+            processor=processor,
+            settings=ProcessorSettings.from_env(),
+            client=aws_adapter.client("dynamodb"),
+        )
         intake.reset()
         aws_adapter.reset_clients()
 

@@ -7,22 +7,23 @@ it): 6.6 s of CPU for our 222 test files, paid by each of ``make test``'s three 
 runs yet. Written here once, split over the cores, each worker then reads it as a warm run does. A warm tree costs
 a hash per file.
 
-It writes what pytest itself would write, with pytest's own functions (``_rewrite_test``, ``_write_pyc``: private,
-so pinned by requirements-dev.txt and checked by ``tests/unit/test_prewarm.py`` against the pyc pytest writes and
-reads); if they are gone (another pytest), nothing is prewarmed and each worker rewrites as before.
+It writes what pytest itself would write, with pytest's own functions (``_read_pyc``, ``_rewrite_test``,
+``_write_pyc``: private, so pinned by requirements-dev.txt and checked by ``tests/integration/test_prewarm.py``
+against the pyc pytest reads); if they are gone (another pytest), nothing is prewarmed and each worker rewrites as
+before.
 """
 
 from __future__ import annotations
 
 import compileall
 import fnmatch
-import importlib.util
 import multiprocessing
 import os
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 #: the packages whose plain bytecode (not rewritten) is compiled too: the workers and their children import them
 SOURCE_DIRS = ("functions", "local", "emulator", "infra", "tests")
@@ -52,17 +53,18 @@ def plan(root: Path, python_files: Sequence[str], under: Sequence[Path] = ()) ->
 
 def rewrite(paths: Iterable[Path]) -> int:
     """Write pytest's rewritten pyc of each of ``paths`` whose cached one is missing or stale; how many it wrote."""
-    from _pytest.assertion.rewrite import PYC_TAIL, _rewrite_test, _write_pyc, get_cache_dir
+    from _pytest.assertion.rewrite import PYC_TAIL, _read_pyc, _rewrite_test, _write_pyc, get_cache_dir
 
+    quiet = SimpleNamespace(trace=lambda _message: None)  # what _write_pyc traces its failures to (ignored, as pytest)
     written = 0
     for path in paths:
         cache_dir = get_cache_dir(path)
         pyc = cache_dir / (path.name[:-3] + PYC_TAIL)
-        if _current(path, pyc):
+        if _read_pyc(path, pyc) is not None:  # pytest's own check: current, nothing to do
             continue
         source_hash, code = _rewrite_test(path, None)  # type: ignore[arg-type] - the config only names an ini flag
         cache_dir.mkdir(parents=True, exist_ok=True)
-        written += _write_pyc(_Quiet(), code, source_hash, pyc)  # type: ignore[arg-type] - it only traces
+        written += _write_pyc(quiet, code, source_hash, pyc)  # type: ignore[arg-type] - it only traces
     return written
 
 
@@ -92,35 +94,13 @@ def prewarm(root: Path, python_files: Sequence[str], jobs: int, under: Sequence[
     return len(rewritten), sum(counts)
 
 
-def _current(source: Path, pyc: Path) -> bool:
-    """Whether ``pyc`` is a pytest pyc of ``source`` as it is now (pytest checks the same header on import)."""
-    try:
-        with pyc.open("rb") as handle:
-            header = handle.read(16)
-        source_hash = importlib.util.source_hash(source.read_bytes())
-    except OSError:
-        return False
-    return (
-        header[:4] == importlib.util.MAGIC_NUMBER
-        and header[4:8] == b"\x03\x00\x00\x00"
-        and (header[8:16] == source_hash[:8])
-    )
-
-
 def _pytest_has_them() -> bool:
     try:
         from _pytest.assertion import rewrite as pytest_rewrite
     except ImportError:
         return False
-    return all(hasattr(pytest_rewrite, name) for name in ("PYC_TAIL", "_rewrite_test", "_write_pyc", "get_cache_dir"))
-
-
-class _Quiet:
-    """The assertion state ``_write_pyc`` traces its failures to (pytest ignores a pyc it cannot write, as here)."""
-
-    @staticmethod
-    def trace(_message: str) -> None:
-        return None
+    used = ("PYC_TAIL", "_read_pyc", "_rewrite_test", "_write_pyc", "get_cache_dir")
+    return all(hasattr(pytest_rewrite, name) for name in used)
 
 
 def default_jobs() -> int:
