@@ -126,7 +126,7 @@ def test_ci_runs_the_functions_tests_on_python_313():
     (line,) = _dry_run("test-py313", "TEST_JOBS=2")
     tooling_ignored = " ".join(f"--ignore=tests/integration/{m}" for m in
                                re.findall(r"^PY313_LOCAL_TOOLING = (.*)$", makefile, re.M)[0].split())  # fmt: skip
-    assert line == f"-n 3 --dist loadgroup {tooling_ignored} tests/unit tests/integration tests/workflow"
+    assert line == f"-n 4 --dist loadgroup {tooling_ignored} tests/unit tests/integration tests/workflow"
     assert "test-py313: setup-py313" in makefile and ".venv-py313/bin/python" in makefile.replace(
         "$(VENV313)", ".venv-py313"
     )
@@ -483,9 +483,9 @@ def test_make_test_uses_every_core_keeping_each_module_on_one_worker():
     assert re.search(xdist, makefile, re.M)
     # one worker per core by default (at most 4); TEST_JOBS=1 is the serial run
     assert re.search(r"^TEST_JOBS \?= \$\(shell n=\$\$\(nproc .*\[ \"\$\$n\" -gt 4 \] && n=4", makefile, re.M)
-    # make unit and check: a worker per core; make test and test-py313: one more (SUITE_JOBS), serial on request
+    # make unit and check: a worker per core; make test and test-py313: two more (SUITE_JOBS), serial on request
     assert [run.split(" -p ")[0] for run in _dry_run("check", "TEST_JOBS=2")] == ["-n 2 --dist loadgroup"]
-    assert _dry_run("test", "TEST_JOBS=2") == ["-n 3 --dist loadgroup tests"]
+    assert _dry_run("test", "TEST_JOBS=2") == ["-n 4 --dist loadgroup tests"]
     assert _dry_run("test", "TEST_JOBS=1") == ["tests"]
     assert _dry_run("test", "TEST_JOBS=2", "SUITE_JOBS=1") == ["tests"]
     assert re.search(r"^pytest-xdist==3\.8\.0$", (ROOT / "requirements-dev.txt").read_text(), re.M)

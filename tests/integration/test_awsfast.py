@@ -253,7 +253,7 @@ class Scripted(BaseHTTPRequestHandler):
 @pytest.fixture
 def scripted():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     Scripted.script, Scripted.seen = [], []
     environ = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok",
@@ -378,7 +378,7 @@ def test_a_short_s3_body_is_botocores_incomplete_read_error():
     from botocore.exceptions import IncompleteReadError
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), ShortBody)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         environ = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": REGION,
                    "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"}  # fmt: skip
