@@ -595,6 +595,9 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+        from service.adapters.aws import reset_clients
+
+        reset_clients()  # the clients cached while it ran point at its stopped moto server
 
     def _signal_threads(self) -> None:
         """Tell the pumps and the event threads to stop; ``stop`` waits for each later. Their last waits (a queue's
