@@ -64,7 +64,7 @@ XDIST = $(if $(filter 1,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist loadgroup)
 #: (Step Functions' Wait states and retries, the emulator's clock, a browser), and the extra workers fill those
 #: waits. On 2 cores a third worker took a pytest run from 500 s to 407 s; with three, the cores still idled for
 #: ~100 core-seconds of a run while the e2e, workflow and local-stack groups waited together, and a fourth worker
-#: kept them 190-200% busy to the end (docs/known-limitations.md). SUITE_JOBS=1: serially
+#: kept them 185-200% busy to the end (docs/known-limitations.md). SUITE_JOBS=1: serially
 SUITE_JOBS ?= $(if $(filter 1,$(TEST_JOBS)),1,$(shell echo $$(( $(TEST_JOBS) + 2 ))))
 SUITE_XDIST = $(if $(filter 1,$(SUITE_JOBS)),,-n $(SUITE_JOBS) --dist loadgroup)
 #: pytest $(1) with mypy beside it (cold, as in a fresh clone, mypy is ~13 s of CPU, 0.5 s warm): its report
