@@ -180,25 +180,55 @@ def _hold_after_conditions(monkeypatch: pytest.MonkeyPatch, hold: Callable[[], o
     monkeypatch.setattr(backend_module, "get_filter_expression", held)
 
 
+class Arrivals:
+    """How many writers' requests have reached moto (counted at botocore's ``before-send``, before the local
+    stack's lock); ``hold``, after a writer's condition check, waits until all expected writers have. Without the
+    lock the others are then on their way to their own checks, so they pass theirs before the first writes; with
+    it, each waits for the lock and finds the write done."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._count = self._expected = 0
+
+    def watch(self, client: Any, writers: int) -> None:
+        """Count ``client``'s requests from now on; expect ``writers`` of them."""
+        with self._changed:
+            self._count, self._expected = 0, writers
+        client.meta.events.register_first("before-send.dynamodb", self._arrived)
+
+    def _arrived(self, **_: Any) -> None:
+        with self._changed:
+            self._count += 1
+            self._changed.notify_all()
+
+    def hold(self) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self._count >= self._expected, BOUND), "a writer never reached moto"
+
+
 @pytest.fixture
-def slow_conditions(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Widen moto's window between a write's condition check and the write itself, so that without a lock
-    concurrent writers pass the check together (with the lock, each waits for the one before)."""
-    _hold_after_conditions(monkeypatch, lambda: time.sleep(0.02))
+def arrivals(monkeypatch: pytest.MonkeyPatch) -> Arrivals:
+    """Hold moto's writes between their condition check and the write itself until every writer's request has
+    reached moto, so that without a lock concurrent writers pass the check together."""
+    held = Arrivals()
+    _hold_after_conditions(monkeypatch, held.hold)
+    return held
 
 
 @pytest.fixture
 def conditions_checked_together(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hold each of the control's 20 writers after its condition check until all 20 have checked. The control used
-    ``slow_conditions``: it needed the others to reach their checks within the first writer's 20 ms, which a
+    a 20 ms sleep there: it needed the others to reach their checks within the first writer's 20 ms, which a
     loaded machine did not give (19 of 20 failed, `make test-py313` on four workers). If moto serialized its
     writes, the barrier would break instead (a writer's exception in the results)."""
     checked = threading.Barrier(20, timeout=BOUND)
     _hold_after_conditions(monkeypatch, checked.wait)
 
 
-def _conditional_puts(table: str, writers: int) -> list[Any]:
+def _conditional_puts(table: str, writers: int, arrivals: Arrivals | None = None) -> list[Any]:
     ddb = boto3.client("dynamodb")
+    if arrivals is not None:
+        arrivals.watch(ddb, writers)
     start = threading.Barrier(writers, timeout=BOUND)
 
     def put(i: int) -> str:
@@ -230,20 +260,21 @@ def test_sdk_invocations_of_one_function_overlap(local: tuple[LocalStack, Dispat
 
 
 def test_concurrent_conditional_puts_on_one_key_let_exactly_one_win(
-    local: tuple[LocalStack, Dispatcher], slow_conditions: None
+    local: tuple[LocalStack, Dispatcher], arrivals: Arrivals
 ) -> None:
     stack, _ = local
-    results = _conditional_puts(stack.physical("ItemsTable1234ABCD"), 20)
+    results = _conditional_puts(stack.physical("ItemsTable1234ABCD"), 20, arrivals)
     assert sorted(map(str, results)) == ["failed"] * 19 + ["won"], results
 
 
 def test_concurrent_conditional_updates_and_transactions_are_atomic(
-    local: tuple[LocalStack, Dispatcher], slow_conditions: None
+    local: tuple[LocalStack, Dispatcher], arrivals: Arrivals
 ) -> None:
     stack, _ = local
     table = stack.physical("ItemsTable1234ABCD")
     ddb = boto3.client("dynamodb")
     ddb.put_item(TableName=table, Item={"pk": {"S": "counter"}, "version": {"N": "0"}})
+    arrivals.watch(ddb, 20)
     start = threading.Barrier(20, timeout=BOUND)
 
     def bump(i: int) -> str:  # optimistic locking: every writer read version 0
