@@ -23,6 +23,7 @@ import pytest
 from local.run import LocalRuntime
 from tests.e2e.hostile_cases import CONTEXT, EMULATOR, api, emulator, join, leave, local_stack, start, wait, wait_ended
 from tests.support.event_contracts import assert_valid
+from tests.support.servers import serving
 
 pytestmark = pytest.mark.slow
 HOST = 1001
@@ -56,7 +57,7 @@ class App(ThreadingHTTPServer):
                 return
 
         super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        serving(self).start()
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from typing import Any
 from agorakit.agora import AgoraClient, StorageConfig
 
 from emulator import Emulator
+from tests.support.servers import serving
 from tests.support.waits import wait_until as wait_until  # noqa: PLC0414 - re-exported: the emulator tests import it here
 
 APP_ID = "5f0e9a3c1b2d4e6f8a7b9c0d1e2f3a4b"
@@ -98,7 +99,7 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = serving(self._server)
         self._thread.start()
 
     @property

@@ -14,6 +14,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.servers import serving
+
 RESET = "reset"
 Step = tuple[int, dict[str, str], bytes] | str
 
@@ -69,7 +71,7 @@ class ScriptedAws:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self._server.owner = self  # type: ignore[attr-defined]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = serving(self._server)
 
     @property
     def url(self) -> str:

@@ -15,7 +15,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +23,8 @@ import boto3
 import pytest
 from awsfast import s3 as awsfast_s3
 from botocore.exceptions import ClientError, EndpointConnectionError
+
+from tests.support.servers import serving
 
 REGION = "us-east-1"
 SETUP_CALLS = 3  # create_user, put_user_policy, create_access_key: unauthenticated; everything after is checked
@@ -253,7 +254,7 @@ class Scripted(BaseHTTPRequestHandler):
 @pytest.fixture
 def scripted():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = serving(server)
     thread.start()
     Scripted.script, Scripted.seen = [], []
     environ = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "tok",
@@ -378,7 +379,7 @@ def test_a_short_s3_body_is_botocores_incomplete_read_error():
     from botocore.exceptions import IncompleteReadError
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), ShortBody)
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    serving(server).start()
     try:
         environ = {"AWS_ACCESS_KEY_ID": "AKIA", "AWS_SECRET_ACCESS_KEY": "s", "AWS_REGION": REGION,
                    "AWS_ENDPOINT_URL": f"http://127.0.0.1:{server.server_address[1]}"}  # fmt: skip

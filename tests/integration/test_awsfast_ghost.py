@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import json
 import socket
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +23,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 from service.recordings.repository import RecordingsRepository, from_item
+
+from tests.support.servers import serving
 
 REGION = "us-east-1"
 TABLE = "recordings"
@@ -100,7 +101,7 @@ def proxy():
     DynamoDbProxy.upstream = upstream
     server = ThreadingHTTPServer(("127.0.0.1", 0), DynamoDbProxy)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    serving(server).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()

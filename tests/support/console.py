@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from emulator.console import ConsoleEmulator
+from tests.support.servers import serving
 
 
 def mock_transport(emulator: ConsoleEmulator) -> httpx.MockTransport:
@@ -56,7 +56,7 @@ class ConsoleServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread = serving(self._server)
 
     @property
     def url(self) -> str:
